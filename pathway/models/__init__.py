@@ -1,0 +1,14 @@
+"""Typed SQLAlchemy models, one module per aggregate. Importing this registers them all."""
+
+from pathway.db import Base
+from pathway.models.audit import AuditEvent
+from pathway.models.episode import Appointment, Episode, MedicationHold, Milestone
+from pathway.models.message import Message, MessageEvent, Reply
+from pathway.models.ops import SendRate, Task, WorkerHeartbeat
+from pathway.models.patient import Patient
+from pathway.models.user import ApiToken, User
+
+__all__ = [
+    "ApiToken", "Appointment", "AuditEvent", "Base", "Episode", "MedicationHold", "Message",
+    "MessageEvent", "Milestone", "Patient", "Reply", "SendRate", "Task", "User", "WorkerHeartbeat",
+]

@@ -1,0 +1,31 @@
+"""Alembic, configured from pathway's own settings (no alembic.ini to keep in sync)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine
+
+from pathway.resources import migrations_dir
+
+
+def alembic_config(url: str, engine: Engine | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> None:
+    command.upgrade(alembic_config(url, engine), revision)
+
+
+def downgrade(url: str, revision: str = "base", engine: Engine | None = None) -> None:
+    command.downgrade(alembic_config(url, engine), revision)
+
+
+def check(url: str, engine: Engine | None = None) -> None:
+    """Raise if the migrated schema differs from the models (``alembic check``)."""
+    command.check(alembic_config(url, engine))

@@ -1,0 +1,189 @@
+"""The episode aggregate: one MILD procedure with its holds, appointments and milestones."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pathway.db import Base
+
+if TYPE_CHECKING:
+    from pathway.models.patient import Patient
+
+EPISODE_STATUSES = ("scheduled", "completed", "cancelled")
+CLEARANCE_STATUSES = ("needed", "requested", "approved", "declined", "not_required")
+MILESTONE_KINDS = (
+    "hold_clearance",
+    "last_dose",
+    "pre_procedure",
+    "procedure",
+    "restart",
+    "check_72h",
+    "follow_up",
+    "pt_start",
+)
+MILESTONE_STATUSES = ("planned", "due", "done", "missed", "cancelled")
+APPOINTMENT_KINDS = ("follow_up", "pt_start")
+APPOINTMENT_STATUSES = ("booked", "done", "missed", "cancelled")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Episode(Base):
+    __tablename__ = "episodes"
+    __table_args__ = (CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure_at: Mapped[datetime] = mapped_column(index=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    ended_at: Mapped[datetime | None]
+    facility: Mapped[str] = mapped_column(String(200), default="")
+    proceduralist: Mapped[str] = mapped_column(String(200), default="", index=True)
+    levels: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    # Candidacy checklist.
+    mri_reviewed_on: Mapped[date | None] = mapped_column(Date)
+    tried_pt: Mapped[bool] = mapped_column(Boolean, default=False)
+    tried_medication: Mapped[bool] = mapped_column(Boolean, default=False)
+    tried_injections: Mapped[bool] = mapped_column(Boolean, default=False)
+    escort_arranged: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    # Bumped by every re-plan; services lock the row, so two re-plans never interleave.
+    plan_revision: Mapped[int] = mapped_column(Integer, default=0)
+
+    patient: Mapped[Patient] = relationship(back_populates="episodes")
+    holds: Mapped[list[MedicationHold]] = relationship(
+        back_populates="episode", order_by="MedicationHold.id", cascade="all, delete-orphan"
+    )
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="episode", order_by="Milestone.id", cascade="all, delete-orphan"
+    )
+    appointments: Mapped[list[Appointment]] = relationship(
+        back_populates="episode", order_by="Appointment.id", cascade="all, delete-orphan"
+    )
+
+    def appointment(self, kind: str) -> Appointment | None:
+        for a in self.appointments:
+            if a.kind == kind and a.status != "cancelled":
+                return a
+        return None
+
+
+class MedicationHold(Base):
+    __tablename__ = "medication_holds"
+    __table_args__ = (
+        CheckConstraint(_in("clearance", CLEARANCE_STATUSES), name="clearance"),
+        CheckConstraint("NOT (stop_days IS NOT NULL AND stop_hours IS NOT NULL)", name="one_stop_interval"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
+    drug_key: Mapped[str | None] = mapped_column(String(64))  # catalogue key; None for free text
+    drug_name: Mapped[str] = mapped_column(String(120))
+    interval_source: Mapped[str] = mapped_column(String(200))  # catalogue citation or "clinician plan"
+    stop_days: Mapped[int | None] = mapped_column(Integer)
+    stop_hours: Mapped[int | None] = mapped_column(Integer)
+    restart_hours: Mapped[int | None] = mapped_column(Integer)
+    # Computed from the intervals and the procedure; recomputed by every re-plan.
+    last_dose_on: Mapped[date | None] = mapped_column(Date)
+    last_dose_at: Mapped[datetime | None]
+    restart_at: Mapped[datetime | None]
+    prescriber_name: Mapped[str] = mapped_column(String(200), default="")
+    prescriber_phone: Mapped[str] = mapped_column(String(20), default="")
+    clearance: Mapped[str] = mapped_column(String(16), default="needed")
+    clearance_by: Mapped[str | None] = mapped_column(String(200))  # the prescriber who answered
+    clearance_at: Mapped[datetime | None]
+    clearance_note: Mapped[str | None] = mapped_column(Text)
+    clearance_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime | None]
+    inr_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    inr_value: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
+    inr_at: Mapped[datetime | None]
+    inr_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    episode: Mapped[Episode] = relationship(back_populates="holds")
+
+    @property
+    def ref(self) -> str:
+        return f"h{self.id}"
+
+    @property
+    def approved_and_signed(self) -> bool:
+        return self.clearance == "approved" and self.signed_at is not None
+
+    @property
+    def has_plan(self) -> bool:
+        return self.stop_days is not None or self.stop_hours is not None
+
+
+class Appointment(Base):
+    """The clinic follow-up visit and the physical-therapy start, once booked."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint(_in("kind", APPOINTMENT_KINDS), name="kind"),
+        CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    appointment_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    booked_at: Mapped[datetime]
+    booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    episode: Mapped[Episode] = relationship(back_populates="appointments")
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+    __table_args__ = (
+        UniqueConstraint("episode_id", "kind", "ref"),
+        CheckConstraint(_in("kind", MILESTONE_KINDS), name="kind"),
+        CheckConstraint(_in("status", MILESTONE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    ref: Mapped[str] = mapped_column(String(20), default="")  # the hold ("h12") for per-hold kinds
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("medication_holds.id"))
+    due_at: Mapped[datetime | None]
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    rule: Mapped[str] = mapped_column(Text, default="")
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    result: Mapped[dict[str, Any] | None]
+
+    episode: Mapped[Episode] = relationship(back_populates="milestones")
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.ref}"
+
+    @property
+    def deadline(self) -> datetime | None:
+        return self.window_end or self.due_at

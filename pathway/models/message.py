@@ -1,0 +1,124 @@
+"""The outbox: every text the system means to send, its transitions, and patients' replies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pathway.db import Base
+from pathway.models.episode import _in
+
+MESSAGE_KINDS = (
+    "enrolment",
+    "last_dose",
+    "pre_procedure",
+    "restart",
+    "check_72h",
+    "follow_up",
+    "pt_start",
+    "date_changed",
+    "cancelled",
+    "reply",  # an answer to a patient's text (HELP, red flag)
+)
+MESSAGE_STATUSES = (
+    "scheduled",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "cancelled",
+    "suppressed",
+    "unknown",
+)
+# Texts that are history: the patient may have them. A re-plan never touches these.
+SENT_OR_MAYBE_SENT = ("sending", "sent", "delivered", "undelivered", "unknown")
+# Statuses that no longer hold a plan_key: the same planned text may be stored again.
+RELEASED = ("cancelled", "suppressed")
+LIVE_WHERE = text("status NOT IN ('cancelled', 'suppressed')")
+DUE_WHERE = text("status = 'scheduled'")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+        CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),
+        # The same planned text can never be stored twice while it is live.
+        Index(
+            "uq_messages_patient_id_plan_key_live",
+            "patient_id",
+            "plan_key",
+            unique=True,
+            sqlite_where=LIVE_WHERE,
+            postgresql_where=LIVE_WHERE,
+        ),
+        # The dispatcher's "due and not sent" query reads only this small index.
+        Index("ix_messages_due", "send_at", sqlite_where=DUE_WHERE, postgresql_where=DUE_WHERE),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"), index=True)
+    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("milestones.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    plan_key: Mapped[str] = mapped_column(String(120))
+    send_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    # Dispatch bookkeeping.
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None]
+    attempt_started_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    events: Mapped[list[MessageEvent]] = relationship(
+        back_populates="message", order_by="MessageEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class MessageEvent(Base):
+    """Every transition of a message and every delivery callback, with time and reason."""
+
+    __tablename__ = "message_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(20))  # plan | dispatch | callback | reconcile | user
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str | None] = mapped_column(String(120))
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any] | None]
+
+    message: Mapped[Message] = relationship(back_populates="events")
+
+
+class Reply(Base):
+    """A text a patient sent us."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"), index=True)
+    from_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime]
+    classification: Mapped[str] = mapped_column(String(20))  # stop|start|help|red_flag|stop_request|text
+    handled_at: Mapped[datetime | None]
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

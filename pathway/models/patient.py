@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pathway.db import Base
+
+if TYPE_CHECKING:
+    from pathway.models.episode import Episode
+
+LANGUAGES = ("en", "es")
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(64), unique=True)
+    given_name: Mapped[str] = mapped_column(String(120))
+    family_name: Mapped[str] = mapped_column(String(120), index=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    detailed_texts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Consent to texts: when, how it was recorded, by whom.
+    sms_consent_at: Mapped[datetime | None]
+    sms_consent_method: Mapped[str | None] = mapped_column(String(40))
+    sms_consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Opt-out (STOP, a free-text request honoured by a coordinator, or carrier error 21610).
+    opted_out_at: Mapped[datetime | None]
+    opted_out_via: Mapped[str | None] = mapped_column(String(40))
+    # A number Twilio refused permanently (invalid, landline, unreachable).
+    phone_flagged_at: Mapped[datetime | None]
+    phone_flag_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    episodes: Mapped[list[Episode]] = relationship(back_populates="patient", order_by="Episode.procedure_at")
+
+    @property
+    def can_text(self) -> bool:
+        return self.sms_consent_at is not None and self.opted_out_at is None and self.phone_flagged_at is None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name}, {self.given_name}"
