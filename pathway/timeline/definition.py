@@ -1,0 +1,379 @@
+"""The pathway definition: milestones, send rules and windows, loaded from `mild_pathway.toml`.
+
+Kinds are fixed by the code (the planner knows what a `restart` is); everything with a number
+in it (times of day, offsets, windows, SMS budgets) comes from the data file so clinicians can
+review and change it, and each entry carries its source.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pathway.resources import DATA_DIR
+from pathway.timeline import _fields as f
+from pathway.timeline.quiet import QuietHours
+
+__all__ = [
+    "DATE_ANCHORS",
+    "HOLD_ANCHORS",
+    "INSTANT_ANCHORS",
+    "MESSAGE_KINDS",
+    "MILESTONE_KINDS",
+    "NOTICE_KINDS",
+    "PLANNED_MESSAGE_KINDS",
+    "DefinitionError",
+    "MilestoneKind",
+    "PathwayDefinition",
+    "SendRule",
+    "load_definition",
+]
+
+DEFAULT_DEFINITION = DATA_DIR / "mild_pathway.toml"
+
+MILESTONE_KINDS = (
+    "hold_clearance",
+    "last_dose",
+    "pre_procedure",
+    "procedure",
+    "restart",
+    "check_72h",
+    "follow_up",
+    "pt_start",
+)
+MESSAGE_KINDS = (
+    "enrolment",
+    "last_dose",
+    "pre_procedure",
+    "restart",
+    "check_72h",
+    "follow_up",
+    "pt_start",
+    "date_changed",
+    "cancelled",
+)
+NOTICE_KINDS = ("date_changed", "cancelled")
+# Texts the planner schedules ahead (each tied to a milestone); the rest are sent on an event.
+PLANNED_MESSAGE_KINDS = tuple(k for k in MESSAGE_KINDS if k not in {"enrolment", *NOTICE_KINDS})
+IMMEDIATELY = "immediately"
+DATE_ANCHORS = frozenset({"last_dose_date", "procedure_date", "follow_up_date", "pt_start_date"})
+INSTANT_ANCHORS = frozenset({"procedure_start", "restart_at"})
+HOLD_ANCHORS = frozenset({"last_dose_date", "restart_at"})
+CATCH_UP_UNTIL = frozenset({"milestone", "procedure_start"})
+
+
+class DefinitionError(ValueError):
+    """The pathway file is malformed; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class MilestoneKind:
+    """One step of the pathway, as shown on the timeline."""
+
+    kind: str
+    label: str
+    actor: str
+    per_hold: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class SendRule:
+    """When one kind of text is sent.
+
+    Date anchors send at `local_time` on the anchor's local date shifted by `day_offset`;
+    instant anchors send `offset_hours` absolute hours after the anchor; "immediately" rules
+    are notices sent when the event happens and are never planned ahead.
+    """
+
+    kind: str
+    label: str
+    anchor: str
+    milestone: str | None
+    day_offset: int | None
+    local_time: time | None
+    offset_hours: int | None
+    catch_up_until: str | None
+    source: str
+
+    @property
+    def immediate(self) -> bool:
+        return self.anchor == IMMEDIATELY
+
+
+@dataclass(frozen=True)
+class PathwayDefinition:
+    """The whole pathway as data; see `data/mild_pathway.toml` for the meaning of each part."""
+
+    name: str
+    version: str
+    milestones: tuple[MilestoneKind, ...]
+    messages: tuple[SendRule, ...]
+    expected_duration: timedelta
+    quiet_start: time
+    quiet_end: time
+    follow_up_window_start_day: int
+    follow_up_window_end_day: int
+    pt_window_days: int
+    segment_budget: Mapping[str, Mapping[str, int]]
+    inr_max: float
+    inr_source: str
+    reviewed_by: str = ""
+    reviewed_on: str = ""
+
+    def milestone(self, kind: str) -> MilestoneKind:
+        """The milestone kind named `kind` (KeyError if the pathway has none)."""
+        for item in self.milestones:
+            if item.kind == kind:
+                return item
+        raise KeyError(f"no milestone kind {kind!r}")
+
+    def rule(self, kind: str) -> SendRule:
+        """The send rule for message kind `kind` (KeyError if the pathway has none)."""
+        for item in self.messages:
+            if item.kind == kind:
+                return item
+        raise KeyError(f"no message kind {kind!r}")
+
+    def planned_rules(self) -> tuple[SendRule, ...]:
+        """Rules the planner schedules ahead: those tied to a milestone."""
+        return tuple(r for r in self.messages if r.milestone is not None)
+
+    def quiet_hours(self) -> QuietHours:
+        """The default quiet hours (a clinic setting may override them)."""
+        return QuietHours(self.quiet_start, self.quiet_end)
+
+    def max_segments(self, kind: str, lang: str) -> int:
+        """The SMS segment budget for a kind of text in a language."""
+        try:
+            return self.segment_budget[lang][kind]
+        except KeyError:
+            raise KeyError(f"no segment budget for {kind!r} in {lang!r}") from None
+
+    def languages(self) -> tuple[str, ...]:
+        """Languages the pathway has SMS budgets (and so templates) for."""
+        return tuple(self.segment_budget)
+
+    def milestone_label(self, kind: str) -> str:
+        return self.milestone(kind).label
+
+    def message_label(self, kind: str) -> str:
+        return self.rule(kind).label
+
+
+_MILESTONE_FIELDS = frozenset({"kind", "label", "actor", "per_hold", "source"})
+_RULE_REQUIRED = frozenset({"kind", "label", "anchor", "source"})
+_RULE_OPTIONAL = frozenset(
+    {"milestone", "day_offset", "local_time", "offset_hours", "catch_up_until"}
+)
+_TIMING_FIELDS = frozenset(
+    {
+        "expected_duration_minutes",
+        "quiet_start",
+        "quiet_end",
+        "follow_up_window_start_day",
+        "follow_up_window_end_day",
+        "pt_window_days",
+    }
+)
+
+
+def _milestones(doc: Mapping[str, Any]) -> tuple[MilestoneKind, ...]:
+    items: list[MilestoneKind] = []
+    for index, row in enumerate(f.rows(doc, "file", "milestone")):
+        where = f"milestone #{index + 1}"
+        f.check_fields(row, where, _MILESTONE_FIELDS - {"per_hold"}, frozenset({"per_hold"}))
+        kind = f.text(row, where, "kind")
+        where = f"milestone '{kind}'"
+        items.append(
+            MilestoneKind(
+                kind=kind,
+                label=f.text(row, where, "label"),
+                actor=f.text(row, where, "actor"),
+                per_hold=f.flag(row, where, "per_hold"),
+                source=f.text(row, where, "source"),
+            )
+        )
+    kinds = tuple(m.kind for m in items)
+    if kinds != MILESTONE_KINDS:
+        raise f.FieldError(
+            "[[milestone]]", "kind", f"must list exactly {', '.join(MILESTONE_KINDS)} in order"
+        )
+    return tuple(items)
+
+
+def _anchor_fields(rule: SendRule, where: str, per_hold: bool) -> None:
+    """Each anchor type needs its own timing fields and forbids the others."""
+    date_fields = (rule.day_offset, rule.local_time)
+    if rule.anchor in DATE_ANCHORS:
+        for name, value in zip(("day_offset", "local_time"), date_fields):
+            if value is None:
+                raise f.FieldError(where, name, f"is required with anchor '{rule.anchor}'")
+        if rule.offset_hours is not None:
+            raise f.FieldError(where, "offset_hours", "is only for instant anchors")
+    elif rule.anchor in INSTANT_ANCHORS:
+        if rule.offset_hours is None:
+            raise f.FieldError(where, "offset_hours", f"is required with anchor '{rule.anchor}'")
+        if any(v is not None for v in date_fields):
+            raise f.FieldError(where, "day_offset", "and local_time are only for date anchors")
+    if rule.anchor in HOLD_ANCHORS and not per_hold:
+        raise f.FieldError(where, "anchor", "is per held drug; use it only for per-hold milestones")
+
+
+def _rule_links(rule: SendRule, where: str, per_hold: dict[str, bool]) -> None:
+    """Planned rules belong to a milestone and say how long to catch up; notices don't."""
+    if rule.immediate:
+        for name in ("milestone", "day_offset", "local_time", "offset_hours", "catch_up_until"):
+            if getattr(rule, name) is not None:
+                raise f.FieldError(where, name, "is not used with anchor 'immediately'")
+        return
+    if rule.milestone is None or rule.milestone not in per_hold:
+        raise f.FieldError(where, "milestone", "must name a milestone kind for a planned text")
+    if rule.catch_up_until not in CATCH_UP_UNTIL:
+        choices = ", ".join(sorted(CATCH_UP_UNTIL))
+        raise f.FieldError(where, "catch_up_until", f"must be one of: {choices}")
+    _anchor_fields(rule, where, per_hold[rule.milestone])
+
+
+def _rule(row: Mapping[str, Any], index: int, per_hold: dict[str, bool]) -> SendRule:
+    where = f"message #{index + 1}"
+    f.check_fields(row, where, _RULE_REQUIRED, _RULE_OPTIONAL)
+    kind = f.text(row, where, "kind")
+    where = f"message '{kind}'"
+    anchor = f.text(row, where, "anchor")
+    if anchor != IMMEDIATELY and anchor not in DATE_ANCHORS | INSTANT_ANCHORS:
+        choices = ", ".join(sorted(DATE_ANCHORS | INSTANT_ANCHORS | {IMMEDIATELY}))
+        raise f.FieldError(where, "anchor", f"must be one of: {choices}")
+    rule = SendRule(
+        kind=kind,
+        label=f.text(row, where, "label"),
+        anchor=anchor,
+        milestone=f.text(row, where, "milestone") if "milestone" in row else None,
+        day_offset=f.signed_int(row, where, "day_offset"),
+        local_time=f.wall_time(row, where, "local_time"),
+        offset_hours=f.signed_int(row, where, "offset_hours"),
+        catch_up_until=f.text(row, where, "catch_up_until") if "catch_up_until" in row else None,
+        source=f.text(row, where, "source"),
+    )
+    _rule_links(rule, where, per_hold)
+    return rule
+
+
+def _messages(
+    doc: Mapping[str, Any], milestones: tuple[MilestoneKind, ...]
+) -> tuple[SendRule, ...]:
+    per_hold = {m.kind: m.per_hold for m in milestones}
+    rules = tuple(_rule(row, i, per_hold) for i, row in enumerate(f.rows(doc, "file", "message")))
+    kinds = [r.kind for r in rules]
+    if sorted(kinds) != sorted(MESSAGE_KINDS):
+        raise f.FieldError(
+            "[[message]]", "kind", f"must list each of {', '.join(MESSAGE_KINDS)} exactly once"
+        )
+    for rule in rules:
+        if (rule.milestone is not None) != (rule.kind in PLANNED_MESSAGE_KINDS):
+            need = "needs" if rule.kind in PLANNED_MESSAGE_KINDS else "must not have"
+            raise f.FieldError(f"message '{rule.kind}'", "milestone", f"{need} a milestone")
+    return rules
+
+
+def _budget(doc: Mapping[str, Any]) -> Mapping[str, Mapping[str, int]]:
+    budgets = f.table(doc, "file", "segment_budget")
+    result: dict[str, Mapping[str, int]] = {}
+    for lang, row in budgets.items():
+        where = f"[segment_budget.{lang}]"
+        if not isinstance(row, Mapping):
+            raise f.FieldError("[segment_budget]", lang, "must be a table of kind = segments")
+        f.check_fields(row, where, frozenset(MESSAGE_KINDS), frozenset())
+        per_kind: dict[str, int] = {}
+        for kind in MESSAGE_KINDS:
+            value = f.required_count(row, where, kind)
+            if value < 1:
+                raise f.FieldError(where, kind, "must be at least 1 segment")
+            per_kind[kind] = value
+        result[lang] = MappingProxyType(per_kind)
+    if not result:
+        raise f.FieldError("[segment_budget]", "en", "at least one language is required")
+    return MappingProxyType(result)
+
+
+def _inr(doc: Mapping[str, Any]) -> tuple[float, str]:
+    """The procedure-day INR ceiling: a positive number with its source."""
+    where = "[procedure_day]"
+    day = f.table(doc, "file", "procedure_day")
+    f.check_fields(day, where, frozenset({"inr_max", "inr_source"}), frozenset())
+    value = day["inr_max"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise f.FieldError(where, "inr_max", f"must be a positive number, got {value!r}")
+    return float(value), f.text(day, where, "inr_source")
+
+
+def _required_time(row: Mapping[str, Any], where: str, field: str) -> time:
+    value = f.wall_time(row, where, field)
+    if value is None:
+        raise f.FieldError(where, field, "is required")
+    return value
+
+
+def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
+    """Validate a parsed TOML document and build the definition (raises `FieldError`)."""
+    f.check_fields(
+        doc,
+        "file",
+        frozenset({"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}),
+        frozenset(),
+    )
+    meta = f.table(doc, "file", "pathway")
+    f.check_fields(
+        meta, "[pathway]", frozenset({"name", "version"}),
+        frozenset({"status", "reviewed_by", "reviewed_on"}),
+    )
+    timing = f.table(doc, "file", "timing")
+    f.check_fields(timing, "[timing]", _TIMING_FIELDS, frozenset())
+    minutes = f.required_count(timing, "[timing]", "expected_duration_minutes")
+    if minutes < 1:
+        raise f.FieldError("[timing]", "expected_duration_minutes", "must be at least 1")
+    quiet_start = _required_time(timing, "[timing]", "quiet_start")
+    quiet_end = _required_time(timing, "[timing]", "quiet_end")
+    if quiet_start >= quiet_end:
+        raise f.FieldError("[timing]", "quiet_end", "must be later than quiet_start")
+    fu_start = f.required_count(timing, "[timing]", "follow_up_window_start_day")
+    fu_end = f.required_count(timing, "[timing]", "follow_up_window_end_day")
+    if fu_end < fu_start:
+        raise f.FieldError("[timing]", "follow_up_window_end_day", "must be >= the start day")
+    milestones = _milestones(doc)
+    inr_max, inr_source = _inr(doc)
+    return PathwayDefinition(
+        name=f.text(meta, "[pathway]", "name"),
+        version=f.text(meta, "[pathway]", "version"),
+        milestones=milestones,
+        messages=_messages(doc, milestones),
+        expected_duration=timedelta(minutes=minutes),
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        follow_up_window_start_day=fu_start,
+        follow_up_window_end_day=fu_end,
+        pt_window_days=f.required_count(timing, "[timing]", "pt_window_days"),
+        segment_budget=_budget(doc),
+        inr_max=inr_max,
+        inr_source=inr_source,
+        reviewed_by=f.text(meta, "[pathway]", "reviewed_by", ""),
+        reviewed_on=f.text(meta, "[pathway]", "reviewed_on", ""),
+    )
+
+
+def load_definition(path: Path | None = None) -> PathwayDefinition:
+    """Read and validate the pathway file (the shipped one by default)."""
+    source = path or DEFAULT_DEFINITION
+    try:
+        with source.open("rb") as fh:
+            doc = tomllib.load(fh)
+        return parse_definition(doc)
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError(f"{source.name}: not valid TOML: {exc}") from exc
+    except f.FieldError as exc:
+        raise DefinitionError(f"{source.name}: {exc}") from exc

@@ -1,0 +1,248 @@
+"""Re-planning: what to change in the stored timeline and outbox to match a fresh plan.
+
+Pure: it compares stored rows (as plain values) with a `Plan` and returns the changes; the
+service applies them in one transaction. Texts that have left (or may have left) the building
+are history: they are never cancelled and never planned again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from pathway.timeline.definition import NOTICE_KINDS, PLANNED_MESSAGE_KINDS, PathwayDefinition
+from pathway.timeline.localtime import UTC, require_aware, to_local
+from pathway.timeline.plan import Plan, PlannedMessage, PlannedMilestone
+from pathway.timeline.quiet import QuietHours
+from pathway.timeline.texts import format_date, format_time
+
+__all__ = [
+    "MESSAGE_STATUSES",
+    "MILESTONE_STATUSES",
+    "PlanDiff",
+    "StoredMessage",
+    "StoredMilestone",
+    "diff_plan",
+]
+
+MILESTONE_STATUSES = frozenset({"planned", "due", "done", "missed", "cancelled"})
+MESSAGE_STATUSES = frozenset(
+    {"scheduled", "sending", "sent", "delivered", "undelivered", "failed", "cancelled",
+     "suppressed", "unknown"}
+)
+# Statuses in which a stored text still stands for its plan key (so it is not added again).
+DEAD_MESSAGE_STATUSES = frozenset({"cancelled", "suppressed"})
+# Milestone statuses a re-plan leaves alone.
+CLOSED_MILESTONE_STATUSES = frozenset({"done", "cancelled"})
+
+
+@dataclass(frozen=True)
+class StoredMilestone:
+    """A milestone row as stored."""
+
+    key: str
+    status: str
+    due_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+
+    def __post_init__(self) -> None:
+        if self.status not in MILESTONE_STATUSES:
+            raise ValueError(f"milestone {self.key}: unknown status {self.status!r}")
+
+    def same_times(self, planned: PlannedMilestone) -> bool:
+        return (self.due_at, self.window_start, self.window_end) == (
+            planned.due_at, planned.window_start, planned.window_end,
+        )
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """An outbox row as stored."""
+
+    plan_key: str
+    kind: str
+    status: str
+    send_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.status not in MESSAGE_STATUSES:
+            raise ValueError(f"message {self.plan_key}: unknown status {self.status!r}")
+
+
+def _when(value: datetime | None, tz: ZoneInfo) -> str:
+    if value is None:
+        return "(no date)"
+    local = to_local(value, tz)
+    return f"{format_date(local.date(), 'en')} {format_time(local.time(), 'en')}"
+
+
+def _span(due: datetime | None, start: datetime | None, end: datetime | None, tz: ZoneInfo) -> str:
+    if due is not None or start is None:
+        return _when(due, tz)
+    return f"{_when(start, tz)} to {_when(end, tz)}"
+
+
+def _kind_of(key: str) -> str:
+    return key.partition(":")[0]
+
+
+def _humanise(kind: str) -> str:
+    return kind.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class _Labels:
+    definition: PathwayDefinition | None
+
+    def milestone(self, kind: str) -> str:
+        if self.definition is None:
+            return _humanise(kind)
+        try:
+            return self.definition.milestone_label(kind)
+        except KeyError:
+            return _humanise(kind)
+
+    def message(self, kind: str) -> str:
+        if self.definition is None:
+            return _humanise(kind) + " text"
+        try:
+            return self.definition.message_label(kind)
+        except KeyError:
+            return _humanise(kind) + " text"
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """The changes that bring stored state in line with a plan."""
+
+    milestones_added: tuple[PlannedMilestone, ...]
+    milestones_moved: tuple[tuple[StoredMilestone, PlannedMilestone], ...]
+    milestones_cancelled: tuple[StoredMilestone, ...]
+    messages_cancelled: tuple[StoredMessage, ...]
+    messages_added: tuple[PlannedMessage, ...]
+    notice: PlannedMessage | None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.milestones_added
+            or self.milestones_moved
+            or self.milestones_cancelled
+            or self.messages_cancelled
+            or self.messages_added
+            or self.notice
+        )
+
+    def summary(self, tz: ZoneInfo, definition: PathwayDefinition | None = None) -> list[str]:
+        """Lines for a preview before the change is saved, in the patient's local time.
+
+        Labels come from the pathway definition when given, else from the kind names.
+        """
+        labels = _Labels(definition)
+        lines: list[str] = []
+        for old, new in self.milestones_moved:
+            before = _span(old.due_at, old.window_start, old.window_end, tz)
+            after = _span(new.due_at, new.window_start, new.window_end, tz)
+            lines.append(f"Move: {labels.milestone(new.kind)} {before} -> {after}")
+        for m in self.milestones_added:
+            when = _span(m.due_at, m.window_start, m.window_end, tz)
+            lines.append(f"New step: {labels.milestone(m.kind)} {when}")
+        for s in self.milestones_cancelled:
+            when = _span(s.due_at, s.window_start, s.window_end, tz)
+            lines.append(f"Drop step: {labels.milestone(_kind_of(s.key))} {when}")
+        for sm in self.messages_cancelled:
+            lines.append(f"Cancel: {labels.message(sm.kind)} {_when(sm.send_at, tz)}")
+        for pm in self.messages_added:
+            lines.append(f"Add: {labels.message(pm.kind)} {_when(pm.send_at, tz)}")
+        if self.notice is not None:
+            notice = self.notice
+            lines.append(f"Send: {labels.message(notice.kind)} {_when(notice.send_at, tz)}")
+        return lines
+
+
+def _diff_milestones(
+    stored: Iterable[StoredMilestone], plan: Plan
+) -> tuple[
+    tuple[PlannedMilestone, ...],
+    tuple[tuple[StoredMilestone, PlannedMilestone], ...],
+    tuple[StoredMilestone, ...],
+]:
+    """Added, moved, cancelled. A stored cancelled step planned again counts as moved
+    (re-opened), so the service updates the row instead of inserting a duplicate key."""
+    by_key = {s.key: s for s in stored}
+    planned_keys = {m.key for m in plan.milestones}
+    added = tuple(m for m in plan.milestones if m.key not in by_key)
+    moved = tuple(
+        (by_key[m.key], m)
+        for m in plan.milestones
+        if m.key in by_key
+        and by_key[m.key].status != "done"
+        and (by_key[m.key].status == "cancelled" or not by_key[m.key].same_times(m))
+    )
+    cancelled = tuple(
+        s
+        for s in by_key.values()
+        if s.key not in planned_keys and s.status not in CLOSED_MILESTONE_STATUSES
+    )
+    return added, moved, cancelled
+
+
+def _diff_messages(
+    stored: Iterable[StoredMessage], plan: Plan, *, new_notice: bool
+) -> tuple[tuple[StoredMessage, ...], tuple[PlannedMessage, ...]]:
+    """Cancelled, added. Only still-scheduled texts can be cancelled: a text that is sending
+    or has gone is history. A pending notice is replaced when a new notice is issued."""
+    stored = tuple(stored)
+    planned_keys = plan.message_keys()
+
+    def stale(s: StoredMessage) -> bool:
+        if s.status != "scheduled":
+            return False
+        if s.kind in NOTICE_KINDS:
+            return new_notice
+        # Enrolment confirmations are not the planner's to cancel.
+        return s.kind in PLANNED_MESSAGE_KINDS and s.plan_key not in planned_keys
+
+    live_keys = {s.plan_key for s in stored if s.status not in DEAD_MESSAGE_STATUSES}
+    cancelled = tuple(s for s in stored if stale(s))
+    added = tuple(m for m in plan.messages if m.plan_key not in live_keys)
+    return cancelled, added
+
+
+def diff_plan(
+    stored_milestones: Iterable[StoredMilestone],
+    stored_messages: Iterable[StoredMessage],
+    plan: Plan,
+    *,
+    notice_kind: str | None,
+    notice_context: Mapping[str, str],
+    quiet: QuietHours,
+    tz: ZoneInfo,
+    now: datetime,
+) -> PlanDiff:
+    """The changes from stored state to `plan`, plus at most one notice to the patient.
+
+    `notice_kind` is "date_changed" when the procedure moved, "cancelled" when the episode
+    was cancelled, else None; the notice goes out at the next allowed moment from `now`.
+    """
+    now = require_aware(now, "now").astimezone(UTC)
+    if notice_kind is not None and notice_kind not in NOTICE_KINDS:
+        raise ValueError(f"notice_kind must be one of {', '.join(NOTICE_KINDS)} or None")
+    added_m, moved_m, cancelled_m = _diff_milestones(stored_milestones, plan)
+    cancelled_t, added_t = _diff_messages(
+        stored_messages, plan, new_notice=notice_kind is not None
+    )
+    notice = None
+    if notice_kind is not None:
+        notice = PlannedMessage(
+            kind=notice_kind,
+            milestone_key=None,
+            nominal_at=now,
+            send_at=quiet.next_allowed(now, tz),
+            context=MappingProxyType(dict(notice_context)),
+        )
+    return PlanDiff(added_m, moved_m, cancelled_m, cancelled_t, added_t, notice)

@@ -1,0 +1,484 @@
+"""The planner: from an episode's facts to its milestones and the texts to send.
+
+Pure and deterministic: the same facts, definition, quiet hours and `now` always give the same
+plan, so re-planning after any change can be diffed against what is stored (see `diff.py`).
+The planner decides; services apply its decisions to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from pathway.timeline.definition import (
+    DATE_ANCHORS,
+    INSTANT_ANCHORS,
+    PathwayDefinition,
+    SendRule,
+)
+from pathway.timeline.holds import HoldDates, HoldPlanInput, compute_hold
+from pathway.timeline.localtime import (
+    UTC,
+    add_local_days,
+    at_local,
+    local_date,
+    require_aware,
+)
+from pathway.timeline.quiet import QuietHours
+
+__all__ = [
+    "CLEARANCE_STATUSES",
+    "EPISODE_STATUSES",
+    "EpisodeFacts",
+    "HoldFacts",
+    "Plan",
+    "PlannedMessage",
+    "PlannedMilestone",
+    "plan_episode",
+]
+
+CLEARANCE_STATUSES = frozenset({"needed", "requested", "approved", "declined", "not_required"})
+NOT_HELD = frozenset({"declined", "not_required"})
+EPISODE_STATUSES = frozenset({"scheduled", "completed", "cancelled"})
+MIDNIGHT = time(0, 0)
+
+
+@dataclass(frozen=True)
+class HoldFacts:
+    """One drug to hold for this episode, as recorded (not the catalogue default)."""
+
+    ref: str
+    drug_label: str
+    stop_days: int | None
+    stop_hours: int | None
+    restart_hours: int | None
+    clearance: str
+    signed: bool
+    rule: str
+
+    def __post_init__(self) -> None:
+        if self.clearance not in CLEARANCE_STATUSES:
+            known = ", ".join(sorted(CLEARANCE_STATUSES))
+            raise ValueError(f"hold {self.ref}: clearance {self.clearance!r} is not one of {known}")
+        if not self.ref or ":" in self.ref:
+            raise ValueError(f"hold ref {self.ref!r} must be non-empty and contain no ':'")
+
+    @property
+    def held(self) -> bool:
+        """False when the prescriber declined the hold or it turned out not to be needed."""
+        return self.clearance not in NOT_HELD
+
+    @property
+    def may_text(self) -> bool:
+        """Only a cleared AND signed plan may tell a patient to stop or restart a drug."""
+        return self.held and self.clearance == "approved" and self.signed
+
+    def plan_input(self) -> HoldPlanInput:
+        return HoldPlanInput(self.stop_days, self.stop_hours, self.restart_hours)
+
+
+@dataclass(frozen=True)
+class EpisodeFacts:
+    """Everything the planner needs about one episode; datetimes are aware."""
+
+    tz: ZoneInfo
+    status: str
+    procedure_at: datetime
+    duration: timedelta
+    ended_at: datetime | None
+    created_at: datetime
+    holds: tuple[HoldFacts, ...]
+    follow_up_at: datetime | None
+    pt_start_at: datetime | None
+
+    def __post_init__(self) -> None:
+        if self.status not in EPISODE_STATUSES:
+            known = ", ".join(sorted(EPISODE_STATUSES))
+            raise ValueError(f"episode status {self.status!r} is not one of {known}")
+        if self.duration <= timedelta(0):
+            raise ValueError("expected duration must be positive")
+        require_aware(self.procedure_at, "procedure_at")
+        require_aware(self.created_at, "created_at")
+        for name in ("ended_at", "follow_up_at", "pt_start_at"):
+            value = getattr(self, name)
+            if value is not None:
+                require_aware(value, name)
+        refs = [h.ref for h in self.holds]
+        if len(set(refs)) != len(refs):
+            raise ValueError(f"hold refs must be unique within an episode: {refs}")
+
+
+@dataclass(frozen=True)
+class PlannedMilestone:
+    """One step on the timeline: a due moment, a window, or both; UTC instants."""
+
+    kind: str
+    ref: str
+    due_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    rule: str
+
+    @property
+    def key(self) -> str:
+        """Stable identity within the episode: kind plus hold ref ('' for episode steps)."""
+        return f"{self.kind}:{self.ref}"
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The moment after which reminding about this step is pointless."""
+        return self.due_at if self.due_at is not None else self.window_end
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """One text to send. `nominal_at` (the rule's time) is its identity; `send_at` may shift."""
+
+    kind: str
+    milestone_key: str | None
+    nominal_at: datetime
+    send_at: datetime
+    context: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def ref(self) -> str:
+        """The hold ref of a per-hold text, '' otherwise."""
+        if self.milestone_key is None:
+            return ""
+        return self.milestone_key.partition(":")[2]
+
+    @property
+    def plan_key(self) -> str:
+        """Identity for de-duplication across re-plans.
+
+        Planned texts: kind, hold ref and the nominal minute, so a catch-up or quiet-hours
+        shift does not make a "new" text. Notices (no milestone): kind and the second they
+        were issued, so each notice is distinct.
+        """
+        nominal = self.nominal_at.astimezone(UTC)
+        if self.milestone_key is None:
+            return f"{self.kind}::{nominal:%Y%m%dT%H%M%SZ}"
+        return f"{self.kind}:{self.ref}:{nominal:%Y%m%dT%H%MZ}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The decisions for one episode at one moment."""
+
+    milestones: tuple[PlannedMilestone, ...]
+    messages: tuple[PlannedMessage, ...]
+
+    def milestone(self, key: str) -> PlannedMilestone | None:
+        for item in self.milestones:
+            if item.key == key:
+                return item
+        return None
+
+    def message_keys(self) -> frozenset[str]:
+        return frozenset(m.plan_key for m in self.messages)
+
+
+EMPTY_PLAN = Plan((), ())
+
+
+# --- Anchors: the moments send rules are measured from ------------------------------------
+
+
+@dataclass(frozen=True)
+class _Anchors:
+    procedure_date: date
+    procedure_start: datetime
+    follow_up_date: date | None
+    pt_start_date: date | None
+    last_dose_date: date | None = None
+    restart_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Hold:
+    facts: HoldFacts
+    dates: HoldDates
+    last_day: date | None
+
+
+def _resolve(rule: SendRule, anchors: _Anchors, tz: ZoneInfo) -> datetime | None:
+    """The rule's nominal send time, or None when its anchor is unknown (e.g. not booked)."""
+    if rule.anchor in DATE_ANCHORS:
+        day: date | None = getattr(anchors, rule.anchor)
+        if day is None:
+            return None
+        assert rule.day_offset is not None and rule.local_time is not None
+        return at_local(day + timedelta(days=rule.day_offset), rule.local_time, tz)
+    if rule.anchor in INSTANT_ANCHORS:
+        instant: datetime | None = getattr(anchors, rule.anchor)
+        if instant is None:
+            return None
+        assert rule.offset_hours is not None
+        return instant.astimezone(UTC) + timedelta(hours=rule.offset_hours)
+    return None
+
+
+def _base_anchors(facts: EpisodeFacts) -> _Anchors:
+    tz = facts.tz
+
+    def day_of(value: datetime | None) -> date | None:
+        return None if value is None else local_date(value, tz)
+
+    return _Anchors(
+        procedure_date=local_date(facts.procedure_at, tz),
+        procedure_start=facts.procedure_at.astimezone(UTC),
+        follow_up_date=day_of(facts.follow_up_at),
+        pt_start_date=day_of(facts.pt_start_at),
+    )
+
+
+def _hold(facts: EpisodeFacts, hold: HoldFacts) -> _Hold:
+    dates = compute_hold(
+        hold.plan_input(),
+        procedure_at=facts.procedure_at,
+        tz=facts.tz,
+        duration=facts.duration,
+        ended_at=facts.ended_at,
+    )
+    return _Hold(hold, dates, dates.last_dose_day(facts.tz))
+
+
+def _describe(rule: SendRule) -> str:
+    """Human timing of a send rule, for the milestone's `rule` line."""
+    where = rule.anchor.replace("_", " ")
+    if rule.local_time is not None and rule.day_offset is not None:
+        days = abs(rule.day_offset)
+        side = "before" if rule.day_offset < 0 else "after"
+        shift = "on" if days == 0 else f"{days} day{'s' if days != 1 else ''} {side}"
+        return f"{rule.local_time:%H:%M} local, {shift} the {where}"
+    hours = rule.offset_hours or 0
+    return f"{hours} h after the {where}"
+
+
+# --- Milestones --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    definition: PathwayDefinition
+    facts: EpisodeFacts
+    holds: tuple[_Hold, ...]
+    anchors: _Anchors
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.facts.tz
+
+    def rule_line(self, kind: str, timing: str) -> str:
+        """The milestone's `rule`: label, timing, and the source it comes from."""
+        milestone = self.definition.milestone(kind)
+        return f"{milestone.label}: {timing}; {milestone.source}"
+
+
+def _hold_clearance(c: _Context) -> Iterable[PlannedMilestone]:
+    before_procedure = c.anchors.procedure_date - timedelta(days=1)
+    for h in c.holds:
+        closes = h.last_day if h.last_day is not None else before_procedure
+        yield PlannedMilestone(
+            kind="hold_clearance",
+            ref=h.facts.ref,
+            due_at=None,
+            window_start=c.facts.created_at.astimezone(UTC),
+            window_end=at_local(closes, MIDNIGHT, c.tz),
+            rule=h.facts.rule,
+        )
+
+
+def _last_dose(c: _Context) -> Iterable[PlannedMilestone]:
+    for h in c.holds:
+        if not h.facts.held or not h.dates.computed:
+            continue
+        due = h.dates.last_dose_at
+        if due is None:
+            assert h.dates.last_dose_on is not None
+            due = at_local(h.dates.last_dose_on, MIDNIGHT, c.tz)
+        yield PlannedMilestone("last_dose", h.facts.ref, due, None, None, h.facts.rule)
+
+
+def _restart(c: _Context) -> Iterable[PlannedMilestone]:
+    for h in c.holds:
+        if h.facts.held and h.dates.restart_at is not None:
+            yield PlannedMilestone(
+                "restart", h.facts.ref, h.dates.restart_at, None, None, h.facts.rule
+            )
+
+
+def _at_send_time(kind: str) -> Callable[[_Context], Iterable[PlannedMilestone]]:
+    """Milestones that are due when their reminder is due (pre-procedure, 72-hour check)."""
+
+    def build(c: _Context) -> Iterable[PlannedMilestone]:
+        rule = c.definition.rule(kind)
+        due = _resolve(rule, c.anchors, c.tz)
+        yield PlannedMilestone(kind, "", due, None, None, c.rule_line(kind, _describe(rule)))
+
+    return build
+
+
+def _procedure(c: _Context) -> Iterable[PlannedMilestone]:
+    rule = c.rule_line("procedure", "as scheduled")
+    yield PlannedMilestone("procedure", "", c.anchors.procedure_start, None, None, rule)
+
+
+def _follow_up_window(c: _Context) -> tuple[datetime, datetime]:
+    d = c.definition
+    first = c.anchors.procedure_date + timedelta(days=d.follow_up_window_start_day)
+    after_last = c.anchors.procedure_date + timedelta(days=d.follow_up_window_end_day + 1)
+    return at_local(first, MIDNIGHT, c.tz), at_local(after_last, MIDNIGHT, c.tz)
+
+
+def _follow_up(c: _Context) -> Iterable[PlannedMilestone]:
+    d = c.definition
+    start, end = _follow_up_window(c)
+    due = None if c.facts.follow_up_at is None else c.facts.follow_up_at.astimezone(UTC)
+    first, last = d.follow_up_window_start_day, d.follow_up_window_end_day
+    span = f"day {first} to day {last} after the procedure"
+    yield PlannedMilestone("follow_up", "", due, start, end, c.rule_line("follow_up", span))
+
+
+def _pt_start(c: _Context) -> Iterable[PlannedMilestone]:
+    days = c.definition.pt_window_days
+    if c.facts.follow_up_at is not None:
+        opens = c.facts.follow_up_at.astimezone(UTC)
+    else:
+        opens = _follow_up_window(c)[0]
+    closes = add_local_days(opens, days, c.tz)
+    due = None if c.facts.pt_start_at is None else c.facts.pt_start_at.astimezone(UTC)
+    span = f"within {days} days of the follow-up visit"
+    yield PlannedMilestone("pt_start", "", due, opens, closes, c.rule_line("pt_start", span))
+
+
+_MILESTONE_BUILDERS: Mapping[str, Callable[[_Context], Iterable[PlannedMilestone]]] = {
+    "hold_clearance": _hold_clearance,
+    "last_dose": _last_dose,
+    "pre_procedure": _at_send_time("pre_procedure"),
+    "procedure": _procedure,
+    "restart": _restart,
+    "check_72h": _at_send_time("check_72h"),
+    "follow_up": _follow_up,
+    "pt_start": _pt_start,
+}
+
+
+def _milestones(c: _Context) -> tuple[PlannedMilestone, ...]:
+    planned: list[PlannedMilestone] = []
+    for kind in c.definition.milestones:
+        planned.extend(_MILESTONE_BUILDERS[kind.kind](c))
+    return tuple(planned)
+
+
+# --- Messages ----------------------------------------------------------------------------
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _episode_facts(facts: EpisodeFacts) -> dict[str, str]:
+    found = {"procedure_at": _iso(facts.procedure_at)}
+    if facts.follow_up_at is not None:
+        found["follow_up_at"] = _iso(facts.follow_up_at)
+    if facts.pt_start_at is not None:
+        found["pt_start_at"] = _iso(facts.pt_start_at)
+    return found
+
+
+def _hold_facts(h: _Hold) -> dict[str, str]:
+    found = {"hold_ref": h.facts.ref, "drug_label": h.facts.drug_label}
+    if h.last_day is not None:
+        found["last_dose_date"] = h.last_day.isoformat()
+    if h.dates.last_dose_at is not None:
+        found["last_dose_at"] = _iso(h.dates.last_dose_at)
+    if h.dates.restart_at is not None:
+        found["restart_at"] = _iso(h.dates.restart_at)
+    return found
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rule: SendRule
+    milestone: PlannedMilestone
+    anchors: _Anchors
+    facts: Mapping[str, str]
+
+
+def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iterable[_Candidate]:
+    """(rule, milestone, anchors, facts) for each text the episode could get right now."""
+    base = _episode_facts(c.facts)
+    for rule in c.definition.planned_rules():
+        assert rule.milestone is not None
+        if not c.definition.milestone(rule.milestone).per_hold:
+            found = milestones.get(f"{rule.milestone}:")
+            if found is not None:
+                yield _Candidate(rule, found, c.anchors, MappingProxyType(base))
+            continue
+        for h in c.holds:
+            found = milestones.get(f"{rule.milestone}:{h.facts.ref}")
+            if found is None or not h.facts.may_text:
+                continue
+            anchors = replace(c.anchors, last_dose_date=h.last_day, restart_at=h.dates.restart_at)
+            yield _Candidate(rule, found, anchors, MappingProxyType(base | _hold_facts(h)))
+
+
+def _catch_up_deadline(candidate: _Candidate) -> datetime | None:
+    if candidate.rule.catch_up_until == "procedure_start":
+        return candidate.anchors.procedure_start
+    return candidate.milestone.deadline
+
+
+def _schedule(
+    candidate: _Candidate, tz: ZoneInfo, quiet: QuietHours, now: datetime
+) -> PlannedMessage | None:
+    """Nominal time -> quiet hours -> catch-up if already past, or drop if too late."""
+    nominal = _resolve(candidate.rule, candidate.anchors, tz)
+    if nominal is None:
+        return None
+    send_at = quiet.next_allowed(nominal, tz)
+    if send_at < now:
+        deadline = _catch_up_deadline(candidate)
+        if deadline is None or deadline <= now:
+            return None
+        send_at = quiet.next_allowed(now, tz)
+    return PlannedMessage(
+        kind=candidate.rule.kind,
+        milestone_key=candidate.milestone.key,
+        nominal_at=nominal,
+        send_at=send_at,
+        context=candidate.facts,
+    )
+
+
+def plan_episode(
+    definition: PathwayDefinition, facts: EpisodeFacts, quiet: QuietHours, *, now: datetime
+) -> Plan:
+    """Milestones and texts for an episode as of `now`.
+
+    A cancelled episode has nothing open and nothing to send. Texts about a drug need a
+    cleared and signed hold; follow-up and PT reminders need a booking. A text whose time has
+    passed is sent at once (within quiet hours) while it can still help, else dropped.
+    """
+    now = require_aware(now, "now").astimezone(UTC)
+    if facts.status == "cancelled":
+        return EMPTY_PLAN
+    context = _Context(
+        definition=definition,
+        facts=facts,
+        holds=tuple(_hold(facts, h) for h in facts.holds),
+        anchors=_base_anchors(facts),
+    )
+    milestones = _milestones(context)
+    by_key = {m.key: m for m in milestones}
+    messages = [
+        message
+        for candidate in _candidates(context, by_key)
+        if (message := _schedule(candidate, facts.tz, quiet, now)) is not None
+    ]
+    messages.sort(key=lambda m: (m.send_at, m.nominal_at, m.plan_key))
+    return Plan(milestones, tuple(messages))

@@ -1,0 +1,271 @@
+"""Patient texts: template rendering, the phrases that fill them, and SMS segment counting.
+
+Stdlib only, so the planner's tests can render and measure every text without a transport.
+Templates are `templates/sms/<kind>.<lang>.txt`, one `string.Template` each; a missing
+variable is an error (a blank where a date should be is worse than no text).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from pathway.resources import sms_templates_dir
+from pathway.timeline.localtime import to_local
+
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "SegmentInfo",
+    "TemplateError",
+    "TemplateSet",
+    "format_date",
+    "format_time",
+    "format_when",
+    "segments",
+    "text_context",
+]
+
+# --- GSM 03.38 ---------------------------------------------------------------------------
+# The default alphabet (3GPP TS 23.038 section 6.2.1), in code-point order 0x00-0x7F, with the
+# escape 0x1B left out: it is not a character, it introduces the extension table.
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# The extension table (6.2.1.1): each costs two septets, escape + code.
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+_SINGLE = {"GSM-7": 160, "UCS-2": 70}
+_PART = {"GSM-7": 153, "UCS-2": 67}
+
+
+class TemplateError(ValueError):
+    """A template is missing, malformed, or was rendered without one of its variables."""
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """How a body travels: its encoding, its length in encoding units, and the parts."""
+
+    encoding: str
+    units: int
+    segments: int
+
+
+def _gsm_cost(ch: str) -> int | None:
+    if ch in GSM7_BASIC:
+        return 1
+    if ch in GSM7_EXTENSION:
+        return 2
+    return None
+
+
+def _costs(body: str) -> tuple[str, list[int]]:
+    """Per-character unit costs: septets if every character is GSM-7, else UTF-16 units."""
+    gsm = [_gsm_cost(ch) for ch in body]
+    if all(c is not None for c in gsm):
+        return "GSM-7", [c for c in gsm if c is not None]
+    return "UCS-2", [len(ch.encode("utf-16-le")) // 2 for ch in body]
+
+
+def _parts(costs: list[int], capacity: int) -> int:
+    """Pack characters into parts without splitting one (an escape pair or a surrogate pair)."""
+    parts, used = 1, 0
+    for cost in costs:
+        if used + cost > capacity:
+            parts, used = parts + 1, 0
+        used += cost
+    return parts
+
+
+def segments(body: str) -> SegmentInfo:
+    """Encoding, units and segment count of an SMS body, as a carrier would send it.
+
+    GSM-7 when every character is in the default alphabet or its extension table (extension
+    characters count two septets); otherwise UCS-2, counted in UTF-16 code units (so an emoji
+    counts two). One segment holds 160 septets / 70 units; split messages carry a header and
+    hold 153 / 67 per part, and a character is never split across parts.
+    """
+    encoding, costs = _costs(body)
+    units = sum(costs)
+    if units <= _SINGLE[encoding]:
+        return SegmentInfo(encoding, units, 1)
+    return SegmentInfo(encoding, units, _parts(costs, _PART[encoding]))
+
+
+# --- Phrases -----------------------------------------------------------------------------
+# Small tables instead of the locale module: locales differ by machine, texts must not.
+
+_WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+}
+_MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "es": (
+        "enero", "febrero", "marzo", "abril", "mayo", "junio",
+        "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
+    ),
+}
+# Minimum necessary: generic words unless the patient chose detailed texts.
+_PHRASES = {
+    "en": {
+        "drug": "your blood thinner",
+        "procedure": "your procedure",
+        "procedure_detailed": "your MILD procedure",
+    },
+    "es": {
+        "drug": "su anticoagulante",
+        "procedure": "su procedimiento",
+        "procedure_detailed": "su procedimiento MILD",
+    },
+}
+# Instants that are deadlines ("take it by 8:00 PM") rather than appointments ("at 8:00 PM").
+_DEADLINES = frozenset({"last_dose"})
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in _PHRASES:
+        raise ValueError(f"no phrases for language {lang!r}; known: {', '.join(sorted(_PHRASES))}")
+
+
+def format_date(day: date, lang: str) -> str:
+    """'Tue Mar 2' in English, 'mar 2 de marzo' in Spanish."""
+    _check_lang(lang)
+    weekday = _WEEKDAYS[lang][day.weekday()]
+    month = _MONTHS[lang][day.month - 1]
+    if lang == "es":
+        return f"{weekday} {day.day} de {month}"
+    return f"{weekday} {month} {day.day}"
+
+
+def format_time(t: time, lang: str) -> str:
+    """'5:00 PM' in English, '17:00' in Spanish."""
+    _check_lang(lang)
+    if lang == "es":
+        return f"{t.hour}:{t.minute:02d}"
+    hour = t.hour % 12 or 12
+    return f"{hour}:{t.minute:02d} {'AM' if t.hour < 12 else 'PM'}"
+
+
+def format_when(local: datetime, lang: str, *, deadline: bool = False) -> str:
+    """A local date and time as one phrase: 'Tue Mar 2 at 5:00 PM' / 'mar 2 de marzo a las 17:00'.
+
+    `deadline` says "by"/"antes de" instead of "at"/"a". Spanish uses the singular article
+    for one o'clock ("a la 1:00").
+    """
+    day, clock = format_date(local.date(), lang), format_time(local.time(), lang)
+    if lang == "es":
+        article = "la" if local.hour == 1 else "las"
+        joint = f"antes de {article}" if deadline else f"a {article}"
+        return f"{day} {joint} {clock}"
+    return f"{day} {'by' if deadline else 'at'} {clock}"
+
+
+def _instant_phrases(name: str, value: str, lang: str, tz: ZoneInfo) -> dict[str, str]:
+    """`<base>_date`, `<base>_time` and `<base>_when` for a fact `<base>_at` (ISO instant)."""
+    base = name[: -len("_at")]
+    local = to_local(datetime.fromisoformat(value), tz)
+    return {
+        f"{base}_date": format_date(local.date(), lang),
+        f"{base}_time": format_time(local.time(), lang),
+        f"{base}_when": format_when(local, lang, deadline=base in _DEADLINES),
+    }
+
+
+def text_context(
+    facts: Mapping[str, str],
+    *,
+    lang: str,
+    tz: ZoneInfo,
+    clinic_name: str,
+    clinic_phone: str,
+    detailed: bool = False,
+) -> dict[str, str]:
+    """Template variables for one text, from a planned message's facts.
+
+    Facts ending in `_at` (ISO instants) give `<base>_date`, `<base>_time`, `<base>_when` in
+    the patient's zone; facts ending in `_date` (ISO dates) give a date phrase under the same
+    name and `<base>_when`. `$drug` and `$procedure` stay generic unless `detailed` (the
+    patient chose detailed texts), so a text read over someone's shoulder says little.
+    """
+    _check_lang(lang)
+    phrases = _PHRASES[lang]
+    drug_label = facts.get("drug_label", "")
+    context = {
+        "clinic_name": clinic_name,
+        "clinic_phone": clinic_phone,
+        "drug": drug_label if detailed and drug_label else phrases["drug"],
+        "procedure": phrases["procedure_detailed" if detailed else "procedure"],
+    }
+    for name, value in facts.items():
+        if name.endswith("_date"):
+            phrase = format_date(date.fromisoformat(value), lang)
+            context[name] = phrase
+            context.setdefault(name[: -len("_date")] + "_when", phrase)
+    for name, value in facts.items():
+        if name.endswith("_at"):
+            context.update(_instant_phrases(name, value, lang, tz))
+    return context
+
+
+# --- Templates ---------------------------------------------------------------------------
+
+_TEMPLATE_NAME = re.compile(r"^(?P<kind>[a-z0-9_]+)\.(?P<lang>[a-z]{2})\.txt$")
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """Every SMS template, keyed by (kind, language)."""
+
+    templates: Mapping[tuple[str, str], string.Template]
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> TemplateSet:
+        """Read `<kind>.<lang>.txt` files; a badly named file or placeholder is an error."""
+        folder = directory or sms_templates_dir()
+        found: dict[tuple[str, str], string.Template] = {}
+        for path in sorted(folder.glob("*.txt")):
+            match = _TEMPLATE_NAME.match(path.name)
+            if match is None:
+                raise TemplateError(f"{path.name}: template files are named <kind>.<lang>.txt")
+            template = string.Template(path.read_text(encoding="utf-8").strip())
+            if not template.is_valid():
+                raise TemplateError(f"{path.name}: has a malformed $placeholder")
+            found[(match["kind"], match["lang"])] = template
+        if not found:
+            raise TemplateError(f"no SMS templates in {folder}")
+        return cls(MappingProxyType(found))
+
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """All (kind, language) pairs, sorted."""
+        return tuple(sorted(self.templates))
+
+    def source(self, kind: str, lang: str) -> str:
+        """The raw template text (for tests and previews)."""
+        return self._template(kind, lang).template
+
+    def variables(self, kind: str, lang: str) -> tuple[str, ...]:
+        """The $names a template uses."""
+        return tuple(self._template(kind, lang).get_identifiers())
+
+    def render(self, kind: str, lang: str, context: Mapping[str, str]) -> str:
+        """The text body; every variable the template uses must be in `context`."""
+        try:
+            body = self._template(kind, lang).substitute(context)
+        except KeyError as exc:
+            raise TemplateError(f"{kind}.{lang}: no value for ${exc.args[0]}") from None
+        return body.strip()
+
+    def _template(self, kind: str, lang: str) -> string.Template:
+        try:
+            return self.templates[(kind, lang)]
+        except KeyError:
+            raise TemplateError(f"no template for {kind!r} in {lang!r}") from None
