@@ -1,0 +1,1 @@
+"""Fakes of outside services for tests: real protocols on loopback, nothing leaves the machine."""
