@@ -72,6 +72,7 @@ class SmsConfig:
     from_number: str = ""
     messaging_service_sid: str = ""
     rate_per_second: float = 0.0
+    rate_limit: bool = True
     api_base_url: str = ""
     timeout_seconds: float = 10.0
 
@@ -86,6 +87,7 @@ class DispatchConfig:
     backoff_base_seconds: float = 30.0
     backoff_max_seconds: float = 3600.0
     reconcile_grace_seconds: float = 300.0
+    concurrency: int = 4
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _parse_value(name: str, kind: Any, raw: Any) -> Any:
             return False
         raise ConfigError(f"{name}: expected true or false, got {raw!r}")
     if kind is int:
-        if isinstance(raw, bool):
+        if isinstance(raw, bool) or isinstance(raw, float):
             raise ConfigError(f"{name}: expected a whole number, got {raw!r}")
         try:
             return int(raw)
@@ -193,8 +195,8 @@ def _validate(cfg: Config) -> None:
     for name in ("tick_seconds", "housekeeping_seconds", "lease_seconds"):
         if getattr(cfg.dispatch, name) <= 0:
             raise ConfigError(f"[dispatch] {name}: must be more than 0")
-    if cfg.dispatch.batch_size < 1 or cfg.dispatch.max_attempts < 1:
-        raise ConfigError("[dispatch] batch_size and max_attempts must be at least 1")
+    if cfg.dispatch.batch_size < 1 or cfg.dispatch.max_attempts < 1 or cfg.dispatch.concurrency < 1:
+        raise ConfigError("[dispatch] batch_size, max_attempts and concurrency must be at least 1")
 
 
 def load_config(

@@ -1,0 +1,213 @@
+"""The ``pathway`` command: database, users, tokens, the web server, the worker and the demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pathway.config import ConfigError, load_config
+from pathway.services.base import SYSTEM, Actor, ServiceError, ValidationError
+
+
+def _config(database: str | None = None):  # type: ignore[no-untyped-def]
+    try:
+        overrides = {"database": {"url": database}} if database else None
+        return load_config(overrides=overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def _runtime(database: str | None = None):  # type: ignore[no-untyped-def]
+    from pathway.runtime import Runtime
+
+    return Runtime.build(_config(database))
+
+
+def _fail(exc: ServiceError) -> click.ClickException:
+    if isinstance(exc, ValidationError):
+        return click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    return click.ClickException(str(exc))
+
+
+CLI_ACTOR = Actor(role="admin", label="cli")
+
+
+@click.group()
+def main() -> None:
+    """pathway: the MILD care pathway tracker."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the database to the latest schema."""
+    from pathway import migrate
+
+    cfg = _config()
+    migrate.upgrade(cfg.database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", required=True)
+def db_downgrade(revision: str) -> None:
+    from pathway import migrate
+
+    migrate.downgrade(_config().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the database schema differs from the models."""
+    from pathway import migrate
+
+    migrate.check(_config().database.url)
+    click.echo("schema matches the models")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+def _read_password() -> str:
+    if sys.stdin is not None and not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["coordinator", "clinician", "admin"]))
+@click.option("--name", default="")
+def user_create(email: str, role: str, name: str) -> None:
+    """Create a user; the password is read from standard input or asked for."""
+    from pathway.services.users import create_user
+
+    rt = _runtime()
+    password = _read_password()
+    try:
+        with rt.unit_of_work() as (session, env):
+            u = create_user(session, env, CLI_ACTOR, email, role, password, name)
+            uid = u.id
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(f"created user {uid} ({role})", err=True)
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True)
+def token_create(email: str) -> None:
+    """Print a new API token for a user (only this once; it is stored hashed)."""
+    from pathway.services.users import create_token
+
+    rt = _runtime()
+    try:
+        with rt.unit_of_work() as (session, env):
+            tok = create_token(session, env, CLI_ACTOR, email)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(tok)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default from [web] host).")
+@click.option("--port", default=None, type=int, help="Port (default from [web] port).")
+@click.option("--threads", default=8, show_default=True)
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    """Run the web app alone on a production WSGI server (waitress). No scheduler runs here."""
+    from waitress import serve as waitress_serve
+
+    from pathway.app import create_app
+
+    cfg = _config()
+    app = create_app(cfg)
+    host = host or cfg.web.host
+    port = port or cfg.web.port
+    click.echo(f"pathway web on http://{host}:{port}/", err=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="pathway")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one dispatch pass (and housekeeping) and exit.")
+def worker(once: bool) -> None:
+    """Send due texts: APScheduler ticks over the outbox table. Run one or more of these."""
+    import logging
+
+    from pathway.dispatch.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    rt = _runtime()
+    w = Worker.build(rt.config, rt.sessions, rt.rules, rt.clock)
+    if once:
+        hk = w.housekeeping_tick()
+        report, rec = w.dispatch_tick()
+        click.echo(f"claimed {report.claimed}, sent {report.sent}, retry {report.retry}, unknown {report.unknown}, "
+                   f"failed {report.failed}, not sent now {report.deferred_or_dropped}; reconciled: found {rec.found}, "
+                   f"resend {rec.resend}; recovered leases {hk.recovered}")
+        return
+    w.run_forever()
+
+
+@main.command()
+@click.option("--database", default=None, help="Database URL (default: a fresh instance/demo.db).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed and print the timelines, then exit.")
+def demo(database: str | None, host: str, port: int, no_serve: bool) -> None:
+    """Create a demo clinic in SQLite, print its timelines, and serve it with the worker in-process."""
+    from pathway import migrate
+    from pathway.services.demo import DEMO_PASSWORD, print_timelines, seed_demo
+
+    if database is None:
+        path = Path.cwd() / "instance" / "demo.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        database = f"sqlite:///{path}"
+    cfg = _config(database)
+    migrate.upgrade(cfg.database.url)
+    from pathway.runtime import Runtime
+
+    rt = Runtime.build(cfg)
+    with rt.unit_of_work() as (session, env):
+        logins = seed_demo(session, env)
+    with rt.sessions() as session:
+        print_timelines(session, rt.rules, click.echo)
+    click.echo("")
+    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    for email, role in logins:
+        click.echo(f"  {role:<12} {email}")
+    if no_serve:
+        return
+    from waitress import serve as waitress_serve
+
+    from pathway.app import create_app
+    from pathway.dispatch.worker import Worker
+
+    app = create_app(cfg, runtime=rt)
+    # The demo's one scheduler, started here on purpose (waitress has no reloader to start it twice).
+    scheduler = Worker.build(cfg, rt.sessions, rt.rules, rt.clock).start_background()
+    click.echo(f"\npathway demo on http://{host}:{port}/  (texts print below; Ctrl-C to stop)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=8, ident="pathway")
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,253 @@
+"""Turn an episode's stored facts into a plan, diff it against what is stored, and apply it.
+
+The timeline package decides (pure); this module only reads rows into facts and writes the
+decisions back, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pathway.models import Episode, MedicationHold, Message, MessageEvent, Milestone, Patient
+from pathway.services.base import Actor, Env
+from pathway.timeline import (
+    EpisodeFacts,
+    HoldFacts,
+    HoldPlanInput,
+    Plan,
+    PlanDiff,
+    PlannedMessage,
+    StoredMessage,
+    StoredMilestone,
+    compute_hold,
+    diff_plan,
+    plan_episode,
+    text_context,
+)
+
+
+def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
+    return HoldFacts(
+        ref=hold.ref,
+        drug_label=hold.drug_name,
+        stop_days=hold.stop_days,
+        stop_hours=hold.stop_hours,
+        restart_hours=hold.restart_hours,
+        clearance=hold.clearance,
+        signed=hold.signed_at is not None,
+        rule=rules_text,
+    )
+
+
+def hold_rule(env: Env, hold: MedicationHold) -> str:
+    if hold.drug_key:
+        drug = env.rules.catalogue.find(hold.drug_key)
+        if drug is not None and hold.interval_source != "clinician plan":
+            from pathway.timeline import rule_text
+
+            return rule_text(drug)
+    if hold.stop_days is not None:
+        stop = f"{hold.stop_days} days before"
+    elif hold.stop_hours is not None:
+        stop = f"{hold.stop_hours} h before"
+    else:
+        return f"{hold.drug_name}: no default; a clinician must enter the plan"
+    restart = f", restart {hold.restart_hours} h after" if hold.restart_hours is not None else ""
+    return f"{hold.drug_name}: {stop}{restart}; {hold.interval_source}"
+
+
+def episode_facts(env: Env, episode: Episode) -> EpisodeFacts:
+    follow_up = episode.appointment("follow_up")
+    pt = episode.appointment("pt_start")
+    return EpisodeFacts(
+        tz=ZoneInfo(episode.patient.timezone),
+        status=episode.status,
+        procedure_at=episode.procedure_at,
+        duration=timedelta(minutes=episode.duration_minutes),
+        ended_at=episode.ended_at,
+        created_at=episode.created_at,
+        holds=tuple(hold_facts(h, hold_rule(env, h)) for h in episode.holds),
+        follow_up_at=follow_up.appointment_at if follow_up else None,
+        pt_start_at=pt.appointment_at if pt else None,
+    )
+
+
+def refresh_hold_dates(env: Env, episode: Episode) -> None:
+    """Store each hold's computed last-dose and restart moments (shown on pages and the API)."""
+    tz = ZoneInfo(episode.patient.timezone)
+    for hold in episode.holds:
+        dates = compute_hold(
+            HoldPlanInput(hold.stop_days, hold.stop_hours, hold.restart_hours),
+            procedure_at=episode.procedure_at,
+            duration=timedelta(minutes=episode.duration_minutes),
+            ended_at=episode.ended_at,
+            tz=tz,
+        )
+        hold.last_dose_on = dates.last_dose_on
+        hold.last_dose_at = dates.last_dose_at
+        hold.restart_at = dates.restart_at
+
+
+def current_plan(env: Env, episode: Episode) -> Plan:
+    plan = plan_episode(env.rules.definition, episode_facts(env, episode), env.rules.quiet, now=env.now)
+    # A milestone someone marked done needs no more reminders.
+    closed = {m.key for m in episode.milestones if m.status in ("done", "missed")}
+    messages = tuple(m for m in plan.messages if m.milestone_key not in closed)
+    return Plan(milestones=plan.milestones, messages=messages)
+
+
+def episode_messages(session: Session, episode: Episode) -> list[Message]:
+    return list(session.scalars(select(Message).where(Message.episode_id == episode.id).order_by(Message.id)))
+
+
+def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: str | None = None) -> PlanDiff:
+    """What a re-plan would change, without changing anything."""
+    refresh_hold_dates(env, episode)
+    plan = current_plan(env, episode)
+    stored_ms = [
+        StoredMilestone(
+            key=m.key, status=m.status, due_at=m.due_at, window_start=m.window_start, window_end=m.window_end
+        )
+        for m in episode.milestones
+    ]
+    stored_msgs = [
+        StoredMessage(plan_key=m.plan_key, kind=m.kind, status=m.status, send_at=m.send_at)
+        for m in episode_messages(session, episode)
+    ]
+    tz = ZoneInfo(episode.patient.timezone)
+    return diff_plan(
+        stored_ms,
+        stored_msgs,
+        plan,
+        notice_kind=notice_kind,
+        notice_context=notice_facts(episode),
+        quiet=env.rules.quiet,
+        tz=tz,
+        now=env.now,
+    )
+
+
+def notice_facts(episode: Episode) -> dict[str, str]:
+    return {"procedure_at": episode.procedure_at.isoformat()}
+
+
+def render(env: Env, patient: Patient, planned: PlannedMessage) -> str:
+    context = text_context(
+        planned.context,
+        lang=patient.language,
+        tz=ZoneInfo(patient.timezone),
+        detailed=patient.detailed_texts,
+        clinic_name=env.rules.clinic.name,
+        clinic_phone=env.rules.clinic.phone,
+    )
+    return env.rules.templates.render(planned.kind, patient.language, context)
+
+
+def add_message(
+    session: Session,
+    env: Env,
+    patient: Patient,
+    planned: PlannedMessage,
+    *,
+    episode: Episode | None,
+    milestone: Milestone | None,
+    reason: str,
+) -> Message:
+    msg = Message(
+        patient_id=patient.id,
+        episode_id=episode.id if episode else None,
+        milestone_id=milestone.id if milestone else None,
+        kind=planned.kind,
+        language=patient.language,
+        body=render(env, patient, planned),
+        plan_key=planned.plan_key,
+        send_at=planned.send_at,
+        status="scheduled",
+        attempts=0,
+        created_at=env.now,
+        updated_at=env.now,
+    )
+    msg.events.append(MessageEvent(at=env.now, source="plan", from_status=None, to_status="scheduled", reason=reason))
+    session.add(msg)
+    return msg
+
+
+def cancel_message(session: Session, env: Env, msg: Message, reason: str, actor: Actor) -> bool:
+    """Cancel a text that has not been claimed. A text already being sent stays history."""
+    done = session.execute(
+        update(Message)
+        .where(Message.id == msg.id, Message.status == "scheduled")
+        .values(status="cancelled", status_reason=reason, updated_at=env.now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done:
+        session.add(
+            MessageEvent(
+                message_id=msg.id, at=env.now, source="plan", from_status="scheduled",
+                to_status="cancelled", reason=reason, actor=actor.label,
+            )
+        )
+        session.refresh(msg)
+    return bool(done)
+
+
+def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff: PlanDiff, reason: str) -> None:
+    episode.plan_revision += 1
+    holds_by_ref = {h.ref: h for h in episode.holds}
+    by_key = {m.key: m for m in episode.milestones}
+    for pm in diff.milestones_added:
+        existing = by_key.get(pm.key)
+        if existing is None:
+            existing = Milestone(
+                kind=pm.kind,
+                ref=pm.ref,
+                hold_id=holds_by_ref[pm.ref].id if pm.ref in holds_by_ref else None,
+                status="planned",
+            )
+            episode.milestones.append(existing)
+            by_key[pm.key] = existing
+        existing.status = "planned" if existing.status == "cancelled" else existing.status
+        existing.due_at, existing.window_start, existing.window_end = pm.due_at, pm.window_start, pm.window_end
+        existing.rule = pm.rule
+    for stored, pm in diff.milestones_moved:
+        m = by_key[stored.key]
+        m.due_at, m.window_start, m.window_end, m.rule = pm.due_at, pm.window_start, pm.window_end, pm.rule
+        if m.status == "missed":
+            m.status = "planned"
+    for stored in diff.milestones_cancelled:
+        by_key[stored.key].status = "cancelled"
+    session.flush()
+    stored_msgs = {m.plan_key: m for m in episode_messages(session, episode) if m.status == "scheduled"}
+    for sm in diff.messages_cancelled:
+        msg = stored_msgs.get(sm.plan_key)
+        if msg is not None:
+            cancel_message(session, env, msg, f"re-planned: {reason}", actor)
+    session.flush()
+    patient = episode.patient
+    for pm in diff.messages_added:
+        add_message(
+            session, env, patient, pm, episode=episode,
+            milestone=by_key.get(pm.milestone_key) if pm.milestone_key else None,
+            reason=f"planned: {reason}",
+        )
+    if diff.notice is not None:
+        add_message(session, env, patient, diff.notice, episode=episode, milestone=None, reason=f"notice: {reason}")
+    session.flush()
+
+
+def replan(
+    session: Session,
+    env: Env,
+    actor: Actor,
+    episode: Episode,
+    *,
+    reason: str,
+    notice_kind: str | None = None,
+) -> PlanDiff:
+    diff = compute_diff(session, env, episode, notice_kind=notice_kind)
+    apply_diff(session, env, actor, episode, diff, reason)
+    return diff

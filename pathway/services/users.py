@@ -1,0 +1,120 @@
+"""Staff accounts and API tokens. Passwords are argon2id hashes; tokens are stored as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pathway.models import ApiToken, User
+from pathway.models.user import ROLES
+from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, parse_text
+
+_hasher = PasswordHasher()
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+# After this many failures in a row an account waits, doubling each time (at most 15 minutes).
+FREE_FAILURES = 3
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, env: Env, actor: Actor, email: str, role: str, password: str, name: str = "") -> User:
+    actor.require("admin")
+    errors: dict[str, str] = {}
+    email = (email or "").strip().lower()
+    if not _EMAIL.match(email):
+        errors["email"] = f"not an email address: {email!r}"
+    elif session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        errors["email"] = f"{email} already has an account"
+    if role not in ROLES:
+        errors["role"] = f"must be one of {', '.join(ROLES)}"
+    if len(password or "") < MIN_PASSWORD:
+        errors["password"] = f"must be at least {MIN_PASSWORD} characters"
+    name = parse_text(errors, "name", name, required=False)
+    if errors:
+        raise ValidationError(errors)
+    user = User(email=email, role=role, name=name, password_hash=hash_password(password), active=True,
+                failed_logins=0, created_at=env.now)
+    session.add(user)
+    session.flush()
+    audit(session, env, actor, "user.create", "user", user.id, detail={"role": role})
+    return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+
+
+def authenticate(session: Session, env: Env, email: str, password: str, remote_addr: str | None = None) -> User | None:
+    """Check a password. Failures slow the account down; the answer never says which part was wrong."""
+    user = find_user(session, email)
+    if user is None or not user.active:
+        _hasher.hash(password or "x")  # spend the same time as a real check
+        return None
+    if user.locked_until is not None and user.locked_until > env.now:
+        return None
+    try:
+        _hasher.verify(user.password_hash, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= FREE_FAILURES:
+            wait = min(2 ** (user.failed_logins - FREE_FAILURES) * 5, 15 * 60)
+            user.locked_until = env.now + timedelta(seconds=wait)
+        audit(session, env, Actor(role="system", label="login", remote_addr=remote_addr), "login.failed", "user",
+              user.id, detail={"failures": user.failed_logins})
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit(session, env, Actor.for_user(user, remote_addr), "login", "user", user.id)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, env: Env, actor: Actor, email: str) -> str:
+    """Make an API token for a user; return it once. Only its hash is kept."""
+    actor.require("admin")
+    user = find_user(session, email)
+    if user is None:
+        raise NotFound(f"user {email}")
+    token = "pw_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:10], created_at=env.now))
+    audit(session, env, actor, "token.create", "user", user.id)
+    return token
+
+
+def user_for_token(session: Session, env: Env, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token or "")))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    if row.last_used_at is None or env.now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = env.now  # coarse, so reads do not write on every request
+    return row.user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def set_active(session: Session, env: Env, actor: Actor, user_id: Any, active: bool) -> User:
+    actor.require("admin")
+    user = session.get(User, int(user_id))
+    if user is None:
+        raise NotFound("user")
+    user.active = active
+    audit(session, env, actor, "user.activate" if active else "user.deactivate", "user", user.id)
+    return user

@@ -1,0 +1,85 @@
+"""The `pathway` command, run the way a clinic's scripts run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pathway.cli import main
+
+
+@pytest.fixture
+def cli_env(fresh_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", fresh_db.url)
+    return {"PATHWAY_DATABASE_URL": fresh_db.url}
+
+
+def test_db_upgrade_user_create_and_token_create(cli_env) -> None:
+    runner = CliRunner()
+    r = runner.invoke(main, ["db", "upgrade"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["db", "check"])
+    assert r.exit_code == 0 and "matches" in r.output
+    r = runner.invoke(main, ["user", "create", "--email", "c@clinic.example", "--role", "coordinator"],
+                      input="a long passphrase\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["token", "create", "--email", "c@clinic.example"])
+    assert r.exit_code == 0, r.output
+    token = r.stdout.strip()
+    assert token.startswith("pw_") and "\n" not in token  # the token alone on stdout
+
+    from pathway.clock import system_clock
+    from pathway.db import make_engine, make_session_factory
+    from pathway.services.base import Env
+    from pathway.services.users import user_for_token
+
+    engine = make_engine(cli_env["PATHWAY_DATABASE_URL"], pool=False)
+    try:
+        with make_session_factory(engine)() as s:
+            now = Env(rules=None, now=system_clock())  # type: ignore[arg-type]  # tokens need only the time
+            user = user_for_token(s, now, token)
+            assert user is not None and user.email == "c@clinic.example"
+    finally:
+        engine.dispose()
+
+
+def test_user_create_reports_bad_input_clearly(cli_env) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"])
+    r = runner.invoke(main, ["user", "create", "--email", "c@clinic.example", "--role", "coordinator"], input="short\n")
+    assert r.exit_code != 0 and "password: must be at least" in r.output
+    r = runner.invoke(main, ["token", "create", "--email", "nobody@clinic.example"])
+    assert r.exit_code != 0 and "not found" in r.output
+
+
+def test_bad_configuration_stops_with_the_key_named(cli_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATHWAY_SMS_BACKNED", "twilio")
+    r = CliRunner().invoke(main, ["db", "upgrade"])
+    assert r.exit_code != 0 and "[sms] backned: unknown setting" in r.output
+
+
+def test_demo_seeds_patients_at_every_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PATHWAY_DATABASE_URL", raising=False)
+    r = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "instance" / "demo.db").exists()
+    out = r.output
+    for needle in ("Ruiz, Ana", "[cancelled]", "[opted out]", "check_72h", "coordinator@demo.clinic", "completed"):
+        assert needle in out
+    # Running it again starts from a fresh demo database.
+    assert CliRunner().invoke(main, ["demo", "--no-serve"]).exit_code == 0
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("pathway")
+    r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env=os.environ, timeout=60)
+    assert r.returncode == 0
+    for command in ("demo", "serve", "db", "user", "token"):
+        assert command in r.stdout

@@ -1,0 +1,94 @@
+"""Which way imports go (house style): walk every module's imports with ast."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "pathway"
+
+# layer -> the pathway layers it may import (besides itself). Third-party rules follow.
+ALLOWED = {
+    "timeline": {"resources"},
+    "models": {"db", "timeline", "resources"},
+    "sms": {"resources"},
+    "services": {"timeline", "models", "db", "resources", "clock"},
+    "dispatch": {"services", "models", "db", "sms", "timeline", "resources", "clock", "config"},
+    "web": {"services", "models", "db", "timeline", "resources", "clock", "config", "runtime", "sms"},
+}
+FORBIDDEN_THIRD_PARTY = {
+    "timeline": {"flask", "sqlalchemy", "twilio", "alembic", "apscheduler", "jinja2", "phonenumbers"},
+    "models": {"flask", "twilio", "apscheduler"},
+    "sms": {"flask", "sqlalchemy", "apscheduler"},
+    "services": {"flask", "twilio", "apscheduler"},
+    "web": {"twilio", "apscheduler"},
+}
+CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time"), ("datetime", "today")}
+
+
+def _modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        layer = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        out.append((layer, path))
+    return out
+
+
+def _imports(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_layers_import_only_downwards() -> None:
+    problems = []
+    for layer, path in _modules():
+        if layer not in ALLOWED:
+            continue
+        for name in _imports(ast.parse(path.read_text())):
+            top = name.split(".")[0]
+            if top == "pathway":
+                parts = name.split(".")
+                target = parts[1] if len(parts) > 1 else ""
+                if target != layer and target not in ALLOWED[layer]:
+                    problems.append(f"{path.relative_to(PKG)} imports {name}")
+            elif top in FORBIDDEN_THIRD_PARTY.get(layer, set()):
+                problems.append(f"{path.relative_to(PKG)} imports {name}")
+    assert not problems, "imports against the layering:\n" + "\n".join(problems)
+
+
+def test_only_sms_twilio_module_imports_twilio() -> None:
+    offenders = [
+        str(path.relative_to(PKG)) for _, path in _modules()
+        if any(n.split(".")[0] == "twilio" for n in _imports(ast.parse(path.read_text())))
+        and path.relative_to(PKG).as_posix() != "sms/twilio.py"
+    ]
+    assert offenders == []
+
+
+def test_timeline_and_services_never_read_the_clock() -> None:
+    problems = []
+    for layer, path in _modules():
+        if layer not in {"timeline", "services", "models", "dispatch", "sms"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+                if (owner_name, node.func.attr) in CLOCK_CALLS:
+                    problems.append(f"{path.relative_to(PKG)}:{node.lineno} reads the clock")
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_imports_app_or_cli() -> None:
+    offenders = []
+    for _, path in _modules():
+        for name in _imports(ast.parse(path.read_text())):
+            if name in {"pathway.app", "pathway.cli"} and path.stem not in {"cli", "app"}:
+                offenders.append(f"{path.relative_to(PKG)} imports {name}")
+    assert offenders == []
