@@ -1,0 +1,254 @@
+"""Claim due texts, re-check them, and record what happened. Each function is one transaction.
+
+The attempt is committed *before* the HTTP call and its result right after; see
+shared docs/dispatch.md for the states. Nothing here talks to Twilio.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from pathway.models import Episode, MedicationHold, Message, MessageEvent, Milestone, Patient
+from pathway.services.base import Actor, Env
+from pathway.services.patients import opt_out
+from pathway.services.tasks import open_task
+from pathway.timeline import QuietHours
+
+WORKER = Actor(role="system", label="worker")
+# Permanent errors that say our sender or account is misconfigured, not that the number is bad:
+# they are retried with backoff (someone fixes the settings) and raise one configuration task.
+CONFIGURATION_ERRORS = {20003: "authentication failed", 20404: "account or resource not found",
+                        21606: "From number not owned by the account", 21659: "From number not valid",
+                        21212: "invalid From number"}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    to: str
+    body: str
+    attempt: int
+    slot: datetime
+
+
+def _event(session: Session, message_id: int, now: datetime, src: str, frm: str | None, to: str | None,
+           reason: str, actor: str, **kw: object) -> None:
+    session.add(MessageEvent(message_id=message_id, at=now, source=src, from_status=frm, to_status=to,
+                             reason=reason, actor=actor, **kw))
+
+
+def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
+    """Move up to ``limit`` due texts from scheduled to sending in ONE statement.
+
+    PostgreSQL: the inner SELECT takes row locks with SKIP LOCKED, so concurrent workers take
+    disjoint rows without waiting. SQLite: writers are serialised (BEGIN IMMEDIATE) and the
+    outer ``status = 'scheduled'`` makes the UPDATE conditional; its RETURNING decides.
+    """
+    due = (
+        select(Message.id)
+        .where(Message.status == "scheduled", Message.send_at <= now)
+        .order_by(Message.send_at, Message.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()), Message.status == "scheduled")
+        .values(status="sending", claimed_by=worker_id, lease_until=now + lease, attempt_started_at=now,
+                attempts=Message.attempts + 1, updated_at=now)
+        .returning(Message.id, Message.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(stmt).all()
+    for mid, attempt in rows:
+        _event(session, mid, now, "dispatch", "scheduled", "sending", f"claimed, attempt {attempt}", worker_id)
+    return [mid for mid, _ in rows]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # send | suppressed | cancelled | defer
+    reason: str = ""
+    defer_to: datetime | None = None
+
+
+def _stale_after(msg: Message, episode: Episode | None, milestone: Milestone | None) -> datetime | None:
+    """After this moment a reminder would do more harm than good (it would arrive too late)."""
+    if episode is None:
+        return None
+    if msg.kind in ("last_dose", "pre_procedure"):
+        return episode.procedure_at
+    if msg.kind in ("follow_up", "pt_start") and milestone is not None and milestone.due_at is not None:
+        return milestone.due_at
+    if msg.kind in ("restart", "check_72h") and milestone is not None and milestone.due_at is not None:
+        return milestone.due_at + timedelta(days=1)
+    return None
+
+
+def check_before_send(msg: Message, patient: Patient, episode: Episode | None, milestone: Milestone | None,
+                      hold: MedicationHold | None, quiet: QuietHours, now: datetime) -> Verdict:
+    """Re-check at send time what planning assumed."""
+    if msg.kind != "reply":
+        if patient.sms_consent_at is None:
+            return Verdict("suppressed", "no consent to texts recorded")
+        if patient.opted_out_at is not None:
+            return Verdict("suppressed", f"patient opted out ({patient.opted_out_via or 'unknown'})")
+    if patient.phone_flagged_at is not None:
+        return Verdict("suppressed", f"phone flagged: {patient.phone_flag_reason or 'refused by carrier'}")
+    if episode is not None and episode.status == "cancelled" and msg.kind != "cancelled":
+        return Verdict("cancelled", "episode cancelled")
+    if msg.kind in ("last_dose", "restart") and (hold is None or not hold.approved_and_signed):
+        return Verdict("suppressed", "hold is no longer approved and signed")
+    if milestone is not None and milestone.status in ("done", "cancelled"):
+        return Verdict("cancelled", f"milestone {milestone.status}")
+    stale = _stale_after(msg, episode, milestone)
+    if stale is not None and now >= stale:
+        return Verdict("cancelled", "too late to be useful: its milestone has passed")
+    if msg.kind != "reply":
+        tz = ZoneInfo(patient.timezone)
+        if not quiet.allowed(now, tz):
+            return Verdict("defer", "quiet hours in the patient's time zone", quiet.next_allowed(now, tz))
+    return Verdict("send")
+
+
+def prepare_claimed(session: Session, ids: list[int], *, now: datetime, worker_id: str,
+                    quiet: QuietHours) -> list[tuple[Message, str]]:
+    """Apply the send-time checks to claimed rows; return those that may go now, with the phone."""
+    if not ids:
+        return []
+    msgs = list(session.scalars(
+        select(Message).where(Message.id.in_(ids)).order_by(Message.send_at, Message.id)
+    ))
+    patients = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_({m.patient_id for m in msgs})))}
+    ep_ids = {m.episode_id for m in msgs if m.episode_id}
+    episodes = {e.id: e for e in session.scalars(select(Episode).where(Episode.id.in_(ep_ids)))} if ep_ids else {}
+    ms_ids = {m.milestone_id for m in msgs if m.milestone_id}
+    milestones = ({m.id: m for m in session.scalars(select(Milestone).where(Milestone.id.in_(ms_ids)))}
+                  if ms_ids else {})
+    hold_ids = {m.hold_id for m in milestones.values() if m.hold_id}
+    holds = ({h.id: h for h in session.scalars(select(MedicationHold).where(MedicationHold.id.in_(hold_ids)))}
+             if hold_ids else {})
+    ready = []
+    for msg in msgs:
+        milestone = milestones.get(msg.milestone_id) if msg.milestone_id else None
+        hold = holds.get(milestone.hold_id) if milestone is not None and milestone.hold_id else None
+        verdict = check_before_send(msg, patients[msg.patient_id], episodes.get(msg.episode_id or 0), milestone,
+                                    hold, quiet, now)
+        if verdict.action == "send":
+            ready.append((msg, patients[msg.patient_id].phone))
+            continue
+        if verdict.action == "defer":
+            assert verdict.defer_to is not None
+            msg.status, msg.send_at, msg.attempts = "scheduled", verdict.defer_to, msg.attempts - 1
+            msg.claimed_by = msg.lease_until = msg.attempt_started_at = None
+            _event(session, msg.id, now, "dispatch", "sending", "scheduled",
+                   f"deferred to {verdict.defer_to.isoformat()}: {verdict.reason}", worker_id)
+        else:
+            msg.status, msg.status_reason, msg.attempts = verdict.action, verdict.reason, msg.attempts - 1
+            msg.claimed_by = msg.lease_until = None
+            _event(session, msg.id, now, "dispatch", "sending", verdict.action, verdict.reason, worker_id)
+        msg.updated_at = now
+    return ready
+
+
+def release(session: Session, message_id: int, *, now: datetime, worker_id: str, reason: str) -> None:
+    """Give back a claimed text that was never handed to the transport."""
+    msg = session.scalars(select(Message).where(Message.id == message_id).with_for_update()).one()
+    if msg.status == "sending" and msg.claimed_by == worker_id:
+        msg.status, msg.attempts, msg.claimed_by, msg.lease_until = "scheduled", msg.attempts - 1, None, None
+        msg.updated_at = now
+        _event(session, msg.id, now, "dispatch", "sending", "scheduled", reason, worker_id)
+
+
+def _locked(session: Session, message_id: int) -> Message:
+    return session.scalars(
+        select(Message).where(Message.id == message_id).options(selectinload(Message.events)).with_for_update()
+    ).one()
+
+
+def record_sent(session: Session, message_id: int, provider_id: str, provider_status: str, *, now: datetime,
+                worker_id: str) -> None:
+    msg = _locked(session, message_id)
+    new = "delivered" if provider_status == "delivered" else "sent"
+    if msg.status in ("sending", "unknown"):
+        old = msg.status
+        msg.status, msg.provider_id, msg.sent_at = new, provider_id, now
+        msg.lease_until, msg.error_code = None, None
+        msg.updated_at = now
+        _event(session, msg.id, now, "dispatch", old, new, f"accepted by provider ({provider_status})", worker_id,
+               provider_status=provider_status, data={"sid": provider_id})
+    else:
+        # A status callback got here first (it carries our id): keep its status, note the sid.
+        msg.provider_id = msg.provider_id or provider_id
+        _event(session, msg.id, now, "dispatch", None, None, f"provider accepted; status already {msg.status}",
+               worker_id, provider_status=provider_status, data={"sid": provider_id})
+
+
+def backoff(attempt: int, base: timedelta, ceiling: timedelta, rng: random.Random,
+            retry_after: float | None = None) -> timedelta:
+    """Exponential backoff with full jitter in its upper half; never sooner than Retry-After."""
+    raw = min(ceiling.total_seconds(), base.total_seconds() * (2 ** max(0, attempt - 1)))
+    delay = raw * (0.5 + rng.random() / 2)
+    if retry_after:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+def record_failure(session: Session, env: Env, message_id: int, *, outcome: str, code: int | None,
+                   http_status: int | None, retry_after: float | None, worker_id: str, max_attempts: int,
+                   base: timedelta, ceiling: timedelta, rng: random.Random) -> str:
+    """Apply a failed attempt's outcome; return the message's new status."""
+    now = env.now
+    msg = _locked(session, message_id)
+    if msg.status not in ("sending", "unknown"):
+        return msg.status  # a callback already settled it
+    old = msg.status
+    msg.error_code, msg.updated_at, msg.lease_until = code, now, None
+    label = f"error {code}" if code else (f"HTTP {http_status}" if http_status else "no answer")
+    patient = session.get(Patient, msg.patient_id)
+    assert patient is not None
+    if outcome == "permanent" and code in CONFIGURATION_ERRORS:
+        open_task(session, env, "sms_config", "sender",
+                  f"Texts are being refused: {CONFIGURATION_ERRORS[code]} (error {code}). Check the Twilio settings.")
+        outcome = "retry"
+    if outcome == "retry":
+        if msg.attempts >= max_attempts:
+            msg.status, msg.status_reason = "failed", f"gave up after {msg.attempts} attempts ({label})"
+            open_task(session, env, "send_failed", f"message:{msg.id}",
+                      f"A {msg.kind.replace('_', ' ')} text could not be sent after {msg.attempts} attempts: "
+                      "call the patient", patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=msg.id)
+        else:
+            when = now + backoff(msg.attempts, base, ceiling, rng, retry_after)
+            msg.status, msg.send_at, msg.claimed_by = "scheduled", when, None
+            msg.status_reason = f"retry at {when.isoformat()} ({label})"
+        _event(session, msg.id, now, "dispatch", old, msg.status, msg.status_reason or label, worker_id,
+               error_code=code)
+        return msg.status
+    if outcome == "opted_out":
+        msg.status, msg.status_reason = "failed", "the patient replied STOP (error 21610)"
+        _event(session, msg.id, now, "dispatch", old, "failed", msg.status_reason, worker_id, error_code=code)
+        opt_out(session, env, WORKER, patient, "carrier 21610")
+        open_task(session, env, "opted_out", f"patient:{patient.id}",
+                  "The patient opted out of texts; reach them by phone for the rest of the pathway",
+                  patient_id=patient.id, episode_id=msg.episode_id)
+        return "failed"
+    if outcome == "permanent":
+        msg.status, msg.status_reason = "failed", f"refused by the provider ({label})"
+        _event(session, msg.id, now, "dispatch", old, "failed", msg.status_reason, worker_id, error_code=code)
+        if patient.phone_flagged_at is None:
+            patient.phone_flagged_at, patient.phone_flag_reason = now, f"provider error {code}"
+        open_task(session, env, "phone_invalid", f"patient:{patient.id}",
+                  f"Texts to this patient's phone are refused ({label}): confirm the mobile number",
+                  patient_id=patient.id, episode_id=msg.episode_id, message_id=msg.id)
+        return "failed"
+    # ambiguous: the provider may have it. Never resend blindly; reconcile.
+    msg.status, msg.status_reason = "unknown", f"outcome unknown ({label}); will reconcile"
+    _event(session, msg.id, now, "dispatch", old, "unknown", msg.status_reason, worker_id, error_code=code)
+    return "unknown"

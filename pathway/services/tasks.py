@@ -1,0 +1,62 @@
+"""Coordinator tasks: something a person must do. At most one open task per kind and subject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pathway.models import Task
+from pathway.services.base import Actor, Env, NotFound, audit
+
+# Lower is more urgent. Red flags go to the top of the worklist.
+PRIORITY = {
+    "red_flag": 0,
+    "stop_request": 10,
+    "phone_invalid": 20,
+    "opted_out": 25,
+    "send_failed": 30,
+    "text_undelivered": 30,
+    "reconcile_unknown": 35,
+    "reply": 40,
+}
+
+
+def open_task(
+    session: Session,
+    env: Env,
+    kind: str,
+    subject: str,
+    summary: str,
+    *,
+    patient_id: int | None = None,
+    episode_id: int | None = None,
+    message_id: int | None = None,
+    reply_id: int | None = None,
+) -> Task:
+    """Open a task, or return the open one for the same kind and subject (idempotent)."""
+    existing = session.scalar(
+        select(Task).where(Task.kind == kind, Task.subject == subject, Task.resolved_at.is_(None))
+    )
+    if existing is not None:
+        return existing
+    task = Task(
+        kind=kind, subject=subject, priority=PRIORITY.get(kind, 50), summary=summary, patient_id=patient_id,
+        episode_id=episode_id, message_id=message_id, reply_id=reply_id, created_at=env.now,
+    )
+    with session.begin_nested():
+        session.add(task)
+    return task
+
+
+def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolution: str) -> Task:
+    actor.require("coordinator", "clinician")
+    task = session.get(Task, int(task_id)) if str(task_id).isdigit() else None
+    if task is None:
+        raise NotFound("task")
+    if task.resolved_at is None:
+        task.resolved_at, task.resolved_by_id, task.resolution = env.now, actor.user_id, resolution or "done"
+        audit(session, env, actor, "task.resolve", "task", task.id, patient_id=task.patient_id,
+              detail={"kind": task.kind})
+    return task
