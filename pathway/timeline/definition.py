@@ -26,6 +26,8 @@ __all__ = [
     "MESSAGE_KINDS",
     "MILESTONE_KINDS",
     "NOTICE_KINDS",
+    "REPLY_KINDS",
+    "TEXT_KINDS",
     "PLANNED_MESSAGE_KINDS",
     "DefinitionError",
     "MilestoneKind",
@@ -58,6 +60,10 @@ MESSAGE_KINDS = (
     "cancelled",
 )
 NOTICE_KINDS = ("date_changed", "cancelled")
+# Answers sent straight back to a patient's text (HELP, a red-flag symptom); no send rule.
+REPLY_KINDS = ("help", "red_flag")
+# Every kind of text that has a template (and a segment budget).
+TEXT_KINDS = MESSAGE_KINDS + REPLY_KINDS
 # Texts the planner schedules ahead (each tied to a milestone); the rest are sent on an event.
 PLANNED_MESSAGE_KINDS = tuple(k for k in MESSAGE_KINDS if k not in {"enrolment", *NOTICE_KINDS})
 IMMEDIATELY = "immediately"
@@ -288,9 +294,9 @@ def _budget(doc: Mapping[str, Any]) -> Mapping[str, Mapping[str, int]]:
         where = f"[segment_budget.{lang}]"
         if not isinstance(row, Mapping):
             raise f.FieldError("[segment_budget]", lang, "must be a table of kind = segments")
-        f.check_fields(row, where, frozenset(MESSAGE_KINDS), frozenset())
+        f.check_fields(row, where, frozenset(TEXT_KINDS), frozenset())
         per_kind: dict[str, int] = {}
-        for kind in MESSAGE_KINDS:
+        for kind in TEXT_KINDS:
             value = f.required_count(row, where, kind)
             if value < 1:
                 raise f.FieldError(where, kind, "must be at least 1 segment")

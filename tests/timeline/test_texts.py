@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pathway.timeline import (
-    MESSAGE_KINDS,
+    TEXT_KINDS,
     Catalogue,
     PathwayDefinition,
     SegmentInfo,
@@ -45,11 +45,11 @@ def longest_drug_name(catalogue: Catalogue) -> str:
 
 
 def test_there_is_a_template_for_every_kind_and_language(templates: TemplateSet) -> None:
-    assert set(templates.keys()) == {(k, lang) for k in MESSAGE_KINDS for lang in LANGS}
+    assert set(templates.keys()) == {(k, lang) for k in TEXT_KINDS for lang in LANGS}
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+@pytest.mark.parametrize("kind", TEXT_KINDS)
 @pytest.mark.parametrize("detailed", [False, True])
 def test_every_template_renders_within_its_segment_budget(
     templates: TemplateSet, definition: PathwayDefinition, catalogue: Catalogue,
@@ -64,7 +64,7 @@ def test_every_template_renders_within_its_segment_budget(
     assert segments(body).segments <= definition.max_segments(kind, lang), body
 
 
-@pytest.mark.parametrize("kind", [k for k in MESSAGE_KINDS if k != "check_72h"])
+@pytest.mark.parametrize("kind", [k for k in TEXT_KINDS if k != "check_72h"])
 def test_default_english_texts_with_a_typical_clinic_fit_one_segment(templates: TemplateSet, kind: str) -> None:
     context = text_context(worst_facts("clopidogrel"), lang="en", tz=NY,
                            clinic_name="Lakeside Pain Clinic", clinic_phone=PHONE)
@@ -73,7 +73,7 @@ def test_default_english_texts_with_a_typical_clinic_fit_one_segment(templates: 
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+@pytest.mark.parametrize("kind", TEXT_KINDS)
 def test_template_text_names_no_drug_diagnosis_or_procedure(
     templates: TemplateSet, catalogue: Catalogue, kind: str, lang: str
 ) -> None:
@@ -86,7 +86,7 @@ def test_template_text_names_no_drug_diagnosis_or_procedure(
         assert not re.search(rf"\b{generic}\b", source), generic
 
 
-@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+@pytest.mark.parametrize("kind", TEXT_KINDS)
 def test_english_templates_are_plain_gsm7_with_straight_quotes(templates: TemplateSet, kind: str) -> None:
     source = templates.source(kind, "en")
     assert segments(source).encoding == "GSM-7"
