@@ -83,3 +83,41 @@ def test_console_script_is_installed() -> None:
     assert r.returncode == 0
     for command in ("demo", "serve", "db", "user", "token"):
         assert command in r.stdout
+
+
+def test_serve_runs_the_web_app_on_a_production_server(cli_env, tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("pathway")
+    env = {**os.environ, **cli_env}
+    proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    status = r.status
+            except urllib.error.HTTPError as e:
+                status = e.code  # 503: the database answers but no worker has beaten yet
+            except OSError:
+                time.sleep(0.3)
+        assert status == 503
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    # serve never starts a scheduler: nothing wrote a worker heartbeat.
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(cli_env["PATHWAY_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM worker_heartbeats")).scalar() == 0
+    engine.dispose()
