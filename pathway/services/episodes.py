@@ -322,9 +322,7 @@ def record_clearance(session: Session, env: Env, actor: Actor, hold_id: Any, dat
     if errors:
         raise ValidationError(errors)
     if status in ("approved", "declined", "not_required"):
-        actor.require("clinician")
-    elif actor.role not in ("coordinator", "clinician", "system"):
-        actor.require("coordinator", "clinician")
+        actor.require("clinician")  # the prescriber's answer and the clinician's signature, together
     if stop_days is not None or stop_hours is not None or restart_hours is not None:
         actor.require("clinician")
         if stop_days is not None or stop_hours is not None:
