@@ -41,7 +41,10 @@ def _imports(tree: ast.AST) -> list[str]:
         if isinstance(node, ast.Import):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
+            if node.module == "pathway":  # from pathway import timeline
+                names += [f"pathway.{a.name}" for a in node.names]
+            else:
+                names.append(node.module)
     return names
 
 

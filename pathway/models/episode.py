@@ -19,30 +19,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from pathway import timeline as _rules
 from pathway.db import Base
 
 if TYPE_CHECKING:
     from pathway.models.patient import Patient
 
-EPISODE_STATUSES = ("scheduled", "completed", "cancelled")
-CLEARANCE_STATUSES = ("needed", "requested", "approved", "declined", "not_required")
-MILESTONE_KINDS = (
-    "hold_clearance",
-    "last_dose",
-    "pre_procedure",
-    "procedure",
-    "restart",
-    "check_72h",
-    "follow_up",
-    "pt_start",
-)
-MILESTONE_STATUSES = ("planned", "due", "done", "missed", "cancelled")
+# The vocabularies come from the pathway rules, so the schema and the rules cannot drift apart.
+EPISODE_STATUSES = tuple(sorted(_rules.EPISODE_STATUSES))
+CLEARANCE_STATUSES = tuple(sorted(_rules.CLEARANCE_STATUSES))
+MILESTONE_KINDS = _rules.MILESTONE_KINDS
+MILESTONE_STATUSES = tuple(sorted(_rules.MILESTONE_STATUSES))
 APPOINTMENT_KINDS = ("follow_up", "pt_start")
 APPOINTMENT_STATUSES = ("booked", "done", "missed", "cancelled")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(v) for v in sorted(values))})"
 
 
 class Episode(Base):

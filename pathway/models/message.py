@@ -8,36 +8,13 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from pathway import timeline as _rules
 from pathway.db import Base
 from pathway.models.episode import _in
 
-MESSAGE_KINDS = (
-    "enrolment",
-    "last_dose",
-    "pre_procedure",
-    "restart",
-    "check_72h",
-    "follow_up",
-    "pt_start",
-    "date_changed",
-    "cancelled",
-    "reply",  # an answer to a patient's text (HELP, red flag)
-)
-MESSAGE_STATUSES = (
-    "scheduled",
-    "sending",
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "cancelled",
-    "suppressed",
-    "unknown",
-)
-# Texts that are history: the patient may have them. A re-plan never touches these.
-SENT_OR_MAYBE_SENT = ("sending", "sent", "delivered", "undelivered", "unknown")
-# Statuses that no longer hold a plan_key: the same planned text may be stored again.
-RELEASED = ("cancelled", "suppressed")
+# "reply": an answer sent straight back to a patient's text (HELP, a red flag).
+MESSAGE_KINDS = (*_rules.MESSAGE_KINDS, "reply")
+MESSAGE_STATUSES = tuple(sorted(_rules.MESSAGE_STATUSES))
 LIVE_WHERE = text("status NOT IN ('cancelled', 'suppressed')")
 DUE_WHERE = text("status = 'scheduled'")
 
