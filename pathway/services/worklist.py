@@ -1,0 +1,329 @@
+"""The worklist: what needs a person today, most urgent first.
+
+Sources, each one bounded query (LIMIT) on an indexed status or time column, merged and sorted
+in Python (never a loop over all patients):
+
+1. open tasks (``tasks.resolved_at IS NULL``): red flags from patients first, then by priority;
+2. blood-thinner holds whose clearance is still needed or requested when the last dose (or,
+   for a drug with no default, the procedure) is close;
+3. texts that failed or whose fate is unknown, recently, and with no task about them;
+4. follow-up visits not booked by day 5 after the procedure;
+5. person-owned milestones past their deadline and not done;
+6. patients who opted out of texts while an episode is active.
+
+Cancelled episodes are left out (a red-flag reply is always shown: it is about the patient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, contains_eager
+
+from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
+from pathway.services.base import Actor, Env
+
+__all__ = ["WorklistItem", "worklist", "PRIORITY"]
+
+# Lower is more urgent. Task rows carry their own priority (services.tasks.PRIORITY); these
+# are for the items derived from the pathway's state.
+PRIORITY = {
+    "red_flag": 0,
+    "hold_unresolved": 20,
+    "opted_out": 25,
+    "text_failed": 30,
+    "text_unknown": 35,
+    "follow_up_unbooked": 40,
+    "milestone_overdue": 45,
+    "task": 50,
+}
+# An unresolved hold reaches the worklist when the last dose (or, for a drug without a default,
+# the procedure) is this many days away or less. Clinic policy: a week leaves time to reach a
+# prescriber before the patient must stop the drug ([MILD-ref] "as soon as the date is set").
+HOLD_ALERT_DAYS = 7
+# A follow-up visit should be booked by this day after the procedure (day 0 = procedure day),
+# leaving time to fit it into the day 7-10 window (data/mild_pathway.toml).
+FOLLOW_UP_BOOK_BY_DAY = 5
+# How far back the derived sources look. Older items have either been handled or belong to an
+# episode that someone must close; bounding the range keeps every query an index range scan.
+LOOKBACK_DAYS = 30
+# Failed or unknown texts stay on the worklist this long unless a task already covers them.
+TEXT_LOOKBACK_DAYS = 7
+# Milestones a person completes (reminders to the patient are not on the worklist), with the
+# grace after the deadline before they count as overdue.
+PERSON_OWNED_GRACE = {
+    "hold_clearance": timedelta(0),
+    "procedure": timedelta(hours=12),  # record the procedure's end the same day
+    "check_72h": timedelta(hours=24),  # the call is due the day the 72-hour text goes out
+    "follow_up": timedelta(0),
+    "pt_start": timedelta(0),
+}
+# Task kinds shown under a more specific worklist kind.
+TASK_KINDS = {
+    "red_flag": "red_flag",
+    "send_failed": "text_failed",
+    "text_undelivered": "text_failed",
+    "phone_invalid": "text_failed",
+    "reconcile_unknown": "text_unknown",
+    "opted_out": "opted_out",
+    "stop_request": "opted_out",
+}
+TASK_ACTIONS = {
+    "red_flag": "Call patient today",
+    "text_failed": "Call patient",
+    "text_unknown": "Check text",
+    "opted_out": "Review opt-out",
+    "task": "Open",
+}
+MILESTONE_TITLES = {
+    "hold_clearance": ("Hold clearance overdue", "Request clearance"),
+    "procedure": ("Procedure end not recorded", "Record procedure end"),
+    "check_72h": ("72-hour check not done", "Call patient"),
+    "follow_up": ("Follow-up visit window passed", "Record visit"),
+    "pt_start": ("Physical therapy not started", "Book PT"),
+}
+ACTIVE_EPISODE = ("scheduled", "completed")
+
+
+@dataclass(frozen=True)
+class WorklistItem:
+    """One thing a person must do.
+
+    ``subject_id`` is the row the item is about: the reply (red flag), the hold, the message,
+    the milestone, the task (other tasks) or the patient (opted out). ``task_id`` is set when
+    the item comes from an open Task row (resolve it when done).
+    """
+
+    kind: str
+    priority: int
+    patient_id: int
+    episode_id: int | None
+    subject_id: int | None
+    title: str
+    detail: str
+    due_at: datetime | None
+    action: str
+    task_id: int | None = None
+    patient_name: str = ""
+    mrn: str = ""
+
+    def sort_key(self) -> tuple[int, int, float, int, int]:
+        due = self.due_at.timestamp() if self.due_at is not None else float("inf")
+        return (self.priority, 0 if self.due_at is not None else 1, due, self.patient_id, self.subject_id or 0)
+
+
+def _local_midnight(day: date, env: Env) -> datetime:
+    return datetime.combine(day, time(0), env.rules.clinic.tz)
+
+
+def _today(env: Env) -> date:
+    return env.now.astimezone(env.rules.clinic.tz).date()
+
+
+def _not_cancelled(column: object) -> object:
+    return or_(column.is_(None), Episode.status != "cancelled")  # type: ignore[attr-defined]
+
+
+def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    stmt = (
+        select(Task, Patient, Episode.status)
+        .join(Patient, Patient.id == Task.patient_id)
+        .outerjoin(Episode, Episode.id == Task.episode_id)
+        .where(Task.resolved_at.is_(None))
+        .where(or_(Task.kind == "red_flag", Task.episode_id.is_(None), Episode.status != "cancelled"))
+        .order_by(Task.priority, Task.created_at, Task.id)
+        .limit(limit)
+    )
+    out = []
+    for task, patient, _status in session.execute(stmt):
+        kind = TASK_KINDS.get(task.kind, "task")
+        if kind == "red_flag":
+            subject, title = task.reply_id or task.id, "Red flag reply: call today"
+        elif kind in ("text_failed", "text_unknown"):
+            subject = task.message_id or task.id
+            title = "Text not delivered" if kind == "text_failed" else "Text may not have been sent"
+        elif kind == "opted_out":
+            subject, title = patient.id, "Patient asked to stop texts"
+        else:
+            subject, title = task.id, task.kind.replace("_", " ").capitalize()
+        out.append(WorklistItem(
+            kind=kind, priority=0 if kind == "red_flag" else task.priority, patient_id=patient.id,
+            episode_id=task.episode_id, subject_id=subject, title=title, detail=task.summary,
+            due_at=task.created_at, action=TASK_ACTIONS[kind], task_id=task.id,
+            patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+def _from_holds(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    horizon = _today(env) + timedelta(days=HOLD_ALERT_DAYS)
+    base = (
+        select(MedicationHold)
+        .join(MedicationHold.episode)
+        .join(Episode.patient)
+        .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
+        .where(MedicationHold.clearance.in_(("needed", "requested")), Episode.status == "scheduled")
+    )
+    with_date = base.where(MedicationHold.last_dose_on <= horizon).order_by(MedicationHold.last_dose_on).limit(limit)
+    no_default = (
+        base.where(MedicationHold.last_dose_on.is_(None),
+                   Episode.procedure_at < _local_midnight(horizon + timedelta(days=1), env))
+        .order_by(Episode.procedure_at).limit(limit)
+    )
+    out = []
+    for hold in list(session.scalars(with_date)) + list(session.scalars(no_default)):
+        episode, patient = hold.episode, hold.episode.patient
+        if hold.last_dose_on is not None:
+            due = hold.last_dose_at or _local_midnight(hold.last_dose_on, env)
+            detail = f"{hold.drug_name}: clearance {hold.clearance}; last dose {hold.last_dose_on.isoformat()}"
+        else:
+            due = episode.procedure_at
+            detail = f"{hold.drug_name}: no default hold; a clinician must enter the plan (clearance {hold.clearance})"
+        requested = hold.clearance == "requested"
+        out.append(WorklistItem(
+            kind="hold_unresolved", priority=PRIORITY["hold_unresolved"], patient_id=patient.id,
+            episode_id=episode.id, subject_id=hold.id,
+            title="Hold awaiting prescriber" if requested else "Hold clearance not requested",
+            detail=detail, due_at=due, action="Chase clearance" if requested else "Request clearance",
+            patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+def _from_messages(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    covered = exists().where(Task.message_id == Message.id)
+    stmt = (
+        select(Message, Patient)
+        .join(Patient, Patient.id == Message.patient_id)
+        .outerjoin(Episode, Episode.id == Message.episode_id)
+        .where(Message.status.in_(("failed", "unknown")),
+               Message.updated_at >= env.now - timedelta(days=TEXT_LOOKBACK_DAYS),
+               _not_cancelled(Message.episode_id), ~covered)
+        .order_by(Message.updated_at.desc())
+        .limit(limit)
+    )
+    out = []
+    for msg, patient in session.execute(stmt):
+        failed = msg.status == "failed"
+        out.append(WorklistItem(
+            kind="text_failed" if failed else "text_unknown",
+            priority=PRIORITY["text_failed" if failed else "text_unknown"], patient_id=patient.id,
+            episode_id=msg.episode_id, subject_id=msg.id,
+            title="Text not delivered" if failed else "Text may not have been sent",
+            detail=f"{msg.kind.replace('_', ' ')} text {msg.status}"
+                   + (f" (error {msg.error_code})" if msg.error_code else ""),
+            due_at=msg.send_at, action="Call patient" if failed else "Check text",
+            patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+def _from_unbooked_follow_ups(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    # Procedure on local day D needs a booking from day D + 5: procedure_at < midnight of today - 4.
+    cutoff = _local_midnight(_today(env) - timedelta(days=FOLLOW_UP_BOOK_BY_DAY - 1), env)
+    booked = exists().where(Appointment.episode_id == Episode.id, Appointment.kind == "follow_up",
+                            Appointment.status != "cancelled")
+    stmt = (
+        select(Episode, Patient, Milestone)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .join(Milestone, and_(Milestone.episode_id == Episode.id, Milestone.kind == "follow_up", Milestone.ref == ""))
+        .where(Episode.status.in_(ACTIVE_EPISODE),
+               Episode.procedure_at < cutoff,
+               Episode.procedure_at >= env.now - timedelta(days=LOOKBACK_DAYS),
+               Milestone.status.in_(("planned", "due")), ~booked)
+        .order_by(Episode.procedure_at)
+        .limit(limit)
+    )
+    out = []
+    for episode, patient, m in session.execute(stmt):
+        out.append(WorklistItem(
+            kind="follow_up_unbooked", priority=PRIORITY["follow_up_unbooked"], patient_id=patient.id,
+            episode_id=episode.id, subject_id=m.id, title="Follow-up visit not booked",
+            detail="Book the clinic visit for day 7 to 10 after the procedure",
+            due_at=m.window_start, action="Book follow-up", patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+def _from_milestones(session: Session, env: Env, limit: int) -> list[tuple[WorklistItem, str, str]]:
+    since = env.now - timedelta(days=LOOKBACK_DAYS)
+    out = []
+    for column, no_window in ((Milestone.window_end, False), (Milestone.due_at, True)):
+        late = or_(*[and_(Milestone.kind == kind, column < env.now - grace)
+                     for kind, grace in PERSON_OWNED_GRACE.items()])
+        stmt = (
+            select(Milestone, Patient)
+            .join(Episode, Episode.id == Milestone.episode_id)
+            .join(Patient, Patient.id == Episode.patient_id)
+            .where(Milestone.status.in_(("planned", "due")), column >= since, late,
+                   Episode.status.in_(ACTIVE_EPISODE))
+            .order_by(column)
+            .limit(limit)
+        )
+        if no_window:
+            stmt = stmt.where(Milestone.window_end.is_(None))
+        for m, patient in session.execute(stmt):
+            title, action = MILESTONE_TITLES[m.kind]
+            out.append((WorklistItem(
+                kind="milestone_overdue", priority=PRIORITY["milestone_overdue"], patient_id=patient.id,
+                episode_id=m.episode_id, subject_id=m.id, title=title, detail=m.rule, due_at=m.deadline,
+                action=action, patient_name=patient.display_name, mrn=patient.mrn,
+            ), m.kind, m.ref))
+    return out
+
+
+def _from_opt_outs(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    active = or_(Episode.status == "scheduled",
+                 and_(Episode.status == "completed", Episode.procedure_at >= env.now - timedelta(days=LOOKBACK_DAYS)))
+    stmt = (
+        select(Patient, Episode)
+        .join(Episode, Episode.patient_id == Patient.id)
+        .where(Patient.opted_out_at.is_not(None), active)
+        .order_by(Patient.opted_out_at.desc(), Episode.id)
+        .limit(limit)
+    )
+    out, seen = [], set()
+    for patient, episode in session.execute(stmt):
+        if patient.id in seen:
+            continue
+        seen.add(patient.id)
+        out.append(WorklistItem(
+            kind="opted_out", priority=PRIORITY["opted_out"], patient_id=patient.id, episode_id=episode.id,
+            subject_id=patient.id, title="Opted out of texts during an episode",
+            detail=f"No reminders will reach this patient (via {patient.opted_out_via or 'unknown'}); call instead",
+            due_at=patient.opted_out_at, action="Call patient", patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> list[WorklistItem]:
+    """Everything that needs a person, most urgent first; at most ``limit`` items."""
+    actor.require("coordinator", "clinician")
+    limit = max(1, min(int(limit), 1000))
+    tasks = _from_tasks(session, env, limit)
+    holds = _from_holds(session, env, limit)
+    texts = _from_messages(session, env, limit)
+    unbooked = _from_unbooked_follow_ups(session, env, limit)
+    overdue = _from_milestones(session, env, limit)
+    opted = _from_opt_outs(session, env, limit)
+
+    # One item per thing: a task, a hold or an unbooked follow-up already says what a
+    # derived item would.
+    hold_ids = {i.subject_id for i in holds}
+    hold_refs = {f"h{h}" for h in hold_ids}
+    unbooked_episodes = {i.episode_id for i in unbooked}
+    task_opt_out = {i.patient_id for i in tasks if i.kind == "opted_out"}
+    kept_overdue = []
+    for item, kind, ref in overdue:
+        if kind == "hold_clearance" and ref in hold_refs:
+            continue
+        if kind == "follow_up" and item.episode_id in unbooked_episodes:
+            continue
+        kept_overdue.append(item)
+    opted = [i for i in opted if i.patient_id not in task_opt_out]
+    items = tasks + holds + texts + unbooked + kept_overdue + opted
+    items.sort(key=WorklistItem.sort_key)
+    return items[:limit]
+

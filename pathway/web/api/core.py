@@ -1,0 +1,217 @@
+"""API plumbing: bearer authentication, JSON bodies, errors as JSON, commit-and-answer."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from pathway.models import User
+from pathway.services.base import Actor, ServiceError, ValidationError, parse_bool, parse_int
+from pathway.services.users import user_for_token
+from pathway.web.api import bp
+from pathway.web.context import client_addr, db, env
+
+log = logging.getLogger("pathway.api")
+
+STAFF = ("coordinator", "clinician")
+# Endpoints anyone may call without a token (the API's own description, no patient data).
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
+REALM = 'Bearer realm="pathway"'
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str, *, invalid: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.invalid = invalid
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise Unauthorized("send an API token: Authorization: Bearer <token> (pathway token create)", invalid=False)
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be: Bearer <token>", invalid=True)
+    user = user_for_token(db(), env(), token.strip())
+    if user is None:
+        raise Unauthorized("this token is unknown, revoked, or its user is deactivated", invalid=True)
+    g.api_user = user
+    g.api_actor = Actor.for_user(user, client_addr())
+
+
+def current_user() -> User:
+    user: User = g.api_user
+    return user
+
+
+def actor() -> Actor:
+    a: Actor = g.api_actor
+    return a
+
+
+def staff() -> Actor:
+    """The caller, who must be a coordinator or a clinician (checked before any lookup)."""
+    a = actor()
+    a.require(*STAFF)
+    return a
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+def json_body() -> Mapping[str, Any]:
+    """The request's JSON object. An empty body is ``{}`` (the services then name each missing
+    field); anything else that is not a JSON object is a 422 naming ``body``."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    data = request.get_json(force=True, silent=True)
+    if data is None:
+        raise ValidationError({"body": "not valid JSON; send a JSON object, e.g. {\"procedure_at\": \"2027-03-10T08:00\"}"})
+    if not isinstance(data, dict):
+        raise ValidationError({"body": f"must be a JSON object, not a {type(data).__name__}"})
+    return data
+
+
+def only_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse fields a route does not change, so a typo never passes silently."""
+    errors = {k: f"cannot be changed here; send only {', '.join(allowed)}" for k in data if k not in allowed}
+    if errors:
+        raise ValidationError(errors)
+
+
+def query_flag(name: str) -> bool:
+    errors: dict[str, str] = {}
+    value = parse_bool(errors, name, request.args.get(name))
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
+def query_int(errors: dict[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    value = parse_int(errors, name, request.args.get(name), minimum=minimum, maximum=maximum)
+    return default if value is None else value
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def answer(payload: Any, status: int = 200, *, location: str | None = None) -> Response:
+    """Commit the unit of work (the change and its audit rows), then answer."""
+    db().commit()
+    response = jsonify(payload)
+    response.status_code = status
+    if location:
+        response.headers["Location"] = location
+    return response
+
+
+def _error(status: int, *, errors: dict[str, str] | None = None, message: str | None = None) -> Response:
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()  # nothing is stored on any error
+    body: dict[str, Any] = {}
+    if errors is not None:
+        body["errors"] = errors
+    body["message"] = message or _default_message(status)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _default_message(status: int) -> str:
+    return {
+        401: "authentication required",
+        403: "your role may not do this",
+        404: "not found",
+        405: "method not allowed",
+        409: "conflict",
+        422: "some fields need fixing; see errors",
+    }.get(status, "error")
+
+
+@bp.errorhandler(Unauthorized)
+def _unauthorized(exc: Unauthorized) -> Response:
+    response = _error(401, message=exc.message)
+    response.headers["WWW-Authenticate"] = REALM + (', error="invalid_token"' if exc.invalid else "")
+    return response
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    if isinstance(exc, ValidationError):
+        return _error(422, errors=exc.errors)
+    return _error(exc.status, message=str(exc))
+
+
+def _is_api_request() -> bool:
+    prefix = bp.url_prefix or "/api/v1"
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+@bp.before_app_request
+def _api_routing_error() -> Response | None:
+    """Unknown paths and methods under /api/v1 answer JSON, whatever HTML error pages the app
+    registers: routing failed before any blueprint was chosen, so this runs app-wide and lets
+    every other path through untouched."""
+    exc = request.routing_exception
+    if exc is None or not _is_api_request() or not isinstance(exc, HTTPException):
+        return None
+    return _http_error(exc)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    code = exc.code or 500
+    message = "no such API route" if code == 404 else (exc.description or _default_message(code))
+    response = _error(code, message=message)
+    allow = exc.get_response().headers.get("Allow")
+    if allow:
+        response.headers["Allow"] = allow
+    return response
+
+
+# HTTP errors raised while an API view runs. Registered by code on the blueprint, because an
+# app-wide handler for the same code (the HTML pages') would otherwise be chosen first.
+for _code in (400, 403, 404, 405, 409, 413, 415, 422):
+    bp.register_error_handler(_code, _http_error)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Any:
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    if isinstance(exc, IntegrityError):
+        # A unique key taken by a request that committed first (e.g. the same MRN twice at once).
+        log.info("api %s %s conflict user=%s", request.method,
+                 request.url_rule.rule if request.url_rule is not None else "-",
+                 g.api_user.id if g.get("api_user") is not None else "-")
+        return _error(409, message="this conflicts with a record stored at the same moment; reload and try again")
+    # The exception's text may quote stored values (names, phone numbers): log where, not what.
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(traceback.extract_tb(exc.__traceback__)))
+    log.error("api %s %s failed user=%s: %s at %s", request.method,
+              request.url_rule.rule if request.url_rule is not None else "-",
+              g.api_user.id if g.get("api_user") is not None else "-", type(exc).__name__, where)
+    return _error(500, message="internal error; nothing was stored")
+
+
+@bp.after_request
+def _log(response: Response) -> Response:
+    # Ids only: the route template, its numeric arguments, the user id and the status.
+    user = g.get("api_user")
+    rule = request.url_rule.rule if request.url_rule is not None else "-"
+    log.info("api %s %s %s user=%s status=%s", request.method, rule,
+             dict(request.view_args or {}), user.id if user is not None else "-", response.status_code)
+    return response

@@ -1,0 +1,60 @@
+"""Per-request plumbing shared by every blueprint: one session, one reading of the clock.
+
+Views call a service with ``db()`` and ``env()``, then ``db().commit()``; anything not
+committed is rolled back when the request ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from sqlalchemy.orm import Session
+
+from pathway.runtime import Runtime
+from pathway.services.base import Env
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["pathway"]
+    return rt
+
+
+def db() -> Session:
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def env() -> Env:
+    """The request's surroundings; the clock is read once, at the edge."""
+    if "pathway_env" not in g:
+        g.pathway_env = runtime().env()
+    e: Env = g.pathway_env
+    return e
+
+
+def client_addr() -> str | None:
+    return request.remote_addr
+
+
+def _close(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(_close)
+
+
+def json_error(status: int, errors: dict[str, str] | None = None, message: str | None = None) -> Any:
+    from flask import jsonify
+
+    body: dict[str, Any] = {}
+    if errors is not None:
+        body["errors"] = errors
+    if message is not None:
+        body["message"] = message
+    return jsonify(body), status

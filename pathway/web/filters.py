@@ -1,0 +1,165 @@
+"""Jinja filters: times in the clinic's zone (and the patient's where it differs), labels, badges.
+
+Every status badge carries an icon and a word, so nothing is told by colour alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+from pathway.services.parsing import format_phone
+from pathway.web.context import runtime
+
+# status -> (bootstrap colour, icon, label)
+BADGES: dict[str, tuple[str, str, str]] = {
+    # milestones
+    "planned": ("secondary", "clock", "Planned"),
+    "due": ("warning", "exclamation-circle", "Due"),
+    "done": ("success", "check-circle-fill", "Done"),
+    "missed": ("danger", "x-octagon", "Missed"),
+    "cancelled": ("light", "slash-circle", "Cancelled"),
+    "overdue": ("danger", "exclamation-triangle-fill", "Overdue"),
+    # messages
+    "scheduled": ("info", "clock", "Scheduled"),
+    "sending": ("info", "arrow-repeat", "Sending"),
+    "sent": ("primary", "send", "Sent"),
+    "delivered": ("success", "check2-all", "Delivered"),
+    "undelivered": ("danger", "x-circle", "Undelivered"),
+    "failed": ("danger", "x-circle-fill", "Failed"),
+    "suppressed": ("light", "slash-circle", "Suppressed"),
+    "unknown": ("warning", "question-circle-fill", "Unknown"),
+    # holds
+    "needed": ("warning", "hourglass", "Clearance needed"),
+    "requested": ("info", "telephone-outbound", "Requested"),
+    "approved": ("success", "check-circle-fill", "Approved"),
+    "declined": ("secondary", "dash-circle", "Declined: keep taking"),
+    "not_required": ("secondary", "dash-circle", "Not required"),
+    # board
+    "pending": ("secondary", "clock", "Pending"),
+    "n/a": ("light", "dash", "n/a"),
+    "unbooked": ("warning", "calendar-x", "Not booked"),
+    "booked_in_window": ("success", "calendar-check", "Booked in window"),
+    "booked_out_of_window": ("warning", "calendar-event", "Booked outside window"),
+    "booked": ("success", "calendar-check", "Booked"),
+    "not_due": ("light", "dash", "Not due yet"),
+    # episodes
+    "completed": ("success", "check-circle", "Procedure done"),
+    # worklist kinds
+    "red_flag": ("danger", "exclamation-octagon-fill", "Red flag"),
+    "hold_unresolved": ("warning", "capsule", "Hold"),
+    "text_failed": ("danger", "chat-square-x", "Text failed"),
+    "text_unknown": ("warning", "chat-square-dots", "Text unknown"),
+    "follow_up_unbooked": ("warning", "calendar-x", "Follow-up"),
+    "milestone_overdue": ("danger", "alarm", "Overdue step"),
+    "opted_out": ("secondary", "bell-slash", "Opted out"),
+    "task": ("info", "list-check", "Task"),
+    # roles
+    "coordinator": ("primary", "person-badge", "Coordinator"),
+    "clinician": ("success", "heart-pulse", "Clinician"),
+    "admin": ("dark", "shield-lock", "Admin"),
+}
+
+
+def badge(status: str | None, label: str | None = None) -> Markup:
+    colour, icon, text = BADGES.get(status or "", ("secondary", "circle", (status or "").replace("_", " ").capitalize()))
+    text_class = "text-dark" if colour in ("warning", "light", "info") else ""
+    border = " border" if colour == "light" else ""
+    return Markup(
+        f'<span class="badge rounded-pill text-bg-{colour} {text_class}{border} status-badge">'
+        f'<i class="bi bi-{icon}" aria-hidden="true"></i> {escape(label or text)}</span>'
+    )
+
+
+def _clinic_tz() -> ZoneInfo:
+    return ZoneInfo(runtime().config.clinic.timezone)
+
+
+def _fmt(dt: datetime, tz: ZoneInfo, with_date: bool = True) -> str:
+    local = dt.astimezone(tz)
+    clock = local.strftime("%H:%M")
+    zone = local.tzname() or ""
+    if not with_date:
+        return f"{clock} {zone}"
+    return f"{local:%a} {local.day} {local:%b %Y}, {clock} {zone}"
+
+
+def clinic_time(dt: datetime | None, patient_tz: str | None = None) -> Markup:
+    """'Wed 10 Mar 2027, 08:00 EST' in the clinic's zone; adds the patient's time when it differs."""
+    if dt is None:
+        return Markup('<span class="text-body-secondary">not set</span>')
+    tz = _clinic_tz()
+    main = _fmt(dt, tz)
+    html = f'<time datetime="{dt.isoformat()}">{escape(main)}</time>'
+    if patient_tz and patient_tz != tz.key:
+        ptz = ZoneInfo(patient_tz)
+        if dt.astimezone(ptz).utcoffset() != dt.astimezone(tz).utcoffset():
+            local = dt.astimezone(ptz)
+            other = _fmt(dt, ptz, with_date=local.date() != dt.astimezone(tz).date())
+            html += f' <span class="text-body-secondary small">(patient: {escape(other)})</span>'
+    return Markup(html)
+
+
+def when(dt: datetime | None, patient_tz: str | None = None) -> Markup:
+    """Like clinic_time, but a moment at midnight in the patient's zone is a whole day: shown as a date."""
+    if dt is not None and patient_tz:
+        local = dt.astimezone(ZoneInfo(patient_tz))
+        if local.hour == 0 and local.minute == 0:
+            return Markup(f'<time datetime="{local.date().isoformat()}">{escape(clinic_date(local.date()))}</time>')
+    return clinic_time(dt, patient_tz)
+
+
+def window(start: datetime | None, end: datetime | None, patient_tz: str) -> str:
+    """A window of whole days in the patient's zone: its end is exclusive midnight, so show the day before."""
+    if start is None or end is None:
+        return ""
+    tz = ZoneInfo(patient_tz)
+    first = start.astimezone(tz)
+    last = end.astimezone(tz)
+    last_day = last.date() - timedelta(days=1) if (last.hour, last.minute) == (0, 0) else last.date()
+    return f"{clinic_date(first.date())} to {clinic_date(last_day)}"
+
+
+def clinic_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, datetime):
+        value = value.astimezone(_clinic_tz()).date()
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def local_input(dt: datetime | None, tz_name: str) -> str:
+    """The value for a datetime-local input, as wall time in ``tz_name``."""
+    if dt is None:
+        return ""
+    return dt.astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%dT%H:%M")
+
+
+def humanise(value: str | None) -> str:
+    return (value or "").replace("_", " ")
+
+
+def sentence(value: str | None) -> str:
+    """First letter upper case, the rest as written ('heparin IV' -> 'Heparin IV')."""
+    text = humanise(value)
+    return text[:1].upper() + text[1:]
+
+
+def phone(value: str | None) -> str:
+    return format_phone(value) if value else ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date, local_input=local_input,
+        humanise=humanise, sentence=sentence, phone=phone,
+    )
+    app.jinja_env.globals.update(badge=badge)
+
+
+def register(state: Any) -> None:
+    init_app(state.app)

@@ -1,0 +1,569 @@
+"""Server-rendered pages for coordinators, clinicians and admins.
+
+Views stay thin: parse the form into a plain dict, call the same service the JSON API calls,
+commit, redirect (POST/redirect/GET) with a flash. A ValidationError re-renders the form with
+each field's error and nothing stored. Roles are checked before any lookup, and a record that
+is missing or not yours answers the same 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_bootstrap import Bootstrap5
+from flask_login import current_user
+
+from pathway.services import board as board_service
+from pathway.services import episodes as ep
+from pathway.services import patients as pt
+from pathway.services import queries, users
+from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
+from pathway.services.patients import CONSENT_METHODS
+from pathway.services.tasks import resolve_task as resolve
+from pathway.services.worklist import WorklistItem, worklist as build_worklist
+from pathway.web import filters
+from pathway.web.auth import CARE_ROLES, actor, home_for, roles
+from pathway.web.context import db, env, runtime
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static/pathway")
+HOLD_ROWS = 3
+PAGE_SIZE = 50
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app = state.app
+    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
+    app.config["BOOTSTRAP_SERVE_LOCAL"] = True  # clinics run closed networks: never a CDN
+    if "bootstrap" not in app.extensions:
+        if app.static_url_path is None:
+            app.static_url_path = "/static"  # Bootstrap-Flask builds /bootstrap/static from it
+        Bootstrap5(app)
+    filters.init_app(app)
+    for code in (403, 404):
+        app.register_error_handler(code, _not_found)
+    app.register_error_handler(405, _generic_error)
+
+    @app.context_processor
+    def _chrome() -> dict[str, Any]:
+        rt = runtime()
+        return {"clinic_name": rt.config.clinic.name, "clinic_tz": rt.config.clinic.timezone,
+                "current_user": current_user}
+
+
+def _not_found(_exc: Any) -> Any:
+    # One answer for "missing" and "not yours": the same status and the same words.
+    return render_template("errors/error.html", code=404, title="Not found",
+                           message="There is nothing here, or you do not have access to it."), 404
+
+
+def _generic_error(exc: Any) -> Any:
+    code = getattr(exc, "code", 400) or 400
+    return render_template("errors/error.html", code=code, title=getattr(exc, "name", "Error"),
+                           message=getattr(exc, "description", "")), code
+
+
+def _form(*names: str) -> dict[str, Any]:
+    data = request.form
+    return {n: data.get(n) for n in names if n in data} if names else {k: v for k, v in data.items()}
+
+
+def _fail_action(exc: ServiceError, back: str) -> Any:
+    """Conflicts and permission refusals on an action: say so and go back."""
+    if isinstance(exc, NotFound):
+        abort(404)
+    flash(str(exc) if not isinstance(exc, Forbidden) else f"Not allowed: {exc}.", "danger")
+    return redirect(back)
+
+
+# --- home and worklist ---------------------------------------------------------------------
+
+
+@bp.route("/")
+def worklist() -> Any:
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.role not in CARE_ROLES:
+        return redirect(home_for(current_user.role))
+    items = build_worklist(db(), env(), actor())
+    db().commit()
+    return render_template("pages/worklist.html", items=items, link_for=_worklist_link)
+
+
+def _worklist_link(item: WorklistItem) -> str:
+    if item.episode_id is None:
+        return url_for("pages.patient", patient_id=item.patient_id)
+    anchor = {
+        "hold_unresolved": f"hold-{item.subject_id}",
+        "follow_up_unbooked": "book-follow_up",
+        "milestone_overdue": f"milestone-{item.subject_id}",
+        "red_flag": "replies",
+        "text_failed": f"message-{item.subject_id}",
+        "text_unknown": f"message-{item.subject_id}",
+    }.get(item.kind, "")
+    return url_for("pages.episode", episode_id=item.episode_id, _anchor=anchor or None)
+
+
+@bp.post("/tasks/<int:task_id>/resolve")
+@roles(*CARE_ROLES)
+def resolve_task(task_id: int) -> Any:
+    try:
+        resolve(db(), env(), actor(), task_id, (request.form.get("resolution") or "done").strip()[:500])
+    except ServiceError as exc:
+        return _fail_action(exc, url_for("pages.worklist"))
+    db().commit()
+    flash("Task marked as done.", "success")
+    return redirect(_back(url_for("pages.worklist")))
+
+
+def _back(default: str) -> str:
+    target = request.form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+@bp.route("/patients")
+@roles(*CARE_ROLES)
+def patients() -> Any:
+    q = (request.args.get("q") or "").strip()
+    found = queries.find_patients(db(), env(), actor(), q) if q else []
+    db().commit()
+    return render_template("patients/search.html", q=q, patients=found)
+
+
+PATIENT_FIELDS = ("mrn", "given_name", "family_name", "birth_date", "phone", "timezone", "language",
+                  "sms_consent", "consent_method", "detailed_texts")
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+@roles(*CARE_ROLES)
+def enrol() -> Any:
+    values: dict[str, Any] = {"timezone": runtime().config.clinic.timezone, "language": "en",
+                              "consent_method": "verbal"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = _form(*PATIENT_FIELDS)
+        try:
+            patient = pt.enrol_patient(db(), env(), actor(), values)
+        except ValidationError as exc:
+            db().rollback()
+            errors = exc.errors
+        else:
+            db().commit()
+            log.info("patient enrolled patient_id=%s", patient.id)
+            flash("Patient enrolled." + (" The enrolment text is queued." if patient.sms_consent_at else
+                                         " No texts will be sent until consent is recorded."), "success")
+            return redirect(url_for("pages.patient", patient_id=patient.id))
+    return render_template("patients/new.html", values=values, errors=errors, zones=_zones(),
+                           consent_methods=CONSENT_METHODS), (422 if errors else 200)
+
+
+def _zones() -> list[str]:
+    common = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+              "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico"]
+    clinic = runtime().config.clinic.timezone
+    return [clinic] + [z for z in common if z != clinic]
+
+
+@bp.route("/patients/<int:patient_id>")
+@roles(*CARE_ROLES)
+def patient(patient_id: int) -> Any:
+    try:
+        record = queries.patient_record(db(), env(), actor(), patient_id)
+    except NotFound:
+        abort(404)
+    db().commit()
+    return render_template("patients/show.html", record=record, p=record.patient,
+                           consent_methods=CONSENT_METHODS)
+
+
+@bp.post("/patients/<int:patient_id>/consent")
+@roles(*CARE_ROLES)
+def consent(patient_id: int) -> Any:
+    back = url_for("pages.patient", patient_id=patient_id)
+    try:
+        queries.load_patient(db(), actor(), patient_id)
+    except NotFound:
+        abort(404)
+    try:
+        pt.record_consent(db(), env(), actor(), patient_id, request.form.get("consent_method") or "")
+    except ServiceError as exc:
+        db().rollback()
+        if isinstance(exc, ValidationError):
+            flash("; ".join(exc.errors.values()), "danger")
+            return redirect(back)
+        return _fail_action(exc, back)
+    db().commit()
+    flash("Consent to texts recorded; the enrolment text is queued.", "success")
+    return redirect(back)
+
+
+# --- scheduling ----------------------------------------------------------------------------
+
+EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "proceduralist", "levels", "mri_reviewed_on",
+                  "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
+
+
+def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The hold rows that were filled in, and each one's row number on the form."""
+    holds: list[dict[str, Any]] = []
+    rows: dict[int, int] = {}
+    for i in range(HOLD_ROWS):
+        choice = (form.get(f"hold-{i}-drug") or "").strip()
+        drug = (form.get(f"hold-{i}-other") or "").strip() if choice == "__other" else choice
+        if not choice:
+            continue
+        item: dict[str, Any] = {"drug": drug,
+                                "prescriber_name": form.get(f"hold-{i}-prescriber_name") or "",
+                                "prescriber_phone": form.get(f"hold-{i}-prescriber_phone") or ""}
+        rows[len(holds)] = i
+        holds.append(item)
+    return holds, rows
+
+
+def _hold_errors(errors: dict[str, str], rows: dict[int, int]) -> dict[str, str]:
+    out = {}
+    for key, message in errors.items():
+        if key.startswith("holds[") and "]" in key:
+            index, _, rest = key[len("holds["):].partition("]")
+            row = rows.get(int(index), int(index)) if index.isdigit() else 0
+            field = rest.lstrip(".") or "drug"
+            if field == "drug" and rows.get(int(index) if index.isdigit() else -1) is not None:
+                choice = request.form.get(f"hold-{row}-drug")
+                field = "other" if choice == "__other" else "drug"
+            out[f"hold-{row}-{field}"] = message
+        else:
+            out[key] = message
+    return out
+
+
+@bp.route("/patients/<int:patient_id>/episodes/new", methods=["GET", "POST"])
+@roles(*CARE_ROLES)
+def schedule(patient_id: int) -> Any:
+    try:
+        patient = queries.load_patient(db(), actor(), patient_id)
+    except NotFound:
+        abort(404)
+    values: dict[str, Any] = {"duration_minutes": "60"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = _form()
+        data: dict[str, Any] = {k: values.get(k) for k in EPISODE_FIELDS}
+        holds, rows = _holds_from_form(values)
+        data["holds"] = holds
+        try:
+            episode = ep.schedule_episode(db(), env(), actor(), patient.id, data)
+        except ValidationError as exc:
+            db().rollback()
+            errors = _hold_errors(exc.errors, rows)
+        else:
+            db().commit()
+            log.info("episode scheduled episode_id=%s patient_id=%s", episode.id, patient.id)
+            flash("Episode scheduled. Holds need the prescriber's clearance before any stop-drug text is sent."
+                  if episode.holds else "Episode scheduled.", "success")
+            return redirect(url_for("pages.episode", episode_id=episode.id))
+    catalogue = env().rules.catalogue.all()
+    return render_template("episodes/new.html", patient=patient, values=values, errors=errors,
+                           catalogue=catalogue, hold_rows=range(HOLD_ROWS)), (422 if errors else 200)
+
+
+# --- the episode page ----------------------------------------------------------------------
+
+
+def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | None = None,
+                  values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200) -> Any:
+    try:
+        record = queries.episode_record(db(), env(), actor(), episode_id, audit_view=status == 200)
+    except NotFound:
+        abort(404)
+    db().commit()
+    e = record.episode
+    tz_name = record.patient.timezone
+    return render_template(
+        "episodes/show.html", r=record, e=e, p=record.patient, now=env().now, tz_name=tz_name,
+        timeline=_timeline(record), errors=errors or {}, values=values or {},
+        completable=queries.COMPLETABLE, message_labels=_message_labels(),
+    ), status
+
+
+def _message_labels() -> dict[str, str]:
+    definition = env().rules.definition
+    out = {}
+    for kind in ("enrolment", "last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start",
+                 "date_changed", "cancelled", "reply"):
+        try:
+            out[kind] = definition.message_label(kind)
+        except KeyError:
+            out[kind] = kind.replace("_", " ") + " text"
+    return out
+
+
+def _timeline(record: queries.EpisodeRecord) -> list[dict[str, Any]]:
+    """Milestones in time order, each marked past / today / upcoming (in the clinic's day)."""
+    now = env().now
+    tz = ZoneInfo(runtime().config.clinic.timezone)
+    today = now.astimezone(tz).date()
+    definition = env().rules.definition
+    holds = {h.ref: h for h in record.episode.holds}
+    rows = []
+    for m in record.episode.milestones:
+        when = m.due_at or m.window_start or m.window_end
+        if when is None:
+            continue
+        day = when.astimezone(tz).date()
+        end_day = (m.window_end or when).astimezone(tz).date()
+        if m.status == "done" and m.completed_at is not None and m.due_at is None:
+            phase = "past"
+        elif m.window_start is not None and m.window_end is not None and m.due_at is None:
+            phase = "today" if m.window_start <= now < m.window_end else ("past" if m.window_end <= now else "upcoming")
+        else:
+            phase = "today" if day == today else ("past" if day < today else "upcoming")
+        overdue = m.status in ("planned", "due") and m.deadline is not None and m.deadline < now \
+            and m.kind in ("hold_clearance", "procedure", "check_72h", "follow_up", "pt_start")
+        try:
+            label = definition.milestone_label(m.kind)
+        except KeyError:
+            label = m.kind.replace("_", " ")
+        hold = holds.get(m.ref)
+        rows.append({"m": m, "when": when, "end_day": end_day, "phase": phase,
+                     "status": "overdue" if overdue else m.status,
+                     "label": f"{label}: {hold.drug_name}" if hold else label})
+    rows.sort(key=lambda r: (r["when"], r["m"].id))
+    return rows
+
+
+@bp.route("/episodes/<int:episode_id>")
+@roles(*CARE_ROLES)
+def episode(episode_id: int) -> Any:
+    return _episode_page(episode_id)
+
+
+def _episode_action(episode_id: int, form_name: str, call: Any, success: str) -> Any:
+    """Run one change from the episode page: commit and redirect, or show the form's errors."""
+    back = url_for("pages.episode", episode_id=episode_id)
+    values = _form()
+    try:
+        result = call(values)
+    except ValidationError as exc:
+        db().rollback()
+        return _episode_page(episode_id, errors={form_name: exc.errors}, values={form_name: values}, status=422)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, back)
+    db().commit()
+    flash(success, "success")
+    target = getattr(result, "episode_id", None) or episode_id
+    return redirect(url_for("pages.episode", episode_id=target))
+
+
+@bp.post("/episodes/<int:episode_id>/holds/<int:hold_id>/clearance")
+@roles(*CARE_ROLES)
+def clearance(episode_id: int, hold_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
+        data = {k: v.get(k) for k in ("status", "by", "note", "stop_days", "stop_hours", "restart_hours") if v.get(k)}
+        return ep.record_clearance(db(), env(), actor(), hold_id, data)
+
+    status = request.form.get("status", "")
+    return _episode_action(episode_id, f"clearance-{hold_id}", call, {
+        "requested": "Clearance request recorded.",
+        "approved": "Hold approved and signed. Stop and restart texts are planned.",
+        "declined": "Hold declined: the patient keeps taking the drug.",
+        "not_required": "Hold marked not required.",
+    }.get(status, "Clearance recorded."))
+
+
+def _same_episode(actual: int, expected: int) -> None:
+    if actual != expected:
+        raise NotFound("hold")
+
+
+@bp.post("/episodes/<int:episode_id>/holds/<int:hold_id>/inr")
+@roles(*CARE_ROLES)
+def inr(episode_id: int, hold_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
+        return ep.record_inr(db(), env(), actor(), hold_id, {"value": v.get("value"),
+                                                               "measured_at": v.get("measured_at") or None})
+
+    return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
+
+
+@bp.post("/episodes/<int:episode_id>/appointments/<kind>")
+@roles(*CARE_ROLES)
+def book(episode_id: int, kind: str) -> Any:
+    if kind not in ("follow_up", "pt_start"):
+        abort(404)
+    return _episode_action(
+        episode_id, f"book-{kind}",
+        lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind, {"appointment_at": v.get("appointment_at")}),
+        "Follow-up visit booked." if kind == "follow_up" else "Physical therapy start booked.")
+
+
+@bp.post("/episodes/<int:episode_id>/procedure-end")
+@roles(*CARE_ROLES)
+def procedure_end(episode_id: int) -> Any:
+    return _episode_action(
+        episode_id, "procedure-end",
+        lambda v: ep.record_procedure_end(db(), env(), actor(), episode_id, {"ended_at": v.get("ended_at")}),
+        "Procedure end recorded; restart texts are timed from it.")
+
+
+@bp.post("/episodes/<int:episode_id>/milestones/<int:milestone_id>/complete")
+@roles(*CARE_ROLES)
+def complete(episode_id: int, milestone_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        note = (v.get("note") or "").strip()
+        m = ep.complete_milestone(db(), env(), actor(), milestone_id, {"result": {"note": note} if note else None})
+        _same_episode(m.episode_id, episode_id)
+        return m
+
+    return _episode_action(episode_id, f"milestone-{milestone_id}", call, "Marked as done.")
+
+
+@bp.post("/episodes/<int:episode_id>/cancel")
+@roles(*CARE_ROLES)
+def cancel(episode_id: int) -> Any:
+    return _episode_action(
+        episode_id, "cancel", lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
+        "Episode cancelled. Pending texts are cancelled and the patient is told.")
+
+
+@bp.post("/episodes/<int:episode_id>/escort")
+@roles(*CARE_ROLES)
+def escort(episode_id: int) -> Any:
+    arranged = request.form.get("arranged") == "yes"
+    return _episode_action(
+        episode_id, "escort", lambda v: ep.set_escort(db(), env(), actor(), episode_id, arranged),
+        "Escort recorded as arranged." if arranged else "Escort recorded as not arranged.")
+
+
+@bp.route("/episodes/<int:episode_id>/reschedule", methods=["GET", "POST"])
+@roles(*CARE_ROLES)
+def reschedule(episode_id: int) -> Any:
+    """Two steps: preview the re-planning diff, then confirm with the same new time."""
+    try:
+        record = queries.episode_record(db(), env(), actor(), episode_id, audit_view=False)
+    except NotFound:
+        abort(404)
+    e, p = record.episode, record.patient
+    errors: dict[str, str] = {}
+    new_at = request.form.get("procedure_at") or request.args.get("procedure_at") or ""
+    if request.method == "POST":
+        confirm = request.form.get("confirm") == "yes"
+        try:
+            result = ep.reschedule(db(), env(), actor(), episode_id, {"procedure_at": new_at}, preview=not confirm)
+        except ValidationError as exc:
+            db().rollback()
+            errors = exc.errors
+        except ServiceError as exc:
+            db().rollback()
+            return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
+        else:
+            if confirm:
+                db().commit()
+                flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
+                return redirect(url_for("pages.episode", episode_id=episode_id))
+            db().rollback()
+            lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
+            return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
+                                   diff=result.diff, old_at=e.procedure_at,
+                                   new_instant=_instant(new_at, p.timezone))
+    return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
+                           value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
+
+
+def _instant(raw: str, tz_name: str) -> Any:
+    from pathway.services.parsing import parse_instant
+
+    return parse_instant({}, "procedure_at", raw, ZoneInfo(tz_name))
+
+
+# --- follow-up board and messages ----------------------------------------------------------
+
+
+@bp.route("/board")
+@roles(*CARE_ROLES)
+def board() -> Any:
+    status = request.args.get("status") or None
+    proceduralist = request.args.get("proceduralist") or None
+    page = _page()
+    try:
+        result = board_service.followup_board(db(), env(), actor(), status=status, proceduralist=proceduralist,
+                                              limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    except ValidationError:
+        abort(404)
+    names = board_service.proceduralists(db(), env(), actor())
+    return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
+                           proceduralists=names, page=page, page_size=PAGE_SIZE,
+                           filters=board_service.STATUS_FILTERS)
+
+
+def _page() -> int:
+    raw = request.args.get("page") or "1"
+    return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
+
+
+@bp.route("/messages")
+@roles(*CARE_ROLES)
+def messages() -> Any:
+    status = request.args.get("status") or None
+    page = _page()
+    try:
+        result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    except ValidationError:
+        abort(404)
+    history = queries.message_history(db(), actor(), [m.id for m, _ in result.rows])
+    return render_template("pages/messages.html", result=result, history=history, status=status or "", page=page,
+                           message_labels=_message_labels(),
+                           statuses=("scheduled", "failed", "unknown", "suppressed", "delivered", "sent",
+                                     "cancelled"))
+
+
+# --- user admin ----------------------------------------------------------------------------
+
+
+@bp.route("/admin/users", methods=["GET", "POST"], endpoint="users")
+@roles("admin")
+def users_page() -> Any:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"role": "coordinator"}
+    if request.method == "POST":
+        values = _form("email", "name", "role")
+        try:
+            user = users.create_user(db(), env(), actor(), values.get("email") or "", values.get("role") or "",
+                                     request.form.get("password") or "", values.get("name") or "")
+        except ValidationError as exc:
+            db().rollback()
+            errors = exc.errors
+        else:
+            db().commit()
+            log.info("user created user_id=%s", user.id)
+            flash(f"Account created for {user.email}.", "success")
+            return redirect(url_for("pages.users"))
+    return render_template("admin/users.html", users=users.list_users(db()), errors=errors, values=values,
+                           roles=("coordinator", "clinician", "admin")), (422 if errors else 200)
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@roles("admin")
+def user_active(user_id: int) -> Any:
+    active = request.form.get("active") == "yes"
+    if user_id == current_user.id and not active:
+        flash("You cannot deactivate your own account.", "warning")
+        return redirect(url_for("pages.users"))
+    try:
+        user = users.set_active(db(), env(), actor(), user_id, active)
+    except NotFound:
+        abort(404)
+    db().commit()
+    flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
+    return redirect(url_for("pages.users"))

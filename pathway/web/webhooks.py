@@ -1,0 +1,66 @@
+"""Twilio webhooks: delivery status callbacks and patients' replies.
+
+Both check ``X-Twilio-Signature`` with the SDK's RequestValidator against the configured
+public URL (what Twilio called, even behind a TLS-terminating proxy). Anything unsigned or
+forged gets 403 and nothing is stored. CSRF does not apply: the signature is the check.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from pathway.services.delivery import apply_status_callback
+from pathway.services.replies import receive_reply
+from pathway.sms.twilio import signature_valid, twiml_reply
+from pathway.web.context import db, env, runtime
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+log = logging.getLogger("pathway.webhooks")
+
+
+def _public_url() -> str:
+    base = runtime().config.web.public_url.rstrip("/")
+    query = request.query_string.decode()
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def _forbidden() -> Response:
+    return Response("Forbidden: not signed by Twilio\n", status=403, mimetype="text/plain")
+
+
+def _signed_params() -> dict[str, str] | None:
+    """The POST params when Twilio signed them for our public URL; None otherwise."""
+    token = runtime().config.secrets.twilio_auth_token
+    params = request.form.to_dict(flat=True)
+    if not signature_valid(token, _public_url(), params, request.headers.get("X-Twilio-Signature")):
+        log.warning("webhook %s: rejected a request without a valid Twilio signature", request.path)
+        return None
+    return params
+
+
+@bp.post("/twilio/status")
+def twilio_status() -> Any:
+    params = _signed_params()
+    if params is None:
+        return _forbidden()
+    session = db()
+    result = apply_status_callback(session, env(), params, request.args.get("m"))
+    session.commit()
+    log.info("status callback for message %s: %s", result.message_id, "changed" if result.changed else "no change")
+    return Response(status=204)
+
+
+@bp.post("/twilio/inbound")
+def twilio_inbound() -> Any:
+    params = _signed_params()
+    if params is None:
+        return _forbidden()
+    session = db()
+    result = receive_reply(session, env(), from_number=params.get("From", ""), body=params.get("Body", ""),
+                           provider_id=params.get("MessageSid") or params.get("SmsSid"))
+    session.commit()
+    log.info("reply %s classified %s", result.reply_id, result.classification)
+    return Response(twiml_reply(result.answer), mimetype="application/xml")

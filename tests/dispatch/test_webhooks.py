@@ -1,0 +1,246 @@
+"""Twilio's calls into us: delivery status callbacks and replies, signature-checked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from pathway.app import create_app
+from pathway.models import Message, MessageEvent, Patient, Reply, Task
+from pathway.runtime import Runtime
+from pathway.services import episodes as ep
+from tests.dispatch.conftest import PUBLIC_URL
+
+
+@pytest.fixture
+def app(config: Any, sessions: Any, clock: Any) -> Any:
+    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
+    return create_app(runtime=rt, TESTING=True)
+
+
+def _sign(fake: Any, url: str, params: dict[str, str]) -> str:
+    return RequestValidator(fake.auth_token).compute_signature(url, params)
+
+
+def _sent_message(sessions: Any, enrol: Any, make_dispatcher: Any, **kw: Any) -> Message:
+    enrol(**kw)
+    make_dispatcher().dispatch_due()
+    with sessions() as s:
+        return s.scalars(select(Message).where(Message.status == "sent")).one()
+
+
+def _count(sessions: Any, model: Any) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)))
+
+
+def _status(sessions: Any, mid: int) -> str:
+    with sessions() as s:
+        return s.get(Message, mid).status
+
+
+def test_signed_callback_behind_a_tls_proxy_moves_the_text_to_delivered(app, sessions, enrol, make_dispatcher,
+                                                                        fake_twilio) -> None:
+    msg = _sent_message(sessions, enrol, make_dispatcher)
+    params = fake_twilio.callback_params(msg.provider_id, "delivered")
+    path = f"/webhooks/twilio/status?m={msg.id}"
+    # Twilio called the public https address; the app behind the proxy sees plain http on localhost.
+    sig = _sign(fake_twilio, PUBLIC_URL + path, params)
+    r = app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig},
+                               base_url="http://10.0.0.5:8000")
+    assert r.status_code == 204
+    assert _status(sessions, msg.id) == "delivered"
+
+
+@pytest.mark.parametrize("how", ["missing", "forged", "wrong_url", "tampered"])
+def test_unsigned_or_forged_callbacks_get_403_and_store_nothing(how, app, sessions, enrol, make_dispatcher,
+                                                                fake_twilio) -> None:
+    msg = _sent_message(sessions, enrol, make_dispatcher)
+    params = fake_twilio.callback_params(msg.provider_id, "delivered")
+    path = f"/webhooks/twilio/status?m={msg.id}"
+    headers = {}
+    if how == "forged":
+        headers["X-Twilio-Signature"] = RequestValidator("not-the-token").compute_signature(PUBLIC_URL + path, params)
+    elif how == "wrong_url":
+        headers["X-Twilio-Signature"] = _sign(fake_twilio, "https://evil.example" + path, params)
+    elif how == "tampered":
+        headers["X-Twilio-Signature"] = _sign(fake_twilio, PUBLIC_URL + path, params)
+        params = {**params, "MessageStatus": "failed"}
+    events = _count(sessions, MessageEvent)
+    r = app.test_client().post(path, data=params, headers=headers)
+    assert r.status_code == 403
+    assert _status(sessions, msg.id) == "sent" and _count(sessions, MessageEvent) == events
+
+
+def test_callbacks_only_move_forward_and_repeats_change_nothing(app, sessions, enrol, make_dispatcher,
+                                                                fake_twilio) -> None:
+    msg = _sent_message(sessions, enrol, make_dispatcher)
+    client = app.test_client()
+
+    def post(status: str) -> None:
+        params = fake_twilio.callback_params(msg.provider_id, status)
+        path = f"/webhooks/twilio/status?m={msg.id}"
+        assert client.post(path, data=params, headers={"X-Twilio-Signature": _sign(fake_twilio, PUBLIC_URL + path,
+                                                                                   params)}).status_code == 204
+
+    post("delivered")
+    post("delivered")  # idempotent
+    post("sent")  # late: never overwrites delivered
+    assert _status(sessions, msg.id) == "delivered"
+    with sessions() as s:
+        callbacks = list(s.scalars(select(MessageEvent).where(MessageEvent.message_id == msg.id,
+                                                              MessageEvent.source == "callback")))
+    assert len(callbacks) == 3  # every callback kept as a delivery event
+    assert [c.to_status for c in callbacks] == ["delivered", None, None]
+
+
+def test_undelivered_to_a_landline_flags_the_phone_and_asks_a_person(app, sessions, enrol, make_dispatcher,
+                                                                    fake_twilio) -> None:
+    msg = _sent_message(sessions, enrol, make_dispatcher)
+    params = fake_twilio.callback_params(msg.provider_id, "undelivered", error_code=30006)
+    path = f"/webhooks/twilio/status?m={msg.id}"
+    app.test_client().post(path, data=params, headers={"X-Twilio-Signature": _sign(fake_twilio, PUBLIC_URL + path,
+                                                                                   params)})
+    with sessions() as s:
+        assert s.get(Message, msg.id).status == "undelivered"
+        assert s.get(Patient, msg.patient_id).phone_flagged_at is not None
+        assert s.scalars(select(Task.kind)).all() == ["text_undelivered"]
+
+
+def test_a_callback_that_beats_our_commit_still_settles_the_text(app, sessions, enrol, make_dispatcher,
+                                                                 fake_twilio) -> None:
+    """Crash between Twilio's 201 and our commit: the callback carries our id and repairs it."""
+    enrol()
+    d = make_dispatcher()
+    (claimed,) = d.claim()
+    from pathway.sms import OutgoingSms
+
+    result = d.transport.send(OutgoingSms(ref="m", to=claimed.to, body=claimed.body,
+                                          status_callback=d.settings.callback_url(claimed.id)))
+    params = fake_twilio.callback_params(result.provider_id, "delivered")
+    path = f"/webhooks/twilio/status?m={claimed.id}"
+    app.test_client().post(path, data=params, headers={"X-Twilio-Signature": _sign(fake_twilio, PUBLIC_URL + path,
+                                                                                   params)})
+    with sessions() as s:
+        msg = s.get(Message, claimed.id)
+        assert (msg.status, msg.provider_id) == ("delivered", result.provider_id)
+    assert fake_twilio.count() == 1
+
+
+@pytest.fixture
+def live_app(config: Any, sessions: Any, clock: Any) -> Iterator[str]:
+    """The app on a real loopback port, with public_url pointing at it."""
+    from dataclasses import replace
+
+    server = make_server("127.0.0.1", 0, None)  # type: ignore[arg-type]
+    port = server.socket.getsockname()[1]
+    server.server_close()
+    cfg = config.replace(web=replace(config.web, public_url=f"http://127.0.0.1:{port}"))
+    rt = Runtime.build(cfg, clock=clock, engine=sessions.kw["bind"])
+    srv = make_server("127.0.0.1", port, create_app(runtime=rt), threaded=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield cfg
+    finally:
+        srv.shutdown()
+        t.join(timeout=5)
+
+
+def test_end_to_end_fake_twilio_posts_a_signed_callback_over_http(live_app, sessions, enrol, make_dispatcher,
+                                                                  fake_twilio) -> None:
+    from pathway.dispatch.settings import DispatchSettings
+
+    enrol()
+    d = make_dispatcher(public_url=DispatchSettings.from_config(live_app, None).public_url)
+    d.dispatch_due()
+    (rec,) = fake_twilio.records()
+    r = fake_twilio.deliver(rec.sid, "delivered")
+    assert r.status_code == 204
+    with sessions() as s:
+        assert s.scalars(select(Message.status)).one() == "delivered"
+
+
+# --- replies ---------------------------------------------------------------------------------
+
+
+def _inbound(app: Any, fake: Any, from_: str, body: str, sid: str) -> Any:
+    params = {"From": from_, "To": "+15005550006", "Body": body, "MessageSid": sid, "AccountSid": fake.account_sid}
+    path = "/webhooks/twilio/inbound"
+    return app.test_client().post(path, data=params, headers={"X-Twilio-Signature": _sign(fake, PUBLIC_URL + path,
+                                                                                         params)})
+
+
+def test_stop_reply_opts_out_and_suppresses_pending_texts(app, sessions, seed, people, enrol, fake_twilio) -> None:
+    pid = enrol()
+    seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00"})
+    r = _inbound(app, fake_twilio, "+12125550001", " stop ", "SMin1")
+    assert r.status_code == 200 and "<Message>" not in r.get_data(as_text=True)
+    with sessions() as s:
+        assert s.get(Patient, pid).opted_out_via == "STOP reply"
+        assert set(s.scalars(select(Message.status))) == {"suppressed"}
+        assert s.scalars(select(Reply.classification)).all() == ["stop"]
+    r = _inbound(app, fake_twilio, "+12125550001", "START", "SMin2")
+    with sessions() as s:
+        assert s.get(Patient, pid).opted_out_at is None
+
+
+def test_help_reply_gets_the_clinic_name_and_phone(app, sessions, enrol, fake_twilio) -> None:
+    enrol(language="es")
+    body = _inbound(app, fake_twilio, "+12125550001", "HELP", "SMin3").get_data(as_text=True)
+    assert "<Message>" in body and "Riverside" in body and "+15555550100" in body and "ayuda" in body
+
+
+def test_red_flag_reply_goes_to_the_top_and_is_answered_at_once(app, sessions, seed, people, enrol,
+                                                                fake_twilio) -> None:
+    pid = enrol()
+    seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00"})
+    body = _inbound(app, fake_twilio, "+12125550001", "I have a fever and the wound is red", "SMin4")
+    text = body.get_data(as_text=True)
+    assert "911" in text and "+15555550100" in text
+    with sessions() as s:
+        task = s.scalars(select(Task)).one()
+        assert (task.kind, task.priority, task.patient_id) == ("red_flag", 0, pid)
+        answer = s.scalars(select(Message).where(Message.kind == "reply")).one()
+        assert answer.status == "sent" and "911" in answer.body
+    # Twilio retries webhooks: the same reply twice is stored once.
+    _inbound(app, fake_twilio, "+12125550001", "I have a fever and the wound is red", "SMin4")
+    assert _count(sessions, Reply) == 1 and _count(sessions, Task) == 1
+
+
+def test_free_text_stop_request_reaches_a_person(app, sessions, enrol, fake_twilio) -> None:
+    pid = enrol()
+    _inbound(app, fake_twilio, "+12125550001", "please don't text me anymore", "SMin5")
+    with sessions() as s:
+        assert s.scalars(select(Task.kind)).all() == ["stop_request"]
+        assert s.get(Patient, pid).opted_out_at is None  # a person confirms and honours it
+
+
+def test_unsigned_reply_is_refused_and_not_stored(app, sessions, enrol, fake_twilio) -> None:
+    enrol()
+    r = app.test_client().post("/webhooks/twilio/inbound", data={"From": "+12125550001", "Body": "STOP"})
+    assert r.status_code == 403 and _count(sessions, Reply) == 0
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def test_healthz_reports_heartbeat_age_and_overdue_texts(app, sessions, enrol, make_dispatcher, clock) -> None:
+    client = app.test_client()
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json["worker_heartbeat_age_seconds"] is None
+    make_dispatcher().dispatch_due()
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json["status"] == "ok" and r.json["database"] == "ok"
+    assert r.json["worker_heartbeat_age_seconds"] == 0
+    enrol()
+    clock.advance(timedelta(minutes=10))  # the worker stopped: three ticks pass without a beat
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json["overdue_unsent_messages"] == 1

@@ -1,0 +1,170 @@
+"""The worklist: each source, ordering, dedupe, cancelled episodes left out, roles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from pathway.models import Message, Reply, Task
+from pathway.services import episodes as ep
+from pathway.services.base import Forbidden
+from pathway.services.patients import opt_out
+from pathway.services.tasks import open_task
+from pathway.services.worklist import worklist
+from tests.conftest import T0, at
+
+UTC = timezone.utc
+
+
+def _kinds(items: list[Any]) -> list[str]:
+    return [i.kind for i in items]
+
+
+def _red_flag(session: Any, env: Any, episode: Any) -> Task:
+    reply = Reply(patient_id=episode.patient_id, episode_id=episode.id, from_number="+12125550001",
+                  body="bleeding from the wound", received_at=env.now, classification="red_flag")
+    session.add(reply)
+    session.flush()
+    task = Task(kind="red_flag", subject=f"reply:{reply.id}", priority=0, patient_id=episode.patient_id,
+                episode_id=episode.id, reply_id=reply.id, summary="Red flag: call today", created_at=env.now)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def test_an_empty_clinic_has_an_empty_worklist(session: Any, env: Any, staff: Any) -> None:
+    assert worklist(session, env, staff["coordinator"]) == []
+
+
+def test_admins_may_not_see_the_worklist(session: Any, env: Any, staff: Any) -> None:
+    with pytest.raises(Forbidden):
+        worklist(session, env, staff["admin"])
+
+
+def test_an_unresolved_hold_appears_a_week_before_the_last_dose(session: Any, env: Any, staff: Any,
+                                                                 make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}])  # last dose Tue 2 March
+    assert worklist(session, at(env, datetime(2027, 2, 22, 15, tzinfo=UTC)), staff["coordinator"]) == []
+    (item,) = worklist(session, at(env, datetime(2027, 2, 23, 15, tzinfo=UTC)), staff["coordinator"])
+    assert (item.kind, item.episode_id, item.subject_id, item.action) == (
+        "hold_unresolved", e.id, e.holds[0].id, "Request clearance")
+    assert item.patient_name == e.patient.display_name and item.mrn == e.patient.mrn
+    ep.record_clearance(session, env, staff["coordinator"], e.holds[0].id, {"status": "requested"})
+    (item,) = worklist(session, at(env, datetime(2027, 2, 23, 15, tzinfo=UTC)), staff["coordinator"])
+    assert item.title == "Hold awaiting prescriber"
+    ep.record_clearance(session, env, staff["clinician"], e.holds[0].id, {"status": "approved", "by": "Dr. O"})
+    assert worklist(session, at(env, datetime(2027, 2, 23, 15, tzinfo=UTC)), staff["coordinator"]) == []
+
+
+def test_a_drug_without_a_default_appears_a_week_before_the_procedure(session: Any, env: Any, staff: Any,
+                                                                       make_episode: Any) -> None:
+    make_episode(holds=[{"drug": "aspirin-secondary"}])  # procedure Wed 10 March
+    assert worklist(session, at(env, datetime(2027, 3, 2, 15, tzinfo=UTC)), staff["clinician"]) == []
+    (item,) = worklist(session, at(env, datetime(2027, 3, 3, 15, tzinfo=UTC)), staff["clinician"])
+    assert item.kind == "hold_unresolved" and "no default" in item.detail
+
+
+def test_failed_and_unknown_texts_appear_unless_a_task_covers_them(session: Any, env: Any, staff: Any,
+                                                                    make_patient: Any) -> None:
+    p = make_patient()
+    enrolment = session.query(Message).filter_by(patient_id=p.id).one()
+    enrolment.status, enrolment.error_code = "failed", 30003
+    second = Message(patient_id=p.id, kind="reply", language="en", body="x", plan_key="reply:1", send_at=T0,
+                     status="unknown", created_at=T0, updated_at=T0)
+    session.add(second)
+    session.flush()
+    items = worklist(session, env, staff["coordinator"])
+    assert sorted((i.kind, i.subject_id) for i in items) == sorted(
+        [("text_failed", enrolment.id), ("text_unknown", second.id)])
+    open_task(session, env, "send_failed", f"message:{enrolment.id}", "Text failed: call the patient",
+              patient_id=p.id, message_id=enrolment.id)
+    session.flush()
+    items = worklist(session, env, staff["coordinator"])
+    failed = [i for i in items if i.kind == "text_failed"]
+    assert len(failed) == 1 and failed[0].task_id is not None and failed[0].subject_id == enrolment.id
+    # A week later the text without a task has aged out; the task stays until resolved.
+    later = worklist(session, at(env, T0 + timedelta(days=8)), staff["coordinator"])
+    assert _kinds(later) == ["text_failed"]
+
+
+def test_a_follow_up_not_booked_by_day_5_appears_and_booking_clears_it(session: Any, env: Any, staff: Any,
+                                                                        make_episode: Any) -> None:
+    e = make_episode(procedure_at="2027-02-03T08:00")
+    ep.record_procedure_end(session, at(env, datetime(2027, 2, 3, 15, tzinfo=UTC)), staff["clinician"], e.id,
+                            {"ended_at": "2027-02-03T08:50"})
+    day4 = at(env, datetime(2027, 2, 7, 15, tzinfo=UTC))
+    assert "follow_up_unbooked" not in _kinds(worklist(session, day4, staff["coordinator"]))
+    day5 = at(env, datetime(2027, 2, 8, 15, tzinfo=UTC))
+    items = [i for i in worklist(session, day5, staff["coordinator"]) if i.kind == "follow_up_unbooked"]
+    assert [(i.episode_id, i.action) for i in items] == [(e.id, "Book follow-up")]
+    ep.book_appointment(session, day5, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-02-11T10:00"})
+    assert "follow_up_unbooked" not in _kinds(worklist(session, day5, staff["coordinator"]))
+
+
+def test_overdue_person_owned_milestones_appear_with_their_rule(session: Any, env: Any, staff: Any,
+                                                                 make_episode: Any) -> None:
+    e = make_episode(procedure_at="2027-02-03T08:00")
+    # The procedure's end is not recorded by the evening: overdue after 12 h grace.
+    items = worklist(session, at(env, datetime(2027, 2, 3, 20, tzinfo=UTC)), staff["clinician"])
+    assert items == []
+    items = worklist(session, at(env, datetime(2027, 2, 4, 2, tzinfo=UTC)), staff["clinician"])
+    assert [(i.kind, i.title) for i in items] == [("milestone_overdue", "Procedure end not recorded")]
+    # Day 4 after: the 72-hour check (due 6 Feb 13:00 + 24 h grace) is overdue too.
+    items = worklist(session, at(env, datetime(2027, 2, 7, 14, tzinfo=UTC)), staff["clinician"])
+    titles = [i.title for i in items]
+    assert "72-hour check not done" in titles
+    check = next(i for i in items if i.title == "72-hour check not done")
+    assert "72 h after the procedure start" in check.detail
+    # Done milestones leave the list.
+    m = next(m for m in e.milestones if m.kind == "check_72h")
+    ep.complete_milestone(session, env, staff["clinician"], m.id, {})
+    items = worklist(session, at(env, datetime(2027, 2, 7, 14, tzinfo=UTC)), staff["clinician"])
+    assert "72-hour check not done" not in [i.title for i in items]
+
+
+def test_a_patient_who_opted_out_during_an_episode_appears_once(session: Any, env: Any, staff: Any,
+                                                                 make_episode: Any, make_patient: Any) -> None:
+    p = make_patient()
+    make_episode(p)
+    make_episode(p, procedure_at="2027-04-10T08:00")
+    idle = make_patient()
+    opt_out(session, env, staff["coordinator"], p, "STOP reply")
+    opt_out(session, env, staff["coordinator"], idle, "STOP reply")  # no episode: nothing to do
+    items = worklist(session, env, staff["coordinator"])
+    assert [(i.kind, i.patient_id) for i in items] == [("opted_out", p.id)]
+    # A stop-request task about the same patient replaces the derived item.
+    open_task(session, env, "stop_request", f"patient:{p.id}", "asked to stop", patient_id=p.id)
+    session.flush()
+    items = worklist(session, env, staff["coordinator"])
+    assert [(i.kind, i.task_id is not None) for i in items] == [("opted_out", True)]
+
+
+def test_red_flags_come_first_then_by_priority_and_time(session: Any, env: Any, staff: Any,
+                                                         make_episode: Any) -> None:
+    late = at(env, datetime(2027, 3, 5, 15, tzinfo=UTC))
+    a = make_episode(procedure_at="2027-03-04T08:00", holds=[{"drug": "aspirin-secondary"}])
+    b = make_episode(holds=[{"drug": "clopidogrel"}])
+    open_task(session, late, "reply", "reply:9", "Patient replied", patient_id=b.patient_id, episode_id=b.id)
+    _red_flag(session, late, b)
+    items = worklist(session, late, staff["coordinator"])
+    assert items[0].kind == "red_flag" and items[0].priority == 0 and items[0].action == "Call patient today"
+    priorities = [i.priority for i in items]
+    assert priorities == sorted(priorities)
+    holds = [i for i in items if i.kind == "hold_unresolved"]
+    assert [i.episode_id for i in holds] == [b.id, a.id]  # last dose 2 March before procedure 4 March
+    assert items[-1].kind in ("milestone_overdue", "task")
+    assert len(worklist(session, late, staff["coordinator"], limit=2)) == 2
+
+
+def test_cancelled_episodes_are_left_out_but_a_red_flag_is_not(session: Any, env: Any, staff: Any,
+                                                               make_episode: Any) -> None:
+    e = make_episode(procedure_at="2027-02-03T08:00", holds=[{"drug": "aspirin-secondary"}])
+    later = at(env, datetime(2027, 2, 9, 15, tzinfo=UTC))
+    open_task(session, env, "send_failed", "message:77", "Text failed", patient_id=e.patient_id, episode_id=e.id)
+    assert len(worklist(session, later, staff["coordinator"])) >= 3
+    ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "moved away"})
+    assert worklist(session, later, staff["coordinator"]) == []
+    _red_flag(session, later, e)
+    assert _kinds(worklist(session, later, staff["coordinator"])) == ["red_flag"]

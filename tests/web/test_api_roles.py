@@ -1,0 +1,149 @@
+"""The role matrix: every API route x every role (anonymous, coordinator, clinician, admin).
+
+For each route the expected status is checked on a record that exists and on one that does
+not. A caller whose role may not use a route gets the same answer for both (403 before any
+lookup, so a refusal never says whether a record exists), and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from tests.web.conftest_api import MISSING_ID, PREFIX, Harness, api, api_module  # noqa: F401
+
+UTC = timezone.utc
+CALLERS = ("anonymous", "coordinator", "clinician", "admin")
+STAFF = ("coordinator", "clinician")
+
+
+def _patient(api: Harness) -> int:
+    return int(api.patient()["id"])
+
+
+def _episode(api: Harness) -> int:
+    return int(api.episode()["id"])
+
+
+def _hold(api: Harness) -> int:
+    return int(api.episode(holds=[{"drug": "clopidogrel"}])["holds"][0]["id"])
+
+
+def _milestone(api: Harness) -> int:
+    e = api.episode()
+    return next(int(m["id"]) for m in e["milestones"] if m["kind"] == "check_72h")
+
+
+def _ended_episode(api: Harness) -> int:
+    e = api.episode(procedure_at="2027-02-02T08:00")
+    api.clock.set(datetime(2027, 2, 2, 16, 0, tzinfo=UTC))
+    return int(e["id"])
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    path: str  # with {id} where the record's id goes
+    ok: int
+    setup: Callable[[Harness], int] | None = None
+    body: Callable[[Harness], Any] | None = None
+    allowed: tuple[str, ...] = STAFF
+    query: str = ""
+    public: bool = False
+    tags: tuple[str, ...] = field(default=())
+
+    def url(self, record_id: int | None) -> str:
+        path = self.path.replace("{id}", str(record_id)) if record_id is not None else self.path
+        return path + self.query
+
+    def expected(self, caller: str, exists: bool) -> int:
+        if self.public:
+            return self.ok
+        if caller == "anonymous":
+            return 401
+        if caller not in self.allowed:
+            return 403
+        return self.ok if exists or self.setup is None else 404
+
+
+ROUTES = [
+    Route("enrol patient", "POST", "/patients", 201, body=lambda api: api.patient_data()),
+    Route("get patient", "GET", "/patients/{id}", 200, setup=_patient),
+    Route("schedule episode", "POST", "/patients/{id}/episodes", 201, setup=_patient,
+          body=lambda api: {"procedure_at": "2027-03-10T08:00", "holds": [{"drug": "apixaban"}]}),
+    Route("get episode", "GET", "/episodes/{id}", 200, setup=_episode),
+    Route("reschedule", "PATCH", "/episodes/{id}", 200, setup=_episode,
+          body=lambda api: {"procedure_at": "2027-03-17T08:00"}),
+    Route("reschedule preview", "PATCH", "/episodes/{id}", 200, setup=_episode, query="?preview=1",
+          body=lambda api: {"procedure_at": "2027-03-17T08:00"}),
+    Route("cancel", "POST", "/episodes/{id}/cancel", 200, setup=_episode, body=lambda api: {"reason": "unwell"}),
+    Route("procedure end", "POST", "/episodes/{id}/procedure-end", 200, setup=_ended_episode,
+          body=lambda api: {"ended_at": "2027-02-02T08:45"}),
+    Route("book follow-up", "POST", "/episodes/{id}/follow-up", 200, setup=_episode,
+          body=lambda api: {"appointment_at": "2027-03-18T10:00"}),
+    Route("book PT", "POST", "/episodes/{id}/pt-start", 200, setup=_episode,
+          body=lambda api: {"appointment_at": "2027-03-25T10:00"}),
+    Route("clearance requested", "POST", "/holds/{id}/clearance", 200, setup=_hold,
+          body=lambda api: {"status": "requested"}),
+    Route("clearance approved", "POST", "/holds/{id}/clearance", 200, setup=_hold, allowed=("clinician",),
+          body=lambda api: {"status": "approved", "by": "Dr. Ortiz"}),
+    Route("clearance declined", "POST", "/holds/{id}/clearance", 200, setup=_hold, allowed=("clinician",),
+          body=lambda api: {"status": "declined", "by": "Dr. Ortiz"}),
+    Route("complete milestone", "POST", "/milestones/{id}/complete", 200, setup=_milestone,
+          body=lambda api: {"result": {"pain": 2}}),
+    Route("worklist", "GET", "/worklist", 200),
+    Route("follow-up board", "GET", "/followups", 200),
+    Route("overdue follow-ups", "GET", "/followups", 200, query="?status=overdue&limit=50&offset=0"),
+    Route("openapi", "GET", "/openapi.json", 200, public=True),
+]
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{id\}", "{}", path)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
+def test_role_matrix(api: Harness, route: Route, caller: str) -> None:
+    role = None if caller == "anonymous" else caller
+    record_id = route.setup(api) if route.setup else None
+    body = route.body(api) if route.body else None
+    before = api.snapshot()
+    existing = api.call(route.method, route.url(record_id), role=role, json_body=body)
+    assert existing.status == route.expected(caller, exists=True), existing
+    if existing.status in (401, 403):
+        assert api.snapshot() == before, "a refused request stored something"
+    if route.setup is None:
+        return
+    before = api.snapshot()
+    missing = api.call(route.method, route.url(MISSING_ID), role=role, json_body=body)
+    assert missing.status == route.expected(caller, exists=False), missing
+    assert api.snapshot() == before
+    if existing.status in (401, 403):
+        # The same refusal, word for word: a wrong role cannot probe which ids exist.
+        assert (missing.status, missing.json) == (existing.status, existing.json)
+        if existing.status == 401:
+            assert missing.headers["WWW-Authenticate"] == existing.headers["WWW-Authenticate"]
+
+
+def test_the_matrix_covers_every_live_api_route_and_method(api: Harness) -> None:
+    live = set()
+    for rule in api.app.url_map.iter_rules():
+        if rule.rule.startswith(PREFIX):
+            path = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "{}", rule.rule[len(PREFIX):])
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                live.add((method, path))
+    covered = {(r.method, _template(r.path)) for r in ROUTES}
+    assert live == covered
+
+
+def test_admin_is_refused_the_same_way_on_every_patient_route(api: Harness) -> None:
+    answers = {api.call(r.method, r.url(MISSING_ID), role="admin", json_body=r.body(api) if r.body else None).json["message"]
+               for r in ROUTES if not r.public and "admin" not in r.allowed and r.allowed == STAFF}
+    assert answers == {"needs the coordinator or clinician role"}

@@ -1,0 +1,244 @@
+"""The staff pages in a real browser: Playwright (sync API) driving Debian's Chromium.
+
+The server is the real ``create_app`` over a freshly migrated database, served by werkzeug in a
+background thread on 127.0.0.1, with the console SMS backend and a FixedClock the test moves.
+Each page visited is saved as a full-page screenshot under ``test-output/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pathway import migrate
+from pathway.app import create_app
+from pathway.clock import FixedClock
+from pathway.config import load_config
+from pathway.runtime import Runtime
+from pathway.services.base import SYSTEM
+from pathway.services.users import create_user
+from tests.conftest import T0
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+PASSWORD = "correct horse battery"
+
+
+def _playwright() -> Any:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright (Python) is not installed: pip install playwright")
+    return sync_playwright
+
+
+class Server:
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        self.httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(fresh_db: Any) -> Iterator[tuple[Server, FixedClock]]:
+    sync_playwright = _playwright()
+    del sync_playwright
+    clock = FixedClock(T0)
+    config = load_config(env={}, overrides={"database": {"url": fresh_db.url}, "sms": {"backend": "console"},
+                                            "clinic": {"name": "Riverside Spine & Pain"}})
+    migrate.upgrade(fresh_db.url)
+    runtime = Runtime.build(config, clock=clock)
+    with runtime.unit_of_work() as (session, env):
+        for role, name in (("coordinator", "Casey Coordinator"), ("clinician", "Dr. Morgan Lee"),
+                           ("admin", "Alex Admin")):
+            create_user(session, env, SYSTEM, f"{role}@browser.test", role, PASSWORD, name)
+    app = create_app(runtime=runtime, SECRET_KEY="browser-test-secret")
+    server = Server(app)
+    try:
+        yield server, clock
+    finally:
+        server.stop()
+        runtime.engine.dispose()
+
+
+def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_and_rescheduling(live: Any) -> None:
+    server, clock = live
+    sync_playwright = _playwright()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def shot(step: str) -> None:
+            page.screenshot(path=str(SHOTS / f"{step}.png"), full_page=True)
+
+        def login(email: str) -> None:
+            page.goto(server.url + "/login")
+            page.get_by_label("Email").fill(email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+
+        def move_clock(when: Any, email: str, url: str) -> None:
+            """Move the clock; the idle session has expired by then, so sign in again."""
+            clock.set(when)
+            page.goto(url)
+            page.wait_for_url("**/login**")
+            page.get_by_label("Email").fill(email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(url)
+
+        def logout() -> None:
+            page.get_by_role("button", name="Sign out").click()
+            page.wait_for_url("**/login")
+
+        try:
+            page.goto(server.url + "/")
+            page.wait_for_url("**/login**")
+            shot("01-login")
+
+            # A coordinator signs in: the worklist is the home page, empty for now.
+            login("coordinator@browser.test")
+            page.wait_for_url(server.url + "/")
+            assert page.get_by_role("heading", name="Worklist").is_visible()
+            assert page.get_by_text("Nothing needs you right now").is_visible()
+            shot("02-worklist-empty")
+
+            # Enrol a patient; a bad phone is refused field by field first.
+            page.get_by_role("link", name="Enrol a patient").first.click()
+            page.get_by_label("Given name").fill("Ana")
+            page.get_by_label("Family name").fill("Ruiz")
+            page.get_by_label("Date of birth").fill("1948-06-02")
+            page.get_by_label("MRN").fill("MRN-7001")
+            page.get_by_label("Mobile phone").fill("555")
+            page.get_by_label("Patient's time zone").select_option("America/Chicago")
+            page.get_by_label("The patient agrees to receive texts about their care").check()
+            page.get_by_role("button", name="Enrol patient").click()
+            assert page.locator("#f-phone-error").is_visible()
+            shot("03-enrol-errors")
+            page.get_by_label("Mobile phone").fill("(312) 555-0142")
+            page.get_by_role("button", name="Enrol patient").click()
+            page.get_by_role("heading", name="Ruiz, Ana").wait_for()
+            shot("04-patient")
+
+            # Schedule an episode with a clopidogrel hold.
+            page.get_by_role("link", name="Schedule an episode").click()
+            page.get_by_label("Procedure date and time").fill("2027-03-10T08:00")
+            page.get_by_label("Levels").fill("L4-L5")
+            page.get_by_label("Facility").fill("Riverside Surgery Center")
+            page.get_by_label("Proceduralist").fill("Dr. Morgan Lee")
+            page.get_by_label("Physical therapy").check()
+            page.get_by_label("Medication").check()
+            page.get_by_label("Drug", exact=True).first.select_option("clopidogrel")
+            page.locator("#f-hold-0-prescriber_name").fill("Dr. Alan Ortiz")
+            page.locator("#f-hold-0-prescriber_phone").fill("(212) 555-0199")
+            shot("05-schedule-form")
+            page.get_by_role("button", name="Schedule episode").click()
+            page.get_by_role("heading", name="Timeline").wait_for()
+            assert page.get_by_text("clopidogrel: 7 days before").first.is_visible()
+            episode_url = page.url
+            shot("06-episode-scheduled")
+
+            # Three weeks on, the last dose is a week away: the unresolved hold is on the worklist.
+            move_clock(T0 + timedelta(days=23), "coordinator@browser.test", server.url + "/")
+            page.get_by_text("Hold clearance not requested").wait_for()
+            assert page.get_by_role("link", name="Ruiz, Ana").first.is_visible()
+            shot("07-worklist-hold")
+            page.get_by_role("link", name="Request clearance").first.click()
+            page.get_by_role("button", name="Save clearance for Clopidogrel").click()
+            page.get_by_text("Clearance request recorded.").wait_for()
+            logout()
+
+            # A clinician approves and signs the hold.
+            login("clinician@browser.test")
+            page.wait_for_url("**/board")
+            page.goto(episode_url)
+            page.get_by_label("Answer", exact=True).select_option("approved")
+            shot("08-clinician-approve")
+            page.get_by_role("button", name="Save clearance for Clopidogrel").click()
+            page.get_by_text("Hold approved and signed").wait_for()
+            shot("09-episode-approved")
+            page.goto(server.url + "/")
+            page.get_by_text("Nothing needs you right now").wait_for()
+
+            # Reschedule: the diff is shown, then confirmed.
+            page.goto(episode_url)
+            page.get_by_role("link", name="Reschedule").click()
+            page.get_by_label("New date and time").fill("2027-03-17T09:30")
+            shot("10-reschedule")
+            page.get_by_role("button", name="Preview changes").click()
+            page.get_by_role("heading", name="Confirm the new procedure date").wait_for()
+            assert page.locator(".diff-list li").count() > 0
+            assert page.get_by_text("Move").first.is_visible()
+            shot("11-reschedule-preview")
+            page.get_by_role("button", name="Confirm and re-plan").click()
+            page.locator(".alert-success").get_by_text("Procedure moved.").wait_for()
+            assert page.get_by_text("Wed 17 Mar 2027").first.is_visible()
+            shot("12-episode-rescheduled")
+
+            # After the procedure: the board shows the 72-hour check and the unbooked visit.
+            page.goto(server.url + "/board")
+            assert page.get_by_role("link", name="Ruiz, Ana").is_visible()
+            shot("13-board-before")
+            move_clock(T0 + timedelta(days=44, hours=2), "clinician@browser.test", episode_url)  # after it
+            page.get_by_label("Procedure ended at").fill("2027-03-17T10:20")
+            page.get_by_role("button", name="Record end").click()
+            page.locator(".alert-success").get_by_text("Procedure end recorded").wait_for()
+            move_clock(T0 + timedelta(days=50, hours=3), "clinician@browser.test", server.url + "/board")  # day 6
+            assert page.locator(".board-table").get_by_text("Overdue").first.is_visible()
+            shot("14-board-overdue")
+            page.goto(server.url + "/")
+            page.get_by_text("Follow-up visit not booked").wait_for()
+            shot("15-worklist-follow-up")
+
+            # Book the visit in its window: the board shows it booked in window.
+            page.get_by_role("link", name="Book follow-up").click()
+            page.locator("#book-follow_up-at").fill("2027-03-25T10:00")
+            page.get_by_role("button", name="Book Clinic follow-up visit").click()
+            page.locator(".alert-success").get_by_text("Follow-up visit booked.").wait_for()
+            page.goto(server.url + "/board?status=in_window")
+            assert page.get_by_role("link", name="Ruiz, Ana").is_visible()
+            shot("16-board-in-window")
+
+            page.goto(server.url + "/messages")
+            shot("17-messages")
+            page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+            page.goto(episode_url)
+            shot("17b-episode-tablet")
+            page.keyboard.press("Tab")  # the skip link is the first stop
+            assert page.evaluate("document.activeElement.textContent").strip() == "Skip to main content"
+            page.set_viewport_size({"width": 1280, "height": 900})
+            logout()
+
+            # An admin sees user admin only.
+            login("admin@browser.test")
+            page.wait_for_url("**/admin/users")
+            shot("18-admin-users")
+            page.goto(episode_url)
+            assert page.get_by_role("heading", name="Not found").is_visible()
+        finally:
+            browser.close()
