@@ -11,11 +11,13 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +32,7 @@ EPISODE_STATUSES = tuple(sorted(_rules.EPISODE_STATUSES))
 CLEARANCE_STATUSES = tuple(sorted(_rules.CLEARANCE_STATUSES))
 MILESTONE_KINDS = _rules.MILESTONE_KINDS
 MILESTONE_STATUSES = tuple(sorted(_rules.MILESTONE_STATUSES))
+UNRESOLVED_WHERE = text("clearance IN ('needed', 'requested')")
 APPOINTMENT_KINDS = ("follow_up", "pt_start")
 APPOINTMENT_STATUSES = ("booked", "done", "missed", "cancelled")
 
@@ -40,7 +43,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Episode(Base):
     __tablename__ = "episodes"
-    __table_args__ = (CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),
+        # The board and the worklist look at active episodes around today.
+        Index("ix_episodes_status_procedure_at", "status", "procedure_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -86,6 +93,9 @@ class MedicationHold(Base):
     __table_args__ = (
         CheckConstraint(_in("clearance", CLEARANCE_STATUSES), name="clearance"),
         CheckConstraint("NOT (stop_days IS NOT NULL AND stop_hours IS NOT NULL)", name="one_stop_interval"),
+        # The worklist's holds still waiting for clearance, nearest last dose first.
+        Index("ix_medication_holds_unresolved", "last_dose_on",
+              sqlite_where=UNRESOLVED_WHERE, postgresql_where=UNRESOLVED_WHERE),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -155,6 +165,8 @@ class Milestone(Base):
         UniqueConstraint("episode_id", "kind", "ref"),
         CheckConstraint(_in("kind", MILESTONE_KINDS), name="kind"),
         CheckConstraint(_in("status", MILESTONE_STATUSES), name="status"),
+        # Overdue steps: open milestones by window end, or by due time where there is no window.
+        Index("ix_milestones_status_window_end_due_at", "status", "window_end", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

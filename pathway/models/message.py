@@ -35,6 +35,10 @@ class Message(Base):
         ),
         # The dispatcher's "due and not sent" query reads only this small index.
         Index("ix_messages_due", "send_at", sqlite_where=DUE_WHERE, postgresql_where=DUE_WHERE),
+        # The worklist's failed/unknown texts, and the outbox page filtered by status, by time.
+        Index("ix_messages_status_updated_at", "status", "updated_at"),
+        Index("ix_messages_status_send_at", "status", "send_at"),
+        Index("ix_messages_send_at", "send_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,7 +50,7 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     plan_key: Mapped[str] = mapped_column(String(120))
     send_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
     status_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)

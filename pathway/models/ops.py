@@ -20,6 +20,8 @@ class Task(Base):
         # One open task per (kind, subject): a retrying worker never piles up duplicates.
         Index("uq_tasks_kind_subject_open", "kind", "subject", unique=True,
               sqlite_where=OPEN_WHERE, postgresql_where=OPEN_WHERE),
+        # The worklist reads open tasks, most urgent first.
+        Index("ix_tasks_open_priority", "priority", "created_at", sqlite_where=OPEN_WHERE, postgresql_where=OPEN_WHERE),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,7 +30,7 @@ class Task(Base):
     priority: Mapped[int] = mapped_column(Integer, default=50)  # lower is more urgent
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"))
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id"))
     summary: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]

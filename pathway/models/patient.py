@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pathway.db import Base
@@ -14,8 +14,16 @@ if TYPE_CHECKING:
 LANGUAGES = ("en", "es")
 
 
+OPTED_OUT_WHERE = text("opted_out_at IS NOT NULL")
+
+
 class Patient(Base):
     __tablename__ = "patients"
+    # Patients who opted out, for the worklist (few of them: a small partial index).
+    __table_args__ = (
+        Index("ix_patients_opted_out_at", "opted_out_at", sqlite_where=OPTED_OUT_WHERE,
+              postgresql_where=OPTED_OUT_WHERE),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str] = mapped_column(String(64), unique=True)
