@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, TextualSelect, any_, bindparam, func, literal_column, select, text, update
+from sqlalchemy.orm import Session
 
+from pathway.db import UTCDateTime
 from pathway.models import Episode, MedicationHold, Message, MessageEvent, Milestone, Patient
 from pathway.services.base import Actor, Env
 from pathway.services.patients import opt_out
@@ -35,12 +36,57 @@ class Claimed:
     body: str
     attempt: int
     slot: datetime
+    lease_until: datetime | None = None  # after this the text may be someone else's: never send it then
 
 
 def _event(session: Session, message_id: int, now: datetime, src: str, frm: str | None, to: str | None,
            reason: str, actor: str, **kw: object) -> None:
     session.add(MessageEvent(message_id=message_id, at=now, source=src, from_status=frm, to_status=to,
                              reason=reason, actor=actor, **kw))
+
+
+def picked(session: Session, pick: Select[tuple[int]] | TextualSelect) -> ColumnElement[bool]:
+    """``Message.id`` is one of the ids ``pick`` selects, with the SELECT run exactly once.
+
+    PostgreSQL: ``id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` is NOT safe: without table
+    statistics (a new table, right after a bulk insert) the planner makes it the inner side of a
+    nested-loop semi join and re-runs it for every outer row; each re-run skips the rows this
+    statement has already updated and locks the next ones, so the UPDATE takes every due row,
+    not ``n``. ``id = ANY(ARRAY(SELECT ...))`` is an uncorrelated sublink: an InitPlan, run once
+    before the UPDATE, which then reads the picked rows by primary key. (A join with a
+    MATERIALIZED CTE also runs the SELECT once, but without statistics the planner may drive
+    the join from every scheduled row.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        assert isinstance(pick, Select)
+        locked = pick.with_for_update(skip_locked=True).scalar_subquery()
+        return Message.id == any_(func.array(locked))
+    return Message.id.in_(pick.scalar_subquery())
+
+
+def _due_ids(session: Session, now: datetime, limit: int) -> Select[tuple[int]] | TextualSelect:
+    """The ids of the next ``limit`` due texts, read from the small partial index ix_messages_due.
+
+    ``status = 'scheduled'`` is written as a literal, never a bound parameter: only then may the
+    partial index (WHERE status = 'scheduled') serve the query, also from a prepared generic
+    plan on PostgreSQL. SQLite without statistics still prefers ix_messages_status and would
+    sort every future text on every tick (a million future texts: half a second a pass), so
+    there the index is named with INDEXED BY, which fails loudly rather than scan silently.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return (
+            text("SELECT messages.id FROM messages INDEXED BY ix_messages_due "
+                 "WHERE messages.status = 'scheduled' AND messages.send_at <= :now "
+                 "ORDER BY messages.send_at, messages.id LIMIT :limit")
+            .bindparams(bindparam("now", now, type_=UTCDateTime()), bindparam("limit", limit))
+            .columns(Message.__table__.c.id)
+        )
+    return (
+        select(Message.id)
+        .where(Message.status == literal_column("'scheduled'"), Message.send_at <= now)
+        .order_by(Message.send_at, Message.id)
+        .limit(limit)
+    )
 
 
 def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
@@ -50,17 +96,10 @@ def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, le
     disjoint rows without waiting. SQLite: writers are serialised (BEGIN IMMEDIATE) and the
     outer ``status = 'scheduled'`` makes the UPDATE conditional; its RETURNING decides.
     """
-    due = (
-        select(Message.id)
-        .where(Message.status == "scheduled", Message.send_at <= now)
-        .order_by(Message.send_at, Message.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    due = _due_ids(session, now, limit)
     stmt = (
         update(Message)
-        .where(Message.id.in_(due.scalar_subquery()), Message.status == "scheduled")
+        .where(picked(session, due), Message.status == "scheduled")
         .values(status="sending", claimed_by=worker_id, lease_until=now + lease, attempt_started_at=now,
                 attempts=Message.attempts + 1, updated_at=now)
         .returning(Message.id, Message.attempts)
@@ -168,15 +207,24 @@ def release(session: Session, message_id: int, *, now: datetime, worker_id: str,
 
 
 def _locked(session: Session, message_id: int) -> Message:
-    return session.scalars(
-        select(Message).where(Message.id == message_id).options(selectinload(Message.events)).with_for_update()
-    ).one()
+    # Nothing here reads msg.events (events are added by id), so they are not loaded.
+    return session.scalars(select(Message).where(Message.id == message_id).with_for_update()).one()
 
 
 def record_sent(session: Session, message_id: int, provider_id: str, provider_status: str, *, now: datetime,
                 worker_id: str) -> None:
-    msg = _locked(session, message_id)
     new = "delivered" if provider_status == "delivered" else "sent"
+    # The usual case, our claim still stands, in one conditional UPDATE (this runs once per text).
+    if session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == "sending")
+        .values(status=new, provider_id=provider_id, sent_at=now, lease_until=None, error_code=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount:
+        _event(session, message_id, now, "dispatch", "sending", new, f"accepted by provider ({provider_status})",
+               worker_id, provider_status=provider_status, data={"sid": provider_id})
+        return
+    msg = _locked(session, message_id)
     if msg.status in ("sending", "unknown"):
         old = msg.status
         msg.status, msg.provider_id, msg.sent_at = new, provider_id, now

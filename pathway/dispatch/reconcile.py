@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pathway.clock import Clock
+from pathway.dispatch.outbox import picked
 from pathway.dispatch.settings import DispatchSettings
 from pathway.models import Message, MessageEvent, Patient
 from pathway.services.base import Env, Rules
@@ -40,11 +41,9 @@ def _claim_unknown(session: Session, *, now, worker_id: str, limit: int, lease: 
     pick = (select(Message.id).where(Message.status == "unknown",
                                      (Message.lease_until.is_(None)) | (Message.lease_until < now))
             .order_by(Message.attempt_started_at, Message.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     rows = session.execute(
         update(Message)
-        .where(Message.id.in_(pick.scalar_subquery()), Message.status == "unknown")
+        .where(picked(session, pick), Message.status == "unknown")
         .values(claimed_by=worker_id, lease_until=now + lease)
         .returning(Message.id)
         .execution_options(synchronize_session=False)

@@ -66,8 +66,10 @@ class Dispatcher:
             out = []
             for (m, phone), slot in zip(ready, slots, strict=True):
                 m.lease_until = max(m.lease_until or now, slot + s.lease)  # a wait for the rate is not a death
-                out.append(Claimed(m.id, phone, m.body, m.attempts, slot))
+                out.append(Claimed(m.id, phone, m.body, m.attempts, slot, m.lease_until))
             self._claimed_total = len(ids)
+            if not ids:  # an idle pass (the usual one): its heartbeat rides in this transaction
+                heartbeat(session, self.worker_id, now, 0)
         return out
 
     def send_one(self, c: Claimed) -> str:
@@ -77,6 +79,15 @@ class Dispatcher:
         if self.stop.is_set():
             with self.sessions.begin() as session:
                 release(session, c.id, now=self.clock(), worker_id=self.worker_id, reason="worker stopping")
+            return "released"
+        if c.lease_until is not None and self.clock() >= c.lease_until:
+            # This pass outlived the lease (slow sends ahead of it in the batch): another worker may
+            # already have marked the text unknown and, after the grace period, resent it. Sending
+            # now could be a second text; give it back instead (a no-op if it is no longer ours).
+            with self.sessions.begin() as session:
+                release(session, c.id, now=self.clock(), worker_id=self.worker_id,
+                        reason="lease expired before the text was handed over")
+            log.warning("message %s: lease expired before sending; not sent by this worker", c.id)
             return "released"
         sms = OutgoingSms(ref=f"m{c.id}", to=c.to, body=c.body, status_callback=self.settings.callback_url(c.id))
         try:
@@ -130,8 +141,9 @@ class Dispatcher:
                     report.released += 1
                 else:
                     report.failed += 1
-        with self.sessions.begin() as session:
-            heartbeat(session, self.worker_id, self.clock(), report.sent)
+        if report.claimed:
+            with self.sessions.begin() as session:
+                heartbeat(session, self.worker_id, self.clock(), report.sent)
         return report
 
     def now(self) -> datetime:

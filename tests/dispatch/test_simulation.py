@@ -1,0 +1,372 @@
+"""Thirty simulated days: 200 patients in six US zones, a daylight-saving change inside the window.
+
+Episodes are created through the services (enrol, schedule with holds, clearance, bookings,
+reschedules, cancellations) at the moments a clinic would; a stepping clock runs dispatch passes
+every 5-15 simulated minutes. Every text sent is then compared with what the pathway says it
+should be -- computed here, independently of the planner, from the episode's facts:
+
+- last_dose: 17:00 local the day before the last-dose day (procedure's local date minus
+  ``stop_days + 1``; for hour holds the local date of start minus ``stop_hours``);
+- pre_procedure: 10:00 local the day before the procedure;
+- restart: scheduled start + 60 min + the drug's restart hours (absolute hours);
+- check_72h: start + 72 h (absolute: across the DST change the wall time moves);
+- follow_up / pt_start: 10:00 local the day before the appointment;
+- enrolment, date_changed, cancelled: when the event happened;
+- quiet hours 08:00-20:00 in the patient's zone: a time outside waits for the next 08:00;
+- a text whose time already passed when it was planned (late approval, late booking) goes at
+  once if its deadline has not passed, else never.
+
+A text is expected at the first dispatch step at or after that moment that falls in the
+patient's daytime, and nowhere else; none may be sent twice, outside daytime, or for a
+cancelled episode after the cancellation (except the cancellation notice itself).
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import time as _time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from pathway.dispatch.housekeeping import housekeeping
+from pathway.models import Episode, MedicationHold, Message, Milestone
+from pathway.services import episodes as ep
+from pathway.services.base import Actor, Env
+from pathway.services.patients import enrol_patient
+from pathway.sms import OutgoingSms, ProviderMessage, SendResult
+
+UTC = timezone.utc
+START = datetime(2027, 2, 25, 14, 0, tzinfo=UTC)  # 09:00 in New York; DST starts 2027-03-14
+DAYS = 30
+END = START + timedelta(days=DAYS)
+PATIENTS = 200
+SEED = 2027
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+         "Pacific/Honolulu"]
+# drug key -> (stop_days, stop_hours, restart_hours), as in the hold catalogue.
+DRUGS = {"warfarin": (5, None, 6), "clopidogrel": (7, None, 24), "apixaban": (3, None, 24),
+         "enoxaparin-prophylactic": (None, 12, 24)}
+PROCEDURE_TIMES = [time(7, 30), time(8, 0), time(9, 0), time(11, 0), time(13, 30), time(15, 0), time(16, 30)]
+DAY_START, DAY_END = time(8, 0), time(20, 0)
+
+
+# --- the rules, restated ----------------------------------------------------------------------
+
+
+def local_at(day: date, t: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, t, tzinfo=zone).astimezone(UTC)
+
+
+def daytime(instant: datetime, zone: ZoneInfo) -> bool:
+    return DAY_START <= instant.astimezone(zone).time() < DAY_END
+
+
+def next_daytime(instant: datetime, zone: ZoneInfo) -> datetime:
+    if daytime(instant, zone):
+        return instant
+    local = instant.astimezone(zone)
+    day = local.date() + timedelta(days=1) if local.time() >= DAY_END else local.date()
+    return local_at(day, DAY_START, zone)
+
+
+@dataclass
+class Hold:
+    drug: str
+    approved_at: datetime | None = None  # None: never approved (needed or declined)
+    id: int = 0
+
+
+@dataclass
+class Case:
+    """One patient and their episode, as the clinic acts on it (times are when it happened)."""
+
+    index: int
+    zone: ZoneInfo
+    procedures: list[tuple[datetime, datetime]]  # (from, procedure_at) eras: scheduled, then moved
+    holds: list[Hold]
+    follow_up: datetime | None = None
+    pt_start: datetime | None = None
+    booked_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    patient_id: int = 0
+    episode_id: int = 0
+    # Planned actions, applied at the first step at or after their time.
+    plan: list[tuple[datetime, str, Any]] = field(default_factory=list)
+
+    @property
+    def phone(self) -> str:
+        return f"+1212555{self.index:04d}"
+
+
+def nominal_texts(case: Case, procedure_at: datetime) -> list[tuple[str, str, datetime, datetime, datetime | None]]:
+    """(kind, drug, nominal time, catch-up deadline, prerequisite time) for procedure-bound texts."""
+    z = case.zone
+    day = procedure_at.astimezone(z).date()
+    out: list[tuple[str, str, datetime, datetime, datetime | None]] = [
+        ("pre_procedure", "", local_at(day - timedelta(days=1), time(10, 0), z), procedure_at, None),
+        ("check_72h", "", procedure_at + timedelta(hours=72), procedure_at + timedelta(hours=72), None),
+    ]
+    for h in case.holds:
+        if h.approved_at is None:
+            continue
+        stop_days, stop_hours, restart_hours = DRUGS[h.drug]
+        if stop_days is not None:
+            last_day = day - timedelta(days=stop_days + 1)
+            deadline = local_at(last_day, time(0, 0), z)
+        else:
+            last_at = procedure_at - timedelta(hours=stop_hours)
+            last_day, deadline = last_at.astimezone(z).date(), last_at
+        out.append(("last_dose", h.drug, local_at(last_day - timedelta(days=1), time(17, 0), z), deadline,
+                    h.approved_at))
+        restart = procedure_at + timedelta(minutes=60) + timedelta(hours=restart_hours)
+        out.append(("restart", h.drug, restart, restart, h.approved_at))
+    return out
+
+
+def planned_send(nominal: datetime, deadline: datetime, planned_at: datetime, zone: ZoneInfo) -> datetime | None:
+    """When a text planned at ``planned_at`` becomes due, or None when it is too late to plan."""
+    due = next_daytime(nominal, zone)
+    if due >= planned_at:
+        return due
+    if deadline <= planned_at:
+        return None
+    return next_daytime(planned_at, zone)
+
+
+def expected_texts(case: Case, steps: list[datetime]) -> list[tuple[str, str, datetime]]:
+    """(kind, drug, step) of every text this case should have had sent within the run."""
+    z = case.zone
+
+    def step_for(due: datetime) -> datetime | None:
+        i = bisect.bisect_left(steps, due)
+        while i < len(steps) and not daytime(steps[i], z):
+            i += 1
+        return steps[i] if i < len(steps) else None
+
+    out: list[tuple[str, str, datetime]] = []
+
+    def expect(kind: str, drug: str, due: datetime | None, until: datetime | None) -> None:
+        at = step_for(due) if due is not None else None
+        if at is not None and (until is None or at < until):
+            out.append((kind, drug, at))
+
+    cancel = case.cancelled_at
+    expect("enrolment", "", next_daytime(START, z), None)
+    for era, (since, procedure_at) in enumerate(case.procedures):
+        until = case.procedures[era + 1][0] if era + 1 < len(case.procedures) else None
+        if cancel is not None:
+            until = cancel if until is None else min(until, cancel)
+        if until is not None and until <= since:
+            continue
+        if era > 0:
+            expect("date_changed", "", next_daytime(since, z), cancel)
+        for kind, drug, nominal, deadline, prerequisite in nominal_texts(case, procedure_at):
+            planned_at = max(since, prerequisite) if prerequisite is not None else since
+            if until is not None and planned_at >= until:
+                continue
+            expect(kind, drug, planned_send(nominal, deadline, planned_at, z), until)
+    for kind, at in (("follow_up", case.follow_up), ("pt_start", case.pt_start)):
+        if at is None or case.booked_at is None:
+            continue
+        nominal = local_at(at.astimezone(z).date() - timedelta(days=1), time(10, 0), z)
+        expect(kind, "", planned_send(nominal, at, case.booked_at, z), cancel)
+    if cancel is not None and cancel < procedure_on(case, cancel):
+        expect("cancelled", "", next_daytime(cancel, z), None)
+    return out
+
+
+def procedure_on(case: Case, at: datetime) -> datetime:
+    return [p for since, p in case.procedures if since <= at][-1]
+
+
+# --- the clinic ---------------------------------------------------------------------------------
+
+
+def make_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    start_day = START.date()
+    for i in range(PATIENTS):
+        zone = ZoneInfo(ZONES[i % len(ZONES)])
+        r = rng.random()
+        drugs = [] if r < 0.5 else rng.sample(sorted(DRUGS), 2 if r > 0.9 else 1)
+        min_offset = max([3] + [(DRUGS[d][0] or 1) + 3 for d in drugs])
+        day = start_day + timedelta(days=rng.randint(min_offset, 24))
+        procedure_at = local_at(day, rng.choice(PROCEDURE_TIMES), zone)
+        case = Case(i, zone, [(START, procedure_at)], [Hold(d) for d in drugs])
+        for hold in case.holds:
+            r = rng.random()
+            if r < 0.55:
+                hold.approved_at = START
+            elif r < 0.8:  # approved later, sometimes after its reminder's time (catch-up or too late)
+                case.plan.append((START + (procedure_at - START - timedelta(days=1)) * rng.uniform(0.1, 0.9),
+                                  "approve", hold))
+            elif r < 0.9:
+                case.plan.append((START, "decline", hold))
+        group = rng.random()
+        if group < 0.10 and procedure_at - timedelta(days=2) > START + timedelta(hours=6):
+            moved_at = START + timedelta(hours=6) + (procedure_at - timedelta(days=2) - START - timedelta(hours=6)) \
+                * rng.random()
+            new_day = procedure_at.astimezone(zone).date() + timedelta(days=rng.randint(2, 6))
+            case.plan.append((moved_at, "reschedule", local_at(new_day, procedure_at.astimezone(zone).time(), zone)))
+        elif group < 0.18:
+            case.plan.append((START + timedelta(hours=2) + (procedure_at + timedelta(days=4) - START) * rng.random(),
+                              "cancel", None))
+        if rng.random() < 0.6:
+            final = case.plan[-1][2] if case.plan and case.plan[-1][1] == "reschedule" else procedure_at
+            fu = local_at(final.astimezone(zone).date() + timedelta(days=rng.randint(7, 10)),
+                          rng.choice([time(9, 0), time(14, 0)]), zone)
+            pt = (local_at(fu.astimezone(zone).date() + timedelta(days=rng.randint(3, 8)), time(11, 0), zone)
+                  if rng.random() < 0.4 else None)
+            reminder = local_at(fu.astimezone(zone).date() - timedelta(days=1), time(10, 0), zone)
+            if rng.random() < 0.15:  # booked late: after its reminder's time, still before the visit
+                booked = reminder + timedelta(minutes=rng.randint(10, 300))
+            else:
+                booked = START + max(timedelta(0), reminder - timedelta(days=1) - START) * rng.random()
+            if booked < END:
+                case.plan.append((booked, "book", (fu, pt)))
+        case.plan.sort(key=lambda p: p[0])
+        cases.append(case)
+    return cases
+
+
+class Recorder:
+    """A transport that records what it was handed and when (the stepping clock's time)."""
+
+    name = "recorder"
+    default_rate_per_second = None
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.sent: list[tuple[int, str, str, datetime]] = []
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        self.sent.append((int(sms.ref[1:]), sms.to, sms.body, self.clock()))
+        return SendResult(provider_id=f"SM{len(self.sent):032d}", status="sent")
+
+    def list_sent(self, to: str, since: datetime) -> list[ProviderMessage]:
+        return [ProviderMessage(f"SM{i + 1:032d}", t, b, "sent", at) for i, (_, t, b, at) in enumerate(self.sent)
+                if t == to and at >= since]
+
+
+@pytest.mark.slow
+def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
+        sessions, rules, clock, people, make_dispatcher) -> None:
+    wall = _time.monotonic()
+    rng = random.Random(SEED)
+    cases = make_cases(rng)
+    clock.set(START)
+    coordinator, clinician = people["coordinator"], people["clinician"]
+
+    def apply(session: Any, env: Env, case: Case, action: str, arg: Any) -> None:
+        if action == "approve" or action == "decline":
+            ep.record_clearance(session, env, clinician, arg.id, {"status": action + "d", "by": "Dr. Rx"})
+            arg.approved_at = env.now if action == "approve" else None
+        elif action == "reschedule":
+            ep.reschedule(session, env, coordinator, case.episode_id, {"procedure_at": arg.isoformat()})
+            case.procedures.append((env.now, arg))
+        elif action == "cancel":
+            ep.cancel_episode(session, env, coordinator, case.episode_id, {"reason": "patient declined"})
+            case.cancelled_at = env.now
+        elif action == "book":
+            fu, pt = arg
+            ep.book_appointment(session, env, coordinator, case.episode_id, "follow_up", {"appointment_at": fu.isoformat()})
+            if pt is not None:
+                ep.book_appointment(session, env, coordinator, case.episode_id, "pt_start",
+                                    {"appointment_at": pt.isoformat()})
+            case.follow_up, case.pt_start, case.booked_at = fu, pt, env.now
+
+    # Day 0: every patient enrolled, their procedure scheduled with its holds, most holds signed.
+    with sessions.begin() as s:
+        env = Env(rules=rules, now=START)
+        for case in cases:
+            p = enrol_patient(s, env, coordinator, {
+                "mrn": f"S{case.index:05d}", "given_name": "Pat", "family_name": f"Sim{case.index}",
+                "birth_date": "1950-01-01", "phone": case.phone, "timezone": case.zone.key, "sms_consent": True})
+            e = ep.schedule_episode(s, env, coordinator, p.id, {
+                "procedure_at": case.procedures[0][1].isoformat(), "holds": [{"drug": h.drug} for h in case.holds]})
+            case.patient_id, case.episode_id = p.id, e.id
+            for hold, row in zip(case.holds, e.holds, strict=True):
+                hold.id = row.id
+                if hold.approved_at is not None:
+                    apply(s, env, case, "approve", hold)
+    setup = _time.monotonic() - wall
+    pending = sorted(((at, case.index, action, arg) for case in cases for at, action, arg in case.plan),
+                     key=lambda p: (p[0], p[1]))
+    recorder = Recorder(clock)
+    d = make_dispatcher(transport=recorder, concurrency=1, batch_size=50)
+    steps: list[datetime] = []
+    last_housekeeping = None
+    in_dispatch = 0.0
+    while clock() < END:
+        now = clock()
+        while pending and pending[0][0] <= now:
+            _, index, action, arg = pending.pop(0)
+            case = cases[index]
+            if case.cancelled_at is not None:
+                continue  # nothing more happens to a cancelled episode
+            with sessions.begin() as s:
+                apply(s, Env(rules=rules, now=now), case, action, arg)
+        if last_housekeeping is None or now - last_housekeeping >= timedelta(hours=1):
+            with sessions.begin() as s:
+                housekeeping(s, now, "sim")
+            last_housekeeping = now
+        t_pass = _time.monotonic()
+        while d.dispatch_due().claimed >= d.settings.batch_size:
+            pass  # a busy minute: a real worker ticks every second, so all of it goes now
+        in_dispatch += _time.monotonic() - t_pass
+        steps.append(now)
+        clock.advance(timedelta(minutes=rng.randint(5, 15)))
+    simulated = _time.monotonic() - wall
+
+    # What was sent, read back from the outbox rows the dispatcher was handed.
+    with sessions() as s:
+        rows = {m.id: m for m in s.scalars(select(Message))}
+        drug_of_milestone = dict(s.execute(
+            select(Milestone.id, MedicationHold.drug_key).join(MedicationHold, Milestone.hold_id == MedicationHold.id)).all())
+        episode_of = {e.id: e for e in s.scalars(select(Episode))}
+    by_patient = {c.patient_id: c for c in cases}
+    sent_ids = [mid for mid, *_ in recorder.sent]
+    assert len(sent_ids) == len(set(sent_ids)), "a text was handed to the transport twice"
+    actual: dict[int, list[tuple[str, str, datetime]]] = defaultdict(list)
+    problems = []
+    for mid, to, _body, at in recorder.sent:
+        m = rows[mid]
+        case = by_patient[m.patient_id]
+        assert to == case.phone
+        if not daytime(at, case.zone):
+            problems.append(f"{case.zone.key}: {m.kind} sent at {at.astimezone(case.zone)}, outside 08:00-20:00")
+        if case.cancelled_at is not None and at >= case.cancelled_at and m.kind not in ("cancelled", "enrolment"):
+            problems.append(f"patient {case.index}: {m.kind} sent at {at} after the cancellation at {case.cancelled_at}")
+        if m.episode_id is not None:
+            assert episode_of[m.episode_id].patient_id == m.patient_id
+        actual[case.index].append((m.kind, drug_of_milestone.get(m.milestone_id, "") if m.milestone_id else "", at))
+    assert len({(m.patient_id, m.plan_key) for m in (rows[i] for i in sent_ids)}) == len(sent_ids)
+
+    expected_total = 0
+    kinds: dict[str, int] = defaultdict(int)
+    for case in cases:
+        want = sorted(expected_texts(case, steps), key=lambda t: (t[2], t[0], t[1]))
+        got = sorted(actual[case.index], key=lambda t: (t[2], t[0], t[1]))
+        expected_total += len(want)
+        for kind, *_ in got:
+            kinds[kind] += 1
+        if want != got:
+            z = case.zone
+            fmt = lambda ts: [(k, dr, f"{t.astimezone(z):%m-%d %H:%M}") for k, dr, t in ts]  # noqa: E731
+            problems.append(f"patient {case.index} ({z.key}, procedure {[f'{p.astimezone(z):%m-%d %H:%M}' for _, p in case.procedures]},"
+                            f" cancelled {case.cancelled_at}):\n  expected {fmt(want)}\n  sent     {fmt(got)}")
+    print(f"\nsimulated {DAYS} days in {simulated:.1f} s (setup {setup:.1f} s, dispatch {in_dispatch:.1f} s, {len(steps)} steps); {len(recorder.sent)} texts: {dict(kinds)}")
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:15])
+    assert len(recorder.sent) == expected_total
+    # The scenario really covered what it claims to.
+    assert {"enrolment", "last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start",
+            "date_changed", "cancelled"} <= set(kinds)
+    assert any(c.cancelled_at for c in cases) and any(len(c.procedures) > 1 for c in cases)
