@@ -85,15 +85,24 @@ def _fail_action(exc: ServiceError, back: str) -> Any:
 # --- home and worklist ---------------------------------------------------------------------
 
 
+WORKLIST_LIMIT = 200  # items counted in the tiles
+WORKLIST_PAGE = 50  # rows shown per page
+
+
 @bp.route("/")
 def worklist() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_user.role not in CARE_ROLES:
         return redirect(home_for(current_user.role))
-    items = build_worklist(db(), env(), actor())
+    everything = build_worklist(db(), env(), actor(), limit=WORKLIST_LIMIT)
     db().commit()
-    return render_template("pages/worklist.html", items=items, link_for=_worklist_link)
+    # The tiles count the whole list; the page shows the most urgent rows a person can work.
+    pages = max(1, -(-len(everything) // WORKLIST_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    items = everything[(page - 1) * WORKLIST_PAGE: page * WORKLIST_PAGE]
+    return render_template("pages/worklist.html", items=items, everything=everything, page=page, pages=pages,
+                           more=len(everything) >= WORKLIST_LIMIT, link_for=_worklist_link)
 
 
 def _worklist_link(item: WorklistItem) -> str:

@@ -70,6 +70,24 @@ def test_resolving_a_task_from_the_worklist(coordinator: Any, session: Any, env:
     assert "Nothing needs you right now" in coordinator.text("/")
 
 
+def test_a_long_worklist_shows_fifty_rows_a_page_and_counts_them_all(
+    coordinator: Any, session: Any, env: Any, make_patient: Any
+) -> None:
+    from pathway.services.tasks import open_task
+
+    p = make_patient()
+    for n in range(60):
+        open_task(session, env, "reply", f"reply:bench{n:02d}", f"Read reply number {n:02d}", patient_id=p.id)
+    session.flush()
+    first = coordinator.text("/")
+    assert first.count('class="list-group-item worklist-item') == 50
+    assert '<span class="tile-n">60</span>' in first and 'aria-current="page">1<' in first
+    second = coordinator.text("/?page=2")
+    assert second.count('class="list-group-item worklist-item') == 10
+    assert "Read reply number" in second and 'aria-current="page">2<' in second
+    assert coordinator.text("/?page=99").count('class="list-group-item worklist-item') == 10  # clamped
+
+
 # --- patients ---------------------------------------------------------------------------------
 
 
