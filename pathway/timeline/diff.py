@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,8 @@ MESSAGE_STATUSES = frozenset(
 DEAD_MESSAGE_STATUSES = frozenset({"cancelled", "suppressed"})
 # Milestone statuses a re-plan leaves alone.
 CLOSED_MILESTONE_STATUSES = frozenset({"done", "cancelled"})
+
+MIDNIGHT = time(0, 0)
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,22 @@ class StoredMessage:
 
 
 def _when(value: datetime | None, tz: ZoneInfo) -> str:
+    """A local date and time; a step that is a whole day (local midnight) shows its date alone."""
     if value is None:
         return "(no date)"
     local = to_local(value, tz)
+    if local.time() == MIDNIGHT:
+        return format_date(local.date(), "en")
     return f"{format_date(local.date(), 'en')} {format_time(local.time(), 'en')}"
 
 
 def _span(due: datetime | None, start: datetime | None, end: datetime | None, tz: ZoneInfo) -> str:
     if due is not None or start is None:
         return _when(due, tz)
+    if end is not None and to_local(end, tz).time() == MIDNIGHT:
+        # Windows end at midnight, exclusive: "day 7 to day 10" is shown as the last whole day.
+        last = to_local(end, tz).date() - timedelta(days=1)
+        return f"{_when(start, tz)} to {format_date(last, 'en')}"
     return f"{_when(start, tz)} to {_when(end, tz)}"
 
 
@@ -147,7 +156,7 @@ class PlanDiff:
         for old, new in self.milestones_moved:
             before = _span(old.due_at, old.window_start, old.window_end, tz)
             after = _span(new.due_at, new.window_start, new.window_end, tz)
-            lines.append(f"Move: {labels.milestone(new.kind)} {before} -> {after}")
+            lines.append(f"Move: {labels.milestone(new.kind)} {before} \u2192 {after}")
         for m in self.milestones_added:
             when = _span(m.due_at, m.window_start, m.window_end, tz)
             lines.append(f"New step: {labels.milestone(m.kind)} {when}")

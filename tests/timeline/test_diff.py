@@ -313,7 +313,8 @@ def test_summary_reads_as_a_preview_in_local_time(
     lines = diff.summary(NY, definition)
     assert "Cancel: last-dose reminder Mon Mar 1 5:00 PM" in lines
     assert "Add: last-dose reminder Wed Mar 3 5:00 PM" in lines
-    assert "Move: Procedure Wed Mar 10 8:00 AM -> Fri Mar 12 8:00 AM" in lines
+    assert "Move: Procedure Wed Mar 10 8:00 AM \u2192 Fri Mar 12 8:00 AM" in lines
+    assert any(line.startswith("Move: Last dose before the hold Tue Mar 2 \u2192 Thu Mar 4") for line in lines)
     assert "Send: date-change notice Mon Feb 1 10:00 AM" in lines
     plain = diff.summary(NY)
     assert "Cancel: last dose text Mon Mar 1 5:00 PM" in plain
