@@ -9,9 +9,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, TextualSelect, any_, bindparam, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Select, TextualSelect, any_, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
@@ -89,12 +90,39 @@ def _due_ids(session: Session, now: datetime, limit: int) -> Select[tuple[int]] 
     )
 
 
-def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
-    """Move up to ``limit`` due texts from scheduled to sending in ONE statement.
+# What the claim returns and the send-time checks read: plain rows, no ORM objects (the claim
+# runs once per batch on the dispatcher's hot path).
+_CLAIM_COLUMNS = (Message.id, Message.attempts, Message.body, Message.patient_id, Message.episode_id,
+                  Message.milestone_id, Message.kind, Message.send_at, Message.lease_until)
+_EVENTS = MessageEvent.__table__
+
+
+def _event_row(message_id: int, now: datetime, src: str, frm: str | None, to: str | None, reason: str,
+               actor: str, provider_status: str | None = None, error_code: int | None = None,
+               data: dict[str, object] | None = None) -> dict[str, object]:
+    row = {"message_id": message_id, "at": now, "source": src, "from_status": frm, "to_status": to,
+           "reason": reason, "actor": actor, "provider_status": provider_status, "error_code": error_code}
+    if data is not None:  # left out, not None: JSON would store None as a JSON 'null', the ORM as SQL NULL
+        row["data"] = data
+    return row
+
+
+def add_events(session: Session, rows: list[dict[str, object]]) -> None:
+    """Insert MessageEvent rows with one Core executemany (no ORM objects, no flush)."""
+    with_data = [r for r in rows if "data" in r]
+    without = [r for r in rows if "data" not in r]
+    for group in (without, with_data):
+        if group:
+            session.execute(insert(_EVENTS), group)
+
+
+def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list:
+    """Move up to ``limit`` due texts from scheduled to sending in ONE statement; return their rows.
 
     PostgreSQL: the inner SELECT takes row locks with SKIP LOCKED, so concurrent workers take
     disjoint rows without waiting. SQLite: writers are serialised (BEGIN IMMEDIATE) and the
     outer ``status = 'scheduled'`` makes the UPDATE conditional; its RETURNING decides.
+    Rows come back in (send_at, id) order with the columns the send-time checks need.
     """
     due = _due_ids(session, now, limit)
     stmt = (
@@ -102,13 +130,18 @@ def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, le
         .where(picked(session, due), Message.status == "scheduled")
         .values(status="sending", claimed_by=worker_id, lease_until=now + lease, attempt_started_at=now,
                 attempts=Message.attempts + 1, updated_at=now)
-        .returning(Message.id, Message.attempts)
+        .returning(*_CLAIM_COLUMNS)
         .execution_options(synchronize_session=False)
     )
-    rows = session.execute(stmt).all()
-    for mid, attempt in rows:
-        _event(session, mid, now, "dispatch", "scheduled", "sending", f"claimed, attempt {attempt}", worker_id)
-    return [mid for mid, _ in rows]
+    rows = sorted(session.execute(stmt).all(), key=lambda r: (r.send_at, r.id))
+    add_events(session, [_event_row(r.id, now, "dispatch", "scheduled", "sending", f"claimed, attempt {r.attempts}",
+                                    worker_id) for r in rows])
+    return rows
+
+
+def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
+    """Move up to ``limit`` due texts from scheduled to sending in ONE statement; return their ids."""
+    return [r.id for r in claim_due_rows(session, now=now, worker_id=worker_id, limit=limit, lease=lease)]
 
 
 @dataclass(frozen=True)
@@ -131,9 +164,14 @@ def _stale_after(msg: Message, episode: Episode | None, milestone: Milestone | N
     return None
 
 
-def check_before_send(msg: Message, patient: Patient, episode: Episode | None, milestone: Milestone | None,
-                      hold: MedicationHold | None, quiet: QuietHours, now: datetime) -> Verdict:
-    """Re-check at send time what planning assumed."""
+def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: Any | None, hold: Any | None,
+                      quiet: QuietHours, now: datetime) -> Verdict:
+    """Re-check at send time what planning assumed.
+
+    Takes plain rows (the claim's hot path loads no ORM objects) or models alike; it reads
+    msg.kind, the patient's consent, opt-out, phone flag and time zone, the episode's status and
+    procedure time, the milestone's status and due time, and whether the hold is approved and signed.
+    """
     if msg.kind != "reply":
         if patient.sms_consent_at is None:
             return Verdict("suppressed", "no consent to texts recorded")
@@ -157,25 +195,45 @@ def check_before_send(msg: Message, patient: Patient, episode: Episode | None, m
     return Verdict("send")
 
 
-def prepare_claimed(session: Session, ids: list[int], *, now: datetime, worker_id: str,
-                    quiet: QuietHours) -> list[tuple[Message, str]]:
-    """Apply the send-time checks to claimed rows; return those that may go now, with the phone."""
-    if not ids:
+@dataclass(frozen=True)
+class HoldRow:
+    """The two columns of a medication hold the send-time check reads."""
+    id: int
+    clearance: str
+    signed_at: datetime | None
+
+    @property
+    def approved_and_signed(self) -> bool:  # the same rule as MedicationHold.approved_and_signed
+        return self.clearance == "approved" and self.signed_at is not None
+
+
+def _by_id(session: Session, stmt: Select, ids: set[int]) -> dict:
+    return {r.id: r for r in session.execute(stmt.where(stmt.selected_columns[0].in_(ids)))} if ids else {}
+
+
+def prepare_claimed(session: Session, claimed: list, *, now: datetime, worker_id: str,
+                    quiet: QuietHours) -> list[tuple]:
+    """Apply the send-time checks to claimed rows; return ``(row, phone)`` for those that may go now.
+
+    ``claimed`` is what :func:`claim_due_rows` returned (plain rows, (send_at, id) order). Texts that
+    may not go now are put back (deferred) or closed (suppressed/cancelled) with Core statements.
+    """
+    if not claimed:
         return []
-    msgs = list(session.scalars(
-        select(Message).where(Message.id.in_(ids)).order_by(Message.send_at, Message.id)
-    ))
-    patients = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_({m.patient_id for m in msgs})))}
-    ep_ids = {m.episode_id for m in msgs if m.episode_id}
-    episodes = {e.id: e for e in session.scalars(select(Episode).where(Episode.id.in_(ep_ids)))} if ep_ids else {}
-    ms_ids = {m.milestone_id for m in msgs if m.milestone_id}
-    milestones = ({m.id: m for m in session.scalars(select(Milestone).where(Milestone.id.in_(ms_ids)))}
-                  if ms_ids else {})
+    patients = _by_id(session, select(Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at,
+                                      Patient.opted_out_via, Patient.phone_flagged_at, Patient.phone_flag_reason,
+                                      Patient.timezone), {m.patient_id for m in claimed})
+    episodes = _by_id(session, select(Episode.id, Episode.status, Episode.procedure_at),
+                      {m.episode_id for m in claimed if m.episode_id})
+    milestones = _by_id(session, select(Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id),
+                        {m.milestone_id for m in claimed if m.milestone_id})
     hold_ids = {m.hold_id for m in milestones.values() if m.hold_id}
-    holds = ({h.id: h for h in session.scalars(select(MedicationHold).where(MedicationHold.id.in_(hold_ids)))}
-             if hold_ids else {})
+    holds = ({r.id: HoldRow(r.id, r.clearance, r.signed_at) for r in session.execute(
+        select(MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at)
+        .where(MedicationHold.id.in_(hold_ids)))} if hold_ids else {})
     ready = []
-    for msg in msgs:
+    events = []
+    for msg in claimed:
         milestone = milestones.get(msg.milestone_id) if msg.milestone_id else None
         hold = holds.get(milestone.hold_id) if milestone is not None and milestone.hold_id else None
         verdict = check_before_send(msg, patients[msg.patient_id], episodes.get(msg.episode_id or 0), milestone,
@@ -183,17 +241,20 @@ def prepare_claimed(session: Session, ids: list[int], *, now: datetime, worker_i
         if verdict.action == "send":
             ready.append((msg, patients[msg.patient_id].phone))
             continue
+        put_back = update(Message).where(Message.id == msg.id).execution_options(synchronize_session=False)
         if verdict.action == "defer":
             assert verdict.defer_to is not None
-            msg.status, msg.send_at, msg.attempts = "scheduled", verdict.defer_to, msg.attempts - 1
-            msg.claimed_by = msg.lease_until = msg.attempt_started_at = None
-            _event(session, msg.id, now, "dispatch", "sending", "scheduled",
-                   f"deferred to {verdict.defer_to.isoformat()}: {verdict.reason}", worker_id)
+            session.execute(put_back.values(status="scheduled", send_at=verdict.defer_to, attempts=msg.attempts - 1,
+                                            claimed_by=None, lease_until=None, attempt_started_at=None,
+                                            updated_at=now))
+            events.append(_event_row(msg.id, now, "dispatch", "sending", "scheduled",
+                                     f"deferred to {verdict.defer_to.isoformat()}: {verdict.reason}", worker_id))
         else:
-            msg.status, msg.status_reason, msg.attempts = verdict.action, verdict.reason, msg.attempts - 1
-            msg.claimed_by = msg.lease_until = None
-            _event(session, msg.id, now, "dispatch", "sending", verdict.action, verdict.reason, worker_id)
-        msg.updated_at = now
+            session.execute(put_back.values(status=verdict.action, status_reason=verdict.reason,
+                                            attempts=msg.attempts - 1, claimed_by=None, lease_until=None,
+                                            updated_at=now))
+            events.append(_event_row(msg.id, now, "dispatch", "sending", verdict.action, verdict.reason, worker_id))
+    add_events(session, events)
     return ready
 
 
@@ -237,6 +298,33 @@ def record_sent(session: Session, message_id: int, provider_id: str, provider_st
         msg.provider_id = msg.provider_id or provider_id
         _event(session, msg.id, now, "dispatch", None, None, f"provider accepted; status already {msg.status}",
                worker_id, provider_status=provider_status, data={"sid": provider_id})
+
+
+def record_sent_many(session: Session, results: list[tuple[int, str, str, datetime]], *, worker_id: str) -> bool:
+    """Record several accepted texts ``(id, provider_id, provider_status, now)``: the usual case only.
+
+    One Core executemany of the same conditional UPDATE as :func:`record_sent` plus one
+    executemany of events. Returns False if any text was no longer 'sending' (a callback got
+    there first, or it was marked unknown): the caller must then roll this transaction back and
+    record each text with :func:`record_sent`, which handles those cases.
+    """
+    if not results:
+        return True
+    params = [{"mid": mid, "new": "delivered" if ps == "delivered" else "sent", "sid": sid, "now": now}
+              for mid, sid, ps, now in results]
+    stmt = (
+        update(Message)
+        .where(Message.id == bindparam("mid"), Message.status == "sending")
+        .values(status=bindparam("new"), provider_id=bindparam("sid"), sent_at=bindparam("now"), lease_until=None,
+                error_code=None, updated_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
+    if session.connection().execute(stmt, params).rowcount != len(params):
+        return False
+    add_events(session, [_event_row(mid, now, "dispatch", "sending", p["new"], f"accepted by provider ({ps})",
+                                    worker_id, provider_status=ps, data={"sid": sid})
+                         for (mid, sid, ps, now), p in zip(results, params, strict=True)])
+    return True
 
 
 def backoff(attempt: int, base: timedelta, ceiling: timedelta, rng: random.Random,

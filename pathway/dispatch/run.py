@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
@@ -11,13 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pathway.clock import Clock
 from pathway.dispatch.housekeeping import heartbeat
-from pathway.dispatch.outbox import Claimed, claim_due, prepare_claimed, record_failure, record_sent, release
+from pathway.dispatch.outbox import (Claimed, claim_due_rows, prepare_claimed, record_failure, record_sent,
+                                     record_sent_many, release)
 from pathway.dispatch.ratelimit import reserve_slots, slots_affordable
 from pathway.dispatch.settings import DispatchSettings
+from pathway.models import Message
 from pathway.services.base import Env, Rules
 from pathway.sms import OutgoingSms, SmsError, Transport
 
@@ -40,6 +44,30 @@ def _real_sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+class _Accepted:
+    """A text Twilio accepted, waiting for the group commit that records it."""
+
+    __slots__ = ("row", "done", "error")
+
+    def __init__(self, row: tuple[int, str, str, datetime]) -> None:
+        self.row = row
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+class _Mismatch(Exception):
+    """A text of the group was no longer 'sending': undo the group, record one by one."""
+
+
+_LEASE_UPDATE = (update(Message).where(Message.id == bindparam("mid"), Message.status == "sending")
+                 .values(lease_until=bindparam("lease")).execution_options(synchronize_session=False))
+
+
 @dataclass
 class Dispatcher:
     """Everything a pass needs, passed in: database, transport, settings, rules, clock."""
@@ -53,6 +81,12 @@ class Dispatcher:
     sleep: Callable[[float], None] = _real_sleep
     stop: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
+    # One send pool for the life of the dispatcher (not one per pass), and the group commit of results.
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False, compare=False)
+    _recorded: queue.SimpleQueue[_Accepted] = field(default_factory=queue.SimpleQueue, init=False, repr=False,
+                                                    compare=False)
+    _recorder: threading.Thread | None = field(default=None, init=False, repr=False, compare=False)
+    _start_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def claim(self) -> list[Claimed]:
         """One transaction: claim, re-check, reserve rate slots. Committed before any send."""
@@ -60,26 +94,40 @@ class Dispatcher:
         limit = slots_affordable(s.rate_per_second, max(s.tick * 2, s.lease / 4), s.batch_size)
         with self.sessions.begin() as session:
             now = self.clock()
-            ids = claim_due(session, now=now, worker_id=self.worker_id, limit=limit, lease=s.lease)
-            ready = prepare_claimed(session, ids, now=now, worker_id=self.worker_id, quiet=self.rules.quiet)
+            rows = claim_due_rows(session, now=now, worker_id=self.worker_id, limit=limit, lease=s.lease)
+            ready = prepare_claimed(session, rows, now=now, worker_id=self.worker_id, quiet=self.rules.quiet)
             slots = reserve_slots(session, s.sender_key, len(ready), now, s.rate_per_second)
             out = []
+            longer = []
             for (m, phone), slot in zip(ready, slots, strict=True):
-                m.lease_until = max(m.lease_until or now, slot + s.lease)  # a wait for the rate is not a death
-                out.append(Claimed(m.id, phone, m.body, m.attempts, slot, m.lease_until))
-            self._claimed_total = len(ids)
-            if not ids:  # an idle pass (the usual one): its heartbeat rides in this transaction
+                lease_until = max(m.lease_until or now, slot + s.lease)  # a wait for the rate is not a death
+                if lease_until != m.lease_until:
+                    longer.append({"mid": m.id, "lease": lease_until})
+                out.append(Claimed(m.id, phone, m.body, m.attempts, slot, lease_until))
+            if longer:
+                session.connection().execute(_LEASE_UPDATE, longer)
+            self._claimed_total = len(rows)
+            if not rows:  # an idle pass (the usual one): its heartbeat rides in this transaction
                 heartbeat(session, self.worker_id, now, 0)
         return out
 
     def send_one(self, c: Claimed) -> str:
+        """Send one claimed text; its result is committed before this returns."""
+        status, accepted = self._send(c)
+        if accepted is not None:
+            accepted.wait()
+        return status
+
+    def _send(self, c: Claimed) -> tuple[str, _Accepted | None]:
+        """Send one claimed text. A failure is recorded here; an accepted text is handed to the
+        recorder thread, which commits it at once (with any others accepted meanwhile)."""
         wait = (c.slot - self.clock()).total_seconds()
         if wait > 0:
             self.sleep(wait)
         if self.stop.is_set():
             with self.sessions.begin() as session:
                 release(session, c.id, now=self.clock(), worker_id=self.worker_id, reason="worker stopping")
-            return "released"
+            return "released", None
         if c.lease_until is not None and self.clock() >= c.lease_until:
             # This pass outlived the lease (slow sends ahead of it in the batch): another worker may
             # already have marked the text unknown and, after the grace period, resent it. Sending
@@ -88,7 +136,7 @@ class Dispatcher:
                 release(session, c.id, now=self.clock(), worker_id=self.worker_id,
                         reason="lease expired before the text was handed over")
             log.warning("message %s: lease expired before sending; not sent by this worker", c.id)
-            return "released"
+            return "released", None
         sms = OutgoingSms(ref=f"m{c.id}", to=c.to, body=c.body, status_callback=self.settings.callback_url(c.id))
         try:
             result = self.transport.send(sms)
@@ -100,7 +148,7 @@ class Dispatcher:
                     max_attempts=self.settings.max_attempts, base=self.settings.backoff_base,
                     ceiling=self.settings.backoff_max, rng=self.rng)
             log.info("message %s attempt %s: %s (%s)", c.id, c.attempt, status, exc.outcome)
-            return status
+            return status, None
         except Exception:  # noqa: BLE001 - anything unexpected may have reached the provider
             log.exception("message %s: unexpected error while sending; marking unknown", c.id)
             with self.sessions.begin() as session:
@@ -108,11 +156,61 @@ class Dispatcher:
                     session, Env(rules=self.rules, now=self.clock()), c.id, outcome="ambiguous", code=None,
                     http_status=None, retry_after=None, worker_id=self.worker_id,
                     max_attempts=self.settings.max_attempts, base=self.settings.backoff_base,
-                    ceiling=self.settings.backoff_max, rng=self.rng)
-        with self.sessions.begin() as session:
-            record_sent(session, c.id, result.provider_id, result.status, now=self.clock(), worker_id=self.worker_id)
+                    ceiling=self.settings.backoff_max, rng=self.rng), None
+        accepted = _Accepted((c.id, result.provider_id, result.status, self.clock()))
+        self._start_recorder()
+        self._recorded.put(accepted)
         log.info("message %s attempt %s: sent", c.id, c.attempt)
-        return "sent"
+        return "sent", accepted
+
+    def _start_recorder(self) -> None:
+        if self._recorder is None:
+            with self._start_lock:
+                if self._recorder is None:
+                    t = threading.Thread(target=self._record_loop, name=f"record-{self.worker_id}", daemon=True)
+                    t.start()
+                    self._recorder = t
+
+    def _record_loop(self) -> None:
+        """Group commit: take every accepted text waiting now and record them in one transaction.
+
+        A text is committed right after its HTTP call (no later than the transaction in
+        progress). If the process dies first, the text is still 'sending': its lease expires, it
+        becomes 'unknown' and is reconciled (the status callback also carries its id)."""
+        while True:
+            batch = [self._recorded.get()]
+            while True:
+                try:
+                    batch.append(self._recorded.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [a.row for a in batch]
+            try:
+                try:
+                    with self.sessions.begin() as session:
+                        if not record_sent_many(session, rows, worker_id=self.worker_id):
+                            raise _Mismatch
+                except _Mismatch:
+                    with self.sessions.begin() as session:
+                        for mid, sid, ps, at in rows:
+                            record_sent(session, mid, sid, ps, now=at, worker_id=self.worker_id)
+            except BaseException as exc:  # noqa: BLE001 - reported to each waiting sender
+                log.exception("recording %s accepted texts failed; they stay 'sending' and will be reconciled",
+                              len(batch))
+                for a in batch:
+                    a.error = exc
+            for a in batch:
+                a.done.set()
+
+    def _send_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="send")
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def dispatch_due(self) -> DispatchReport:
         """Claim what is due now and send it; returns what happened to each text."""
@@ -125,10 +223,13 @@ class Dispatcher:
         if claimed:
             workers = min(self.settings.concurrency, len(claimed))
             if workers == 1:
-                results = [self.send_one(c) for c in claimed]
+                sends = [self._send(c) for c in claimed]
             else:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
-                    results = list(pool.map(self.send_one, claimed))
+                sends = list(self._send_pool().map(self._send, claimed))
+            for _, accepted in sends:  # every result of the pass is committed before it ends
+                if accepted is not None:
+                    accepted.wait()
+            results = [status for status, _ in sends]
             for c, r in zip(claimed, results, strict=True):
                 report.outcomes[c.id] = r
                 if r in ("sent", "delivered"):
