@@ -7,7 +7,7 @@
 What it measures (the rate limit is off everywhere; the fake Twilio runs in its own process so
 it does not share a GIL with what is measured):
 
-1. throughput: texts/s of the dispatcher (``Dispatcher.dispatch_due`` passes, ``concurrency``
+1. throughput: texts/s of the dispatcher (``Dispatcher.drain``, as a worker tick runs it, ``concurrency``
    send threads, a real database) against a bare loop of ``TwilioTransport.send`` calls on the
    same number of threads, and their ratio (target >= 0.8);
 2. lag: a real ``pathway worker`` process with its default tick and batch, 10,000 texts due
@@ -182,7 +182,8 @@ def bare_sdk_loop(fake: FakeProcess, n: int, threads: int) -> float:
 
 
 def dispatcher_passes(fake: FakeProcess, url: str, n: int, threads: int, batch: int) -> tuple[float, int]:
-    """texts/s of Dispatcher.dispatch_due passes over ``n`` due texts; returns (rate, passes)."""
+    """texts/s of the worker's dispatch path (Dispatcher.drain, as each tick runs it) over ``n``
+    due texts; returns (rate, drains)."""
     from pathway.clock import system_clock
     from pathway.db import make_engine, make_session_factory
     from pathway.dispatch.run import Dispatcher
@@ -207,7 +208,7 @@ def dispatcher_passes(fake: FakeProcess, url: str, n: int, threads: int, batch: 
     passes = sent = 0
     started = time.perf_counter()
     while sent < n:
-        report = d.dispatch_due()
+        report = d.drain(60.0)
         passes += 1
         sent += report.sent
         if report.claimed == 0:

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +42,11 @@ class DispatchReport:
 
 def _real_sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+# Accepted texts are committed in groups: at most this many, gathered for at most this long.
+RECORD_GROUP_MAX = 100
+RECORD_LINGER_SECONDS = 0.02
 
 
 class _Accepted:
@@ -179,9 +184,12 @@ class Dispatcher:
         becomes 'unknown' and is reconciled (the status callback also carries its id)."""
         while True:
             batch = [self._recorded.get()]
-            while True:
+            # Linger a moment so a group fills: one transaction per text costs more than the send.
+            deadline = time.monotonic() + RECORD_LINGER_SECONDS
+            while len(batch) < RECORD_GROUP_MAX:
+                wait = deadline - time.monotonic()
                 try:
-                    batch.append(self._recorded.get_nowait())
+                    batch.append(self._recorded.get(timeout=wait) if wait > 0 else self._recorded.get_nowait())
                 except queue.Empty:
                     break
             rows = [a.row for a in batch]
@@ -213,39 +221,71 @@ class Dispatcher:
             self._pool = None
 
     def dispatch_due(self) -> DispatchReport:
-        """Claim what is due now and send it; returns what happened to each text."""
+        """One pass: claim what is due now and send it; returns what happened to each text."""
         report = DispatchReport()
         if self.stop.is_set():
             return report
         claimed = self.claim()
-        report.claimed = self._claimed_total
-        report.deferred_or_dropped = self._claimed_total - len(claimed)
+        self._count_claim(report, claimed)
         if claimed:
-            workers = min(self.settings.concurrency, len(claimed))
-            if workers == 1:
+            if min(self.settings.concurrency, len(claimed)) == 1:
                 sends = [self._send(c) for c in claimed]
             else:
                 sends = list(self._send_pool().map(self._send, claimed))
-            for _, accepted in sends:  # every result of the pass is committed before it ends
-                if accepted is not None:
-                    accepted.wait()
-            results = [status for status, _ in sends]
-            for c, r in zip(claimed, results, strict=True):
-                report.outcomes[c.id] = r
-                if r in ("sent", "delivered"):
-                    report.sent += 1
-                elif r == "scheduled":
-                    report.retry += 1
-                elif r == "unknown":
-                    report.unknown += 1
-                elif r == "released":
-                    report.released += 1
-                else:
-                    report.failed += 1
-        if report.claimed:
+            self._tally(report, claimed, sends)
+        self._beat(report)
+        return report
+
+    def drain(self, budget_seconds: float) -> DispatchReport:
+        """Passes until one comes back short, the budget is spent or the worker stops.
+
+        The next batch is claimed while the current one is sending, so the send threads are
+        never idle during a claim; at most two batches are in flight, each under its own lease
+        (a text whose lease ran out before its turn is given back, never sent late).
+        """
+        report = DispatchReport()
+        deadline = time.monotonic() + budget_seconds
+        in_flight: tuple[list[Claimed], list[Future[tuple[str, _Accepted | None]]]] | None = None
+        while not self.stop.is_set():
+            claimed = self.claim()
+            self._count_claim(report, claimed)
+            futures = [self._send_pool().submit(self._send, c) for c in claimed]
+            if in_flight is not None:
+                self._tally(report, in_flight[0], [f.result() for f in in_flight[1]])
+            in_flight = (claimed, futures)
+            if self._claimed_total < self.settings.batch_size or time.monotonic() >= deadline:
+                break
+        if in_flight is not None:
+            self._tally(report, in_flight[0], [f.result() for f in in_flight[1]])
+        self._beat(report)
+        return report
+
+    def _count_claim(self, report: DispatchReport, claimed: list[Claimed]) -> None:
+        report.claimed += self._claimed_total
+        report.deferred_or_dropped += self._claimed_total - len(claimed)
+
+    def _tally(self, report: DispatchReport, claimed: list[Claimed],
+               sends: list[tuple[str, _Accepted | None]]) -> None:
+        for _, accepted in sends:  # every result is committed before it is counted
+            if accepted is not None:
+                accepted.wait()
+        for c, (r, _) in zip(claimed, sends, strict=True):
+            report.outcomes[c.id] = r
+            if r in ("sent", "delivered"):
+                report.sent += 1
+            elif r == "scheduled":
+                report.retry += 1
+            elif r == "unknown":
+                report.unknown += 1
+            elif r == "released":
+                report.released += 1
+            else:
+                report.failed += 1
+
+    def _beat(self, report: DispatchReport) -> None:
+        if report.claimed:  # an idle pass wrote its heartbeat in the claim's transaction
             with self.sessions.begin() as session:
                 heartbeat(session, self.worker_id, self.clock(), report.sent)
-        return report
 
     def now(self) -> datetime:
         return self.clock()

@@ -53,13 +53,6 @@ def make_transport(config: Config, clock: Clock) -> Transport:
 DRAIN_SECONDS = 10.0
 
 
-def _merged(a: DispatchReport, b: DispatchReport) -> DispatchReport:
-    return DispatchReport(claimed=a.claimed + b.claimed, sent=a.sent + b.sent,
-                          deferred_or_dropped=a.deferred_or_dropped + b.deferred_or_dropped, failed=a.failed + b.failed,
-                          retry=a.retry + b.retry, unknown=a.unknown + b.unknown, released=a.released + b.released,
-                          outcomes={**a.outcomes, **b.outcomes})
-
-
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -82,15 +75,10 @@ class Worker:
 
     def dispatch_tick(self) -> tuple[DispatchReport, ReconcileReport]:
         d = self.dispatcher
-        report = d.dispatch_due()
         # A full batch means more is due: keep going now rather than one batch per tick (10,000
         # texts due in one minute would otherwise wait up to 200 ticks), within a time budget so
         # reconcile still runs.
-        budget = time.monotonic() + max(d.settings.tick.total_seconds(), DRAIN_SECONDS)
-        last = report
-        while last.claimed >= d.settings.batch_size and not d.stop.is_set() and time.monotonic() < budget:
-            last = d.dispatch_due()
-            report = _merged(report, last)
+        report = d.drain(max(d.settings.tick.total_seconds(), DRAIN_SECONDS))
         rec = reconcile_unknown(d.sessions, d.transport, d.settings, d.rules, clock=d.clock, worker_id=d.worker_id)
         return report, rec
 

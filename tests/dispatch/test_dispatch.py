@@ -244,3 +244,16 @@ def test_stopping_releases_claimed_texts_not_yet_handed_over(sessions, enrol, ma
     assert d.send_one(claimed[0]) == "released"
     (msg,) = _messages(sessions)
     assert msg.status == "scheduled" and msg.attempts == 0 and fake_twilio.count() == 0
+
+
+def test_drain_sends_several_full_batches_in_one_call_each_text_once(sessions, enrol, make_dispatcher,
+                                                                    fake_twilio) -> None:
+    for _ in range(23):
+        enrol()
+    d = make_dispatcher(batch_size=5, concurrency=3)
+    report = d.drain(30.0)
+    assert (report.claimed, report.sent) == (23, 23)
+    ids = [parse_qs(urlparse(r.status_callback).query)["m"][0] for r in fake_twilio.records()]
+    assert len(ids) == 23 and len(set(ids)) == 23  # each text once
+    assert {m.status for m in _messages(sessions)} == {"sent"}
+    assert d.drain(30.0).claimed == 0
