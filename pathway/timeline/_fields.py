@@ -7,9 +7,11 @@ field, instead of silently dropping a hold. Each loader wraps these helpers and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Callable, Mapping
 from datetime import time
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 
 class FieldError(ValueError):
@@ -115,3 +117,18 @@ def rows(doc: Mapping[str, Any], where: str, field: str) -> list[Mapping[str, An
         if not isinstance(item, Mapping):
             raise FieldError(where, field, f"must hold only [[{field}]] tables")
     return value
+
+
+T = TypeVar("T")
+
+
+def load_file(source: Path, parse: Callable[[Mapping[str, Any]], T], error: type[ValueError]) -> T:
+    """Read a TOML data file and parse it; any problem becomes ``error`` naming the file."""
+    try:
+        with source.open("rb") as fh:
+            doc = tomllib.load(fh)
+        return parse(doc)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source.name}: not valid TOML: {exc}") from exc
+    except FieldError as exc:
+        raise error(f"{source.name}: {exc}") from exc

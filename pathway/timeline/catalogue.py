@@ -7,7 +7,6 @@ row, so a clinician can review and change them without touching code.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,12 +252,4 @@ def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
 
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """Read and validate the catalogue file (the shipped one by default)."""
-    source = path or DEFAULT_CATALOGUE
-    try:
-        with source.open("rb") as fh:
-            doc = tomllib.load(fh)
-        return parse_catalogue(doc)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{source.name}: not valid TOML: {exc}") from exc
-    except f.FieldError as exc:
-        raise CatalogueError(f"{source.name}: {exc}") from exc
+    return f.load_file(path or DEFAULT_CATALOGUE, parse_catalogue, CatalogueError)

@@ -7,7 +7,6 @@ review and change it, and each entry carries its source.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -374,12 +373,4 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
 
 def load_definition(path: Path | None = None) -> PathwayDefinition:
     """Read and validate the pathway file (the shipped one by default)."""
-    source = path or DEFAULT_DEFINITION
-    try:
-        with source.open("rb") as fh:
-            doc = tomllib.load(fh)
-        return parse_definition(doc)
-    except tomllib.TOMLDecodeError as exc:
-        raise DefinitionError(f"{source.name}: not valid TOML: {exc}") from exc
-    except f.FieldError as exc:
-        raise DefinitionError(f"{source.name}: {exc}") from exc
+    return f.load_file(path or DEFAULT_DEFINITION, parse_definition, DefinitionError)
