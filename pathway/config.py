@@ -195,6 +195,12 @@ def _validate(cfg: Config) -> None:
     for name in ("tick_seconds", "housekeeping_seconds", "lease_seconds"):
         if getattr(cfg.dispatch, name) <= 0:
             raise ConfigError(f"[dispatch] {name}: must be more than 0")
+    floor = cfg.sms.timeout_seconds + cfg.dispatch.lease_seconds
+    if cfg.dispatch.reconcile_grace_seconds <= floor:
+        # A text not yet visible at Twilio may still be in flight until the send times out and the
+        # lease ends; resending sooner than that could text the patient twice.
+        raise ConfigError(f"[dispatch] reconcile_grace_seconds: must be more than [sms] timeout_seconds + "
+                          f"[dispatch] lease_seconds ({floor:g}), or an unknown text could be sent twice")
     if cfg.dispatch.batch_size < 1 or cfg.dispatch.max_attempts < 1 or cfg.dispatch.concurrency < 1:
         raise ConfigError("[dispatch] batch_size, max_attempts and concurrency must be at least 1")
 

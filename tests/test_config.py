@@ -76,6 +76,7 @@ def test_secrets_come_from_environment_only(tmp_path: Path) -> None:
         ('[sms]\nbackend = "twilio"\n', {"TWILIO_ACCOUNT_SID": "a", "TWILIO_AUTH_TOKEN": "b"}, r"exactly one of"),
         ('[web]\npublic_url = "pathway.example"\n', {}, r"\[web\] public_url: must start with"),
         ("not toml = = =", {}, r"not valid TOML"),
+        ("[dispatch]\nreconcile_grace_seconds = 30\n", {}, r"reconcile_grace_seconds: must be more than"),
     ],
 )
 def test_bad_settings_are_errors_that_name_the_key(tmp_path: Path, content: str, env: dict[str, str], message: str) -> None:

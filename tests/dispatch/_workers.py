@@ -56,7 +56,7 @@ def worker_env(db_url: str, fake: FakeTwilio, **settings: Any) -> dict[str, str]
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
-    defaults = {"tick_seconds": 0.2, "housekeeping_seconds": 0.5, "lease_seconds": 2, "reconcile_grace_seconds": 3,
+    defaults = {"tick_seconds": 0.2, "housekeeping_seconds": 0.5, "lease_seconds": 2, "reconcile_grace_seconds": 3.5,
                 "batch_size": 25, "concurrency": 4, "timeout_seconds": 1.0}
     defaults.update(settings)
     for key, value in defaults.items():
