@@ -186,6 +186,10 @@ def demo(database: str | None, host: str, port: int, no_serve: bool) -> None:
     rt = Runtime.build(cfg)
     with rt.unit_of_work() as (session, env):
         logins = seed_demo(session, env)
+    from pathway.dispatch.worker import Worker
+
+    demo_worker = Worker.build(cfg, rt.sessions, rt.rules, rt.clock)
+    demo_worker.housekeeping_tick()  # steps whose time has come show as due, not planned
     with rt.sessions() as session:
         print_timelines(session, rt.rules, click.echo)
     click.echo("")
@@ -197,11 +201,10 @@ def demo(database: str | None, host: str, port: int, no_serve: bool) -> None:
     from waitress import serve as waitress_serve
 
     from pathway.app import create_app
-    from pathway.dispatch.worker import Worker
 
     app = create_app(cfg, runtime=rt)
     # The demo's one scheduler, started here on purpose (waitress has no reloader to start it twice).
-    scheduler = Worker.build(cfg, rt.sessions, rt.rules, rt.clock).start_background()
+    scheduler = demo_worker.start_background()
     click.echo(f"\npathway demo on http://{host}:{port}/  (texts print below; Ctrl-C to stop)")
     try:
         waitress_serve(app, host=host, port=port, threads=8, ident="pathway")
