@@ -156,6 +156,7 @@ def worker(once: bool) -> None:
     if once:
         hk = w.housekeeping_tick()
         report, rec = w.dispatch_tick()
+        w.dispatcher.close()
         click.echo(f"claimed {report.claimed}, sent {report.sent}, retry {report.retry}, unknown {report.unknown}, "
                    f"failed {report.failed}, not sent now {report.deferred_or_dropped}; reconciled: found {rec.found}, "
                    f"resend {rec.resend}; recovered leases {hk.recovered}")

@@ -6,13 +6,14 @@ shared docs/dispatch.md for the states. Nothing here talks to Twilio.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, TextualSelect, any_, bindparam, func, insert, literal_column, select, text, update
+from sqlalchemy import Connection, ColumnElement, Select, TextualSelect, any_, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
@@ -65,8 +66,8 @@ def picked(session: Session, pick: Select[tuple[int]] | TextualSelect) -> Column
     return Message.id.in_(pick.scalar_subquery())
 
 
-def _due_ids(session: Session, now: datetime, limit: int) -> Select[tuple[int]] | TextualSelect:
-    """The ids of the next ``limit`` due texts, read from the small partial index ix_messages_due.
+def _due_ids(dialect: str) -> Select[tuple[int]] | TextualSelect:
+    """The ids of the next ``:limit`` texts due at ``:now``, read from the small partial index ix_messages_due.
 
     ``status = 'scheduled'`` is written as a literal, never a bound parameter: only then may the
     partial index (WHERE status = 'scheduled') serve the query, also from a prepared generic
@@ -74,27 +75,53 @@ def _due_ids(session: Session, now: datetime, limit: int) -> Select[tuple[int]] 
     sort every future text on every tick (a million future texts: half a second a pass), so
     there the index is named with INDEXED BY, which fails loudly rather than scan silently.
     """
-    if session.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         return (
             text("SELECT messages.id FROM messages INDEXED BY ix_messages_due "
                  "WHERE messages.status = 'scheduled' AND messages.send_at <= :now "
                  "ORDER BY messages.send_at, messages.id LIMIT :limit")
-            .bindparams(bindparam("now", now, type_=UTCDateTime()), bindparam("limit", limit))
-            .columns(Message.__table__.c.id)
+            .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("limit"))
+            .columns(_MESSAGES.c.id)
         )
     return (
-        select(Message.id)
-        .where(Message.status == literal_column("'scheduled'"), Message.send_at <= now)
-        .order_by(Message.send_at, Message.id)
-        .limit(limit)
+        select(_MESSAGES.c.id)
+        .where(_MESSAGES.c.status == literal_column("'scheduled'"),
+               _MESSAGES.c.send_at <= bindparam("now", type_=UTCDateTime()))
+        .order_by(_MESSAGES.c.send_at, _MESSAGES.c.id)
+        .limit(bindparam("limit"))
     )
 
 
 # What the claim returns and the send-time checks read: plain rows, no ORM objects (the claim
 # runs once per batch on the dispatcher's hot path).
-_CLAIM_COLUMNS = (Message.id, Message.attempts, Message.body, Message.patient_id, Message.episode_id,
-                  Message.milestone_id, Message.kind, Message.send_at, Message.lease_until)
+_MESSAGES = Message.__table__
+_CLAIM_COLUMNS = tuple(_MESSAGES.c[name] for name in ("id", "attempts", "body", "patient_id", "episode_id",
+                                                       "milestone_id", "kind", "send_at", "lease_until"))
 _EVENTS = MessageEvent.__table__
+_CLAIM_STATEMENTS: dict[str, Any] = {}
+
+
+def _claim_statement(dialect: str) -> Any:
+    """The claim UPDATE for one dialect, built once (building and cache-keying a statement on
+    every pass costs more than running it). Parameters: now, limit, worker, lease_until."""
+    stmt = _CLAIM_STATEMENTS.get(dialect)
+    if stmt is None:
+        due = _due_ids(dialect)
+        if dialect == "postgresql":
+            assert isinstance(due, Select)
+            # See picked(): an InitPlan, run once, never a re-run semi join.
+            chosen = _MESSAGES.c.id == any_(func.array(due.with_for_update(skip_locked=True).scalar_subquery()))
+        else:
+            chosen = _MESSAGES.c.id.in_(due.scalar_subquery())
+        stmt = _CLAIM_STATEMENTS[dialect] = (
+            update(_MESSAGES)
+            .where(chosen, _MESSAGES.c.status == "scheduled")
+            .values(status="sending", claimed_by=bindparam("worker"), lease_until=bindparam("lease_until"),
+                    attempt_started_at=bindparam("now"), attempts=_MESSAGES.c.attempts + 1,
+                    updated_at=bindparam("now"))
+            .returning(*_CLAIM_COLUMNS)
+        )
+    return stmt
 
 
 def _event_row(message_id: int, now: datetime, src: str, frm: str | None, to: str | None, reason: str,
@@ -107,13 +134,55 @@ def _event_row(message_id: int, now: datetime, src: str, frm: str | None, to: st
     return row
 
 
-def add_events(session: Session, rows: list[dict[str, object]]) -> None:
-    """Insert MessageEvent rows with one Core executemany (no ORM objects, no flush)."""
+_INSERT_EVENTS = insert(_EVENTS)
+
+
+def _connection(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+# PostgreSQL: psycopg runs an executemany as one statement per row (pipelined); these take
+# whole columns as arrays, one statement per group, which costs the worker far less CPU.
+_PG_INSERT_EVENTS = text(
+    "INSERT INTO message_events (message_id, at, source, from_status, to_status, reason, actor, provider_status, "
+    "error_code, data) "
+    "SELECT v.message_id, v.at, v.source, v.from_status, v.to_status, v.reason, v.actor, v.provider_status, "
+    "v.error_code, CAST(v.data AS json) "
+    "FROM unnest(CAST(:message_id AS bigint[]), CAST(:at AS timestamptz[]), CAST(:source AS text[]), "
+    "CAST(:from_status AS text[]), CAST(:to_status AS text[]), CAST(:reason AS text[]), CAST(:actor AS text[]), "
+    "CAST(:provider_status AS text[]), CAST(:error_code AS integer[]), CAST(:data AS text[])) "
+    "AS v(message_id, at, source, from_status, to_status, reason, actor, provider_status, error_code, data)")
+_EVENT_COLUMNS = ("message_id", "at", "source", "from_status", "to_status", "reason", "actor", "provider_status",
+                  "error_code")
+
+
+def add_events(db: Session | Connection, rows: list[dict[str, object]]) -> None:
+    """Insert MessageEvent rows in one statement or one Core executemany (no ORM objects, no flush).
+
+    The statements are built once: building and cache-keying a statement per call costs more
+    than the insert itself on the dispatcher's hot path.
+    """
+    if not rows:
+        return
+    conn = _connection(db)
+    if conn.dialect.name == "postgresql":
+        params: dict[str, list[Any]] = {c: [r[c] for r in rows] for c in _EVENT_COLUMNS}
+        for at in params["at"]:
+            _require_aware(at)
+        # A row without "data" stores SQL NULL, as the ORM does (not a JSON 'null').
+        params["data"] = [json.dumps(r["data"]) if "data" in r else None for r in rows]
+        conn.execute(_PG_INSERT_EVENTS, params)
+        return
     with_data = [r for r in rows if "data" in r]
     without = [r for r in rows if "data" not in r]
     for group in (without, with_data):
         if group:
-            session.execute(insert(_EVENTS), group)
+            conn.execute(_INSERT_EVENTS, group)
+
+
+def _require_aware(value: Any) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"naive or missing datetime {value!r} for a UTC column; pass an aware datetime")
 
 
 def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list:
@@ -124,16 +193,10 @@ def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: in
     outer ``status = 'scheduled'`` makes the UPDATE conditional; its RETURNING decides.
     Rows come back in (send_at, id) order with the columns the send-time checks need.
     """
-    due = _due_ids(session, now, limit)
-    stmt = (
-        update(Message)
-        .where(picked(session, due), Message.status == "scheduled")
-        .values(status="sending", claimed_by=worker_id, lease_until=now + lease, attempt_started_at=now,
-                attempts=Message.attempts + 1, updated_at=now)
-        .returning(*_CLAIM_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
-    rows = sorted(session.execute(stmt).all(), key=lambda r: (r.send_at, r.id))
+    conn = session.connection()
+    stmt = _claim_statement(conn.dialect.name)
+    rows = sorted(conn.execute(stmt, {"now": now, "limit": limit, "worker": worker_id, "lease_until": now + lease}).all(),
+                  key=lambda r: (r.send_at, r.id))
     add_events(session, [_event_row(r.id, now, "dispatch", "scheduled", "sending", f"claimed, attempt {r.attempts}",
                                     worker_id) for r in rows])
     return rows
@@ -208,7 +271,20 @@ class HoldRow:
 
 
 def _by_id(session: Session, stmt: Select, ids: set[int]) -> dict:
-    return {r.id: r for r in session.execute(stmt.where(stmt.selected_columns[0].in_(ids)))} if ids else {}
+    """Rows of ``stmt`` (built with an expanding ``:ids`` parameter) keyed by id."""
+    return {r.id: r for r in session.connection().execute(stmt, {"ids": list(ids)})} if ids else {}
+
+
+# The send-time checks' reads, built once (see add_events).
+_IDS = bindparam("ids", expanding=True)
+_PATIENTS_FOR_CHECK = select(Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at,
+                             Patient.opted_out_via, Patient.phone_flagged_at, Patient.phone_flag_reason,
+                             Patient.timezone).where(Patient.id.in_(_IDS))
+_EPISODES_FOR_CHECK = select(Episode.id, Episode.status, Episode.procedure_at).where(Episode.id.in_(_IDS))
+_MILESTONES_FOR_CHECK = (select(Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id)
+                         .where(Milestone.id.in_(_IDS)))
+_HOLDS_FOR_CHECK = (select(MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at)
+                    .where(MedicationHold.id.in_(_IDS)))
 
 
 def prepare_claimed(session: Session, claimed: list, *, now: datetime, worker_id: str,
@@ -220,17 +296,11 @@ def prepare_claimed(session: Session, claimed: list, *, now: datetime, worker_id
     """
     if not claimed:
         return []
-    patients = _by_id(session, select(Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at,
-                                      Patient.opted_out_via, Patient.phone_flagged_at, Patient.phone_flag_reason,
-                                      Patient.timezone), {m.patient_id for m in claimed})
-    episodes = _by_id(session, select(Episode.id, Episode.status, Episode.procedure_at),
-                      {m.episode_id for m in claimed if m.episode_id})
-    milestones = _by_id(session, select(Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id),
-                        {m.milestone_id for m in claimed if m.milestone_id})
-    hold_ids = {m.hold_id for m in milestones.values() if m.hold_id}
-    holds = ({r.id: HoldRow(r.id, r.clearance, r.signed_at) for r in session.execute(
-        select(MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at)
-        .where(MedicationHold.id.in_(hold_ids)))} if hold_ids else {})
+    patients = _by_id(session, _PATIENTS_FOR_CHECK, {m.patient_id for m in claimed})
+    episodes = _by_id(session, _EPISODES_FOR_CHECK, {m.episode_id for m in claimed if m.episode_id})
+    milestones = _by_id(session, _MILESTONES_FOR_CHECK, {m.milestone_id for m in claimed if m.milestone_id})
+    holds = {r.id: HoldRow(r.id, r.clearance, r.signed_at)
+             for r in _by_id(session, _HOLDS_FOR_CHECK, {m.hold_id for m in milestones.values() if m.hold_id}).values()}
     ready = []
     events = []
     for msg in claimed:
@@ -300,7 +370,25 @@ def record_sent(session: Session, message_id: int, provider_id: str, provider_st
                worker_id, provider_status=provider_status, data={"sid": provider_id})
 
 
-def record_sent_many(session: Session, results: list[tuple[int, str, str, datetime]], *, worker_id: str) -> bool:
+# Built once (see add_events): the usual case of recording an accepted text.
+_RECORD_SENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("mid"), _MESSAGES.c.status == "sending")
+    .values(status=bindparam("new"), provider_id=bindparam("sid"), sent_at=bindparam("now"), lease_until=None,
+            error_code=None, updated_at=bindparam("now"))
+)
+
+
+_PG_RECORD_SENT = text(
+    "UPDATE messages SET status = v.new, provider_id = v.sid, sent_at = v.at, lease_until = NULL, "
+    "error_code = NULL, updated_at = v.at "
+    "FROM unnest(CAST(:mid AS bigint[]), CAST(:new AS text[]), CAST(:sid AS text[]), CAST(:now AS timestamptz[])) "
+    "AS v(id, new, sid, at) "
+    "WHERE messages.id = v.id AND messages.status = 'sending'")
+
+
+def record_sent_many(db: Session | Connection, results: list[tuple[int, str, str, datetime]], *,
+                     worker_id: str) -> bool:
     """Record several accepted texts ``(id, provider_id, provider_status, now)``: the usual case only.
 
     One Core executemany of the same conditional UPDATE as :func:`record_sent` plus one
@@ -312,18 +400,19 @@ def record_sent_many(session: Session, results: list[tuple[int, str, str, dateti
         return True
     params = [{"mid": mid, "new": "delivered" if ps == "delivered" else "sent", "sid": sid, "now": now}
               for mid, sid, ps, now in results]
-    stmt = (
-        update(Message)
-        .where(Message.id == bindparam("mid"), Message.status == "sending")
-        .values(status=bindparam("new"), provider_id=bindparam("sid"), sent_at=bindparam("now"), lease_until=None,
-                error_code=None, updated_at=bindparam("now"))
-        .execution_options(synchronize_session=False)
-    )
-    if session.connection().execute(stmt, params).rowcount != len(params):
+    conn = _connection(db)
+    if conn.dialect.name == "postgresql":
+        for p in params:
+            _require_aware(p["now"])
+        columns = {key: [p[key] for p in params] for key in ("mid", "new", "sid", "now")}
+        changed = conn.execute(_PG_RECORD_SENT, columns).rowcount
+    else:
+        changed = conn.execute(_RECORD_SENT, params).rowcount
+    if changed != len(params):
         return False
-    add_events(session, [_event_row(mid, now, "dispatch", "sending", p["new"], f"accepted by provider ({ps})",
-                                    worker_id, provider_status=ps, data={"sid": sid})
-                         for (mid, sid, ps, now), p in zip(results, params, strict=True)])
+    add_events(db, [_event_row(mid, now, "dispatch", "sending", p["new"], f"accepted by provider ({ps})",
+                               worker_id, provider_status=ps, data={"sid": sid})
+                    for (mid, sid, ps, now), p in zip(results, params, strict=True)])
     return True
 
 

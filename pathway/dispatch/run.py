@@ -8,11 +8,12 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, Engine, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pathway.clock import Clock
@@ -46,7 +47,9 @@ def _real_sleep(seconds: float) -> None:
 
 # Accepted texts are committed in groups: at most this many, gathered for at most this long.
 RECORD_GROUP_MAX = 100
-RECORD_LINGER_SECONDS = 0.02
+RECORD_LINGER_SECONDS = 0.05
+# The recorder gives its connection back after this long without an accepted text.
+RECORD_IDLE_SECONDS = 0.5
 
 
 class _Accepted:
@@ -63,6 +66,14 @@ class _Accepted:
         self.done.wait()
         if self.error is not None:
             raise self.error
+
+
+def _results(futures: list[Future[tuple[str, _Accepted | None]]]) -> list[tuple[str, _Accepted | None]]:
+    wait(futures)  # one wake-up for the batch, not one per text
+    return [f.result() for f in futures]
+
+
+_CLOSE: Any = object()  # put on the recorder's queue by Dispatcher.close()
 
 
 class _Mismatch(Exception):
@@ -181,22 +192,43 @@ class Dispatcher:
 
         A text is committed right after its HTTP call (no later than the transaction in
         progress). If the process dies first, the text is still 'sending': its lease expires, it
-        becomes 'unknown' and is reconciled (the status callback also carries its id)."""
-        while True:
-            batch = [self._recorded.get()]
-            # Linger a moment so a group fills: one transaction per text costs more than the send.
-            deadline = time.monotonic() + RECORD_LINGER_SECONDS
+        becomes 'unknown' and is reconciled (the status callback also carries its id).
+
+        While texts keep coming the recorder keeps one Core connection (a Session and a pool
+        checkout per group cost as much as the group's rows) and wakes once per group, not once
+        per text; after a quiet moment it gives the connection back to the pool.
+        """
+        conn: Connection | None = None
+        closing = False
+        while not closing:
+            try:
+                first = self._recorded.get(timeout=RECORD_IDLE_SECONDS if conn is not None else None)
+            except queue.Empty:
+                assert conn is not None
+                conn.close()
+                conn = None
+                continue
+            if first is _CLOSE:
+                break
+            batch = [first]
+            # Let a group gather: one transaction per text costs more than the send.
+            time.sleep(RECORD_LINGER_SECONDS)
             while len(batch) < RECORD_GROUP_MAX:
-                wait = deadline - time.monotonic()
                 try:
-                    batch.append(self._recorded.get(timeout=wait) if wait > 0 else self._recorded.get_nowait())
+                    more = self._recorded.get_nowait()
                 except queue.Empty:
                     break
+                if more is _CLOSE:
+                    closing = True
+                    break
+                batch.append(more)
             rows = [a.row for a in batch]
             try:
+                if conn is None:
+                    conn = self._engine().connect()
                 try:
-                    with self.sessions.begin() as session:
-                        if not record_sent_many(session, rows, worker_id=self.worker_id):
+                    with conn.begin():
+                        if not record_sent_many(conn, rows, worker_id=self.worker_id):
                             raise _Mismatch
                 except _Mismatch:
                     with self.sessions.begin() as session:
@@ -207,8 +239,20 @@ class Dispatcher:
                               len(batch))
                 for a in batch:
                     a.error = exc
+                if conn is not None:  # start the next group on a fresh connection
+                    conn.invalidate()
+                    conn.close()
+                    conn = None
             for a in batch:
                 a.done.set()
+        if conn is not None:
+            conn.close()
+
+    def _engine(self) -> Engine:
+        bind = self.sessions.kw.get("bind")
+        if not isinstance(bind, Engine):
+            raise TypeError("the dispatcher's session factory must be bound to an Engine")
+        return bind
 
     def _send_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -216,9 +260,15 @@ class Dispatcher:
         return self._pool
 
     def close(self) -> None:
+        """Wait for the sends in hand and their recording, then stop the threads and give back the connection."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        with self._start_lock:
+            recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            self._recorded.put(_CLOSE)
+            recorder.join()
 
     def dispatch_due(self) -> DispatchReport:
         """One pass: claim what is due now and send it; returns what happened to each text."""
@@ -241,22 +291,27 @@ class Dispatcher:
 
         The next batch is claimed while the current one is sending, so the send threads are
         never idle during a claim; at most two batches are in flight, each under its own lease
-        (a text whose lease ran out before its turn is given back, never sent late).
+        (a text whose lease ran out before its turn is given back, never sent late). The next
+        claim waits for the previous batch's sends, not for their recording: results are
+        counted at the end, once every one of them is committed.
         """
         report = DispatchReport()
         deadline = time.monotonic() + budget_seconds
         in_flight: tuple[list[Claimed], list[Future[tuple[str, _Accepted | None]]]] | None = None
+        done: list[tuple[list[Claimed], list[tuple[str, _Accepted | None]]]] = []
         while not self.stop.is_set():
             claimed = self.claim()
             self._count_claim(report, claimed)
             futures = [self._send_pool().submit(self._send, c) for c in claimed]
             if in_flight is not None:
-                self._tally(report, in_flight[0], [f.result() for f in in_flight[1]])
+                done.append((in_flight[0], _results(in_flight[1])))
             in_flight = (claimed, futures)
             if self._claimed_total < self.settings.batch_size or time.monotonic() >= deadline:
                 break
         if in_flight is not None:
-            self._tally(report, in_flight[0], [f.result() for f in in_flight[1]])
+            done.append((in_flight[0], _results(in_flight[1])))
+        for claimed, sends in done:
+            self._tally(report, claimed, sends)
         self._beat(report)
         return report
 

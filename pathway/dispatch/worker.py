@@ -121,6 +121,7 @@ class Worker:
         self.housekeeping_tick()
         log.info("worker %s started", self.dispatcher.worker_id)
         scheduler.start()
+        self.dispatcher.close()
         log.info("worker %s stopped", self.dispatcher.worker_id)
 
     def start_background(self) -> BackgroundScheduler:

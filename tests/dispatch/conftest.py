@@ -110,7 +110,9 @@ def enrol(seed: Callable[..., Any], people: dict[str, Actor]) -> Callable[..., i
 
 @pytest.fixture
 def make_dispatcher(sessions: sessionmaker[Session], rules: Rules, clock: FixedClock, config: Any,
-                    twilio_transport_factory: Any) -> Callable[..., Dispatcher]:  # noqa: F811
+                    twilio_transport_factory: Any) -> Iterator[Callable[..., Dispatcher]]:  # noqa: F811
+    made: list[Dispatcher] = []
+
     def make(transport: Any = None, worker_id: str = "w1", **setting_overrides: Any) -> Dispatcher:
         transport = transport or twilio_transport_factory()
         settings = DispatchSettings.from_config(config, None)
@@ -122,7 +124,11 @@ def make_dispatcher(sessions: sessionmaker[Session], rules: Rules, clock: FixedC
         def sleep(seconds: float) -> None:  # waiting for a rate slot moves simulated time
             clock.advance(timedelta(seconds=seconds))
 
-        return Dispatcher(sessions=sessions, transport=transport, settings=settings, rules=rules, clock=clock,
-                          worker_id=worker_id, sleep=sleep)
+        d = Dispatcher(sessions=sessions, transport=transport, settings=settings, rules=rules, clock=clock,
+                       worker_id=worker_id, sleep=sleep)
+        made.append(d)
+        return d
 
-    return make
+    yield make
+    for d in made:  # their recorder threads hand back their connections before the tables are emptied
+        d.close()

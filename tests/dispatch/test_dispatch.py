@@ -257,3 +257,63 @@ def test_drain_sends_several_full_batches_in_one_call_each_text_once(sessions, e
     assert len(ids) == 23 and len(set(ids)) == 23  # each text once
     assert {m.status for m in _messages(sessions)} == {"sent"}
     assert d.drain(30.0).claimed == 0
+
+
+def test_batched_writes_keep_each_transition_with_its_time_and_sid(sessions, enrol, make_dispatcher, clock,
+                                                                   fake_twilio) -> None:
+    """The claim and the group commit write events in bulk (arrays on PostgreSQL, executemany on
+    SQLite): each text still gets its own rows, aware times, the sid as data, SQL NULL otherwise."""
+    for _ in range(7):
+        enrol()
+    d = make_dispatcher(concurrency=3)
+    assert d.drain(30.0).sent == 7
+    with sessions() as s:
+        msgs = list(s.scalars(select(Message).order_by(Message.id)))
+        for m in msgs:
+            events = list(s.scalars(select(MessageEvent).where(MessageEvent.message_id == m.id)
+                                    .order_by(MessageEvent.id)))
+            claimed, sent = events[-2:]
+            assert (claimed.from_status, claimed.to_status, claimed.reason) == ("scheduled", "sending",
+                                                                                 "claimed, attempt 1")
+            assert claimed.data is None and claimed.actor == "w1" and claimed.at == clock()
+            assert (sent.from_status, sent.to_status, sent.provider_status) == ("sending", "sent", "queued")
+            assert sent.data == {"sid": m.provider_id} and sent.at == clock() == m.sent_at
+            assert sent.reason == "accepted by provider (queued)" and sent.error_code is None
+            # SQL NULL, not a JSON 'null', on both databases
+            assert s.execute(select(MessageEvent.id).where(MessageEvent.id == claimed.id,
+                                                           MessageEvent.data.is_(None))).scalar() == claimed.id
+
+
+def test_bulk_writes_refuse_a_naive_time_and_store_nothing(sessions, enrol, make_dispatcher) -> None:
+    from pathway.dispatch.outbox import add_events, record_sent_many
+
+    enrol()
+    d = make_dispatcher()
+    (c,) = d.claim()
+    naive = datetime(2027, 2, 1, 15, 0)
+    with pytest.raises(Exception, match="naive"):
+        with sessions.begin() as s:
+            record_sent_many(s, [(c.id, "SM" + "0" * 32, "queued", naive)], worker_id="w1")
+    with pytest.raises(Exception, match="naive"):
+        with sessions.begin() as s:
+            add_events(s, [{"message_id": c.id, "at": naive, "source": "dispatch", "from_status": None,
+                            "to_status": None, "reason": "x", "actor": "w1", "provider_status": None,
+                            "error_code": None}])
+    (msg,) = _messages(sessions)
+    assert msg.status == "sending" and msg.provider_id is None
+    assert [e[2] for e in _events(sessions, msg.id)][-1] == "claimed, attempt 1"
+
+
+def test_close_stops_the_recorder_and_hands_back_its_connection(sessions, enrol, make_dispatcher) -> None:
+    enrol()
+    d = make_dispatcher()
+    assert d.dispatch_due().sent == 1
+    recorder = d._recorder
+    assert recorder is not None and recorder.is_alive()
+    d.close()
+    recorder.join(5)
+    assert not recorder.is_alive()
+    assert sessions.kw["bind"].pool.checkedout() == 0
+    enrol()  # a closed dispatcher starts again on demand
+    assert d.dispatch_due().sent == 1
+    d.close()
