@@ -81,7 +81,7 @@ class SmsConfig:
 class DispatchConfig:
     tick_seconds: float = 1.0
     housekeeping_seconds: float = 30.0
-    batch_size: int = 50
+    batch_size: int = 100
     lease_seconds: float = 60.0
     max_attempts: int = 6
     backoff_base_seconds: float = 30.0
