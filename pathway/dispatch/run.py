@@ -287,7 +287,10 @@ class Dispatcher:
         return report
 
     def drain(self, budget_seconds: float) -> DispatchReport:
-        """Passes until one comes back short, the budget is spent or the worker stops.
+        """Passes until one finds nothing due, the budget is spent or the worker stops.
+
+        Texts that fall due while a drain is running are claimed by it rather than at the next
+        tick, so a busy minute is sent as it falls due, not a tick late.
 
         The next batch is claimed while the current one is sending, so the send threads are
         never idle during a claim; at most two batches are in flight, each under its own lease
@@ -303,10 +306,15 @@ class Dispatcher:
             claimed = self.claim()
             self._count_claim(report, claimed)
             futures = [self._send_pool().submit(self._send, c) for c in claimed]
-            if in_flight is not None:
-                done.append((in_flight[0], _results(in_flight[1])))
+            previous = in_flight
+            if previous is not None:
+                done.append((previous[0], _results(previous[1])))
             in_flight = (claimed, futures)
-            if self._claimed_total < self.settings.batch_size or time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
+                break
+            # Nothing due now, and nothing was sending while we looked (what was has finished
+            # by now, and may have taken long enough for more to fall due: look once more).
+            if self._claimed_total == 0 and (previous is None or not previous[0]):
                 break
         if in_flight is not None:
             done.append((in_flight[0], _results(in_flight[1])))

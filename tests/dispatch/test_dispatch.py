@@ -317,3 +317,30 @@ def test_close_stops_the_recorder_and_hands_back_its_connection(sessions, enrol,
     enrol()  # a closed dispatcher starts again on demand
     assert d.dispatch_due().sent == 1
     d.close()
+
+
+def test_a_drain_sends_texts_that_fall_due_while_it_runs(sessions, enrol, make_dispatcher, clock,
+                                                         twilio_transport_factory, fake_twilio) -> None:
+    """A busy minute goes out as it falls due, not a tick late: the drain claims until nothing is due."""
+    for _ in range(3):
+        enrol()
+    msgs = _messages(sessions)
+    with sessions.begin() as s:
+        for i, m in enumerate(msgs):
+            s.get(Message, m.id).send_at = clock() + timedelta(minutes=i)
+    real = twilio_transport_factory()
+
+    class MinutePerSend:
+        name, default_rate_per_second = "twilio", None
+
+        def send(self, sms):
+            result = real.send(sms)
+            clock.advance(timedelta(minutes=1))
+            return result
+
+        def list_sent(self, to, since):
+            return real.list_sent(to, since)
+
+    report = make_dispatcher(transport=MinutePerSend(), batch_size=100).drain(30.0)
+    assert (report.claimed, report.sent) == (3, 3) and fake_twilio.count() == 3
+    assert {m.status for m in _messages(sessions)} == {"sent"}
