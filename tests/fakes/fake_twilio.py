@@ -38,7 +38,6 @@ import secrets
 import socket
 import struct
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -747,13 +746,3 @@ def _day(value: str) -> date:
         return date.fromisoformat(value[:10])
     except ValueError:
         return parsedate_to_datetime(value).astimezone(timezone.utc).date()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> bool:
-    """Poll ``predicate`` until true or ``timeout``; for tests waiting on worker processes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
