@@ -33,6 +33,19 @@ from pathway.timeline import AmbiguousDrug, PlanDiff
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
 STAFF = ("coordinator", "clinician")
+# The longest hold interval anyone may enter (a sanity bound, not a clinical default).
+MAX_STOP_DAYS = 60
+MAX_INTERVAL_HOURS = 24 * 30
+
+
+def _parse_intervals(errors: dict[str, str], prefix: str, data: Mapping[str, Any]) -> tuple[int | None, ...]:
+    """``stop_days``, ``stop_hours`` and ``restart_hours`` as entered; at most one way to stop."""
+    stop_days = parse_int(errors, f"{prefix}stop_days", data.get("stop_days"), maximum=MAX_STOP_DAYS)
+    stop_hours = parse_int(errors, f"{prefix}stop_hours", data.get("stop_hours"), maximum=MAX_INTERVAL_HOURS)
+    restart_hours = parse_int(errors, f"{prefix}restart_hours", data.get("restart_hours"), maximum=MAX_INTERVAL_HOURS)
+    if stop_days is not None and stop_hours is not None:
+        errors[f"{prefix}stop_hours"] = "give stop_days or stop_hours, not both"
+    return stop_days, stop_hours, restart_hours
 
 
 # --- scheduling ----------------------------------------------------------------------------
@@ -55,11 +68,7 @@ def _parse_holds(env: Env, actor: Actor, raw: Any, errors: dict[str, str]) -> li
         prescriber = parse_text(errors, f"{field}.prescriber_name", item.get("prescriber_name"),
                                 required=False, max_len=200)
         phone = parse_phone(errors, f"{field}.prescriber_phone", item.get("prescriber_phone"), required=False)
-        stop_days = parse_int(errors, f"{field}.stop_days", item.get("stop_days"), maximum=60)
-        stop_hours = parse_int(errors, f"{field}.stop_hours", item.get("stop_hours"), maximum=24 * 30)
-        restart_hours = parse_int(errors, f"{field}.restart_hours", item.get("restart_hours"), maximum=24 * 30)
-        if stop_days is not None and stop_hours is not None:
-            errors[f"{field}.stop_hours"] = "give stop_days or stop_hours, not both"
+        stop_days, stop_hours, restart_hours = _parse_intervals(errors, f"{field}.", item)
         if not drug_raw:
             continue
         key = drug_raw.strip().lower()
@@ -314,11 +323,7 @@ def record_clearance(session: Session, env: Env, actor: Actor, hold_id: Any, dat
         errors["status"] = "must be one of requested, approved, declined, not_required"
     by = parse_text(errors, "by", data.get("by"), required=status in ("approved", "declined"), max_len=200)
     note = parse_text(errors, "note", data.get("note"), required=False, max_len=2000)
-    stop_days = parse_int(errors, "stop_days", data.get("stop_days"), maximum=60)
-    stop_hours = parse_int(errors, "stop_hours", data.get("stop_hours"), maximum=24 * 30)
-    restart_hours = parse_int(errors, "restart_hours", data.get("restart_hours"), maximum=24 * 30)
-    if stop_days is not None and stop_hours is not None:
-        errors["stop_hours"] = "give stop_days or stop_hours, not both"
+    stop_days, stop_hours, restart_hours = _parse_intervals(errors, "", data)
     if errors:
         raise ValidationError(errors)
     if status in ("approved", "declined", "not_required"):

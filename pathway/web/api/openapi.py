@@ -15,6 +15,7 @@ from pathway.models.episode import CLEARANCE_STATUSES, MILESTONE_KINDS, MILESTON
 from pathway.models.message import MESSAGE_KINDS, MESSAGE_STATUSES
 from pathway.models.patient import LANGUAGES
 from pathway.services.board import CHECK_72H_STATES, COUNT_KEYS, FOLLOW_UP_STATES, PT_STATES, STATUS_FILTERS
+from pathway.services.episodes import MAX_INTERVAL_HOURS, MAX_STOP_DAYS
 from pathway.web.api import bp
 
 Schema = dict[str, Any]
@@ -70,6 +71,13 @@ def times(*names: str, required: bool = False) -> dict[str, Schema]:
 LOCAL_OR_OFFSET = ("ISO 8601 date-time. With an offset (or Z) it is taken as is; without one it is "
                    "the patient's local wall time (a time skipped or repeated by a DST change is refused).")
 
+# The same bounds the services enforce (pathway.services.episodes).
+HOLD_INTERVALS: dict[str, Schema] = {
+    "stop_days": nullable({**INT, "minimum": 0, "maximum": MAX_STOP_DAYS}),
+    "stop_hours": nullable({**INT, "minimum": 0, "maximum": MAX_INTERVAL_HOURS}),
+    "restart_hours": nullable({**INT, "minimum": 0, "maximum": MAX_INTERVAL_HOURS}),
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
@@ -109,9 +117,7 @@ SCHEMAS: dict[str, Schema] = {
                                            "aspirin-primary); any other text is a drug with no default"},
             "prescriber_name": STR,
             "prescriber_phone": STR,
-            "stop_days": nullable({**INT, "minimum": 0, "maximum": 60}),
-            "stop_hours": nullable({**INT, "minimum": 0, "maximum": 720}),
-            "restart_hours": nullable({**INT, "minimum": 0, "maximum": 720}),
+            **HOLD_INTERVALS,
         },
         "required": ["drug"],
     },
@@ -153,9 +159,7 @@ SCHEMAS: dict[str, Schema] = {
             "status": enum(("requested", "approved", "declined", "not_required")),
             "by": {**STR, "description": "the prescriber who answered (required for approved and declined)"},
             "note": STR,
-            "stop_days": nullable({**INT, "minimum": 0, "maximum": 60}),
-            "stop_hours": nullable({**INT, "minimum": 0, "maximum": 720}),
-            "restart_hours": nullable({**INT, "minimum": 0, "maximum": 720}),
+            **HOLD_INTERVALS,
         },
         "required": ["status"],
     },
