@@ -47,8 +47,8 @@ def _event(session: Session, message_id: int, now: datetime, src: str, frm: str 
                              reason=reason, actor=actor, **kw))
 
 
-def picked(session: Session, pick: Select[tuple[int]] | TextualSelect) -> ColumnElement[bool]:
-    """``Message.id`` is one of the ids ``pick`` selects, with the SELECT run exactly once.
+def picked(dialect: str, pick: Select[tuple[int]] | TextualSelect) -> ColumnElement[bool]:
+    """``messages.id`` is one of the ids ``pick`` selects, with the SELECT run exactly once.
 
     PostgreSQL: ``id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` is NOT safe: without table
     statistics (a new table, right after a bulk insert) the planner makes it the inner side of a
@@ -59,11 +59,12 @@ def picked(session: Session, pick: Select[tuple[int]] | TextualSelect) -> Column
     MATERIALIZED CTE also runs the SELECT once, but without statistics the planner may drive
     the join from every scheduled row.)
     """
-    if session.get_bind().dialect.name == "postgresql":
+    ids = Message.__table__.c.id
+    if dialect == "postgresql":
         assert isinstance(pick, Select)
         locked = pick.with_for_update(skip_locked=True).scalar_subquery()
-        return Message.id == any_(func.array(locked))
-    return Message.id.in_(pick.scalar_subquery())
+        return ids == any_(func.array(locked))
+    return ids.in_(pick.scalar_subquery())
 
 
 def _due_ids(dialect: str) -> Select[tuple[int]] | TextualSelect:
@@ -106,16 +107,9 @@ def _claim_statement(dialect: str) -> Any:
     every pass costs more than running it). Parameters: now, limit, worker, lease_until."""
     stmt = _CLAIM_STATEMENTS.get(dialect)
     if stmt is None:
-        due = _due_ids(dialect)
-        if dialect == "postgresql":
-            assert isinstance(due, Select)
-            # See picked(): an InitPlan, run once, never a re-run semi join.
-            chosen = _MESSAGES.c.id == any_(func.array(due.with_for_update(skip_locked=True).scalar_subquery()))
-        else:
-            chosen = _MESSAGES.c.id.in_(due.scalar_subquery())
         stmt = _CLAIM_STATEMENTS[dialect] = (
             update(_MESSAGES)
-            .where(chosen, _MESSAGES.c.status == "scheduled")
+            .where(picked(dialect, _due_ids(dialect)), _MESSAGES.c.status == "scheduled")
             .values(status="sending", claimed_by=bindparam("worker"), lease_until=bindparam("lease_until"),
                     attempt_started_at=bindparam("now"), attempts=_MESSAGES.c.attempts + 1,
                     updated_at=bindparam("now"))

@@ -43,7 +43,7 @@ def _claim_unknown(session: Session, *, now, worker_id: str, limit: int, lease: 
             .order_by(Message.attempt_started_at, Message.id).limit(limit))
     rows = session.execute(
         update(Message)
-        .where(picked(session, pick), Message.status == "unknown")
+        .where(picked(session.get_bind().dialect.name, pick), Message.status == "unknown")
         .values(claimed_by=worker_id, lease_until=now + lease)
         .returning(Message.id)
         .execution_options(synchronize_session=False)
