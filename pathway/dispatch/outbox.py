@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, ColumnElement, Select, TextualSelect, any_, bindparam, func, insert, literal_column, select, text, update
+from sqlalchemy import (ARRAY, ColumnElement, Connection, Integer, Select, TextualSelect, any_, bindparam, func, insert,
+                        literal_column, select, text, update)
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
@@ -264,21 +265,33 @@ class HoldRow:
         return self.clearance == "approved" and self.signed_at is not None
 
 
-def _by_id(session: Session, stmt: Select, ids: set[int]) -> dict:
-    """Rows of ``stmt`` (built with an expanding ``:ids`` parameter) keyed by id."""
-    return {r.id: r for r in session.connection().execute(stmt, {"ids": list(ids)})} if ids else {}
+# The send-time checks' reads: for each table, the columns the checks need (id first).
+_CHECK_READS = {
+    "patients": (Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at, Patient.opted_out_via,
+                 Patient.phone_flagged_at, Patient.phone_flag_reason, Patient.timezone),
+    "episodes": (Episode.id, Episode.status, Episode.procedure_at),
+    "milestones": (Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id),
+    "holds": (MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at),
+}
+_CHECK_STATEMENTS: dict[tuple[str, str], Select] = {}
 
 
-# The send-time checks' reads, built once (see add_events).
-_IDS = bindparam("ids", expanding=True)
-_PATIENTS_FOR_CHECK = select(Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at,
-                             Patient.opted_out_via, Patient.phone_flagged_at, Patient.phone_flag_reason,
-                             Patient.timezone).where(Patient.id.in_(_IDS))
-_EPISODES_FOR_CHECK = select(Episode.id, Episode.status, Episode.procedure_at).where(Episode.id.in_(_IDS))
-_MILESTONES_FOR_CHECK = (select(Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id)
-                         .where(Milestone.id.in_(_IDS)))
-_HOLDS_FOR_CHECK = (select(MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at)
-                    .where(MedicationHold.id.in_(_IDS)))
+def _by_id(session: Session, what: str, ids: set[int]) -> dict:
+    """The ``what`` rows with these ids, keyed by id, by a statement built once per dialect (see
+    add_events). PostgreSQL takes the ids as one array (``= ANY``); an expanding ``IN`` would be
+    re-rendered with a placeholder per id on every pass."""
+    if not ids:
+        return {}
+    conn = session.connection()
+    key = (conn.dialect.name, what)
+    stmt = _CHECK_STATEMENTS.get(key)
+    if stmt is None:
+        columns = _CHECK_READS[what]
+        pk = columns[0]
+        chosen = (pk == any_(bindparam("ids", type_=ARRAY(Integer))) if key[0] == "postgresql"
+                  else pk.in_(bindparam("ids", expanding=True)))
+        stmt = _CHECK_STATEMENTS[key] = select(*columns).where(chosen)
+    return {r.id: r for r in conn.execute(stmt, {"ids": list(ids)})}
 
 
 def prepare_claimed(session: Session, claimed: list, *, now: datetime, worker_id: str,
@@ -290,11 +303,11 @@ def prepare_claimed(session: Session, claimed: list, *, now: datetime, worker_id
     """
     if not claimed:
         return []
-    patients = _by_id(session, _PATIENTS_FOR_CHECK, {m.patient_id for m in claimed})
-    episodes = _by_id(session, _EPISODES_FOR_CHECK, {m.episode_id for m in claimed if m.episode_id})
-    milestones = _by_id(session, _MILESTONES_FOR_CHECK, {m.milestone_id for m in claimed if m.milestone_id})
+    patients = _by_id(session, "patients", {m.patient_id for m in claimed})
+    episodes = _by_id(session, "episodes", {m.episode_id for m in claimed if m.episode_id})
+    milestones = _by_id(session, "milestones", {m.milestone_id for m in claimed if m.milestone_id})
     holds = {r.id: HoldRow(r.id, r.clearance, r.signed_at)
-             for r in _by_id(session, _HOLDS_FOR_CHECK, {m.hold_id for m in milestones.values() if m.hold_id}).values()}
+             for r in _by_id(session, "holds", {m.hold_id for m in milestones.values() if m.hold_id}).values()}
     ready = []
     events = []
     for msg in claimed:
