@@ -20,7 +20,7 @@ import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, func, select, text
@@ -41,7 +41,7 @@ from pathway.services.base import SYSTEM, Actor
 from pathway.services.patients import enrol_patient
 from pathway.services.users import create_token, create_user
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # the benchmark's "now": a Monday, 10:00 in New York
 DAY = timedelta(days=1)
 PASSWORD = "correct horse battery"

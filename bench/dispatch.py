@@ -32,17 +32,19 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-UTC = timezone.utc
+UTC = UTC
 FROM_NUMBER = "+15005550006"
 
 
@@ -99,7 +101,7 @@ class FakeProcess:
     def close(self) -> None:
         try:
             self.ask("stop")
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         self.proc.join(5)
         if self.proc.is_alive():
@@ -383,7 +385,7 @@ def main() -> None:
                 fake.ask("reset")
                 with scratch_database(args.database, tmp, "memory") as url:
                     small, large, inserted, _ = memory(fake, url, tmp, 1000, n_large, args.concurrency)
-                print(f"\n3. worker peak RSS (pathway worker, 8 s of ticks and housekeeping)")
+                print("\n3. worker peak RSS (pathway worker, 8 s of ticks and housekeeping)")
                 print(f"   with {1000:>9,} future texts: {small / 1024:7.1f} MiB")
                 print(f"   with {n_large:>9,} future texts: {large / 1024:7.1f} MiB   (inserted in {inserted:.1f} s)")
                 print(f"   ratio: {large / small:.2f}   (target <= 1.2)")

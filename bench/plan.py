@@ -15,24 +15,24 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from pathway import migrate  # noqa: E402
-from pathway.config import load_config  # noqa: E402
-from pathway.models import Episode  # noqa: E402
-from pathway.runtime import Runtime  # noqa: E402
-from pathway.services import episodes as ep  # noqa: E402
-from pathway.services.base import Actor, Env  # noqa: E402
-from pathway.services.patients import enrol_patient  # noqa: E402
-from pathway.services.planning import replan  # noqa: E402
-from pathway.services.users import create_user  # noqa: E402
+from pathway import migrate
+from pathway.config import load_config
+from pathway.models import Episode
+from pathway.runtime import Runtime
+from pathway.services import episodes as ep
+from pathway.services.base import Actor, Env
+from pathway.services.patients import enrol_patient
+from pathway.services.planning import replan
+from pathway.services.users import create_user
 
-T0 = datetime(2027, 2, 1, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles"]
 DRUGS = [["clopidogrel", "ibuprofen"], ["warfarin"], ["apixaban", "naproxen"], [], ["enoxaparin-prophylactic"]]
 

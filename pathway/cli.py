@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pathway.config import ConfigError, load_config
-from pathway.services.base import SYSTEM, Actor, ServiceError, ValidationError
+from pathway.services.base import Actor, ServiceError, ValidationError
 
 
 def _config(database: str | None = None):  # type: ignore[no-untyped-def]

@@ -7,13 +7,13 @@ only the edges call :func:`system_clock`. Tests pass a fixed or stepping clock i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class FixedClock:
@@ -22,7 +22,7 @@ class FixedClock:
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("FixedClock needs an aware datetime")
-        self.now = start.astimezone(timezone.utc)
+        self.now = start.astimezone(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -32,4 +32,4 @@ class FixedClock:
         return self.now
 
     def set(self, instant: datetime) -> None:
-        self.now = instant.astimezone(timezone.utc)
+        self.now = instant.astimezone(UTC)

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from pathway.db import make_engine, normalise_url
 from pathway.services.base import Actor, Clinic, Env, Rules
 from pathway.timeline import QuietHours
 
-T0 = datetime(2027, 2, 1, 15, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in New York
+T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
 
 
 class ScratchDatabase:

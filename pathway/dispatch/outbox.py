@@ -13,8 +13,22 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (ARRAY, ColumnElement, Connection, Integer, Select, TextualSelect, any_, bindparam, func, insert,
-                        literal_column, select, text, update)
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    TextualSelect,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime

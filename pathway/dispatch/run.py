@@ -18,8 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pathway.clock import Clock
 from pathway.dispatch.housekeeping import heartbeat
-from pathway.dispatch.outbox import (Claimed, claim_due_rows, prepare_claimed, record_failure, record_sent,
-                                     record_sent_many, release)
+from pathway.dispatch.outbox import (
+    Claimed,
+    claim_due_rows,
+    prepare_claimed,
+    record_failure,
+    record_sent,
+    record_sent_many,
+    release,
+)
 from pathway.dispatch.ratelimit import reserve_slots, slots_affordable
 from pathway.dispatch.settings import DispatchSettings
 from pathway.models import Message
@@ -55,7 +62,7 @@ RECORD_IDLE_SECONDS = 0.5
 class _Accepted:
     """A text Twilio accepted, waiting for the group commit that records it."""
 
-    __slots__ = ("row", "done", "error")
+    __slots__ = ("done", "error", "row")
 
     def __init__(self, row: tuple[int, str, str, datetime]) -> None:
         self.row = row
@@ -165,7 +172,7 @@ class Dispatcher:
                     ceiling=self.settings.backoff_max, rng=self.rng)
             log.info("message %s attempt %s: %s (%s)", c.id, c.attempt, status, exc.outcome)
             return status, None
-        except Exception:  # noqa: BLE001 - anything unexpected may have reached the provider
+        except Exception:
             log.exception("message %s: unexpected error while sending; marking unknown", c.id)
             with self.sessions.begin() as session:
                 return record_failure(
@@ -234,7 +241,7 @@ class Dispatcher:
                     with self.sessions.begin() as session:
                         for mid, sid, ps, at in rows:
                             record_sent(session, mid, sid, ps, now=at, worker_id=self.worker_id)
-            except BaseException as exc:  # noqa: BLE001 - reported to each waiting sender
+            except BaseException as exc:
                 log.exception("recording %s accepted texts failed; they stay 'sending' and will be reconciled",
                               len(batch))
                 for a in batch:

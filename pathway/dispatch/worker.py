@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from pathway.clock import Clock
 from pathway.config import Config
 from pathway.dispatch.housekeeping import HousekeepingReport, housekeeping
 from pathway.dispatch.reconcile import ReconcileReport, reconcile_unknown
-from pathway.dispatch.run import DispatchReport, Dispatcher
+from pathway.dispatch.run import Dispatcher, DispatchReport
 from pathway.dispatch.settings import DispatchSettings
 from pathway.services.base import Rules
 from pathway.sms import ConsoleTransport, Transport
@@ -91,7 +90,7 @@ class Worker:
         def run() -> None:
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - a tick must never kill the scheduler
+            except Exception:
                 log.exception("tick %s failed", fn.__name__)
 
         run.__name__ = fn.__name__

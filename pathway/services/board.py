@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from pathway.models import Appointment, Episode, Milestone, Patient, Task
 from pathway.services.base import Actor, Env, ValidationError
 
-__all__ = ["Board", "BoardRow", "followup_board", "STATUS_FILTERS", "FOLLOW_UP_STATES"]
+__all__ = ["FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow", "followup_board"]
 
 # Which episodes are on the board: procedures from this many days ago (day 10 follow-up window
 # plus the 14-day PT window plus three weeks to close loose ends) ...

@@ -92,9 +92,7 @@ def seed_demo(session: Session, env: Env) -> list[tuple[str, str]]:
         })
         later = replace(booked, now=booked.now + timedelta(days=1))
         for hold in episode.holds:
-            if stage == "clearance_requested":
-                ep.record_clearance(session, later, coord, hold.id, {"status": "requested"})
-            elif stage == "no_default":
+            if stage == "clearance_requested" or stage == "no_default":
                 ep.record_clearance(session, later, coord, hold.id, {"status": "requested"})
             elif stage not in ("clearance_needed",):
                 ep.record_clearance(session, later, clin, hold.id, {"status": "approved", "by": "Dr. Alan Ortiz",

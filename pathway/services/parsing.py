@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,7 +81,7 @@ def parse_instant(
         errors[field_] = "must be an ISO 8601 date-time string"
         return None
     if value.tzinfo is not None and value.utcoffset() is not None:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if tz is None:
         errors[field_] = "give the time with a UTC offset (for example -05:00)"
         return None

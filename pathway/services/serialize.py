@@ -13,7 +13,7 @@ Conventions, part of the API contract (extend, never rename):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,7 +35,7 @@ def instant(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}; the API writes only aware instants")
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()
 
 
 def local_instant(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -215,7 +215,7 @@ def episode(
 
 
 def _by_time(milestones: Iterable[Milestone]) -> list[Milestone]:
-    far = datetime.max.replace(tzinfo=timezone.utc)
+    far = datetime.max.replace(tzinfo=UTC)
     return sorted(milestones, key=lambda m: (m.due_at or m.window_start or m.window_end or far, m.id))
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, contains_eager
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
 from pathway.services.base import Actor, Env
 
-__all__ = ["WorklistItem", "worklist", "PRIORITY"]
+__all__ = ["PRIORITY", "WorklistItem", "worklist"]
 
 # Lower is more urgent. Task rows carry their own priority (services.tasks.PRIORITY); these
 # are for the items derived from the pathway's state.

@@ -10,7 +10,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from pathway.sms.base import OutgoingSms, ProviderMessage, SendResult
@@ -35,7 +35,7 @@ class ConsoleTransport:
 
     def send(self, sms: OutgoingSms) -> SendResult:
         provider_id = f"console-{uuid.uuid4().hex}"
-        created_at = self._clock().astimezone(timezone.utc)
+        created_at = self._clock().astimezone(UTC)
         stream = self._stream if self._stream is not None else sys.stdout
         with self._lock:
             self._sent.append(

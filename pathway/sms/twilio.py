@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -32,8 +32,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from pathway.sms.base import (
-    OutgoingSms,
     Outcome,
+    OutgoingSms,
     ProviderMessage,
     SendResult,
     SmsError,
@@ -221,7 +221,7 @@ class TwilioTransport:
         """
         if since.tzinfo is None:
             raise ValueError("since must be an aware datetime")
-        floor = since.astimezone(timezone.utc).replace(microsecond=0)
+        floor = since.astimezone(UTC).replace(microsecond=0)
         day_start = floor.replace(hour=0, minute=0, second=0)
         self._last.headers = None
         try:
@@ -242,8 +242,8 @@ class TwilioTransport:
             if created is None:
                 continue
             if created.tzinfo is None:
-                created = created.replace(tzinfo=timezone.utc)
-            created = created.astimezone(timezone.utc)
+                created = created.replace(tzinfo=UTC)
+            created = created.astimezone(UTC)
             if created < floor:
                 continue
             found.append(

@@ -11,17 +11,17 @@ to schedule ("17:00 the day before") and to show. Two directions need different 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 
 __all__ = [
     "UTC",
     "AmbiguousLocalTime",
-    "add_local_days",
     "LocalTimeError",
     "NonexistentLocalTime",
+    "add_local_days",
     "at_local",
     "local_date",
     "parse_local_strict",

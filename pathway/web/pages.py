@@ -24,7 +24,8 @@ from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.tasks import resolve_task as resolve
-from pathway.services.worklist import WorklistItem, worklist as build_worklist
+from pathway.services.worklist import WorklistItem
+from pathway.services.worklist import worklist as build_worklist
 from pathway.web import filters
 from pathway.web.auth import CARE_ROLES, actor, home_for, roles
 from pathway.web.context import db, env, runtime

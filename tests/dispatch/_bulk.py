@@ -9,14 +9,14 @@ Used by the crash/concurrency tests and by ``bench/dispatch.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, String, bindparam, cast, func, insert, literal, literal_column, select
 
 from pathway.db import UTCDateTime
 from pathway.models import Message, Patient
 
-UTC = timezone.utc
+UTC = UTC
 CHUNK = 20_000
 
 

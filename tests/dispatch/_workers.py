@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ _DROP = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", 
 def daytime_zone(now: datetime | None = None) -> str:
     """A fixed-offset zone where it is about noon now, so quiet hours never get in the way of a
     real-time test whatever the hour it runs at."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     for offset in range(-12, 15):
         name = "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
         if 11 <= now.astimezone(ZoneInfo(name)).hour <= 13:
@@ -126,7 +126,7 @@ class WorkerPool:
         for w in self.started:
             try:
                 w.kill()
-            except Exception:  # noqa: BLE001 - keep killing the others
+            except Exception:
                 pass
 
     def __enter__(self) -> WorkerPool:

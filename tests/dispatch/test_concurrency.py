@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -21,7 +21,7 @@ from tests.dispatch._outcome import check_outbox
 from tests.dispatch._workers import WorkerPool, assert_no_patient_data, daytime_zone, wait_for
 from tests.fakes.fake_twilio import FakeTwilio
 
-UTC = timezone.utc
+UTC = UTC
 WORKERS = 4
 TEXTS = 2000
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from tests.dispatch._outcome import check_outbox, open_count
 from tests.dispatch._workers import WorkerPool, assert_no_patient_data, daytime_zone, wait_for
 from tests.fakes.fake_twilio import FakeTwilio
 
-UTC = timezone.utc
+UTC = UTC
 TEXTS = 300
 KILLS = 5
 SEED = 20270225

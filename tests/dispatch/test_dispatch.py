@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -12,12 +12,10 @@ from pathway.dispatch.housekeeping import housekeeping
 from pathway.dispatch.reconcile import reconcile_unknown
 from pathway.models import Message, MessageEvent, Patient, Task
 from pathway.services import episodes as ep
-from pathway.services.patients import opt_out
-from pathway.services.base import Actor
 from pathway.sms import ConsoleTransport
 from tests.fakes.fake_twilio import Fault
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _messages(sessions, **where):
@@ -291,14 +289,12 @@ def test_bulk_writes_refuse_a_naive_time_and_store_nothing(sessions, enrol, make
     d = make_dispatcher()
     (c,) = d.claim()
     naive = datetime(2027, 2, 1, 15, 0)
-    with pytest.raises(Exception, match="naive"):
-        with sessions.begin() as s:
-            record_sent_many(s, [(c.id, "SM" + "0" * 32, "queued", naive)], worker_id="w1")
-    with pytest.raises(Exception, match="naive"):
-        with sessions.begin() as s:
-            add_events(s, [{"message_id": c.id, "at": naive, "source": "dispatch", "from_status": None,
-                            "to_status": None, "reason": "x", "actor": "w1", "provider_status": None,
-                            "error_code": None}])
+    with pytest.raises(Exception, match="naive"), sessions.begin() as s:
+        record_sent_many(s, [(c.id, "SM" + "0" * 32, "queued", naive)], worker_id="w1")
+    with pytest.raises(Exception, match="naive"), sessions.begin() as s:
+        add_events(s, [{"message_id": c.id, "at": naive, "source": "dispatch", "from_status": None,
+                        "to_status": None, "reason": "x", "actor": "w1", "provider_status": None,
+                        "error_code": None}])
     (msg,) = _messages(sessions)
     assert msg.status == "sending" and msg.provider_id is None
     assert [e[2] for e in _events(sessions, msg.id)][-1] == "claimed, attempt 1"

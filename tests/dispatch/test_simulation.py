@@ -29,7 +29,7 @@ import time as _time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,11 +39,11 @@ from sqlalchemy import select
 from pathway.dispatch.housekeeping import housekeeping
 from pathway.models import Episode, MedicationHold, Message, Milestone
 from pathway.services import episodes as ep
-from pathway.services.base import Actor, Env
+from pathway.services.base import Env
 from pathway.services.patients import enrol_patient
 from pathway.sms import OutgoingSms, ProviderMessage, SendResult
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2027, 2, 25, 14, 0, tzinfo=UTC)  # 09:00 in New York; DST starts 2027-03-14
 DAYS = 30
 END = START + timedelta(days=DAYS)

@@ -7,10 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,13 +26,13 @@ ZONES = ["America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Europe/
 @pytest.fixture
 def clock() -> FixedClock:
     """A subprocess worker reads the real clock, so these texts are planned in real time."""
-    return FixedClock(datetime.now(timezone.utc) - timedelta(seconds=5))
+    return FixedClock(datetime.now(UTC) - timedelta(seconds=5))
 
 
 @pytest.fixture
 def daytime_zone() -> str:
     """A patient zone where it is daytime now, so quiet hours do not hold the text back."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return next(z for z in ZONES if 9 <= now.astimezone(ZoneInfo(z)).hour < 18)
 
 

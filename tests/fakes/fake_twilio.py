@@ -41,7 +41,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -77,11 +77,11 @@ def num_segments(body: str) -> int:
 
 def rfc2822(moment: datetime) -> str:
     """Twilio's date format: 'Thu, 24 Aug 2023 05:01:45 +0000'."""
-    return format_datetime(moment.astimezone(timezone.utc).replace(microsecond=0))
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- records and faults ------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 10  # per-socket: a stuck client never holds a thread for long
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # request lines carry ?To=+1...; the fake logs nothing
 
     def do_GET(self) -> None:
@@ -553,7 +553,7 @@ class FakeTwilio:
         self._close_unanswered(h)
 
     def _record(self, form: dict[str, str]) -> SentRecord:
-        now = self.clock().astimezone(timezone.utc).replace(microsecond=0)
+        now = self.clock().astimezone(UTC).replace(microsecond=0)
         with self._lock:
             self._seq += 1
             record = SentRecord(
@@ -745,4 +745,4 @@ def _day(value: str) -> date:
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        return parsedate_to_datetime(value).astimezone(timezone.utc).date()
+        return parsedate_to_datetime(value).astimezone(UTC).date()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from pathway.services.base import Forbidden, ValidationError
 from pathway.services.board import followup_board, proceduralists
 from tests.conftest import at
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _when(day: int, hour: int = 15, month: int = 2) -> datetime:

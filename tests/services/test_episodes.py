@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,7 @@ from pathway.services import episodes as ep
 from pathway.services.base import Conflict, Forbidden, ValidationError
 from tests.conftest import at
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _texts(session, episode, *statuses):
@@ -115,9 +115,8 @@ def test_bad_hold_rejects_the_whole_episode_and_stores_nothing(session, env, mak
                       session.scalar(select(func.count()).select_from(MedicationHold)),
                       session.scalar(select(func.count()).select_from(Milestone)))
     before = counts()
-    from pathway.services.episodes import schedule_episode
-
     from pathway.services.base import Actor
+    from pathway.services.episodes import schedule_episode
     with pytest.raises(ValidationError) as err:
         schedule_episode(session, env, Actor(role="coordinator", label="t"), p.id, {
             "procedure_at": "2027-03-10T08:00",

@@ -19,10 +19,9 @@ def _copy(msg: Message, **changes: object) -> Message:
 def test_the_same_planned_text_cannot_be_stored_twice_while_live(session, make_episode) -> None:
     e = make_episode()
     original = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind == "pre_procedure")).one()
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            session.add(_copy(original))
-            session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(_copy(original))
+        session.flush()
 
 
 def test_a_cancelled_text_releases_its_key_for_a_new_plan(session, make_episode) -> None:

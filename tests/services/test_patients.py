@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -30,10 +30,10 @@ def test_enrolment_stores_e164_phone_and_consent_and_queues_confirmation(session
 
 
 def test_enrolment_text_waits_for_morning_in_the_patients_zone(session, env, staff) -> None:
-    late = at(env, datetime(2027, 2, 2, 4, 30, tzinfo=timezone.utc))  # 22:30 in Chicago
+    late = at(env, datetime(2027, 2, 2, 4, 30, tzinfo=UTC))  # 22:30 in Chicago
     p = enrol_patient(session, late, staff["coordinator"], GOOD)
     msg = session.scalars(select(Message).where(Message.patient_id == p.id)).one()
-    assert msg.send_at == datetime(2027, 2, 2, 14, 0, tzinfo=timezone.utc)  # 08:00 Chicago
+    assert msg.send_at == datetime(2027, 2, 2, 14, 0, tzinfo=UTC)  # 08:00 Chicago
 
 
 def test_no_consent_means_no_enrolment_text(session, env, staff) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from pathway.services.tasks import open_task
 from pathway.services.worklist import worklist
 from tests.conftest import T0, at
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _kinds(items: list[Any]) -> list[str]:

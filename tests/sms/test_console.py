@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pathway.sms import ConsoleTransport, OutgoingSms, Transport
 
-T0 = datetime(2025, 3, 4, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 
 
 def test_console_transport_prints_each_text_and_reports_it_delivered() -> None:

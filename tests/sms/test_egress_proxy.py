@@ -13,11 +13,11 @@ import pytest
 
 pytest.importorskip("trustme", reason="trustme (a test extra) makes the proxy's throwaway CA")
 
-from pathway.sms.base import OutgoingSms, SmsError  # noqa: E402
-from pathway.sms.twilio import TwilioTransport  # noqa: E402
-from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
-from tests.fakes.fixtures import FROM_NUMBER  # noqa: E402
-from tests.fakes.https_proxy import InterceptingProxy  # noqa: E402
+from pathway.sms.base import OutgoingSms, SmsError
+from pathway.sms.twilio import TwilioTransport
+from tests.fakes.fake_twilio import FakeTwilio
+from tests.fakes.fixtures import FROM_NUMBER
+from tests.fakes.https_proxy import InterceptingProxy
 
 PATIENT = "+15551230001"
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from pathway.sms.base import OutgoingSms, SmsError
 from pathway.sms.twilio import TwilioTransport
-from tests.fakes.fake_twilio import Fault, FakeTwilio, RandomFaults, RequestInfo, num_segments
+from tests.fakes.fake_twilio import FakeTwilio, Fault, RandomFaults, RequestInfo, num_segments
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENT = "+15551230001"
@@ -89,8 +89,8 @@ def test_the_fake_pages_with_next_page_uri_without_repeating_rows(
 
 
 def test_the_fake_filters_date_sent_by_whole_days(fake_twilio: FakeTwilio) -> None:
-    moments = iter([datetime(2025, 3, 4, 23, 0, tzinfo=timezone.utc),
-                    datetime(2025, 3, 5, 1, 0, tzinfo=timezone.utc)])
+    moments = iter([datetime(2025, 3, 4, 23, 0, tzinfo=UTC),
+                    datetime(2025, 3, 5, 1, 0, tzinfo=UTC)])
     fake_twilio.clock = lambda: next(moments)
     auth = (fake_twilio.account_sid, fake_twilio.auth_token)
     for body in ("tuesday", "wednesday"):

@@ -7,14 +7,13 @@ import socket
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from pathway.sms.base import OutgoingSms, SmsError
 from pathway.sms.twilio import TwilioTransport
-from tests.fakes.fake_twilio import Fault, FakeTwilio
+from tests.fakes.fake_twilio import FakeTwilio, Fault
 from tests.fakes.fixtures import FROM_NUMBER, MESSAGING_SERVICE_SID
 
 PATIENT = "+15551230001"
@@ -219,20 +218,20 @@ def test_list_sent_finds_a_text_sent_earlier(
     fake_twilio: FakeTwilio, twilio_transport_factory: MakeTransport
 ) -> None:
     transport = twilio_transport_factory()
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
     sent = transport.send(sms())
     transport.send(sms(to="+15551230002", body="someone else"))
     [found] = transport.list_sent(PATIENT, since)
     assert (found.provider_id, found.to, found.body) == (sent.provider_id, PATIENT, BODY)
     assert found.status == "queued"
-    assert found.created_at.tzinfo == timezone.utc
+    assert found.created_at.tzinfo == UTC
 
 
 def test_list_sent_finds_the_text_whose_answer_timed_out(
     fake_twilio: FakeTwilio, twilio_transport_factory: MakeTransport
 ) -> None:
     transport = twilio_transport_factory(timeout=0.5)
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     fake_twilio.inject(Fault.timeout_after_recording(hold=2.0))
     assert send_error(transport).outcome == "ambiguous"
     [found] = transport.list_sent(PATIENT, since)
@@ -243,18 +242,18 @@ def test_list_sent_respects_since_within_the_same_day_and_across_days(
     fake_twilio: FakeTwilio, twilio_transport_factory: MakeTransport
 ) -> None:
     # Twilio filters DateSent by whole days; the transport must filter the rest itself.
-    now = [datetime(2025, 3, 4, 23, 59, 0, tzinfo=timezone.utc)]
+    now = [datetime(2025, 3, 4, 23, 59, 0, tzinfo=UTC)]
     fake_twilio.clock = lambda: now[0]
     transport = twilio_transport_factory()
     for label, moment in [
-        ("day before", datetime(2025, 3, 4, 23, 59, 0, tzinfo=timezone.utc)),
-        ("same day, earlier", datetime(2025, 3, 5, 10, 0, 0, tzinfo=timezone.utc)),
-        ("same second as since", datetime(2025, 3, 5, 10, 0, 5, tzinfo=timezone.utc)),
-        ("later", datetime(2025, 3, 5, 10, 0, 9, tzinfo=timezone.utc)),
+        ("day before", datetime(2025, 3, 4, 23, 59, 0, tzinfo=UTC)),
+        ("same day, earlier", datetime(2025, 3, 5, 10, 0, 0, tzinfo=UTC)),
+        ("same second as since", datetime(2025, 3, 5, 10, 0, 5, tzinfo=UTC)),
+        ("later", datetime(2025, 3, 5, 10, 0, 9, tzinfo=UTC)),
     ]:
         now[0] = moment
         transport.send(sms(body=label))
-    since = datetime(2025, 3, 5, 10, 0, 5, 400_000, tzinfo=timezone.utc)
+    since = datetime(2025, 3, 5, 10, 0, 5, 400_000, tzinfo=UTC)
     found = transport.list_sent(PATIENT, since)
     assert [m.body for m in found] == ["later", "same second as since"]
     # a non-UTC since means the same instant
@@ -266,7 +265,7 @@ def test_list_sent_follows_twilios_pages(
     fake_twilio: FakeTwilio, twilio_transport_factory: MakeTransport
 ) -> None:
     transport = twilio_transport_factory()
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
     for i in range(57):  # the SDK asks for 50 a page
         transport.send(sms(ref=f"m{i}", body=f"text {i}"))
     found = transport.list_sent(PATIENT, since)
@@ -284,7 +283,7 @@ def test_list_sent_errors_are_sms_errors(
 ) -> None:
     fake_twilio.set_fault_policy(lambda request: Fault.server_error(503))
     with pytest.raises(SmsError) as info:
-        twilio_transport_factory().list_sent(PATIENT, datetime.now(timezone.utc))
+        twilio_transport_factory().list_sent(PATIENT, datetime.now(UTC))
     assert (info.value.outcome, info.value.http_status) == ("ambiguous", 503)
 
 
@@ -299,7 +298,7 @@ def test_no_phone_number_or_body_reaches_the_logs_or_the_error(
     caplog.set_level(logging.DEBUG)
     transport = twilio_transport_factory()
     transport.send(sms(ref="m-ok"))
-    transport.list_sent(PATIENT, datetime.now(timezone.utc) - timedelta(minutes=1))
+    transport.list_sent(PATIENT, datetime.now(UTC) - timedelta(minutes=1))
     fake_twilio.inject(Fault.error(21614))  # Twilio's text quotes the number
     error = send_error(transport, sms(ref="m-bad"))
     fake_twilio.inject(Fault.timeout_after_recording(hold=2.0))

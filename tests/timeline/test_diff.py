@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from pathway.timeline import (
 FactsBuilder = Callable[..., EpisodeFacts]
 HoldBuilder = Callable[..., HoldFacts]
 
-UTC = timezone.utc
+UTC = UTC
 NY = ZoneInfo("America/New_York")
 EARLY = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # 10:00 in New York
 ORIGINAL_TEXTS = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from pathway.timeline import (
 FactsBuilder = Callable[..., EpisodeFacts]
 HoldBuilder = Callable[..., HoldFacts]
 
-UTC = timezone.utc
+UTC = UTC
 EARLY = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 ZONES = [
     "America/New_York", "America/Chicago", "America/Denver",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +23,7 @@ from pathway.timeline import (
 FactsBuilder = Callable[..., EpisodeFacts]
 HoldBuilder = Callable[..., HoldFacts]
 
-UTC = timezone.utc
+UTC = UTC
 NY = ZoneInfo("America/New_York")
 EARLY = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)
 

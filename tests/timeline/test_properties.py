@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -22,7 +22,7 @@ from pathway.timeline import (
     plan_episode,
 )
 
-UTC = timezone.utc
+UTC = UTC
 ZONES = [
     ZoneInfo(name)
     for name in (

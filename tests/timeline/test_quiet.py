@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from pathway.timeline import QuietHours
 
-UTC = timezone.utc
+UTC = UTC
 NY = ZoneInfo("America/New_York")
 QUIET = QuietHours(time(8, 0), time(20, 0))
 

@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ try:  # in the test extras; without it the API tests still run, unvalidated (tes
 except ImportError:  # pragma: no cover
     jsonschema = None
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
 ROLES = ("coordinator", "clinician", "admin")
 MISSING_ID = 987_654_321
@@ -78,7 +78,7 @@ def _format_checker() -> Any:
 
     @checker.checks("date", raises=ValueError)
     def _date(value: object) -> bool:
-        return not isinstance(value, str) or bool(date.fromisoformat(value)) and len(value) == 10
+        return not isinstance(value, str) or (bool(date.fromisoformat(value)) and len(value) == 10)
 
     return checker
 

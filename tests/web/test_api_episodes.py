@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.web.conftest_api import MISSING_ID, T0, Harness, api, api_module  # noqa: F401
 
-UTC = timezone.utc
+UTC = UTC
 CLOPIDOGREL = {"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz", "prescriber_phone": "(212) 555-0199"}
 # What a preview may write: its audit row (and a token's last-used time). Nothing else.
 NOT_PLAN = ("audit_events", "api_tokens")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.web.conftest_api import T0, Harness, api, api_module  # noqa: F401
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_the_worklist_shows_an_unresolved_hold_near_its_last_dose_and_is_audited(api: Harness) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.web.conftest_api import MISSING_ID, PREFIX, Harness, api, api_module  # noqa: F401
 
-UTC = timezone.utc
+UTC = UTC
 CALLERS = ("anonymous", "coordinator", "clinician", "admin")
 STAFF = ("coordinator", "clinician")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from pathway.models import Appointment, Episode, MedicationHold, Message, Patient, Reply, Task, User
 from tests.conftest import T0
 
-UTC = timezone.utc
+UTC = UTC
 
 PATIENT = {"mrn": "W1001", "given_name": "Ana", "family_name": "Ruiz", "birth_date": "1948-06-02",
            "phone": "(312) 555-0142", "timezone": "America/Chicago", "language": "es", "sms_consent": "on",
