@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pathway.models import Appointment, Episode, Milestone, Patient, Task
-from pathway.services.base import Actor, Env, ValidationError
+from pathway.services.base import Actor, Env, ValidationError, audit
 
 __all__ = ["FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow", "followup_board"]
 
@@ -201,6 +201,8 @@ def followup_board(
         )
         for r in session.execute(page)
     ]
+    audit(session, env, actor, "followups.view", "followups", None,
+          detail={"patient_ids": sorted({r.patient_id for r in rows})})
     return Board(rows=rows, counts=counts, total=total)
 
 

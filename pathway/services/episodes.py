@@ -33,6 +33,9 @@ from pathway.timeline import AmbiguousDrug, PlanDiff
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
 STAFF = ("coordinator", "clinician")
+# Clearance answers a coordinator may not record, and the plan fields only a clinician changes.
+CLINICIAN_CLEARANCES = ("approved", "declined", "not_required")
+PLAN_FIELDS = ("stop_days", "stop_hours", "restart_hours")
 # The longest hold interval anyone may enter (a sanity bound, not a clinical default).
 MAX_STOP_DAYS = 60
 MAX_INTERVAL_HOURS = 24 * 30
@@ -190,6 +193,9 @@ def reschedule(
             diff = compute_diff(session, env, episode, notice_kind="date_changed" if new_at != old_at else None)
             sp.rollback()
         session.expire(episode)
+        # Showing what a move would change shows the patient's plan: audited like a view.
+        audit(session, env, actor, "episode.reschedule_preview", "episode", episode.id,
+              patient_id=episode.patient_id, detail={"to": new_at.isoformat()})
         return RescheduleResult(episode, diff, applied=False)
     episode.procedure_at = new_at
     diff = replan(session, env, actor, episode, reason="procedure moved",
@@ -313,7 +319,11 @@ def record_clearance(session: Session, env: Env, actor: Actor, hold_id: Any, dat
     signs the hold plan in one step. Only an approved, signed hold produces texts that tell a
     patient to stop a drug.
     """
+    # Who may do what is decided from the request, before the hold is looked up, so a wrong
+    # role gets the same 403 for a hold that exists and one that does not.
     actor.require(*STAFF)
+    if data.get("status") in CLINICIAN_CLEARANCES or any(data.get(f) is not None for f in PLAN_FIELDS):
+        actor.require("clinician")  # the prescriber's answer and the clinician's signature, together
     hold = load_hold(session, hold_id)
     episode = hold.episode
     _require_open(episode)

@@ -23,7 +23,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
-from pathway.services.base import Actor, Env
+from pathway.services.base import Actor, Env, audit
 
 __all__ = ["PRIORITY", "WorklistItem", "worklist"]
 
@@ -325,5 +325,8 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     opted = [i for i in opted if i.patient_id not in task_opt_out]
     items = tasks + holds + texts + unbooked + kept_overdue + opted
     items.sort(key=WorklistItem.sort_key)
-    return items[:limit]
+    shown = items[:limit]
+    audit(session, env, actor, "worklist.view", "worklist", None,
+          detail={"patient_ids": sorted({i.patient_id for i in shown})})
+    return shown
 
