@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Connection, Engine, func, select, text
 
@@ -225,7 +225,7 @@ class Replicator:
     ``Connection.exec_driver_sql`` executemany in batches.
     """
 
-    FKS = {
+    FKS: ClassVar[dict[tuple[str, str], str]] = {
         ("episodes", "patient_id"): "patients",
         ("medication_holds", "episode_id"): "episodes",
         ("milestones", "episode_id"): "episodes",

@@ -186,8 +186,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== {size:,} patients (+{added:,} in {time.perf_counter() - t:.1f} s): "
                   + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
             with rt.engine.connect() as conn:
-                active_ids = list(conn.scalars(select(Episode.id).where(Episode.procedure_at >= _seed.T0 - 50 * _seed.DAY)
-                                               .order_by(Episode.id).limit(2000)))
+                active_ids = list(
+                    conn.scalars(
+                        select(Episode.id)
+                        .where(Episode.procedure_at >= _seed.T0 - 50 * _seed.DAY)
+                        .order_by(Episode.id)
+                        .limit(2000)
+                    )
+                )
             sample_ids = active_ids[:: max(1, len(active_ids) // 50)][:50]
             routes: list[tuple[str, Any, list[str], dict[str, str]]] = [
                 ("api worklist", client, ["/api/v1/worklist"], api_headers),

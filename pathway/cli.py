@@ -111,16 +111,29 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--email", required=True)
-def token_create(email: str) -> None:
+@click.option("--database", default=None,
+              help="Database URL (default from [database] url); the demo's is sqlite:///<dir>/instance/demo.db.")
+def token_create(email: str, database: str | None) -> None:
     """Print a new API token for a user (only this once; it is stored hashed)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from pathway.services.users import create_token
 
-    rt = _runtime()
+    rt = _runtime(database)
     try:
         with rt.unit_of_work() as (session, env):
             tok = create_token(session, env, CLI_ACTOR, email)
     except ServiceError as exc:
         raise _fail(exc) from None
+    except (OperationalError, ProgrammingError):
+        url = rt.engine.url.render_as_string(hide_password=True)
+        demo_url = "sqlite:///" + str(Path.cwd() / "instance" / "demo.db")
+        raise click.ClickException(
+            f"no pathway database at {url}: run `pathway db upgrade` to create it, "
+            f"or, for the demo's, add --database {demo_url}"
+        ) from None
+    finally:
+        rt.engine.dispose()
     click.echo(tok)
 
 
@@ -194,9 +207,12 @@ def demo(database: str | None, host: str, port: int, no_serve: bool) -> None:
     with rt.sessions() as session:
         print_timelines(session, rt.rules, click.echo)
     click.echo("")
-    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, role in logins:
         click.echo(f"  {role:<12} {email}")
+    shown_url = rt.engine.url.render_as_string(hide_password=True)
+    click.echo(f"Demo database: {shown_url}")
+    click.echo(f"API token:     pathway token create --email {logins[0][0]} --database {shown_url}")
     if no_serve:
         return
     from waitress import serve as waitress_serve

@@ -153,7 +153,9 @@ def make_patient(session: Session, env: Env, staff: dict[str, Actor]) -> Callabl
 
 
 @pytest.fixture
-def make_episode(session: Session, env: Env, staff: dict[str, Actor], make_patient: Callable[..., Any]) -> Callable[..., Any]:
+def make_episode(
+    session: Session, env: Env, staff: dict[str, Actor], make_patient: Callable[..., Any]
+) -> Callable[..., Any]:
     from pathway.services.episodes import schedule_episode
 
     def build(patient: Any = None, **overrides: Any) -> Any:

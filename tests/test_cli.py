@@ -77,6 +77,29 @@ def test_demo_seeds_patients_at_every_stage(tmp_path: Path, monkeypatch: pytest.
     assert CliRunner().invoke(main, ["demo", "--no-serve"]).exit_code == 0
 
 
+def test_token_create_works_against_the_demo_database_the_demo_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PATHWAY_DATABASE_URL", raising=False)
+    demo = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert demo.exit_code == 0, demo.output
+    demo_url = f"sqlite:///{tmp_path / 'instance' / 'demo.db'}"
+    assert f"Demo database: {demo_url}" in demo.output
+    # Without --database the default config's database has no schema: the error says what to do.
+    r = CliRunner().invoke(main, ["token", "create", "--email", "coordinator@demo.clinic"])
+    assert r.exit_code != 0
+    assert "pathway db upgrade" in r.output and f"--database {demo_url}" in r.output
+    assert "Traceback" not in r.output
+    # The command the demo prints gives a token.
+    printed = next(line for line in demo.output.splitlines() if line.startswith("API token:"))
+    args = printed.removeprefix("API token:").split()
+    assert args[:2] == ["pathway", "token"]
+    r = CliRunner().invoke(main, args[1:])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip().startswith("pw_")
+
+
 def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("pathway")
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env=os.environ, timeout=60)

@@ -24,7 +24,9 @@ def test_example_config_documents_every_setting_and_loads() -> None:
             assert f"\n{f.name} = " in text, f"config.example.toml does not document [{section}] {f.name}"
 
 
-def test_defaults_use_sqlite_in_instance_folder_and_console_texts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_use_sqlite_in_instance_folder_and_console_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = load_config(env={})
     assert cfg.database.url == f"sqlite:///{tmp_path / 'instance' / 'pathway.db'}"
@@ -51,7 +53,8 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
 
 def test_secrets_come_from_environment_only(tmp_path: Path) -> None:
     cfg = load_config(env={"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "tok", "PATHWAY_SECRET_KEY": "s"})
-    assert (cfg.secrets.twilio_account_sid, cfg.secrets.twilio_auth_token, cfg.secrets.secret_key) == ("AC1", "tok", "s")
+    secrets = cfg.secrets
+    assert (secrets.twilio_account_sid, secrets.twilio_auth_token, secrets.secret_key) == ("AC1", "tok", "s")
     assert "tok" not in repr(cfg)
     f = tmp_path / "c.toml"
     f.write_text('[sms]\nauth_token = "leaked"\n')
@@ -79,7 +82,9 @@ def test_secrets_come_from_environment_only(tmp_path: Path) -> None:
         ("[dispatch]\nreconcile_grace_seconds = 30\n", {}, r"reconcile_grace_seconds: must be more than"),
     ],
 )
-def test_bad_settings_are_errors_that_name_the_key(tmp_path: Path, content: str, env: dict[str, str], message: str) -> None:
+def test_bad_settings_are_errors_that_name_the_key(
+    tmp_path: Path, content: str, env: dict[str, str], message: str
+) -> None:
     f = tmp_path / "c.toml"
     f.write_text(content)
     with pytest.raises(ConfigError, match=message):

@@ -41,7 +41,7 @@ PRIORITY = {
 }
 # An unresolved hold reaches the worklist when the last dose (or, for a drug without a default,
 # the procedure) is this many days away or less. Clinic policy: a week leaves time to reach a
-# prescriber before the patient must stop the drug ([MILD-ref] "as soon as the date is set").
+# prescriber before the patient must stop the drug (MILD clinic timelines: "as soon as the date is set").
 HOLD_ALERT_DAYS = 7
 # A follow-up visit should be booked by this day after the procedure (day 0 = procedure day),
 # leaving time to fit it into the day 7-10 window (data/mild_pathway.toml).

@@ -5,6 +5,7 @@ wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -124,10 +125,8 @@ class WorkerPool:
 
     def close(self) -> None:
         for w in self.started:
-            try:
+            with contextlib.suppress(Exception):
                 w.kill()
-            except Exception:
-                pass
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -42,7 +42,9 @@ def test_a_claim_takes_at_most_its_batch_even_on_a_table_without_statistics(fres
         with sessions.begin() as s:
             assert len(claim_due(s, now=now, worker_id="b", limit=25, lease=timedelta(seconds=30))) == 25
         with sessions.begin() as s:
-            s.execute(Message.__table__.update().where(Message.status == "sending").values(status="unknown", lease_until=None))
+            s.execute(
+                Message.__table__.update().where(Message.status == "sending").values(status="unknown", lease_until=None)
+            )
         with sessions.begin() as s:
             assert len(_claim_unknown(s, now=now, worker_id="c", limit=20, lease=timedelta(seconds=30))) == 20
         with sessions() as s:

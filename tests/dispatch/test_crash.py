@@ -75,7 +75,9 @@ def test_a_worker_killed_at_random_points_sends_every_text_exactly_once(outbox_d
             phones = list(s.scalars(select(Patient.phone)))
             recovered = s.scalar(select(MessageEvent.id).where(MessageEvent.reason.like("lease expired%")).limit(1))
         # The kills really interrupted sends: some texts were recovered from an expired lease.
-        assert recovered is not None, f"no kill landed mid-send (kills: {kills}, sent before recovery: {sent_before_recovery})"
+        assert recovered is not None, (
+            f"no kill landed mid-send (kills: {kills}, sent before recovery: {sent_before_recovery})"
+        )
         assert_no_patient_data(logs, phones, [r.body for r in fake.records()])
 
 

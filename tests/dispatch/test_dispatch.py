@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -37,7 +38,9 @@ def _tasks(sessions):
         return [(t.kind, t.subject) for t in s.scalars(select(Task).order_by(Task.id))]
 
 
-def test_a_due_text_is_sent_once_with_a_callback_url_carrying_our_id(sessions, enrol, make_dispatcher, fake_twilio) -> None:
+def test_a_due_text_is_sent_once_with_a_callback_url_carrying_our_id(
+    sessions, enrol, make_dispatcher, fake_twilio
+) -> None:
     pid = enrol()
     d = make_dispatcher()
     report = d.dispatch_due()
@@ -48,7 +51,11 @@ def test_a_due_text_is_sent_once_with_a_callback_url_carrying_our_id(sessions, e
     assert rec.sid == msg.provider_id and rec.body == msg.body and rec.to == "+12125550001"
     assert parse_qs(urlparse(rec.status_callback).query) == {"m": [str(msg.id)]}
     assert rec.status_callback.startswith("https://pathway.clinic.example/webhooks/twilio/status")
-    assert [e[:2] for e in _events(sessions, msg.id)] == [(None, "scheduled"), ("scheduled", "sending"), ("sending", "sent")]
+    assert [e[:2] for e in _events(sessions, msg.id)] == [
+        (None, "scheduled"),
+        ("scheduled", "sending"),
+        ("sending", "sent"),
+    ]
     # Nothing is due any more: a second pass sends nothing.
     assert d.dispatch_due().claimed == 0 and fake_twilio.count() == 1
     assert pid
@@ -56,7 +63,7 @@ def test_a_due_text_is_sent_once_with_a_callback_url_carrying_our_id(sessions, e
 
 def test_console_backend_records_texts_as_delivered(sessions, enrol, make_dispatcher, clock) -> None:
     enrol()
-    d = make_dispatcher(transport=ConsoleTransport(clock=clock, stream=open("/dev/null", "w")))
+    d = make_dispatcher(transport=ConsoleTransport(clock=clock, stream=io.StringIO()))
     assert d.dispatch_due().sent == 1
     assert _messages(sessions)[0].status == "delivered"
 
@@ -96,7 +103,9 @@ def test_unapproved_hold_text_is_suppressed_at_send_time(sessions, seed, people,
     assert not any("blood thinner" in b for b in fake_twilio.bodies())
 
 
-def test_quiet_hours_defer_a_late_text_to_the_patients_morning(sessions, enrol, make_dispatcher, clock, fake_twilio) -> None:
+def test_quiet_hours_defer_a_late_text_to_the_patients_morning(
+    sessions, enrol, make_dispatcher, clock, fake_twilio
+) -> None:
     enrol(timezone="America/Los_Angeles")  # enrolled at 07:00 Pacific: planned for 08:00
     (msg,) = _messages(sessions)
     assert msg.send_at == datetime(2027, 2, 1, 16, 0, tzinfo=UTC)
@@ -147,7 +156,9 @@ def test_retries_end_in_failed_with_a_task_for_a_person(sessions, enrol, make_di
 
 
 @pytest.mark.parametrize("code", [21211, 21614, 21408, 21612])
-def test_permanent_errors_fail_flag_the_phone_and_ask_a_person(code, sessions, enrol, make_dispatcher, fake_twilio) -> None:
+def test_permanent_errors_fail_flag_the_phone_and_ask_a_person(
+    code, sessions, enrol, make_dispatcher, fake_twilio
+) -> None:
     pid = enrol()
     fake_twilio.inject(Fault.error(code))
     d = make_dispatcher()

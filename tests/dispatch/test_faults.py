@@ -26,8 +26,9 @@ STEP = timedelta(seconds=45)
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "max_attempts"), [(SEED, 5), (SEED + 2, 2)])
-def test_random_faults_never_lose_or_double_a_text(seed, max_attempts, sessions, make_dispatcher, twilio_transport_factory, rules,
-                                                    clock, fake_twilio, outbox_db) -> None:
+def test_random_faults_never_lose_or_double_a_text(
+    seed, max_attempts, sessions, make_dispatcher, twilio_transport_factory, rules, clock, fake_twilio, outbox_db
+) -> None:
     from pathway.db import make_engine
 
     engine = make_engine(outbox_db.url)
@@ -71,6 +72,8 @@ def test_random_faults_never_lose_or_double_a_text(seed, max_attempts, sessions,
         assert verdict.delivered >= TEXTS * 0.95
     # Nothing was sent after its lease or twice: one "sent" transition per text at most.
     with sessions() as s:
-        to_sent = Counter(s.scalars(select(MessageEvent.message_id).where(MessageEvent.to_status.in_(("sent", "delivered")))))
+        to_sent = Counter(
+            s.scalars(select(MessageEvent.message_id).where(MessageEvent.to_status.in_(("sent", "delivered"))))
+        )
         assert not [m for m, n in to_sent.items() if n > 1]
         assert all(m.attempts <= max_attempts for m in s.scalars(select(Message)))

@@ -277,7 +277,9 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
             case.cancelled_at = env.now
         elif action == "book":
             fu, pt = arg
-            ep.book_appointment(session, env, coordinator, case.episode_id, "follow_up", {"appointment_at": fu.isoformat()})
+            ep.book_appointment(
+                session, env, coordinator, case.episode_id, "follow_up", {"appointment_at": fu.isoformat()}
+            )
             if pt is not None:
                 ep.book_appointment(session, env, coordinator, case.episode_id, "pt_start",
                                     {"appointment_at": pt.isoformat()})
@@ -329,8 +331,13 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
     # What was sent, read back from the outbox rows the dispatcher was handed.
     with sessions() as s:
         rows = {m.id: m for m in s.scalars(select(Message))}
-        drug_of_milestone = dict(s.execute(
-            select(Milestone.id, MedicationHold.drug_key).join(MedicationHold, Milestone.hold_id == MedicationHold.id)).all())
+        drug_of_milestone = dict(
+            s.execute(
+                select(Milestone.id, MedicationHold.drug_key).join(
+                    MedicationHold, Milestone.hold_id == MedicationHold.id
+                )
+            ).all()
+        )
         episode_of = {e.id: e for e in s.scalars(select(Episode))}
     by_patient = {c.patient_id: c for c in cases}
     sent_ids = [mid for mid, *_ in recorder.sent]
@@ -344,7 +351,9 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
         if not daytime(at, case.zone):
             problems.append(f"{case.zone.key}: {m.kind} sent at {at.astimezone(case.zone)}, outside 08:00-20:00")
         if case.cancelled_at is not None and at >= case.cancelled_at and m.kind not in ("cancelled", "enrolment"):
-            problems.append(f"patient {case.index}: {m.kind} sent at {at} after the cancellation at {case.cancelled_at}")
+            problems.append(
+                f"patient {case.index}: {m.kind} sent at {at} after the cancellation at {case.cancelled_at}"
+            )
         if m.episode_id is not None:
             assert episode_of[m.episode_id].patient_id == m.patient_id
         actual[case.index].append((m.kind, drug_of_milestone.get(m.milestone_id, "") if m.milestone_id else "", at))
@@ -360,10 +369,16 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
             kinds[kind] += 1
         if want != got:
             z = case.zone
-            fmt = lambda ts: [(k, dr, f"{t.astimezone(z):%m-%d %H:%M}") for k, dr, t in ts]  # noqa: E731
-            problems.append(f"patient {case.index} ({z.key}, procedure {[f'{p.astimezone(z):%m-%d %H:%M}' for _, p in case.procedures]},"
-                            f" cancelled {case.cancelled_at}):\n  expected {fmt(want)}\n  sent     {fmt(got)}")
-    print(f"\nsimulated {DAYS} days in {simulated:.1f} s (setup {setup:.1f} s, dispatch {in_dispatch:.1f} s, {len(steps)} steps); {len(recorder.sent)} texts: {dict(kinds)}")
+            fmt = lambda ts, z=z: [(k, dr, f"{t.astimezone(z):%m-%d %H:%M}") for k, dr, t in ts]  # noqa: E731
+            procedures = [f"{p.astimezone(z):%m-%d %H:%M}" for _, p in case.procedures]
+            problems.append(
+                f"patient {case.index} ({z.key}, procedure {procedures},"
+                f" cancelled {case.cancelled_at}):\n  expected {fmt(want)}\n  sent     {fmt(got)}"
+            )
+    print(
+        f"\nsimulated {DAYS} days in {simulated:.1f} s (setup {setup:.1f} s, dispatch {in_dispatch:.1f} s,"
+        f" {len(steps)} steps); {len(recorder.sent)} texts: {dict(kinds)}"
+    )
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:15])
     assert len(recorder.sent) == expected_total
     # The scenario really covered what it claims to.

@@ -75,7 +75,7 @@ def test_worker_stops_cleanly_on_sigterm(outbox_db, sessions, enrol, daytime_zon
                     break
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert "stopped" in err
     finally:

@@ -47,7 +47,9 @@ def test_an_upcoming_episode_is_pending_unbooked_and_not_due(session: Any, env: 
     assert row.procedure_at == e.procedure_at and row.patient_timezone == "America/New_York"
 
 
-def test_the_72_hour_check_goes_pending_due_overdue_done(session: Any, env: Any, staff: Any, done_procedure: Any) -> None:
+def test_the_72_hour_check_goes_pending_due_overdue_done(
+    session: Any, env: Any, staff: Any, done_procedure: Any
+) -> None:
     e = done_procedure
     assert _row(session, at(env, _when(6, 12)), staff, e).check_72h == "pending"  # due 6 Feb 13:00
     assert _row(session, at(env, _when(6, 14)), staff, e).check_72h == "due"

@@ -47,7 +47,9 @@ def test_scheduling_with_clopidogrel_computes_the_hold_and_plans_the_timeline(se
     }
 
 
-def test_approval_by_a_clinician_signs_the_plan_and_adds_stop_and_restart_texts(session, env, staff, make_episode) -> None:
+def test_approval_by_a_clinician_signs_the_plan_and_adds_stop_and_restart_texts(
+    session, env, staff, make_episode
+) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     (hold,) = e.holds
     later = at(env, env.now + timedelta(days=1))
@@ -143,11 +145,15 @@ def test_procedure_in_the_past_is_refused(session, env, make_episode) -> None:
     assert "past" in err.value.errors["procedure_at"]
 
 
-def test_reschedule_preview_changes_nothing_and_apply_replans_with_one_notice(session, env, staff, make_episode) -> None:
+def test_reschedule_preview_changes_nothing_and_apply_replans_with_one_notice(
+    session, env, staff, make_episode
+) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     _approve(session, env, staff, e.holds[0])
     before = _texts(session, e)
-    preview = ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-17T08:00"}, preview=True)
+    preview = ep.reschedule(
+        session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-17T08:00"}, preview=True
+    )
     assert not preview.applied and preview.diff.notice is not None
     cancelled = {m.kind for m in preview.diff.messages_cancelled}
     added = {m.kind for m in preview.diff.messages_added}
@@ -250,6 +256,8 @@ def test_warfarin_needs_a_normal_inr_on_the_go_no_go_checklist(session, env, sta
 def test_every_change_is_audited_with_actor_and_record(session, env, staff, make_episode) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     ep.record_clearance(session, env, staff["coordinator"], e.holds[0].id, {"status": "requested"})
-    rows = list(session.scalars(select(AuditEvent).where(AuditEvent.patient_id == e.patient_id).order_by(AuditEvent.id)))
+    rows = list(
+        session.scalars(select(AuditEvent).where(AuditEvent.patient_id == e.patient_id).order_by(AuditEvent.id))
+    )
     assert [r.action for r in rows] == ["patient.enrol", "episode.schedule", "hold.requested"]
     assert rows[-1].actor == staff["coordinator"].label and rows[-1].entity_id == e.holds[0].id

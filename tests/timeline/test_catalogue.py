@@ -151,5 +151,5 @@ def test_unknown_top_level_table_is_refused(tmp_path: Path) -> None:
 
 
 def test_invalid_toml_is_reported_with_the_file_name(tmp_path: Path) -> None:
-    with pytest.raises(CatalogueError, match="anticoagulants.toml: not valid TOML"):
+    with pytest.raises(CatalogueError, match=r"anticoagulants.toml: not valid TOML"):
         load_catalogue(write(tmp_path, "[[drug]\n"))

@@ -86,7 +86,9 @@ def keys(items: Iterable[Any]) -> set[str]:
 
 
 @pytest.fixture
-def base(definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder) -> EpisodeFacts:
+def base(
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
+) -> EpisodeFacts:
     return make_facts(holds=(make_hold(),))
 
 

@@ -92,7 +92,9 @@ def test_reminders_keep_their_wall_time_through_fall_back(
 ) -> None:
     tz = ZoneInfo(zone)
     start = datetime(2027, 11, 8, 8, 0, tzinfo=tz)  # Monday after the change
-    facts = make_facts(tz=tz, procedure_at=start, holds=(make_hold(),), follow_up_at=datetime(2027, 11, 16, 9, 0, tzinfo=tz))
+    facts = make_facts(
+        tz=tz, procedure_at=start, holds=(make_hold(),), follow_up_at=datetime(2027, 11, 16, 9, 0, tzinfo=tz)
+    )
     plan = plan_episode(definition, facts, quiet, now=EARLY)
     assert wall(message(plan, "pre_procedure").send_at, tz) == datetime(2027, 11, 7, 10, 0)
     assert wall(message(plan, "last_dose").send_at, tz) == datetime(2027, 10, 30, 17, 0)

@@ -89,7 +89,9 @@ def test_hour_holds_and_restarts_are_absolute_hours(
     instant: datetime, tz: ZoneInfo, hours: int, restart: int, minutes: int
 ) -> None:
     duration = timedelta(minutes=minutes)
-    got = compute_hold(HoldPlanInput(stop_hours=hours, restart_hours=restart), procedure_at=instant, tz=tz, duration=duration)
+    got = compute_hold(
+        HoldPlanInput(stop_hours=hours, restart_hours=restart), procedure_at=instant, tz=tz, duration=duration
+    )
     assert got.last_dose_at is not None and got.restart_at is not None
     assert instant - got.last_dose_at == timedelta(hours=hours)
     assert got.restart_at - (instant + duration) == timedelta(hours=restart)

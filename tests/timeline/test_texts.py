@@ -105,13 +105,24 @@ def test_72h_check_lists_the_red_flags_and_911(templates: TemplateSet, lang: str
     assert "911" in source and "$clinic_phone" in source
     words = {
         "en": ("fever", "redness", "drainage", "bleeding", "weakness", "numbness", "bladder", "bowel"),
-        "es": ("fiebre", "enrojecimiento", "supuración", "sangrado", "debilidad", "entumecimiento", "orinar", "evacuar"),
+        "es": (
+            "fiebre",
+            "enrojecimiento",
+            "supuración",
+            "sangrado",
+            "debilidad",
+            "entumecimiento",
+            "orinar",
+            "evacuar",
+        ),
     }[lang]
     for word in words:
         assert word in source, word
 
 
-@pytest.mark.parametrize("kind", ["last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start", "date_changed", "cancelled"])
+@pytest.mark.parametrize(
+    "kind", ["last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start", "date_changed", "cancelled"]
+)
 @pytest.mark.parametrize("lang", LANGS)
 def test_texts_that_help_give_the_clinic_phone(templates: TemplateSet, kind: str, lang: str) -> None:
     assert "$clinic_phone" in templates.source(kind, lang)
@@ -150,7 +161,11 @@ def test_hour_based_last_dose_says_by_what_time() -> None:
 def test_instants_are_shown_in_the_patients_zone() -> None:
     facts = {"restart_at": "2027-03-11T14:00:00+00:00"}
     ctx = text_context(facts, lang="en", tz=ZoneInfo("America/Los_Angeles"), clinic_name="C", clinic_phone="1")
-    assert (ctx["restart_date"], ctx["restart_time"], ctx["restart_when"]) == ("Thu Mar 11", "6:00 AM", "Thu Mar 11 at 6:00 AM")
+    assert (ctx["restart_date"], ctx["restart_time"], ctx["restart_when"]) == (
+        "Thu Mar 11",
+        "6:00 AM",
+        "Thu Mar 11 at 6:00 AM",
+    )
 
 
 @pytest.mark.parametrize(
@@ -207,7 +222,7 @@ def test_templates_load_from_a_given_folder_and_trim_whitespace(tmp_path: Path) 
 
 def test_badly_named_template_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_text("hi", encoding="utf-8")
-    with pytest.raises(TemplateError, match="<kind>.<lang>.txt"):
+    with pytest.raises(TemplateError, match=r"<kind>.<lang>.txt"):
         TemplateSet.load(tmp_path)
 
 

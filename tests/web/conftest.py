@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -23,6 +24,9 @@ from pathway.config import load_config
 from pathway.runtime import Runtime
 from pathway.services.base import Rules
 from tests.conftest import T0
+
+if TYPE_CHECKING:
+    from tests.web.conftest_api import Harness
 
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -98,3 +102,32 @@ def as_role(web_app: Flask, staff: dict[str, Any]) -> Any:
         return Browser(web_app).login_as(role)
 
     return make
+
+
+# --- the JSON API (tests/web/conftest_api.py holds the harness and the contract) ---------------
+
+
+@pytest.fixture(scope="module")
+def api_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """One migrated database and app per test module, built with the real migrations."""
+    from tests.conftest import ScratchDatabase, test_database_url
+    from tests.web.conftest_api import Harness
+
+    scratch = ScratchDatabase(test_database_url(), Path(tmp_path_factory.mktemp("api")))
+    harness = None
+    try:
+        harness = Harness(scratch)
+        yield harness
+    finally:
+        if harness is not None:
+            harness.close()
+        scratch.drop()
+
+
+@pytest.fixture
+def api(api_module: Harness) -> Harness:
+    """The module's API with the clock back at T0."""
+    from tests.web.conftest_api import T0 as API_T0
+
+    api_module.clock.set(API_T0)
+    return api_module

@@ -1,4 +1,4 @@
-"""Fixtures for the JSON API tests (imported by name from the test_api_* modules).
+"""The JSON API tests' harness and contract (the fixtures ``api`` and ``api_module`` live in conftest.py).
 
 One migrated database (SQLite file, or PostgreSQL under ``PATHWAY_TEST_DATABASE_URL``) per test
 module, built with the real migrations; the app is the real ``create_app`` with a FixedClock
@@ -18,12 +18,9 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select, text
 
 from pathway import migrate
@@ -35,7 +32,7 @@ from pathway.runtime import Runtime
 from pathway.services.base import SYSTEM
 from pathway.services.users import create_token, create_user
 from pathway.web.api.openapi import document
-from tests.conftest import ScratchDatabase, test_database_url
+from tests.conftest import ScratchDatabase
 
 try:  # in the test extras; without it the API tests still run, unvalidated (test_api_openapi skips)
     import jsonschema
@@ -281,26 +278,6 @@ class Harness:
 
     def close(self) -> None:
         self.runtime.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def api_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    scratch = ScratchDatabase(test_database_url(), Path(tmp_path_factory.mktemp("api")))
-    harness = None
-    try:
-        harness = Harness(scratch)
-        yield harness
-    finally:
-        if harness is not None:
-            harness.close()
-        scratch.drop()
-
-
-@pytest.fixture
-def api(api_module: Harness) -> Harness:
-    """The module's API with the clock back at T0."""
-    api_module.clock.set(T0)
-    return api_module
 
 
 def hours(n: float) -> timedelta:

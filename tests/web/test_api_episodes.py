@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.web.conftest_api import MISSING_ID, T0, Harness, api, api_module  # noqa: F401
+from tests.web.conftest_api import MISSING_ID, T0, Harness
 
 UTC = UTC
 CLOPIDOGREL = {"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz", "prescriber_phone": "(212) 555-0199"}
@@ -342,7 +342,9 @@ def test_approving_a_drug_without_a_default_needs_the_clinicians_plan(api: Harne
     ("follow-up", "follow_up", "2027-03-18T10:00", "2027-03-18T14:00:00+00:00"),
     ("pt-start", "pt_start", "2027-03-25T09:30-04:00", "2027-03-25T13:30:00+00:00"),
 ])
-def test_booking_an_appointment_answers_the_episode_with_it(api: Harness, route: str, kind: str, at: str, utc: str) -> None:
+def test_booking_an_appointment_answers_the_episode_with_it(
+    api: Harness, route: str, kind: str, at: str, utc: str
+) -> None:
     e = api.episode()
     answer = api.post(f"/episodes/{e['id']}/{route}", {"appointment_at": at}, role="clinician")
     assert answer.status == 200
@@ -377,7 +379,10 @@ def test_completing_a_milestone_records_the_result(api: Harness) -> None:
     assert answer.status == 200
     done = answer.json
     assert (done["id"], done["status"], done["result"]) == (m["id"], "done", {"pain": 3, "note": "walking 20 min"})
-    assert done["completed_at"] == "2027-03-13T15:00:00+00:00" and done["completed_at_local"] == "2027-03-13T10:00:00-05:00"
+    assert (
+        done["completed_at"] == "2027-03-13T15:00:00+00:00"
+        and done["completed_at_local"] == "2027-03-13T10:00:00-05:00"
+    )
     assert api.post(f"/milestones/{m['id']}/complete").status == 200  # no body: no result
 
 

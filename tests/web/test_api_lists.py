@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.web.conftest_api import T0, Harness, api, api_module  # noqa: F401
+from tests.web.conftest_api import T0, Harness
 
 UTC = UTC
 
@@ -49,7 +49,9 @@ def test_the_follow_up_board_shows_overdue_steps_and_filters(api: Harness) -> No
     assert set(rows) == {late["id"], soon["id"]} and board["total"] == 2 and board["counts"]["all"] == 2
     row = rows[late["id"]]
     assert (row["check_72h"], row["follow_up"]) == ("overdue", "missed")
-    assert row["procedure_at"] == "2027-01-20T13:00:00+00:00" and row["procedure_at_local"] == "2027-01-20T08:00:00-05:00"
+    assert (
+        row["procedure_at"] == "2027-01-20T13:00:00+00:00" and row["procedure_at_local"] == "2027-01-20T08:00:00-05:00"
+    )
     assert row["proceduralist"] == doctor and row["mrn"].startswith("A")
     assert rows[soon["id"]]["check_72h"] == "pending"
     overdue = api.get(f"/followups?status=overdue&proceduralist={doctor}").json

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pathway.web.api.openapi import document
-from tests.web.conftest_api import PREFIX, Harness, api, api_module  # noqa: F401
+from tests.web.conftest_api import PREFIX, Harness
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -76,7 +76,7 @@ def test_the_served_document_is_public_and_is_openapi_3_1(api: Harness) -> None:
 
 def test_every_schema_is_valid_draft_2020_12_and_every_ref_resolves() -> None:
     doc = document()
-    for name, schema in doc["components"]["schemas"].items():
+    for schema in doc["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
 
     def refs(node: Any) -> list[str]:
@@ -112,7 +112,9 @@ def test_every_operation_documents_its_errors() -> None:
 def test_error_answers_use_the_documented_error_schemas() -> None:
     doc = document()
     responses = doc["components"]["responses"]
-    assert responses["E422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ValidationError"}
+    assert responses["E422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationError"
+    }
     for code in ("E401", "E403", "E404", "E409", "Default"):
         assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert "WWW-Authenticate" in responses["E401"]["headers"]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from pathway.models import ApiToken, User
-from tests.web.conftest_api import MISSING_ID, T0, Harness, api, api_module  # noqa: F401
+from tests.web.conftest_api import MISSING_ID, T0, Harness
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest_api import MISSING_ID, PREFIX, Harness, api, api_module  # noqa: F401
+from tests.web.conftest_api import MISSING_ID, PREFIX, Harness
 
 UTC = UTC
 CALLERS = ("anonymous", "coordinator", "clinician", "admin")
@@ -144,6 +144,9 @@ def test_the_matrix_covers_every_live_api_route_and_method(api: Harness) -> None
 
 
 def test_admin_is_refused_the_same_way_on_every_patient_route(api: Harness) -> None:
-    answers = {api.call(r.method, r.url(MISSING_ID), role="admin", json_body=r.body(api) if r.body else None).json["message"]
-               for r in ROUTES if not r.public and "admin" not in r.allowed and r.allowed == STAFF}
+    answers = {
+        api.call(r.method, r.url(MISSING_ID), role="admin", json_body=r.body(api) if r.body else None).json["message"]
+        for r in ROUTES
+        if not r.public and "admin" not in r.allowed and r.allowed == STAFF
+    }
     assert answers == {"needs the coordinator or clinician role"}

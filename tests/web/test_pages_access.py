@@ -147,10 +147,9 @@ def test_every_page_route_answers_each_role_without_leaking(web_app: Any, ids: d
                 ok = r.status_code in (200, 302, 422)
             if not ok:
                 problems.append(f"{caller} {method} {target} -> {r.status_code}")
-        if caller not in allowed and caller != "anonymous" and len(answers) == 2:
-            # Forbidden and missing look the same: same status, same body.
-            if answers[0] != answers[1]:
-                problems.append(f"{caller} {method} {url}: forbidden and missing differ")
+        # Forbidden and missing look the same: same status, same body.
+        if caller not in allowed and caller != "anonymous" and len(answers) == 2 and answers[0] != answers[1]:
+            problems.append(f"{caller} {method} {url}: forbidden and missing differ")
     assert problems == []
 
 

@@ -366,7 +366,7 @@ def test_the_board_shows_counts_filters_and_states(
 def test_the_messages_page_filters_by_status_and_pages(
     coordinator: Any, make_patient: Any, session: Any
 ) -> None:
-    for i in range(55):
+    for _ in range(55):
         make_patient()
     first = coordinator.text("/messages?status=scheduled")
     assert "Enrolment" in first and "Next" in first
