@@ -9,6 +9,7 @@ import click
 
 from pathway.config import ConfigError, load_config
 from pathway.services.base import Actor, ServiceError, ValidationError
+from pathway.timeline.vocabulary import Role
 
 
 def _config(database: str | None = None):  # type: ignore[no-untyped-def]
@@ -31,7 +32,7 @@ def _fail(exc: ServiceError) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-CLI_ACTOR = Actor(role="admin", label="cli")
+CLI_ACTOR = Actor(role=Role.ADMIN, label="cli")
 
 
 @click.group()
@@ -87,7 +88,7 @@ def _read_password() -> str:
 
 @user.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["coordinator", "clinician", "admin"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--name", default="")
 def user_create(email: str, role: str, name: str) -> None:
     """Create a user; the password is read from standard input or asked for."""
@@ -194,7 +195,7 @@ def demo(database: str | None, host: str, port: int, no_serve: bool) -> None:
     with rt.sessions() as session:
         print_timelines(session, rt.rules, click.echo)
     click.echo("")
-    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, role in logins:
         click.echo(f"  {role:<12} {email}")
     if no_serve:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from pathway import migrate
 from pathway.db import make_engine, normalise_url
 from pathway.services.base import Actor, Clinic, Env, Rules
-from pathway.timeline import QuietHours
+from pathway.timeline import QuietHours, Role
 
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
 
@@ -123,9 +123,9 @@ def at(env: Env, when: datetime) -> Env:
 def staff(session: Session, env: Env) -> dict[str, Actor]:
     from pathway.services.users import create_user
 
-    admin = Actor(role="admin", label="test")
+    admin = Actor(role=Role.ADMIN, label="test")
     out = {}
-    for role in ("coordinator", "clinician", "admin"):
+    for role in Role:
         u = create_user(session, env, admin, f"{role}@example.test", role, "correct horse battery", role.title())
         out[role] = Actor.for_user(u)
     return out
@@ -153,7 +153,9 @@ def make_patient(session: Session, env: Env, staff: dict[str, Actor]) -> Callabl
 
 
 @pytest.fixture
-def make_episode(session: Session, env: Env, staff: dict[str, Actor], make_patient: Callable[..., Any]) -> Callable[..., Any]:
+def make_episode(
+    session: Session, env: Env, staff: dict[str, Actor], make_patient: Callable[..., Any]
+) -> Callable[..., Any]:
     from pathway.services.episodes import schedule_episode
 
     def build(patient: Any = None, **overrides: Any) -> Any:

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathway.models import ApiToken, User
-from pathway.models.user import ROLES
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, parse_text
+from pathway.timeline.vocabulary import Role
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -29,15 +29,15 @@ def hash_password(password: str) -> str:
 
 
 def create_user(session: Session, env: Env, actor: Actor, email: str, role: str, password: str, name: str = "") -> User:
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     errors: dict[str, str] = {}
     email = (email or "").strip().lower()
     if not _EMAIL.match(email):
         errors["email"] = f"not an email address: {email!r}"
     elif session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         errors["email"] = f"{email} already has an account"
-    if role not in ROLES:
-        errors["role"] = f"must be one of {', '.join(ROLES)}"
+    if role not in tuple(Role):
+        errors["role"] = f"must be one of {', '.join(Role)}"
     if len(password or "") < MIN_PASSWORD:
         errors["password"] = f"must be at least {MIN_PASSWORD} characters"
     name = parse_text(errors, "name", name, required=False)
@@ -87,7 +87,7 @@ def _token_hash(token: str) -> str:
 
 def create_token(session: Session, env: Env, actor: Actor, email: str) -> str:
     """Make an API token for a user; return it once. Only its hash is kept."""
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     user = find_user(session, email)
     if user is None:
         raise NotFound(f"user {email}")
@@ -111,7 +111,7 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_active(session: Session, env: Env, actor: Actor, user_id: Any, active: bool) -> User:
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     user = session.get(User, int(user_id))
     if user is None:
         raise NotFound("user")
