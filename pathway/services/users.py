@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,11 +17,24 @@ from pathway.models import ApiToken, User
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, parse_text
 from pathway.timeline.vocabulary import Role
 
-_hasher = PasswordHasher()
+# Passwords are hashed with argon2id in RFC 9106's second recommended profile (t=3, 64 MiB, p=4),
+# argon2-cffi's own default. Only the tests choose otherwise (set_password_parameters).
+STRONG_PASSWORD_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(STRONG_PASSWORD_PARAMETERS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 # After this many failures in a row an account waits, doubling each time (at most 15 minutes).
 FREE_FAILURES = 3
+
+
+def set_password_parameters(parameters: Parameters) -> None:
+    """Hash passwords with ``parameters`` from now on (a stored hash keeps its own parameters).
+
+    For the test suite, which hashes thousands of throwaway passwords: it passes argon2's
+    cheapest profile. Production never calls this and keeps the strong default above.
+    """
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(parameters)
 
 
 def hash_password(password: str) -> str:
