@@ -55,10 +55,6 @@ class ScratchDatabase:
         engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=None)
         return engine.connect()
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.name is not None
-
     def drop(self) -> None:
         if self.name:
             with self._admin() as conn:

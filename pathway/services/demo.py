@@ -22,7 +22,7 @@ from pathway.services.users import create_user
 from pathway.timeline.vocabulary import Role
 
 DEMO_PASSWORD = "demo-password"
-DEMO_USERS = (
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("coordinator@demo.clinic", Role.COORDINATOR, "Casey Coordinator"),
     ("clinician@demo.clinic", Role.CLINICIAN, "Dr. Morgan Lee"),
     ("admin@demo.clinic", Role.ADMIN, "Alex Admin"),
