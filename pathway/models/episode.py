@@ -34,8 +34,7 @@ from pathway.timeline.vocabulary import (
 if TYPE_CHECKING:
     from pathway.models.patient import Patient
 
-# For callers outside the models that still read the words as tuples; new code uses the enums.
-EPISODE_STATUSES = tuple(sorted(EpisodeStatus))
+# Only for web/api/openapi.py, which its rewrite removes; new code uses the enums.
 CLEARANCE_STATUSES = tuple(sorted(ClearanceStatus))
 MILESTONE_KINDS = tuple(MilestoneKind)
 MILESTONE_STATUSES = tuple(sorted(MilestoneStatus))

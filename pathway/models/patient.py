@@ -12,7 +12,7 @@ from pathway.timeline.vocabulary import Language
 if TYPE_CHECKING:
     from pathway.models.episode import Episode
 
-# For callers outside the models that still read the words as a tuple; new code uses the enum.
+# Only for services/patients.py and web/api/openapi.py until their rewrite; new code uses Language.
 LANGUAGES = tuple(Language)
 OPTED_OUT_WHERE = text("opted_out_at IS NOT NULL")
 
