@@ -9,6 +9,7 @@ import click
 
 from pathway.config import ConfigError, load_config
 from pathway.services.base import Actor, ServiceError, ValidationError
+from pathway.timeline.vocabulary import Role
 
 
 def _config(database: str | None = None):  # type: ignore[no-untyped-def]
@@ -31,7 +32,7 @@ def _fail(exc: ServiceError) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-CLI_ACTOR = Actor(role="admin", label="cli")
+CLI_ACTOR = Actor(role=Role.ADMIN, label="cli")
 
 
 @click.group()
@@ -87,7 +88,7 @@ def _read_password() -> str:
 
 @user.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["coordinator", "clinician", "admin"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--name", default="")
 def user_create(email: str, role: str, name: str) -> None:
     """Create a user; the password is read from standard input or asked for."""

@@ -5,12 +5,13 @@ SQLite is the embedded default and PostgreSQL the production database; both are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, CheckConstraint, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -23,6 +24,17 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def check_in(column: str, values: type[StrEnum] | Iterable[str], name: str | None = None) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` (a vocabulary's StrEnum, usually).
+
+    The text lists the values in the vocabulary's order (the order the first migration wrote),
+    so it changes only when the vocabulary does; then add a migration. The constraint is named
+    after the column unless ``name`` says otherwise.
+    """
+    words = ", ".join("'" + str(v) + "'" for v in values)
+    return CheckConstraint(f"{column} IN ({words})", name=name or column)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -54,7 +66,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

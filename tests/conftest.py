@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import profiles
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -24,7 +25,12 @@ from sqlalchemy.orm import Session
 from pathway import migrate
 from pathway.db import make_engine, normalise_url
 from pathway.services.base import Actor, Clinic, Env, Rules
-from pathway.timeline import QuietHours
+from pathway.services.users import set_password_parameters
+from pathway.timeline import QuietHours, Role
+
+# Thousands of throwaway passwords: hash them with argon2's cheapest profile, not the strong
+# production one (tests/services/test_users.py checks production keeps the strong one).
+set_password_parameters(profiles.CHEAPEST)
 
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
 
@@ -48,10 +54,6 @@ class ScratchDatabase:
     def _admin(self) -> Any:
         engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=None)
         return engine.connect()
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.name is not None
 
     def drop(self) -> None:
         if self.name:
@@ -123,9 +125,9 @@ def at(env: Env, when: datetime) -> Env:
 def staff(session: Session, env: Env) -> dict[str, Actor]:
     from pathway.services.users import create_user
 
-    admin = Actor(role="admin", label="test")
+    admin = Actor(role=Role.ADMIN, label="test")
     out = {}
-    for role in ("coordinator", "clinician", "admin"):
+    for role in Role:
         u = create_user(session, env, admin, f"{role}@example.test", role, "correct horse battery", role.title())
         out[role] = Actor.for_user(u)
     return out

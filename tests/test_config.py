@@ -98,3 +98,46 @@ def test_missing_config_file_is_an_error() -> None:
 
 def test_test_and_bench_variables_are_not_settings() -> None:
     load_config(env={"PATHWAY_TEST_DATABASE_URL": "postgresql://x", "PATHWAY_BENCH_SIZE": "3"})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[database]\necho = 1\n", r"\[database\] echo: expected true or false, got 1"),
+        ("[web]\nport = true\n", r"\[web\] port: expected a whole number, got True"),
+        ("[sms]\ntimeout_seconds = false\n", r"\[sms\] timeout_seconds: expected a number, got False"),
+        ("[quiet_hours]\nstart = 28800\n", r"\[quiet_hours\] start: expected a time"),
+        ("[clinic]\nname = 5\n", r"\[clinic\] name: expected text, got 5"),
+    ],
+)
+def test_a_file_value_of_the_wrong_type_is_not_converted(tmp_path: Path, content: str, message: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_config(f, env={})
+
+
+def test_environment_text_is_parsed_to_each_settings_type() -> None:
+    cfg = load_config(env={"PATHWAY_SMS_RATE_LIMIT": "off", "PATHWAY_DATABASE_ECHO": "yes", "PATHWAY_WEB_PORT": "8080",
+                           "PATHWAY_QUIET_HOURS_END": "21:30", "PATHWAY_DISPATCH_CONCURRENCY": "2"})
+    assert (cfg.sms.rate_limit, cfg.database.echo, cfg.web.port) == (False, True, 8080)
+    assert cfg.quiet_hours.end == time(21, 30) and cfg.dispatch.concurrency == 2
+
+
+def test_overrides_are_checked_like_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[web\] porrt: unknown setting"):
+        load_config(env={}, overrides={"web": {"porrt": 1}})
+    with pytest.raises(ConfigError, match=r"\[sms\] auth_token: secrets are read only from the environment"):
+        load_config(env={}, overrides={"sms": {"auth_token": "x"}})
+    with pytest.raises(ConfigError, match=r"\[sms\] auth_token: secrets are read only from the environment"):
+        load_config(env={"PATHWAY_SMS_AUTH_TOKEN": "x"})
+
+
+def test_settings_are_frozen() -> None:
+    from dataclasses import FrozenInstanceError
+
+    cfg = load_config(env={})
+    with pytest.raises(FrozenInstanceError):
+        cfg.web.port = 1  # type: ignore[misc]
+    with pytest.raises(ValueError, match="frozen"):
+        cfg.source = "x"  # type: ignore[misc]

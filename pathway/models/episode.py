@@ -21,30 +21,30 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pathway import timeline as _rules
-from pathway.db import Base
+from pathway.db import Base, check_in
+from pathway.timeline.vocabulary import (
+    AppointmentKind,
+    AppointmentStatus,
+    ClearanceStatus,
+    EpisodeStatus,
+    MilestoneKind,
+    MilestoneStatus,
+)
 
 if TYPE_CHECKING:
     from pathway.models.patient import Patient
 
-# The vocabularies come from the pathway rules, so the schema and the rules cannot drift apart.
-EPISODE_STATUSES = tuple(sorted(_rules.EPISODE_STATUSES))
-CLEARANCE_STATUSES = tuple(sorted(_rules.CLEARANCE_STATUSES))
-MILESTONE_KINDS = _rules.MILESTONE_KINDS
-MILESTONE_STATUSES = tuple(sorted(_rules.MILESTONE_STATUSES))
-UNRESOLVED_WHERE = text("clearance IN ('needed', 'requested')")
-APPOINTMENT_KINDS = ("follow_up", "pt_start")
-APPOINTMENT_STATUSES = ("booked", "done", "missed", "cancelled")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in sorted(values))})"
+# Only for web/api/openapi.py, which its rewrite removes; new code uses the enums.
+CLEARANCE_STATUSES = tuple(sorted(ClearanceStatus))
+MILESTONE_KINDS = tuple(MilestoneKind)
+MILESTONE_STATUSES = tuple(sorted(MilestoneStatus))
+UNRESOLVED_WHERE = text(f"clearance IN ('{ClearanceStatus.NEEDED}', '{ClearanceStatus.REQUESTED}')")
 
 
 class Episode(Base):
     __tablename__ = "episodes"
     __table_args__ = (
-        CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),
+        check_in("status", EpisodeStatus),
         # The board and the worklist look at active episodes around today.
         Index("ix_episodes_status_procedure_at", "status", "procedure_at"),
     )
@@ -57,7 +57,7 @@ class Episode(Base):
     facility: Mapped[str] = mapped_column(String(200), default="")
     proceduralist: Mapped[str] = mapped_column(String(200), default="", index=True)
     levels: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=EpisodeStatus.SCHEDULED, index=True)
     # Candidacy checklist.
     mri_reviewed_on: Mapped[date | None] = mapped_column(Date)
     tried_pt: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -83,7 +83,7 @@ class Episode(Base):
 
     def appointment(self, kind: str) -> Appointment | None:
         for a in self.appointments:
-            if a.kind == kind and a.status != "cancelled":
+            if a.kind == kind and a.status != AppointmentStatus.CANCELLED:
                 return a
         return None
 
@@ -91,7 +91,7 @@ class Episode(Base):
 class MedicationHold(Base):
     __tablename__ = "medication_holds"
     __table_args__ = (
-        CheckConstraint(_in("clearance", CLEARANCE_STATUSES), name="clearance"),
+        check_in("clearance", ClearanceStatus),
         CheckConstraint("NOT (stop_days IS NOT NULL AND stop_hours IS NOT NULL)", name="one_stop_interval"),
         # The worklist's holds still waiting for clearance, nearest last dose first.
         Index("ix_medication_holds_unresolved", "last_dose_on",
@@ -112,7 +112,7 @@ class MedicationHold(Base):
     restart_at: Mapped[datetime | None]
     prescriber_name: Mapped[str] = mapped_column(String(200), default="")
     prescriber_phone: Mapped[str] = mapped_column(String(20), default="")
-    clearance: Mapped[str] = mapped_column(String(16), default="needed")
+    clearance: Mapped[str] = mapped_column(String(16), default=ClearanceStatus.NEEDED)
     clearance_by: Mapped[str | None] = mapped_column(String(200))  # the prescriber who answered
     clearance_at: Mapped[datetime | None]
     clearance_note: Mapped[str | None] = mapped_column(Text)
@@ -132,7 +132,7 @@ class MedicationHold(Base):
 
     @property
     def approved_and_signed(self) -> bool:
-        return self.clearance == "approved" and self.signed_at is not None
+        return self.clearance == ClearanceStatus.APPROVED and self.signed_at is not None
 
     @property
     def has_plan(self) -> bool:
@@ -144,15 +144,15 @@ class Appointment(Base):
 
     __tablename__ = "appointments"
     __table_args__ = (
-        CheckConstraint(_in("kind", APPOINTMENT_KINDS), name="kind"),
-        CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status"),
+        check_in("kind", AppointmentKind),
+        check_in("status", AppointmentStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     appointment_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="booked")
+    status: Mapped[str] = mapped_column(String(16), default=AppointmentStatus.BOOKED)
     booked_at: Mapped[datetime]
     booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -163,8 +163,8 @@ class Milestone(Base):
     __tablename__ = "milestones"
     __table_args__ = (
         UniqueConstraint("episode_id", "kind", "ref"),
-        CheckConstraint(_in("kind", MILESTONE_KINDS), name="kind"),
-        CheckConstraint(_in("status", MILESTONE_STATUSES), name="status"),
+        check_in("kind", MilestoneKind),
+        check_in("status", MilestoneStatus),
         # Overdue steps: open milestones by window end, or by due time where there is no window.
         Index("ix_milestones_status_window_end_due_at", "status", "window_end", "due_at"),
     )
@@ -177,7 +177,7 @@ class Milestone(Base):
     due_at: Mapped[datetime | None]
     window_start: Mapped[datetime | None]
     window_end: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), default="planned")
+    status: Mapped[str] = mapped_column(String(16), default=MilestoneStatus.PLANNED)
     rule: Mapped[str] = mapped_column(Text, default="")
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

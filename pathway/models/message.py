@@ -5,25 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pathway import timeline as _rules
-from pathway.db import Base
-from pathway.models.episode import _in
+from pathway.db import Base, check_in
+from pathway.timeline.vocabulary import MessageKind, MessageStatus
 
-# "reply": an answer sent straight back to a patient's text (HELP, a red flag).
-MESSAGE_KINDS = (*_rules.MESSAGE_KINDS, "reply")
-MESSAGE_STATUSES = tuple(sorted(_rules.MESSAGE_STATUSES))
-LIVE_WHERE = text("status NOT IN ('cancelled', 'suppressed')")
-DUE_WHERE = text("status = 'scheduled'")
+# Only for web/api/openapi.py, which its rewrite removes; new code uses the enums.
+MESSAGE_KINDS = tuple(MessageKind)
+MESSAGE_STATUSES = tuple(sorted(MessageStatus))
+LIVE_WHERE = text(f"status NOT IN ('{MessageStatus.CANCELLED}', '{MessageStatus.SUPPRESSED}')")
+DUE_WHERE = text(f"status = '{MessageStatus.SCHEDULED}'")
 
 
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
-        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
-        CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),
+        check_in("status", MessageStatus),
+        check_in("kind", MessageKind),
         # The same planned text can never be stored twice while it is live.
         Index(
             "uq_messages_patient_id_plan_key_live",
@@ -50,7 +49,7 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     plan_key: Mapped[str] = mapped_column(String(120))
     send_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.SCHEDULED)
     status_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -76,7 +75,7 @@ class MessageEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     at: Mapped[datetime]
-    source: Mapped[str] = mapped_column(String(20))  # plan | dispatch | callback | reconcile | user
+    source: Mapped[str] = mapped_column(String(20))  # a MessageEventSource
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -100,6 +99,6 @@ class Reply(Base):
     body: Mapped[str] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     received_at: Mapped[datetime]
-    classification: Mapped[str] = mapped_column(String(20))  # stop|start|help|red_flag|stop_request|text
+    classification: Mapped[str] = mapped_column(String(20))  # a ReplyClassification
     handled_at: Mapped[datetime | None]
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -25,7 +25,7 @@ class Task(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))  # a TaskKind
     subject: Mapped[str] = mapped_column(String(60))  # e.g. "message:12", "patient:4"
     priority: Mapped[int] = mapped_column(Integer, default=50)  # lower is more urgent
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)

@@ -7,13 +7,13 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pathway.db import Base
+from pathway.timeline.vocabulary import Language
 
 if TYPE_CHECKING:
     from pathway.models.episode import Episode
 
-LANGUAGES = ("en", "es")
-
-
+# Only for services/patients.py and web/api/openapi.py until their rewrite; new code uses Language.
+LANGUAGES = tuple(Language)
 OPTED_OUT_WHERE = text("opted_out_at IS NOT NULL")
 
 
@@ -32,11 +32,11 @@ class Patient(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
     timezone: Mapped[str] = mapped_column(String(64))
-    language: Mapped[str] = mapped_column(String(8), default="en")
+    language: Mapped[str] = mapped_column(String(8), default=Language.EN)
     detailed_texts: Mapped[bool] = mapped_column(Boolean, default=False)
     # Consent to texts: when, how it was recorded, by whom.
     sms_consent_at: Mapped[datetime | None]
-    sms_consent_method: Mapped[str | None] = mapped_column(String(40))
+    sms_consent_method: Mapped[str | None] = mapped_column(String(40))  # a ConsentMethod
     sms_consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Opt-out (STOP, a free-text request honoured by a coordinator, or carrier error 21610).
     opted_out_at: Mapped[datetime | None]

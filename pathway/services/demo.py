@@ -19,12 +19,13 @@ from pathway.services import episodes as ep
 from pathway.services.base import Actor, Env, Rules
 from pathway.services.patients import enrol_patient, opt_out
 from pathway.services.users import create_user
+from pathway.timeline.vocabulary import Role
 
 DEMO_PASSWORD = "demo-password"
-DEMO_USERS = (
-    ("coordinator@demo.clinic", "coordinator", "Casey Coordinator"),
-    ("clinician@demo.clinic", "clinician", "Dr. Morgan Lee"),
-    ("admin@demo.clinic", "admin", "Alex Admin"),
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("coordinator@demo.clinic", Role.COORDINATOR, "Casey Coordinator"),
+    ("clinician@demo.clinic", Role.CLINICIAN, "Dr. Morgan Lee"),
+    ("admin@demo.clinic", Role.ADMIN, "Alex Admin"),
 )
 
 # (given, family, tz, language, days from today to the procedure, holds, stage)

@@ -30,9 +30,10 @@ from pathway.services.base import (
 from pathway.services.parsing import parse_instant, parse_phone
 from pathway.services.planning import compute_diff, replan
 from pathway.timeline import AmbiguousDrug, PlanDiff
+from pathway.timeline.vocabulary import CARE_TEAM
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
-STAFF = ("coordinator", "clinician")
+STAFF = CARE_TEAM
 # Clearance answers a coordinator may not record, and the plan fields only a clinician changes.
 CLINICIAN_CLEARANCES = ("approved", "declined", "not_required")
 PLAN_FIELDS = ("stop_days", "stop_hours", "restart_hours")

@@ -16,8 +16,9 @@ from pathway.models import Episode, Message, MessageEvent, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
 from pathway.services.episodes import CheckItem, go_no_go
 from pathway.services.patients import search_patients
+from pathway.timeline.vocabulary import CARE_TEAM
 
-CARE = ("coordinator", "clinician")
+CARE = CARE_TEAM
 # Statuses the outbox page filters on; "attention" = failed or unknown.
 OUTBOX_FILTERS = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "unknown",
                   "suppressed", "cancelled", "attention")

@@ -8,20 +8,33 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathway.models import ApiToken, User
-from pathway.models.user import ROLES
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, parse_text
+from pathway.timeline.vocabulary import Role
 
-_hasher = PasswordHasher()
+# Passwords are hashed with argon2id in RFC 9106's second recommended profile (t=3, 64 MiB, p=4),
+# argon2-cffi's own default. Only the tests choose otherwise (set_password_parameters).
+STRONG_PASSWORD_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(STRONG_PASSWORD_PARAMETERS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 # After this many failures in a row an account waits, doubling each time (at most 15 minutes).
 FREE_FAILURES = 3
+
+
+def set_password_parameters(parameters: Parameters) -> None:
+    """Hash passwords with ``parameters`` from now on (a stored hash keeps its own parameters).
+
+    For the test suite, which hashes thousands of throwaway passwords: it passes argon2's
+    cheapest profile. Production never calls this and keeps the strong default above.
+    """
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(parameters)
 
 
 def hash_password(password: str) -> str:
@@ -29,15 +42,15 @@ def hash_password(password: str) -> str:
 
 
 def create_user(session: Session, env: Env, actor: Actor, email: str, role: str, password: str, name: str = "") -> User:
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     errors: dict[str, str] = {}
     email = (email or "").strip().lower()
     if not _EMAIL.match(email):
         errors["email"] = f"not an email address: {email!r}"
     elif session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         errors["email"] = f"{email} already has an account"
-    if role not in ROLES:
-        errors["role"] = f"must be one of {', '.join(ROLES)}"
+    if role not in tuple(Role):
+        errors["role"] = f"must be one of {', '.join(Role)}"
     if len(password or "") < MIN_PASSWORD:
         errors["password"] = f"must be at least {MIN_PASSWORD} characters"
     name = parse_text(errors, "name", name, required=False)
@@ -87,7 +100,7 @@ def _token_hash(token: str) -> str:
 
 def create_token(session: Session, env: Env, actor: Actor, email: str) -> str:
     """Make an API token for a user; return it once. Only its hash is kept."""
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     user = find_user(session, email)
     if user is None:
         raise NotFound(f"user {email}")
@@ -111,7 +124,7 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_active(session: Session, env: Env, actor: Actor, user_id: Any, active: bool) -> User:
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     user = session.get(User, int(user_id))
     if user is None:
         raise NotFound("user")

@@ -17,6 +17,7 @@ from typing import Any
 from pathway.resources import DATA_DIR
 from pathway.timeline import _fields as f
 from pathway.timeline.quiet import QuietHours
+from pathway.timeline.vocabulary import NOTICE_KINDS, MessageKind, MilestoneKind, ReplyText
 
 __all__ = [
     "DATE_ANCHORS",
@@ -29,7 +30,7 @@ __all__ = [
     "REPLY_KINDS",
     "TEXT_KINDS",
     "DefinitionError",
-    "MilestoneKind",
+    "MilestoneStep",
     "PathwayDefinition",
     "SendRule",
     "load_definition",
@@ -37,34 +38,16 @@ __all__ = [
 
 DEFAULT_DEFINITION = DATA_DIR / "mild_pathway.toml"
 
-MILESTONE_KINDS = (
-    "hold_clearance",
-    "last_dose",
-    "pre_procedure",
-    "procedure",
-    "restart",
-    "check_72h",
-    "follow_up",
-    "pt_start",
-)
-MESSAGE_KINDS = (
-    "enrolment",
-    "last_dose",
-    "pre_procedure",
-    "restart",
-    "check_72h",
-    "follow_up",
-    "pt_start",
-    "date_changed",
-    "cancelled",
-)
-NOTICE_KINDS = ("date_changed", "cancelled")
+# The kinds come from pathway.timeline.vocabulary; the data file must use exactly these.
+MILESTONE_KINDS: tuple[MilestoneKind, ...] = tuple(MilestoneKind)
+# The kinds of text with a send rule in the data file (all but the straight replies).
+MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k is not MessageKind.REPLY)
 # Answers sent straight back to a patient's text (HELP, a red-flag symptom); no send rule.
-REPLY_KINDS = ("help", "red_flag")
+REPLY_KINDS: tuple[ReplyText, ...] = tuple(ReplyText)
 # Every kind of text that has a template (and a segment budget).
-TEXT_KINDS = MESSAGE_KINDS + REPLY_KINDS
+TEXT_KINDS: tuple[str, ...] = (*MESSAGE_KINDS, *REPLY_KINDS)
 # Texts the planner schedules ahead (each tied to a milestone); the rest are sent on an event.
-PLANNED_MESSAGE_KINDS = tuple(k for k in MESSAGE_KINDS if k not in {"enrolment", *NOTICE_KINDS})
+PLANNED_MESSAGE_KINDS = tuple(k for k in MESSAGE_KINDS if k not in {MessageKind.ENROLMENT, *NOTICE_KINDS})
 IMMEDIATELY = "immediately"
 DATE_ANCHORS = frozenset({"last_dose_date", "procedure_date", "follow_up_date", "pt_start_date"})
 INSTANT_ANCHORS = frozenset({"procedure_start", "restart_at"})
@@ -77,7 +60,7 @@ class DefinitionError(ValueError):
 
 
 @dataclass(frozen=True)
-class MilestoneKind:
+class MilestoneStep:
     """One step of the pathway, as shown on the timeline."""
 
     kind: str
@@ -117,7 +100,7 @@ class PathwayDefinition:
 
     name: str
     version: str
-    milestones: tuple[MilestoneKind, ...]
+    milestones: tuple[MilestoneStep, ...]
     messages: tuple[SendRule, ...]
     expected_duration: timedelta
     quiet_start: time
@@ -131,7 +114,7 @@ class PathwayDefinition:
     reviewed_by: str = ""
     reviewed_on: str = ""
 
-    def milestone(self, kind: str) -> MilestoneKind:
+    def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
         for item in self.milestones:
             if item.kind == kind:
@@ -188,15 +171,15 @@ _TIMING_FIELDS = frozenset(
 )
 
 
-def _milestones(doc: Mapping[str, Any]) -> tuple[MilestoneKind, ...]:
-    items: list[MilestoneKind] = []
+def _milestones(doc: Mapping[str, Any]) -> tuple[MilestoneStep, ...]:
+    items: list[MilestoneStep] = []
     for index, row in enumerate(f.rows(doc, "file", "milestone")):
         where = f"milestone #{index + 1}"
         f.check_fields(row, where, _MILESTONE_FIELDS - {"per_hold"}, frozenset({"per_hold"}))
         kind = f.text(row, where, "kind")
         where = f"milestone '{kind}'"
         items.append(
-            MilestoneKind(
+            MilestoneStep(
                 kind=kind,
                 label=f.text(row, where, "label"),
                 actor=f.text(row, where, "actor"),
@@ -216,7 +199,7 @@ def _anchor_fields(rule: SendRule, where: str, per_hold: bool) -> None:
     """Each anchor type needs its own timing fields and forbids the others."""
     date_fields = (rule.day_offset, rule.local_time)
     if rule.anchor in DATE_ANCHORS:
-        for name, value in zip(("day_offset", "local_time"), date_fields):
+        for name, value in zip(("day_offset", "local_time"), date_fields, strict=True):
             if value is None:
                 raise f.FieldError(where, name, f"is required with anchor '{rule.anchor}'")
         if rule.offset_hours is not None:
@@ -270,7 +253,7 @@ def _rule(row: Mapping[str, Any], index: int, per_hold: dict[str, bool]) -> Send
 
 
 def _messages(
-    doc: Mapping[str, Any], milestones: tuple[MilestoneKind, ...]
+    doc: Mapping[str, Any], milestones: tuple[MilestoneStep, ...]
 ) -> tuple[SendRule, ...]:
     per_hold = {m.kind: m.per_hold for m in milestones}
     rules = tuple(_rule(row, i, per_hold) for i, row in enumerate(f.rows(doc, "file", "message")))

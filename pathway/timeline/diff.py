@@ -18,6 +18,7 @@ from pathway.timeline.localtime import UTC, require_aware, to_local
 from pathway.timeline.plan import Plan, PlannedMessage, PlannedMilestone
 from pathway.timeline.quiet import QuietHours
 from pathway.timeline.texts import format_date, format_time
+from pathway.timeline.vocabulary import Language, MessageStatus, MilestoneStatus
 
 __all__ = [
     "MESSAGE_STATUSES",
@@ -28,15 +29,12 @@ __all__ = [
     "diff_plan",
 ]
 
-MILESTONE_STATUSES = frozenset({"planned", "due", "done", "missed", "cancelled"})
-MESSAGE_STATUSES = frozenset(
-    {"scheduled", "sending", "sent", "delivered", "undelivered", "failed", "cancelled",
-     "suppressed", "unknown"}
-)
+MILESTONE_STATUSES = frozenset(MilestoneStatus)
+MESSAGE_STATUSES = frozenset(MessageStatus)
 # Statuses in which a stored text still stands for its plan key (so it is not added again).
-DEAD_MESSAGE_STATUSES = frozenset({"cancelled", "suppressed"})
+DEAD_MESSAGE_STATUSES = frozenset({MessageStatus.CANCELLED, MessageStatus.SUPPRESSED})
 # Milestone statuses a re-plan leaves alone.
-CLOSED_MILESTONE_STATUSES = frozenset({"done", "cancelled"})
+CLOSED_MILESTONE_STATUSES = frozenset({MilestoneStatus.DONE, MilestoneStatus.CANCELLED})
 
 MIDNIGHT = time(0, 0)
 
@@ -81,7 +79,7 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
         return "(no date)"
     local = to_local(value, tz)
     if local.time() == MIDNIGHT:
-        return format_date(local.date(), "en")
+        return format_date(local.date(), Language.EN)
     return f"{format_date(local.date(), 'en')} {format_time(local.time(), 'en')}"
 
 
@@ -189,8 +187,8 @@ def _diff_milestones(
         (by_key[m.key], m)
         for m in plan.milestones
         if m.key in by_key
-        and by_key[m.key].status != "done"
-        and (by_key[m.key].status == "cancelled" or not by_key[m.key].same_times(m))
+        and by_key[m.key].status != MilestoneStatus.DONE
+        and (by_key[m.key].status == MilestoneStatus.CANCELLED or not by_key[m.key].same_times(m))
     )
     cancelled = tuple(
         s
@@ -209,7 +207,7 @@ def _diff_messages(
     planned_keys = plan.message_keys()
 
     def stale(s: StoredMessage) -> bool:
-        if s.status != "scheduled":
+        if s.status != MessageStatus.SCHEDULED:
             return False
         if s.kind in NOTICE_KINDS:
             return new_notice

@@ -28,6 +28,7 @@ from pathway.timeline.localtime import (
     require_aware,
 )
 from pathway.timeline.quiet import QuietHours
+from pathway.timeline.vocabulary import ClearanceStatus, EpisodeStatus, MilestoneKind
 
 __all__ = [
     "CLEARANCE_STATUSES",
@@ -40,9 +41,9 @@ __all__ = [
     "plan_episode",
 ]
 
-CLEARANCE_STATUSES = frozenset({"needed", "requested", "approved", "declined", "not_required"})
-NOT_HELD = frozenset({"declined", "not_required"})
-EPISODE_STATUSES = frozenset({"scheduled", "completed", "cancelled"})
+CLEARANCE_STATUSES = frozenset(ClearanceStatus)
+NOT_HELD = frozenset({ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED})
+EPISODE_STATUSES = frozenset(EpisodeStatus)
 MIDNIGHT = time(0, 0)
 
 
@@ -74,7 +75,7 @@ class HoldFacts:
     @property
     def may_text(self) -> bool:
         """Only a cleared AND signed plan may tell a patient to stop or restart a drug."""
-        return self.held and self.clearance == "approved" and self.signed
+        return self.held and self.clearance == ClearanceStatus.APPROVED and self.signed
 
     def plan_input(self) -> HoldPlanInput:
         return HoldPlanInput(self.stop_days, self.stop_hours, self.restart_hours)
@@ -283,7 +284,7 @@ def _hold_clearance(c: _Context) -> Iterable[PlannedMilestone]:
     for h in c.holds:
         closes = h.last_day if h.last_day is not None else before_procedure
         yield PlannedMilestone(
-            kind="hold_clearance",
+            kind=MilestoneKind.HOLD_CLEARANCE,
             ref=h.facts.ref,
             due_at=None,
             window_start=c.facts.created_at.astimezone(UTC),
@@ -300,14 +301,14 @@ def _last_dose(c: _Context) -> Iterable[PlannedMilestone]:
         if due is None:
             assert h.dates.last_dose_on is not None
             due = at_local(h.dates.last_dose_on, MIDNIGHT, c.tz)
-        yield PlannedMilestone("last_dose", h.facts.ref, due, None, None, h.facts.rule)
+        yield PlannedMilestone(MilestoneKind.LAST_DOSE, h.facts.ref, due, None, None, h.facts.rule)
 
 
 def _restart(c: _Context) -> Iterable[PlannedMilestone]:
     for h in c.holds:
         if h.facts.held and h.dates.restart_at is not None:
             yield PlannedMilestone(
-                "restart", h.facts.ref, h.dates.restart_at, None, None, h.facts.rule
+                MilestoneKind.RESTART, h.facts.ref, h.dates.restart_at, None, None, h.facts.rule
             )
 
 
@@ -323,8 +324,8 @@ def _at_send_time(kind: str) -> Callable[[_Context], Iterable[PlannedMilestone]]
 
 
 def _procedure(c: _Context) -> Iterable[PlannedMilestone]:
-    rule = c.rule_line("procedure", "as scheduled")
-    yield PlannedMilestone("procedure", "", c.anchors.procedure_start, None, None, rule)
+    rule = c.rule_line(MilestoneKind.PROCEDURE, "as scheduled")
+    yield PlannedMilestone(MilestoneKind.PROCEDURE, "", c.anchors.procedure_start, None, None, rule)
 
 
 def _follow_up_window(c: _Context) -> tuple[datetime, datetime]:
@@ -340,30 +341,27 @@ def _follow_up(c: _Context) -> Iterable[PlannedMilestone]:
     due = None if c.facts.follow_up_at is None else c.facts.follow_up_at.astimezone(UTC)
     first, last = d.follow_up_window_start_day, d.follow_up_window_end_day
     span = f"day {first} to day {last} after the procedure"
-    yield PlannedMilestone("follow_up", "", due, start, end, c.rule_line("follow_up", span))
+    yield PlannedMilestone(MilestoneKind.FOLLOW_UP, "", due, start, end, c.rule_line(MilestoneKind.FOLLOW_UP, span))
 
 
 def _pt_start(c: _Context) -> Iterable[PlannedMilestone]:
     days = c.definition.pt_window_days
-    if c.facts.follow_up_at is not None:
-        opens = c.facts.follow_up_at.astimezone(UTC)
-    else:
-        opens = _follow_up_window(c)[0]
+    opens = c.facts.follow_up_at.astimezone(UTC) if c.facts.follow_up_at is not None else _follow_up_window(c)[0]
     closes = add_local_days(opens, days, c.tz)
     due = None if c.facts.pt_start_at is None else c.facts.pt_start_at.astimezone(UTC)
     span = f"within {days} days of the follow-up visit"
-    yield PlannedMilestone("pt_start", "", due, opens, closes, c.rule_line("pt_start", span))
+    yield PlannedMilestone(MilestoneKind.PT_START, "", due, opens, closes, c.rule_line(MilestoneKind.PT_START, span))
 
 
 _MILESTONE_BUILDERS: Mapping[str, Callable[[_Context], Iterable[PlannedMilestone]]] = {
-    "hold_clearance": _hold_clearance,
-    "last_dose": _last_dose,
-    "pre_procedure": _at_send_time("pre_procedure"),
-    "procedure": _procedure,
-    "restart": _restart,
-    "check_72h": _at_send_time("check_72h"),
-    "follow_up": _follow_up,
-    "pt_start": _pt_start,
+    MilestoneKind.HOLD_CLEARANCE: _hold_clearance,
+    MilestoneKind.LAST_DOSE: _last_dose,
+    MilestoneKind.PRE_PROCEDURE: _at_send_time(MilestoneKind.PRE_PROCEDURE),
+    MilestoneKind.PROCEDURE: _procedure,
+    MilestoneKind.RESTART: _restart,
+    MilestoneKind.CHECK_72H: _at_send_time(MilestoneKind.CHECK_72H),
+    MilestoneKind.FOLLOW_UP: _follow_up,
+    MilestoneKind.PT_START: _pt_start,
 }
 
 
@@ -465,7 +463,7 @@ def plan_episode(
     passed is sent at once (within quiet hours) while it can still help, else dropped.
     """
     now = require_aware(now, "now").astimezone(UTC)
-    if facts.status == "cancelled":
+    if facts.status == EpisodeStatus.CANCELLED:
         return EMPTY_PLAN
     context = _Context(
         definition=definition,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pathway.resources import sms_templates_dir
 from pathway.timeline.localtime import to_local
+from pathway.timeline.vocabulary import Language
 
 __all__ = [
     "GSM7_BASIC",
@@ -103,25 +104,25 @@ def segments(body: str) -> SegmentInfo:
 # --- Phrases -----------------------------------------------------------------------------
 # Small tables instead of the locale module: locales differ by machine, texts must not.
 
-_WEEKDAYS = {
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+_WEEKDAYS: dict[str, tuple[str, ...]] = {
+    Language.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    Language.ES: ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
 }
-_MONTHS = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "es": (
+_MONTHS: dict[str, tuple[str, ...]] = {
+    Language.EN: ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    Language.ES: (
         "enero", "febrero", "marzo", "abril", "mayo", "junio",
         "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
     ),
 }
 # Minimum necessary: generic words unless the patient chose detailed texts.
-_PHRASES = {
-    "en": {
+_PHRASES: dict[str, dict[str, str]] = {
+    Language.EN: {
         "drug": "your blood thinner",
         "procedure": "your procedure",
         "procedure_detailed": "your MILD procedure",
     },
-    "es": {
+    Language.ES: {
         "drug": "su anticoagulante",
         "procedure": "su procedimiento",
         "procedure_detailed": "su procedimiento MILD",
@@ -141,7 +142,7 @@ def format_date(day: date, lang: str) -> str:
     _check_lang(lang)
     weekday = _WEEKDAYS[lang][day.weekday()]
     month = _MONTHS[lang][day.month - 1]
-    if lang == "es":
+    if lang == Language.ES:
         return f"{weekday} {day.day} de {month}"
     return f"{weekday} {month} {day.day}"
 
@@ -149,7 +150,7 @@ def format_date(day: date, lang: str) -> str:
 def format_time(t: time, lang: str) -> str:
     """'5:00 PM' in English, '17:00' in Spanish."""
     _check_lang(lang)
-    if lang == "es":
+    if lang == Language.ES:
         return f"{t.hour}:{t.minute:02d}"
     hour = t.hour % 12 or 12
     return f"{hour}:{t.minute:02d} {'AM' if t.hour < 12 else 'PM'}"
@@ -162,7 +163,7 @@ def format_when(local: datetime, lang: str, *, deadline: bool = False) -> str:
     for one o'clock ("a la 1:00").
     """
     day, clock = format_date(local.date(), lang), format_time(local.time(), lang)
-    if lang == "es":
+    if lang == Language.ES:
         article = "la" if local.hour == 1 else "las"
         joint = f"antes de {article}" if deadline else f"a {article}"
         return f"{day} {joint} {clock}"

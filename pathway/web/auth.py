@@ -23,6 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from pathway.models import User
 from pathway.services.base import Actor
 from pathway.services.users import authenticate
+from pathway.timeline.vocabulary import CARE_TEAM, Role
 from pathway.web.context import client_addr, db, env, runtime
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ login_manager.session_protection = "basic"
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEEN_KEY = "pathway_seen"
-CARE_ROLES = ("coordinator", "clinician")
+CARE_ROLES = CARE_TEAM
 
 
 class LoginUser:
@@ -84,9 +85,9 @@ def roles(*allowed: str) -> Callable[[F], F]:
 
 
 def home_for(role: str) -> str:
-    if role == "admin":
+    if role == Role.ADMIN:
         return url_for("pages.users")
-    if role == "clinician":
+    if role == Role.CLINICIAN:
         return url_for("pages.board")
     return url_for("pages.worklist")
 

@@ -26,6 +26,7 @@ from pathway.services.patients import CONSENT_METHODS
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
+from pathway.timeline.vocabulary import Role
 from pathway.web import filters
 from pathway.web.auth import CARE_ROLES, actor, home_for, roles
 from pathway.web.context import db, env, runtime
@@ -560,7 +561,7 @@ def users_page() -> Any:
             flash(f"Account created for {user.email}.", "success")
             return redirect(url_for("pages.users"))
     return render_template("admin/users.html", users=users.list_users(db()), errors=errors, values=values,
-                           roles=("coordinator", "clinician", "admin")), (422 if errors else 200)
+                           roles=tuple(Role)), (422 if errors else 200)
 
 
 @bp.post("/admin/users/<int:user_id>/active")

@@ -50,3 +50,31 @@ def test_tokens_are_stored_hashed_and_identify_their_user(session, env) -> None:
     stored.revoked_at = env.now
     assert user_for_token(session, env, token) is None
     assert session.scalar(select(User).where(User.id == u.id)) is u
+
+
+def test_production_hashes_passwords_with_the_strong_argon2id_profile() -> None:
+    # A fresh interpreter: the suite's conftest has switched this one to the cheap test profile.
+    import subprocess
+    import sys
+
+    code = ("import argon2; from pathway.services.users import hash_password; "
+            "p = argon2.extract_parameters(hash_password('a long passphrase')); "
+            "print(p.type.name, p.time_cost, p.memory_cost, p.parallelism)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["ID", "3", "65536", "4"]  # argon2id, RFC 9106's low-memory profile: t=3, 64 MiB, p=4
+
+
+def test_a_cheap_hash_from_the_tests_still_verifies_after_switching_to_strong(session, env) -> None:
+    from argon2 import extract_parameters, profiles
+
+    from pathway.services.users import STRONG_PASSWORD_PARAMETERS, set_password_parameters
+
+    u = create_user(session, env, ADMIN, "cheap@clinic.example", "coordinator", "a long passphrase")
+    assert extract_parameters(u.password_hash).memory_cost < STRONG_PASSWORD_PARAMETERS.memory_cost
+    set_password_parameters(STRONG_PASSWORD_PARAMETERS)
+    try:
+        # The stored hash keeps its own parameters; signing in upgrades it to the strong ones.
+        assert authenticate(session, env, "cheap@clinic.example", "a long passphrase") is u
+        assert extract_parameters(u.password_hash) == STRONG_PASSWORD_PARAMETERS
+    finally:
+        set_password_parameters(profiles.CHEAPEST)

@@ -14,12 +14,13 @@ from werkzeug.exceptions import HTTPException
 from pathway.models import User
 from pathway.services.base import Actor, ServiceError, ValidationError, parse_bool, parse_int
 from pathway.services.users import user_for_token
+from pathway.timeline.vocabulary import CARE_TEAM
 from pathway.web.api import bp
 from pathway.web.context import client_addr, db, env
 
 log = logging.getLogger("pathway.api")
 
-STAFF = ("coordinator", "clinician")
+STAFF = CARE_TEAM
 # Endpoints anyone may call without a token (the API's own description, no patient data).
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 REALM = 'Bearer realm="pathway"'

@@ -1,0 +1,186 @@
+"""Every closed set of words the system stores or decides on, defined once, as ``StrEnum``s.
+
+A member is its string (``Role.ADMIN == "admin"``), so the database keeps the same text and
+code comparing with plain strings keeps working. The models' CHECK constraints are generated
+from these classes (``pathway.db.check_in``).
+
+Kinds that the pathway data also names (milestone kinds, the kinds of planned texts, the answers
+to a patient's text) are fixed HERE, by the code that knows what they mean; the data file is
+checked against them when it is loaded (``pathway.timeline.definition.load_definition``), so
+the data can never introduce a kind the code does not know.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "CARE_TEAM",
+    "NOTICE_KINDS",
+    "AppointmentKind",
+    "AppointmentStatus",
+    "ClearanceStatus",
+    "ConsentMethod",
+    "EpisodeStatus",
+    "Language",
+    "MessageEventSource",
+    "MessageKind",
+    "MessageStatus",
+    "MilestoneKind",
+    "MilestoneStatus",
+    "ReplyClassification",
+    "ReplyText",
+    "Role",
+    "TaskKind",
+]
+
+
+class Role(StrEnum):
+    """A staff user's role."""
+
+    COORDINATOR = "coordinator"
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+
+
+# The roles that look after patients (everything but user administration).
+CARE_TEAM: tuple[Role, ...] = (Role.COORDINATOR, Role.CLINICIAN)
+
+
+class EpisodeStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ClearanceStatus(StrEnum):
+    """Where a medication hold's clearance from its prescriber stands."""
+
+    NEEDED = "needed"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    NOT_REQUIRED = "not_required"
+
+
+class MilestoneKind(StrEnum):
+    """The pathway's steps, in the order the definition file must list them."""
+
+    HOLD_CLEARANCE = "hold_clearance"
+    LAST_DOSE = "last_dose"
+    PRE_PROCEDURE = "pre_procedure"
+    PROCEDURE = "procedure"
+    RESTART = "restart"
+    CHECK_72H = "check_72h"
+    FOLLOW_UP = "follow_up"
+    PT_START = "pt_start"
+
+
+class MilestoneStatus(StrEnum):
+    PLANNED = "planned"
+    DUE = "due"
+    DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class MessageKind(StrEnum):
+    """A stored text's kind. Every kind but ``REPLY`` has a send rule in the definition file."""
+
+    ENROLMENT = "enrolment"
+    LAST_DOSE = "last_dose"
+    PRE_PROCEDURE = "pre_procedure"
+    RESTART = "restart"
+    CHECK_72H = "check_72h"
+    FOLLOW_UP = "follow_up"
+    PT_START = "pt_start"
+    DATE_CHANGED = "date_changed"
+    CANCELLED = "cancelled"
+    # An answer sent straight back to a patient's text (its words are a ReplyText template).
+    REPLY = "reply"
+
+
+# Texts sent when an episode's date changes or it is cancelled.
+NOTICE_KINDS: tuple[MessageKind, ...] = (MessageKind.DATE_CHANGED, MessageKind.CANCELLED)
+
+
+class ReplyText(StrEnum):
+    """The answers sent straight back to a patient's text; each has a template, no send rule."""
+
+    HELP = "help"
+    RED_FLAG = "red_flag"
+
+
+class MessageStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
+    UNKNOWN = "unknown"
+
+
+class MessageEventSource(StrEnum):
+    """Who wrote a message event."""
+
+    PLAN = "plan"
+    DISPATCH = "dispatch"
+    CALLBACK = "callback"
+    RECONCILE = "reconcile"
+    USER = "user"
+
+
+class AppointmentKind(StrEnum):
+    FOLLOW_UP = "follow_up"
+    PT_START = "pt_start"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class Language(StrEnum):
+    """The languages the texts are written in."""
+
+    EN = "en"
+    ES = "es"
+
+
+class ConsentMethod(StrEnum):
+    """How a patient's consent to texts was recorded."""
+
+    VERBAL = "verbal"
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+    TEXT = "text"
+
+
+class ReplyClassification(StrEnum):
+    """What a patient's text was read as."""
+
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+    RED_FLAG = "red_flag"
+    STOP_REQUEST = "stop_request"
+    TEXT = "text"
+
+
+class TaskKind(StrEnum):
+    """Something a person must do."""
+
+    RED_FLAG = "red_flag"
+    REPLY = "reply"
+    STOP_REQUEST = "stop_request"
+    OPTED_OUT = "opted_out"
+    SEND_FAILED = "send_failed"
+    TEXT_UNDELIVERED = "text_undelivered"
+    PHONE_INVALID = "phone_invalid"
+    RECONCILE_UNKNOWN = "reconcile_unknown"
+    SMS_CONFIG = "sms_config"
