@@ -6,7 +6,6 @@ Every status badge carries an icon and a word, so nothing is told by colour alon
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -66,7 +65,8 @@ BADGES: dict[str, tuple[str, str, str]] = {
 
 
 def badge(status: str | None, label: str | None = None) -> Markup:
-    colour, icon, text = BADGES.get(status or "", ("secondary", "circle", (status or "").replace("_", " ").capitalize()))
+    fallback = ("secondary", "circle", (status or "").replace("_", " ").capitalize())
+    colour, icon, text = BADGES.get(status or "", fallback)
     text_class = "text-dark" if colour in ("warning", "light", "info") else ""
     border = " border" if colour == "light" else ""
     return Markup(
@@ -155,11 +155,7 @@ def phone(value: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date, local_input=local_input,
-        humanise=humanise, sentence=sentence, phone=phone,
+        badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
+        local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
     )
     app.jinja_env.globals.update(badge=badge)
-
-
-def register(state: Any) -> None:
-    init_app(state.app)

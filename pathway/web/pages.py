@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_bootstrap import Bootstrap5
 from flask_login import current_user
 
 from pathway.services import board as board_service
@@ -35,39 +34,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static/pathway")
 HOLD_ROWS = 3
 PAGE_SIZE = 50
-
-
-@bp.record_once
-def _setup(state: Any) -> None:
-    app = state.app
-    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
-    app.config["BOOTSTRAP_SERVE_LOCAL"] = True  # clinics run closed networks: never a CDN
-    if "bootstrap" not in app.extensions:
-        if app.static_url_path is None:
-            app.static_url_path = "/static"  # Bootstrap-Flask builds /bootstrap/static from it
-        Bootstrap5(app)
-    filters.init_app(app)
-    for code in (403, 404):
-        app.register_error_handler(code, _not_found)
-    app.register_error_handler(405, _generic_error)
-
-    @app.context_processor
-    def _chrome() -> dict[str, Any]:
-        rt = runtime()
-        return {"clinic_name": rt.config.clinic.name, "clinic_tz": rt.config.clinic.timezone,
-                "current_user": current_user}
-
-
-def _not_found(_exc: Any) -> Any:
-    # One answer for "missing" and "not yours": the same status and the same words.
-    return render_template("errors/error.html", code=404, title="Not found",
-                           message="There is nothing here, or you do not have access to it."), 404
-
-
-def _generic_error(exc: Any) -> Any:
-    code = getattr(exc, "code", 400) or 400
-    return render_template("errors/error.html", code=code, title=getattr(exc, "name", "Error"),
-                           message=getattr(exc, "description", "")), code
 
 
 def _form(*names: str) -> dict[str, Any]:
@@ -414,7 +380,8 @@ def book(episode_id: int, kind: str) -> Any:
         abort(404)
     return _episode_action(
         episode_id, f"book-{kind}",
-        lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind, {"appointment_at": v.get("appointment_at")}),
+        lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind,
+                                      {"appointment_at": v.get("appointment_at")}),
         "Follow-up visit booked." if kind == "follow_up" else "Physical therapy start booked.")
 
 
@@ -443,7 +410,8 @@ def complete(episode_id: int, milestone_id: int) -> Any:
 @roles(*CARE_ROLES)
 def cancel(episode_id: int) -> Any:
     return _episode_action(
-        episode_id, "cancel", lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
+        episode_id, "cancel",
+        lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
         "Episode cancelled. Pending texts are cancelled and the patient is told.")
 
 
