@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import ApiToken, User
 from pathway.models.user import ROLES
-from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, parse_text
+from pathway.services.base import Actor, Env, Forbidden, NotFound, ValidationError, audit, parse_text
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -112,6 +112,9 @@ def list_users(session: Session) -> list[User]:
 
 def set_active(session: Session, env: Env, actor: Actor, user_id: Any, active: bool) -> User:
     actor.require("admin")
+    if not active and actor.user_id is not None and int(user_id) == actor.user_id:
+        # Whoever calls (a page, the API, the CLI): an admin never locks themselves out.
+        raise Forbidden("you cannot deactivate your own account; ask another admin")
     user = session.get(User, int(user_id))
     if user is None:
         raise NotFound("user")

@@ -149,6 +149,14 @@ def sentence(value: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def message_label(kind: str | None) -> str:
+    """What staff call a text of this kind ('last_dose' -> the pathway definition's label)."""
+    try:
+        return runtime().rules.definition.message_label(kind or "")
+    except KeyError:
+        return humanise(kind) + " text"
+
+
 def phone(value: str | None) -> str:
     return format_phone(value) if value else ""
 
@@ -157,5 +165,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
+        message_label=message_label,
     )
     app.jinja_env.globals.update(badge=badge)

@@ -21,6 +21,7 @@ from pathway.services import episodes as ep
 from pathway.services import patients as pt
 from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
+from pathway.services.parsing import parse_instant
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
@@ -256,64 +257,15 @@ def schedule(patient_id: int) -> Any:
 
 def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | None = None,
                   values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200) -> Any:
+    """The episode's page; with a form's errors, shown again with them (and audited again: the
+    record is shown again)."""
     try:
-        record = queries.episode_record(db(), env(), actor(), episode_id, audit_view=status == 200)
+        record = queries.episode_record(db(), env(), actor(), episode_id)
     except NotFound:
         abort(404)
     db().commit()
-    e = record.episode
-    tz_name = record.patient.timezone
-    return render_template(
-        "episodes/show.html", r=record, e=e, p=record.patient, now=env().now, tz_name=tz_name,
-        timeline=_timeline(record), errors=errors or {}, values=values or {},
-        completable=queries.COMPLETABLE, message_labels=_message_labels(),
-    ), status
-
-
-def _message_labels() -> dict[str, str]:
-    definition = env().rules.definition
-    out = {}
-    for kind in ("enrolment", "last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start",
-                 "date_changed", "cancelled", "reply"):
-        try:
-            out[kind] = definition.message_label(kind)
-        except KeyError:
-            out[kind] = kind.replace("_", " ") + " text"
-    return out
-
-
-def _timeline(record: queries.EpisodeRecord) -> list[dict[str, Any]]:
-    """Milestones in time order, each marked past / today / upcoming (in the clinic's day)."""
-    now = env().now
-    tz = ZoneInfo(runtime().config.clinic.timezone)
-    today = now.astimezone(tz).date()
-    definition = env().rules.definition
-    holds = {h.ref: h for h in record.episode.holds}
-    rows = []
-    for m in record.episode.milestones:
-        when = m.due_at or m.window_start or m.window_end
-        if when is None:
-            continue
-        day = when.astimezone(tz).date()
-        end_day = (m.window_end or when).astimezone(tz).date()
-        if m.status == "done" and m.completed_at is not None and m.due_at is None:
-            phase = "past"
-        elif m.window_start is not None and m.window_end is not None and m.due_at is None:
-            phase = "today" if m.window_start <= now < m.window_end else ("past" if m.window_end <= now else "upcoming")
-        else:
-            phase = "today" if day == today else ("past" if day < today else "upcoming")
-        overdue = m.status in ("planned", "due") and m.deadline is not None and m.deadline < now \
-            and m.kind in ("hold_clearance", "procedure", "check_72h", "follow_up", "pt_start")
-        try:
-            label = definition.milestone_label(m.kind)
-        except KeyError:
-            label = m.kind.replace("_", " ")
-        hold = holds.get(m.ref)
-        rows.append({"m": m, "when": when, "end_day": end_day, "phase": phase,
-                     "status": "overdue" if overdue else m.status,
-                     "label": f"{label}: {hold.drug_name}" if hold else label})
-    rows.sort(key=lambda r: (r["when"], r["m"].id))
-    return rows
+    return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
+                           errors=errors or {}, values=values or {}), status
 
 
 @bp.route("/episodes/<int:episode_id>")
@@ -429,10 +381,10 @@ def escort(episode_id: int) -> Any:
 def reschedule(episode_id: int) -> Any:
     """Two steps: preview the re-planning diff, then confirm with the same new time."""
     try:
-        record = queries.episode_record(db(), env(), actor(), episode_id, audit_view=False)
+        e = queries.load_episode(db(), actor(), episode_id)
     except NotFound:
         abort(404)
-    e, p = record.episode, record.patient
+    p = e.patient
     errors: dict[str, str] = {}
     new_at = request.form.get("procedure_at") or request.args.get("procedure_at") or ""
     if request.method == "POST":
@@ -460,8 +412,6 @@ def reschedule(episode_id: int) -> Any:
 
 
 def _instant(raw: str, tz_name: str) -> Any:
-    from pathway.services.parsing import parse_instant
-
     return parse_instant({}, "procedure_at", raw, ZoneInfo(tz_name))
 
 
@@ -480,6 +430,7 @@ def board() -> Any:
     except ValidationError:
         abort(404)
     names = board_service.proceduralists(db(), env(), actor())
+    db().commit()
     return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
                            proceduralists=names, page=page, page_size=PAGE_SIZE,
                            filters=board_service.STATUS_FILTERS)
@@ -499,9 +450,8 @@ def messages() -> Any:
         result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     except ValidationError:
         abort(404)
-    history = queries.message_history(db(), actor(), [m.id for m, _ in result.rows])
-    return render_template("pages/messages.html", result=result, history=history, status=status or "", page=page,
-                           message_labels=_message_labels(),
+    db().commit()
+    return render_template("pages/messages.html", result=result, status=status or "", page=page,
                            statuses=("scheduled", "failed", "unknown", "suppressed", "delivered", "sent",
                                      "cancelled"))
 
@@ -535,13 +485,11 @@ def users_page() -> Any:
 @roles("admin")
 def user_active(user_id: int) -> Any:
     active = request.form.get("active") == "yes"
-    if user_id == current_user.id and not active:
-        flash("You cannot deactivate your own account.", "warning")
-        return redirect(url_for("pages.users"))
     try:
         user = users.set_active(db(), env(), actor(), user_id, active)
-    except NotFound:
-        abort(404)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.users"))
     db().commit()
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("pages.users"))
