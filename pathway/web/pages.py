@@ -402,7 +402,7 @@ def reschedule(episode_id: int) -> Any:
                 db().commit()
                 flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
                 return redirect(url_for("pages.episode", episode_id=episode_id))
-            db().rollback()
+            db().commit()  # a preview changes nothing; its audit row (a view of the plan) is kept
             lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
                                    diff=result.diff, old_at=e.procedure_at,
