@@ -325,11 +325,9 @@ def inr(episode_id: int, hold_id: int) -> Any:
     return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
 
 
-@bp.post("/episodes/<int:episode_id>/appointments/<kind>")
+@bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")
 @roles(*CARE_ROLES)
 def book(episode_id: int, kind: str) -> Any:
-    if kind not in ("follow_up", "pt_start"):
-        abort(404)
     return _episode_action(
         episode_id, f"book-{kind}",
         lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind,
@@ -429,10 +427,9 @@ def board() -> Any:
                                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     except ValidationError:
         abort(404)
-    names = board_service.proceduralists(db(), env(), actor())
     db().commit()
     return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
-                           proceduralists=names, page=page, page_size=PAGE_SIZE,
+                           page=page, page_size=PAGE_SIZE,
                            filters=board_service.STATUS_FILTERS)
 
 

@@ -47,7 +47,9 @@ def test_an_upcoming_episode_is_pending_unbooked_and_not_due(session: Any, env: 
     assert row.procedure_at == e.procedure_at and row.patient_timezone == "America/New_York"
 
 
-def test_the_72_hour_check_goes_pending_due_overdue_done(session: Any, env: Any, staff: Any, done_procedure: Any) -> None:
+def test_the_72_hour_check_goes_pending_due_overdue_done(
+    session: Any, env: Any, staff: Any, done_procedure: Any
+) -> None:
     e = done_procedure
     assert _row(session, at(env, _when(6, 12)), staff, e).check_72h == "pending"  # due 6 Feb 13:00
     assert _row(session, at(env, _when(6, 14)), staff, e).check_72h == "due"
@@ -139,6 +141,15 @@ def test_filters_counts_and_paging(session: Any, env: Any, staff: Any, make_epis
     assert len(page1.rows) == 2 and len(page2.rows) == 1 and page1.total == 3
     assert [r.episode_id for r in page1.rows + page2.rows] == [in_window.id, overdue.id, upcoming.id]
     assert proceduralists(session, now, staff["clinician"]) == ["Dr. Lee", "Dr. Shah"]
+
+
+def test_the_board_carries_every_proceduralist_as_the_filters_choices_whatever_the_filter(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    make_episode(procedure_at="2027-02-03T08:00", proceduralist="Dr. Shah")
+    make_episode(procedure_at="2027-02-04T08:00", proceduralist="Dr. Lee")
+    board = followup_board(session, env, staff["clinician"], proceduralist="Dr. Lee", status="done")
+    assert board.rows == [] and board.proceduralists == ["Dr. Lee", "Dr. Shah"]
 
 
 def test_an_unknown_status_filter_is_refused(session: Any, env: Any, staff: Any) -> None:
