@@ -91,7 +91,7 @@ def _worklist_link(item: WorklistItem) -> str:
 @roles(*CARE_ROLES)
 def resolve_task(task_id: int) -> Any:
     try:
-        resolve(db(), env(), actor(), task_id, (request.form.get("resolution") or "done").strip()[:500])
+        resolve(db(), env(), actor(), task_id, request.form.get("resolution") or "")
     except ServiceError as exc:
         return _fail_action(exc, url_for("pages.worklist"))
     db().commit()
