@@ -1,9 +1,12 @@
 """Server-rendered pages for coordinators, clinicians and admins.
 
-Views stay thin: parse the form into a plain dict, call the same service the JSON API calls,
-commit, redirect (POST/redirect/GET) with a flash. A ValidationError re-renders the form with
-each field's error and nothing stored. Roles are checked before any lookup, and a record that
-is missing or not yours answers the same 404.
+Views only route: parse the form into a plain dict, call the same service the JSON API calls,
+commit, then redirect (POST/redirect/GET) with a flash or render. The services decide every
+rule (who may do what, what is overdue, what may be marked done) and write the audit rows, so a
+page and the API cannot differ. A ValidationError re-renders the form with each field's error
+and nothing stored but the view's audit row. Roles are checked before any lookup, and a record
+that is missing or not yours answers the same 404. App set-up (Bootstrap, error pages, filters)
+is in ``create_app`` (``web.ui``, ``web.filters``).
 """
 
 from __future__ import annotations
@@ -396,15 +399,13 @@ def reschedule(episode_id: int) -> Any:
             db().rollback()
             return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
         else:
+            db().commit()  # a preview stores only its audit row (a view of the plan), as the API's does
             if confirm:
-                db().commit()
                 flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
                 return redirect(url_for("pages.episode", episode_id=episode_id))
-            db().commit()  # a preview changes nothing; its audit row (a view of the plan) is kept
             lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
-                                   diff=result.diff, old_at=e.procedure_at,
-                                   new_instant=_instant(new_at, p.timezone))
+                                   old_at=e.procedure_at, new_instant=_instant(new_at, p.timezone))
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
 
