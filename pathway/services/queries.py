@@ -93,7 +93,9 @@ class OutboxPage:
 def find_patients(session: Session, env: Env, actor: Actor, query: str, *, limit: int = 50) -> list[Patient]:
     actor.require(*CARE)
     found = search_patients(session, query, limit=limit)
-    audit(session, env, actor, "patient.search", "patient", None, detail={"results": len(found)})
+    # Like every list of patients, the audit names whom the list showed.
+    audit(session, env, actor, "patient.search", "patient", None,
+          detail={"results": len(found), "patient_ids": sorted(p.id for p in found)})
     return found
 
 

@@ -109,9 +109,9 @@ def test_the_messages_page_audits_the_patients_it_shows(both: Both, episode: Any
     assert episode.patient_id in detail["patient_ids"]
 
 
-def test_patient_search_from_the_page_is_audited_with_the_number_found(both: Both, episode: Any) -> None:
+def test_patient_search_from_the_page_is_audited_with_the_patients_found(both: Both, episode: Any) -> None:
     (row,) = both.page_rows("GET", "/patients?q=Example")
-    assert row[0] == "patient.search" and row[-1] == {"results": 1}
+    assert row[0] == "patient.search" and row[-1] == {"results": 1, "patient_ids": [episode.patient_id]}
 
 
 def test_the_reschedule_form_alone_writes_no_audit_row(both: Both, episode: Any) -> None:
