@@ -15,19 +15,19 @@ from flask_login import current_user
 from pathway.web.context import runtime
 
 
-def not_found(_exc: Any) -> Any:
+def _not_found(_exc: Any) -> Any:
     # One answer for "missing" and "not yours": the same status and the same words.
     return render_template("errors/error.html", code=404, title="Not found",
                            message="There is nothing here, or you do not have access to it."), 404
 
 
-def generic_error(exc: Any) -> Any:
+def _generic_error(exc: Any) -> Any:
     code = getattr(exc, "code", 400) or 400
     return render_template("errors/error.html", code=code, title=getattr(exc, "name", "Error"),
                            message=getattr(exc, "description", "")), code
 
 
-def chrome() -> dict[str, Any]:
+def _chrome() -> dict[str, Any]:
     """What the layout shows on every page."""
     rt = runtime()
     return {"clinic_name": rt.config.clinic.name, "clinic_tz": rt.config.clinic.timezone,
@@ -40,6 +40,6 @@ def init_app(app: Flask) -> None:
         app.static_url_path = "/static"  # Bootstrap-Flask builds /bootstrap/static from it
     Bootstrap5(app)
     for code in (403, 404):
-        app.register_error_handler(code, not_found)
-    app.register_error_handler(405, generic_error)
-    app.context_processor(chrome)
+        app.register_error_handler(code, _not_found)
+    app.register_error_handler(405, _generic_error)
+    app.context_processor(_chrome)
