@@ -9,7 +9,7 @@ from flask import Flask
 from pathway.config import Config, load_config
 from pathway.resources import templates_dir
 from pathway.runtime import Runtime
-from pathway.web import api, auth, context, health, pages, webhooks
+from pathway.web import api, auth, context, filters, health, pages, ui, webhooks
 
 
 def create_app(config: Config | None = None, *, runtime: Runtime | None = None, **flask_config: Any) -> Flask:
@@ -21,6 +21,8 @@ def create_app(config: Config | None = None, *, runtime: Runtime | None = None, 
     app.extensions["pathway"] = runtime
     context.init_app(app)
     auth.init_app(app)
+    ui.init_app(app)
+    filters.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)

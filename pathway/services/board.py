@@ -54,16 +54,13 @@ class BoardRow:
     red_flag: bool
     patient_timezone: str = ""
 
-    @property
-    def any_overdue(self) -> bool:
-        return "overdue" in (self.check_72h, self.follow_up, self.pt)
-
 
 @dataclass(frozen=True)
 class Board:
     rows: list[BoardRow]
     counts: dict[str, int]
     total: int
+    proceduralists: list[str]  # everyone with an episode in the board's range: the filter's choices
 
 
 def _states(env: Env) -> tuple[Any, dict[str, Any]]:
@@ -203,7 +200,7 @@ def followup_board(
     ]
     audit(session, env, actor, "followups.view", "followups", None,
           detail={"patient_ids": sorted({r.patient_id for r in rows})})
-    return Board(rows=rows, counts=counts, total=total)
+    return Board(rows=rows, counts=counts, total=total, proceduralists=proceduralists(session, env, actor))
 
 
 def proceduralists(session: Session, env: Env, actor: Actor, *, limit: int = 100) -> list[str]:

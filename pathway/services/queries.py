@@ -1,21 +1,27 @@
-"""Read-side use cases for the staff pages: a patient's record, an episode's timeline, the outbox.
+"""Read-side use cases for the staff pages and the API: a patient's record, an episode's
+timeline, the outbox.
 
-Each is a few bounded queries with eager loading (no N+1). Viewing a patient's record is
-written to the audit table (who, what, when, from where), like every change.
+Each is a few bounded queries with eager loading (no N+1). Every time a patient's record or a
+list of patients is shown to a person it is written to the audit table (who, what, when, from
+where), like every change, by the function that reads it: a page and the API audit alike. A
+page shown again with a form's errors shows the record again, so it is audited again. The
+``load_*`` functions serve form pages that show only a name and are not audited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pathway.models import Episode, Message, MessageEvent, Patient, Reply, Task
+from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
 from pathway.services.episodes import CheckItem, go_no_go
 from pathway.services.patients import search_patients
+from pathway.services.worklist import milestone_overdue
 from pathway.timeline.vocabulary import CARE_TEAM
 
 CARE = CARE_TEAM
@@ -23,8 +29,11 @@ CARE = CARE_TEAM
 OUTBOX_FILTERS = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "unknown",
                   "suppressed", "cancelled", "attention")
 # Milestones a person marks done on the episode page (the procedure is closed by its end time,
-# a hold's clearance by recording the prescriber's answer).
+# a hold's clearance by recording the prescriber's answer), and the statuses they may be in.
 COMPLETABLE = ("check_72h", "follow_up", "pt_start", "pre_procedure")
+COMPLETABLE_FROM = ("planned", "due", "missed")
+# Who records a prescriber's answer and signs the hold plan (services.episodes.record_clearance).
+SIGNS_HOLDS = "clinician"
 
 
 @dataclass
@@ -32,6 +41,18 @@ class PatientRecord:
     patient: Patient
     episodes: list[Episode]
     open_tasks: list[Task]
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One milestone on the episode's timeline, as the episode page shows it."""
+
+    milestone: Milestone
+    when: datetime
+    phase: str  # past | today | upcoming, in the clinic's day (a window: whether now is inside it)
+    status: str  # the milestone's status, or "overdue" (worklist.milestone_overdue)
+    label: str
+    completable: bool  # a person may mark it done from the page
 
 
 @dataclass
@@ -42,12 +63,28 @@ class EpisodeRecord:
     replies: list[Reply]
     open_tasks: list[Task]
     checklist: list[CheckItem]
-    other_episodes: list[Episode] = field(default_factory=list)
+    timeline: list[TimelineStep] = field(default_factory=list)
+    may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
+
+    @property
+    def open(self) -> bool:
+        """Changes are accepted (a cancelled episode takes none)."""
+        return self.episode.status != "cancelled"
+
+    @property
+    def reschedulable(self) -> bool:
+        return self.open and self.episode.ended_at is None
+
+    @property
+    def ready(self) -> bool:
+        """Go for procedure day: every checklist item confirmed."""
+        return all(c.ok for c in self.checklist)
 
 
 @dataclass
 class OutboxPage:
     rows: list[tuple[Message, Patient]]
+    history: dict[int, list[MessageEvent]]  # each shown message's delivery events, oldest first
     status: str | None
     offset: int
     limit: int
@@ -57,7 +94,9 @@ class OutboxPage:
 def find_patients(session: Session, env: Env, actor: Actor, query: str, *, limit: int = 50) -> list[Patient]:
     actor.require(*CARE)
     found = search_patients(session, query, limit=limit)
-    audit(session, env, actor, "patient.search", "patient", None, detail={"results": len(found)})
+    # Like every list of patients, the audit names whom the list showed.
+    audit(session, env, actor, "patient.search", "patient", None,
+          detail={"results": len(found), "patient_ids": sorted(p.id for p in found)})
     return found
 
 
@@ -85,7 +124,15 @@ def load_patient(session: Session, actor: Actor, patient_id: Any) -> Patient:
     return patient
 
 
-def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any, *, audit_view: bool = True) -> EpisodeRecord:
+def load_episode(session: Session, actor: Actor, episode_id: Any) -> Episode:
+    """An episode for a form page (no audit: the form shows the patient's name and the date)."""
+    actor.require(*CARE)
+    episode: Episode = get_or_404(session, Episode, episode_id, "episode")
+    return episode
+
+
+def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) -> EpisodeRecord:
+    """An episode with its patient, texts, replies, tasks, checklist and timeline; audits the view."""
     actor.require(*CARE)
     try:
         key = int(episode_id)
@@ -111,14 +158,44 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any, *,
     replies = list(session.scalars(
         select(Reply).where(Reply.patient_id == patient.id).order_by(Reply.received_at.desc()).limit(50)
     ))
-    others = list(session.scalars(
-        select(Episode).where(Episode.patient_id == patient.id, Episode.id != episode.id)
-        .order_by(Episode.procedure_at.desc()).limit(20)
-    ))
-    if audit_view:
-        audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
+    audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
-                         go_no_go(env, episode), others)
+                         go_no_go(env, episode), timeline(env, episode),
+                         may_sign_holds=actor.role == SIGNS_HOLDS)
+
+
+def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
+    """The episode's milestones in time order, each marked past / today / upcoming and overdue."""
+    now = env.now
+    tz = env.rules.clinic.tz
+    today = now.astimezone(tz).date()
+    definition = env.rules.definition
+    holds = {h.ref: h for h in episode.holds}
+    steps = []
+    for m in episode.milestones:
+        when = m.due_at or m.window_start or m.window_end
+        if when is None:
+            continue
+        if m.status == "done" and m.completed_at is not None and m.due_at is None:
+            phase = "past"
+        elif m.window_start is not None and m.window_end is not None and m.due_at is None:
+            phase = "today" if m.window_start <= now < m.window_end else ("past" if m.window_end <= now else "upcoming")
+        else:
+            day = when.astimezone(tz).date()
+            phase = "today" if day == today else ("past" if day < today else "upcoming")
+        try:
+            label = definition.milestone_label(m.kind)
+        except KeyError:
+            label = m.kind.replace("_", " ")
+        hold = holds.get(m.ref)
+        steps.append(TimelineStep(
+            milestone=m, when=when, phase=phase,
+            status="overdue" if milestone_overdue(m, now) else m.status,
+            label=f"{label}: {hold.drug_name}" if hold else label,
+            completable=(episode.status != "cancelled" and m.kind in COMPLETABLE and m.status in COMPLETABLE_FROM),
+        ))
+    steps.sort(key=lambda s: (s.when, s.milestone.id))
+    return steps
 
 
 def outbox(
@@ -141,16 +218,13 @@ def outbox(
     else:
         stmt = stmt.order_by(Message.send_at.desc(), Message.id.desc())
     rows = [(m, p) for m, p in session.execute(stmt.limit(limit + 1).offset(offset))]
-    return OutboxPage(rows=rows[:limit], status=status, offset=offset, limit=limit, has_next=len(rows) > limit)
-
-
-def message_history(session: Session, actor: Actor, message_ids: list[int]) -> dict[int, list[Any]]:
-    """Delivery events for a page of messages, in one query."""
-    actor.require(*CARE)
-    if not message_ids:
-        return {}
-    out: dict[int, list[Any]] = {}
-    for ev in session.scalars(select(MessageEvent).where(MessageEvent.message_id.in_(message_ids))
-                              .order_by(MessageEvent.id)):
-        out.setdefault(ev.message_id, []).append(ev)
-    return out
+    shown = rows[:limit]
+    history: dict[int, list[MessageEvent]] = {}
+    if shown:
+        for ev in session.scalars(select(MessageEvent).where(MessageEvent.message_id.in_([m.id for m, _ in shown]))
+                                  .order_by(MessageEvent.id)):
+            history.setdefault(ev.message_id, []).append(ev)
+    audit(session, env, actor, "outbox.view", "outbox", None,
+          detail={"patient_ids": sorted({p.id for _, p in shown})})
+    return OutboxPage(rows=shown, history=history, status=status, offset=offset, limit=limit,
+                      has_next=len(rows) > limit)

@@ -50,13 +50,18 @@ def open_task(
     return task
 
 
+MAX_RESOLUTION = 500
+
+
 def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolution: str) -> Task:
     actor.require("coordinator", "clinician")
     task = session.get(Task, int(task_id)) if str(task_id).isdigit() else None
     if task is None:
         raise NotFound("task")
     if task.resolved_at is None:
-        task.resolved_at, task.resolved_by_id, task.resolution = env.now, actor.user_id, resolution or "done"
+        # What the person wrote, trimmed and at most 500 characters; "done" if nothing.
+        note = (resolution or "").strip()[:MAX_RESOLUTION] or "done"
+        task.resolved_at, task.resolved_by_id, task.resolution = env.now, actor.user_id, note
         audit(session, env, actor, "task.resolve", "task", task.id, patient_id=task.patient_id,
               detail={"kind": task.kind})
     return task

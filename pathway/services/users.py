@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathway.models import ApiToken, User
-from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, parse_text
+from pathway.services.base import Actor, Env, Forbidden, NotFound, ValidationError, audit, parse_text
 from pathway.timeline.vocabulary import Role
 
 # Passwords are hashed with argon2id in RFC 9106's second recommended profile (t=3, 64 MiB, p=4),
@@ -125,6 +125,9 @@ def list_users(session: Session) -> list[User]:
 
 def set_active(session: Session, env: Env, actor: Actor, user_id: Any, active: bool) -> User:
     actor.require(Role.ADMIN)
+    if not active and actor.user_id is not None and int(user_id) == actor.user_id:
+        # Whoever calls (a page, the API, the CLI): an admin never locks themselves out.
+        raise Forbidden("you cannot deactivate your own account; ask another admin")
     user = session.get(User, int(user_id))
     if user is None:
         raise NotFound("user")

@@ -19,13 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
 from pathway.services.base import Actor, Env, audit
 
-__all__ = ["PRIORITY", "WorklistItem", "worklist"]
+__all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "milestone_overdue", "worklist"]
 
 # Lower is more urgent. Task rows carry their own priority (services.tasks.PRIORITY); these
 # are for the items derived from the pathway's state.
@@ -60,6 +60,18 @@ PERSON_OWNED_GRACE = {
     "follow_up": timedelta(0),
     "pt_start": timedelta(0),
 }
+OPEN_MILESTONE = ("planned", "due")
+
+
+def milestone_overdue(milestone: Milestone, now: datetime) -> bool:
+    """A person-owned step, not done, whose deadline (window end, else due time) passed more than
+    its grace ago: the same rule as the worklist's query, for the episode page."""
+    grace = PERSON_OWNED_GRACE.get(milestone.kind)
+    deadline = milestone.deadline
+    return (grace is not None and milestone.status in OPEN_MILESTONE and deadline is not None
+            and deadline < now - grace)
+
+
 # Task kinds shown under a more specific worklist kind.
 TASK_KINDS = {
     "red_flag": "red_flag",
@@ -122,8 +134,8 @@ def _today(env: Env) -> date:
     return env.now.astimezone(env.rules.clinic.tz).date()
 
 
-def _not_cancelled(column: object) -> object:
-    return or_(column.is_(None), Episode.status != "cancelled")  # type: ignore[attr-defined]
+def _not_cancelled(column: InstrumentedAttribute[int | None]) -> ColumnElement[bool]:
+    return or_(column.is_(None), Episode.status != "cancelled")
 
 
 def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
@@ -257,7 +269,7 @@ def _from_milestones(session: Session, env: Env, limit: int) -> list[tuple[Workl
             select(Milestone, Patient)
             .join(Episode, Episode.id == Milestone.episode_id)
             .join(Patient, Patient.id == Episode.patient_id)
-            .where(Milestone.status.in_(("planned", "due")), column >= since, late,
+            .where(Milestone.status.in_(OPEN_MILESTONE), column >= since, late,
                    Episode.status.in_(ACTIVE_EPISODE))
             .order_by(column)
             .limit(limit)

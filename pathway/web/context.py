@@ -6,8 +6,6 @@ committed is rolled back when the request ends.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
@@ -47,14 +45,3 @@ def _close(_exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close)
-
-
-def json_error(status: int, errors: dict[str, str] | None = None, message: str | None = None) -> Any:
-    from flask import jsonify
-
-    body: dict[str, Any] = {}
-    if errors is not None:
-        body["errors"] = errors
-    if message is not None:
-        body["message"] = message
-    return jsonify(body), status

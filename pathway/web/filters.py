@@ -6,7 +6,6 @@ Every status badge carries an icon and a word, so nothing is told by colour alon
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -66,7 +65,8 @@ BADGES: dict[str, tuple[str, str, str]] = {
 
 
 def badge(status: str | None, label: str | None = None) -> Markup:
-    colour, icon, text = BADGES.get(status or "", ("secondary", "circle", (status or "").replace("_", " ").capitalize()))
+    fallback = ("secondary", "circle", (status or "").replace("_", " ").capitalize())
+    colour, icon, text = BADGES.get(status or "", fallback)
     text_class = "text-dark" if colour in ("warning", "light", "info") else ""
     border = " border" if colour == "light" else ""
     return Markup(
@@ -149,17 +149,22 @@ def sentence(value: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def message_label(kind: str | None) -> str:
+    """What staff call a text of this kind ('last_dose' -> the pathway definition's label)."""
+    try:
+        return runtime().rules.definition.message_label(kind or "")
+    except KeyError:
+        return humanise(kind) + " text"
+
+
 def phone(value: str | None) -> str:
     return format_phone(value) if value else ""
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date, local_input=local_input,
-        humanise=humanise, sentence=sentence, phone=phone,
+        badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
+        local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
+        message_label=message_label,
     )
     app.jinja_env.globals.update(badge=badge)
-
-
-def register(state: Any) -> None:
-    init_app(state.app)

@@ -1,9 +1,12 @@
 """Server-rendered pages for coordinators, clinicians and admins.
 
-Views stay thin: parse the form into a plain dict, call the same service the JSON API calls,
-commit, redirect (POST/redirect/GET) with a flash. A ValidationError re-renders the form with
-each field's error and nothing stored. Roles are checked before any lookup, and a record that
-is missing or not yours answers the same 404.
+Views only route: parse the form into a plain dict, call the same service the JSON API calls,
+commit, then redirect (POST/redirect/GET) with a flash or render. The services decide every
+rule (who may do what, what is overdue, what may be marked done) and write the audit rows, so a
+page and the API cannot differ. A ValidationError re-renders the form with each field's error
+and nothing stored but the view's audit row. Roles are checked before any lookup, and a record
+that is missing or not yours answers the same 404. App set-up (Bootstrap, error pages, filters)
+is in ``create_app`` (``web.ui``, ``web.filters``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_bootstrap import Bootstrap5
 from flask_login import current_user
 
 from pathway.services import board as board_service
@@ -22,6 +24,7 @@ from pathway.services import episodes as ep
 from pathway.services import patients as pt
 from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
+from pathway.services.parsing import parse_instant
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
@@ -36,39 +39,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static/pathway")
 HOLD_ROWS = 3
 PAGE_SIZE = 50
-
-
-@bp.record_once
-def _setup(state: Any) -> None:
-    app = state.app
-    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
-    app.config["BOOTSTRAP_SERVE_LOCAL"] = True  # clinics run closed networks: never a CDN
-    if "bootstrap" not in app.extensions:
-        if app.static_url_path is None:
-            app.static_url_path = "/static"  # Bootstrap-Flask builds /bootstrap/static from it
-        Bootstrap5(app)
-    filters.init_app(app)
-    for code in (403, 404):
-        app.register_error_handler(code, _not_found)
-    app.register_error_handler(405, _generic_error)
-
-    @app.context_processor
-    def _chrome() -> dict[str, Any]:
-        rt = runtime()
-        return {"clinic_name": rt.config.clinic.name, "clinic_tz": rt.config.clinic.timezone,
-                "current_user": current_user}
-
-
-def _not_found(_exc: Any) -> Any:
-    # One answer for "missing" and "not yours": the same status and the same words.
-    return render_template("errors/error.html", code=404, title="Not found",
-                           message="There is nothing here, or you do not have access to it."), 404
-
-
-def _generic_error(exc: Any) -> Any:
-    code = getattr(exc, "code", 400) or 400
-    return render_template("errors/error.html", code=code, title=getattr(exc, "name", "Error"),
-                           message=getattr(exc, "description", "")), code
 
 
 def _form(*names: str) -> dict[str, Any]:
@@ -125,7 +95,7 @@ def _worklist_link(item: WorklistItem) -> str:
 @roles(*CARE_ROLES)
 def resolve_task(task_id: int) -> Any:
     try:
-        resolve(db(), env(), actor(), task_id, (request.form.get("resolution") or "done").strip()[:500])
+        resolve(db(), env(), actor(), task_id, request.form.get("resolution") or "")
     except ServiceError as exc:
         return _fail_action(exc, url_for("pages.worklist"))
     db().commit()
@@ -291,64 +261,15 @@ def schedule(patient_id: int) -> Any:
 
 def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | None = None,
                   values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200) -> Any:
+    """The episode's page; with a form's errors, shown again with them (and audited again: the
+    record is shown again)."""
     try:
-        record = queries.episode_record(db(), env(), actor(), episode_id, audit_view=status == 200)
+        record = queries.episode_record(db(), env(), actor(), episode_id)
     except NotFound:
         abort(404)
     db().commit()
-    e = record.episode
-    tz_name = record.patient.timezone
-    return render_template(
-        "episodes/show.html", r=record, e=e, p=record.patient, now=env().now, tz_name=tz_name,
-        timeline=_timeline(record), errors=errors or {}, values=values or {},
-        completable=queries.COMPLETABLE, message_labels=_message_labels(),
-    ), status
-
-
-def _message_labels() -> dict[str, str]:
-    definition = env().rules.definition
-    out = {}
-    for kind in ("enrolment", "last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start",
-                 "date_changed", "cancelled", "reply"):
-        try:
-            out[kind] = definition.message_label(kind)
-        except KeyError:
-            out[kind] = kind.replace("_", " ") + " text"
-    return out
-
-
-def _timeline(record: queries.EpisodeRecord) -> list[dict[str, Any]]:
-    """Milestones in time order, each marked past / today / upcoming (in the clinic's day)."""
-    now = env().now
-    tz = ZoneInfo(runtime().config.clinic.timezone)
-    today = now.astimezone(tz).date()
-    definition = env().rules.definition
-    holds = {h.ref: h for h in record.episode.holds}
-    rows = []
-    for m in record.episode.milestones:
-        when = m.due_at or m.window_start or m.window_end
-        if when is None:
-            continue
-        day = when.astimezone(tz).date()
-        end_day = (m.window_end or when).astimezone(tz).date()
-        if m.status == "done" and m.completed_at is not None and m.due_at is None:
-            phase = "past"
-        elif m.window_start is not None and m.window_end is not None and m.due_at is None:
-            phase = "today" if m.window_start <= now < m.window_end else ("past" if m.window_end <= now else "upcoming")
-        else:
-            phase = "today" if day == today else ("past" if day < today else "upcoming")
-        overdue = m.status in ("planned", "due") and m.deadline is not None and m.deadline < now \
-            and m.kind in ("hold_clearance", "procedure", "check_72h", "follow_up", "pt_start")
-        try:
-            label = definition.milestone_label(m.kind)
-        except KeyError:
-            label = m.kind.replace("_", " ")
-        hold = holds.get(m.ref)
-        rows.append({"m": m, "when": when, "end_day": end_day, "phase": phase,
-                     "status": "overdue" if overdue else m.status,
-                     "label": f"{label}: {hold.drug_name}" if hold else label})
-    rows.sort(key=lambda r: (r["when"], r["m"].id))
-    return rows
+    return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
+                           errors=errors or {}, values=values or {}), status
 
 
 @bp.route("/episodes/<int:episode_id>")
@@ -408,14 +329,13 @@ def inr(episode_id: int, hold_id: int) -> Any:
     return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
 
 
-@bp.post("/episodes/<int:episode_id>/appointments/<kind>")
+@bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")
 @roles(*CARE_ROLES)
 def book(episode_id: int, kind: str) -> Any:
-    if kind not in ("follow_up", "pt_start"):
-        abort(404)
     return _episode_action(
         episode_id, f"book-{kind}",
-        lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind, {"appointment_at": v.get("appointment_at")}),
+        lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind,
+                                      {"appointment_at": v.get("appointment_at")}),
         "Follow-up visit booked." if kind == "follow_up" else "Physical therapy start booked.")
 
 
@@ -444,7 +364,8 @@ def complete(episode_id: int, milestone_id: int) -> Any:
 @roles(*CARE_ROLES)
 def cancel(episode_id: int) -> Any:
     return _episode_action(
-        episode_id, "cancel", lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
+        episode_id, "cancel",
+        lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
         "Episode cancelled. Pending texts are cancelled and the patient is told.")
 
 
@@ -462,10 +383,10 @@ def escort(episode_id: int) -> Any:
 def reschedule(episode_id: int) -> Any:
     """Two steps: preview the re-planning diff, then confirm with the same new time."""
     try:
-        record = queries.episode_record(db(), env(), actor(), episode_id, audit_view=False)
+        e = queries.load_episode(db(), actor(), episode_id)
     except NotFound:
         abort(404)
-    e, p = record.episode, record.patient
+    p = e.patient
     errors: dict[str, str] = {}
     new_at = request.form.get("procedure_at") or request.args.get("procedure_at") or ""
     if request.method == "POST":
@@ -479,22 +400,18 @@ def reschedule(episode_id: int) -> Any:
             db().rollback()
             return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
         else:
+            db().commit()  # a preview stores only its audit row (a view of the plan), as the API's does
             if confirm:
-                db().commit()
                 flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
                 return redirect(url_for("pages.episode", episode_id=episode_id))
-            db().rollback()
             lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
-                                   diff=result.diff, old_at=e.procedure_at,
-                                   new_instant=_instant(new_at, p.timezone))
+                                   old_at=e.procedure_at, new_instant=_instant(new_at, p.timezone))
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
 
 
 def _instant(raw: str, tz_name: str) -> Any:
-    from pathway.services.parsing import parse_instant
-
     return parse_instant({}, "procedure_at", raw, ZoneInfo(tz_name))
 
 
@@ -512,9 +429,9 @@ def board() -> Any:
                                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     except ValidationError:
         abort(404)
-    names = board_service.proceduralists(db(), env(), actor())
+    db().commit()
     return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
-                           proceduralists=names, page=page, page_size=PAGE_SIZE,
+                           page=page, page_size=PAGE_SIZE,
                            filters=board_service.STATUS_FILTERS)
 
 
@@ -532,9 +449,8 @@ def messages() -> Any:
         result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     except ValidationError:
         abort(404)
-    history = queries.message_history(db(), actor(), [m.id for m, _ in result.rows])
-    return render_template("pages/messages.html", result=result, history=history, status=status or "", page=page,
-                           message_labels=_message_labels(),
+    db().commit()
+    return render_template("pages/messages.html", result=result, status=status or "", page=page,
                            statuses=("scheduled", "failed", "unknown", "suppressed", "delivered", "sent",
                                      "cancelled"))
 
@@ -568,13 +484,11 @@ def users_page() -> Any:
 @roles("admin")
 def user_active(user_id: int) -> Any:
     active = request.form.get("active") == "yes"
-    if user_id == current_user.id and not active:
-        flash("You cannot deactivate your own account.", "warning")
-        return redirect(url_for("pages.users"))
     try:
         user = users.set_active(db(), env(), actor(), user_id, active)
-    except NotFound:
-        abort(404)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.users"))
     db().commit()
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("pages.users"))

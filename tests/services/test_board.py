@@ -143,6 +143,15 @@ def test_filters_counts_and_paging(session: Any, env: Any, staff: Any, make_epis
     assert proceduralists(session, now, staff["clinician"]) == ["Dr. Lee", "Dr. Shah"]
 
 
+def test_the_board_carries_every_proceduralist_as_the_filters_choices_whatever_the_filter(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    make_episode(procedure_at="2027-02-03T08:00", proceduralist="Dr. Shah")
+    make_episode(procedure_at="2027-02-04T08:00", proceduralist="Dr. Lee")
+    board = followup_board(session, env, staff["clinician"], proceduralist="Dr. Lee", status="done")
+    assert board.rows == [] and board.proceduralists == ["Dr. Lee", "Dr. Shah"]
+
+
 def test_an_unknown_status_filter_is_refused(session: Any, env: Any, staff: Any) -> None:
     with pytest.raises(ValidationError):
         followup_board(session, env, staff["clinician"], status="nonsense")

@@ -168,3 +168,17 @@ def test_cancelled_episodes_are_left_out_but_a_red_flag_is_not(session: Any, env
     assert worklist(session, later, staff["coordinator"]) == []
     _red_flag(session, later, e)
     assert _kinds(worklist(session, later, staff["coordinator"])) == ["red_flag"]
+
+
+def test_resolving_a_task_keeps_a_trimmed_note_of_at_most_500_characters_or_says_done(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    from pathway.services.tasks import resolve_task
+
+    e = make_episode()
+    long = open_task(session, env, "send_failed", "message:a", "Text failed", patient_id=e.patient_id)
+    blank = open_task(session, env, "send_failed", "message:b", "Text failed", patient_id=e.patient_id)
+    session.flush()
+    assert resolve_task(session, env, staff["coordinator"], long.id, "  " + "x" * 600).resolution == "x" * 500
+    assert resolve_task(session, env, staff["coordinator"], blank.id, "   ").resolution == "done"
+    assert {i.task_id for i in worklist(session, env, staff["coordinator"])}.isdisjoint({long.id, blank.id})
