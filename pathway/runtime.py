@@ -28,7 +28,9 @@ class Runtime:
     clock: Clock
 
     @classmethod
-    def build(cls, config: Config | None = None, *, clock: Clock = system_clock, engine: Engine | None = None) -> Runtime:
+    def build(
+        cls, config: Config | None = None, *, clock: Clock = system_clock, engine: Engine | None = None
+    ) -> Runtime:
         config = config or load_config()
         engine = engine or make_engine(config.database.url, echo=config.database.echo)
         clinic = Clinic(config.clinic.name, config.clinic.phone, config.clinic.timezone)

@@ -1,7 +1,7 @@
 """create the pathway schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 07:39:53.875420
 """
 

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
@@ -72,14 +72,13 @@ def roles(*allowed: str) -> Callable[[F], F]:
     """Sign-in required, then the role, checked before anything is looked up."""
 
     def wrap(view: F) -> F:
-        @wraps(view)
-        @login_required
         def checked(*args: Any, **kwargs: Any) -> Any:
             if current_user.role not in allowed:
                 abort(404)  # the same answer as a missing record: nothing is revealed
             return view(*args, **kwargs)
 
-        return checked  # type: ignore[return-value]
+        # flask_login is untyped: its decorator is applied as a call so the view keeps its type.
+        return cast(F, wraps(view)(login_required(checked)))
 
     return wrap
 
