@@ -43,6 +43,11 @@ class EpisodeRecord:
     checklist: list[CheckItem]
     other_episodes: list[Episode] = field(default_factory=list)
 
+    @property
+    def episode_messages(self) -> list[Message]:
+        """The texts of this episode alone (``messages`` also holds the patient's others)."""
+        return [m for m in self.messages if m.episode_id == self.episode.id]
+
 
 @dataclass
 class OutboxPage:
@@ -84,7 +89,9 @@ def load_patient(session: Session, actor: Actor, patient_id: Any) -> Patient:
     return patient
 
 
-def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any, *, audit_view: bool = True) -> EpisodeRecord:
+def episode_record(
+    session: Session, env: Env, actor: Actor, episode_id: Any, *, audit_view: bool = True
+) -> EpisodeRecord:
     actor.require(*CARE)
     try:
         key = int(episode_id)

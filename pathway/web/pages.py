@@ -486,15 +486,9 @@ def reschedule(episode_id: int) -> Any:
             lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
                                    diff=result.diff, old_at=e.procedure_at,
-                                   new_instant=_instant(new_at, p.timezone))
+                                   new_instant=result.procedure_at_after)
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
-
-
-def _instant(raw: str, tz_name: str) -> Any:
-    from pathway.services.parsing import parse_instant
-
-    return parse_instant({}, "procedure_at", raw, ZoneInfo(tz_name))
 
 
 # --- follow-up board and messages ----------------------------------------------------------
