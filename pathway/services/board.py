@@ -15,10 +15,11 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pathway.models import Appointment, Episode, Milestone, Patient, Task
+from pathway.schemas.inputs import BoardQuery
 from pathway.schemas.vocab import BOARD_COUNT_KEYS as COUNT_KEYS
 from pathway.schemas.vocab import BOARD_FILTERS as STATUS_FILTERS
 from pathway.schemas.vocab import FOLLOW_UP_STATES
-from pathway.services.base import Actor, Env, ValidationError, audit
+from pathway.services.base import Actor, Env, audit, read_input
 
 __all__ = ["FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow", "followup_board"]
 
@@ -144,9 +145,7 @@ def followup_board(
 ) -> Board:
     """The board's rows (one page), counts per status and the number of rows matching ``status``."""
     actor.require("coordinator", "clinician")
-    status = (status or "").strip() or None
-    if status is not None and status not in STATUS_FILTERS and status != "all":
-        raise ValidationError({"status": f"must be one of {', '.join(STATUS_FILTERS)}"})
+    status = read_input(BoardQuery, {"status": (status or "").strip()}).status  # the API's rule for status
     if status == "all":
         status = None
     limit = max(1, min(int(limit), 500))
