@@ -12,14 +12,16 @@ ALLOWED = {
     "timeline": {"resources"},
     "models": {"db", "timeline", "resources"},
     "sms": {"resources"},
-    "services": {"timeline", "models", "db", "resources", "clock"},
+    "schemas": {"timeline", "resources"},
+    "services": {"schemas", "timeline", "models", "db", "resources", "clock"},
     "dispatch": {"services", "models", "db", "sms", "timeline", "resources", "clock", "config"},
-    "web": {"services", "models", "db", "timeline", "resources", "clock", "config", "runtime", "sms"},
+    "web": {"services", "schemas", "models", "db", "timeline", "resources", "clock", "config", "runtime", "sms"},
 }
 FORBIDDEN_THIRD_PARTY = {
     "timeline": {"flask", "sqlalchemy", "twilio", "alembic", "apscheduler", "jinja2", "phonenumbers"},
     "models": {"flask", "twilio", "apscheduler"},
     "sms": {"flask", "sqlalchemy", "apscheduler"},
+    "schemas": {"flask", "sqlalchemy", "twilio", "apscheduler"},
     "services": {"flask", "twilio", "apscheduler"},
     "web": {"twilio", "apscheduler"},
 }

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathway.models import AuditEvent
+from pathway.schemas.base import InputModel, InvalidInput
+from pathway.schemas.fields import Context, text_reader
 from pathway.timeline import (
     Catalogue,
     PathwayDefinition,
@@ -146,7 +150,7 @@ def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool
         key = int(id_)
     except (TypeError, ValueError):
         raise NotFound(what) from None
-    stmt = select(model).where(model.id == key)  # type: ignore[attr-defined]
+    stmt: Any = select(model).where(model.id == key)  # type: ignore[attr-defined]
     if lock:
         stmt = stmt.with_for_update()
     obj = session.scalars(stmt).first()
@@ -155,83 +159,26 @@ def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool
     return obj
 
 
-# --- small parsers shared by the use cases; each returns a value or records an error ---------
+# --- input ---------------------------------------------------------------------------------
 
-_ZONES: frozenset[str] | None = None
+M = TypeVar("M", bound=InputModel)
 
 
-def parse_zone(errors: dict[str, str], field_: str, raw: Any) -> str | None:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
-    if not isinstance(raw, str) or raw not in _ZONES:
-        errors[field_] = f"not a known IANA time zone: {raw!r} (for example America/Chicago)"
-        return None
+def read_input(model: type[M], data: Mapping[str, Any] | M, context: Context | None = None) -> M:
+    """``data`` (a JSON body, a form, or a model already read) as ``model``, or a ValidationError
+    naming every bad field. The same model serves the API and the pages."""
     try:
-        ZoneInfo(raw)
-    except ZoneInfoNotFoundError:  # pragma: no cover
-        errors[field_] = f"not a known IANA time zone: {raw!r}"
-        return None
-    return raw
-
-
-def parse_date(errors: dict[str, str], field_: str, raw: Any, *, required: bool = True) -> date | None:
-    if raw in (None, ""):
-        if required:
-            errors[field_] = "required: a date like 1950-04-30"
-        return None
-    if isinstance(raw, date) and not isinstance(raw, datetime):
-        return raw
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        errors[field_] = f"not a date: {raw!r} (use YYYY-MM-DD)"
-        return None
+        return model.read(data, context)
+    except InvalidInput as exc:
+        raise ValidationError(exc.errors) from None
 
 
 def parse_text(
     errors: dict[str, str], field_: str, raw: Any, *, required: bool = True, max_len: int = 200
 ) -> str:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        if required:
-            errors[field_] = "required"
-        return ""
-    if not isinstance(raw, str):
-        errors[field_] = "must be text"
-        return ""
-    value = raw.strip()
-    if len(value) > max_len:
-        errors[field_] = f"too long: at most {max_len} characters"
-    return value
-
-
-def parse_bool(errors: dict[str, str], field_: str, raw: Any, default: bool = False) -> bool:
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lower() in {"true", "1", "yes", "on", "y"}:
-        return True
-    if isinstance(raw, str) and raw.lower() in {"false", "0", "no", "off", "n"}:
-        return False
-    errors[field_] = "must be true or false"
-    return default
-
-
-def parse_int(
-    errors: dict[str, str], field_: str, raw: Any, *, minimum: int = 0, maximum: int = 10_000
-) -> int | None:
-    if raw in (None, ""):
-        return None
-    if isinstance(raw, bool):
-        errors[field_] = "must be a whole number"
-        return None
+    """For the user-account forms (pathway.services.users) until they have their model."""
     try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        errors[field_] = f"must be a whole number, got {raw!r}"
-        return None
-    if not minimum <= value <= maximum:
-        errors[field_] = f"must be between {minimum} and {maximum}"
-        return None
-    return value
+        return text_reader(max_len, required=required)(raw)
+    except PydanticCustomError as exc:
+        errors[field_] = exc.message()
+        return ""

@@ -15,7 +15,11 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pathway.models import Appointment, Episode, Milestone, Patient, Task
-from pathway.services.base import Actor, Env, ValidationError, audit
+from pathway.schemas.inputs import BoardQuery
+from pathway.schemas.vocab import BOARD_COUNT_KEYS as COUNT_KEYS
+from pathway.schemas.vocab import BOARD_FILTERS as STATUS_FILTERS
+from pathway.schemas.vocab import FOLLOW_UP_STATES
+from pathway.services.base import Actor, Env, audit, read_input
 
 __all__ = ["FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow", "followup_board"]
 
@@ -29,13 +33,8 @@ CHECK_72H_GRACE = timedelta(hours=24)
 # Same rule as the worklist: a follow-up visit should be booked by day 5 after the procedure.
 FOLLOW_UP_BOOK_BY_DAY = 5
 
-CHECK_72H_STATES = ("pending", "due", "done", "overdue", "n/a")
-FOLLOW_UP_STATES = ("unbooked", "booked_in_window", "booked_out_of_window", "done", "overdue", "missed")
-PT_STATES = ("not_due", "unbooked", "booked", "done", "overdue")
 # 'overdue' = any part overdue; 'in_window' = follow-up booked in its window; the rest match
 # the follow-up state; 'red_flag' = an open red-flag task for the patient.
-STATUS_FILTERS = ("overdue", "in_window", "red_flag", *[s for s in FOLLOW_UP_STATES if s != "overdue"])
-COUNT_KEYS = ("all", "overdue", "red_flag", "unbooked", "in_window", "booked_out_of_window", "done", "missed")
 
 
 @dataclass(frozen=True)
@@ -143,9 +142,7 @@ def followup_board(
 ) -> Board:
     """The board's rows (one page), counts per status and the number of rows matching ``status``."""
     actor.require("coordinator", "clinician")
-    status = (status or "").strip() or None
-    if status is not None and status not in STATUS_FILTERS and status != "all":
-        raise ValidationError({"status": f"must be one of {', '.join(STATUS_FILTERS)}"})
+    status = read_input(BoardQuery, {"status": (status or "").strip()}).status  # the API's rule for status
     if status == "all":
         status = None
     limit = max(1, min(int(limit), 500))

@@ -10,68 +10,42 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Message, MessageEvent, Patient
-from pathway.models.patient import LANGUAGES
-from pathway.services.base import (
-    Actor,
-    Env,
-    ValidationError,
-    audit,
-    get_or_404,
-    parse_bool,
-    parse_date,
-    parse_text,
-    parse_zone,
-)
-from pathway.services.parsing import parse_phone
+from pathway.schemas.fields import Context
+from pathway.schemas.inputs import ConsentIn, PatientIn, PreferencesIn
+from pathway.schemas.vocab import CONSENT_METHODS
+from pathway.services.base import Actor, Env, audit, get_or_404, read_input
 from pathway.services.planning import add_message
 from pathway.timeline import PlannedMessage
 
-CONSENT_METHODS = ("verbal", "written", "electronic", "text")
+__all__ = ["CONSENT_METHODS", "enrol_patient", "opt_in", "opt_out", "queue_enrolment_text", "record_consent",
+           "search_patients", "suppress_pending", "update_preferences"]
 
 
-def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any]) -> Patient:
+def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any] | PatientIn) -> Patient:
     """Enrol a patient; with consent, queue the enrolment text (clinic name, STOP/HELP)."""
     actor.require("coordinator", "clinician")
-    errors: dict[str, str] = {}
-    mrn = parse_text(errors, "mrn", data.get("mrn"), max_len=64)
-    given = parse_text(errors, "given_name", data.get("given_name"), max_len=120)
-    family = parse_text(errors, "family_name", data.get("family_name"), max_len=120)
-    birth = parse_date(errors, "birth_date", data.get("birth_date"))
-    if birth is not None and birth > env.now.date():
-        errors["birth_date"] = "is in the future"
-    phone = parse_phone(errors, "phone", data.get("phone"))
-    tz = parse_zone(errors, "timezone", data.get("timezone") or env.rules.clinic.timezone)
-    language = data.get("language") or "en"
-    if language not in LANGUAGES:
-        errors["language"] = f"must be one of {', '.join(LANGUAGES)}"
-    consent = parse_bool(errors, "sms_consent", data.get("sms_consent"))
-    method = data.get("consent_method") or ("verbal" if consent else None)
-    if consent and method not in CONSENT_METHODS:
-        errors["consent_method"] = f"must be one of {', '.join(CONSENT_METHODS)}"
-    detailed = parse_bool(errors, "detailed_texts", data.get("detailed_texts"))
-    if mrn and "mrn" not in errors and session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None:
-        errors["mrn"] = f"a patient with MRN {mrn} is already enrolled"
-    if errors:
-        raise ValidationError(errors)
-    assert birth is not None and tz is not None
+    given = read_input(PatientIn, data, Context(
+        now=env.now, default_zone=env.rules.clinic.timezone,
+        mrn_taken=lambda mrn: session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None))
+    consent = given.sms_consent
     patient = Patient(
-        mrn=mrn,
-        given_name=given,
-        family_name=family,
-        birth_date=birth,
-        phone=phone,
-        timezone=tz,
-        language=language,
-        detailed_texts=detailed,
+        mrn=given.mrn,
+        given_name=given.given_name,
+        family_name=given.family_name,
+        birth_date=given.birth_date,
+        phone=given.phone,
+        timezone=given.timezone,
+        language=given.language,
+        detailed_texts=given.detailed_texts,
         sms_consent_at=env.now if consent else None,
-        sms_consent_method=method if consent else None,
+        sms_consent_method=given.consent_method,
         sms_consent_by_id=actor.user_id if consent else None,
         created_at=env.now,
     )
     session.add(patient)
     session.flush()
     audit(session, env, actor, "patient.enrol", "patient", patient.id, patient_id=patient.id,
-          detail={"sms_consent": consent, "language": language})
+          detail={"sms_consent": consent, "language": given.language})
     if consent:
         queue_enrolment_text(session, env, patient)
     return patient
@@ -92,42 +66,26 @@ def queue_enrolment_text(session: Session, env: Env, patient: Patient) -> Messag
 
 def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str) -> Patient:
     actor.require("coordinator", "clinician")
-    if method not in CONSENT_METHODS:
-        raise ValidationError({"consent_method": f"must be one of {', '.join(CONSENT_METHODS)}"})
+    consent = read_input(ConsentIn, {"consent_method": method})
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     patient.sms_consent_at = env.now
-    patient.sms_consent_method = method
+    patient.sms_consent_method = consent.consent_method
     patient.sms_consent_by_id = actor.user_id
     patient.opted_out_at = None
     patient.opted_out_via = None
     audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
-          detail={"method": method})
+          detail={"method": consent.consent_method})
     queue_enrolment_text(session, env, patient)
     return patient
 
 
-def update_preferences(session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any]) -> Patient:
+def update_preferences(
+    session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any] | PreferencesIn
+) -> Patient:
     actor.require("coordinator", "clinician")
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
-    errors: dict[str, str] = {}
-    changes: dict[str, Any] = {}
-    if "phone" in data:
-        phone = parse_phone(errors, "phone", data.get("phone"))
-        if phone and phone != patient.phone:
-            changes["phone"] = phone
-    if "timezone" in data:
-        tz = parse_zone(errors, "timezone", data.get("timezone"))
-        if tz:
-            changes["timezone"] = tz
-    if "language" in data:
-        if data["language"] not in LANGUAGES:
-            errors["language"] = f"must be one of {', '.join(LANGUAGES)}"
-        else:
-            changes["language"] = data["language"]
-    if "detailed_texts" in data:
-        changes["detailed_texts"] = parse_bool(errors, "detailed_texts", data.get("detailed_texts"))
-    if errors:
-        raise ValidationError(errors)
+    given = read_input(PreferencesIn, data)
+    changes = {k: getattr(given, k) for k in sorted(given.model_fields_set) if getattr(given, k) != getattr(patient, k)}
     for k, v in changes.items():
         setattr(patient, k, v)
     if "phone" in changes:

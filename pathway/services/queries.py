@@ -80,6 +80,11 @@ class EpisodeRecord:
         """Go for procedure day: every checklist item confirmed."""
         return all(c.ok for c in self.checklist)
 
+    @property
+    def episode_messages(self) -> list[Message]:
+        """The texts of this episode alone (``messages`` also holds the patient's others)."""
+        return [m for m in self.messages if m.episode_id == self.episode.id]
+
 
 @dataclass
 class OutboxPage:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from markupsafe import Markup, escape
 
-from pathway.services.parsing import format_phone
+from pathway.schemas.fields import format_phone
 from pathway.web.context import runtime
 
 # status -> (bootstrap colour, icon, label)

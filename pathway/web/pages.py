@@ -24,7 +24,6 @@ from pathway.services import episodes as ep
 from pathway.services import patients as pt
 from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
-from pathway.services.parsing import parse_instant
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
@@ -406,13 +405,9 @@ def reschedule(episode_id: int) -> Any:
                 return redirect(url_for("pages.episode", episode_id=episode_id))
             lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
-                                   old_at=e.procedure_at, new_instant=_instant(new_at, p.timezone))
+                                   old_at=e.procedure_at, new_instant=result.procedure_at_after)
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
-
-
-def _instant(raw: str, tz_name: str) -> Any:
-    return parse_instant({}, "procedure_at", raw, ZoneInfo(tz_name))
 
 
 # --- follow-up board and messages ----------------------------------------------------------

@@ -31,7 +31,7 @@ from pathway.models import Base
 from pathway.runtime import Runtime
 from pathway.services.base import SYSTEM
 from pathway.services.users import create_token, create_user
-from pathway.web.api.openapi import document
+from pathway.web.api.spec import document
 from tests.conftest import ScratchDatabase
 
 try:  # in the test extras; without it the API tests still run, unvalidated (test_api_openapi skips)

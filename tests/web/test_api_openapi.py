@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pathway.web.api.openapi import document
+from pathway.web.api.spec import document
 from tests.web.conftest_api import PREFIX, Harness
 
 jsonschema = pytest.importorskip("jsonschema")

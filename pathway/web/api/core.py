@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from pathway.models import User
-from pathway.services.base import Actor, ServiceError, ValidationError, parse_bool, parse_int
+from pathway.schemas import answers as out
+from pathway.schemas.base import AnswerModel, InputModel
+from pathway.services.base import Actor, ServiceError, ValidationError, read_input
 from pathway.services.users import user_for_token
 from pathway.timeline.vocabulary import CARE_TEAM
 from pathway.web.api import bp
@@ -23,6 +25,7 @@ log = logging.getLogger("pathway.api")
 STAFF = CARE_TEAM
 # Endpoints anyone may call without a token (the API's own description, no patient data).
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
+Q = TypeVar("Q", bound=InputModel)
 REALM = 'Bearer realm="pathway"'
 
 
@@ -81,39 +84,25 @@ def json_body() -> Mapping[str, Any]:
         return {}
     data = request.get_json(force=True, silent=True)
     if data is None:
-        raise ValidationError({"body": "not valid JSON; send a JSON object, e.g. {\"procedure_at\": \"2027-03-10T08:00\"}"})
+        raise ValidationError(
+            {"body": "not valid JSON; send a JSON object, e.g. {\"procedure_at\": \"2027-03-10T08:00\"}"})
     if not isinstance(data, dict):
         raise ValidationError({"body": f"must be a JSON object, not a {type(data).__name__}"})
     return data
 
 
-def only_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    """Refuse fields a route does not change, so a typo never passes silently."""
-    errors = {k: f"cannot be changed here; send only {', '.join(allowed)}" for k in data if k not in allowed}
-    if errors:
-        raise ValidationError(errors)
-
-
-def query_flag(name: str) -> bool:
-    errors: dict[str, str] = {}
-    value = parse_bool(errors, name, request.args.get(name))
-    if errors:
-        raise ValidationError(errors)
-    return value
-
-
-def query_int(errors: dict[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
-    value = parse_int(errors, name, request.args.get(name), minimum=minimum, maximum=maximum)
-    return default if value is None else value
+def query(model: type[Q]) -> Q:
+    """The request's query string as ``model`` (a 422 names every bad parameter)."""
+    return read_input(model, request.args.to_dict())
 
 
 # --- output --------------------------------------------------------------------------------
 
 
-def answer(payload: Any, status: int = 200, *, location: str | None = None) -> Response:
+def answer(payload: AnswerModel | dict[str, Any], status: int = 200, *, location: str | None = None) -> Response:
     """Commit the unit of work (the change and its audit rows), then answer."""
     db().commit()
-    response = jsonify(payload)
+    response = jsonify(payload.dump() if isinstance(payload, AnswerModel) else payload)
     response.status_code = status
     if location:
         response.headers["Location"] = location
@@ -124,11 +113,9 @@ def _error(status: int, *, errors: dict[str, str] | None = None, message: str | 
     session = g.get("db_session")
     if session is not None:
         session.rollback()  # nothing is stored on any error
-    body: dict[str, Any] = {}
-    if errors is not None:
-        body["errors"] = errors
-    body["message"] = message or _default_message(status)
-    response = jsonify(body)
+    text = message or _default_message(status)
+    body = out.Error(message=text) if errors is None else out.ValidationError(errors=errors, message=text)
+    response = jsonify(body.dump())
     response.status_code = status
     return response
 
@@ -201,7 +188,8 @@ def _unexpected(exc: Exception) -> Any:
                  g.api_user.id if g.get("api_user") is not None else "-")
         return _error(409, message="this conflicts with a record stored at the same moment; reload and try again")
     # The exception's text may quote stored values (names, phone numbers): log where, not what.
-    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(traceback.extract_tb(exc.__traceback__)))
+    frames = reversed(traceback.extract_tb(exc.__traceback__))
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
     log.error("api %s %s failed user=%s: %s at %s", request.method,
               request.url_rule.rule if request.url_rule is not None else "-",
               g.api_user.id if g.get("api_user") is not None else "-", type(exc).__name__, where)

@@ -1,176 +1,153 @@
-"""The API's routes: parse -> service -> commit -> serialise. No SQL here.
+"""The API's routes: parse -> one use case -> commit -> answer. No SQL and no rules here.
 
 Every route but the OpenAPI document needs a bearer token; every patient route needs the
 coordinator or clinician role, checked before any record is looked up, so a wrong role gets
-the same 403 for a record that exists and one that does not.
+the same 403 for a record that exists and one that does not. ``@operation`` registers each
+route and the models it reads and answers; the OpenAPI document is generated from them.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from zoneinfo import ZoneInfo
+from flask import Response, jsonify, url_for
 
-from flask import Response, request, url_for
-
-from pathway.models import Episode
+from pathway.schemas import answers as out
+from pathway.schemas import inputs
+from pathway.services import answers, episodes, patients, queries
 from pathway.services import board as board_service
-from pathway.services import episodes, patients, planning, queries, serialize
 from pathway.services import worklist as worklist_service
-from pathway.services.base import ValidationError
-from pathway.services.parsing import parse_instant
-from pathway.web.api import bp
-from pathway.web.api.core import answer, json_body, only_fields, query_flag, query_int, staff
+from pathway.web.api.core import answer, json_body, query, staff
+from pathway.web.api.spec import READ, document, operation
 from pathway.web.context import db, env
 
-
-def _episode_json(episode: Episode) -> dict[str, Any]:
-    return serialize.episode(
-        episode,
-        messages=planning.episode_messages(db(), episode),
-        checklist=episodes.go_no_go(env(), episode),
-        definition=env().rules.definition,
-    )
+LISTS = (401, 403, 422)
 
 
-def _tz(episode: Episode) -> ZoneInfo:
-    return ZoneInfo(episode.patient.timezone)
+@operation("/openapi.json", "GET", summary="This document (no token needed).", tag="meta", answers=(),
+           answer_text="The OpenAPI 3.1 document.", errors=(), public=True)
+def openapi_document() -> Response:
+    return jsonify(document())
 
 
 # --- patients ------------------------------------------------------------------------------
 
 
-@bp.post("/patients")
+@operation("/patients", "POST", summary="Enrol a patient; with consent, queue the enrolment text.",
+           tag="patients", body=inputs.PatientIn, answers=(out.Patient,), answer_text="The patient, with `id`.",
+           status=201, errors=(401, 403, 409, 422))
 def create_patient() -> Response:
-    a = staff()
-    patient = patients.enrol_patient(db(), env(), a, json_body())
-    return answer(serialize.patient(patient, []), 201,
-                  location=url_for("api.get_patient", patient_id=patient.id))
+    patient = patients.enrol_patient(db(), env(), staff(), json_body())
+    return answer(answers.patient(patient), 201, location=url_for("api.get_patient", patient_id=patient.id))
 
 
-@bp.get("/patients/<int:patient_id>")
+@operation("/patients/<int:patient_id>", "GET", summary="A patient and their episodes (audited).",
+           tag="patients", answers=(out.Patient,), answer_text="The patient.", errors=READ)
 def get_patient(patient_id: int) -> Response:
     record = queries.patient_record(db(), env(), staff(), patient_id)  # audits the view
-    return answer(serialize.patient(record.patient, record.episodes))
+    return answer(answers.patient(record.patient, record.episodes))
 
 
 # --- episodes ------------------------------------------------------------------------------
 
 
-@bp.post("/patients/<int:patient_id>/episodes")
+@operation("/patients/<int:patient_id>/episodes", "POST",
+           summary="Schedule a MILD episode with its holds; plans the timeline and texts.", tag="episodes",
+           body=inputs.EpisodeIn, answers=(out.Episode,),
+           answer_text="The episode with milestones, holds and texts.", status=201)
 def create_episode(patient_id: int) -> Response:
-    a = staff()
-    episode = episodes.schedule_episode(db(), env(), a, patient_id, json_body())
-    return answer(_episode_json(episode), 201, location=url_for("api.get_episode", episode_id=episode.id))
+    episode = episodes.schedule_episode(db(), env(), staff(), patient_id, json_body())
+    return answer(answers.episode_now(db(), env(), episode), 201,
+                  location=url_for("api.get_episode", episode_id=episode.id))
 
 
-@bp.get("/episodes/<int:episode_id>")
+@operation("/episodes/<int:episode_id>", "GET",
+           summary="An episode with its timeline, holds, appointments and texts (audited).", tag="episodes",
+           answers=(out.Episode,), answer_text="The episode.", errors=READ)
 def get_episode(episode_id: int) -> Response:
     record = queries.episode_record(db(), env(), staff(), episode_id)  # audits the view
-    episode = record.episode
-    return answer(serialize.episode(
-        episode,
-        messages=[m for m in record.messages if m.episode_id == episode.id],
-        checklist=record.checklist,
-        definition=env().rules.definition,
-    ))
+    return answer(answers.episode(record.episode, messages=record.episode_messages, checklist=record.checklist,
+                                  definition=env().rules.definition))
 
 
-@bp.patch("/episodes/<int:episode_id>")
+@operation("/episodes/<int:episode_id>", "PATCH",
+           summary="Move the procedure (re-plans texts and steps, notifies the patient).", tag="episodes",
+           body=inputs.RescheduleIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           answer_text="Without preview: the episode with `change`. With ?preview=1: the PlanDiff alone.",
+           description="Only `procedure_at` may be sent; any other field is a 422.")
 def reschedule_episode(episode_id: int) -> Response:
     """Move the procedure. ``?preview=1`` answers what would change and changes nothing."""
     a = staff()
-    preview = query_flag("preview")
-    data = json_body()
-    only_fields(data, ("procedure_at",))
-    before = episodes.load_episode(db(), episode_id, lock=not preview).procedure_at
-    result = episodes.reschedule(db(), env(), a, episode_id, data, preview=preview)
-    episode = result.episode
-    tz = _tz(episode)
-    if preview:
-        errors: dict[str, str] = {}
-        after = parse_instant(errors, "procedure_at", data.get("procedure_at"), tz)
-        assert after is not None and not errors  # the service has accepted it
-    else:
-        after = episode.procedure_at
-    change = serialize.plan_diff(result.diff, tz=tz, definition=env().rules.definition, applied=result.applied,
-                                 episode_id=episode.id, procedure_at_before=before, procedure_at_after=after)
-    if preview:
-        return answer(change)
-    return answer({**_episode_json(episode), "change": change})
+    preview = query(inputs.PreviewQuery).preview
+    result = episodes.reschedule(db(), env(), a, episode_id, json_body(), preview=preview)
+    return answer(answers.rescheduled(db(), env(), result))
 
 
-@bp.post("/episodes/<int:episode_id>/cancel")
+@operation("/episodes/<int:episode_id>/cancel", "POST",
+           summary="Cancel the episode: pending texts are cancelled, the patient is told.", tag="episodes",
+           body=inputs.CancelIn, answers=(out.Episode,), answer_text="The cancelled episode.")
 def cancel_episode(episode_id: int) -> Response:
-    a = staff()
-    episode = episodes.cancel_episode(db(), env(), a, episode_id, json_body())
-    return answer(_episode_json(episode))
+    episode = episodes.cancel_episode(db(), env(), staff(), episode_id, json_body())
+    return answer(answers.episode_now(db(), env(), episode))
 
 
-@bp.post("/episodes/<int:episode_id>/procedure-end")
+@operation("/episodes/<int:episode_id>/procedure-end", "POST",
+           summary="Record when the procedure ended; restarts are counted from it.", tag="episodes",
+           body=inputs.ProcedureEndIn, answers=(out.Episode,), answer_text="The completed episode.")
 def procedure_end(episode_id: int) -> Response:
-    a = staff()
-    episode = episodes.record_procedure_end(db(), env(), a, episode_id, json_body())
-    return answer(_episode_json(episode))
+    episode = episodes.record_procedure_end(db(), env(), staff(), episode_id, json_body())
+    return answer(answers.episode_now(db(), env(), episode))
 
 
-def _book(episode_id: int, kind: str) -> Response:
-    a = staff()
-    appointment = episodes.book_appointment(db(), env(), a, episode_id, kind, json_body())
-    return answer(_episode_json(appointment.episode))
-
-
-@bp.post("/episodes/<int:episode_id>/follow-up")
+@operation("/episodes/<int:episode_id>/follow-up", "POST", summary="Book or move the clinic follow-up visit.",
+           tag="episodes", body=inputs.AppointmentIn, answers=(out.Episode,),
+           answer_text="The episode with the appointment.")
 def book_follow_up(episode_id: int) -> Response:
-    return _book(episode_id, "follow_up")
+    appointment = episodes.book_appointment(db(), env(), staff(), episode_id, "follow_up", json_body())
+    return answer(answers.episode_now(db(), env(), appointment.episode))
 
 
-@bp.post("/episodes/<int:episode_id>/pt-start")
+@operation("/episodes/<int:episode_id>/pt-start", "POST", summary="Book or move the physical-therapy start.",
+           tag="episodes", body=inputs.AppointmentIn, answers=(out.Episode,),
+           answer_text="The episode with the appointment.")
 def book_pt_start(episode_id: int) -> Response:
-    return _book(episode_id, "pt_start")
+    appointment = episodes.book_appointment(db(), env(), staff(), episode_id, "pt_start", json_body())
+    return answer(answers.episode_now(db(), env(), appointment.episode))
 
 
 # --- holds and milestones ------------------------------------------------------------------
 
 
-@bp.post("/holds/<int:hold_id>/clearance")
+@operation("/holds/<int:hold_id>/clearance", "POST", summary="Record the prescriber's clearance of a hold.",
+           tag="holds", body=inputs.ClearanceIn, answers=(out.Hold,), answer_text="The hold.")
 def record_clearance(hold_id: int) -> Response:
     hold = episodes.record_clearance(db(), env(), staff(), hold_id, json_body())
-    return answer(serialize.hold(hold, _tz(hold.episode)))
+    return answer(answers.hold(hold))
 
 
-@bp.post("/milestones/<int:milestone_id>/complete")
+@operation("/milestones/<int:milestone_id>/complete", "POST", summary="Mark a step done, with an optional result.",
+           tag="milestones", body=inputs.MilestoneCompleteIn, answers=(out.Milestone,),
+           answer_text="The milestone.")
 def complete_milestone(milestone_id: int) -> Response:
-    a = staff()
-    m = episodes.complete_milestone(db(), env(), a, milestone_id, json_body())
-    return answer(serialize.milestone(m, _tz(m.episode), env().rules.definition))
+    m = episodes.complete_milestone(db(), env(), staff(), milestone_id, json_body())
+    return answer(answers.milestone(m, env().rules.definition))
 
 
 # --- lists ---------------------------------------------------------------------------------
 
 
-@bp.get("/worklist")
+@operation("/worklist", "GET", summary="The coordinator's worklist, most urgent first (audited).", tag="lists",
+           query=inputs.WorklistQuery, answers=(out.Worklist,), answer_text="The items.", errors=LISTS)
 def worklist() -> Response:
     a = staff()
-    errors: dict[str, str] = {}
-    limit = query_int(errors, "limit", 200, minimum=1, maximum=500)
-    if errors:
-        raise ValidationError(errors)
-    items = worklist_service.worklist(db(), env(), a, limit=limit)  # audits the view
-    return answer({"items": [serialize.worklist_item(i) for i in items], "count": len(items), "limit": limit})
+    q = query(inputs.WorklistQuery)
+    items = worklist_service.worklist(db(), env(), a, limit=q.rows)  # audits the view
+    return answer(answers.worklist(items, q.rows))
 
 
-@bp.get("/followups")
+@operation("/followups", "GET", summary="The follow-up board (audited).", tag="lists", query=inputs.BoardQuery,
+           answers=(out.FollowupBoard,), answer_text="A page of rows.", errors=LISTS)
 def followups() -> Response:
     a = staff()
-    errors: dict[str, str] = {}
-    limit = query_int(errors, "limit", 200, minimum=1, maximum=500)
-    offset = query_int(errors, "offset", 0, minimum=0, maximum=10_000_000)
-    status = request.args.get("status") or None
-    proceduralist = request.args.get("proceduralist") or None
-    if status is not None and status not in ("all", *board_service.STATUS_FILTERS):
-        errors["status"] = f"must be one of all, {', '.join(board_service.STATUS_FILTERS)}"  # named with the rest
-    if errors:
-        raise ValidationError(errors)
-    board = board_service.followup_board(db(), env(), a, status=status, proceduralist=proceduralist,
-                                         limit=limit, offset=offset)  # audits the view
-    return answer(serialize.board(board, limit=limit, offset=offset, status=status, proceduralist=proceduralist))
+    q = query(inputs.BoardQuery)
+    board = board_service.followup_board(db(), env(), a, status=q.status, proceduralist=q.proceduralist,
+                                         limit=q.rows, offset=q.skip)  # audits the view
+    return answer(answers.board(board, q))

@@ -1,0 +1,351 @@
+"""Every answer of the JSON API, each field declared once.
+
+Conventions, part of the API contract (extend, never rename):
+- every instant is ISO 8601 in UTC with an explicit ``+00:00`` offset;
+- instants on a patient's timeline also come as ``<name>_local``: the same instant written
+  with the patient's own UTC offset (what the patient's clock shows);
+- dates are ``YYYY-MM-DD``; absent values are ``null``, never missing keys.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import Field, WithJsonSchema
+
+from pathway.schemas.base import AnswerModel
+from pathway.schemas.fields import Instant, LocalTwin, choice_schema
+from pathway.schemas.vocab import (
+    APPOINTMENT_KINDS,
+    APPOINTMENT_STATUSES,
+    BOARD_COUNT_KEYS,
+    CHECK_72H_STATES,
+    CLEARANCE_STATUSES,
+    EPISODE_STATUSES,
+    FOLLOW_UP_STATES,
+    LANGUAGES,
+    MESSAGE_KINDS,
+    MESSAGE_STATUSES,
+    MILESTONE_KINDS,
+    MILESTONE_STATUSES,
+    PT_STATES,
+)
+
+Id = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1})]
+Day = Annotated[date, WithJsonSchema({"type": "string", "format": "date"})]
+EpisodeStatus = Annotated[str, choice_schema(EPISODE_STATUSES)]
+MilestoneKind = Annotated[str, choice_schema(MILESTONE_KINDS)]
+MilestoneStatus = Annotated[str, choice_schema(MILESTONE_STATUSES)]
+MessageKind = Annotated[str, choice_schema(MESSAGE_KINDS)]
+
+
+class Error(AnswerModel):
+    """Any error but a 422."""
+
+    message: str
+
+
+class ValidationError(AnswerModel):
+    """Bad input: ``errors`` maps every bad field (or ``body``) to what is wrong and how to fix it.
+    Nested fields are named like ``holds[0].drug``."""
+
+    errors: dict[str, str] = Field(json_schema_extra={"minProperties": 1})
+    message: str
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+class EpisodeSummary(AnswerModel):
+    """An episode in a patient's list."""
+
+    id: Id
+    status: EpisodeStatus
+    proceduralist: str
+    facility: str
+    procedure_at: Instant
+    procedure_at_local: LocalTwin
+
+
+class Patient(AnswerModel):
+    """A patient."""
+
+    id: Id
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: Day
+    phone: str = Field(description="E.164")
+    timezone: str
+    language: Annotated[str, choice_schema(LANGUAGES)]
+    detailed_texts: bool
+    sms_consent: bool
+    sms_consent_at: Instant | None
+    sms_consent_method: str | None
+    opted_out_at: Instant | None
+    opted_out_via: str | None
+    phone_flagged: bool
+    can_text: bool
+    created_at: Instant
+    episodes: list[EpisodeSummary] = Field(
+        description="the patient's episodes, latest procedure first (at most 50)")
+
+
+# --- the episode aggregate -----------------------------------------------------------------
+
+
+class Milestone(AnswerModel):
+    """A step on the episode's timeline: a due moment, a window, or both."""
+
+    id: Id
+    episode_id: Id
+    kind: MilestoneKind
+    label: str
+    hold_id: Id | None
+    status: MilestoneStatus
+    due_at: Instant | None
+    due_at_local: LocalTwin | None
+    window_start: Instant | None
+    window_start_local: LocalTwin | None
+    window_end: Instant | None
+    window_end_local: LocalTwin | None
+    completed_at: Instant | None
+    completed_at_local: LocalTwin | None
+    rule: str = Field(description="the rule and its source that placed this step")
+    result: dict[str, Any] | None
+
+
+class Hold(AnswerModel):
+    """A blood thinner held for the procedure."""
+
+    id: Id
+    episode_id: Id
+    drug: str = Field(description="the catalogue key; for a drug outside the catalogue, the text entered")
+    drug_name: str
+    catalogued: bool
+    stop_days: int | None
+    stop_hours: int | None
+    restart_hours: int | None
+    interval_source: str
+    last_dose_on: Day | None = Field(description="day-based holds: the last day the patient takes it")
+    last_dose_at: Instant | None
+    last_dose_at_local: LocalTwin | None
+    restart_at: Instant | None
+    restart_at_local: LocalTwin | None
+    prescriber_name: str
+    prescriber_phone: str
+    clearance: Annotated[str, choice_schema(CLEARANCE_STATUSES)]
+    clearance_by: str | None
+    clearance_at: Instant | None
+    clearance_note: str | None
+    signed: bool
+    signed_at: Instant | None
+    signed_by_id: Id | None
+    inr_required: bool
+    inr_value: str | None = Field(description="decimal, e.g. \"1.10\"")
+    inr_at: Instant | None
+
+
+class Appointment(AnswerModel):
+    """The follow-up visit or the physical-therapy start."""
+
+    id: Id
+    episode_id: Id
+    kind: Annotated[str, choice_schema(APPOINTMENT_KINDS)]
+    status: Annotated[str, choice_schema(APPOINTMENT_STATUSES)]
+    appointment_at: Instant
+    appointment_at_local: LocalTwin
+
+
+class Message(AnswerModel):
+    """A text to the patient: its schedule and state (never its body)."""
+
+    id: Id
+    kind: MessageKind
+    label: str
+    status: Annotated[str, choice_schema(MESSAGE_STATUSES)]
+    status_reason: str | None
+    milestone_id: Id | None
+    send_at: Instant
+    send_at_local: LocalTwin
+    sent_at: Instant | None
+    sent_at_local: LocalTwin | None
+
+
+class CheckItem(AnswerModel):
+    """One line of the procedure-day go/no-go checklist."""
+
+    item: str
+    ok: bool
+    detail: str
+
+
+class Episode(AnswerModel):
+    """One MILD procedure with its timeline, holds, appointments and texts."""
+
+    id: Id
+    patient_id: Id
+    status: EpisodeStatus
+    timezone: str = Field(description="the patient's zone, used for the *_local fields")
+    procedure_at: Instant
+    procedure_at_local: LocalTwin
+    ended_at: Instant | None
+    ended_at_local: LocalTwin | None
+    duration_minutes: int
+    facility: str
+    proceduralist: str
+    levels: str
+    mri_reviewed_on: Day | None
+    tried_pt: bool
+    tried_medication: bool
+    tried_injections: bool
+    escort_arranged: bool
+    cancelled_at: Instant | None
+    cancel_reason: str | None
+    created_at: Instant
+    plan_revision: int
+    milestones: list[Milestone]
+    holds: list[Hold]
+    appointments: list[Appointment]
+    messages: list[Message]
+    checklist: list[CheckItem]
+
+
+# --- re-planning diffs ---------------------------------------------------------------------
+
+
+class Span(AnswerModel):
+    due_at: Instant | None
+    due_at_local: LocalTwin | None
+    window_start: Instant | None
+    window_start_local: LocalTwin | None
+    window_end: Instant | None
+    window_end_local: LocalTwin | None
+
+
+class DiffMessage(AnswerModel):
+    """A text a change cancels or adds."""
+
+    kind: MessageKind
+    label: str
+    send_at: Instant
+    send_at_local: LocalTwin
+
+
+class DiffMilestone(Span):
+    """A step a change adds."""
+
+    kind: MilestoneKind
+    label: str
+    hold_ref: str | None
+
+
+class DroppedMilestone(DiffMilestone):
+    """A step a change drops."""
+
+    status: MilestoneStatus
+
+
+class MovedMilestone(AnswerModel):
+    """A step a change moves."""
+
+    kind: MilestoneKind
+    label: str
+    hold_ref: str | None
+    from_: Span = Field(alias="from")
+    to: Span
+
+
+class PlanDiff(AnswerModel):
+    """What moving the procedure changes: texts cancelled and added, steps moved, added or dropped,
+    the notice to the patient, and summary lines in the patient's local time."""
+
+    applied: bool = Field(description="false for ?preview=1: nothing was changed")
+    episode_id: Id
+    procedure_at_before: Instant
+    procedure_at_before_local: LocalTwin
+    procedure_at_after: Instant
+    procedure_at_after_local: LocalTwin
+    messages_cancelled: list[DiffMessage]
+    messages_added: list[DiffMessage]
+    milestones_moved: list[MovedMilestone]
+    milestones_added: list[DiffMilestone]
+    milestones_cancelled: list[DroppedMilestone]
+    notice: DiffMessage | None
+    summary: list[str]
+
+
+class EpisodeChanged(Episode):
+    """The rescheduled episode, with ``change``: what the move changed."""
+
+    change: PlanDiff
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+class WorklistItem(AnswerModel):
+    """Something a coordinator should do, most urgent first."""
+
+    kind: str
+    priority: int = Field(description="lower is more urgent")
+    patient_id: Id
+    episode_id: Id | None
+    subject_id: int | None
+    title: str
+    detail: str
+    due_at: Instant | None
+    action: str
+    task_id: Id | None = Field(description="the open task behind this item, if any")
+    patient_name: str
+    mrn: str
+
+
+class Worklist(AnswerModel):
+    """The coordinator's worklist."""
+
+    items: list[WorklistItem]
+    count: int
+    limit: int
+
+
+class BoardRow(AnswerModel):
+    """One episode on the follow-up board."""
+
+    episode_id: Id
+    patient_id: Id
+    patient_name: str
+    mrn: str
+    proceduralist: str
+    procedure_at: Instant
+    procedure_at_local: LocalTwin | None
+    check_72h: Annotated[str, choice_schema(CHECK_72H_STATES)]
+    follow_up: Annotated[str, choice_schema(FOLLOW_UP_STATES)]
+    follow_up_at: Instant | None
+    follow_up_at_local: LocalTwin | None
+    pt: Annotated[str, choice_schema(PT_STATES)]
+    pt_at: Instant | None
+    pt_at_local: LocalTwin | None
+    red_flag: bool
+    timezone: str | None = Field(description="the patient's zone, used for the *_local fields")
+
+
+class FollowupBoard(AnswerModel):
+    """The follow-up board: a page of rows, counts per status, the total."""
+
+    rows: list[BoardRow]
+    counts: dict[str, int] = Field(description="rows per state: " + ", ".join(BOARD_COUNT_KEYS))
+    total: int
+    limit: int
+    offset: int
+    status: str | None
+    proceduralist: str | None
+
+
+# Every answer model, for the OpenAPI document and the schema-coverage test.
+ANSWERS: tuple[type[AnswerModel], ...] = (
+    Error, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem, Episode,
+    Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, PlanDiff, EpisodeChanged, WorklistItem,
+    Worklist, BoardRow, FollowupBoard,
+)

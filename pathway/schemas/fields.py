@@ -1,0 +1,315 @@
+"""Field types, each defined once: how a value people type is read, and what to say when it is wrong.
+
+Every reader takes what a JSON body or an HTML form sends (a form sends "" for an empty box) and
+returns the stored value, or raises a ``PydanticCustomError`` whose text says what to fix. The
+readers that depend on a record read it from the validation context (see ``Context``): the
+patient's zone for a local wall time, the clock for "in the past", the catalogue for a drug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from pathway.timeline import AmbiguousLocalTime, Catalogue, NonexistentLocalTime, parse_local_strict
+
+
+@dataclass
+class Context:
+    """What a validation needs from outside the request (passed as pydantic's context)."""
+
+    now: datetime | None = None
+    tz: ZoneInfo | None = None  # the patient's zone: wall times without an offset are read in it
+    default_zone: str | None = None  # the clinic's zone, for a patient enrolled without one
+    catalogue: Catalogue | None = None
+    mrn_taken: Callable[[str], bool] | None = None
+    drugs_seen: set[str] = field(default_factory=set)
+
+
+def context(info: ValidationInfo) -> Context:
+    ctx = info.context
+    return ctx if isinstance(ctx, Context) else Context()
+
+
+def fail(message: str) -> PydanticCustomError:
+    return PydanticCustomError("pathway", message)
+
+
+def _blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+# --- text, numbers, flags, choices ----------------------------------------------------------
+
+
+def text_reader(max_len: int, *, required: bool) -> Callable[[Any], str]:
+    def read(raw: Any) -> str:
+        if _blank(raw):
+            if required:
+                raise fail("required")
+            return ""
+        if not isinstance(raw, str):
+            raise fail("must be text")
+        value = raw.strip()
+        if len(value) > max_len:
+            raise fail(f"too long: at most {max_len} characters")
+        return value
+
+    return read
+
+
+def _str(max_len: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "maxLength": max_len})
+
+
+Mrn = Annotated[str, BeforeValidator(text_reader(64, required=True)), _str(64)]
+PersonName = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str(120)]
+DrugText = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str(120)]
+ShortText = Annotated[str, BeforeValidator(text_reader(100, required=False)), _str(100)]
+Text = Annotated[str, BeforeValidator(text_reader(200, required=False)), _str(200)]
+Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
+Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
+
+_TRUE = {"true", "1", "yes", "on", "y"}
+_FALSE = {"false", "0", "no", "off", "n"}
+
+
+def read_flag(raw: Any) -> bool:
+    if raw is None or raw == "":
+        return False
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in _TRUE:
+        return True
+    if isinstance(raw, str) and raw.lower() in _FALSE:
+        return False
+    raise fail("must be true or false")
+
+
+Flag = Annotated[bool, BeforeValidator(read_flag), WithJsonSchema({"type": "boolean"})]
+
+
+def count_reader(minimum: int, maximum: int) -> Callable[[Any], int | None]:
+    def read(raw: Any) -> int | None:
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, bool):
+            raise fail("must be a whole number")
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise fail(f"must be a whole number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise fail(f"must be between {minimum} and {maximum}")
+        return value
+
+    return read
+
+
+def count_schema(minimum: int, maximum: int) -> WithJsonSchema:
+    """An optional whole number's schema, with the same bounds its reader checks."""
+    return WithJsonSchema({"type": ["integer", "null"], "minimum": minimum, "maximum": maximum})
+
+
+def choice_reader(values: tuple[str, ...], *, default: str | None = None) -> Callable[[Any], str | None]:
+    def read(raw: Any) -> str | None:
+        if raw is None or raw == "":
+            if default is not None:
+                return default
+            raise fail(f"must be one of {', '.join(values)}")
+        if raw not in values:
+            raise fail(f"must be one of {', '.join(values)}")
+        return str(raw)
+
+    return read
+
+
+def choice_schema(values: tuple[str, ...]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+# --- dates, zones, instants -----------------------------------------------------------------
+
+
+def read_day(raw: Any, *, required: bool) -> date | None:
+    if _blank(raw):
+        if required:
+            raise fail("required: a date like 1950-04-30")
+        return None
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise fail(f"not a date: {raw!r} (use YYYY-MM-DD)") from None
+
+
+_DATE_SCHEMA = {"type": "string", "format": "date"}
+Day = Annotated[date, BeforeValidator(lambda raw: read_day(raw, required=True)), WithJsonSchema(_DATE_SCHEMA)]
+OptionalDay = Annotated[date | None, BeforeValidator(lambda raw: read_day(raw, required=False)),
+                        WithJsonSchema(_DATE_SCHEMA)]
+
+_ZONES: frozenset[str] | None = None
+
+
+def read_zone(raw: Any, info: ValidationInfo) -> str:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    if _blank(raw):
+        raw = context(info).default_zone
+    if not isinstance(raw, str) or raw not in _ZONES:
+        raise fail(f"not a known IANA time zone: {raw!r} (for example America/Chicago)")
+    try:
+        ZoneInfo(raw)
+    except ZoneInfoNotFoundError:  # pragma: no cover
+        raise fail(f"not a known IANA time zone: {raw!r}") from None
+    return raw
+
+
+Zone = Annotated[str, BeforeValidator(read_zone),
+                 WithJsonSchema({"type": "string", "description": "IANA zone, e.g. America/Chicago"})]
+
+
+def read_instant(raw: Any, info: ValidationInfo, *, required: bool = True) -> datetime | None:
+    """ISO 8601. With an offset it is taken as is; without one it is wall time in the context's zone.
+
+    A wall time that does not exist (spring forward) or happens twice (fall back) is refused
+    with a message asking for an explicit offset, never guessed.
+    """
+    if _blank(raw):
+        if required:
+            raise fail("required: a date and time like 2027-03-10T08:00 or 2027-03-10T08:00-05:00")
+        return None
+    if isinstance(raw, datetime):
+        value = raw
+    elif isinstance(raw, str):
+        text = raw.strip().replace(" ", "T", 1) if "T" not in raw else raw.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise fail(f"not a date and time: {raw!r} (use ISO 8601, e.g. 2027-03-10T08:00)") from None
+    else:
+        raise fail("must be an ISO 8601 date-time string")
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(UTC)
+    tz = context(info).tz
+    if tz is None:
+        raise fail("give the time with a UTC offset (for example -05:00)")
+    try:
+        return parse_local_strict(value, tz)
+    except (NonexistentLocalTime, AmbiguousLocalTime) as exc:
+        raise fail(str(exc)) from None
+
+
+_LOCAL_OR_OFFSET = {
+    "type": "string",
+    "description": "ISO 8601 date-time. With an offset (or Z) it is taken as is; without one it is the "
+                   "patient's local wall time (a time skipped or repeated by a DST change is refused).",
+}
+LocalInstant = Annotated[datetime, BeforeValidator(read_instant), WithJsonSchema(_LOCAL_OR_OFFSET)]
+OptionalLocalInstant = Annotated[
+    datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
+    WithJsonSchema(_LOCAL_OR_OFFSET)]
+
+# --- phone numbers --------------------------------------------------------------------------
+
+_NOT_TEXTABLE = {
+    PhoneNumberType.FIXED_LINE: "a landline",
+    PhoneNumberType.TOLL_FREE: "a toll-free number",
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.VOIP: None,  # many patients text from VoIP numbers; allowed
+    PhoneNumberType.PAGER: "a pager",
+}
+
+
+def read_phone(raw: Any, *, required: bool, region: str = "US") -> str:
+    """The number in E.164, or why it is not a number we can text."""
+    if raw in (None, ""):
+        if required:
+            raise fail("required: a mobile number like (555) 201-3344 or +1 555 201 3344")
+        return ""
+    if not isinstance(raw, str):
+        raise fail("must be text")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except NumberParseException:
+        raise fail(f"not a valid US mobile number: {raw}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise fail(f"not a valid US mobile number: {raw}")
+    why = _NOT_TEXTABLE.get(phonenumbers.number_type(number))
+    if why:
+        raise fail(f"{raw} is {why}; enter a mobile number that can receive texts")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_PHONE_SCHEMA = {"type": "string", "description": "a US mobile number; stored in E.164"}
+MobilePhone = Annotated[str, BeforeValidator(lambda raw: read_phone(raw, required=True)), WithJsonSchema(_PHONE_SCHEMA)]
+OptionalPhone = Annotated[str, BeforeValidator(lambda raw: read_phone(raw, required=False)),
+                          WithJsonSchema(_PHONE_SCHEMA)]
+
+
+def format_phone(e164: str) -> str:
+    """A stored E.164 number as people write it in the US: (555) 201-3344."""
+    try:
+        n = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+# --- other ----------------------------------------------------------------------------------
+
+
+def read_inr(raw: Any) -> Decimal:
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise fail(f"not a number: {raw!r}") from None
+    if not value.is_finite() or not Decimal("0.5") <= value <= Decimal("10"):
+        raise fail("an INR is between 0.5 and 10")
+    return value.quantize(Decimal("0.01"))
+
+
+Inr = Annotated[Decimal, BeforeValidator(read_inr),
+                WithJsonSchema({"type": "string", "description": "decimal, e.g. \"1.10\""})]
+
+
+def read_result(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise fail("must be an object, e.g. {\"pain\": 3, \"note\": \"walking 20 min\"}")
+    return dict(raw) or None
+
+
+Result = Annotated[dict[str, Any] | None, BeforeValidator(read_result),
+                   WithJsonSchema({"type": ["object", "null"], "description": "free-form, e.g. {\"pain\": 3}"})]
+
+
+# --- answers: how instants and dates are written --------------------------------------------
+
+
+def write_instant(value: datetime) -> str:
+    """ISO 8601 with an explicit offset (``+00:00`` for UTC, never ``Z``)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}; the API writes only aware instants")
+    return value.isoformat()
+
+
+_INSTANT_SCHEMA = {"type": "string", "format": "date-time", "description": "ISO 8601 instant with a UTC offset"}
+Instant = Annotated[datetime, PlainSerializer(write_instant, return_type=str), WithJsonSchema(_INSTANT_SCHEMA)]
+_LOCAL_SCHEMA = {**_INSTANT_SCHEMA, "description": "the same instant with the patient's UTC offset"}
+LocalTwin = Annotated[datetime, PlainSerializer(write_instant, return_type=str), WithJsonSchema(_LOCAL_SCHEMA)]

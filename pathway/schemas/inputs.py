@@ -1,0 +1,289 @@
+"""Every request body, form and query of the API and the pages, each field declared once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+from pathway.schemas.base import InputModel
+from pathway.schemas.fields import (
+    Day,
+    DrugText,
+    Flag,
+    Inr,
+    LocalInstant,
+    MobilePhone,
+    Mrn,
+    Note,
+    OptionalDay,
+    OptionalLocalInstant,
+    OptionalPhone,
+    PersonName,
+    Reason,
+    Result,
+    ShortText,
+    Text,
+    Zone,
+    choice_reader,
+    choice_schema,
+    context,
+    count_reader,
+    count_schema,
+    fail,
+)
+from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES
+from pathway.timeline import AmbiguousDrug
+
+# The longest hold interval anyone may enter (a sanity bound, not a clinical default).
+MAX_STOP_DAYS = 60
+MAX_INTERVAL_HOURS = 24 * 30
+
+StopDays = Annotated[int | None, BeforeValidator(count_reader(0, MAX_STOP_DAYS)), count_schema(0, MAX_STOP_DAYS)]
+IntervalHours = Annotated[int | None, BeforeValidator(count_reader(0, MAX_INTERVAL_HOURS)),
+                          count_schema(0, MAX_INTERVAL_HOURS)]
+DurationMinutes = Annotated[int | None, BeforeValidator(count_reader(10, 480)), count_schema(10, 480)]
+Language = Annotated[str, BeforeValidator(choice_reader(LANGUAGES, default="en")), choice_schema(LANGUAGES)]
+ConsentMethod = Annotated[str | None, BeforeValidator(choice_reader(CONSENT_METHODS, default="verbal")),
+                          choice_schema(CONSENT_METHODS)]
+ClearanceAnswer = Annotated[str, BeforeValidator(choice_reader(CLEARANCE_ANSWERS)), choice_schema(CLEARANCE_ANSWERS)]
+
+
+# --- patients -------------------------------------------------------------------------------
+
+
+class PatientIn(InputModel):
+    """Enrolment. Without ``timezone`` the clinic's zone is used."""
+
+    mrn: Mrn
+    given_name: PersonName
+    family_name: PersonName
+    birth_date: Day
+    phone: MobilePhone
+    timezone: Zone = Field("", description="IANA zone, e.g. America/Chicago (default: the clinic's)")
+    language: Language = "en"
+    sms_consent: Flag = False
+    consent_method: ConsentMethod = None
+    detailed_texts: Flag = False
+
+    @field_validator("mrn")
+    @classmethod
+    def _unique_mrn(cls, mrn: str, info: ValidationInfo) -> str:
+        taken = context(info).mrn_taken
+        if mrn and taken is not None and taken(mrn):
+            raise fail(f"a patient with MRN {mrn} is already enrolled")
+        return mrn
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born(cls, birth: date, info: ValidationInfo) -> date:
+        now = context(info).now
+        if now is not None and birth > now.date():
+            raise fail("is in the future")
+        return birth
+
+    @field_validator("consent_method", mode="wrap")
+    @classmethod
+    def _method_only_with_consent(cls, raw: Any, handler: Any, info: ValidationInfo) -> str | None:
+        if not info.data.get("sms_consent"):
+            return None  # no consent, no method (whatever the form's default says)
+        method: str | None = handler(raw)
+        return method
+
+
+class PreferencesIn(InputModel):
+    """A change of some of a patient's preferences: only the fields sent are changed."""
+
+    partial = True
+
+    # Defaults are never read: only the fields sent (``model_fields_set``) are changed.
+    phone: MobilePhone = ""
+    timezone: Zone = ""
+    language: Language = "en"
+    detailed_texts: Flag = False
+
+
+class ConsentIn(InputModel):
+    consent_method: Annotated[str, BeforeValidator(choice_reader(CONSENT_METHODS)), choice_schema(CONSENT_METHODS)]
+
+
+# --- episodes -------------------------------------------------------------------------------
+
+
+class HoldPlan(InputModel):
+    """A hold's interval as a person enters it; at most one way to say when to stop."""
+
+    stop_days: StopDays = None
+    stop_hours: IntervalHours = None
+    restart_hours: IntervalHours = None
+
+    @field_validator("stop_hours")
+    @classmethod
+    def _one_way_to_stop(cls, stop_hours: int | None, info: ValidationInfo) -> int | None:
+        if stop_hours is not None and info.data.get("stop_days") is not None:
+            raise fail("give stop_days or stop_hours, not both")
+        return stop_hours
+
+    @property
+    def entered(self) -> bool:
+        return self.stop_days is not None or self.stop_hours is not None
+
+
+class HoldIn(HoldPlan):
+    drug: DrugText = Field(description="the catalogue key (lowercase generic name, e.g. clopidogrel, "
+                                       "aspirin-primary); any other text is a drug with no default")
+    prescriber_name: Text = ""
+    prescriber_phone: OptionalPhone = ""
+
+    @field_validator("drug")
+    @classmethod
+    def _known_once(cls, drug: str, info: ValidationInfo) -> str:
+        ctx = context(info)
+        key = drug.lower()
+        if ctx.catalogue is not None:
+            try:
+                ctx.catalogue.find(key)
+            except AmbiguousDrug as exc:
+                raise fail(str(exc)) from None
+        if key in ctx.drugs_seen:
+            raise fail(f"{drug} is listed twice")
+        ctx.drugs_seen.add(key)
+        return drug
+
+
+def _hold_list(raw: Any) -> Any:
+    if raw is None or raw == "":
+        return []
+    if not isinstance(raw, list | tuple):
+        raise fail("must be a list of {drug, prescriber_name, prescriber_phone}")
+    return raw
+
+
+class EpisodeIn(InputModel):
+    procedure_at: LocalInstant
+    duration_minutes: DurationMinutes = None
+    facility: Text = ""
+    proceduralist: Text = ""
+    levels: ShortText = ""
+    mri_reviewed_on: OptionalDay = None
+    tried_pt: Flag = False
+    tried_medication: Flag = False
+    tried_injections: Flag = False
+    escort_arranged: Flag = False
+    holds: Annotated[list[HoldIn], BeforeValidator(_hold_list)] = Field(default_factory=list)
+
+    @field_validator("procedure_at")
+    @classmethod
+    def _ahead(cls, at: datetime, info: ValidationInfo) -> datetime:
+        now = context(info).now
+        if now is not None and at <= now:
+            raise fail("is in the past; enter the scheduled date and time of the procedure")
+        return at
+
+
+class RescheduleIn(InputModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    procedure_at: LocalInstant
+
+    @field_validator("procedure_at")
+    @classmethod
+    def _ahead(cls, at: datetime, info: ValidationInfo) -> datetime:
+        now = context(info).now
+        if now is not None and at <= now:
+            raise fail("is in the past; enter the new date and time of the procedure")
+        return at
+
+
+class ProcedureEndIn(InputModel):
+    ended_at: LocalInstant
+
+    @field_validator("ended_at")
+    @classmethod
+    def _over(cls, at: datetime, info: ValidationInfo) -> datetime:
+        now = context(info).now
+        if now is not None and at > now:
+            raise fail("is in the future; record the end once the procedure is over")
+        return at
+
+
+class AppointmentIn(InputModel):
+    appointment_at: LocalInstant
+
+
+class CancelIn(InputModel):
+    reason: Reason = ""
+
+
+class MilestoneCompleteIn(InputModel):
+    result: Result = None
+
+
+class ClearanceIn(HoldPlan):
+    """A coordinator or clinician records ``requested``. ``approved``, ``declined`` and
+    ``not_required`` (the prescriber's answer, named in ``by``) and any change to the intervals
+    need a clinician: the call also signs the hold plan."""
+
+    status: ClearanceAnswer
+    by: Text = Field("", description="the prescriber who answered (required for approved and declined)")
+    note: Note = ""
+
+    @field_validator("by")
+    @classmethod
+    def _answered_by(cls, by: str, info: ValidationInfo) -> str:
+        if not by and info.data.get("status") in ("approved", "declined"):
+            raise fail("required")
+        return by
+
+
+class InrIn(InputModel):
+    value: Inr
+    measured_at: OptionalLocalInstant = None
+
+    @field_validator("measured_at")
+    @classmethod
+    def _measured(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
+        now = context(info).now
+        if at is None:
+            return now
+        if now is not None and at > now:
+            raise fail("is in the future")
+        return at
+
+
+# --- queries --------------------------------------------------------------------------------
+
+Limit = Annotated[int | None, BeforeValidator(count_reader(1, 500)), count_schema(1, 500)]
+Offset = Annotated[int | None, BeforeValidator(count_reader(0, 10_000_000)), count_schema(0, 10_000_000)]
+_board_filter = choice_reader(("all", *BOARD_FILTERS))
+BoardFilter = Annotated[str | None, BeforeValidator(lambda raw: None if raw in (None, "") else _board_filter(raw)),
+                        choice_schema(("all", *BOARD_FILTERS))]
+
+
+class WorklistQuery(InputModel):
+    limit: Limit = Field(None, description="rows to return (default 200)")
+
+    @property
+    def rows(self) -> int:
+        return 200 if self.limit is None else self.limit
+
+
+class BoardQuery(InputModel):
+    status: BoardFilter = Field(None, description="only rows in this state, e.g. overdue")
+    proceduralist: Text = Field("", description="only this proceduralist's episodes")
+
+    @property
+    def rows(self) -> int:
+        return 200 if self.limit is None else self.limit
+
+    @property
+    def skip(self) -> int:
+        return 0 if self.offset is None else self.offset
+    limit: Limit = Field(None, description="rows to return (default 200)")
+    offset: Offset = Field(None, description="rows to skip (default 0)")
+
+
+class PreviewQuery(InputModel):
+    preview: Flag = Field(False, description="1: answer what would change, change nothing")
+

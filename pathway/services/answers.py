@@ -1,0 +1,234 @@
+"""Records and use-case results as the API's answer models (pathway.schemas.answers).
+
+The models say what each answer holds and how it is written; these functions only say where
+each field comes from. No clock, no Flask: what they need (the session for an episode's texts,
+the rules for labels) is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, overload
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from pathway import models
+from pathway.schemas import answers as out
+from pathway.schemas.inputs import BoardQuery
+from pathway.services import board as board_service
+from pathway.services.base import Env
+from pathway.services.episodes import CheckItem, RescheduleResult, go_no_go
+from pathway.services.planning import episode_messages
+from pathway.services.worklist import WorklistItem
+from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
+
+
+def _times(tz: ZoneInfo | None, **values: datetime | None) -> dict[str, Any]:
+    """``name`` in UTC and ``name_local`` with the patient's offset, for each instant."""
+    fields: dict[str, Any] = {}
+    for name, value in values.items():
+        fields[name] = value.astimezone(UTC) if value is not None else None
+        fields[f"{name}_local"] = value.astimezone(tz) if value is not None and tz is not None else None
+    return fields
+
+
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _label(definition: PathwayDefinition | None, kind: str, *, message: bool = False) -> str:
+    fallback = kind.replace("_", " ")
+    if definition is None:
+        return fallback
+    try:
+        return definition.message_label(kind) if message else definition.milestone_label(kind)
+    except (KeyError, ValueError, LookupError):
+        return fallback
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+def patient(p: models.Patient, episodes: Iterable[models.Episode] = ()) -> out.Patient:
+    tz = ZoneInfo(p.timezone)
+    return out.Patient(
+        id=p.id, mrn=p.mrn, given_name=p.given_name, family_name=p.family_name, birth_date=p.birth_date,
+        phone=p.phone, timezone=p.timezone, language=p.language, detailed_texts=p.detailed_texts,
+        sms_consent=p.sms_consent_at is not None, sms_consent_at=_utc(p.sms_consent_at),
+        sms_consent_method=p.sms_consent_method, opted_out_at=_utc(p.opted_out_at), opted_out_via=p.opted_out_via,
+        phone_flagged=p.phone_flagged_at is not None, can_text=p.can_text, created_at=_utc(p.created_at),
+        episodes=[out.EpisodeSummary(id=e.id, status=e.status, proceduralist=e.proceduralist, facility=e.facility,
+                                     **_times(tz, procedure_at=e.procedure_at)) for e in episodes],
+    )
+
+
+# --- the episode aggregate -----------------------------------------------------------------
+
+
+def milestone(m: models.Milestone, definition: PathwayDefinition | None) -> out.Milestone:
+    return _milestone(m, ZoneInfo(m.episode.patient.timezone), definition)
+
+
+def _milestone(m: models.Milestone, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.Milestone:
+    return out.Milestone(
+        id=m.id, episode_id=m.episode_id, kind=m.kind, label=_label(definition, m.kind), hold_id=m.hold_id,
+        status=m.status, rule=m.rule, result=dict(m.result) if m.result else None,
+        **_times(tz, due_at=m.due_at, window_start=m.window_start, window_end=m.window_end,
+                 completed_at=m.completed_at),
+    )
+
+
+def hold(h: models.MedicationHold) -> out.Hold:
+    return _hold(h, ZoneInfo(h.episode.patient.timezone))
+
+
+def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
+    return out.Hold(
+        id=h.id, episode_id=h.episode_id,
+        # The catalogue key; a drug outside the catalogue keeps the text it was entered with.
+        drug=h.drug_key or h.drug_name, drug_name=h.drug_name, catalogued=h.drug_key is not None,
+        stop_days=h.stop_days, stop_hours=h.stop_hours, restart_hours=h.restart_hours,
+        interval_source=h.interval_source, last_dose_on=h.last_dose_on,
+        **_times(tz, last_dose_at=h.last_dose_at, restart_at=h.restart_at),
+        prescriber_name=h.prescriber_name, prescriber_phone=h.prescriber_phone, clearance=h.clearance,
+        clearance_by=h.clearance_by, clearance_at=_utc(h.clearance_at), clearance_note=h.clearance_note,
+        signed=h.signed_at is not None, signed_at=_utc(h.signed_at), signed_by_id=h.signed_by_id,
+        inr_required=h.inr_required, inr_value=str(h.inr_value) if h.inr_value is not None else None,
+        inr_at=_utc(h.inr_at),
+    )
+
+
+def _message(m: models.Message, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.Message:
+    """A text's schedule and state; never its body (minimum necessary)."""
+    return out.Message(id=m.id, kind=m.kind, label=_label(definition, m.kind, message=True), status=m.status,
+                       status_reason=m.status_reason, milestone_id=m.milestone_id,
+                       **_times(tz, send_at=m.send_at, sent_at=m.sent_at))
+
+
+def _by_time(milestones: Iterable[models.Milestone]) -> list[models.Milestone]:
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(milestones, key=lambda m: (m.due_at or m.window_start or m.window_end or far, m.id))
+
+
+def _episode_fields(
+    e: models.Episode, messages: Sequence[models.Message], checklist: Sequence[CheckItem],
+    definition: PathwayDefinition | None,
+) -> dict[str, Any]:
+    tz = ZoneInfo(e.patient.timezone)
+    return dict(
+        id=e.id, patient_id=e.patient_id, status=e.status, timezone=e.patient.timezone,
+        **_times(tz, procedure_at=e.procedure_at, ended_at=e.ended_at),
+        duration_minutes=e.duration_minutes, facility=e.facility, proceduralist=e.proceduralist, levels=e.levels,
+        mri_reviewed_on=e.mri_reviewed_on, tried_pt=e.tried_pt, tried_medication=e.tried_medication,
+        tried_injections=e.tried_injections, escort_arranged=e.escort_arranged, cancelled_at=_utc(e.cancelled_at),
+        cancel_reason=e.cancel_reason, created_at=_utc(e.created_at), plan_revision=e.plan_revision,
+        milestones=[_milestone(m, tz, definition) for m in _by_time(e.milestones)],
+        holds=[_hold(h, tz) for h in e.holds],
+        appointments=[out.Appointment(id=a.id, episode_id=a.episode_id, kind=a.kind, status=a.status,
+                                      **_times(tz, appointment_at=a.appointment_at)) for a in e.appointments],
+        messages=[_message(m, tz, definition) for m in sorted(messages, key=lambda m: (m.send_at, m.id))],
+        checklist=[out.CheckItem(item=c.item, ok=bool(c.ok), detail=c.detail) for c in checklist],
+    )
+
+
+def episode(
+    e: models.Episode, *, messages: Sequence[models.Message], checklist: Sequence[CheckItem],
+    definition: PathwayDefinition | None,
+) -> out.Episode:
+    return out.Episode(**_episode_fields(e, messages, checklist, definition))
+
+
+def episode_now(session: Session, env: Env, e: models.Episode) -> out.Episode:
+    """An episode as it stands after a change: its own texts and today's checklist."""
+    return episode(e, messages=episode_messages(session, e), checklist=go_no_go(env, e),
+                   definition=env.rules.definition)
+
+
+# --- re-planning diffs ---------------------------------------------------------------------
+
+
+def _span(tz: ZoneInfo, due: datetime | None, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    return _times(tz, due_at=due, window_start=start, window_end=end)
+
+
+def _planned_message(pm: PlannedMessage, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.DiffMessage:
+    return out.DiffMessage(kind=pm.kind, label=_label(definition, pm.kind, message=True),
+                           **_times(tz, send_at=pm.send_at))
+
+
+def _added(pm: PlannedMilestone, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.DiffMilestone:
+    return out.DiffMilestone(kind=pm.kind, label=_label(definition, pm.kind), hold_ref=pm.ref or None,
+                             **_span(tz, pm.due_at, pm.window_start, pm.window_end))
+
+
+def _dropped(sm: StoredMilestone, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.DroppedMilestone:
+    kind, _, ref = sm.key.partition(":")
+    return out.DroppedMilestone(kind=kind, label=_label(definition, kind), hold_ref=ref or None, status=sm.status,
+                                **_span(tz, sm.due_at, sm.window_start, sm.window_end))
+
+
+def plan_diff(diff: PlanDiff, result: RescheduleResult, definition: PathwayDefinition | None) -> out.PlanDiff:
+    """A reschedule's changes: the texts cancelled and added, the steps moved, the notice."""
+    tz = ZoneInfo(result.episode.patient.timezone)
+    return out.PlanDiff(
+        applied=result.applied, episode_id=result.episode.id,
+        **_times(tz, procedure_at_before=result.procedure_at_before, procedure_at_after=result.procedure_at_after),
+        messages_cancelled=[out.DiffMessage(kind=sm.kind, label=_label(definition, sm.kind, message=True),
+                                            **_times(tz, send_at=sm.send_at)) for sm in diff.messages_cancelled],
+        messages_added=[_planned_message(pm, tz, definition) for pm in diff.messages_added],
+        milestones_moved=[
+            out.MovedMilestone(kind=new.kind, label=_label(definition, new.kind), hold_ref=new.ref or None,
+                               **{"from": out.Span(**_span(tz, old.due_at, old.window_start, old.window_end))},
+                               to=out.Span(**_span(tz, new.due_at, new.window_start, new.window_end)))
+            for old, new in diff.milestones_moved
+        ],
+        milestones_added=[_added(pm, tz, definition) for pm in diff.milestones_added],
+        milestones_cancelled=[_dropped(sm, tz, definition) for sm in diff.milestones_cancelled],
+        notice=_planned_message(diff.notice, tz, definition) if diff.notice is not None else None,
+        summary=diff.summary(tz, definition),
+    )
+
+
+def rescheduled(session: Session, env: Env, result: RescheduleResult) -> out.PlanDiff | out.EpisodeChanged:
+    """A preview answers the diff alone; a move answers the episode with ``change``."""
+    change = plan_diff(result.diff, result, env.rules.definition)
+    if not result.applied:
+        return change
+    return out.EpisodeChanged(**dict(episode_now(session, env, result.episode)), change=change)
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def worklist(items: Sequence[WorklistItem], limit: int) -> out.Worklist:
+    return out.Worklist(
+        items=[out.WorklistItem(kind=i.kind, priority=i.priority, patient_id=i.patient_id, episode_id=i.episode_id,
+                                subject_id=i.subject_id, title=i.title, detail=i.detail, due_at=_utc(i.due_at),
+                                action=i.action, task_id=i.task_id, patient_name=i.patient_name, mrn=i.mrn)
+               for i in items],
+        count=len(items), limit=limit,
+    )
+
+
+def _board_row(row: board_service.BoardRow) -> out.BoardRow:
+    tz = ZoneInfo(row.patient_timezone) if row.patient_timezone else None
+    return out.BoardRow(
+        episode_id=row.episode_id, patient_id=row.patient_id, patient_name=row.patient_name, mrn=row.mrn,
+        proceduralist=row.proceduralist, check_72h=row.check_72h, follow_up=row.follow_up, pt=row.pt,
+        red_flag=bool(row.red_flag), timezone=row.patient_timezone or None,
+        **_times(tz, procedure_at=row.procedure_at, follow_up_at=row.follow_up_at, pt_at=row.pt_at),
+    )
+
+
+def board(b: board_service.Board, q: BoardQuery) -> out.FollowupBoard:
+    """A page of the board, with the filters it was asked for."""
+    return out.FollowupBoard(
+        rows=[_board_row(r) for r in b.rows], counts={str(k): int(v) for k, v in dict(b.counts).items()},
+        total=int(b.total), limit=q.rows, offset=q.skip, status=q.status, proceduralist=q.proceduralist or None,
+    )

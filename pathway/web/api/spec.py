@@ -1,0 +1,204 @@
+"""The route table of /api/v1 and the OpenAPI 3.1 document generated from it.
+
+Each view is registered with ``@operation(...)``, which adds its Flask rule and records the
+models it reads (body, query) and answers. The document, served without a token at
+``/api/v1/openapi.json``, is built from those records and the models' own JSON schemas, so a
+field, a bound or a route exists in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from pathway.schemas import answers as out
+from pathway.schemas.base import InputModel
+from pathway.web.api import bp
+
+Schema = dict[str, Any]
+READ = (401, 403, 404)
+CHANGE = (401, 403, 404, 409, 422)
+
+ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
+    401: ("No token, or an unknown, revoked or deactivated one (see WWW-Authenticate).", out.Error),
+    403: ("Your role may not do this (admins manage users only; approvals need a clinician).", out.Error),
+    404: ("No such record.", out.Error),
+    409: ("The record's state forbids this (e.g. the episode is cancelled), or a record stored at the "
+          "same moment by another request conflicts (reload and retry).", out.Error),
+    422: ("Bad input: every bad field is named in `errors`. Nothing was stored.", out.ValidationError),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    rule: str  # the Flask rule under /api/v1, e.g. /episodes/<int:episode_id>
+    method: str
+    endpoint: str
+    summary: str
+    tag: str
+    answers: tuple[type[BaseModel], ...]  # several: the answer is one of them; none: any object
+    answer_text: str
+    status: int = 200
+    body: type[InputModel] | None = None
+    query: type[InputModel] | None = None
+    errors: tuple[int, ...] = CHANGE
+    public: bool = False
+    description: str = ""
+
+    @property
+    def path(self) -> str:
+        return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", self.rule)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(
+    rule: str, method: str, *, summary: str, tag: str, answers: tuple[type[BaseModel], ...], answer_text: str,
+    status: int = 200, body: type[InputModel] | None = None, query: type[InputModel] | None = None,
+    errors: tuple[int, ...] = CHANGE, public: bool = False, description: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view on the blueprint and describe it in the OpenAPI document."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        bp.add_url_rule(rule, view_func=view, methods=[method])
+        OPERATIONS.append(Operation(rule, method.lower(), view.__name__, summary, tag, answers, answer_text,
+                                    status, body, query, errors, public, description))
+        return view
+
+    return register
+
+
+def _ref(model: type[BaseModel]) -> Schema:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _components() -> dict[str, Schema]:
+    inputs = {op.body for op in OPERATIONS if op.body is not None}
+    pairs: list[tuple[type[BaseModel], Any]] = [(m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)]
+    pairs += [(m, "serialization") for m in out.ANSWERS]
+    _, defs = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Schema] = _nullable(defs.get("$defs", {}))
+    return schemas
+
+
+def _nullable(node: Any) -> Any:
+    """Write pydantic's ``anyOf: [X, null]`` as X with ``null`` among its types, so a validator
+    names the rule that failed (``is not a 'date-time'``) rather than "not valid under any"."""
+    if isinstance(node, list):
+        return [_nullable(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _nullable(v) for k, v in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (other,) = [o for o in options if o != {"type": "null"}]
+        kind = other.get("type")
+        if isinstance(kind, str):
+            merged = {**other, "type": [kind, "null"]}
+            if "enum" in merged:
+                merged["enum"] = [*merged["enum"], None]
+            del node["anyOf"]
+            return {**merged, **node}
+    return node
+
+
+def _parameters(op: Operation) -> list[Schema]:
+    if op.query is None:
+        return []
+    props = op.query.model_json_schema()["properties"]
+    params = []
+    for name, prop in props.items():
+        schema = {k: v for k, v in prop.items() if k not in ("title", "description", "default")}
+        params.append({"name": name, "in": "query", "required": False, "schema": schema,
+                       "description": prop.get("description", name)})
+    return params
+
+
+def _operation(op: Operation) -> Schema:
+    doc: Schema = {"operationId": op.endpoint, "summary": op.summary, "tags": [op.tag]}
+    if op.description:
+        doc["description"] = op.description
+    if op.public:
+        doc["security"] = []
+    params = _parameters(op)
+    if params:
+        doc["parameters"] = params
+    if op.body is not None:
+        required = bool(op.body.model_json_schema().get("required"))
+        doc["requestBody"] = {"required": required, "content": {"application/json": {"schema": _ref(op.body)}}}
+    if not op.answers:
+        schema: Schema = {"type": "object"}
+    elif len(op.answers) == 1:
+        schema = _ref(op.answers[0])
+    else:
+        schema = {"oneOf": [_ref(m) for m in op.answers]}
+    ok = _json(schema, op.answer_text)
+    if op.status == 201:
+        ok["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new record's URL"}}
+    doc["responses"] = {str(op.status): ok}
+    for code in op.errors:
+        doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
+    doc["responses"]["default"] = {"$ref": "#/components/responses/Default"}
+    return doc
+
+
+def _paths() -> dict[str, Schema]:
+    paths: dict[str, Schema] = {}
+    for op in OPERATIONS:
+        item = paths.setdefault(op.path, {})
+        names = re.findall(r"\{([a-z_]+)\}", op.path)
+        if names:
+            item["parameters"] = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1},
+                 "description": f"the {n.removesuffix('_id')}'s id"} for n in names]
+        item[op.method] = _operation(op)
+    return paths
+
+
+def _responses() -> dict[str, Schema]:
+    responses = {f"E{code}": _json(_ref(model), text) for code, (text, model) in ERRORS.items()}
+    responses["E401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"},
+                                                         "description": "Bearer realm=\"pathway\"…"}}
+    responses["Default"] = _json(_ref(out.Error), "Any other error (405, 500): nothing was stored.")
+    return responses
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built once, after every view is registered)."""
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "pathway API",
+            "version": "1",
+            "description": (
+                "Care-pathway tracking around the MILD procedure. Authenticate with "
+                "`Authorization: Bearer <token>` (`pathway token create --email ...`). Coordinators and "
+                "clinicians see and change patients; admins manage users only and get 403 here. "
+                "Every instant is ISO 8601 with an offset (UTC); timeline instants also come as "
+                "`<name>_local` with the patient's own offset. Fields may be added, never renamed."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "meta")],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "an API token from `pathway token create`"}},
+            "schemas": _components(),
+            "responses": _responses(),
+        },
+    }
