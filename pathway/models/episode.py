@@ -34,10 +34,6 @@ from pathway.timeline.vocabulary import (
 if TYPE_CHECKING:
     from pathway.models.patient import Patient
 
-# Only for web/api/openapi.py, which its rewrite removes; new code uses the enums.
-CLEARANCE_STATUSES = tuple(sorted(ClearanceStatus))
-MILESTONE_KINDS = tuple(MilestoneKind)
-MILESTONE_STATUSES = tuple(sorted(MilestoneStatus))
 UNRESOLVED_WHERE = text(f"clearance IN ('{ClearanceStatus.NEEDED}', '{ClearanceStatus.REQUESTED}')")
 
 

@@ -11,9 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from pathway.db import Base, check_in
 from pathway.timeline.vocabulary import MessageKind, MessageStatus
 
-# Only for web/api/openapi.py, which its rewrite removes; new code uses the enums.
-MESSAGE_KINDS = tuple(MessageKind)
-MESSAGE_STATUSES = tuple(sorted(MessageStatus))
 LIVE_WHERE = text(f"status NOT IN ('{MessageStatus.CANCELLED}', '{MessageStatus.SUPPRESSED}')")
 DUE_WHERE = text(f"status = '{MessageStatus.SCHEDULED}'")
 

@@ -12,8 +12,6 @@ from pathway.timeline.vocabulary import Language
 if TYPE_CHECKING:
     from pathway.models.episode import Episode
 
-# Only for services/patients.py and web/api/openapi.py until their rewrite; new code uses Language.
-LANGUAGES = tuple(Language)
 OPTED_OUT_WHERE = text("opted_out_at IS NOT NULL")
 
 

@@ -1,28 +1,37 @@
-"""The vocabularies the API's fields take, each named once for every schema.
+"""The vocabularies the API's fields take, as the tuples the schemas' choices are built from.
 
-Until ``pathway.timeline.vocabulary`` holds them as StrEnums, the tuples below are the single
-place the schemas read them from: switching a field to its StrEnum is a one-line change here.
+Every value comes from the StrEnums of ``pathway.timeline.vocabulary`` (the database's CHECK
+constraints come from the same enums), so the API, the pages and the database cannot disagree.
+The follow-up board's states are computed answers, not stored values: they are named here once.
 """
 
 from __future__ import annotations
 
-from pathway.timeline.definition import MESSAGE_KINDS as _PLANNED_MESSAGE_KINDS
-from pathway.timeline.definition import MILESTONE_KINDS
-from pathway.timeline.diff import MESSAGE_STATUSES as _MESSAGE_STATUSES
-from pathway.timeline.diff import MILESTONE_STATUSES as _MILESTONE_STATUSES
-from pathway.timeline.plan import CLEARANCE_STATUSES as _CLEARANCE_STATUSES
+from pathway.timeline.vocabulary import (
+    AppointmentKind,
+    AppointmentStatus,
+    ClearanceStatus,
+    ConsentMethod,
+    EpisodeStatus,
+    Language,
+    MessageKind,
+    MessageStatus,
+    MilestoneKind,
+    MilestoneStatus,
+)
 
-LANGUAGES = ("en", "es")  # the same as pathway.models.patient.LANGUAGES (its CHECK constraint)
-CONSENT_METHODS = ("verbal", "written", "electronic", "text")
-EPISODE_STATUSES = ("scheduled", "completed", "cancelled")
-APPOINTMENT_KINDS = ("follow_up", "pt_start")
-APPOINTMENT_STATUSES = ("booked", "done", "missed", "cancelled")
-CLEARANCE_STATUSES = tuple(sorted(_CLEARANCE_STATUSES))
+LANGUAGES = tuple(Language)
+CONSENT_METHODS = tuple(ConsentMethod)
+EPISODE_STATUSES = tuple(EpisodeStatus)
+APPOINTMENT_KINDS = tuple(AppointmentKind)
+APPOINTMENT_STATUSES = tuple(AppointmentStatus)
+CLEARANCE_STATUSES = tuple(sorted(ClearanceStatus))
 # What a person may record; ``needed`` is where every hold starts.
-CLEARANCE_ANSWERS = ("requested", "approved", "declined", "not_required")
-MILESTONE_STATUSES = tuple(sorted(_MILESTONE_STATUSES))
-MESSAGE_KINDS = (*_PLANNED_MESSAGE_KINDS, "reply")
-MESSAGE_STATUSES = tuple(sorted(_MESSAGE_STATUSES))
+CLEARANCE_ANSWERS = tuple(s for s in ClearanceStatus if s is not ClearanceStatus.NEEDED)
+MILESTONE_KINDS = tuple(MilestoneKind)
+MILESTONE_STATUSES = tuple(sorted(MilestoneStatus))
+MESSAGE_KINDS = tuple(MessageKind)
+MESSAGE_STATUSES = tuple(sorted(MessageStatus))
 # The follow-up board's states (computed in pathway.services.board).
 CHECK_72H_STATES = ("pending", "due", "done", "overdue", "n/a")
 FOLLOW_UP_STATES = ("unbooked", "booked_in_window", "booked_out_of_window", "done", "overdue", "missed")

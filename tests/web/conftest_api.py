@@ -31,6 +31,7 @@ from pathway.models import Base
 from pathway.runtime import Runtime
 from pathway.services.base import SYSTEM
 from pathway.services.users import create_token, create_user
+from pathway.timeline.vocabulary import Role
 from pathway.web.api.spec import document
 from tests.conftest import ScratchDatabase
 
@@ -41,7 +42,7 @@ except ImportError:  # pragma: no cover
 
 UTC = UTC
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
-ROLES = ("coordinator", "clinician", "admin")
+ROLES = tuple(Role)
 MISSING_ID = 987_654_321
 PREFIX = "/api/v1"
 
