@@ -51,6 +51,19 @@ EXPECTED: dict[str, tuple[date | None, datetime | None, datetime | None]] = {
     "nabumetone": (date(2027, 3, 3), None, ny(3, 11, 9)),
     "oxaprozin": (date(2027, 2, 27), None, ny(3, 11, 9)),
     "piroxicam": (date(2027, 2, 27), None, ny(3, 11, 9)),
+    # issue 10: the other drugs ASRA 2018 names
+    "ticlopidine": (date(2027, 2, 27), None, ny(3, 11, 9)),
+    "cangrelor": (None, ny(3, 10, 5), ny(3, 11, 9)),
+    "vorapaxar": (date(2027, 2, 24), None, ny(3, 11, 9)),
+    "abciximab": (date(2027, 3, 4), None, ny(3, 11, 9)),
+    "eptifibatide": (None, ny(3, 9, 8), ny(3, 11, 9)),
+    "tirofiban": (None, ny(3, 9, 8), ny(3, 11, 9)),
+    "tinzaparin": (None, ny(3, 9, 8), ny(3, 11, 9)),
+    "argatroban": (None, ny(3, 10, 2), ny(3, 11, 9)),
+    "bivalirudin": (None, ny(3, 10, 2), ny(3, 11, 9)),
+    # "consider stopping" rows have no default: nothing is computed until a clinician enters a plan
+    **{key: (None, None, None) for key in ("celecoxib", "ssri", "snri", "fish-oil", "garlic", "ginkgo",
+                                           "ginseng", "vitamin-e", "dong-quai", "danshen")},
 }
 
 
