@@ -2,6 +2,7 @@
 
 from pathway.db import Base
 from pathway.models.audit import AuditEvent
+from pathway.models.catalogue import CatalogueReview
 from pathway.models.episode import Appointment, Episode, MedicationHold, Milestone
 from pathway.models.message import Message, MessageEvent, Reply
 from pathway.models.ops import SendRate, Task, WorkerHeartbeat
@@ -9,6 +10,6 @@ from pathway.models.patient import Patient
 from pathway.models.user import ApiToken, User
 
 __all__ = [
-    "ApiToken", "Appointment", "AuditEvent", "Base", "Episode", "MedicationHold", "Message",
+    "ApiToken", "Appointment", "AuditEvent", "Base", "CatalogueReview", "Episode", "MedicationHold", "Message",
     "MessageEvent", "Milestone", "Patient", "Reply", "SendRate", "Task", "User", "WorkerHeartbeat",
 ]

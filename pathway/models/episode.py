@@ -102,6 +102,8 @@ class MedicationHold(Base):
     stop_days: Mapped[int | None] = mapped_column(Integer)
     stop_hours: Mapped[int | None] = mapped_column(Integer)
     restart_hours: Mapped[int | None] = mapped_column(Integer)
+    # Creatinine clearance (mL/min) when recorded: renal-dependent holds (dabigatran) follow it.
+    crcl_ml_min: Mapped[int | None] = mapped_column(Integer)
     # Computed from the intervals and the procedure; recomputed by every re-plan.
     last_dose_on: Mapped[date | None] = mapped_column(Date)
     last_dose_at: Mapped[datetime | None]

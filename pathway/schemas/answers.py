@@ -127,6 +127,10 @@ class Hold(AnswerModel):
     stop_days: int | None
     stop_hours: int | None
     restart_hours: int | None
+    crcl_ml_min: int | None = Field(description="creatinine clearance recorded for the hold, mL/min")
+    assumes_normal_renal_function: bool = Field(
+        description="true when the drug's interval depends on renal function (dabigatran), no creatinine "
+                    "clearance is recorded and the interval is the normal-function default")
     interval_source: str
     last_dose_on: Day | None = Field(description="day-based holds: the last day the patient takes it")
     last_dose_at: Instant | None

@@ -41,6 +41,8 @@ MAX_STOP_DAYS = 60
 MAX_INTERVAL_HOURS = 24 * 30
 
 StopDays = Annotated[int | None, BeforeValidator(count_reader(0, MAX_STOP_DAYS)), count_schema(0, MAX_STOP_DAYS)]
+# Creatinine clearance (Cockcroft-Gault), mL/min: a person's value lies well inside these bounds.
+CrCl = Annotated[int | None, BeforeValidator(count_reader(1, 250)), count_schema(1, 250)]
 IntervalHours = Annotated[int | None, BeforeValidator(count_reader(0, MAX_INTERVAL_HOURS)),
                           count_schema(0, MAX_INTERVAL_HOURS)]
 DurationMinutes = Annotated[int | None, BeforeValidator(count_reader(10, 480)), count_schema(10, 480)]
@@ -132,9 +134,13 @@ class HoldPlan(InputModel):
 
 class HoldIn(HoldPlan):
     drug: DrugText = Field(description="the catalogue key (lowercase generic name, e.g. clopidogrel, "
-                                       "aspirin-primary); any other text is a drug with no default")
+                                       "aspirin-primary), a brand name or a common misspelling (Coumadin, "
+                                       "xeralto; any case, a trailing dose is ignored), answered as the generic "
+                                       "key; any other text is a drug with no default that a clinician must plan")
     prescriber_name: Text = ""
     prescriber_phone: OptionalPhone = ""
+    crcl_ml_min: CrCl = Field(None, description="creatinine clearance, mL/min: drugs whose hold depends on "
+                                                "renal function (dabigatran) follow the catalogue's bands")
 
     @field_validator("drug")
     @classmethod
@@ -143,9 +149,11 @@ class HoldIn(HoldPlan):
         key = drug.lower()
         if ctx.catalogue is not None:
             try:
-                ctx.catalogue.find(key)
+                found = ctx.catalogue.find(key)
             except AmbiguousDrug as exc:
                 raise fail(str(exc)) from None
+            if found is not None:
+                key = found.key  # "Coumadin" and "warfarin" are the same drug, listed twice
         if key in ctx.drugs_seen:
             raise fail(f"{drug} is listed twice")
         ctx.drugs_seen.add(key)

@@ -19,6 +19,7 @@ from pathway.schemas import answers as out
 from pathway.schemas.inputs import BoardQuery
 from pathway.services import board as board_service
 from pathway.services.base import Env
+from pathway.services.catalogue import assumes_normal_renal_function
 from pathway.services.episodes import CheckItem, RescheduleResult, go_no_go
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
@@ -94,6 +95,7 @@ def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
         # The catalogue key; a drug outside the catalogue keeps the text it was entered with.
         drug=h.drug_key or h.drug_name, drug_name=h.drug_name, catalogued=h.drug_key is not None,
         stop_days=h.stop_days, stop_hours=h.stop_hours, restart_hours=h.restart_hours,
+        crcl_ml_min=h.crcl_ml_min, assumes_normal_renal_function=assumes_normal_renal_function(h),
         interval_source=h.interval_source, last_dose_on=h.last_dose_on,
         **_times(tz, last_dose_at=h.last_dose_at, restart_at=h.restart_at),
         prescriber_name=h.prescriber_name, prescriber_phone=h.prescriber_phone, clearance=h.clearance,

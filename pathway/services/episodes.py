@@ -45,8 +45,14 @@ PLAN_FIELDS = ("stop_days", "stop_hours", "restart_hours")
 
 
 def _hold(env: Env, actor: Actor, given: HoldIn) -> MedicationHold:
-    """A hold as entered: the catalogue's interval unless a person entered one."""
-    drug = env.rules.catalogue.find(given.drug.lower())  # not ambiguous: HoldIn checked it
+    """A hold as entered: the catalogue's interval unless a person entered one.
+
+    A brand name or misspelling is its generic row (``Coumadin`` is warfarin, INR gate and
+    all). A drug the catalogue does not know, and a "consider stopping" row, get no interval
+    at all: a clinician enters the plan before the hold can be signed. A renal-dependent drug
+    (dabigatran) follows the recorded creatinine clearance.
+    """
+    drug = env.rules.catalogue.find(given.drug)  # not ambiguous: HoldIn checked it
     hold = MedicationHold(
         drug_key=drug.key if drug else None,
         drug_name=drug.name if drug else given.drug,
@@ -54,6 +60,7 @@ def _hold(env: Env, actor: Actor, given: HoldIn) -> MedicationHold:
         prescriber_phone=given.prescriber_phone,
         clearance="needed",
         inr_required=bool(drug.inr_required) if drug else False,
+        crcl_ml_min=given.crcl_ml_min,
     )
     restart = given.restart_hours
     if given.entered or drug is None:
@@ -62,9 +69,10 @@ def _hold(env: Env, actor: Actor, given: HoldIn) -> MedicationHold:
         hold.interval_source = (f"entered by {actor.label}" if given.entered
                                 else "no default: a clinician must enter the plan")
     else:
-        hold.stop_days, hold.stop_hours = drug.stop_days, drug.stop_hours
+        hold.stop_days, hold.stop_hours = drug.stop_days_for(given.crcl_ml_min), drug.stop_hours
         hold.restart_hours = restart if restart is not None else drug.restart_hours
-        hold.interval_source = drug.source
+        hold.interval_source = ("consider stopping: a clinician decides and enters the plan"
+                                if drug.clinician_decides else drug.source)
     return hold
 
 
@@ -278,11 +286,17 @@ def record_clearance(
         if given.restart_hours is not None:
             hold.restart_hours = given.restart_hours
         hold.interval_source = "clinician plan"
-    if status == "approved" and not hold.has_plan:
-        raise ValidationError({"stop_days": f"{hold.drug_name} has no default hold; enter stop_days or stop_hours "
-                                            "(and restart_hours) with the approval"})
-    if status == "approved" and hold.restart_hours is None:
-        raise ValidationError({"restart_hours": "enter when the patient may restart, in hours after the procedure"})
+    if status == "approved":
+        # No silent default: a drug without one is signed only with the clinician's own numbers,
+        # and every missing number is named at once.
+        missing: dict[str, str] = {}
+        if not hold.has_plan:
+            missing["stop_days"] = (f"{hold.drug_name} has no default hold; enter stop_days (or stop_hours) "
+                                    "with the approval")
+        if hold.restart_hours is None:
+            missing["restart_hours"] = "enter when the patient may restart, in hours after the procedure"
+        if missing:
+            raise ValidationError(missing)
     hold.clearance = status
     hold.clearance_note = given.note or hold.clearance_note
     if status == "requested":
