@@ -138,6 +138,32 @@ def token_create(email: str, database: str | None) -> None:
     click.echo(tok)
 
 
+@main.group()
+def catalogue() -> None:
+    """The medicine catalogue (data/anticoagulants.toml)."""
+
+
+@catalogue.command("review")
+@click.option("--by", "reviewed_by", default=None, metavar="NAME",
+              help="The clinician who reviewed every row of the current catalogue version.")
+def catalogue_review(reviewed_by: str | None) -> None:
+    """Record that a clinician reviewed the current catalogue version (audited)."""
+    from pathway.services.catalogue import record_review
+
+    if not reviewed_by or not reviewed_by.strip():
+        raise click.UsageError("name the clinician who reviewed the catalogue: pathway catalogue review --by NAME")
+    rt = _runtime()
+    try:
+        with rt.unit_of_work() as (session, env):
+            review = record_review(session, env, CLI_ACTOR, reviewed_by)
+            version, at = review.version, review.reviewed_at
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.engine.dispose()
+    click.echo(f"catalogue version {version} reviewed by {reviewed_by.strip()} at {at.isoformat()}")
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default from [web] host).")
 @click.option("--port", default=None, type=int, help="Port (default from [web] port).")

@@ -71,8 +71,10 @@ def _hold(env: Env, actor: Actor, given: HoldIn) -> MedicationHold:
     else:
         hold.stop_days, hold.stop_hours = drug.stop_days_for(given.crcl_ml_min), drug.stop_hours
         hold.restart_hours = restart if restart is not None else drug.restart_hours
-        hold.interval_source = ("consider stopping: a clinician decides and enters the plan"
-                                if drug.clinician_decides else drug.source)
+        hold.interval_source = drug.source
+        if drug.clinician_decides:
+            suggestion = f" (guideline suggests: {drug.suggestion()})" if drug.suggestion() else ""
+            hold.interval_source = f"consider stopping: a clinician decides and enters the plan{suggestion}"
     return hold
 
 
@@ -280,23 +282,25 @@ def record_clearance(
     _require_open(episode)
     given = read_input(ClearanceIn, data)
     status = given.status
-    if given.entered or given.restart_hours is not None:
-        if given.entered:
-            hold.stop_days, hold.stop_hours = given.stop_days, given.stop_hours
-        if given.restart_hours is not None:
-            hold.restart_hours = given.restart_hours
-        hold.interval_source = "clinician plan"
+    stop_days, stop_hours, restart_hours = hold.stop_days, hold.stop_hours, hold.restart_hours
+    if given.entered:
+        stop_days, stop_hours = given.stop_days, given.stop_hours
+    if given.restart_hours is not None:
+        restart_hours = given.restart_hours
     if status == "approved":
         # No silent default: a drug without one is signed only with the clinician's own numbers,
-        # and every missing number is named at once.
+        # and every missing number is named at once. Checked before anything is changed.
         missing: dict[str, str] = {}
-        if not hold.has_plan:
+        if stop_days is None and stop_hours is None:
             missing["stop_days"] = (f"{hold.drug_name} has no default hold; enter stop_days (or stop_hours) "
                                     "with the approval")
-        if hold.restart_hours is None:
+        if restart_hours is None:
             missing["restart_hours"] = "enter when the patient may restart, in hours after the procedure"
         if missing:
             raise ValidationError(missing)
+    if given.entered or given.restart_hours is not None:
+        hold.stop_days, hold.stop_hours, hold.restart_hours = stop_days, stop_hours, restart_hours
+        hold.interval_source = "clinician plan"
     hold.clearance = status
     hold.clearance_note = given.note or hold.clearance_note
     if status == "requested":

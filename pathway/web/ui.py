@@ -12,7 +12,8 @@ from flask import Flask, render_template
 from flask_bootstrap import Bootstrap5
 from flask_login import current_user
 
-from pathway.web.context import runtime
+from pathway.services import catalogue as catalogue_service
+from pathway.web.context import db, runtime
 
 
 def _not_found(_exc: Any) -> Any:
@@ -30,8 +31,12 @@ def _generic_error(exc: Any) -> Any:
 def _chrome() -> dict[str, Any]:
     """What the layout shows on every page."""
     rt = runtime()
+    banner = None
+    if getattr(current_user, "is_authenticated", False):  # staff pages; the login page reads no data
+        banner = catalogue_service.unreviewed_banner(db(), rt.rules.catalogue)
     return {"clinic_name": rt.config.clinic.name, "clinic_tz": rt.config.clinic.timezone,
-            "current_user": current_user}
+            "current_user": current_user, "catalogue_banner": banner,
+            "hold_renal_note": lambda hold: catalogue_service.renal_note(hold, rt.rules.catalogue)}
 
 
 def init_app(app: Flask) -> None:

@@ -158,3 +158,160 @@ def test_unknown_top_level_table_is_refused(tmp_path: Path) -> None:
 def test_invalid_toml_is_reported_with_the_file_name(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError, match=r"anticoagulants.toml: not valid TOML"):
         load_catalogue(write(tmp_path, "[[drug]\n"))
+
+
+# --- issue 10: brand names, misspellings, other ASRA 2018 classes, renal bands, patient terms ---
+
+BRANDS = {
+    "Coumadin": "warfarin", "Jantoven": "warfarin", "warfarine": "warfarin", "wafarin": "warfarin",
+    "Eliquis": "apixaban", "Xarelto": "rivaroxaban", "xeralto": "rivaroxaban", "Pradaxa": "dabigatran",
+    "Savaysa": "edoxaban", "Lixiana": "edoxaban", "Plavix": "clopidogrel", "plavics": "clopidogrel",
+    "Effient": "prasugrel", "Brilinta": "ticagrelor", "Pletal": "cilostazol", "Persantine": "dipyridamole",
+    "Fragmin": "dalteparin", "Arixtra": "fondaparinux", "Aleve": "naproxen", "Naprosyn": "naproxen",
+    "Advil": "ibuprofen", "Motrin": "ibuprofen", "Mobic": "meloxicam", "Celebrex": "celecoxib",
+    "Voltaren": "diclofenac", "Toradol": "ketorolac", "Indocin": "indomethacin", "Relafen": "nabumetone",
+    "Daypro": "oxaprozin", "Feldene": "piroxicam", "Lodine": "etodolac", "Innohep": "tinzaparin",
+    "Zoloft": "ssri", "Cymbalta": "snri", "omega 3": "fish-oil", "Vitamin E": "vitamin-e",
+}
+
+
+@pytest.mark.parametrize(("typed", "key"), sorted(BRANDS.items()))
+def test_brand_names_and_misspellings_resolve_to_the_generic_row(catalogue: Catalogue, typed: str, key: str) -> None:
+    assert catalogue.get(typed).key == key
+    assert catalogue.get(f"  {typed.upper()} ").key == key
+
+
+@pytest.mark.parametrize("typed", ["Eliquis 5 mg", "eliquis 5mg", "Coumadin 2.5 mg daily", "Plavix 75mg once a day"])
+def test_a_trailing_dose_does_not_hide_the_drug(catalogue: Catalogue, typed: str) -> None:
+    assert catalogue.get(typed).key in {"apixaban", "warfarin", "clopidogrel"}
+
+
+@pytest.mark.parametrize("typed", ["Bayer", "Ecotrin", "baby aspirin", "aspirin 81 mg", "Lovenox", "lovanox"])
+def test_a_brand_that_does_not_say_the_regimen_is_ambiguous_not_silently_one(
+    catalogue: Catalogue, typed: str
+) -> None:
+    with pytest.raises(AmbiguousDrug) as caught:
+        catalogue.find(typed)
+    assert caught.value.choices in {("aspirin-primary", "aspirin-secondary"),
+                                    ("enoxaparin-prophylactic", "enoxaparin-therapeutic")}
+
+
+def test_a_combination_product_asks_for_one_hold_per_drug(catalogue: Catalogue) -> None:
+    with pytest.raises(AmbiguousDrug, match="add one hold for each of: aspirin-secondary, dipyridamole"):
+        catalogue.find("Aggrenox")
+
+
+def test_text_naming_a_known_drug_among_other_words_is_not_free_text(catalogue: Catalogue) -> None:
+    with pytest.raises(AmbiguousDrug, match="names warfarin, aspirin"):
+        catalogue.find("warfarin and aspirin")
+    assert catalogue.find("Mystery herbal blend") is None
+
+
+def test_consider_rows_have_no_default_and_show_the_suggestion(catalogue: Catalogue) -> None:
+    considered = {d.key for d in catalogue.all() if d.clinician_decides}
+    assert considered == {"celecoxib", "ssri", "snri", "fish-oil", "garlic", "ginkgo", "ginseng", "vitamin-e",
+                          "dong-quai", "danshen"}
+    for key in considered:
+        drug = catalogue.get(key)
+        assert not drug.has_stop_default and drug.restart_hours is None, key
+    assert catalogue.get("ginkgo").suggestion() == "stop 36 h before, restart 24 h after"
+    assert "consider stopping" in rule_text(catalogue.get("garlic"))
+
+
+def test_the_other_classes_asra_2018_names_are_catalogued_with_their_source(catalogue: Catalogue) -> None:
+    for key in ("abciximab", "eptifibatide", "tirofiban", "cangrelor", "vorapaxar", "ticlopidine", "tinzaparin",
+                "dalteparin", "argatroban", "bivalirudin"):
+        drug = catalogue.get(key)
+        assert drug.has_stop_default and drug.restart_hours is not None and drug.source, key
+
+
+def test_every_range_records_both_ends_and_why_the_clinic_uses_its_end(catalogue: Catalogue) -> None:
+    ranged = [d for d in catalogue.all() if d.stop_days_range or d.stop_hours_range]
+    assert {d.key for d in ranged} >= {"prasugrel", "vorapaxar", "abciximab", "eptifibatide", "tirofiban"}
+    for d in ranged:
+        low, high = d.stop_days_range or d.stop_hours_range or (0, 0)
+        chosen = d.stop_days if d.stop_days_range else d.stop_hours
+        assert chosen in (low, high) and d.range_choice.strip(), d.key
+
+
+def test_dabigatran_follows_its_renal_band_and_the_renal_row_agrees(catalogue: Catalogue) -> None:
+    dabigatran = catalogue.get("dabigatran")
+    assert dabigatran.renal_dependent
+    assert [dabigatran.stop_days_for(c) for c in (None, 90, 50, 49, 20)] == [4, 4, 4, 6, 6]
+    assert catalogue.get("dabigatran-renal").stop_days == dabigatran.stop_days_for(30)
+    assert "6 days if CrCl < 50 mL/min" in rule_text(dabigatran)
+
+
+GROUP_OF = {
+    "blood thinner": {"warfarin", "acenocoumarol", "dabigatran", "rivaroxaban", "apixaban", "edoxaban",
+                      "fondaparinux", "enoxaparin-prophylactic", "dalteparin", "tinzaparin", "heparin-iv",
+                      "argatroban", "bivalirudin"},
+    "anti-platelet medicine": {"clopidogrel", "prasugrel", "ticagrelor", "cilostazol", "dipyridamole",
+                               "aspirin-primary", "aspirin-secondary", "ticlopidine", "vorapaxar", "cangrelor",
+                               "abciximab", "eptifibatide", "tirofiban"},
+    "anti-inflammatory pain medicine": {"ibuprofen", "naproxen", "meloxicam", "celecoxib"},
+}
+SPANISH = {"blood thinner": "anticoagulante", "anti-platelet medicine": "antiplaquetario",
+           "anti-inflammatory pain medicine": "antiinflamatorio para el dolor"}
+
+
+@pytest.mark.parametrize("term", sorted(GROUP_OF))
+def test_each_class_has_its_plain_patient_term_in_english_and_spanish(catalogue: Catalogue, term: str) -> None:
+    for key in GROUP_OF[term]:
+        drug = catalogue.get(key)
+        assert (drug.patient_term("en"), drug.patient_term("es")) == (term, SPANISH[term]), key
+
+
+def test_patient_terms_are_private_distinct_and_plain_gsm7(catalogue: Catalogue) -> None:
+    ssri = catalogue.get("ssri")
+    assert "antidepress" not in ssri.patient_term("en") and "antidepres" not in ssri.patient_term("es")
+    groups = {d.group: d for d in catalogue.all()}
+    for lang in ("en", "es"):
+        words = [d.patient_term(lang) for d in groups.values()] + [catalogue.patient_term(None, lang)]
+        assert len(words) == len(set(words)), lang  # no two groups read alike
+        assert all(w.isascii() for w in words)
+    assert (catalogue.patient_term(None, "en"), catalogue.patient_term(None, "es")) == ("medicine", "medicamento")
+    assert catalogue.patient_term("warfarin", "es") == "anticoagulante"
+    assert catalogue.get("warfarin").patient_term("fr") == "blood thinner"  # a language without words: English
+
+
+def test_a_name_claimed_by_two_rows_stops_the_file_naming_both(tmp_path: Path) -> None:
+    body = ('[[drug]]\nkey = "a"\nname = "a"\nclass = "c"\nsource = "s"\naliases = ["Brand"]\n'
+            '[[drug]]\nkey = "b"\nname = "b"\nclass = "c"\nsource = "s"\naliases = ["brand"]\n')
+    with pytest.raises(CatalogueError, match="drug 'b': field 'aliases' 'brand' is already claimed by drug 'a'"):
+        load_catalogue(write(tmp_path, body))
+    with pytest.raises(CatalogueError, match="'a' is already claimed by drug 'a'"):
+        load_catalogue(write(tmp_path, '[[drug]]\nkey = "a"\nname = "a"\nclass = "c"\nsource = "s"\n'
+                                       '[[drug]]\nkey = "b"\nname = "b"\nclass = "c"\nsource = "s"\naliases = ["a"]\n'))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('decision = "consider"\nstop_days = 7\n', "field 'stop_days' cannot be given on a \"consider\" row"),
+        ('suggested_stop_days = 7\n', "field 'decision' must be \"consider\""),
+        ('decision = "maybe"\n', "field 'decision' must be one of"),
+        ("stop_days = 7\nstop_days_range = [5, 10]\n", "field 'range_choice' is required"),
+        ('stop_days = 12\nstop_days_range = [5, 10]\nrange_choice = "x"\n', "field 'stop_days' must be given and lie"),
+        ("renal_bands = [{ crcl_below = 50, stop_days = 6 }]\n", "field 'renal_bands' needs stop_days"),
+        ("stop_days = 4\nrenal_bands = [{ crcl_below = 50, stop_days = 2 }]\n", "cannot shorten the hold"),
+        ('group = "nowhere"\n', "field 'group' names no"),
+    ],
+)
+def test_malformed_issue_10_fields_are_refused_naming_row_and_field(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(CatalogueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_catalogue(write(tmp_path, "[[drug]]\n" + ROW + extra))
+
+
+def test_a_renal_row_that_disagrees_with_its_band_is_refused(tmp_path: Path) -> None:
+    body = ('[[drug]]\nkey = "d"\nname = "d"\nclass = "c"\nsource = "s"\nstop_days = 4\n'
+            "renal_bands = [{ crcl_below = 50, stop_days = 6 }]\n"
+            '[[drug]]\nkey = "d-renal"\nname = "d"\nclass = "c"\nsource = "s"\nstop_days = 5\nrenal_band_of = "d"\n')
+    with pytest.raises(CatalogueError, match="must equal d's renal band below 50 mL/min"):
+        load_catalogue(write(tmp_path, body))
+
+
+def test_with_groups_defined_every_row_must_name_its_group(tmp_path: Path) -> None:
+    groups = '[group.x]\nen = "thing"\nes = "cosa"\n'
+    with pytest.raises(CatalogueError, match="field 'group' is required"):
+        load_catalogue(write(tmp_path, groups + "[[drug]]\n" + ROW))
