@@ -241,6 +241,10 @@ class Catalogue:
                                                f"each of: {', '.join(parts)}")
         choices = self.variants(wanted)
         if choices:
+            if wanted in self.plain_names and not any(c.startswith(wanted + "-") for c in choices):
+                plain = choices[0].split("-")[0]  # a brand of a plain name: say which drug it is
+                raise AmbiguousDrug(wanted, choices, f"'{wanted.replace('-', ' ')}' is {plain}, which has more "
+                                                     f"than one regimen; choose one of: {', '.join(choices)}")
             raise AmbiguousDrug(wanted, choices)
         return None
 
