@@ -9,21 +9,35 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TextIO
 
-from pathway.sms.base import OutgoingSms, ProviderMessage, SendResult
+from pathway.sms.base import Answer, OutgoingSms, ProviderMessage, SendResult
 
 
-class ConsoleTransport:
+class ConsoleBackend:
+    """No provider calls a console back: every webhook is refused, no code means a bad number."""
+
+    name = "console"
+
+    def webhook_signed(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        return False
+
+    def answer(self, text: str | None) -> Answer:
+        return Answer(text or "", "text/plain")
+
+    def bad_number(self, code: int | None) -> str | None:
+        return None
+
+
+class ConsoleTransport(ConsoleBackend):
     """Prints one line per text and remembers it so ``list_sent`` works like Twilio's.
 
     ``clock`` is the project's one clock (``pathway.clock.system_clock`` at the edge, a
     ``FixedClock`` in tests): it stamps ``created_at`` so ``list_sent(to, since)`` can filter.
     """
 
-    name = "console"
     default_rate_per_second: float | None = None
 
     def __init__(self, stream: TextIO | None = None, *, clock: Callable[[], datetime]) -> None:
