@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, Message, Milestone, WorkerHeartbeat
@@ -31,14 +32,14 @@ def recover_expired_leases(session: Session, now: datetime, worker_id: str) -> i
 
 def advance_milestones(session: Session, now: datetime) -> tuple[int, int]:
     active = select(Episode.id).where(Episode.status != "cancelled")
-    due = session.execute(
+    due = cast(CursorResult[Any], session.execute(
         update(Milestone)
         .where(Milestone.status == "planned", Milestone.episode_id.in_(active),
                func.coalesce(Milestone.due_at, Milestone.window_start) <= now)
         .values(status="due")
         .execution_options(synchronize_session=False)
-    ).rowcount
-    missed = session.execute(
+    )).rowcount
+    missed = cast(CursorResult[Any], session.execute(
         update(Milestone)
         .where(Milestone.status.in_(("planned", "due")), Milestone.kind.in_(WINDOWED),
                Milestone.window_end.is_not(None), Milestone.window_end < now,
@@ -47,7 +48,7 @@ def advance_milestones(session: Session, now: datetime) -> tuple[int, int]:
                or_(Milestone.due_at.is_(None), Milestone.due_at < now))
         .values(status="missed")
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     return int(due or 0), int(missed or 0)
 
 

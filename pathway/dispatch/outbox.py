@@ -10,10 +10,22 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, TextualSelect, any_, bindparam, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    TextualSelect,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
@@ -25,7 +37,7 @@ from pathway.services.tasks import open_task
 from pathway.timeline import QuietHours
 
 WORKER = Actor(role="system", label="worker")
-_MESSAGES = Message.__table__
+_MESSAGES = cast(Table, Message.__table__)
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class Claimed:
     lease_until: datetime  # after this the text may be someone else's: never send it then
 
 
-def picked(dialect: str, pick: Select[tuple[int]] | TextualSelect) -> ColumnElement[bool]:
+def picked(dialect: str, pick: Select[Any] | TextualSelect) -> ColumnElement[bool]:
     """``messages.id`` is one of the ids ``pick`` selects, with the SELECT run exactly once.
 
     PostgreSQL: ``id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` is NOT safe: without table
@@ -56,7 +68,7 @@ def picked(dialect: str, pick: Select[tuple[int]] | TextualSelect) -> ColumnElem
     return ids.in_(pick.scalar_subquery())
 
 
-def _due_ids(dialect: str, now: datetime, limit: int) -> Select[tuple[int]] | TextualSelect:
+def _due_ids(dialect: str, now: datetime, limit: int) -> Select[Any] | TextualSelect:
     """The ids of the next ``limit`` texts due at ``now``, read from the small partial index ix_messages_due.
 
     ``status = 'scheduled'`` is written as a literal, never a bound parameter: only then may the

@@ -9,7 +9,7 @@ grace period means it is safe to send again. Nothing is ever resent blindly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,7 +38,7 @@ class ReconcileReport:
     ids: list[int] = field(default_factory=list)
 
 
-def _claim_unknown(session: Session, *, now, worker_id: str, limit: int, lease: timedelta) -> list[int]:  # type: ignore[no-untyped-def]
+def _claim_unknown(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
     pick = (select(Message.id).where(Message.status == "unknown",
                                      (Message.lease_until.is_(None)) | (Message.lease_until < now))
             .order_by(Message.attempt_started_at, Message.id).limit(limit))
@@ -106,7 +106,7 @@ def reconcile_unknown(sessions: sessionmaker[Session], transport: Transport, set
 
 
 def _after_error(sessions: sessionmaker[Session], rules: Rules, mid: int, clock: Clock, worker_id: str,
-                 started, exc: SmsError) -> None:  # type: ignore[no-untyped-def]
+                 started: datetime, exc: SmsError) -> None:
     with sessions.begin() as session:
         msg = session.scalars(select(Message).where(Message.id == mid).with_for_update()).one()
         now = clock()

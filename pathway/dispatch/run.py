@@ -240,8 +240,9 @@ class Dispatcher:
                     conn = self._engine().connect()
                 try:
                     with conn.begin():
-                        if not outbox.record_many(conn, [(mid, acceptance(sid, ps, at), at) for mid, sid, ps, at in rows],
-                                                  expect="sending", source="dispatch", actor=self.worker_id):
+                        sent = [(mid, acceptance(sid, ps, at), at) for mid, sid, ps, at in rows]
+                        if not outbox.record_many(conn, sent, expect="sending", source="dispatch",
+                                                  actor=self.worker_id):
                             raise _Mismatch
                 except _Mismatch:
                     with self.sessions.begin() as session:

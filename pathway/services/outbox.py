@@ -22,15 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, insert, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Message, MessageEvent
 
-_MESSAGES = Message.__table__
-_EVENTS = MessageEvent.__table__
+_MESSAGES = cast(Table, Message.__table__)
+_EVENTS = cast(Table, MessageEvent.__table__)
 _EVENT_COLUMNS = ("message_id", "at", "source", "from_status", "to_status", "reason", "actor", "provider_status",
                   "error_code")
 

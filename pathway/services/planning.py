@@ -217,10 +217,10 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
                     f"re-planned: {reason}", actor)
     session.flush()
     patient = episode.patient
-    for pm in diff.messages_added:
+    for planned in diff.messages_added:
         add_message(
-            session, env, patient, pm, episode=episode,
-            milestone=by_key.get(pm.milestone_key) if pm.milestone_key else None,
+            session, env, patient, planned, episode=episode,
+            milestone=by_key.get(planned.milestone_key) if planned.milestone_key else None,
             reason=f"planned: {reason}",
         )
     if diff.notice is not None:

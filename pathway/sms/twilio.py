@@ -27,9 +27,9 @@ from typing import Any, Final
 import requests
 import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
-from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException  # type: ignore[import-untyped]
+from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped]
+from twilio.rest import Client  # type: ignore[import-untyped]
 
 from pathway.sms.base import Answer, Outcome, OutgoingSms, ProviderMessage, SendResult, SmsError
 
@@ -217,13 +217,13 @@ class TwilioBackend:
         """
         if not self._auth_token or not signature:
             return False
-        from twilio.request_validator import RequestValidator
+        from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
         return bool(RequestValidator(self._auth_token).validate(url, dict(params), signature))
 
     def answer(self, text: str | None) -> Answer:
         """A TwiML answer to an incoming text: one message back, or nothing."""
-        from twilio.twiml.messaging_response import MessagingResponse
+        from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
 
         response = MessagingResponse()
         if text:
