@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pathway.clock import Clock
@@ -56,8 +56,6 @@ def _real_sleep(seconds: float) -> None:
 # Accepted texts are committed in groups: at most this many, gathered for at most this long.
 RECORD_GROUP_MAX = 100
 RECORD_LINGER_SECONDS = 0.05
-# The recorder gives its connection back after this long without an accepted text.
-RECORD_IDLE_SECONDS = 0.5
 
 
 class _Accepted:
@@ -205,21 +203,10 @@ class Dispatcher:
         A text is committed right after its HTTP call (no later than the transaction in
         progress). If the process dies first, the text is still 'sending': its lease expires, it
         becomes 'unknown' and is reconciled (the status callback also carries its id).
-
-        While texts keep coming the recorder keeps one Core connection (a Session and a pool
-        checkout per group cost as much as the group's rows) and wakes once per group, not once
-        per text; after a quiet moment it gives the connection back to the pool.
         """
-        conn: Connection | None = None
         closing = False
         while not closing:
-            try:
-                first = self._recorded.get(timeout=RECORD_IDLE_SECONDS if conn is not None else None)
-            except queue.Empty:
-                assert conn is not None
-                conn.close()
-                conn = None
-                continue
+            first = self._recorded.get()
             if first is _CLOSE:
                 break
             batch = [first]
@@ -234,39 +221,27 @@ class Dispatcher:
                     closing = True
                     break
                 batch.append(more)
-            rows = [a.row for a in batch]
             try:
-                if conn is None:
-                    conn = self._engine().connect()
-                try:
-                    with conn.begin():
-                        sent = [(mid, acceptance(sid, ps, at), at) for mid, sid, ps, at in rows]
-                        if not outbox.record_many(conn, sent, expect="sending", source="dispatch",
-                                                  actor=self.worker_id):
-                            raise _Mismatch
-                except _Mismatch:
-                    with self.sessions.begin() as session:
-                        for mid, sid, ps, at in rows:
-                            record_sent(session, mid, sid, ps, now=at, worker_id=self.worker_id)
+                self._record_group([a.row for a in batch])
             except BaseException as exc:
                 log.exception("recording %s accepted texts failed; they stay 'sending' and will be reconciled",
                               len(batch))
                 for a in batch:
                     a.error = exc
-                if conn is not None:  # start the next group on a fresh connection
-                    conn.invalidate()
-                    conn.close()
-                    conn = None
             for a in batch:
                 a.done.set()
-        if conn is not None:
-            conn.close()
 
-    def _engine(self) -> Engine:
-        bind = self.sessions.kw.get("bind")
-        if not isinstance(bind, Engine):
-            raise TypeError("the dispatcher's session factory must be bound to an Engine")
-        return bind
+    def _record_group(self, rows: list[tuple[int, str, str, datetime]]) -> None:
+        """The usual case in one executemany; if a callback got to one first, roll back and go one by one."""
+        try:
+            with self.sessions.begin() as session:
+                sent = [(mid, acceptance(sid, ps, at), at) for mid, sid, ps, at in rows]
+                if not outbox.record_many(session, sent, expect="sending", source="dispatch", actor=self.worker_id):
+                    raise _Mismatch
+        except _Mismatch:
+            with self.sessions.begin() as session:
+                for mid, sid, ps, at in rows:
+                    record_sent(session, mid, sid, ps, now=at, worker_id=self.worker_id)
 
     def _send_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -364,6 +339,3 @@ class Dispatcher:
         if report.claimed:  # an idle pass wrote its heartbeat in the claim's transaction
             with self.sessions.begin() as session:
                 heartbeat(session, self.worker_id, self.clock(), report.sent)
-
-    def now(self) -> datetime:
-        return self.clock()
