@@ -8,10 +8,12 @@ by accident and never names it.
 from pathway.sms.base import (
     Answer,
     Backend,
+    IncomingText,
     OutgoingSms,
     ProviderMessage,
     SendResult,
     SmsError,
+    StatusReport,
     Transport,
 )
 from pathway.sms.console import ConsoleBackend, ConsoleTransport
@@ -31,10 +33,12 @@ __all__ = [
     "Backend",
     "ConsoleBackend",
     "ConsoleTransport",
+    "IncomingText",
     "OutgoingSms",
     "ProviderMessage",
     "SendResult",
     "SmsError",
+    "StatusReport",
     "Transport",
     "backend",
 ]

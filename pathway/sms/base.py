@@ -99,12 +99,32 @@ class Answer:
     mimetype: str
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """A delivery status callback, read into our words."""
+
+    sid: str  # the provider's id of the text ("" when not given)
+    provider_status: str  # the provider's own word, lower case ("" when not given)
+    status: str | None  # ours: sent | delivered | undelivered | failed; None for a word we do not know
+    error_code: int | None
+    bad_number: str | None  # why the number itself cannot take texts, when the code says so
+
+
+@dataclass(frozen=True)
+class IncomingText:
+    """A text a patient sent us, as the provider's webhook delivered it."""
+
+    from_number: str
+    body: str
+    sid: str | None
+
+
 class Backend(Protocol):
     """What the web side asks of an SMS provider: its webhooks and the meaning of its codes."""
 
     name: str
 
-    def webhook_signed(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    def webhook_signed(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         """True when the provider signed these POST params for ``url`` (the public address it called)."""
         ...
 
@@ -112,8 +132,12 @@ class Backend(Protocol):
         """The answer to an incoming text: one text back to the patient, or nothing."""
         ...
 
-    def bad_number(self, code: int | None) -> str | None:
-        """Why a delivery error code means the number itself cannot take texts, or None."""
+    def read_status(self, params: Mapping[str, str]) -> StatusReport:
+        """A status callback's POST params, in our words."""
+        ...
+
+    def read_reply(self, params: Mapping[str, str]) -> IncomingText:
+        """An incoming text's POST params."""
         ...
 
 

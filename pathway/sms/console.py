@@ -13,22 +13,25 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TextIO
 
-from pathway.sms.base import Answer, OutgoingSms, ProviderMessage, SendResult
+from pathway.sms.base import Answer, IncomingText, OutgoingSms, ProviderMessage, SendResult, StatusReport
 
 
 class ConsoleBackend:
-    """No provider calls a console back: every webhook is refused, no code means a bad number."""
+    """No provider calls a console back: every webhook is refused as unsigned."""
 
     name = "console"
 
-    def webhook_signed(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    def webhook_signed(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         return False
 
     def answer(self, text: str | None) -> Answer:
         return Answer(text or "", "text/plain")
 
-    def bad_number(self, code: int | None) -> str | None:
-        return None
+    def read_status(self, params: Mapping[str, str]) -> StatusReport:
+        return StatusReport(sid="", provider_status="", status=None, error_code=None, bad_number=None)
+
+    def read_reply(self, params: Mapping[str, str]) -> IncomingText:
+        return IncomingText(from_number="", body="", sid=None)
 
 
 class ConsoleTransport(ConsoleBackend):

@@ -31,7 +31,16 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped]
 from twilio.rest import Client  # type: ignore[import-untyped]
 
-from pathway.sms.base import Answer, Outcome, OutgoingSms, ProviderMessage, SendResult, SmsError
+from pathway.sms.base import (
+    Answer,
+    IncomingText,
+    Outcome,
+    OutgoingSms,
+    ProviderMessage,
+    SendResult,
+    SmsError,
+    StatusReport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +125,12 @@ CONFIGURATION_ERRORS: Final[dict[int, str]] = {
     21606: "From number not owned by the account",
     21659: "From number not valid",
     21212: "invalid From number",
+}
+
+#: Twilio's message statuses -> ours.
+MESSAGE_STATUSES: Final[dict[str, str]] = {
+    "accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
+    "delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
 }
 
 #: Carrier errors in a status callback that mean the number itself cannot take texts.
@@ -209,12 +224,13 @@ class TwilioBackend:
     def __init__(self, auth_token: str) -> None:
         self._auth_token = auth_token
 
-    def webhook_signed(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    def webhook_signed(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         """True when ``X-Twilio-Signature`` matches ``url`` (as Twilio called it) and the POST params.
 
         ``url`` must be the public address Twilio used, not the one the app sees behind a
         TLS-terminating proxy; callers build it from ``[web] public_url``.
         """
+        signature = headers.get("X-Twilio-Signature")
         if not self._auth_token or not signature:
             return False
         from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
@@ -230,8 +246,17 @@ class TwilioBackend:
             response.message(text)
         return Answer(str(response), "application/xml")
 
-    def bad_number(self, code: int | None) -> str | None:
-        return BAD_NUMBER_ERRORS.get(code) if code is not None else None
+    def read_status(self, params: Mapping[str, str]) -> StatusReport:
+        provider_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+        raw_code = str(params.get("ErrorCode") or "")
+        code = int(raw_code) if raw_code.isdigit() else None
+        return StatusReport(sid=params.get("MessageSid") or params.get("SmsSid") or "",
+                            provider_status=provider_status, status=MESSAGE_STATUSES.get(provider_status),
+                            error_code=code, bad_number=BAD_NUMBER_ERRORS.get(code) if code is not None else None)
+
+    def read_reply(self, params: Mapping[str, str]) -> IncomingText:
+        return IncomingText(from_number=params.get("From", ""), body=params.get("Body", ""),
+                            sid=params.get("MessageSid") or params.get("SmsSid"))
 
 
 class TwilioTransport(TwilioBackend):

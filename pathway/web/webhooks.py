@@ -39,8 +39,8 @@ def _backend() -> Backend:
 def _signed_params() -> dict[str, str] | None:
     """The POST params when the provider signed them for our public URL; None otherwise."""
     params = request.form.to_dict(flat=True)
-    if not _backend().webhook_signed(_public_url(), params, request.headers.get("X-Twilio-Signature")):
-        log.warning("webhook %s: rejected a request without a valid Twilio signature", request.path)
+    if not _backend().webhook_signed(_public_url(), params, dict(request.headers.items())):
+        log.warning("webhook %s: rejected a request without a valid signature", request.path)
         return None
     return params
 
@@ -51,7 +51,10 @@ def twilio_status() -> Any:
     if params is None:
         return _forbidden()
     session = db()
-    result = apply_status_callback(session, env(), params, request.args.get("m"), bad_number=_backend().bad_number)
+    report = _backend().read_status(params)
+    result = apply_status_callback(session, env(), request.args.get("m"), sid=report.sid,
+                                   provider_status=report.provider_status, status=report.status,
+                                   error_code=report.error_code, bad_number=report.bad_number)
     session.commit()
     log.info("status callback for message %s: %s", result.message_id, "changed" if result.changed else "no change")
     return Response(status=204)
@@ -63,8 +66,8 @@ def twilio_inbound() -> Any:
     if params is None:
         return _forbidden()
     session = db()
-    result = receive_reply(session, env(), from_number=params.get("From", ""), body=params.get("Body", ""),
-                           provider_id=params.get("MessageSid") or params.get("SmsSid"))
+    text = _backend().read_reply(params)
+    result = receive_reply(session, env(), from_number=text.from_number, body=text.body, provider_id=text.sid)
     session.commit()
     log.info("reply %s classified %s", result.reply_id, result.classification)
     answer = _backend().answer(result.answer)
