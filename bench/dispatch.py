@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -99,10 +99,8 @@ class FakeProcess:
         return self.conn.recv()
 
     def close(self) -> None:
-        try:
+        with suppress(Exception):
             self.ask("stop")
-        except Exception:
-            pass
         self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()
@@ -301,7 +299,8 @@ def lag(fake: FakeProcess, url: str, tmp: Path, n: int, threads: int) -> dict[st
             "max": lags[-1], "seconds": elapsed, "exit": finished.returncode}
 
 
-def memory(fake: FakeProcess, url: str, tmp: Path, small: int, large: int, threads: int) -> tuple[int, int, float, float]:
+def memory(fake: FakeProcess, url: str, tmp: Path, small: int, large: int,
+           threads: int) -> tuple[int, int, float, float]:
     """Peak RSS (kB) of a worker with ``small`` then ``large`` future texts; insert seconds."""
     from pathway.db import make_engine
     from tests.dispatch import _bulk
@@ -317,8 +316,8 @@ def memory(fake: FakeProcess, url: str, tmp: Path, small: int, large: int, threa
     fake.ask("reset")
     rss_small = run_worker(url, fake, tmp, seconds=8, **settings).maxrss_kb
     t = time.perf_counter()
-    _bulk.add_future_texts(engine, pids, large - small, first_at=start + timedelta(days=1), spacing=timedelta(seconds=1),
-                           now=now, tag="m1")
+    _bulk.add_future_texts(engine, pids, large - small, first_at=start + timedelta(days=1),
+                           spacing=timedelta(seconds=1), now=now, tag="m1")
     inserted = time.perf_counter() - t
     _bulk.add_texts(engine, pids, 200, send_at=now - timedelta(seconds=1), now=now, tag="memdue2")
     engine.dispose()
@@ -355,13 +354,13 @@ def main() -> None:
                 bare_sdk_loop(fake, 100, args.concurrency)  # warm up connections and imports
                 # Alternate the two loops, each on a fresh database, so drift on the machine
                 # hits both; report the medians and the median of the rounds' ratios.
-                bares, rates, ratios, passes = [], [], [], 0
+                bares, rates, ratios, _passes = [], [], [], 0
                 for i in range(args.rounds):
                     fake.ask("reset")
                     bares.append(bare_sdk_loop(fake, n_thru, args.concurrency))
                     fake.ask("reset")
                     with scratch_database(args.database, tmp, f"throughput{i}") as url:
-                        rate, passes = dispatcher_passes(fake, url, n_thru, args.concurrency, args.batch)
+                        rate, _passes = dispatcher_passes(fake, url, n_thru, args.concurrency, args.batch)
                     rates.append(rate)
                     ratios.append(rate / bares[-1])
                 print(f"\n1. throughput, {n_thru} texts, median of {args.rounds} alternating rounds")
