@@ -1,8 +1,8 @@
 """Benchmark the text dispatcher against the fake Twilio on loopback. Prints; never asserts.
 
-    /work/venv/bin/python bench/dispatch.py                 # temp SQLite files
-    /work/venv/bin/python bench/dispatch.py --database postgresql://postgres@127.0.0.1:5432/test
-    /work/venv/bin/python bench/dispatch.py --quick         # smaller numbers, about a minute
+    python bench/dispatch.py                 # temp SQLite files
+    python bench/dispatch.py --database postgresql://postgres@127.0.0.1:5432/test
+    python bench/dispatch.py --quick         # smaller numbers, about a minute
 
 What it measures (the rate limit is off everywhere; the fake Twilio runs in its own process so
 it does not share a GIL with what is measured):

@@ -67,13 +67,40 @@ def test_layers_import_only_downwards() -> None:
     assert not problems, "imports against the layering:\n" + "\n".join(problems)
 
 
+def _imported_modules(tree: ast.AST) -> list[str]:
+    """Every module an import names, also ``from pathway.sms import twilio`` -> ``pathway.sms.twilio``."""
+    names = _imports(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [f"{node.module}.{a.name}" for a in node.names]
+    return names
+
+
+def twilio_offences(rel: str, source: str) -> list[str]:
+    """Only sms/twilio.py imports twilio; web never names the Twilio backend (it asks pathway.sms)."""
+    names = _imported_modules(ast.parse(source))
+    out = []
+    if rel != "sms/twilio.py" and any(n.split(".")[0] == "twilio" for n in names):
+        out.append(f"{rel} imports twilio")
+    if rel.startswith("web/") and any(n == "pathway.sms.twilio" or n.startswith("pathway.sms.twilio.") for n in names):
+        out.append(f"{rel} imports pathway.sms.twilio")
+    return out
+
+
 def test_only_sms_twilio_module_imports_twilio() -> None:
-    offenders = [
-        str(path.relative_to(PKG)) for _, path in _modules()
-        if any(n.split(".")[0] == "twilio" for n in _imports(ast.parse(path.read_text())))
-        and path.relative_to(PKG).as_posix() != "sms/twilio.py"
-    ]
+    offenders = [o for _, path in _modules()
+                 for o in twilio_offences(path.relative_to(PKG).as_posix(), path.read_text())]
     assert offenders == []
+
+
+def test_the_twilio_check_catches_each_way_of_reaching_twilio() -> None:
+    assert twilio_offences("web/webhooks.py", "from pathway.sms.twilio import TwilioBackend\n") != []
+    assert twilio_offences("web/webhooks.py", "from pathway.sms import twilio\n") != []
+    lazy = "def f():\n    from twilio.request_validator import RequestValidator\n"
+    assert twilio_offences("web/webhooks.py", lazy) != []
+    assert twilio_offences("services/delivery.py", "import twilio.rest\n") != []
+    assert twilio_offences("sms/twilio.py", "from twilio.rest import Client\n") == []
+    assert twilio_offences("web/webhooks.py", "from pathway.sms import backend\n") == []
 
 
 def test_timeline_and_services_never_read_the_clock() -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, Message, MessageEvent, Milestone, WorkerHeartbeat
+from pathway.models import Episode, Message, Milestone, WorkerHeartbeat
+from pathway.services import outbox
 
 # Milestones with a window are missed when it closes without being done.
 WINDOWED = ("hold_clearance", "follow_up", "pt_start")
@@ -23,30 +25,21 @@ class HousekeepingReport:
 
 def recover_expired_leases(session: Session, now: datetime, worker_id: str) -> int:
     """A worker died while sending: its texts' outcome is unknown, to be reconciled."""
-    ids = list(session.scalars(
-        update(Message)
-        .where(Message.status == "sending", Message.lease_until < now)
-        .values(status="unknown", status_reason="lease expired while sending", updated_at=now, lease_until=None)
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
-    ))
-    for mid in ids:
-        session.add(MessageEvent(message_id=mid, at=now, source="dispatch", from_status="sending",
-                                 to_status="unknown", reason="lease expired while sending (worker stopped?)",
-                                 actor=worker_id))
-    return len(ids)
+    return len(outbox.record_where(session, outbox.Unknown("lease expired while sending (worker stopped?)"),
+                                   expect="sending", where=Message.lease_until < now, now=now, source="dispatch",
+                                   actor=worker_id))
 
 
 def advance_milestones(session: Session, now: datetime) -> tuple[int, int]:
     active = select(Episode.id).where(Episode.status != "cancelled")
-    due = session.execute(
+    due = cast(CursorResult[Any], session.execute(
         update(Milestone)
         .where(Milestone.status == "planned", Milestone.episode_id.in_(active),
                func.coalesce(Milestone.due_at, Milestone.window_start) <= now)
         .values(status="due")
         .execution_options(synchronize_session=False)
-    ).rowcount
-    missed = session.execute(
+    )).rowcount
+    missed = cast(CursorResult[Any], session.execute(
         update(Milestone)
         .where(Milestone.status.in_(("planned", "due")), Milestone.kind.in_(WINDOWED),
                Milestone.window_end.is_not(None), Milestone.window_end < now,
@@ -55,7 +48,7 @@ def advance_milestones(session: Session, now: datetime) -> tuple[int, int]:
                or_(Milestone.due_at.is_(None), Milestone.due_at < now))
         .values(status="missed")
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     return int(due or 0), int(missed or 0)
 
 

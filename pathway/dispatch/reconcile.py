@@ -9,7 +9,7 @@ grace period means it is safe to send again. Nothing is ever resent blindly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from pathway.clock import Clock
 from pathway.dispatch.outbox import picked
 from pathway.dispatch.settings import DispatchSettings
-from pathway.models import Message, MessageEvent, Patient
+from pathway.models import Message, Patient
+from pathway.services import outbox
 from pathway.services.base import Env, Rules
 from pathway.services.tasks import open_task
 from pathway.sms import SmsError, Transport
@@ -37,7 +38,7 @@ class ReconcileReport:
     ids: list[int] = field(default_factory=list)
 
 
-def _claim_unknown(session: Session, *, now, worker_id: str, limit: int, lease: timedelta) -> list[int]:  # type: ignore[no-untyped-def]
+def _claim_unknown(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
     pick = (select(Message.id).where(Message.status == "unknown",
                                      (Message.lease_until.is_(None)) | (Message.lease_until < now))
             .order_by(Message.attempt_started_at, Message.id).limit(limit))
@@ -80,25 +81,22 @@ def reconcile_unknown(sessions: sessionmaker[Session], transport: Transport, set
                 continue  # a callback resolved it meanwhile
             now = clock()
             if match is not None:
-                msg.status, msg.provider_id, msg.sent_at = "sent", match.provider_id, match.created_at
-                msg.lease_until, msg.updated_at = None, now
-                if match.status in ("delivered", "undelivered", "failed"):
-                    msg.status = match.status
-                session.add(MessageEvent(message_id=mid, at=now, source="reconcile", from_status="unknown",
-                                         to_status=msg.status, reason="found at the provider", actor=worker_id,
-                                         provider_status=match.status, data={"sid": match.provider_id}))
+                status = match.status if match.status in ("delivered", "undelivered", "failed") else "sent"
+                outbox.record(session, msg, outbox.Reported("found at the provider", status=status,
+                                                            sid=match.provider_id, provider_status=match.status,
+                                                            sent_at=match.created_at),
+                              now=now, source="reconcile", actor=worker_id)
                 report.found += 1
             elif now - started >= settings.reconcile_grace:
                 if msg.attempts >= settings.max_attempts:
-                    msg.status, msg.status_reason = "failed", "not found at the provider after the last attempt"
+                    outbox.record(session, msg, outbox.Failed("not found at the provider after the last attempt"),
+                                  now=now, source="reconcile", actor=worker_id)
                     open_task(session, Env(rules=rules, now=now), "send_failed", f"message:{mid}",
                               f"A {msg.kind.replace('_', ' ')} text could not be sent: call the patient",
                               patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=mid)
                 else:
-                    msg.status, msg.send_at, msg.status_reason = "scheduled", now, "not found at the provider: resend"
-                msg.claimed_by, msg.lease_until, msg.updated_at = None, None, now
-                session.add(MessageEvent(message_id=mid, at=now, source="reconcile", from_status="unknown",
-                                         to_status=msg.status, reason=msg.status_reason or "", actor=worker_id))
+                    outbox.record(session, msg, outbox.Scheduled("not found at the provider: resend", send_at=now),
+                                  now=now, source="reconcile", actor=worker_id)
                 report.resend += 1
             else:
                 msg.lease_until = None  # look again on a later pass
@@ -108,7 +106,7 @@ def reconcile_unknown(sessions: sessionmaker[Session], transport: Transport, set
 
 
 def _after_error(sessions: sessionmaker[Session], rules: Rules, mid: int, clock: Clock, worker_id: str,
-                 started, exc: SmsError) -> None:  # type: ignore[no-untyped-def]
+                 started: datetime, exc: SmsError) -> None:
     with sessions.begin() as session:
         msg = session.scalars(select(Message).where(Message.id == mid).with_for_update()).one()
         now = clock()
@@ -117,5 +115,5 @@ def _after_error(sessions: sessionmaker[Session], rules: Rules, mid: int, clock:
             open_task(session, Env(rules=rules, now=now), "reconcile_unknown", f"message:{mid}",
                       "We cannot tell whether a text reached the patient: check the provider's log or call",
                       patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=mid)
-        session.add(MessageEvent(message_id=mid, at=now, source="reconcile", from_status=None, to_status=None,
-                                 reason=f"could not ask the provider ({exc.outcome})", actor=worker_id))
+        outbox.note(session, mid, f"could not ask the provider ({exc.outcome})", now=now, source="reconcile",
+                    actor=worker_id)

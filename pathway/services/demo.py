@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, Message, MessageEvent, Patient, Reply, Task
+from pathway.models import Episode, Message, Patient, Reply, Task
 from pathway.services import episodes as ep
+from pathway.services import outbox
 from pathway.services.base import Actor, Env, Rules
 from pathway.services.patients import enrol_patient, opt_out
 from pathway.services.users import create_user
@@ -54,13 +55,14 @@ def _at(env: Env, days: int, hour: int, tz: ZoneInfo) -> datetime:
 def _settle_history(session: Session, now: datetime) -> None:
     """Texts whose time has passed were delivered (the demo has no past worker)."""
     rows = session.scalars(select(Message).where(Message.status == "scheduled", Message.send_at < now))
-    for m in rows:
-        m.status, m.sent_at, m.provider_id, m.attempts = "delivered", m.send_at, f"demo-{m.id}", 1
-        m.events.append(MessageEvent(at=m.send_at, source="dispatch", from_status="scheduled", to_status="sent",
-                                     reason="sent (demo history)"))
-        m.events.append(MessageEvent(at=m.send_at + timedelta(seconds=4), source="callback", from_status="sent",
-                                     to_status="delivered", reason="delivered (demo history)",
-                                     provider_status="delivered"))
+    for m in list(rows):
+        at = m.send_at
+        outbox.record(session, m, outbox.Sending(worker="demo", started_at=at), now=at, source="dispatch", actor="demo")
+        outbox.record(session, m, outbox.Sent("sent (demo history)", sid=f"demo-{m.id}", sent_at=at), now=at,
+                      source="dispatch", actor="demo")
+        outbox.record(session, m, outbox.Reported("delivered (demo history)", status="delivered",
+                                                  provider_status="delivered"),
+                      now=at + timedelta(seconds=4), source="callback")
 
 
 def seed_demo(session: Session, env: Env) -> list[tuple[str, str]]:

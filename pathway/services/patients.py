@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from pathway.models import Message, MessageEvent, Patient
+from pathway.models import Message, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import ConsentIn, PatientIn, PreferencesIn
 from pathway.schemas.vocab import CONSENT_METHODS
+from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
 from pathway.services.planning import add_message
 from pathway.timeline import PlannedMessage
@@ -118,17 +119,9 @@ def opt_in(session: Session, env: Env, actor: Actor, patient: Patient, via: str)
 
 def suppress_pending(session: Session, env: Env, patient: Patient, reason: str, actor: Actor) -> int:
     """Suppress every text still waiting for this patient; one statement, so none slips through."""
-    ids = list(session.scalars(
-        update(Message)
-        .where(Message.patient_id == patient.id, Message.status == "scheduled")
-        .values(status="suppressed", status_reason=reason, updated_at=env.now)
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
-    ))
-    for mid in ids:
-        session.add(MessageEvent(message_id=mid, at=env.now, source="user", from_status="scheduled",
-                                 to_status="suppressed", reason=reason, actor=actor.label))
-    return len(ids)
+    return len(outbox.record_where(session, outbox.Suppressed(reason), expect="scheduled",
+                                   where=Message.patient_id == patient.id, now=env.now, source="user",
+                                   actor=actor.label))
 
 
 def search_patients(session: Session, query: str, *, limit: int = 50) -> list[Patient]:

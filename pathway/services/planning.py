@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, MedicationHold, Message, MessageEvent, Milestone, Patient
+from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
+from pathway.services import outbox
 from pathway.services.base import Actor, Env
 from pathway.timeline import (
     EpisodeFacts,
@@ -166,33 +167,23 @@ def add_message(
         body=render(env, patient, planned),
         plan_key=planned.plan_key,
         send_at=planned.send_at,
-        status="scheduled",
         attempts=0,
         created_at=env.now,
-        updated_at=env.now,
     )
-    msg.events.append(MessageEvent(at=env.now, source="plan", from_status=None, to_status="scheduled", reason=reason))
-    session.add(msg)
+    outbox.record(session, msg, outbox.Scheduled(reason), now=env.now, source="plan")
     return msg
 
 
-def cancel_message(session: Session, env: Env, msg: Message, reason: str, actor: Actor) -> bool:
-    """Cancel a text that has not been claimed. A text already being sent stays history."""
-    done = session.execute(
-        update(Message)
-        .where(Message.id == msg.id, Message.status == "scheduled")
-        .values(status="cancelled", status_reason=reason, updated_at=env.now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if done:
-        session.add(
-            MessageEvent(
-                message_id=msg.id, at=env.now, source="plan", from_status="scheduled",
-                to_status="cancelled", reason=reason, actor=actor.label,
-            )
-        )
-        session.refresh(msg)
-    return bool(done)
+def cancel_messages(session: Session, env: Env, msgs: list[Message], reason: str, actor: Actor) -> int:
+    """Cancel texts that have not been claimed, in one statement. A text already being sent stays history."""
+    if not msgs:
+        return 0
+    moved = outbox.record_where(session, outbox.Cancelled(reason), expect="scheduled",
+                                where=Message.id.in_([m.id for m in msgs]), now=env.now, source="plan",
+                                actor=actor.label)
+    for msg in msgs:
+        session.expire(msg)  # the UPDATE went around the ORM: read the status again when asked
+    return len(moved)
 
 
 def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff: PlanDiff, reason: str) -> None:
@@ -222,16 +213,14 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
         by_key[stored.key].status = "cancelled"
     session.flush()
     stored_msgs = {m.plan_key: m for m in episode_messages(session, episode) if m.status == "scheduled"}
-    for sm in diff.messages_cancelled:
-        msg = stored_msgs.get(sm.plan_key)
-        if msg is not None:
-            cancel_message(session, env, msg, f"re-planned: {reason}", actor)
+    cancel_messages(session, env, [sm_ for sm in diff.messages_cancelled if (sm_ := stored_msgs.get(sm.plan_key))],
+                    f"re-planned: {reason}", actor)
     session.flush()
     patient = episode.patient
-    for pm in diff.messages_added:
+    for planned in diff.messages_added:
         add_message(
-            session, env, patient, pm, episode=episode,
-            milestone=by_key.get(pm.milestone_key) if pm.milestone_key else None,
+            session, env, patient, planned, episode=episode,
+            milestone=by_key.get(planned.milestone_key) if planned.milestone_key else None,
             reason=f"planned: {reason}",
         )
     if diff.notice is not None:

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, Message, MessageEvent, Patient, Reply
+from pathway.models import Episode, Message, Patient, Reply
 from pathway.resources import DATA_DIR
+from pathway.services import outbox
 from pathway.services.base import Actor, Env
 from pathway.services.patients import opt_in, opt_out
 from pathway.services.tasks import open_task
@@ -160,7 +161,6 @@ def _record_answer(session: Session, env: Env, patient: Patient, episode: Episod
     """The TwiML answer leaves with Twilio's response; keep it in the outbox history too."""
     msg = Message(patient_id=patient.id, episode_id=episode.id if episode else None, kind="reply",
                   language=patient.language, body=body, plan_key=f"reply:{reply.id}:{kind}", send_at=env.now,
-                  status="sent", attempts=1, sent_at=env.now, created_at=env.now, updated_at=env.now)
-    msg.events.append(MessageEvent(at=env.now, source="dispatch", from_status=None, to_status="sent",
-                                   reason=f"answered {kind} reply at once (TwiML)"))
-    session.add(msg)
+                  attempts=1, created_at=env.now)
+    outbox.record(session, msg, outbox.Sent(f"answered {kind} reply at once (TwiML)", sent_at=env.now), now=env.now,
+                  source="dispatch")

@@ -11,11 +11,13 @@ whose ``outcome`` tells the dispatcher what it may do next (see docs/dispatch.md
 ``ambiguous``  The request may have reached Twilio (read timeout, 5xx, connection dropped after
                the request was written). Never resend blindly: reconcile with ``list_sent``.
 
-Stdlib only; ``pathway/sms/twilio.py`` is the one module that knows about the Twilio SDK.
+Stdlib only. A provider's own vocabulary (its error codes, its webhook signature, its reply
+document) lives in its backend: ``pathway/sms/twilio.py`` is the one module that knows Twilio.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal, Protocol
@@ -64,6 +66,7 @@ class SmsError(Exception):
         code: int | None = None,
         http_status: int | None = None,
         retry_after: float | None = None,
+        configuration: str | None = None,
     ) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
@@ -72,6 +75,9 @@ class SmsError(Exception):
         self.code = code
         self.http_status = http_status
         self.retry_after = retry_after
+        # Set when the refusal says our sender or account is misconfigured (not the number):
+        # what is wrong, in the provider's words. Someone must fix the settings; retry meanwhile.
+        self.configuration = configuration
 
     @property
     def permanent(self) -> bool:
@@ -85,8 +91,57 @@ class SmsError(Exception):
         )
 
 
-class Transport(Protocol):
+@dataclass(frozen=True)
+class Answer:
+    """What a webhook answers the provider with (e.g. TwiML carrying a reply to the patient)."""
+
+    body: str
+    mimetype: str
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A delivery status callback, read into our words."""
+
+    sid: str  # the provider's id of the text ("" when not given)
+    provider_status: str  # the provider's own word, lower case ("" when not given)
+    status: str | None  # ours: sent | delivered | undelivered | failed; None for a word we do not know
+    error_code: int | None
+    bad_number: str | None  # why the number itself cannot take texts, when the code says so
+
+
+@dataclass(frozen=True)
+class IncomingText:
+    """A text a patient sent us, as the provider's webhook delivered it."""
+
+    from_number: str
+    body: str
+    sid: str | None
+
+
+class Backend(Protocol):
+    """What the web side asks of an SMS provider: its webhooks and the meaning of its codes."""
+
     name: str
+
+    def webhook_signed(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        """True when the provider signed these POST params for ``url`` (the public address it called)."""
+        ...
+
+    def answer(self, text: str | None) -> Answer:
+        """The answer to an incoming text: one text back to the patient, or nothing."""
+        ...
+
+    def read_status(self, params: Mapping[str, str]) -> StatusReport:
+        """A status callback's POST params, in our words."""
+        ...
+
+    def read_reply(self, params: Mapping[str, str]) -> IncomingText:
+        """An incoming text's POST params."""
+        ...
+
+
+class Transport(Backend, Protocol):
     default_rate_per_second: float | None  # None = unlimited
 
     def send(self, sms: OutgoingSms) -> SendResult: ...
@@ -94,63 +149,3 @@ class Transport(Protocol):
     def list_sent(self, to: str, since: datetime) -> list[ProviderMessage]:
         """Messages to ``to`` created at or after ``since`` (aware), newest first."""
         ...
-
-
-# --- classification ----------------------------------------------------------------------------
-
-#: Twilio error codes after which the same text to the same number can never succeed.
-#: code -> Twilio's meaning (https://www.twilio.com/docs/api/errors/<code>).
-PERMANENT_CODES: Final[dict[int, str]] = {
-    20003: "Authentication failed (wrong Account SID or Auth Token): configuration, not the phone",
-    21211: "Invalid 'To' phone number",
-    21212: "Invalid 'From' phone number",
-    21408: "Permission to send an SMS has not been enabled for the region of the 'To' number",
-    21601: "Phone number is not a valid SMS-capable number",
-    21602: "Message body is required",
-    21603: "A 'From' phone number is required",
-    21604: "A 'To' phone number is required",
-    21606: "The 'From' phone number is not a valid, SMS-capable number for this account",
-    21612: "The 'To' number is not reachable via SMS (carrier or From/To combination)",
-    21614: "'To' number is not a valid mobile number",
-    21617: "The concatenated message body exceeds the 1600 character limit",
-    21659: "'From' is not a Twilio number or short code of this account, or a country mismatch",
-    21660: "Mismatch between the 'From' number and the account",
-    21703: "The Messaging Service has no phone number available to send from",
-    30003: "Unreachable destination handset",
-    30004: "Message blocked (e.g. the recipient blocked it or the number cannot receive SMS)",
-    30005: "Unknown destination handset (the number does not exist)",
-    30006: "Landline or unreachable carrier",
-    30007: "Message filtered by the carrier",
-    30008: "Unknown error from the carrier",
-}
-
-#: The patient replied STOP (or another opt-out keyword) to this sender.
-OPTED_OUT_CODES: Final[dict[int, str]] = {
-    21610: "Attempt to send to an unsubscribed recipient (the patient replied STOP)",
-}
-
-#: Twilio documents these as "not processed": safe to send again later.
-RETRY_CODES: Final[dict[int, str]] = {
-    20429: "Too Many Requests: the request was rejected by rate limiting",
-}
-
-
-def classify(http_status: int | None, code: int | None) -> Outcome:
-    """Map Twilio's (HTTP status, error code) to what the dispatcher may do.
-
-    The tables above decide first; then the HTTP status: 429 is Twilio's "not processed",
-    any other 4xx is the request's fault and will fail again (permanent), 5xx and anything
-    unexpected may have been processed (ambiguous).
-    """
-    if code is not None:
-        if code in RETRY_CODES:
-            return "retry"
-        if code in OPTED_OUT_CODES:
-            return "opted_out"
-        if code in PERMANENT_CODES:
-            return "permanent"
-    if http_status == 429:
-        return "retry"
-    if http_status is not None and 400 <= http_status < 500:
-        return "permanent"
-    return "ambiguous"

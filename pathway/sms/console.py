@@ -9,21 +9,38 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TextIO
 
-from pathway.sms.base import OutgoingSms, ProviderMessage, SendResult
+from pathway.sms.base import Answer, IncomingText, OutgoingSms, ProviderMessage, SendResult, StatusReport
 
 
-class ConsoleTransport:
+class ConsoleBackend:
+    """No provider calls a console back: every webhook is refused as unsigned."""
+
+    name = "console"
+
+    def webhook_signed(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        return False
+
+    def answer(self, text: str | None) -> Answer:
+        return Answer(text or "", "text/plain")
+
+    def read_status(self, params: Mapping[str, str]) -> StatusReport:
+        return StatusReport(sid="", provider_status="", status=None, error_code=None, bad_number=None)
+
+    def read_reply(self, params: Mapping[str, str]) -> IncomingText:
+        return IncomingText(from_number="", body="", sid=None)
+
+
+class ConsoleTransport(ConsoleBackend):
     """Prints one line per text and remembers it so ``list_sent`` works like Twilio's.
 
     ``clock`` is the project's one clock (``pathway.clock.system_clock`` at the edge, a
     ``FixedClock`` in tests): it stamps ``created_at`` so ``list_sent(to, since)`` can filter.
     """
 
-    name = "console"
     default_rate_per_second: float | None = None
 
     def __init__(self, stream: TextIO | None = None, *, clock: Callable[[], datetime]) -> None:

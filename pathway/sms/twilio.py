@@ -22,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 
 import requests
 import urllib3.exceptions
@@ -32,12 +32,14 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from pathway.sms.base import (
+    Answer,
+    IncomingText,
     Outcome,
     OutgoingSms,
     ProviderMessage,
     SendResult,
     SmsError,
-    classify,
+    StatusReport,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,90 @@ _QUIET_LOGGERS: dict[str, int] = {
 #: senders (and queues at Twilio), so it can take more.
 RATE_FROM_NUMBER = 1.0
 RATE_MESSAGING_SERVICE = 10.0
+
+
+# --- Twilio's error codes and what each lets the dispatcher do -------------------------------
+
+#: Twilio error codes after which the same text to the same number can never succeed.
+#: code -> Twilio's meaning (https://www.twilio.com/docs/api/errors/<code>).
+PERMANENT_CODES: Final[dict[int, str]] = {
+    20003: "Authentication failed (wrong Account SID or Auth Token): configuration, not the phone",
+    21211: "Invalid 'To' phone number",
+    21212: "Invalid 'From' phone number",
+    21408: "Permission to send an SMS has not been enabled for the region of the 'To' number",
+    21601: "Phone number is not a valid SMS-capable number",
+    21602: "Message body is required",
+    21603: "A 'From' phone number is required",
+    21604: "A 'To' phone number is required",
+    21606: "The 'From' phone number is not a valid, SMS-capable number for this account",
+    21612: "The 'To' number is not reachable via SMS (carrier or From/To combination)",
+    21614: "'To' number is not a valid mobile number",
+    21617: "The concatenated message body exceeds the 1600 character limit",
+    21659: "'From' is not a Twilio number or short code of this account, or a country mismatch",
+    21660: "Mismatch between the 'From' number and the account",
+    21703: "The Messaging Service has no phone number available to send from",
+    30003: "Unreachable destination handset",
+    30004: "Message blocked (e.g. the recipient blocked it or the number cannot receive SMS)",
+    30005: "Unknown destination handset (the number does not exist)",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered by the carrier",
+    30008: "Unknown error from the carrier",
+}
+
+#: The patient replied STOP (or another opt-out keyword) to this sender.
+OPTED_OUT_CODES: Final[dict[int, str]] = {
+    21610: "Attempt to send to an unsubscribed recipient (the patient replied STOP)",
+}
+
+#: Twilio documents these as "not processed": safe to send again later.
+RETRY_CODES: Final[dict[int, str]] = {
+    20429: "Too Many Requests: the request was rejected by rate limiting",
+}
+
+
+def classify(http_status: int | None, code: int | None) -> Outcome:
+    """Map Twilio's (HTTP status, error code) to what the dispatcher may do.
+
+    The tables above decide first; then the HTTP status: 429 is Twilio's "not processed",
+    any other 4xx is the request's fault and will fail again (permanent), 5xx and anything
+    unexpected may have been processed (ambiguous).
+    """
+    if code is not None:
+        if code in RETRY_CODES:
+            return "retry"
+        if code in OPTED_OUT_CODES:
+            return "opted_out"
+        if code in PERMANENT_CODES:
+            return "permanent"
+    if http_status == 429:
+        return "retry"
+    if http_status is not None and 400 <= http_status < 500:
+        return "permanent"
+    return "ambiguous"
+
+
+#: Permanent errors that say our sender or account is misconfigured, not that the number is bad:
+#: the dispatcher retries them with backoff (someone fixes the settings) and raises one task.
+CONFIGURATION_ERRORS: Final[dict[int, str]] = {
+    20003: "authentication failed",
+    20404: "account or resource not found",
+    21606: "From number not owned by the account",
+    21659: "From number not valid",
+    21212: "invalid From number",
+}
+
+#: Twilio's message statuses -> ours.
+MESSAGE_STATUSES: Final[dict[str, str]] = {
+    "accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
+    "delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
+}
+
+#: Carrier errors in a status callback that mean the number itself cannot take texts.
+BAD_NUMBER_ERRORS: Final[dict[int, str]] = {
+    30003: "unreachable handset",
+    30005: "unknown destination",
+    30006: "landline or unreachable carrier",
+}
 
 
 def _quiet_sdk_loggers() -> None:
@@ -130,10 +216,51 @@ def _error_code_from_body(text: str) -> int | None:
     return code if isinstance(code, int) else None
 
 
-class TwilioTransport:
-    """Twilio Programmable Messaging behind the :class:`~pathway.sms.base.Transport` protocol."""
+class TwilioBackend:
+    """Twilio's webhooks and codes: all the web side needs, from the Auth Token alone."""
 
     name = "twilio"
+
+    def __init__(self, auth_token: str) -> None:
+        self._auth_token = auth_token
+
+    def webhook_signed(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        """True when ``X-Twilio-Signature`` matches ``url`` (as Twilio called it) and the POST params.
+
+        ``url`` must be the public address Twilio used, not the one the app sees behind a
+        TLS-terminating proxy; callers build it from ``[web] public_url``.
+        """
+        signature = headers.get("X-Twilio-Signature")
+        if not self._auth_token or not signature:
+            return False
+        from twilio.request_validator import RequestValidator
+
+        return bool(RequestValidator(self._auth_token).validate(url, dict(params), signature))
+
+    def answer(self, text: str | None) -> Answer:
+        """A TwiML answer to an incoming text: one message back, or nothing."""
+        from twilio.twiml.messaging_response import MessagingResponse
+
+        response = MessagingResponse()
+        if text:
+            response.message(text)
+        return Answer(str(response), "application/xml")
+
+    def read_status(self, params: Mapping[str, str]) -> StatusReport:
+        provider_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+        raw_code = str(params.get("ErrorCode") or "")
+        code = int(raw_code) if raw_code.isdigit() else None
+        return StatusReport(sid=params.get("MessageSid") or params.get("SmsSid") or "",
+                            provider_status=provider_status, status=MESSAGE_STATUSES.get(provider_status),
+                            error_code=code, bad_number=BAD_NUMBER_ERRORS.get(code) if code is not None else None)
+
+    def read_reply(self, params: Mapping[str, str]) -> IncomingText:
+        return IncomingText(from_number=params.get("From", ""), body=params.get("Body", ""),
+                            sid=params.get("MessageSid") or params.get("SmsSid"))
+
+
+class TwilioTransport(TwilioBackend):
+    """Twilio Programmable Messaging behind the :class:`~pathway.sms.base.Transport` protocol."""
 
     def __init__(
         self,
@@ -152,6 +279,7 @@ class TwilioTransport:
             )
         if timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+        super().__init__(auth_token)
         _quiet_sdk_loggers()
         self._from_number = from_number
         self._messaging_service_sid = messaging_service_sid
@@ -273,6 +401,7 @@ class TwilioTransport:
             code=code,
             http_status=http_status,
             retry_after=retry_after,
+            configuration=CONFIGURATION_ERRORS.get(code) if outcome == "permanent" and code is not None else None,
         )
 
     def _network_error(
@@ -283,29 +412,3 @@ class TwilioTransport:
         kind = type(exc).__name__
         log.warning("sms %s: %s failed on the network (%s) -> %s", ref or "-", action, kind, outcome)
         return SmsError(f"{action} to Twilio failed: {kind}", outcome=outcome)
-
-
-# --- Webhooks: Twilio's own signature check and TwiML, so no other module imports twilio ------
-
-
-def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-    """True when ``X-Twilio-Signature`` matches ``url`` (as Twilio called it) and the POST params.
-
-    ``url`` must be the public address Twilio used, not the one the app sees behind a
-    TLS-terminating proxy; callers build it from ``[web] public_url``.
-    """
-    if not auth_token or not signature:
-        return False
-    from twilio.request_validator import RequestValidator
-
-    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
-
-
-def twiml_reply(text: str | None) -> str:
-    """A TwiML answer to an incoming text: one message back, or nothing."""
-    from twilio.twiml.messaging_response import MessagingResponse
-
-    response = MessagingResponse()
-    if text:
-        response.message(text)
-    return str(response)

@@ -1,7 +1,7 @@
 """Twilio webhooks: delivery status callbacks and patients' replies.
 
-Both check ``X-Twilio-Signature`` with the SDK's RequestValidator against the configured
-public URL (what Twilio called, even behind a TLS-terminating proxy). Anything unsigned or
+Both ask the configured SMS backend (:func:`pathway.sms.backend`) whether the provider signed the
+request for the configured public URL (what it called, even behind a TLS-terminating proxy). Anything unsigned or
 forged gets 403 and nothing is stored. CSRF does not apply: the signature is the check.
 """
 
@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 
 from pathway.services.delivery import apply_status_callback
 from pathway.services.replies import receive_reply
-from pathway.sms.twilio import signature_valid, twiml_reply
+from pathway.sms import Backend, backend
 from pathway.web.context import db, env, runtime
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -31,12 +31,16 @@ def _forbidden() -> Response:
     return Response("Forbidden: not signed by Twilio\n", status=403, mimetype="text/plain")
 
 
+def _backend() -> Backend:
+    config = runtime().config
+    return backend(config.sms.backend, config.secrets.twilio_auth_token)
+
+
 def _signed_params() -> dict[str, str] | None:
-    """The POST params when Twilio signed them for our public URL; None otherwise."""
-    token = runtime().config.secrets.twilio_auth_token
+    """The POST params when the provider signed them for our public URL; None otherwise."""
     params = request.form.to_dict(flat=True)
-    if not signature_valid(token, _public_url(), params, request.headers.get("X-Twilio-Signature")):
-        log.warning("webhook %s: rejected a request without a valid Twilio signature", request.path)
+    if not _backend().webhook_signed(_public_url(), params, dict(request.headers.items())):
+        log.warning("webhook %s: rejected a request without a valid signature", request.path)
         return None
     return params
 
@@ -47,7 +51,10 @@ def twilio_status() -> Any:
     if params is None:
         return _forbidden()
     session = db()
-    result = apply_status_callback(session, env(), params, request.args.get("m"))
+    report = _backend().read_status(params)
+    result = apply_status_callback(session, env(), request.args.get("m"), sid=report.sid,
+                                   provider_status=report.provider_status, status=report.status,
+                                   error_code=report.error_code, bad_number=report.bad_number)
     session.commit()
     log.info("status callback for message %s: %s", result.message_id, "changed" if result.changed else "no change")
     return Response(status=204)
@@ -59,8 +66,9 @@ def twilio_inbound() -> Any:
     if params is None:
         return _forbidden()
     session = db()
-    result = receive_reply(session, env(), from_number=params.get("From", ""), body=params.get("Body", ""),
-                           provider_id=params.get("MessageSid") or params.get("SmsSid"))
+    text = _backend().read_reply(params)
+    result = receive_reply(session, env(), from_number=text.from_number, body=text.body, provider_id=text.sid)
     session.commit()
     log.info("reply %s classified %s", result.reply_id, result.classification)
-    return Response(twiml_reply(result.answer), mimetype="application/xml")
+    answer = _backend().answer(result.answer)
+    return Response(answer.body, mimetype=answer.mimetype)

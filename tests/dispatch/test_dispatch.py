@@ -294,18 +294,18 @@ def test_batched_writes_keep_each_transition_with_its_time_and_sid(sessions, enr
 
 
 def test_bulk_writes_refuse_a_naive_time_and_store_nothing(sessions, enrol, make_dispatcher) -> None:
-    from pathway.dispatch.outbox import add_events, record_sent_many
+    from pathway.dispatch.outbox import acceptance
+    from pathway.services import outbox
 
     enrol()
     d = make_dispatcher()
     (c,) = d.claim()
     naive = datetime(2027, 2, 1, 15, 0)
     with pytest.raises(Exception, match="naive"), sessions.begin() as s:
-        record_sent_many(s, [(c.id, "SM" + "0" * 32, "queued", naive)], worker_id="w1")
+        outbox.record_many(s, [(c.id, acceptance("SM" + "0" * 32, "queued", naive), naive)], expect="sending",
+                           source="dispatch", actor="w1")
     with pytest.raises(Exception, match="naive"), sessions.begin() as s:
-        add_events(s, [{"message_id": c.id, "at": naive, "source": "dispatch", "from_status": None,
-                        "to_status": None, "reason": "x", "actor": "w1", "provider_status": None,
-                        "error_code": None}])
+        outbox.note(s, c.id, "x", now=naive, source="dispatch", actor="w1")
     (msg,) = _messages(sessions)
     assert msg.status == "sending" and msg.provider_id is None
     assert [e[2] for e in _events(sessions, msg.id)][-1] == "claimed, attempt 1"

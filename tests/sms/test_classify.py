@@ -4,8 +4,15 @@ import pytest
 import requests
 import urllib3.exceptions
 
-from pathway.sms.base import OPTED_OUT_CODES, PERMANENT_CODES, RETRY_CODES, SmsError, classify
-from pathway.sms.twilio import network_outcome, retry_after_seconds
+from pathway.sms.base import SmsError
+from pathway.sms.twilio import (
+    OPTED_OUT_CODES,
+    PERMANENT_CODES,
+    RETRY_CODES,
+    classify,
+    network_outcome,
+    retry_after_seconds,
+)
 
 
 @pytest.mark.parametrize(

@@ -321,3 +321,10 @@ def test_the_sdk_loggers_are_quieted_by_the_transport(
     assert logging.getLogger("urllib3.connectionpool").getEffectiveLevel() >= logging.INFO
 
 
+
+
+def test_a_refusal_that_names_our_own_settings_says_so(
+    fake_twilio: FakeTwilio, twilio_transport_factory: MakeTransport
+) -> None:
+    error = send_error(twilio_transport_factory(auth_token="not-the-token"))
+    assert error.configuration == "authentication failed"

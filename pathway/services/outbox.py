@@ -1,0 +1,349 @@
+"""The one writer of a text's state: every status change and its event are written here, together.
+
+A change is a small typed value (:class:`Scheduled`, :class:`Sending`, :class:`Sent`,
+:class:`Reported`, :class:`Failed`, :class:`Unknown`, :class:`Cancelled`, :class:`Suppressed`)
+that knows which columns it writes and from which statuses it may come (the forward-only rules
+of shared docs/dispatch.md, enforced here and nowhere else). Three shapes of write, one rule:
+
+``record(session, message, change)``     one loaded (or new) message, through the ORM;
+``record_where(db, change, expect=...)``  one conditional UPDATE of every message a condition
+                                         picks at status ``expect`` (a claim, an opt-out, a
+                                         re-plan's cancellations), RETURNING the ids it moved;
+``record_many(db, rows, expect=...)``     the same conditional UPDATE for many messages with
+                                         their own values (a group of accepted texts).
+
+``note`` keeps an event that changes nothing (a repeated callback, a provider we could not ask).
+No other module assigns ``Message.status`` or builds a ``MessageEvent``: tests/services/
+test_outbox_writer.py walks the package and fails if one does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, insert, update
+from sqlalchemy.orm import Session
+
+from pathway.models import Message, MessageEvent
+
+_MESSAGES = cast(Table, Message.__table__)
+_EVENTS = cast(Table, MessageEvent.__table__)
+_EVENT_COLUMNS = ("message_id", "at", "source", "from_status", "to_status", "reason", "actor", "provider_status",
+                  "error_code")
+
+# How far along a text is; a provider's report only ever raises it (a late 'sent' never
+# overwrites 'delivered').
+RANK: Mapping[str, int] = {
+    "cancelled": 0, "suppressed": 0, "scheduled": 0, "sending": 1, "unknown": 1,
+    "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
+}
+_NEW = None  # the from-status of a message being created
+
+
+@dataclass(frozen=True)
+class Change:
+    """One transition. ``values`` are the message's columns it writes besides status and updated_at."""
+
+    reason: str
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset()
+    _to: ClassVar[str] = ""
+
+    @property
+    def to(self) -> str:
+        return self._to
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        """Columns to write; ``msg`` is None for a Core UPDATE (then SQL expressions may be used)."""
+        return {}
+
+    def event(self) -> dict[str, Any]:
+        """The event's provider_status / error_code / data, when the change carries them."""
+        return {}
+
+    def describe(self, row: Any) -> str:
+        return self.reason
+
+    def may_leave(self, status: str | None) -> bool:
+        return status in self.allowed_from
+
+
+def _give_back(msg: Message | None) -> dict[str, Any]:
+    """A claim that did not become an attempt: the attempt is not counted, the lease is released."""
+    attempts = _MESSAGES.c.attempts - 1 if msg is None else msg.attempts - 1
+    return {"attempts": attempts, "claimed_by": None, "lease_until": None, "attempt_started_at": None}
+
+
+@dataclass(frozen=True)
+class Scheduled(Change):
+    """Waiting to be sent: newly planned (from nothing), given back, deferred, or to be retried."""
+
+    send_at: datetime | None = None
+    give_back: bool = False  # the claim is undone (not counted as an attempt)
+    error_code: int | None = None
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset({_NEW, "sending", "unknown"})
+    _to: ClassVar[str] = "scheduled"
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        if msg is not None and msg.id is None:  # newly planned: the planner set every column
+            return {}
+        out: dict[str, Any] = {"claimed_by": None, "lease_until": None, "status_reason": self.reason}
+        if self.give_back:
+            out |= _give_back(msg)
+        else:
+            out["error_code"] = self.error_code
+        if self.send_at is not None:
+            out["send_at"] = self.send_at
+        return out
+
+
+@dataclass(frozen=True)
+class Sending(Change):
+    """Claimed by a worker: the attempt is counted and committed before the HTTP call."""
+
+    reason: str = "claimed"
+    worker: str = ""
+    lease_until: datetime | None = None
+    started_at: datetime | None = None
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"scheduled"})
+    _to: ClassVar[str] = "sending"
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        attempts = _MESSAGES.c.attempts + 1 if msg is None else msg.attempts + 1
+        return {"claimed_by": self.worker, "lease_until": self.lease_until, "attempt_started_at": self.started_at,
+                "attempts": attempts}
+
+    def describe(self, row: Any) -> str:
+        return f"claimed, attempt {row.attempts}"
+
+
+@dataclass(frozen=True)
+class Sent(Change):
+    """The provider accepted the text (or it left at once as a webhook's answer, from nothing)."""
+
+    reason: str = ""
+    sid: str | None = None
+    provider_status: str | None = None
+    sent_at: datetime | None = None
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset({_NEW, "sending", "unknown"})
+
+    @property
+    def to(self) -> str:
+        return "delivered" if self.provider_status == "delivered" else "sent"
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        return {"provider_id": self.sid, "sent_at": self.sent_at, "lease_until": None, "error_code": None}
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"provider_status": self.provider_status}
+        if self.sid is not None:
+            out["data"] = {"sid": self.sid}
+        return out
+
+
+@dataclass(frozen=True)
+class Reported(Change):
+    """The provider says where the text is (a status callback, or found when reconciling): only
+    ever forward, by :data:`RANK`. Keeps a sid and a send time already known."""
+
+    status: str = "sent"
+    sid: str | None = None
+    provider_status: str | None = None
+    error_code: int | None = None
+    sent_at: datetime | None = None
+
+    @property
+    def to(self) -> str:
+        return self.status
+
+    def may_leave(self, status: str | None) -> bool:
+        return status is not None and RANK[self.status] > RANK.get(status, 0)
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        assert msg is not None, "a provider's report is applied to a loaded message"
+        out: dict[str, Any] = {"provider_id": msg.provider_id or self.sid or None,
+                               "sent_at": msg.sent_at or self.sent_at, "lease_until": None}
+        if self.error_code is not None:
+            out["error_code"] = self.error_code
+        return out
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"provider_status": self.provider_status, "error_code": self.error_code}
+        if self.sid:
+            out["data"] = {"sid": self.sid}
+        return out
+
+
+@dataclass(frozen=True)
+class Failed(Change):
+    """Will not be sent: refused for good, opted out, or attempts exhausted. A person follows up."""
+
+    error_code: int | None = None
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"sending", "unknown"})
+    _to: ClassVar[str] = "failed"
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        return {"status_reason": self.reason, "error_code": self.error_code, "lease_until": None}
+
+    def event(self) -> dict[str, Any]:
+        return {"error_code": self.error_code}
+
+
+@dataclass(frozen=True)
+class Unknown(Change):
+    """The provider may have it (timeout, 5xx, a worker died mid-send): reconcile, never resend blindly."""
+
+    error_code: int | None = None
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"sending"})
+    _to: ClassVar[str] = "unknown"
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"status_reason": self.reason, "lease_until": None}
+        if self.error_code is not None:
+            out["error_code"] = self.error_code
+        return out
+
+    def event(self) -> dict[str, Any]:
+        return {"error_code": self.error_code}
+
+
+@dataclass(frozen=True)
+class Cancelled(Change):
+    """No longer wanted (re-planned, episode or milestone closed, too late); from 'sending' the
+    claim is given back, since it never became an attempt."""
+
+    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"scheduled", "sending"})
+    _to: ClassVar[str] = "cancelled"
+    give_back: bool = False
+
+    def values(self, msg: Message | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"status_reason": self.reason}
+        if self.give_back:
+            out |= {k: v for k, v in _give_back(msg).items() if k != "attempt_started_at"}
+        return out
+
+
+@dataclass(frozen=True)
+class Suppressed(Cancelled):
+    """Must not reach the patient (no consent, opted out, phone flagged, hold not approved)."""
+
+    _to: ClassVar[str] = "suppressed"
+
+
+def _event_row(message_id: int, change: Change | None, old: str | None, *, at: datetime, source: str,
+               actor: str | None, reason: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"message_id": message_id, "at": at, "source": source, "from_status": old,
+                           "to_status": change.to if change is not None else None, "reason": reason,
+                           "actor": actor, "provider_status": None, "error_code": None}
+    row |= {k: v for k, v in extra.items() if k != "data"}
+    if extra.get("data") is not None:  # left out, not None: JSON would store a JSON 'null', the ORM SQL NULL
+        row["data"] = extra["data"]
+    return row
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One Core executemany per shape (rows with and without data), no ORM objects, no flush."""
+    for group in ([r for r in rows if "data" not in r], [r for r in rows if "data" in r]):
+        if group:
+            conn.execute(insert(_EVENTS), group)
+
+
+def _connection(db: Session | Connection) -> Connection:
+    if isinstance(db, Session):
+        db.flush()  # ORM changes pending in the session go first, so the history stays in order
+        return db.connection()
+    return db
+
+
+def _check(change: Change, expect: str | None) -> None:
+    if not change.may_leave(expect):
+        raise ValueError(f"a text may not move from {expect!r} to {change.to!r}")
+
+
+def record(session: Session, msg: Message, change: Change, *, now: datetime, source: str,
+           actor: str | None = None) -> bool:
+    """Move one message (new, or loaded and locked by the caller) and keep its event.
+
+    Returns False, writing nothing, when the move would not be forward from its current status.
+    """
+    old = None if msg.id is None else msg.status
+    if not change.may_leave(old):
+        return False
+    for key, value in change.values(msg).items():
+        setattr(msg, key, value)
+    msg.status = change.to
+    msg.updated_at = now
+    row = _event_row(msg.id or 0, change, old, at=now, source=source, actor=actor, reason=change.describe(msg),
+                     extra=change.event())
+    del row["message_id"]
+    event = MessageEvent(**row)
+    if msg.id is None or "events" in msg.__dict__:
+        msg.events.append(event)  # a new message, or its history already loaded: keep it in step
+        session.add(msg)
+    else:  # by id: appending would load the whole history first
+        event.message_id = msg.id
+        session.add(event)
+    return True
+
+
+def record_where(db: Session | Connection, change: Change, *, expect: str, where: ColumnElement[bool], now: datetime,
+                 source: str, actor: str | None = None, returning: Sequence[Any] = ()) -> list[Row[Any]]:
+    """Move every message ``where`` picks that is still at ``expect``, in ONE conditional UPDATE.
+
+    The status guard makes it safe against a concurrent writer: a row another transaction moved
+    first is simply not returned. Returns the moved rows (``id`` plus ``returning``), each with
+    its event written.
+    """
+    _check(change, expect)
+    conn = _connection(db)
+    stmt = (update(_MESSAGES).where(where, _MESSAGES.c.status == expect)
+            .values(status=change.to, updated_at=now, **change.values(None))
+            .returning(_MESSAGES.c.id, *returning))
+    rows = list(conn.execute(stmt).all())
+    _insert_events(conn, [_event_row(r.id, change, expect, at=now, source=source, actor=actor,
+                                     reason=change.describe(r), extra=change.event()) for r in rows])
+    return rows
+
+
+# Built once: the group commit runs this per group on the dispatcher's hot path, where building
+# and cache-keying a statement per call costs about as much as running it.
+_SENT_MANY = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("mid"), _MESSAGES.c.status == bindparam("expect"))
+    .values(status=bindparam("to"), provider_id=bindparam("sid"), sent_at=bindparam("sent_at"), lease_until=None,
+            error_code=None, updated_at=bindparam("now"))
+)
+
+
+def record_many(db: Session | Connection, rows: Sequence[tuple[int, Sent, datetime]], *, expect: str, source: str,
+                actor: str | None) -> bool:
+    """Record many accepted texts ``(message_id, Sent(...), at)`` still at ``expect``: one
+    executemany of the conditional UPDATE and one of their events.
+
+    All or nothing: returns False when any text was no longer at ``expect`` (a callback got there
+    first); then no event was written and the caller must roll the transaction back and record
+    those texts one by one with :func:`record`.
+    """
+    if not rows:
+        return True
+    for _, change, _ in rows:
+        _check(change, expect)
+    conn = _connection(db)
+    params = [{"mid": mid, "expect": expect, "to": c.to, "sid": c.sid, "sent_at": c.sent_at or at, "now": at}
+              for mid, c, at in rows]
+    if conn.execute(_SENT_MANY, params).rowcount != len(params):
+        return False
+    _insert_events(conn, [_event_row(mid, c, expect, at=at, source=source, actor=actor, reason=c.reason,
+                                     extra=c.event()) for mid, c, at in rows])
+    return True
+
+
+def note(db: Session | Connection, message_id: int, reason: str, *, now: datetime, source: str,
+         actor: str | None = None, status: str | None = None, provider_status: str | None = None,
+         error_code: int | None = None, data: dict[str, Any] | None = None) -> None:
+    """Keep an event that changes no status (``status``: the status it found, if worth saying)."""
+    _insert_events(_connection(db), [_event_row(message_id, None, status, at=now, source=source, actor=actor,
+                                                reason=reason, extra={"provider_status": provider_status,
+                                                                      "error_code": error_code, "data": data})])
