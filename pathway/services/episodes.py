@@ -192,9 +192,9 @@ def book_appointment(
         raise ValidationError({"appointment_at": "must be after the procedure"})
     if kind == "follow_up" and outside_window(episode, at) and not given.confirm_outside_window:
         d = env.rules.definition
-        raise Conflict(f"the follow-up visit belongs {d.follow_up_window_start_day} to "
-                       f"{d.follow_up_window_end_day} days after the procedure; to book it outside that window, "
-                       "confirm with confirm_outside_window: true")
+        raise OutsideWindow(f"The follow-up visit belongs {d.follow_up_window_start_day} to "
+                            f"{d.follow_up_window_end_day} days after the procedure; to book it outside that "
+                            "window, confirm it (confirm_outside_window: true).")
     appt = episode.appointment(kind)
     moved_from = appt.appointment_at if appt else None
     if appt is None:
@@ -208,6 +208,10 @@ def book_appointment(
     audit(session, env, actor, f"appointment.{'move' if moved_from else 'book'}", "appointment", appt.id,
           patient_id=episode.patient_id, detail={"kind": kind, "at": at.isoformat()})
     return appt
+
+
+class OutsideWindow(Conflict):
+    """A follow-up visit outside its window, not confirmed (409)."""
 
 
 def outside_window(episode: Episode, at: datetime) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
-from pathway.services.episodes import CheckItem, Decision, decide
+from pathway.services.episodes import CheckItem, Decision, decide, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
 from pathway.timeline.gonogo import Blocker
@@ -76,6 +76,12 @@ class EpisodeRecord:
     @property
     def reschedulable(self) -> bool:
         return self.open and self.episode.ended_at is None
+
+    @property
+    def follow_up_outside_window(self) -> bool:
+        """The booked follow-up visit falls outside its day 7-10 window (as the API's answer says)."""
+        appt = self.episode.appointment("follow_up")
+        return appt is not None and outside_window(self.episode, appt.appointment_at)
 
     @property
     def go(self) -> bool:
