@@ -264,7 +264,7 @@ BoardFilter = Annotated[str | None, BeforeValidator(lambda raw: None if raw in (
 
 
 class HoldsQuery(InputModel):
-    status: Literal["unsigned"] = Field("unsigned", description="`unsigned`: clearance requested, or approved by the "
+    status: Literal["unsigned"] = Field(description="`unsigned`: clearance requested, or approved by the "
                                                     "prescriber and not yet signed by a clinician")
 
 
