@@ -369,9 +369,16 @@ def go_no_go(env: Env, episode: Episode) -> list[CheckItem]:
         items.append(CheckItem(f"{h.drug_name} hold", settled,
                                "signed" if settled else f"clearance {h.clearance.replace('_', ' ')}"))
         if h.inr_required and h.clearance == "approved":
-            fresh = h.inr_at is not None and h.inr_at <= episode.procedure_at
+            # The same freshness rule as the go / no go (timeline.gonogo): an old value is not a pass.
+            tz = ZoneInfo(episode.patient.timezone)
+            fresh = h.inr_at is not None and rules.inr_fresh(h.inr_at, episode.procedure_at, tz, limits(env))
             ok = bool(fresh and h.inr_value is not None and h.inr_value <= inr_max)
-            detail = "no INR recorded" if h.inr_value is None else f"INR {h.inr_value} (needs <= {inr_max})"
+            if h.inr_value is None or h.inr_at is None:
+                detail = "no INR recorded"
+            else:
+                drawn = rules.day_words(h.inr_at.astimezone(tz).date())
+                detail = (f"INR {h.inr_value} drawn {drawn} (needs <= {inr_max}"
+                          + ("" if fresh else ", drawn on the procedure day or the day before") + ")")
             items.append(CheckItem(f"INR for {h.drug_name}", ok, detail))
     items.append(CheckItem("Escort arranged", episode.escort_arranged,
                            "yes" if episode.escort_arranged else "not recorded"))

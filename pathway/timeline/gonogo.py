@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-__all__ = ["RULES", "Blocker", "EpisodeFacts", "GoLimits", "HoldFacts", "blockers", "day_words", "decide"]
+__all__ = ["RULES", "Blocker", "EpisodeFacts", "GoLimits", "HoldFacts", "blockers", "day_words", "decide", "inr_fresh"]
 
 ACTIVE = "scheduled"
 
@@ -140,9 +140,14 @@ def hold_started_late(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
                       f"may not have stopped in time. Confirm with the patient and the prescriber.")
 
 
+def inr_fresh(inr_at: datetime, procedure_at: datetime, tz: ZoneInfo, limits: GoLimits) -> bool:
+    """Drawn before the procedure, on its local day or within the window's days before it."""
+    first_day = _local(procedure_at, tz) - timedelta(days=limits.inr_window_days)
+    return _local(inr_at, tz) >= first_day and inr_at <= procedure_at
+
+
 def inr(e: EpisodeFacts, limits: GoLimits) -> Iterable[Blocker]:
     """Warfarin-type holds: an INR at or below the threshold, drawn within the window."""
-    first_day = _local(e.procedure_at, e.tz) - timedelta(days=limits.inr_window_days)
     window = ("on the procedure day or the day before" if limits.inr_window_days == 1
               else f"within {limits.inr_window_days} days before the procedure")
     for h in e.holds:
@@ -151,7 +156,7 @@ def inr(e: EpisodeFacts, limits: GoLimits) -> Iterable[Blocker]:
         if h.inr_value is None or h.inr_at is None:
             yield Blocker("inr_missing", h.id,
                           f"{_name(h)}: no INR recorded; draw one {window} (needs {limits.inr_max} or lower).")
-        elif _local(h.inr_at, e.tz) < first_day or h.inr_at > e.procedure_at:
+        elif not inr_fresh(h.inr_at, e.procedure_at, e.tz, limits):
             yield Blocker("inr_stale", h.id,
                           f"{_name(h)}: the INR of {h.inr_value} was drawn {day_words(_local(h.inr_at, e.tz))}; "
                           f"it counts only if drawn {window}.")
