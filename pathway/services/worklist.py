@@ -207,7 +207,7 @@ def _from_holds(session: Session, env: Env, limit: int) -> list[WorklistItem]:
             level = hold_urgency(env, due.astimezone(env.rules.clinic.tz).date())
             detail = f"{hold.drug_name}: no default hold; a clinician must enter the plan (clearance {hold.clearance})"
         if level != "normal":
-            detail += f" ({level})"
+            detail += f"; {level} priority"
         requested = hold.clearance == "requested"
         out.append(WorklistItem(
             kind="hold_unresolved", priority=_hold_priority(level), patient_id=patient.id,

@@ -201,8 +201,8 @@ def test_an_unresolved_holds_priority_rises_as_its_last_dose_nears(session: Any,
     normal, high, urgent = item_on(1), item_on(16), item_on(27)
     assert (d.hold_high_days, d.hold_urgent_days) == (14, 3)
     assert normal.priority == PRIORITY["hold_unresolved_normal"]  # 29 days before
-    assert high.priority == PRIORITY["hold_unresolved"] and "(high)" in high.detail  # 14 days before
-    assert urgent.priority == PRIORITY["hold_unresolved_urgent"] and "(urgent)" in urgent.detail  # 3 days
+    assert high.priority == PRIORITY["hold_unresolved"] and high.detail.endswith("; high priority")  # 14 days before
+    assert urgent.priority == PRIORITY["hold_unresolved_urgent"] and urgent.detail.endswith("; urgent priority")  # 3 days
     assert item_on(15).priority == PRIORITY["hold_unresolved_normal"]  # 15 days before
     assert item_on(28).priority == PRIORITY["hold_unresolved_urgent"] == item_on(3, 3).priority  # past
     assert PRIORITY["red_flag"] < PRIORITY["hold_unresolved_urgent"] < PRIORITY["hold_unresolved"]
