@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
-from pathway.models import Appointment, Episode, MedicationHold, Milestone, Patient
+from pathway.models import Appointment, AuditEvent, Episode, MedicationHold, Milestone, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
     AppointmentIn,
@@ -394,10 +395,21 @@ class Decision:
     checklist: list[CheckItem]
 
 
+def _moved_at(episode: Episode) -> datetime | None:
+    """When the procedure was last moved: the audit keeps every move (``episode.reschedule``)."""
+    session = object_session(episode)
+    if session is None or episode.id is None:
+        return None
+    return session.scalar(
+        select(func.max(AuditEvent.at)).where(
+            AuditEvent.patient_id == episode.patient_id, AuditEvent.action == "episode.reschedule",
+            AuditEvent.entity_type == "episode", AuditEvent.entity_id == episode.id))
+
+
 def _facts(episode: Episode) -> rules.EpisodeFacts:
     return rules.EpisodeFacts(
         status=episode.status, procedure_at=episode.procedure_at, tz=ZoneInfo(episode.patient.timezone),
-        planned_at=episode.created_at,
+        planned_at=episode.created_at, moved_at=_moved_at(episode),
         holds=[rules.HoldFacts(
             id=h.id, drug_name=h.drug_name, clearance=h.clearance, signed_at=h.signed_at, stop_days=h.stop_days,
             stop_hours=h.stop_hours, last_dose_on=h.last_dose_on, last_dose_at=h.last_dose_at,

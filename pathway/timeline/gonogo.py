@@ -50,11 +50,12 @@ class EpisodeFacts:
     status: str
     procedure_at: datetime
     tz: ZoneInfo
-    planned_at: datetime  # when the plan was made (or last moved, when that is known)
+    planned_at: datetime  # when the plan was made (the episode was scheduled)
     holds: Sequence[HoldFacts]
     mri_reviewed: bool
     conservative_care: bool
     escort_arranged: bool
+    moved_at: datetime | None = None  # when the procedure was last moved, if it was
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def hold_too_short(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
 
 
 def hold_started_late(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
-    """The last-dose date had already passed when the plan was made, or when it was signed."""
+    """The last-dose date had already passed when the plan was made or moved, or when it was signed."""
     for h in e.holds:
         if h.clearance in ("declined", "not_required"):
             continue
@@ -128,9 +129,12 @@ def hold_started_late(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
         if last is None:
             continue
         planned = _local(e.planned_at, e.tz)
+        moved = _local(e.moved_at, e.tz) if e.moved_at is not None else None
         signed = _local(h.signed_at, e.tz) if h.signed_at is not None else None
         if last < planned:
             when = f"when the plan was made ({day_words(planned)})"
+        elif moved is not None and last < moved:
+            when = f"when the procedure was moved ({day_words(moved)})"
         elif signed is not None and last < signed:
             when = f"when the hold was signed ({day_words(signed)})"
         else:

@@ -150,3 +150,17 @@ def test_holds_to_sign_lists_requested_and_approved_unsigned_holds_earliest_last
     assert audit.detail["patient_ids"] == sorted({far.patient_id, near.patient_id})
     with pytest.raises(Forbidden):
         unsigned_holds(session, env, staff["admin"])
+
+
+def test_a_move_that_puts_the_last_dose_in_the_past_is_a_late_start(session: Any, env: Any, staff: Any,
+                                                                     make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}], **READY)  # last dose Tue 2 March
+    _approve(session, env, staff, e.holds[0])
+    assert ep.decide(env, e).go
+    # On Fri 5 March the procedure moves to Mon 8 March: the last dose would be Sun 28 February.
+    friday = at(env, datetime(2027, 3, 5, 15, tzinfo=UTC))
+    ep.reschedule(session, friday, staff["coordinator"], e.id, {"procedure_at": "2027-03-08T08:00"})
+    d = ep.decide(friday, e)
+    assert not d.go and "hold_started_late" in [b.code for b in d.blockers]
+    late = next(b for b in d.blockers if b.code == "hold_started_late")
+    assert "had already passed when the procedure was moved (Fri 5 Mar)" in late.message

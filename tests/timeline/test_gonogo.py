@@ -121,3 +121,10 @@ def test_a_new_blocker_is_one_function_in_the_rules() -> None:
 
     assert g.decide(episode(hold()), LIMITS, (*g.RULES, hold_not_stopped))[1] == [
         g.Blocker("hold_not_stopped", 1, "clopidogrel: not stopped")]
+
+
+def test_a_last_dose_already_past_when_the_procedure_moved_started_late() -> None:
+    moved = episode(hold(last_dose_on=date(2027, 2, 28)), procedure_at=datetime(2027, 3, 8, 13, tzinfo=UTC),
+                    moved_at=datetime(2027, 3, 5, 15, tzinfo=UTC))
+    (b,) = g.decide(moved, LIMITS)[1]
+    assert b.code == "hold_started_late" and "when the procedure was moved (Fri 5 Mar)" in b.message
