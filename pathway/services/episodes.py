@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from pathway.models import Appointment, AuditEvent, Episode, MedicationHold, Milestone, Patient
@@ -395,25 +395,43 @@ class Decision:
     checklist: list[CheckItem]
 
 
-def _moved_at(episode: Episode) -> datetime | None:
-    """When the procedure was last moved: the audit keeps every move (``episode.reschedule``)."""
+def _moves(episode: Episode) -> list[tuple[datetime, datetime]]:
+    """Every move of the procedure, oldest first, as (when, the time it moved from): the audit
+    keeps each one (``episode.reschedule``)."""
     session = object_session(episode)
     if session is None or episode.id is None:
-        return None
-    return session.scalar(
-        select(func.max(AuditEvent.at)).where(
+        return []
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.detail).where(
             AuditEvent.patient_id == episode.patient_id, AuditEvent.action == "episode.reschedule",
-            AuditEvent.entity_type == "episode", AuditEvent.entity_id == episode.id))
+            AuditEvent.entity_type == "episode", AuditEvent.entity_id == episode.id,
+        ).order_by(AuditEvent.at, AuditEvent.id))
+    moves = []
+    for at, detail in rows:
+        try:
+            moves.append((at, datetime.fromisoformat(str((detail or {})["from"]))))
+        except (KeyError, ValueError):
+            continue
+    return moves
+
+
+def _signed_for(hold: MedicationHold, moves: list[tuple[datetime, datetime]]) -> datetime | None:
+    """The procedure time a signature was given for, when the procedure has moved since."""
+    if hold.signed_at is None:
+        return None
+    return next((moved_from for at, moved_from in moves if at > hold.signed_at), None)
 
 
 def _facts(episode: Episode) -> rules.EpisodeFacts:
+    moves = _moves(episode)
     return rules.EpisodeFacts(
         status=episode.status, procedure_at=episode.procedure_at, tz=ZoneInfo(episode.patient.timezone),
-        planned_at=episode.created_at, moved_at=_moved_at(episode),
+        planned_at=episode.created_at, moved_at=moves[-1][0] if moves else None,
         holds=[rules.HoldFacts(
             id=h.id, drug_name=h.drug_name, clearance=h.clearance, signed_at=h.signed_at, stop_days=h.stop_days,
             stop_hours=h.stop_hours, last_dose_on=h.last_dose_on, last_dose_at=h.last_dose_at,
             inr_required=h.inr_required, inr_value=h.inr_value, inr_at=h.inr_at,
+            signed_for=_signed_for(h, moves),
         ) for h in episode.holds],
         mri_reviewed=episode.mri_reviewed_on is not None,
         conservative_care=episode.tried_pt or episode.tried_medication or episode.tried_injections,

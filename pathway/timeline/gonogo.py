@@ -43,6 +43,8 @@ class HoldFacts:
     inr_required: bool
     inr_value: Decimal | None
     inr_at: datetime | None
+    # The procedure time the signature was given for, when the procedure has moved since.
+    signed_for: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,31 @@ def hold_too_short(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
     for h in e.holds:
         if h.signed_at is None or h.clearance != "approved":
             continue
-        if h.stop_days is not None and h.last_dose_on is not None:
+        if h.stop_days is not None:
+            # The signed date: the one the hold carries, or the one its signature was given for.
+            signed_days = [d for d in (h.last_dose_on,) if d is not None]
+            if h.signed_for is not None:
+                signed_days.append(_local(h.signed_for, e.tz) - timedelta(days=h.stop_days + 1))
+            if not signed_days:
+                continue
+            signed_day = max(signed_days)
             latest = procedure_day - timedelta(days=h.stop_days + 1)
-            if h.last_dose_on > latest:
-                left = max((procedure_day - h.last_dose_on).days - 1, 0)
+            if signed_day > latest:
+                left = max((procedure_day - signed_day).days - 1, 0)
                 yield Blocker("hold_too_short", h.id,
-                              f"{_name(h)}: the signed last dose ({day_words(h.last_dose_on)}) leaves only "
+                              f"{_name(h)}: the signed last dose ({day_words(signed_day)}) leaves only "
                               f"{left} of {h.stop_days} days before the procedure; the last safe dose "
                               f"is {day_words(latest)}.")
-        elif h.stop_hours is not None and h.last_dose_at is not None:
+        elif h.stop_hours is not None:
+            signed_ats = [t for t in (h.last_dose_at,) if t is not None]
+            if h.signed_for is not None:
+                signed_ats.append(h.signed_for - timedelta(hours=h.stop_hours))
+            if not signed_ats:
+                continue
+            signed_at = max(signed_ats)
             latest_at = e.procedure_at - timedelta(hours=h.stop_hours)
-            if h.last_dose_at > latest_at:
-                left = int((e.procedure_at - h.last_dose_at).total_seconds() // 3600)
+            if signed_at > latest_at:
+                left = max(int((e.procedure_at - signed_at).total_seconds() // 3600), 0)
                 yield Blocker("hold_too_short", h.id,
                               f"{_name(h)}: the signed last dose leaves only {left} of {h.stop_hours} hours "
                               f"before the procedure.")

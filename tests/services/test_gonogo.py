@@ -164,3 +164,25 @@ def test_a_move_that_puts_the_last_dose_in_the_past_is_a_late_start(session: Any
     assert not d.go and "hold_started_late" in [b.code for b in d.blockers]
     late = next(b for b in d.blockers if b.code == "hold_started_late")
     assert "had already passed when the procedure was moved (Fri 5 Mar)" in late.message
+
+
+def test_a_signature_given_for_a_later_procedure_does_not_stand_after_a_move_earlier(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}], **READY)  # signed for Wed 10 March: last dose Tue 2 March
+    (hold,) = e.holds
+    _approve(session, env, staff, hold)
+    later = at(env, datetime(2027, 2, 10, 15, tzinfo=UTC))
+    ep.reschedule(session, later, staff["coordinator"], e.id, {"procedure_at": "2027-03-06T08:00"})
+    d = ep.decide(later, e)
+    assert [b.code for b in d.blockers] == ["hold_too_short"] and not d.go
+    assert d.blockers[0].message == ("Clopidogrel: the signed last dose (Tue 2 Mar) leaves only 3 of 7 days before "
+                                     "the procedure; the last safe dose is Fri 26 Feb.")
+    # Signed again for the new date, it stands.
+    ep.record_clearance(session, at(later, datetime(2027, 2, 11, 15, tzinfo=UTC)), staff["clinician"], hold.id,
+                        {"status": "approved", "by": "Dr. Ortiz"})
+    assert ep.decide(later, e).go
+    # A move later keeps the signature: the hold only gets longer.
+    ep.reschedule(session, at(later, datetime(2027, 2, 12, 15, tzinfo=UTC)), staff["coordinator"], e.id,
+                  {"procedure_at": "2027-03-20T08:00"})
+    assert ep.decide(later, e).go

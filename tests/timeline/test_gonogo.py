@@ -128,3 +128,11 @@ def test_a_last_dose_already_past_when_the_procedure_moved_started_late() -> Non
                     moved_at=datetime(2027, 3, 5, 15, tzinfo=UTC))
     (b,) = g.decide(moved, LIMITS)[1]
     assert b.code == "hold_started_late" and "when the procedure was moved (Fri 5 Mar)" in b.message
+
+
+def test_a_signature_for_a_later_procedure_is_too_short_for_an_earlier_one() -> None:
+    # Signed for Wed 10 March (last dose Tue 2 March), the procedure is now Sat 6 March.
+    moved = episode(hold(last_dose_on=date(2027, 2, 26), signed_for=PROCEDURE),
+                    procedure_at=datetime(2027, 3, 6, 13, tzinfo=UTC))
+    assert codes(moved) == ["hold_too_short"]
+    assert codes(episode(hold(signed_for=datetime(2027, 3, 1, 13, tzinfo=UTC)))) == []  # signed for earlier
