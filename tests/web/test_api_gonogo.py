@@ -131,3 +131,18 @@ def test_holds_waiting_for_a_signature_are_listed_earliest_last_dose_first_and_a
     for bad in (api.get("/holds?status=signed"), api.get("/holds")):
         assert bad.status == 422 and set(bad.errors) == {"status"}
     assert api.get("/holds?status=unsigned", role="admin").status == 403
+
+
+def test_moving_a_signed_hold_earlier_answers_no_go_until_it_is_signed_again(api: Harness) -> None:
+    e = api.episode(holds=[{"drug": "clopidogrel"}], **READY)
+    hold = e["holds"][0]
+    api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    api.clock.set(datetime(2027, 2, 10, 15, 0, tzinfo=UTC))
+    moved = api.patch(f"/episodes/{e['id']}", {"procedure_at": "2027-03-06T08:00"})
+    assert moved.status in (200, 409)  # another part may ask for a confirmation first
+    if moved.status == 409:
+        moved = api.patch(f"/episodes/{e['id']}", {"procedure_at": "2027-03-06T08:00", "confirm_holds_at_risk": True})
+    answer = api.get(f"/episodes/{e['id']}").json
+    assert answer["go"] is False and {b["hold_id"] for b in answer["blockers"]} == {hold["id"]}
+    api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    assert api.get(f"/episodes/{e['id']}").json["go"] is True

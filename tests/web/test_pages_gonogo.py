@@ -4,11 +4,13 @@ and a follow-up outside its window."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from pathway.services import episodes as ep
+from tests.conftest import at
 
 READY = {"mri_reviewed_on": "2027-01-15", "tried_pt": True, "escort_arranged": True}
 
@@ -103,3 +105,12 @@ def test_booking_a_follow_up_outside_its_window_on_the_page_asks_for_confirmatio
                          {"appointment_at": "2027-03-24T10:00", "confirm_outside_window": "yes"})
     assert r.status_code == 302
     assert "Outside the day 7\N{EN DASH}10 window" in coordinator.text(f"/episodes/{e.id}")
+
+
+def test_a_completed_episode_page_says_completed(clinician: Any, make_episode: Any, session: Any, env: Any,
+                                                 staff: Any) -> None:
+    e = make_episode(procedure_at="2027-02-03T08:00", **READY)
+    later = at(env, datetime(2027, 2, 3, 16, tzinfo=UTC))
+    ep.record_procedure_end(session, later, staff["clinician"], e.id, {"ended_at": "2027-02-03T08:50"})
+    banner = _banner(clinician.text(f"/episodes/{e.id}"))
+    assert "Completed</h2>" in banner and "Go</h2>" not in banner and "The procedure took place" in banner
