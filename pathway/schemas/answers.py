@@ -160,6 +160,8 @@ class Appointment(AnswerModel):
     status: Annotated[str, choice_schema(APPOINTMENT_STATUSES)]
     appointment_at: Instant
     appointment_at_local: LocalTwin
+    outside_window: bool = Field(description="a follow-up visit booked outside its day 7-10 window "
+                                             "(always false for the PT start)")
 
 
 class Message(AnswerModel):
@@ -183,6 +185,16 @@ class CheckItem(AnswerModel):
     item: str
     ok: bool
     detail: str
+
+
+class Blocker(AnswerModel):
+    """One reason the procedure may not go ahead, in words a clinician reads."""
+
+    code: str = Field(description="e.g. hold_unsigned, hold_too_short, hold_started_late, inr_missing, "
+                                  "inr_stale, inr_high, candidacy_missing, escort_missing, episode_cancelled, "
+                                  "episode_completed; more may be added")
+    hold_id: Id | None
+    message: str
 
 
 class Episode(AnswerModel):
@@ -214,6 +226,9 @@ class Episode(AnswerModel):
     appointments: list[Appointment]
     messages: list[Message]
     checklist: list[CheckItem]
+    go: bool = Field(description="true only when the episode is scheduled (not cancelled, not completed) "
+                                 "and nothing blocks it")
+    blockers: list[Blocker] = Field(description="why it is not a go; empty when go is true")
 
 
 # --- re-planning diffs ---------------------------------------------------------------------
@@ -314,6 +329,29 @@ class Worklist(AnswerModel):
     limit: int
 
 
+class HoldToSign(AnswerModel):
+    """A hold waiting for a clinician's signature."""
+
+    hold_id: Id
+    episode_id: Id
+    patient_id: Id
+    patient_name: str
+    mrn: str
+    drug_name: str
+    clearance: Annotated[str, choice_schema(CLEARANCE_STATUSES)]
+    last_dose_on: Day | None
+    last_dose_at: Instant | None
+    procedure_at: Instant
+    procedure_at_local: LocalTwin
+
+
+class HoldsToSign(AnswerModel):
+    """Holds waiting for a clinician's signature, earliest last dose first."""
+
+    items: list[HoldToSign]
+    count: int
+
+
 class BoardRow(AnswerModel):
     """One episode on the follow-up board."""
 
@@ -351,5 +389,5 @@ class FollowupBoard(AnswerModel):
 ANSWERS: tuple[type[AnswerModel], ...] = (
     Error, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem, Episode,
     Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, PlanDiff, EpisodeChanged, WorklistItem,
-    Worklist, BoardRow, FollowupBoard,
+    Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -218,6 +218,8 @@ class ProcedureEndIn(InputModel):
 
 class AppointmentIn(InputModel):
     appointment_at: LocalInstant
+    confirm_outside_window: Flag = Field(
+        False, description="a follow-up visit outside its day 7-10 window is booked only with this set to true")
 
 
 class CancelIn(InputModel):
@@ -267,6 +269,11 @@ Offset = Annotated[int | None, BeforeValidator(count_reader(0, 10_000_000)), cou
 _board_filter = choice_reader(("all", *BOARD_FILTERS))
 BoardFilter = Annotated[str | None, BeforeValidator(lambda raw: None if raw in (None, "") else _board_filter(raw)),
                         choice_schema(("all", *BOARD_FILTERS))]
+
+
+class HoldsQuery(InputModel):
+    status: Literal["unsigned"] = Field(description="`unsigned`: clearance requested, or approved by the "
+                                                    "prescriber and not yet signed by a clinician")
 
 
 class WorklistQuery(InputModel):

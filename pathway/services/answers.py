@@ -20,7 +20,8 @@ from pathway.schemas.inputs import BoardQuery
 from pathway.services import board as board_service
 from pathway.services.base import Env
 from pathway.services.catalogue import assumes_normal_renal_function
-from pathway.services.episodes import CheckItem, RescheduleResult, go_no_go
+from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
+from pathway.services.holds import UnsignedHold
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
@@ -119,7 +120,7 @@ def _by_time(milestones: Iterable[models.Milestone]) -> list[models.Milestone]:
 
 
 def _episode_fields(
-    e: models.Episode, messages: Sequence[models.Message], checklist: Sequence[CheckItem],
+    e: models.Episode, messages: Sequence[models.Message], decision: Decision,
     definition: PathwayDefinition | None,
 ) -> dict[str, Any]:
     tz = ZoneInfo(e.patient.timezone)
@@ -133,22 +134,26 @@ def _episode_fields(
         milestones=[_milestone(m, tz, definition) for m in _by_time(e.milestones)],
         holds=[_hold(h, tz) for h in e.holds],
         appointments=[out.Appointment(id=a.id, episode_id=a.episode_id, kind=a.kind, status=a.status,
-                                      **_times(tz, appointment_at=a.appointment_at)) for a in e.appointments],
+                                      **_times(tz, appointment_at=a.appointment_at),
+                                      outside_window=a.kind == "follow_up" and outside_window(e, a.appointment_at))
+                      for a in e.appointments],
         messages=[_message(m, tz, definition) for m in sorted(messages, key=lambda m: (m.send_at, m.id))],
-        checklist=[out.CheckItem(item=c.item, ok=bool(c.ok), detail=c.detail) for c in checklist],
+        checklist=[out.CheckItem(item=c.item, ok=bool(c.ok), detail=c.detail) for c in decision.checklist],
+        go=decision.go,
+        blockers=[out.Blocker(code=b.code, hold_id=b.hold_id, message=b.message) for b in decision.blockers],
     )
 
 
 def episode(
-    e: models.Episode, *, messages: Sequence[models.Message], checklist: Sequence[CheckItem],
+    e: models.Episode, *, messages: Sequence[models.Message], decision: Decision,
     definition: PathwayDefinition | None,
 ) -> out.Episode:
-    return out.Episode(**_episode_fields(e, messages, checklist, definition))
+    return out.Episode(**_episode_fields(e, messages, decision, definition))
 
 
 def episode_now(session: Session, env: Env, e: models.Episode) -> out.Episode:
-    """An episode as it stands after a change: its own texts and today's checklist."""
-    return episode(e, messages=episode_messages(session, e), checklist=go_no_go(env, e),
+    """An episode as it stands after a change: its own texts and today's go / no go."""
+    return episode(e, messages=episode_messages(session, e), decision=decide(env, e),
                    definition=env.rules.definition)
 
 
@@ -215,6 +220,18 @@ def worklist(items: Sequence[WorklistItem], limit: int) -> out.Worklist:
                                 action=i.action, task_id=i.task_id, patient_name=i.patient_name, mrn=i.mrn)
                for i in items],
         count=len(items), limit=limit,
+    )
+
+
+def holds_to_sign(rows: Sequence[UnsignedHold]) -> out.HoldsToSign:
+    return out.HoldsToSign(
+        items=[out.HoldToSign(hold_id=r.hold.id, episode_id=r.episode.id, patient_id=r.patient.id,
+                              patient_name=r.patient.display_name, mrn=r.patient.mrn, drug_name=r.hold.drug_name,
+                              clearance=r.hold.clearance, last_dose_on=r.hold.last_dose_on,
+                              last_dose_at=_utc(r.hold.last_dose_at),
+                              **_times(ZoneInfo(r.patient.timezone), procedure_at=r.episode.procedure_at))
+               for r in rows],
+        count=len(rows),
     )
 
 

@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
-from pathway.models import Appointment, Episode, MedicationHold, Milestone, Patient
+from pathway.models import Appointment, AuditEvent, Episode, MedicationHold, Milestone, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
     AppointmentIn,
@@ -29,9 +30,11 @@ from pathway.schemas.inputs import (
     RescheduleIn,
 )
 from pathway.schemas.vocab import APPOINTMENT_KINDS
-from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
+from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationError, audit, get_or_404, read_input
 from pathway.services.planning import compute_diff, replan
 from pathway.timeline import PlanDiff
+from pathway.timeline import gonogo as rules
+from pathway.timeline.gonogo import Blocker
 from pathway.timeline.vocabulary import CARE_TEAM
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
@@ -194,9 +197,15 @@ def book_appointment(
         raise ValidationError({"kind": f"must be one of {', '.join(APPOINTMENT_KINDS)}"})
     episode = load_episode(session, episode_id, lock=True)
     _require_open(episode)
-    at = read_input(AppointmentIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone))).appointment_at
+    given = read_input(AppointmentIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
+    at = given.appointment_at
     if at <= episode.procedure_at:
         raise ValidationError({"appointment_at": "must be after the procedure"})
+    if kind == "follow_up" and outside_window(episode, at) and not given.confirm_outside_window:
+        d = env.rules.definition
+        raise OutsideWindow(f"The follow-up visit belongs {d.follow_up_window_start_day} to "
+                            f"{d.follow_up_window_end_day} days after the procedure; to book it outside that "
+                            "window, confirm it (confirm_outside_window: true).")
     appt = episode.appointment(kind)
     moved_from = appt.appointment_at if appt else None
     if appt is None:
@@ -212,11 +221,31 @@ def book_appointment(
     return appt
 
 
+class OutsideWindow(Conflict):
+    """A follow-up visit outside its window, not confirmed (409)."""
+
+
+def outside_window(episode: Episode, at: datetime) -> bool:
+    """Whether a follow-up visit at ``at`` falls outside the episode's follow-up window."""
+    window = next((m for m in episode.milestones if m.kind == "follow_up" and not m.ref), None)
+    if window is None or window.window_start is None or window.window_end is None:
+        return False
+    return not window.window_start <= at < window.window_end
+
+
+# Steps that happen at a moment (the patient's reminders): not done before that moment.
+NOT_BEFORE_DUE = ("last_dose", "pre_procedure", "restart")
+
+
 def complete_milestone(
     session: Session, env: Env, actor: Actor, milestone_id: Any, data: Mapping[str, Any] | MilestoneCompleteIn
 ) -> Milestone:
     actor.require(*STAFF)
     m: Milestone = get_or_404(session, Milestone, milestone_id, "milestone")
+    if m.kind == "hold_clearance":
+        # Only the clearance route completes it, with the prescriber's answer and a signature.
+        raise Forbidden("a hold's clearance is completed only by recording the prescriber's answer and "
+                        "signing the hold (the clearance route)")
     episode = load_episode(session, m.episode_id, lock=True)
     _require_open(episode)
     result = read_input(MilestoneCompleteIn, data).result
@@ -224,6 +253,10 @@ def complete_milestone(
         raise Conflict("this milestone no longer applies")
     if m.kind == "procedure":
         raise ValidationError({"milestone": "record the procedure's end instead; it completes this milestone"})
+    if m.kind in NOT_BEFORE_DUE and m.due_at is not None and env.now < m.due_at:
+        local = m.due_at.astimezone(ZoneInfo(episode.patient.timezone))
+        raise ValidationError({"due_at": f"this step is due {local:%a} {local.day} {local:%b %Y %H:%M} "
+                                         f"(patient's time); it cannot be marked done before then"})
     m.status, m.completed_at, m.completed_by_id = "done", env.now, actor.user_id
     m.result = result
     if m.kind in ("follow_up", "pt_start"):
@@ -355,13 +388,84 @@ def go_no_go(env: Env, episode: Episode) -> list[CheckItem]:
         items.append(CheckItem(f"{h.drug_name} hold", settled,
                                "signed" if settled else f"clearance {h.clearance.replace('_', ' ')}"))
         if h.inr_required and h.clearance == "approved":
-            fresh = h.inr_at is not None and h.inr_at <= episode.procedure_at
+            # The same freshness rule as the go / no go (timeline.gonogo): an old value is not a pass.
+            tz = ZoneInfo(episode.patient.timezone)
+            fresh = h.inr_at is not None and rules.inr_fresh(h.inr_at, episode.procedure_at, tz, limits(env))
             ok = bool(fresh and h.inr_value is not None and h.inr_value <= inr_max)
-            detail = "no INR recorded" if h.inr_value is None else f"INR {h.inr_value} (needs <= {inr_max})"
+            if h.inr_value is None or h.inr_at is None:
+                detail = "no INR recorded"
+            else:
+                drawn = rules.day_words(h.inr_at.astimezone(tz).date())
+                detail = (f"INR {h.inr_value} drawn {drawn} (needs <= {inr_max}"
+                          + ("" if fresh else ", drawn on the procedure day or the day before") + ")")
             items.append(CheckItem(f"INR for {h.drug_name}", ok, detail))
     items.append(CheckItem("Escort arranged", episode.escort_arranged,
                            "yes" if episode.escort_arranged else "not recorded"))
     return items
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Go / no go for one episode, decided once: the API, the page and the lists all show this."""
+
+    go: bool
+    blockers: list[Blocker]
+    checklist: list[CheckItem]
+
+
+def _moves(episode: Episode) -> list[tuple[datetime, datetime]]:
+    """Every move of the procedure, oldest first, as (when, the time it moved from): the audit
+    keeps each one (``episode.reschedule``)."""
+    session = object_session(episode)
+    if session is None or episode.id is None:
+        return []
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.detail).where(
+            AuditEvent.patient_id == episode.patient_id, AuditEvent.action == "episode.reschedule",
+            AuditEvent.entity_type == "episode", AuditEvent.entity_id == episode.id,
+        ).order_by(AuditEvent.at, AuditEvent.id))
+    moves = []
+    for at, detail in rows:
+        try:
+            moves.append((at, datetime.fromisoformat(str((detail or {})["from"]))))
+        except (KeyError, ValueError):
+            continue
+    return moves
+
+
+def _signed_for(hold: MedicationHold, moves: list[tuple[datetime, datetime]]) -> datetime | None:
+    """The procedure time a signature was given for, when the procedure has moved since."""
+    if hold.signed_at is None:
+        return None
+    return next((moved_from for at, moved_from in moves if at > hold.signed_at), None)
+
+
+def _facts(episode: Episode) -> rules.EpisodeFacts:
+    moves = _moves(episode)
+    return rules.EpisodeFacts(
+        status=episode.status, procedure_at=episode.procedure_at, tz=ZoneInfo(episode.patient.timezone),
+        planned_at=episode.created_at, moved_at=moves[-1][0] if moves else None,
+        holds=[rules.HoldFacts(
+            id=h.id, drug_name=h.drug_name, clearance=h.clearance, signed_at=h.signed_at, stop_days=h.stop_days,
+            stop_hours=h.stop_hours, last_dose_on=h.last_dose_on, last_dose_at=h.last_dose_at,
+            inr_required=h.inr_required, inr_value=h.inr_value, inr_at=h.inr_at,
+            signed_for=_signed_for(h, moves),
+        ) for h in episode.holds],
+        mri_reviewed=episode.mri_reviewed_on is not None,
+        conservative_care=episode.tried_pt or episode.tried_medication or episode.tried_injections,
+        escort_arranged=episode.escort_arranged,
+    )
+
+
+def limits(env: Env) -> rules.GoLimits:
+    d = env.rules.definition
+    return rules.GoLimits(inr_max=Decimal(str(d.inr_max)), inr_window_days=d.inr_window_days)
+
+
+def decide(env: Env, episode: Episode) -> Decision:
+    """Whether the procedure may go ahead, and what stops it (timeline.gonogo.RULES)."""
+    go, found = rules.decide(_facts(episode), limits(env))
+    return Decision(go, found, go_no_go(env, episode))
 
 
 def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool) -> Episode:

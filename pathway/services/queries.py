@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
-from pathway.services.episodes import CheckItem, go_no_go
+from pathway.services.episodes import CheckItem, Decision, decide, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
+from pathway.timeline.gonogo import Blocker
 from pathway.timeline.vocabulary import CARE_TEAM
 
 CARE = CARE_TEAM
@@ -65,6 +66,7 @@ class EpisodeRecord:
     checklist: list[CheckItem]
     timeline: list[TimelineStep] = field(default_factory=list)
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
+    decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
 
     @property
     def open(self) -> bool:
@@ -74,6 +76,20 @@ class EpisodeRecord:
     @property
     def reschedulable(self) -> bool:
         return self.open and self.episode.ended_at is None
+
+    @property
+    def follow_up_outside_window(self) -> bool:
+        """The booked follow-up visit falls outside its day 7-10 window (as the API's answer says)."""
+        appt = self.episode.appointment("follow_up")
+        return appt is not None and outside_window(self.episode, appt.appointment_at)
+
+    @property
+    def go(self) -> bool:
+        return self.decision is not None and self.decision.go
+
+    @property
+    def blockers(self) -> list[Blocker]:
+        return self.decision.blockers if self.decision is not None else []
 
     @property
     def ready(self) -> bool:
@@ -164,9 +180,10 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
         select(Reply).where(Reply.patient_id == patient.id).order_by(Reply.received_at.desc()).limit(50)
     ))
     audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
+    decision = decide(env, episode)
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
-                         go_no_go(env, episode), timeline(env, episode),
-                         may_sign_holds=actor.role == SIGNS_HOLDS)
+                         decision.checklist, timeline(env, episode),
+                         may_sign_holds=actor.role == SIGNS_HOLDS, decision=decision)
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:

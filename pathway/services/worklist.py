@@ -4,8 +4,8 @@ Sources, each one bounded query (LIMIT) on an indexed status or time column, mer
 in Python (never a loop over all patients):
 
 1. open tasks (``tasks.resolved_at IS NULL``): red flags from patients first, then by priority;
-2. blood-thinner holds whose clearance is still needed or requested when the last dose (or,
-   for a drug with no default, the procedure) is close;
+2. blood-thinner holds whose clearance is still needed or requested, from the day the episode
+   is created, more urgent as the last dose (or, for a drug with no default, the procedure) nears;
 3. texts that failed or whose fate is unknown, recently, and with no task about them;
 4. follow-up visits not booked by day 5 after the procedure;
 5. person-owned milestones past their deadline and not done;
@@ -25,12 +25,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
 from pathway.services.base import Actor, Env, audit
 
-__all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "milestone_overdue", "worklist"]
+__all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "hold_urgency", "milestone_overdue", "worklist"]
 
 # Lower is more urgent. Task rows carry their own priority (services.tasks.PRIORITY); these
 # are for the items derived from the pathway's state.
 PRIORITY = {
     "red_flag": 0,
+    "hold_unresolved_urgent": 15,
     "hold_unresolved": 20,
     "opted_out": 25,
     "text_failed": 30,
@@ -38,11 +39,12 @@ PRIORITY = {
     "follow_up_unbooked": 40,
     "milestone_overdue": 45,
     "task": 50,
+    "hold_unresolved_normal": 60,
 }
-# An unresolved hold reaches the worklist when the last dose (or, for a drug without a default,
-# the procedure) is this many days away or less. Clinic policy: a week leaves time to reach a
-# prescriber before the patient must stop the drug (MILD clinic timelines: "as soon as the date is set").
-HOLD_ALERT_DAYS = 7
+# An unresolved hold is on the worklist from the day the episode is created; its priority rises
+# as its last dose nears (the day thresholds are clinic policy in data/mild_pathway.toml [timing]:
+# hold_high_days, hold_urgent_days): normal, then high ("hold_unresolved"), then urgent.
+HOLD_LEVELS = ("urgent", "high", "normal")
 # A follow-up visit should be booked by this day after the procedure (day 0 = procedure day),
 # leaving time to fit it into the day 7-10 window (data/mild_pathway.toml).
 FOLLOW_UP_BOOK_BY_DAY = 5
@@ -169,8 +171,21 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     return out
 
 
+def hold_urgency(env: Env, last_day: date) -> str:
+    """``urgent`` within hold_urgent_days of the last dose (or past it), ``high`` within
+    hold_high_days, else ``normal`` (days in the clinic's calendar)."""
+    d = env.rules.definition
+    days = (last_day - _today(env)).days
+    if days <= d.hold_urgent_days:
+        return "urgent"
+    return "high" if days <= d.hold_high_days else "normal"
+
+
+def _hold_priority(level: str) -> int:
+    return PRIORITY["hold_unresolved" if level == "high" else f"hold_unresolved_{level}"]
+
+
 def _from_holds(session: Session, env: Env, limit: int) -> list[WorklistItem]:
-    horizon = _today(env) + timedelta(days=HOLD_ALERT_DAYS)
     base = (
         select(MedicationHold)
         .join(MedicationHold.episode)
@@ -178,24 +193,24 @@ def _from_holds(session: Session, env: Env, limit: int) -> list[WorklistItem]:
         .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
         .where(MedicationHold.clearance.in_(("needed", "requested")), Episode.status == "scheduled")
     )
-    with_date = base.where(MedicationHold.last_dose_on <= horizon).order_by(MedicationHold.last_dose_on).limit(limit)
-    no_default = (
-        base.where(MedicationHold.last_dose_on.is_(None),
-                   Episode.procedure_at < _local_midnight(horizon + timedelta(days=1), env))
-        .order_by(Episode.procedure_at).limit(limit)
-    )
+    with_date = base.where(MedicationHold.last_dose_on.is_not(None)).order_by(MedicationHold.last_dose_on).limit(limit)
+    no_default = base.where(MedicationHold.last_dose_on.is_(None)).order_by(Episode.procedure_at).limit(limit)
     out = []
     for hold in list(session.scalars(with_date)) + list(session.scalars(no_default)):
         episode, patient = hold.episode, hold.episode.patient
         if hold.last_dose_on is not None:
             due = hold.last_dose_at or _local_midnight(hold.last_dose_on, env)
+            level = hold_urgency(env, hold.last_dose_on)
             detail = f"{hold.drug_name}: clearance {hold.clearance}; last dose {hold.last_dose_on.isoformat()}"
         else:
             due = episode.procedure_at
+            level = hold_urgency(env, due.astimezone(env.rules.clinic.tz).date())
             detail = f"{hold.drug_name}: no default hold; a clinician must enter the plan (clearance {hold.clearance})"
+        if level != "normal":
+            detail += f"; {level} priority"
         requested = hold.clearance == "requested"
         out.append(WorklistItem(
-            kind="hold_unresolved", priority=PRIORITY["hold_unresolved"], patient_id=patient.id,
+            kind="hold_unresolved", priority=_hold_priority(level), patient_id=patient.id,
             episode_id=episode.id, subject_id=hold.id,
             title="Hold awaiting prescriber" if requested else "Hold clearance not requested",
             detail=detail, due_at=due, action="Chase clearance" if requested else "Request clearance",

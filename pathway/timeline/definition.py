@@ -111,6 +111,9 @@ class PathwayDefinition:
     segment_budget: Mapping[str, Mapping[str, int]]
     inr_max: float
     inr_source: str
+    inr_window_days: int
+    hold_high_days: int
+    hold_urgent_days: int
     reviewed_by: str = ""
     reviewed_on: str = ""
 
@@ -166,6 +169,8 @@ _TIMING_FIELDS = frozenset(
         "quiet_end",
         "follow_up_window_start_day",
         "follow_up_window_end_day",
+        "hold_high_days",
+        "hold_urgent_days",
         "pt_window_days",
     }
 )
@@ -289,15 +294,26 @@ def _budget(doc: Mapping[str, Any]) -> Mapping[str, Mapping[str, int]]:
     return MappingProxyType(result)
 
 
-def _inr(doc: Mapping[str, Any]) -> tuple[float, str]:
-    """The procedure-day INR ceiling: a positive number with its source."""
+def _inr(doc: Mapping[str, Any]) -> tuple[float, str, int]:
+    """The procedure-day INR ceiling with its source, and how many days before the procedure
+    day an INR may be drawn and still count."""
     where = "[procedure_day]"
     day = f.table(doc, "file", "procedure_day")
-    f.check_fields(day, where, frozenset({"inr_max", "inr_source"}), frozenset())
+    f.check_fields(day, where, frozenset({"inr_max", "inr_source", "inr_window_days"}), frozenset())
     value = day["inr_max"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise f.FieldError(where, "inr_max", f"must be a positive number, got {value!r}")
-    return float(value), f.text(day, where, "inr_source")
+    window = f.required_count(day, where, "inr_window_days")
+    return float(value), f.text(day, where, "inr_source"), window
+
+
+def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
+    """Days before a hold's last dose at which its worklist item becomes high, then urgent."""
+    high = f.required_count(timing, "[timing]", "hold_high_days")
+    urgent = f.required_count(timing, "[timing]", "hold_urgent_days")
+    if urgent > high:
+        raise f.FieldError("[timing]", "hold_urgent_days", "must not be more than hold_high_days")
+    return high, urgent
 
 
 def _required_time(row: Mapping[str, Any], where: str, field: str) -> time:
@@ -334,7 +350,8 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
     if fu_end < fu_start:
         raise f.FieldError("[timing]", "follow_up_window_end_day", "must be >= the start day")
     milestones = _milestones(doc)
-    inr_max, inr_source = _inr(doc)
+    inr_max, inr_source, inr_window_days = _inr(doc)
+    hold_high_days, hold_urgent_days = _worklist(timing)
     return PathwayDefinition(
         name=f.text(meta, "[pathway]", "name"),
         version=f.text(meta, "[pathway]", "version"),
@@ -349,6 +366,9 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         segment_budget=_budget(doc),
         inr_max=inr_max,
         inr_source=inr_source,
+        inr_window_days=inr_window_days,
+        hold_high_days=hold_high_days,
+        hold_urgent_days=hold_urgent_days,
         reviewed_by=f.text(meta, "[pathway]", "reviewed_by", ""),
         reviewed_on=f.text(meta, "[pathway]", "reviewed_on", ""),
     )

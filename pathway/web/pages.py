@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
+from pathway.services import holds as holds_service
 from pathway.services import patients as pt
 from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
@@ -331,10 +332,16 @@ def inr(episode_id: int, hold_id: int) -> Any:
 @bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")
 @roles(*CARE_ROLES)
 def book(episode_id: int, kind: str) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        data = {"appointment_at": v.get("appointment_at"),
+                "confirm_outside_window": v.get("confirm_outside_window") == "yes"}
+        try:
+            return ep.book_appointment(db(), env(), actor(), episode_id, kind, data)
+        except ep.OutsideWindow as exc:  # outside the window and not confirmed: ask on the form itself
+            raise ValidationError({"confirm_outside_window": str(exc)}) from None
+
     return _episode_action(
-        episode_id, f"book-{kind}",
-        lambda v: ep.book_appointment(db(), env(), actor(), episode_id, kind,
-                                      {"appointment_at": v.get("appointment_at")}),
+        episode_id, f"book-{kind}", call,
         "Follow-up visit booked." if kind == "follow_up" else "Physical therapy start booked.")
 
 
@@ -411,6 +418,15 @@ def reschedule(episode_id: int) -> Any:
 
 
 # --- follow-up board and messages ----------------------------------------------------------
+
+
+@bp.route("/holds/to-sign")
+@roles(*CARE_ROLES)
+def holds_to_sign() -> Any:
+    rows = holds_service.unsigned_holds(db(), env(), actor())  # audits the view
+    db().commit()
+    today = env().now.astimezone(env().rules.clinic.tz).date()
+    return render_template("pages/holds_to_sign.html", rows=rows, today=today)
 
 
 @bp.route("/board")

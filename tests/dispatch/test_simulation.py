@@ -278,7 +278,8 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
         elif action == "book":
             fu, pt = arg
             ep.book_appointment(
-                session, env, coordinator, case.episode_id, "follow_up", {"appointment_at": fu.isoformat()}
+                session, env, coordinator, case.episode_id, "follow_up",
+                {"appointment_at": fu.isoformat(), "confirm_outside_window": True},  # the draw may leave day 7-10
             )
             if pt is not None:
                 ep.book_appointment(session, env, coordinator, case.episode_id, "pt_start",

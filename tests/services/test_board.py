@@ -67,7 +67,8 @@ def test_the_follow_up_visit_states(session: Any, env: Any, staff: Any, done_pro
     ep.book_appointment(session, env, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-02-11T10:00"})
     row = _row(session, at(env, _when(8)), staff, e)
     assert row.follow_up == "booked_in_window" and row.follow_up_at == datetime(2027, 2, 11, 15, tzinfo=UTC)
-    ep.book_appointment(session, env, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-02-16T10:00"})
+    ep.book_appointment(session, env, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-02-16T10:00",
+                                                                               "confirm_outside_window": True})
     assert _row(session, at(env, _when(8)), staff, e).follow_up == "booked_out_of_window"
     # The visit's time passed and nobody recorded it.
     assert _row(session, at(env, _when(16, 18)), staff, e).follow_up == "overdue"

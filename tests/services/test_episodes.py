@@ -246,11 +246,13 @@ def test_warfarin_needs_a_normal_inr_on_the_go_no_go_checklist(session, env, sta
     assert checks == {"warfarin hold": True, "INR for warfarin": False, "Escort arranged": True}
     with pytest.raises(ValidationError):
         ep.record_inr(session, env, staff["coordinator"], hold.id, {"value": "eleven"})
-    ep.record_inr(session, env, staff["coordinator"], hold.id, {"value": "1.1"})
+    # An INR counts only when drawn on the procedure day or the day before (issue 10).
+    day = at(env, datetime(2027, 3, 10, 11, tzinfo=UTC))
+    ep.record_inr(session, day, staff["coordinator"], hold.id, {"value": "1.1"})
     assert hold.inr_value == Decimal("1.10")
-    assert all(c.ok for c in ep.go_no_go(env, e))
-    ep.record_inr(session, env, staff["coordinator"], hold.id, {"value": "2.4"})
-    assert not {c.item: c.ok for c in ep.go_no_go(env, e)}["INR for warfarin"]
+    assert all(c.ok for c in ep.go_no_go(day, e))
+    ep.record_inr(session, day, staff["coordinator"], hold.id, {"value": "2.4"})
+    assert not {c.item: c.ok for c in ep.go_no_go(day, e)}["INR for warfarin"]
 
 
 def test_every_change_is_audited_with_actor_and_record(session, env, staff, make_episode) -> None:
@@ -261,3 +263,13 @@ def test_every_change_is_audited_with_actor_and_record(session, env, staff, make
     )
     assert [r.action for r in rows] == ["patient.enrol", "episode.schedule", "hold.requested"]
     assert rows[-1].actor == staff["coordinator"].label and rows[-1].entity_id == e.holds[0].id
+
+
+def test_an_old_normal_inr_is_not_a_pass_on_the_checklist(session, env, staff, make_episode) -> None:
+    e = make_episode(holds=[{"drug": "warfarin"}], escort_arranged=True)
+    (hold,) = e.holds
+    _approve(session, env, staff, hold)
+    ep.record_inr(session, env, staff["coordinator"], hold.id, {"value": "1.1"})  # five weeks early
+    item = next(c for c in ep.go_no_go(env, e) if c.item == "INR for warfarin")
+    assert not item.ok and item.detail == ("INR 1.10 drawn Mon 1 Feb (needs <= 1.2, drawn on the procedure day "
+                                           "or the day before)")

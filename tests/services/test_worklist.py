@@ -12,7 +12,7 @@ from pathway.services import episodes as ep
 from pathway.services.base import Forbidden
 from pathway.services.patients import opt_out
 from pathway.services.tasks import open_task
-from pathway.services.worklist import worklist
+from pathway.services.worklist import PRIORITY, worklist
 from tests.conftest import T0, at
 
 UTC = UTC
@@ -43,10 +43,12 @@ def test_admins_may_not_see_the_worklist(session: Any, env: Any, staff: Any) -> 
         worklist(session, env, staff["admin"])
 
 
-def test_an_unresolved_hold_appears_a_week_before_the_last_dose(session: Any, env: Any, staff: Any,
-                                                                 make_episode: Any) -> None:
+def test_an_unresolved_hold_is_on_the_worklist_from_the_day_the_episode_is_created(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    # Issue 10 replaced "a week before the last dose" with "from the day the episode is created".
     e = make_episode(holds=[{"drug": "clopidogrel"}])  # last dose Tue 2 March
-    assert worklist(session, at(env, datetime(2027, 2, 22, 15, tzinfo=UTC)), staff["coordinator"]) == []
+    assert [i.subject_id for i in worklist(session, env, staff["coordinator"])] == [e.holds[0].id]
     (item,) = worklist(session, at(env, datetime(2027, 2, 23, 15, tzinfo=UTC)), staff["coordinator"])
     assert (item.kind, item.episode_id, item.subject_id, item.action) == (
         "hold_unresolved", e.id, e.holds[0].id, "Request clearance")
@@ -58,10 +60,12 @@ def test_an_unresolved_hold_appears_a_week_before_the_last_dose(session: Any, en
     assert worklist(session, at(env, datetime(2027, 2, 23, 15, tzinfo=UTC)), staff["coordinator"]) == []
 
 
-def test_a_drug_without_a_default_appears_a_week_before_the_procedure(session: Any, env: Any, staff: Any,
-                                                                       make_episode: Any) -> None:
+def test_a_drug_without_a_default_is_on_the_worklist_from_the_day_the_episode_is_created(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
     make_episode(holds=[{"drug": "aspirin-secondary"}])  # procedure Wed 10 March
-    assert worklist(session, at(env, datetime(2027, 3, 2, 15, tzinfo=UTC)), staff["clinician"]) == []
+    (item,) = worklist(session, env, staff["clinician"])
+    assert item.kind == "hold_unresolved" and "no default" in item.detail
     (item,) = worklist(session, at(env, datetime(2027, 3, 3, 15, tzinfo=UTC)), staff["clinician"])
     assert item.kind == "hold_unresolved" and "no default" in item.detail
 
@@ -182,3 +186,27 @@ def test_resolving_a_task_keeps_a_trimmed_note_of_at_most_500_characters_or_says
     assert resolve_task(session, env, staff["coordinator"], long.id, "  " + "x" * 600).resolution == "x" * 500
     assert resolve_task(session, env, staff["coordinator"], blank.id, "   ").resolution == "done"
     assert {i.task_id for i in worklist(session, env, staff["coordinator"])}.isdisjoint({long.id, blank.id})
+
+
+def test_an_unresolved_holds_priority_rises_as_its_last_dose_nears(session: Any, env: Any, staff: Any,
+                                                                    make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}])  # last dose Tue 2 March; created Mon 1 Feb
+    d = env.rules.definition
+
+    def item_on(day: int, month: int = 2) -> Any:
+        (item,) = [i for i in worklist(session, at(env, datetime(2027, month, day, 15, tzinfo=UTC)),
+                                       staff["coordinator"]) if i.kind == "hold_unresolved"]
+        return item
+
+    normal, high, urgent = item_on(1), item_on(16), item_on(27)
+    assert (d.hold_high_days, d.hold_urgent_days) == (14, 3)
+    assert normal.priority == PRIORITY["hold_unresolved_normal"]  # 29 days before
+    assert high.priority == PRIORITY["hold_unresolved"] and high.detail.endswith("; high priority")  # 14 days before
+    assert urgent.priority == PRIORITY["hold_unresolved_urgent"]
+    assert urgent.detail.endswith("; urgent priority")  # 3 days before
+    assert item_on(15).priority == PRIORITY["hold_unresolved_normal"]  # 15 days before
+    assert item_on(28).priority == PRIORITY["hold_unresolved_urgent"] == item_on(3, 3).priority  # past
+    assert PRIORITY["red_flag"] < PRIORITY["hold_unresolved_urgent"] < PRIORITY["hold_unresolved"]
+    assert PRIORITY["hold_unresolved_normal"] > max(v for k, v in PRIORITY.items() if k != "hold_unresolved_normal")
+    ep.record_clearance(session, env, staff["clinician"], e.holds[0].id, {"status": "approved", "by": "Dr. O"})
+    assert not [i for i in worklist(session, env, staff["coordinator"]) if i.kind == "hold_unresolved"]

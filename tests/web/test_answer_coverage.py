@@ -109,6 +109,9 @@ def _scenario(api: Harness) -> Recorded:
     call("GET", f"/patients/{patient['id']}")
     other = call("POST", f"/patients/{patient['id']}/episodes", {"procedure_at": "2027-02-09T08:00",
                                                                    "holds": [{"drug": "rivaroxaban"}]}).json
+    call("POST", f"/holds/{other['holds'][0]['id']}/clearance", {"status": "requested"})
+    call("POST", f"/holds/{other['holds'][0]['id']}/inr", {"value": "1.0"})
+    call("GET", "/holds?status=unsigned")
     call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked"})
     call("GET", "/worklist")
     call("GET", f"/followups?proceduralist=Dr. Coverage {api.tag}")

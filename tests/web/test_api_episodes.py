@@ -351,7 +351,8 @@ def test_booking_an_appointment_answers_the_episode_with_it(
     (appt,) = answer.json["appointments"]
     assert (appt["kind"], appt["appointment_at"], appt["status"]) == (kind, utc, "booked")
     assert _by_kind(answer.json["milestones"])[kind]["due_at"] == utc
-    moved = api.post(f"/episodes/{e['id']}/{route}", {"appointment_at": "2027-04-01T10:00"})
+    moved = api.post(f"/episodes/{e['id']}/{route}", {"appointment_at": "2027-04-01T10:00",
+                                                       "confirm_outside_window": True})
     assert moved.status == 200 and len(moved.json["appointments"]) == 1
     assert moved.json["appointments"][0]["appointment_at"] == "2027-04-01T14:00:00+00:00"
 

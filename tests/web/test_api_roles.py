@@ -95,6 +95,8 @@ ROUTES = [
           body=lambda api: {"status": "approved", "by": "Dr. Ortiz"}),
     Route("clearance declined", "POST", "/holds/{id}/clearance", 200, setup=_hold, allowed=("clinician",),
           body=lambda api: {"status": "declined", "by": "Dr. Ortiz"}),
+    Route("record INR", "POST", "/holds/{id}/inr", 200, setup=_hold, body=lambda api: {"value": "1.1"}),
+    Route("holds to sign", "GET", "/holds", 200, query="?status=unsigned"),
     Route("complete milestone", "POST", "/milestones/{id}/complete", 200, setup=_milestone,
           body=lambda api: {"result": {"pain": 2}}),
     Route("worklist", "GET", "/worklist", 200),

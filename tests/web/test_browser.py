@@ -242,3 +242,99 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             assert page.get_by_role("heading", name="Not found").is_visible()
         finally:
             browser.close()
+
+
+# Screenshots of the go / no go banner and the holds to sign, for people to look at.
+GONOGO_SHOTS = Path(os.environ.get("PATHWAY_GONOGO_SHOTS", str(SHOTS)))
+
+
+def test_the_go_no_go_banner_and_the_holds_to_sign_list(live: Any) -> None:
+    server, clock = live
+    sync_playwright = _playwright()
+    GONOGO_SHOTS.mkdir(parents=True, exist_ok=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def shot(step: str) -> None:
+            page.screenshot(path=str(GONOGO_SHOTS / f"gonogo-{step}.png"), full_page=True)
+
+        def login(email: str) -> None:
+            page.goto(server.url + "/login")
+            page.get_by_label("Email").fill(email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+
+        def schedule(mrn: str, given: str, drug: str, when: str, *, ready: bool) -> str:
+            page.goto(server.url + "/patients/new")
+            page.get_by_label("Given name").fill(given)
+            page.get_by_label("Family name").fill("Okafor")
+            page.get_by_label("Date of birth").fill("1950-01-02")
+            page.get_by_label("MRN").fill(mrn)
+            page.get_by_label("Mobile phone").fill("(312) 555-0143")
+            page.get_by_label("The patient agrees to receive texts about their care").check()
+            page.get_by_role("button", name="Enrol patient").click()
+            page.get_by_role("link", name="Schedule an episode").click()
+            page.get_by_label("Procedure date and time").fill(when)
+            page.get_by_label("Proceduralist").fill("Dr. Morgan Lee")
+            if ready:
+                page.get_by_label("Lumbar MRI reviewed on").fill("2027-01-15")
+                page.get_by_label("Physical therapy").check()
+                page.get_by_label("Escort / driver arranged for procedure day").check()
+            page.get_by_label("Drug", exact=True).first.select_option(drug)
+            page.locator("#f-hold-0-prescriber_name").fill("Dr. Alan Ortiz")
+            page.get_by_role("button", name="Schedule episode").click()
+            page.get_by_role("heading", name="Timeline").wait_for()
+            return str(page.url)
+
+        try:
+            login("coordinator@browser.test")
+            page.wait_for_url(server.url + "/")
+            first = schedule("MRN-8001", "Grace", "clopidogrel", "2027-03-10T08:00", ready=False)
+            banner = page.get_by_role("region", name="No go")
+            assert banner.is_visible()
+            assert banner.get_by_text("Clopidogrel: clearance not yet requested from the prescriber.").is_visible()
+            assert banner.get_by_text("Candidacy: the lumbar MRI review is not recorded.").is_visible()
+            shot("01-no-go")
+            page.get_by_role("button", name="Save clearance for Clopidogrel").click()
+            page.get_by_text("Clearance request recorded.").wait_for()
+            second = schedule("MRN-8002", "Hugo", "apixaban", "2027-02-20T08:00", ready=True)
+            page.get_by_role("button", name="Save clearance for Apixaban").click()
+            page.get_by_text("Clearance request recorded.").wait_for()
+            page.get_by_role("button", name="Sign out").click()
+
+            login("clinician@browser.test")
+            page.wait_for_url("**/board")
+            page.get_by_role("link", name="Holds to sign").click()
+            page.get_by_role("heading", name="Holds to sign").wait_for()
+            rows = page.locator("table.holds-to-sign tbody tr")
+            assert rows.count() == 2
+            assert "apixaban" in rows.nth(0).inner_text() and "clopidogrel" in rows.nth(1).inner_text()
+            shot("02-holds-to-sign")
+            rows.nth(0).get_by_role("link", name="Review and sign").click()
+            page.wait_for_url(second + "#hold-*")
+            page.get_by_label("Answer", exact=True).select_option("approved")
+            page.get_by_role("button", name="Save clearance for Apixaban").click()
+            page.get_by_text("Hold approved and signed").wait_for()
+            assert page.get_by_role("region", name="Go", exact=True).is_visible()
+            assert page.get_by_role("heading", name="Go", exact=True).is_visible()
+            shot("03-go")
+            page.goto(server.url + "/holds/to-sign")
+            assert page.locator("table.holds-to-sign tbody tr").count() == 1
+
+            # A cancelled episode says so, and never Go.
+            page.goto(first)
+            page.get_by_text("Cancel this episode").click()
+            page.locator("#cancel-reason").fill("Patient postponed for a family event")
+            for box in page.locator("form[action$='/cancel'] input[type=checkbox]").all():
+                box.check()  # a confirmation, where the form asks for one
+            page.get_by_role("button", name="Cancel episode").click()
+            cancelled = page.get_by_role("region", name="Cancelled")
+            cancelled.wait_for()
+            assert cancelled.get_by_text("Patient postponed for a family event").is_visible()
+            assert page.get_by_role("heading", name="Go", exact=True).count() == 0
+            shot("04-cancelled")
+        finally:
+            browser.close()
+    del clock

@@ -100,6 +100,7 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any], tuple[s
         ("GET", f"/episodes/{e}/reschedule", {}, care),
         ("POST", f"/episodes/{e}/reschedule", {"procedure_at": ""}, care),
         ("POST", f"/tasks/{t}/resolve", {}, care),
+        ("GET", "/holds/to-sign", {}, care),
         ("GET", "/board", {}, care),
         ("GET", "/messages", {}, care),
         ("GET", "/admin/users", {}, ("admin",)),

@@ -14,6 +14,7 @@ from pathway.schemas import answers as out
 from pathway.schemas import inputs
 from pathway.services import answers, episodes, patients, queries
 from pathway.services import board as board_service
+from pathway.services import holds as holds_service
 from pathway.services import worklist as worklist_service
 from pathway.web.api.core import answer, json_body, query, staff
 from pathway.web.api.spec import READ, document, operation
@@ -64,7 +65,8 @@ def create_episode(patient_id: int) -> Response:
            answers=(out.Episode,), answer_text="The episode.", errors=READ)
 def get_episode(episode_id: int) -> Response:
     record = queries.episode_record(db(), env(), staff(), episode_id)  # audits the view
-    return answer(answers.episode(record.episode, messages=record.episode_messages, checklist=record.checklist,
+    assert record.decision is not None
+    return answer(answers.episode(record.episode, messages=record.episode_messages, decision=record.decision,
                                   definition=env().rules.definition))
 
 
@@ -123,6 +125,14 @@ def record_clearance(hold_id: int) -> Response:
     return answer(answers.hold(hold))
 
 
+@operation("/holds/<int:hold_id>/inr", "POST",
+           summary="Record a warfarin patient's INR; a recent normal value clears the INR blockers.", tag="holds",
+           body=inputs.InrIn, answers=(out.Hold,), answer_text="The hold with its INR.")
+def record_inr(hold_id: int) -> Response:
+    hold = episodes.record_inr(db(), env(), staff(), hold_id, json_body())
+    return answer(answers.hold(hold))
+
+
 @operation("/milestones/<int:milestone_id>/complete", "POST", summary="Mark a step done, with an optional result.",
            tag="milestones", body=inputs.MilestoneCompleteIn, answers=(out.Milestone,),
            answer_text="The milestone.")
@@ -141,6 +151,18 @@ def worklist() -> Response:
     q = query(inputs.WorklistQuery)
     items = worklist_service.worklist(db(), env(), a, limit=q.rows)  # audits the view
     return answer(answers.worklist(items, q.rows))
+
+
+@operation("/holds", "GET",
+           summary="Holds waiting for a clinician's signature, earliest last dose first (audited).", tag="lists",
+           query=inputs.HoldsQuery, answers=(out.HoldsToSign,), answer_text="The holds.", errors=LISTS,
+           description="`status=unsigned`: clearance requested, or approved by the prescriber and not yet "
+                       "signed, on scheduled episodes, with no time limit.")
+def holds_to_sign() -> Response:
+    a = staff()
+    query(inputs.HoldsQuery)
+    rows = holds_service.unsigned_holds(db(), env(), a)  # audits the view
+    return answer(answers.holds_to_sign(rows))
 
 
 @operation("/followups", "GET", summary="The follow-up board (audited).", tag="lists", query=inputs.BoardQuery,
