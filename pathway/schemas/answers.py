@@ -123,6 +123,7 @@ class Hold(AnswerModel):
     episode_id: Id
     drug: str = Field(description="the catalogue key; for a drug outside the catalogue, the text entered")
     drug_name: str
+    patient_label: str | None = Field(description="what the patient calls the medicine; texts name it by this")
     catalogued: bool
     stop_days: int | None
     stop_hours: int | None

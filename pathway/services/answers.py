@@ -93,7 +93,8 @@ def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
     return out.Hold(
         id=h.id, episode_id=h.episode_id,
         # The catalogue key; a drug outside the catalogue keeps the text it was entered with.
-        drug=h.drug_key or h.drug_name, drug_name=h.drug_name, catalogued=h.drug_key is not None,
+        drug=h.drug_key or h.drug_name, drug_name=h.drug_name, patient_label=h.patient_label,
+        catalogued=h.drug_key is not None,
         stop_days=h.stop_days, stop_hours=h.stop_hours, restart_hours=h.restart_hours,
         crcl_ml_min=h.crcl_ml_min, assumes_normal_renal_function=assumes_normal_renal_function(h),
         interval_source=h.interval_source, last_dose_on=h.last_dose_on,

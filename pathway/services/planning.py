@@ -6,6 +6,7 @@ decisions back, in the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,8 @@ from pathway.timeline import (
     plan_episode,
     text_context,
 )
+from pathway.timeline.texts import MedicineName, join_words, medicine_words
+from pathway.timeline.vocabulary import Language
 
 
 def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
@@ -41,6 +44,7 @@ def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
         clearance=hold.clearance,
         signed=hold.signed_at is not None,
         rule=rules_text,
+        signed_at=hold.signed_at,
     )
 
 
@@ -136,7 +140,24 @@ def notice_facts(episode: Episode) -> dict[str, str]:
     return {"procedure_at": episode.procedure_at.isoformat()}
 
 
-def render(env: Env, patient: Patient, planned: PlannedMessage) -> str:
+def medicine_name(env: Env, hold: MedicationHold) -> MedicineName:
+    """What a text may call a hold's medicine: drug name, the patient's label, the group's term."""
+    term: dict[str, str] = {str(lang): env.rules.catalogue.patient_term(hold.drug_key, lang) for lang in Language}
+    return MedicineName(hold.drug_name, hold.patient_label or "", term)
+
+
+def hold_words(env: Env, hold: MedicationHold, patient: Patient) -> str:
+    """How the patient's texts name `hold` ("your blood thinner", "Plavix", "warfarin").
+
+    For every text about a hold (date change and cancellation included): it calls the one
+    naming rule, `medicine_words`, with the episode's other holds so two never read the same.
+    """
+    others = [medicine_name(env, h) for h in hold.episode.holds if h.id != hold.id]
+    return medicine_words(medicine_name(env, hold), patient.language, patient.detailed_texts, others=others)
+
+
+def render(env: Env, patient: Patient, planned: PlannedMessage, holds: Sequence[MedicationHold] = ()) -> str:
+    """The body of a planned text; a text about holds names each medicine in `planned.refs`."""
     context = text_context(
         planned.context,
         lang=patient.language,
@@ -145,6 +166,10 @@ def render(env: Env, patient: Patient, planned: PlannedMessage) -> str:
         clinic_name=env.rules.clinic.name,
         clinic_phone=env.rules.clinic.phone,
     )
+    by_ref = {h.ref: h for h in holds}
+    named = [by_ref[ref] for ref in planned.refs if ref in by_ref]
+    if named:
+        context["drug"] = join_words([hold_words(env, h, patient) for h in named], patient.language)
     return env.rules.templates.render(planned.kind, patient.language, context)
 
 
@@ -164,7 +189,7 @@ def add_message(
         milestone_id=milestone.id if milestone else None,
         kind=planned.kind,
         language=patient.language,
-        body=render(env, patient, planned),
+        body=render(env, patient, planned, episode.holds if episode else ()),
         plan_key=planned.plan_key,
         send_at=planned.send_at,
         attempts=0,

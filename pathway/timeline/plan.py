@@ -59,6 +59,9 @@ class HoldFacts:
     clearance: str
     signed: bool
     rule: str
+    # When the plan was signed (None: unknown). A signature after the last-dose text's time
+    # means the text never went: it may still go on the last-dose day (see `_catch_up_deadline`).
+    signed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.clearance not in CLEARANCE_STATUSES:
@@ -143,6 +146,8 @@ class PlannedMessage:
     nominal_at: datetime
     send_at: datetime
     context: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Every hold this text is about: one text names all the medicines due at the same moment.
+    refs: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -162,7 +167,8 @@ class PlannedMessage:
         nominal = self.nominal_at.astimezone(UTC)
         if self.milestone_key is None:
             return f"{self.kind}::{nominal:%Y%m%dT%H%M%SZ}"
-        return f"{self.kind}:{self.ref}:{nominal:%Y%m%dT%H%MZ}"
+        refs = "+".join(self.refs) if len(self.refs) > 1 else self.ref
+        return f"{self.kind}:{refs}:{nominal:%Y%m%dT%H%MZ}"
 
 
 @dataclass(frozen=True)
@@ -405,6 +411,7 @@ class _Candidate:
     milestone: PlannedMilestone
     anchors: _Anchors
     facts: Mapping[str, str]
+    signed_at: datetime | None = None
 
 
 def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iterable[_Candidate]:
@@ -422,12 +429,26 @@ def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iter
             if found is None or not h.facts.may_text:
                 continue
             anchors = replace(c.anchors, last_dose_date=h.last_day, restart_at=h.dates.restart_at)
-            yield _Candidate(rule, found, anchors, MappingProxyType(base | _hold_facts(h)))
+            yield _Candidate(rule, found, anchors, MappingProxyType(base | _hold_facts(h)), h.facts.signed_at)
 
 
-def _catch_up_deadline(candidate: _Candidate) -> datetime | None:
+def _signed_late(candidate: _Candidate, nominal: datetime) -> bool:
+    """A last-dose text whose hold was signed after its time: it never went out."""
+    return (candidate.milestone.kind == MilestoneKind.LAST_DOSE and candidate.signed_at is not None
+            and candidate.signed_at >= nominal)
+
+
+def _catch_up_deadline(candidate: _Candidate, nominal: datetime, tz: ZoneInfo) -> datetime | None:
     if candidate.rule.catch_up_until == "procedure_start":
         return candidate.anchors.procedure_start
+    if _signed_late(candidate, nominal) and "last_dose_at" not in candidate.facts:
+        # A day-based last dose may be taken any time that day: a clearance signed after the
+        # reminder's time (so it never went) still gets its text until the day is over; never
+        # after: no "last dose" in the past (the go/no-go shows hold_started_late from the
+        # hold's signed_at and last_dose_on).
+        day = candidate.anchors.last_dose_date
+        if day is not None:
+            return at_local(day + timedelta(days=1), MIDNIGHT, tz)
     return candidate.milestone.deadline
 
 
@@ -440,17 +461,58 @@ def _schedule(
         return None
     send_at = quiet.next_allowed(nominal, tz)
     if send_at < now:
-        deadline = _catch_up_deadline(candidate)
+        deadline = _catch_up_deadline(candidate, nominal, tz)
         if deadline is None or deadline <= now:
             return None
         send_at = quiet.next_allowed(now, tz)
+        if _signed_late(candidate, nominal) and send_at >= deadline:
+            return None  # quiet hours leave no time on the last-dose day: a person must call
+    ref = candidate.milestone.ref
     return PlannedMessage(
         kind=candidate.rule.kind,
         milestone_key=candidate.milestone.key,
         nominal_at=nominal,
         send_at=send_at,
         context=candidate.facts,
+        refs=(ref,) if ref else (),
     )
+
+
+_SAID: dict[str, tuple[str, ...]] = {
+    MilestoneKind.LAST_DOSE: ("last_dose_date", "last_dose_at"),
+    MilestoneKind.RESTART: ("restart_at",),
+}
+
+
+def _together(message: PlannedMessage) -> tuple[str, datetime, tuple[str, ...]] | None:
+    """Texts about different holds that say the same thing at the same moment share this key."""
+    if not message.refs:
+        return None
+    said = _SAID.get(message.kind, ("last_dose_date", "last_dose_at", "restart_at"))
+    return (message.kind, message.nominal_at, tuple(message.context.get(name, "") for name in said))
+
+
+def _merge(messages: Iterable[PlannedMessage]) -> list[PlannedMessage]:
+    """One text per moment naming every medicine due then, instead of look-alike texts.
+
+    Two holds whose last dose falls on the same day (or whose restart is the same instant) get
+    ONE text that names both ("your blood thinner and your anti-platelet medicine"); two texts
+    reading the same except for a date would leave the patient guessing which pill is meant.
+    The text hangs off the first hold's milestone; `refs` (and the plan key) name them all.
+    """
+    merged: list[PlannedMessage] = []
+    groups: dict[tuple[str, datetime, tuple[str, ...]], int] = {}
+    for message in messages:
+        key = _together(message)
+        if key is None or key not in groups:
+            if key is not None:
+                groups[key] = len(merged)
+            merged.append(message)
+            continue
+        first = merged[groups[key]]
+        merged[groups[key]] = replace(first, send_at=min(first.send_at, message.send_at),
+                                      refs=first.refs + message.refs)
+    return merged
 
 
 def plan_episode(
@@ -473,10 +535,10 @@ def plan_episode(
     )
     milestones = _milestones(context)
     by_key = {m.key: m for m in milestones}
-    messages = [
+    messages = _merge(
         message
         for candidate in _candidates(context, by_key)
         if (message := _schedule(candidate, facts.tz, quiet, now)) is not None
-    ]
+    )
     messages.sort(key=lambda m: (m.send_at, m.nominal_at, m.plan_key))
     return Plan(milestones, tuple(messages))
