@@ -164,7 +164,7 @@ class Appointment(AnswerModel):
 
 
 class Message(AnswerModel):
-    """A text to the patient: its schedule and state (never its body)."""
+    """A text to the patient: its schedule, state, and the exact words it carries."""
 
     id: Id
     kind: MessageKind
@@ -176,6 +176,9 @@ class Message(AnswerModel):
     send_at_local: LocalTwin
     sent_at: Instant | None
     sent_at_local: LocalTwin | None
+    body: str = Field(description="the exact text the patient got (sent) or will get (scheduled: what the "
+                                  "dispatcher sends, re-rendered whenever the plan or a medicine's name changes)")
+    segments: int = Field(description="SMS segments the body takes (160 GSM-7 / 70 UCS-2 characters for one)")
 
 
 class CheckItem(AnswerModel):

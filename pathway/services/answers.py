@@ -24,6 +24,7 @@ from pathway.services.episodes import CheckItem, RescheduleResult, go_no_go
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
+from pathway.timeline.texts import segments
 
 
 def _times(tz: ZoneInfo | None, **values: datetime | None) -> dict[str, Any]:
@@ -108,10 +109,11 @@ def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
 
 
 def _message(m: models.Message, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.Message:
-    """A text's schedule and state; never its body (minimum necessary)."""
+    """A text's schedule, state and body: the care team must be able to read what the patient reads."""
     return out.Message(id=m.id, kind=m.kind, label=_label(definition, m.kind, message=True), status=m.status,
                        status_reason=m.status_reason, milestone_id=m.milestone_id,
-                       **_times(tz, send_at=m.send_at, sent_at=m.sent_at))
+                       **_times(tz, send_at=m.send_at, sent_at=m.sent_at),
+                       body=m.body, segments=segments(m.body).segments)
 
 
 def _by_time(milestones: Iterable[models.Milestone]) -> list[models.Milestone]:

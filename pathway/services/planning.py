@@ -30,7 +30,7 @@ from pathway.timeline import (
     plan_episode,
     text_context,
 )
-from pathway.timeline.texts import MedicineName, join_words, medicine_words
+from pathway.timeline.texts import MedicineName, SegmentInfo, join_words, medicine_words, segments
 from pathway.timeline.vocabulary import Language
 
 
@@ -140,6 +140,11 @@ def notice_facts(episode: Episode) -> dict[str, str]:
     return {"procedure_at": episode.procedure_at.isoformat()}
 
 
+def segment_info(body: str) -> SegmentInfo:
+    """Encoding, length and SMS segment count of a text body (for pages showing texts)."""
+    return segments(body)
+
+
 def medicine_name(env: Env, hold: MedicationHold) -> MedicineName:
     """What a text may call a hold's medicine: drug name, the patient's label, the group's term."""
     term: dict[str, str] = {str(lang): env.rules.catalogue.patient_term(hold.drug_key, lang) for lang in Language}
@@ -197,6 +202,27 @@ def add_message(
     )
     outbox.record(session, msg, outbox.Scheduled(reason), now=env.now, source="plan")
     return msg
+
+
+def rerender_scheduled(session: Session, env: Env, episode: Episode) -> int:
+    """Re-render the bodies of texts not yet sent, from the current plan and names.
+
+    A text's body is what the dispatcher sends. After a change that alters words but not
+    times (a hold's patient_label, the patient's language or detailed-texts choice), call this
+    so the stored bodies (and the episode answer's `body`) say what the patient will get.
+    Only the body changes; a text's state is the outbox's (pathway/services/outbox.py).
+    """
+    planned = {m.plan_key: m for m in current_plan(env, episode).messages}
+    changed = 0
+    for msg in episode_messages(session, episode):
+        found = planned.get(msg.plan_key)
+        if msg.status != "scheduled" or found is None:
+            continue
+        body = render(env, episode.patient, found, episode.holds)
+        if body != msg.body:
+            msg.body, msg.language, changed = body, episode.patient.language, changed + 1
+    session.flush()
+    return changed
 
 
 def cancel_messages(session: Session, env: Env, msgs: list[Message], reason: str, actor: Actor) -> int:

@@ -25,6 +25,7 @@ from pathway.services import patients as pt
 from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
+from pathway.services.planning import segment_info
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
@@ -203,7 +204,8 @@ def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dic
             continue
         item: dict[str, Any] = {"drug": drug,
                                 "prescriber_name": form.get(f"hold-{i}-prescriber_name") or "",
-                                "prescriber_phone": form.get(f"hold-{i}-prescriber_phone") or ""}
+                                "prescriber_phone": form.get(f"hold-{i}-prescriber_phone") or "",
+                                "patient_label": form.get(f"hold-{i}-patient_label") or ""}
         rows[len(holds)] = i
         holds.append(item)
     return holds, rows
@@ -268,7 +270,7 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
         abort(404)
     db().commit()
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
-                           errors=errors or {}, values=values or {}), status
+                           errors=errors or {}, values=values or {}, sms_segments=segment_info), status
 
 
 @bp.route("/episodes/<int:episode_id>")
