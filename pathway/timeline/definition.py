@@ -113,6 +113,9 @@ class PathwayDefinition:
     inr_source: str
     reviewed_by: str = ""
     reviewed_on: str = ""
+    # How long after the expected end an unrecorded procedure end goes on the worklist
+    # (`[timing] procedure_end_missing_after_hours`; None: not checked).
+    end_missing_after: timedelta | None = None
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -321,7 +324,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         frozenset({"status", "reviewed_by", "reviewed_on"}),
     )
     timing = f.table(doc, "file", "timing")
-    f.check_fields(timing, "[timing]", _TIMING_FIELDS, frozenset())
+    f.check_fields(timing, "[timing]", _TIMING_FIELDS, frozenset({"procedure_end_missing_after_hours"}))
     minutes = f.required_count(timing, "[timing]", "expected_duration_minutes")
     if minutes < 1:
         raise f.FieldError("[timing]", "expected_duration_minutes", "must be at least 1")
@@ -351,6 +354,10 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         inr_source=inr_source,
         reviewed_by=f.text(meta, "[pathway]", "reviewed_by", ""),
         reviewed_on=f.text(meta, "[pathway]", "reviewed_on", ""),
+        end_missing_after=(
+            timedelta(hours=f.required_count(timing, "[timing]", "procedure_end_missing_after_hours"))
+            if "procedure_end_missing_after_hours" in timing else None
+        ),
     )
 
 

@@ -218,3 +218,38 @@ def test_signed_on_the_last_dose_day_across_the_spring_dst_change(
                         {"status": "approved", "by": "Dr. O"})
     assert _last_dose_texts(session, other) == []
     assert timedelta(0) < text.send_at - env.now
+
+
+# --- missing procedure ends -----------------------------------------------------------------
+
+
+def _end_missing(session, env, staff, episode_id: int) -> list:
+    from pathway.services.worklist import worklist
+
+    return [i for i in worklist(session, env, staff["coordinator"])
+            if i.kind == "procedure_end_missing" and i.episode_id == episode_id]
+
+
+def test_a_procedure_end_missing_two_hours_after_the_expected_end_goes_on_the_worklist(
+    session, env, staff, make_patient, make_episode, rules
+) -> None:
+    assert rules.definition.end_missing_after == timedelta(hours=2)  # mild_pathway.toml, clinic policy
+    e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
+    # Procedure Wed Mar 10 08:00 New York (13:00 UTC), expected to end 14:00 UTC.
+    assert _end_missing(session, at(env, datetime.fromisoformat("2027-03-10T15:59:00+00:00")), staff, e.id) == []
+    late = at(env, datetime.fromisoformat("2027-03-10T16:00:00+00:00"))
+    (item,) = _end_missing(session, late, staff, e.id)
+    assert item.due_at == datetime.fromisoformat("2027-03-10T16:00:00+00:00")
+    assert "Restart texts" in item.detail
+    ep.record_procedure_end(session, late, staff["coordinator"], e.id, {"ended_at": "2027-03-10T10:30"})
+    assert _end_missing(session, late, staff, e.id) == []
+
+
+def test_the_restart_text_is_planned_from_the_recorded_end(session, env, staff, make_patient, make_episode) -> None:
+    e = _episode(make_patient, make_episode, "en", CASES["anticoagulant+antiplatelet"])
+    _sign_all(session, env, staff, e)
+    late = at(env, datetime.fromisoformat("2027-03-10T17:00:00+00:00"))
+    ep.record_procedure_end(session, late, staff["coordinator"], e.id, {"ended_at": "2027-03-10T11:15"})
+    (restart,) = [m for m in _hold_texts(session, e) if m.kind == "restart"]
+    assert restart.send_at == datetime.fromisoformat("2027-03-11T16:15:00+00:00")  # end 16:15 UTC + 24 h
+    assert "your blood thinner and your anti-platelet medicine" in restart.body
