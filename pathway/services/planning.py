@@ -7,7 +7,9 @@ decisions back, in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
 from pathway.services import outbox
-from pathway.services.base import Actor, Env
+from pathway.services.base import Actor, Env, NotFound, audit
 from pathway.timeline import (
     EpisodeFacts,
     HoldFacts,
@@ -30,8 +32,17 @@ from pathway.timeline import (
     plan_episode,
     text_context,
 )
-from pathway.timeline.texts import MedicineName, SegmentInfo, join_words, medicine_words, segments
-from pathway.timeline.vocabulary import Language
+from pathway.timeline.localtime import to_local
+from pathway.timeline.texts import (
+    MedicineName,
+    SegmentInfo,
+    format_date,
+    format_when,
+    join_words,
+    medicine_words,
+    segments,
+)
+from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
 
 
 def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
@@ -223,6 +234,81 @@ def rerender_scheduled(session: Session, env: Env, episode: Episode) -> int:
             msg.body, msg.language, changed = body, episode.patient.language, changed + 1
     session.flush()
     return changed
+
+
+# --- the printable hold plan ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldPlanRow:
+    """One medicine on the patient's printed plan, every phrase in the patient's language."""
+
+    words: str  # the patient's label, else the group's plain term ("blood thinner")
+    drug_name: str
+    state: str  # "stop" (approved and signed), "waiting" (not signed yet), "keep" (declined / not needed)
+    last_dose: str  # "" unless state == "stop"
+    last_dose_all_day: bool  # a day-based hold: the last dose may be taken any time that day
+    restart: str  # "" unless known
+    restart_estimated: bool
+
+
+@dataclass(frozen=True)
+class HoldPlanSheet:
+    episode: Episode
+    patient: Patient
+    lang: str
+    procedure: str
+    rows: tuple[HoldPlanRow, ...]
+    clinic_name: str
+    clinic_phone: str
+    printed: str
+
+
+def _hold_plan_row(env: Env, hold: MedicationHold, lang: str, tz: ZoneInfo, ended: bool) -> HoldPlanRow:
+    name = medicine_name(env, hold)
+    words = name.patient_label or name.term_in(lang)
+    if hold.clearance in (ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED):
+        return HoldPlanRow(words, hold.drug_name, "keep", "", False, "", False)
+    if not hold.approved_and_signed:
+        return HoldPlanRow(words, hold.drug_name, "waiting", "", False, "", False)
+    if hold.last_dose_at is not None:
+        last = format_when(to_local(hold.last_dose_at, tz), lang, deadline=True)
+    elif hold.last_dose_on is not None:
+        last = format_date(hold.last_dose_on, lang)
+    else:
+        last = ""
+    restart = format_when(to_local(hold.restart_at, tz), lang) if hold.restart_at is not None else ""
+    all_day = hold.last_dose_at is None and hold.last_dose_on is not None
+    return HoldPlanRow(words, hold.drug_name, "stop", last, all_day, restart, restart != "" and not ended)
+
+
+def hold_plan_sheet(session: Session, env: Env, actor: Actor, episode_id: Any) -> HoldPlanSheet:
+    """The one-page plan handed to the patient: each medicine, its last dose and restart, the
+    clinic's phone, in the patient's language. Names each medicine by the patient's word AND its
+    drug name: the paper sits beside the pill bottles, whose labels carry the drug name, and it
+    is shown to a caregiver or pharmacist; a text on a lock screen is what must stay discreet.
+    Only approved and signed holds give dates; others say to keep taking the medicine. Audited."""
+    actor.require(*CARE_TEAM)
+    episode = session.get(Episode, _episode_key(episode_id))
+    if episode is None:
+        raise NotFound("episode")
+    patient = episode.patient
+    lang, tz = patient.language, ZoneInfo(patient.timezone)
+    rows = tuple(_hold_plan_row(env, h, lang, tz, episode.ended_at is not None) for h in episode.holds)
+    audit(session, env, actor, "episode.hold_plan.view", "episode", episode.id, patient_id=patient.id)
+    return HoldPlanSheet(
+        episode=episode, patient=patient, lang=lang,
+        procedure=format_when(to_local(episode.procedure_at, tz), lang), rows=rows,
+        clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone,
+        printed=format_date(to_local(env.now, tz).date(), lang),
+    )
+
+
+def _episode_key(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise NotFound("episode") from None
 
 
 def cancel_messages(session: Session, env: Env, msgs: list[Message], reason: str, actor: Actor) -> int:
