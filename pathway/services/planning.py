@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -294,7 +294,15 @@ def hold_plan_sheet(session: Session, env: Env, actor: Actor, episode_id: Any) -
         raise NotFound("episode")
     patient = episode.patient
     lang, tz = patient.language, ZoneInfo(patient.timezone)
-    rows = tuple(_hold_plan_row(env, h, lang, tz, episode.ended_at is not None) for h in episode.holds)
+    # Earliest last dose first: the patient reads the page top to bottom, in the order of the days.
+    far = date.max
+
+    def first_day(hold: MedicationHold) -> tuple[bool, date, int]:
+        day = to_local(hold.last_dose_at, tz).date() if hold.last_dose_at is not None else hold.last_dose_on
+        return (not hold.approved_and_signed, day or far, hold.id)
+
+    ordered = sorted(episode.holds, key=first_day)
+    rows = tuple(_hold_plan_row(env, h, lang, tz, episode.ended_at is not None) for h in ordered)
     audit(session, env, actor, "episode.hold_plan.view", "episode", episode.id, patient_id=patient.id)
     return HoldPlanSheet(
         episode=episode, patient=patient, lang=lang,
