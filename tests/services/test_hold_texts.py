@@ -253,3 +253,17 @@ def test_the_restart_text_is_planned_from_the_recorded_end(session, env, staff, 
     (restart,) = [m for m in _hold_texts(session, e) if m.kind == "restart"]
     assert restart.send_at == datetime.fromisoformat("2027-03-11T16:15:00+00:00")  # end 16:15 UTC + 24 h
     assert "your blood thinner and your anti-platelet medicine" in restart.body
+
+
+def test_unsent_texts_are_re_rendered_when_a_medicines_name_changes(
+    session, env, staff, make_patient, make_episode
+) -> None:
+    from pathway.services.planning import hold_words, rerender_scheduled
+
+    e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
+    _sign_all(session, env, staff, e)
+    (hold,) = e.holds
+    assert hold_words(env, hold, e.patient) == "your blood thinner"
+    hold.patient_label = "Eliquis"
+    assert rerender_scheduled(session, env, e) == 2  # the last-dose and restart texts
+    assert all("Eliquis" in m.body for m in _hold_texts(session, e))

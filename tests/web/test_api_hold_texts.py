@@ -50,3 +50,32 @@ def test_the_worklist_asks_for_a_missing_procedure_end(api: Harness) -> None:
     api.clock.set(datetime(2027, 3, 10, 16, 5, tzinfo=UTC))
     items = api.get("/worklist").json["items"]
     assert any(i["kind"] == "procedure_end_missing" and i["episode_id"] == e["id"] for i in items)
+
+
+def test_a_clearance_signed_on_the_dst_last_dose_day_sends_the_last_dose_text_at_once(api: Harness) -> None:
+    from datetime import UTC, datetime
+
+    # Procedure Thu Mar 18 2027; apixaban 3 days: last dose Sun Mar 14, the day US clocks spring forward.
+    e = api.episode(procedure_at="2027-03-18T08:00", holds=[{"drug": "apixaban"}])
+    hold = e["holds"][0]
+    assert hold["last_dose_on"] == "2027-03-14"
+    api.clock.set(datetime(2027, 3, 14, 23, 0, tzinfo=UTC))  # 19:00 EDT, still the last-dose day
+    signed = api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    assert signed.status == 200, signed
+    episode = api.get(f"/episodes/{e['id']}").json
+    (text,) = [m for m in episode["messages"] if m["kind"] == "last_dose"]
+    assert text["status"] == "scheduled" and text["send_at"] == "2027-03-14T23:00:00+00:00"
+    assert "Sun Mar 14" in text["body"] and text["segments"] == 1
+
+
+def test_a_clearance_signed_after_the_last_dose_day_sends_no_last_dose_text(api: Harness) -> None:
+    from datetime import UTC, datetime
+
+    e = api.episode(holds=[{"drug": "apixaban"}])  # last dose Sat Mar 6
+    hold = e["holds"][0]
+    api.clock.set(datetime(2027, 3, 7, 15, 0, tzinfo=UTC))
+    signed = api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    assert signed.status == 200, signed
+    assert signed.json["signed_at"] > signed.json["last_dose_on"]  # what hold_started_late compares
+    episode = api.get(f"/episodes/{e['id']}").json
+    assert not [m for m in episode["messages"] if m["kind"] == "last_dose"]
