@@ -10,7 +10,9 @@ in Python (never a loop over all patients):
 4. follow-up visits not booked by day 5 after the procedure;
 5. person-owned milestones past their deadline and not done;
 6. patients who opted out of texts while an episode is active;
-7. procedures with a held medicine whose end is still not recorded some hours after the
+7. signed holds whose last dose is today or was yesterday with no last-dose text (signed too
+   late in the day for quiet hours, or after the day): a person must call the patient;
+8. procedures with a held medicine whose end is still not recorded some hours after the
    expected end (``[timing] procedure_end_missing_after_hours``): restarts count from the end.
 
 Cancelled episodes are left out (a red-flag reply is always shown: it is about the patient).
@@ -35,6 +37,7 @@ __all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "milestone_overdue"
 PRIORITY = {
     "red_flag": 0,
     "hold_unresolved": 20,
+    "last_dose_not_texted": 21,
     "procedure_end_missing": 22,
     "opted_out": 25,
     "text_failed": 30,
@@ -314,6 +317,46 @@ def _from_opt_outs(session: Session, env: Env, limit: int) -> list[WorklistItem]
     return out
 
 
+def _from_untexted_last_doses(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Signed day-based holds whose last-dose day is today or yesterday and no text went or will go."""
+    today = _today(env)
+    stmt = (
+        select(MedicationHold)
+        .join(MedicationHold.episode)
+        .join(Episode.patient)
+        .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
+        .where(MedicationHold.clearance == ClearanceStatus.APPROVED, MedicationHold.signed_at.is_not(None),
+               MedicationHold.last_dose_on.between(today - timedelta(days=1), today),
+               Episode.status == "scheduled")
+        .order_by(MedicationHold.last_dose_on)
+        .limit(limit)
+    )
+    holds = list(session.scalars(stmt))
+    if not holds:
+        return []
+    texted: set[tuple[int | None, str]] = set()
+    rows = session.execute(select(Message.episode_id, Message.plan_key).where(
+        Message.episode_id.in_({h.episode_id for h in holds}), Message.kind == "last_dose",
+        Message.status != "cancelled"))
+    for episode_id, plan_key in rows:
+        # plan key "last_dose:h1+h2:<minute>": one text may name several holds
+        texted.update((episode_id, ref) for ref in plan_key.split(":")[1].split("+"))
+    out = []
+    for hold in holds:
+        if (hold.episode_id, hold.ref) in texted:
+            continue
+        patient = hold.episode.patient
+        out.append(WorklistItem(
+            kind="last_dose_not_texted", priority=PRIORITY["last_dose_not_texted"], patient_id=patient.id,
+            episode_id=hold.episode_id, subject_id=hold.id, title="Last-dose text not sent",
+            detail=f"{hold.drug_name}: last dose {hold.last_dose_on.isoformat() if hold.last_dose_on else ''}; "
+                   "signed too late for a text that day (quiet hours) or after it: call the patient",
+            due_at=_local_midnight(hold.last_dose_on, env) if hold.last_dose_on else None, action="Call patient",
+            patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
 def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     """Procedures with a held medicine to restart, past their expected end plus the pathway's
     grace with no end recorded (episodes without such a hold keep the 12-hour overdue item)."""
@@ -358,6 +401,7 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     overdue = _from_milestones(session, env, limit)
     opted = _from_opt_outs(session, env, limit)
     ends = _from_missing_ends(session, env, limit)
+    untexted = _from_untexted_last_doses(session, env, limit)
 
     # One item per thing: a task, a hold or an unbooked follow-up already says what a
     # derived item would.
@@ -376,7 +420,7 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
             continue
         kept_overdue.append(item)
     opted = [i for i in opted if i.patient_id not in task_opt_out]
-    items = tasks + holds + texts + unbooked + kept_overdue + opted + ends
+    items = tasks + holds + texts + unbooked + kept_overdue + opted + ends + untexted
     items.sort(key=WorklistItem.sort_key)
     shown = items[:limit]
     audit(session, env, actor, "worklist.view", "worklist", None,

@@ -146,7 +146,8 @@ class PlannedMessage:
     nominal_at: datetime
     send_at: datetime
     context: Mapping[str, str] = field(default_factory=dict, hash=False)
-    # Every hold this text is about: one text names all the medicines due at the same moment.
+    # The holds this text is about (one per text today: each text names its own medicine, so
+    # two never read alike; several refs would mean one text naming several medicines).
     refs: tuple[str, ...] = ()
 
     @property
@@ -433,8 +434,10 @@ def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iter
 
 
 def _signed_late(candidate: _Candidate, nominal: datetime) -> bool:
-    """A last-dose text whose hold was signed after its time: it never went out."""
-    return (candidate.milestone.kind == MilestoneKind.LAST_DOSE and candidate.signed_at is not None
+    """A last-dose text whose hold was signed after its time (so it never went out), under a rule
+    that lets such a text catch up until the end of the last-dose day."""
+    return (candidate.rule.catch_up_until == "end_of_last_dose_day"
+            and candidate.milestone.kind == MilestoneKind.LAST_DOSE and candidate.signed_at is not None
             and candidate.signed_at >= nominal)
 
 
@@ -478,43 +481,6 @@ def _schedule(
     )
 
 
-_SAID: dict[str, tuple[str, ...]] = {
-    MilestoneKind.LAST_DOSE: ("last_dose_date", "last_dose_at"),
-    MilestoneKind.RESTART: ("restart_at",),
-}
-
-
-def _together(message: PlannedMessage) -> tuple[str, datetime, tuple[str, ...]] | None:
-    """Texts about different holds that say the same thing at the same moment share this key."""
-    if not message.refs:
-        return None
-    said = _SAID.get(message.kind, ("last_dose_date", "last_dose_at", "restart_at"))
-    return (message.kind, message.nominal_at, tuple(message.context.get(name, "") for name in said))
-
-
-def _merge(messages: Iterable[PlannedMessage]) -> list[PlannedMessage]:
-    """One text per moment naming every medicine due then, instead of look-alike texts.
-
-    Two holds whose last dose falls on the same day (or whose restart is the same instant) get
-    ONE text that names both ("your blood thinner and your anti-platelet medicine"); two texts
-    reading the same except for a date would leave the patient guessing which pill is meant.
-    The text hangs off the first hold's milestone; `refs` (and the plan key) name them all.
-    """
-    merged: list[PlannedMessage] = []
-    groups: dict[tuple[str, datetime, tuple[str, ...]], int] = {}
-    for message in messages:
-        key = _together(message)
-        if key is None or key not in groups:
-            if key is not None:
-                groups[key] = len(merged)
-            merged.append(message)
-            continue
-        first = merged[groups[key]]
-        merged[groups[key]] = replace(first, send_at=min(first.send_at, message.send_at),
-                                      refs=first.refs + message.refs)
-    return merged
-
-
 def plan_episode(
     definition: PathwayDefinition, facts: EpisodeFacts, quiet: QuietHours, *, now: datetime
 ) -> Plan:
@@ -535,10 +501,10 @@ def plan_episode(
     )
     milestones = _milestones(context)
     by_key = {m.key: m for m in milestones}
-    messages = _merge(
+    messages = [
         message
         for candidate in _candidates(context, by_key)
         if (message := _schedule(candidate, facts.tz, quiet, now)) is not None
-    )
+    ]
     messages.sort(key=lambda m: (m.send_at, m.nominal_at, m.plan_key))
     return Plan(milestones, tuple(messages))
