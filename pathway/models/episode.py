@@ -98,6 +98,8 @@ class MedicationHold(Base):
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
     drug_key: Mapped[str | None] = mapped_column(String(64))  # catalogue key; None for free text
     drug_name: Mapped[str] = mapped_column(String(120))
+    # What the patient calls it ("Plavix", "the small white pill"): texts name the drug by it.
+    patient_label: Mapped[str | None] = mapped_column(String(40))
     interval_source: Mapped[str] = mapped_column(String(200))  # catalogue citation or "clinician plan"
     stop_days: Mapped[int | None] = mapped_column(Integer)
     stop_hours: Mapped[int | None] = mapped_column(Integer)

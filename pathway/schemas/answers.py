@@ -123,6 +123,7 @@ class Hold(AnswerModel):
     episode_id: Id
     drug: str = Field(description="the catalogue key; for a drug outside the catalogue, the text entered")
     drug_name: str
+    patient_label: str | None = Field(description="what the patient calls the medicine; texts name it by this")
     catalogued: bool
     stop_days: int | None
     stop_hours: int | None
@@ -165,7 +166,7 @@ class Appointment(AnswerModel):
 
 
 class Message(AnswerModel):
-    """A text to the patient: its schedule and state (never its body)."""
+    """A text to the patient: its schedule, state, and the exact words it carries."""
 
     id: Id
     kind: MessageKind
@@ -177,6 +178,9 @@ class Message(AnswerModel):
     send_at_local: LocalTwin
     sent_at: Instant | None
     sent_at_local: LocalTwin | None
+    body: str = Field(description="the exact text the patient got (sent) or will get (scheduled: what the "
+                                  "dispatcher sends, re-rendered whenever the plan or a medicine's name changes)")
+    segments: int = Field(description="SMS segments the body takes (160 GSM-7 / 70 UCS-2 characters for one)")
 
 
 class CheckItem(AnswerModel):

@@ -76,6 +76,17 @@ PersonName = Annotated[str, BeforeValidator(text_reader(120, required=True)), _s
 DrugText = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str(120)]
 ShortText = Annotated[str, BeforeValidator(text_reader(100, required=False)), _str(100)]
 Text = Annotated[str, BeforeValidator(text_reader(200, required=False)), _str(200)]
+
+
+def _label_reader(raw: Any) -> str:
+    """What a patient calls a medicine: it goes into their texts, so no control characters."""
+    value = text_reader(40, required=False)(raw)
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise fail("must not contain control characters (line breaks, tabs)")
+    return value
+
+
+PatientLabel = Annotated[str, BeforeValidator(_label_reader), _str(40)]
 Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
 

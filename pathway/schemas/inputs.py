@@ -20,6 +20,7 @@ from pathway.schemas.fields import (
     OptionalDay,
     OptionalLocalInstant,
     OptionalPhone,
+    PatientLabel,
     PersonName,
     Reason,
     Result,
@@ -141,6 +142,9 @@ class HoldIn(HoldPlan):
     prescriber_phone: OptionalPhone = ""
     crcl_ml_min: CrCl = Field(None, description="creatinine clearance, mL/min: drugs whose hold depends on "
                                                 "renal function (dabigatran) follow the catalogue's bands")
+    patient_label: PatientLabel = Field("", description="what the patient calls this medicine (\"Plavix\", "
+                                                        "\"the small white pill\"), at most 40 characters; "
+                                                        "texts name the medicine by it")
 
     @field_validator("drug")
     @classmethod

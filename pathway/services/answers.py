@@ -25,6 +25,7 @@ from pathway.services.holds import UnsignedHold
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
+from pathway.timeline.texts import segments
 
 
 def _times(tz: ZoneInfo | None, **values: datetime | None) -> dict[str, Any]:
@@ -94,7 +95,8 @@ def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
     return out.Hold(
         id=h.id, episode_id=h.episode_id,
         # The catalogue key; a drug outside the catalogue keeps the text it was entered with.
-        drug=h.drug_key or h.drug_name, drug_name=h.drug_name, catalogued=h.drug_key is not None,
+        drug=h.drug_key or h.drug_name, drug_name=h.drug_name, patient_label=h.patient_label,
+        catalogued=h.drug_key is not None,
         stop_days=h.stop_days, stop_hours=h.stop_hours, restart_hours=h.restart_hours,
         crcl_ml_min=h.crcl_ml_min, assumes_normal_renal_function=assumes_normal_renal_function(h),
         interval_source=h.interval_source, last_dose_on=h.last_dose_on,
@@ -108,10 +110,11 @@ def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
 
 
 def _message(m: models.Message, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.Message:
-    """A text's schedule and state; never its body (minimum necessary)."""
+    """A text's schedule, state and body: the care team must be able to read what the patient reads."""
     return out.Message(id=m.id, kind=m.kind, label=_label(definition, m.kind, message=True), status=m.status,
                        status_reason=m.status_reason, milestone_id=m.milestone_id,
-                       **_times(tz, send_at=m.send_at, sent_at=m.sent_at))
+                       **_times(tz, send_at=m.send_at, sent_at=m.sent_at),
+                       body=m.body, segments=segments(m.body).segments)
 
 
 def _by_time(milestones: Iterable[models.Milestone]) -> list[models.Milestone]:

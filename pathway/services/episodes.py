@@ -64,6 +64,7 @@ def _hold(env: Env, actor: Actor, given: HoldIn) -> MedicationHold:
         clearance="needed",
         inr_required=bool(drug.inr_required) if drug else False,
         crcl_ml_min=given.crcl_ml_min,
+        patient_label=given.patient_label or None,
     )
     restart = given.restart_hours
     if given.entered or drug is None:

@@ -6,7 +6,10 @@ decisions back, in the caller's transaction.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
 from pathway.services import outbox
-from pathway.services.base import Actor, Env
+from pathway.services.base import Actor, Env, NotFound, audit
 from pathway.timeline import (
     EpisodeFacts,
     HoldFacts,
@@ -29,6 +32,17 @@ from pathway.timeline import (
     plan_episode,
     text_context,
 )
+from pathway.timeline.localtime import to_local
+from pathway.timeline.texts import (
+    MedicineName,
+    SegmentInfo,
+    format_date,
+    format_when,
+    join_words,
+    medicine_words,
+    segments,
+)
+from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
 
 
 def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
@@ -41,6 +55,7 @@ def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
         clearance=hold.clearance,
         signed=hold.signed_at is not None,
         rule=rules_text,
+        signed_at=hold.signed_at,
     )
 
 
@@ -136,7 +151,29 @@ def notice_facts(episode: Episode) -> dict[str, str]:
     return {"procedure_at": episode.procedure_at.isoformat()}
 
 
-def render(env: Env, patient: Patient, planned: PlannedMessage) -> str:
+def segment_info(body: str) -> SegmentInfo:
+    """Encoding, length and SMS segment count of a text body (for pages showing texts)."""
+    return segments(body)
+
+
+def medicine_name(env: Env, hold: MedicationHold) -> MedicineName:
+    """What a text may call a hold's medicine: drug name, the patient's label, the group's term."""
+    term: dict[str, str] = {str(lang): env.rules.catalogue.patient_term(hold.drug_key, lang) for lang in Language}
+    return MedicineName(hold.drug_name, hold.patient_label or "", term)
+
+
+def hold_words(env: Env, hold: MedicationHold, patient: Patient) -> str:
+    """How the patient's texts name `hold` ("your blood thinner", "Plavix", "warfarin").
+
+    For every text about a hold (date change and cancellation included): it calls the one
+    naming rule, `medicine_words`, with the episode's other holds so two never read the same.
+    """
+    others = [medicine_name(env, h) for h in hold.episode.holds if h.id != hold.id]
+    return medicine_words(medicine_name(env, hold), patient.language, patient.detailed_texts, others=others)
+
+
+def render(env: Env, patient: Patient, planned: PlannedMessage, holds: Sequence[MedicationHold] = ()) -> str:
+    """The body of a planned text; a text about holds names each medicine in `planned.refs`."""
     context = text_context(
         planned.context,
         lang=patient.language,
@@ -145,6 +182,10 @@ def render(env: Env, patient: Patient, planned: PlannedMessage) -> str:
         clinic_name=env.rules.clinic.name,
         clinic_phone=env.rules.clinic.phone,
     )
+    by_ref = {h.ref: h for h in holds}
+    named = [by_ref[ref] for ref in planned.refs if ref in by_ref]
+    if named:
+        context["drug"] = join_words([hold_words(env, h, patient) for h in named], patient.language)
     return env.rules.templates.render(planned.kind, patient.language, context)
 
 
@@ -164,7 +205,7 @@ def add_message(
         milestone_id=milestone.id if milestone else None,
         kind=planned.kind,
         language=patient.language,
-        body=render(env, patient, planned),
+        body=render(env, patient, planned, episode.holds if episode else ()),
         plan_key=planned.plan_key,
         send_at=planned.send_at,
         attempts=0,
@@ -172,6 +213,110 @@ def add_message(
     )
     outbox.record(session, msg, outbox.Scheduled(reason), now=env.now, source="plan")
     return msg
+
+
+def rerender_scheduled(session: Session, env: Env, episode: Episode) -> int:
+    """Re-render the bodies of texts not yet sent, from the current plan and names.
+
+    A text's body is what the dispatcher sends. After a change that alters words but not
+    times (a hold's patient_label, the patient's language or detailed-texts choice), call this
+    so the stored bodies (and the episode answer's `body`) say what the patient will get.
+    Only the body changes; a text's state is the outbox's (pathway/services/outbox.py).
+    """
+    planned = {m.plan_key: m for m in current_plan(env, episode).messages}
+    changed = 0
+    for msg in episode_messages(session, episode):
+        found = planned.get(msg.plan_key)
+        if msg.status != "scheduled" or found is None:
+            continue
+        body = render(env, episode.patient, found, episode.holds)
+        if body != msg.body:
+            msg.body, msg.language, changed = body, episode.patient.language, changed + 1
+    session.flush()
+    return changed
+
+
+# --- the printable hold plan ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldPlanRow:
+    """One medicine on the patient's printed plan, every phrase in the patient's language."""
+
+    words: str  # the patient's label, else the group's plain term ("blood thinner")
+    drug_name: str
+    state: str  # "stop" (approved and signed), "waiting" (not signed yet), "keep" (declined / not needed)
+    last_dose: str  # "" unless state == "stop"
+    last_dose_all_day: bool  # a day-based hold: the last dose may be taken any time that day
+    restart: str  # "" unless known
+    restart_estimated: bool
+
+
+@dataclass(frozen=True)
+class HoldPlanSheet:
+    episode: Episode
+    patient: Patient
+    lang: str
+    procedure: str
+    rows: tuple[HoldPlanRow, ...]
+    clinic_name: str
+    clinic_phone: str
+    printed: str
+
+
+def _hold_plan_row(env: Env, hold: MedicationHold, lang: str, tz: ZoneInfo, ended: bool) -> HoldPlanRow:
+    name = medicine_name(env, hold)
+    words = name.patient_label or name.term_in(lang)
+    if hold.clearance in (ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED):
+        return HoldPlanRow(words, hold.drug_name, "keep", "", False, "", False)
+    if not hold.approved_and_signed:
+        return HoldPlanRow(words, hold.drug_name, "waiting", "", False, "", False)
+    if hold.last_dose_at is not None:
+        last = format_when(to_local(hold.last_dose_at, tz), lang, deadline=True)
+    elif hold.last_dose_on is not None:
+        last = format_date(hold.last_dose_on, lang)
+    else:
+        last = ""
+    restart = format_when(to_local(hold.restart_at, tz), lang) if hold.restart_at is not None else ""
+    all_day = hold.last_dose_at is None and hold.last_dose_on is not None
+    return HoldPlanRow(words, hold.drug_name, "stop", last, all_day, restart, restart != "" and not ended)
+
+
+def hold_plan_sheet(session: Session, env: Env, actor: Actor, episode_id: Any) -> HoldPlanSheet:
+    """The one-page plan handed to the patient: each medicine, its last dose and restart, the
+    clinic's phone, in the patient's language. Names each medicine by the patient's word AND its
+    drug name: the paper sits beside the pill bottles, whose labels carry the drug name, and it
+    is shown to a caregiver or pharmacist; a text on a lock screen is what must stay discreet.
+    Only approved and signed holds give dates; others say to keep taking the medicine. Audited."""
+    actor.require(*CARE_TEAM)
+    episode = session.get(Episode, _episode_key(episode_id))
+    if episode is None:
+        raise NotFound("episode")
+    patient = episode.patient
+    lang, tz = patient.language, ZoneInfo(patient.timezone)
+    # Earliest last dose first: the patient reads the page top to bottom, in the order of the days.
+    far = date.max
+
+    def first_day(hold: MedicationHold) -> tuple[bool, date, int]:
+        day = to_local(hold.last_dose_at, tz).date() if hold.last_dose_at is not None else hold.last_dose_on
+        return (not hold.approved_and_signed, day or far, hold.id)
+
+    ordered = sorted(episode.holds, key=first_day)
+    rows = tuple(_hold_plan_row(env, h, lang, tz, episode.ended_at is not None) for h in ordered)
+    audit(session, env, actor, "episode.hold_plan.view", "episode", episode.id, patient_id=patient.id)
+    return HoldPlanSheet(
+        episode=episode, patient=patient, lang=lang,
+        procedure=format_when(to_local(episode.procedure_at, tz), lang), rows=rows,
+        clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone,
+        printed=format_date(to_local(env.now, tz).date(), lang),
+    )
+
+
+def _episode_key(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise NotFound("episode") from None
 
 
 def cancel_messages(session: Session, env: Env, msgs: list[Message], reason: str, actor: Actor) -> int:

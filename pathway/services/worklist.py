@@ -9,7 +9,11 @@ in Python (never a loop over all patients):
 3. texts that failed or whose fate is unknown, recently, and with no task about them;
 4. follow-up visits not booked by day 5 after the procedure;
 5. person-owned milestones past their deadline and not done;
-6. patients who opted out of texts while an episode is active.
+6. patients who opted out of texts while an episode is active;
+7. signed holds whose last dose is today or was yesterday with no last-dose text (signed too
+   late in the day for quiet hours, or after the day): a person must call the patient;
+8. procedures with a held medicine whose end is still not recorded some hours after the
+   expected end (``[timing] procedure_end_missing_after_hours``): restarts count from the end.
 
 Cancelled episodes are left out (a red-flag reply is always shown: it is about the patient).
 """
@@ -24,6 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
 from pathway.services.base import Actor, Env, audit
+from pathway.timeline.vocabulary import ClearanceStatus
 
 __all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "hold_urgency", "milestone_overdue", "worklist"]
 
@@ -33,6 +38,8 @@ PRIORITY = {
     "red_flag": 0,
     "hold_unresolved_urgent": 15,
     "hold_unresolved": 20,
+    "last_dose_not_texted": 21,
+    "procedure_end_missing": 22,
     "opted_out": 25,
     "text_failed": 30,
     "text_unknown": 35,
@@ -325,6 +332,79 @@ def _from_opt_outs(session: Session, env: Env, limit: int) -> list[WorklistItem]
     return out
 
 
+def _from_untexted_last_doses(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Signed day-based holds whose last-dose day is today or yesterday and no text went or will go."""
+    today = _today(env)
+    stmt = (
+        select(MedicationHold)
+        .join(MedicationHold.episode)
+        .join(Episode.patient)
+        .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
+        .where(MedicationHold.clearance == ClearanceStatus.APPROVED, MedicationHold.signed_at.is_not(None),
+               MedicationHold.last_dose_on.between(today - timedelta(days=1), today),
+               Episode.status == "scheduled")
+        .order_by(MedicationHold.last_dose_on)
+        .limit(limit)
+    )
+    holds = list(session.scalars(stmt))
+    if not holds:
+        return []
+    texted: set[tuple[int | None, str]] = set()
+    rows = session.execute(select(Message.episode_id, Message.plan_key).where(
+        Message.episode_id.in_({h.episode_id for h in holds}), Message.kind == "last_dose",
+        Message.status != "cancelled"))
+    for episode_id, plan_key in rows:
+        # plan key "last_dose:h1+h2:<minute>": one text may name several holds
+        texted.update((episode_id, ref) for ref in plan_key.split(":")[1].split("+"))
+    out = []
+    for hold in holds:
+        if (hold.episode_id, hold.ref) in texted:
+            continue
+        patient = hold.episode.patient
+        out.append(WorklistItem(
+            kind="last_dose_not_texted", priority=PRIORITY["last_dose_not_texted"], patient_id=patient.id,
+            episode_id=hold.episode_id, subject_id=hold.id, title="Last-dose text not sent",
+            detail=f"{hold.drug_name}: last dose {hold.last_dose_on.isoformat() if hold.last_dose_on else ''}; "
+                   "signed too late for a text that day (quiet hours) or after it: call the patient",
+            due_at=_local_midnight(hold.last_dose_on, env) if hold.last_dose_on else None, action="Call patient",
+            patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Procedures with a held medicine to restart, past their expected end plus the pathway's
+    grace with no end recorded (episodes without such a hold keep the 12-hour overdue item)."""
+    grace = env.rules.definition.end_missing_after
+    if grace is None:
+        return []
+    restarts = exists().where(MedicationHold.episode_id == Episode.id, MedicationHold.restart_hours.is_not(None),
+                              MedicationHold.clearance.not_in((ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED)))
+    stmt = (
+        select(Episode, Patient)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .where(Episode.status == "scheduled", Episode.ended_at.is_(None),
+               Episode.procedure_at < env.now - grace,
+               Episode.procedure_at >= env.now - timedelta(days=LOOKBACK_DAYS), restarts)
+        .order_by(Episode.procedure_at)
+        .limit(limit)
+    )
+    out = []
+    for episode, patient in session.execute(stmt):
+        expected_end = episode.procedure_at + timedelta(minutes=episode.duration_minutes)
+        if expected_end + grace > env.now:
+            continue
+        out.append(WorklistItem(
+            kind="procedure_end_missing", priority=PRIORITY["procedure_end_missing"], patient_id=patient.id,
+            episode_id=episode.id, subject_id=episode.id, title="Procedure end not recorded",
+            detail="Restart texts for held medicines are timed from the recorded end: record when the "
+                   "procedure ended",
+            due_at=expected_end + grace, action="Record procedure end", patient_name=patient.display_name,
+            mrn=patient.mrn,
+        ))
+    return out
+
+
 def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> list[WorklistItem]:
     """Everything that needs a person, most urgent first; at most ``limit`` items."""
     actor.require("coordinator", "clinician")
@@ -335,12 +415,15 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     unbooked = _from_unbooked_follow_ups(session, env, limit)
     overdue = _from_milestones(session, env, limit)
     opted = _from_opt_outs(session, env, limit)
+    ends = _from_missing_ends(session, env, limit)
+    untexted = _from_untexted_last_doses(session, env, limit)
 
     # One item per thing: a task, a hold or an unbooked follow-up already says what a
     # derived item would.
     hold_ids = {i.subject_id for i in holds}
     hold_refs = {f"h{h}" for h in hold_ids}
     unbooked_episodes = {i.episode_id for i in unbooked}
+    missing_end = {i.episode_id for i in ends}
     task_opt_out = {i.patient_id for i in tasks if i.kind == "opted_out"}
     kept_overdue = []
     for item, kind, ref in overdue:
@@ -348,9 +431,11 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
             continue
         if kind == "follow_up" and item.episode_id in unbooked_episodes:
             continue
+        if kind == "procedure" and item.episode_id in missing_end:
+            continue
         kept_overdue.append(item)
     opted = [i for i in opted if i.patient_id not in task_opt_out]
-    items = tasks + holds + texts + unbooked + kept_overdue + opted
+    items = tasks + holds + texts + unbooked + kept_overdue + opted + ends + untexted
     items.sort(key=WorklistItem.sort_key)
     shown = items[:limit]
     audit(session, env, actor, "worklist.view", "worklist", None,

@@ -52,7 +52,9 @@ IMMEDIATELY = "immediately"
 DATE_ANCHORS = frozenset({"last_dose_date", "procedure_date", "follow_up_date", "pt_start_date"})
 INSTANT_ANCHORS = frozenset({"procedure_start", "restart_at"})
 HOLD_ANCHORS = frozenset({"last_dose_date", "restart_at"})
-CATCH_UP_UNTIL = frozenset({"milestone", "procedure_start"})
+# "end_of_last_dose_day": like "milestone", and a last-dose text whose hold was signed after
+# the text's time may still go until the last-dose day ends (never after it).
+CATCH_UP_UNTIL = frozenset({"milestone", "procedure_start", "end_of_last_dose_day"})
 
 
 class DefinitionError(ValueError):
@@ -116,6 +118,9 @@ class PathwayDefinition:
     hold_urgent_days: int
     reviewed_by: str = ""
     reviewed_on: str = ""
+    # How long after the expected end an unrecorded procedure end goes on the worklist
+    # (`[timing] procedure_end_missing_after_hours`; None: not checked).
+    end_missing_after: timedelta | None = None
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -337,7 +342,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         frozenset({"status", "reviewed_by", "reviewed_on"}),
     )
     timing = f.table(doc, "file", "timing")
-    f.check_fields(timing, "[timing]", _TIMING_FIELDS, frozenset())
+    f.check_fields(timing, "[timing]", _TIMING_FIELDS, frozenset({"procedure_end_missing_after_hours"}))
     minutes = f.required_count(timing, "[timing]", "expected_duration_minutes")
     if minutes < 1:
         raise f.FieldError("[timing]", "expected_duration_minutes", "must be at least 1")
@@ -371,6 +376,10 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         hold_urgent_days=hold_urgent_days,
         reviewed_by=f.text(meta, "[pathway]", "reviewed_by", ""),
         reviewed_on=f.text(meta, "[pathway]", "reviewed_on", ""),
+        end_missing_after=(
+            timedelta(hours=f.required_count(timing, "[timing]", "procedure_end_missing_after_hours"))
+            if "procedure_end_missing_after_hours" in timing else None
+        ),
     )
 
 

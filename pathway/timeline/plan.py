@@ -59,6 +59,9 @@ class HoldFacts:
     clearance: str
     signed: bool
     rule: str
+    # When the plan was signed (None: unknown). A signature after the last-dose text's time
+    # means the text never went: it may still go on the last-dose day (see `_catch_up_deadline`).
+    signed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.clearance not in CLEARANCE_STATUSES:
@@ -143,6 +146,9 @@ class PlannedMessage:
     nominal_at: datetime
     send_at: datetime
     context: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # The holds this text is about (one per text today: each text names its own medicine, so
+    # two never read alike; several refs would mean one text naming several medicines).
+    refs: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -162,7 +168,8 @@ class PlannedMessage:
         nominal = self.nominal_at.astimezone(UTC)
         if self.milestone_key is None:
             return f"{self.kind}::{nominal:%Y%m%dT%H%M%SZ}"
-        return f"{self.kind}:{self.ref}:{nominal:%Y%m%dT%H%MZ}"
+        refs = "+".join(self.refs) if len(self.refs) > 1 else self.ref
+        return f"{self.kind}:{refs}:{nominal:%Y%m%dT%H%MZ}"
 
 
 @dataclass(frozen=True)
@@ -405,6 +412,7 @@ class _Candidate:
     milestone: PlannedMilestone
     anchors: _Anchors
     facts: Mapping[str, str]
+    signed_at: datetime | None = None
 
 
 def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iterable[_Candidate]:
@@ -422,12 +430,28 @@ def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iter
             if found is None or not h.facts.may_text:
                 continue
             anchors = replace(c.anchors, last_dose_date=h.last_day, restart_at=h.dates.restart_at)
-            yield _Candidate(rule, found, anchors, MappingProxyType(base | _hold_facts(h)))
+            yield _Candidate(rule, found, anchors, MappingProxyType(base | _hold_facts(h)), h.facts.signed_at)
 
 
-def _catch_up_deadline(candidate: _Candidate) -> datetime | None:
+def _signed_late(candidate: _Candidate, nominal: datetime) -> bool:
+    """A last-dose text whose hold was signed after its time (so it never went out), under a rule
+    that lets such a text catch up until the end of the last-dose day."""
+    return (candidate.rule.catch_up_until == "end_of_last_dose_day"
+            and candidate.milestone.kind == MilestoneKind.LAST_DOSE and candidate.signed_at is not None
+            and candidate.signed_at >= nominal)
+
+
+def _catch_up_deadline(candidate: _Candidate, nominal: datetime, tz: ZoneInfo) -> datetime | None:
     if candidate.rule.catch_up_until == "procedure_start":
         return candidate.anchors.procedure_start
+    if _signed_late(candidate, nominal) and "last_dose_at" not in candidate.facts:
+        # A day-based last dose may be taken any time that day: a clearance signed after the
+        # reminder's time (so it never went) still gets its text until the day is over; never
+        # after: no "last dose" in the past (the go/no-go shows hold_started_late from the
+        # hold's signed_at and last_dose_on).
+        day = candidate.anchors.last_dose_date
+        if day is not None:
+            return at_local(day + timedelta(days=1), MIDNIGHT, tz)
     return candidate.milestone.deadline
 
 
@@ -440,16 +464,20 @@ def _schedule(
         return None
     send_at = quiet.next_allowed(nominal, tz)
     if send_at < now:
-        deadline = _catch_up_deadline(candidate)
+        deadline = _catch_up_deadline(candidate, nominal, tz)
         if deadline is None or deadline <= now:
             return None
         send_at = quiet.next_allowed(now, tz)
+        if _signed_late(candidate, nominal) and send_at >= deadline:
+            return None  # quiet hours leave no time on the last-dose day: a person must call
+    ref = candidate.milestone.ref
     return PlannedMessage(
         kind=candidate.rule.kind,
         milestone_key=candidate.milestone.key,
         nominal_at=nominal,
         send_at=send_at,
         context=candidate.facts,
+        refs=(ref,) if ref else (),
     )
 
 

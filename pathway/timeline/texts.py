@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -23,12 +23,15 @@ from pathway.timeline.vocabulary import Language
 __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENSION",
+    "MedicineName",
     "SegmentInfo",
     "TemplateError",
     "TemplateSet",
     "format_date",
     "format_time",
     "format_when",
+    "join_words",
+    "medicine_words",
     "segments",
     "text_context",
 ]
@@ -128,6 +131,70 @@ _PHRASES: dict[str, dict[str, str]] = {
         "procedure_detailed": "su procedimiento MILD",
     },
 }
+_POSSESSIVE: dict[str, str] = {Language.EN: "your", Language.ES: "su"}
+_AND: dict[str, str] = {Language.EN: "and", Language.ES: "y"}
+
+
+@dataclass(frozen=True)
+class MedicineName:
+    """What a text may call one held medicine: its drug name, the patient's own word for it
+    (`patient_label`, "" when none was recorded) and its catalogue group's plain term per language."""
+
+    drug_name: str
+    patient_label: str
+    term: Mapping[str, str]
+
+    def term_in(self, lang: str) -> str:
+        return self.term.get(lang) or self.term.get(Language.EN) or "medicine"
+
+
+def _words(name: MedicineName, lang: str, detailed: bool) -> str:
+    label = name.patient_label.strip()
+    if detailed:
+        # The patient chose detailed texts: the drug's name, with their own word when it differs.
+        if label and label.casefold() != name.drug_name.casefold():
+            return f"{label} ({name.drug_name})"
+        return name.drug_name
+    if label:
+        return label  # the patient's own word: no possessive ("Plavix", "the small white pill")
+    return f"{_POSSESSIVE[lang]} {name.term_in(lang)}"
+
+
+def medicine_words(
+    name: MedicineName, lang: str, detailed: bool, *, others: Sequence[MedicineName] = ()
+) -> str:
+    """THE one place that decides how a text names a held medicine. Every text about a hold
+    (last dose, restart, date change, cancellation) must call it.
+
+    - The patient's label when recorded ("Plavix"): the word they use, so they cannot mistake it.
+    - Otherwise, with detailed texts (the patient chose them): the drug name, as before.
+    - Otherwise the catalogue group's plain term: "your blood thinner", "su antiplaquetario".
+
+    `others` are the episode's other held medicines. If this one's words would read the same as
+    a DIFFERENT medicine's (two anti-inflammatories, two blood thinners, no labels), the drug
+    name is used instead, even in default texts: a patient told twice to stop "your blood
+    thinner" cannot know which pill is meant, and stopping the wrong one (or neither) risks a
+    spinal hematoma or a clot, which outweighs keeping a drug name off the phone. Refusing such
+    an episode was considered and rejected: scheduling must not fail for a missing nicety, and
+    the coordinator can record a `patient_label` at any time to replace the drug name.
+    """
+    _check_lang(lang)
+    words = _words(name, lang, detailed)
+    for other in others:
+        same_drug = other.drug_name.casefold() == name.drug_name.casefold()
+        if not same_drug and _words(other, lang, detailed).casefold() == words.casefold():
+            return name.drug_name if not name.patient_label else f"{name.patient_label} ({name.drug_name})"
+    return words
+
+
+def join_words(items: Sequence[str], lang: str) -> str:
+    """'A', 'A and B', 'A, B and C' (Spanish 'y'): medicines named in one text."""
+    _check_lang(lang)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {_AND[lang]} {items[-1]}"
+
+
 # Instants that are deadlines ("take it by 8:00 PM") rather than appointments ("at 8:00 PM").
 _DEADLINES = frozenset({"last_dose"})
 

@@ -26,6 +26,7 @@ from pathway.services import patients as pt
 from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
+from pathway.services.planning import hold_plan_sheet, segment_info
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
@@ -204,7 +205,8 @@ def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dic
             continue
         item: dict[str, Any] = {"drug": drug,
                                 "prescriber_name": form.get(f"hold-{i}-prescriber_name") or "",
-                                "prescriber_phone": form.get(f"hold-{i}-prescriber_phone") or ""}
+                                "prescriber_phone": form.get(f"hold-{i}-prescriber_phone") or "",
+                                "patient_label": form.get(f"hold-{i}-patient_label") or ""}
         rows[len(holds)] = i
         holds.append(item)
     return holds, rows
@@ -269,13 +271,25 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
         abort(404)
     db().commit()
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
-                           errors=errors or {}, values=values or {}), status
+                           errors=errors or {}, values=values or {}, sms_segments=segment_info), status
 
 
 @bp.route("/episodes/<int:episode_id>")
 @roles(*CARE_ROLES)
 def episode(episode_id: int) -> Any:
     return _episode_page(episode_id)
+
+
+@bp.route("/episodes/<int:episode_id>/hold-plan")
+@roles(*CARE_ROLES)
+def hold_plan(episode_id: int) -> Any:
+    """The patient's one-page hold plan, in their language, to print and hand over (audited)."""
+    try:
+        sheet = hold_plan_sheet(db(), env(), actor(), episode_id)
+    except NotFound:
+        abort(404)
+    db().commit()
+    return render_template("episodes/hold_plan.html", sheet=sheet)
 
 
 def _episode_action(episode_id: int, form_name: str, call: Any, success: str) -> Any:

@@ -1,0 +1,82 @@
+"""Through the API: a hold's patient_label, each text's body and segments, texts that cannot be confused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.services.test_hold_texts import stripped
+from tests.web.conftest_api import Harness
+
+
+def _signed_episode(api: Harness, lang: str, holds: list[dict[str, str]]) -> dict:
+    patient = api.patient(language=lang)
+    e = api.episode(patient["id"], holds=holds)
+    for hold in e["holds"]:
+        answer = api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"},
+                          role="clinician")
+        assert answer.status == 200, answer
+    answer = api.get(f"/episodes/{e['id']}")
+    assert answer.status == 200
+    return answer.json
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_two_holds_through_the_api_give_distinguishable_texts_with_bodies_and_segments(
+    api: Harness, lang: str
+) -> None:
+    e = _signed_episode(api, lang, [{"drug": "apixaban"}, {"drug": "clopidogrel", "patient_label": "Plavix"}])
+    assert [h["patient_label"] for h in e["holds"]] == [None, "Plavix"]
+    texts = [m for m in e["messages"] if m["kind"] in ("last_dose", "restart") and m["status"] == "scheduled"]
+    assert len(texts) == 4  # a last-dose and a restart text per medicine, each naming it
+    assert all(m["body"] and m["segments"] >= 1 for m in e["messages"])
+    read = [(m["kind"], stripped(m["body"])) for m in texts]
+    assert len(set(read)) == len(read)
+    assert any("Plavix" in m["body"] for m in texts if m["kind"] == "last_dose")
+    restarts = [m["body"] for m in texts if m["kind"] == "restart"]
+    assert any("Plavix" in b for b in restarts)
+    assert any("blood thinner" in b or "anticoagulante" in b for b in restarts)
+
+
+def test_a_label_over_40_characters_is_refused_naming_the_field(api: Harness) -> None:
+    patient = api.patient()
+    answer = api.post(f"/patients/{patient['id']}/episodes",
+                      {"procedure_at": "2027-03-10T08:00", "holds": [{"drug": "apixaban", "patient_label": "x" * 41}]})
+    assert answer.status == 422 and "holds[0].patient_label" in answer.errors
+
+
+def test_the_worklist_asks_for_a_missing_procedure_end(api: Harness) -> None:
+    from datetime import UTC, datetime
+
+    e = api.episode(holds=[{"drug": "apixaban"}])
+    api.clock.set(datetime(2027, 3, 10, 16, 5, tzinfo=UTC))
+    items = api.get("/worklist").json["items"]
+    assert any(i["kind"] == "procedure_end_missing" and i["episode_id"] == e["id"] for i in items)
+
+
+def test_a_clearance_signed_on_the_dst_last_dose_day_puts_a_call_on_the_worklist(api: Harness) -> None:
+    from datetime import UTC, datetime
+
+    # Procedure Thu Mar 18 2027; apixaban 3 days: last dose Sun Mar 14, the day US clocks spring forward.
+    e = api.episode(procedure_at="2027-03-18T08:00", holds=[{"drug": "apixaban"}])
+    hold = e["holds"][0]
+    assert hold["last_dose_on"] == "2027-03-14"
+    api.clock.set(datetime(2027, 3, 14, 23, 0, tzinfo=UTC))  # 19:00 EDT, still the last-dose day
+    signed = api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    assert signed.status == 200, signed
+    episode = api.get(f"/episodes/{e['id']}").json
+    assert not [m for m in episode["messages"] if m["kind"] == "last_dose"]  # shipped rule: no late text
+    items = api.get("/worklist").json["items"]
+    assert any(i["kind"] == "last_dose_not_texted" and i["episode_id"] == e["id"] for i in items)
+
+
+def test_a_clearance_signed_after_the_last_dose_day_sends_no_last_dose_text(api: Harness) -> None:
+    from datetime import UTC, datetime
+
+    e = api.episode(holds=[{"drug": "apixaban"}])  # last dose Sat Mar 6
+    hold = e["holds"][0]
+    api.clock.set(datetime(2027, 3, 7, 15, 0, tzinfo=UTC))
+    signed = api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    assert signed.status == 200, signed
+    assert signed.json["signed_at"] > signed.json["last_dose_on"]  # what hold_started_late compares
+    episode = api.get(f"/episodes/{e['id']}").json
+    assert not [m for m in episode["messages"] if m["kind"] == "last_dose"]
