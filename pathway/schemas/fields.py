@@ -77,6 +77,7 @@ DrugText = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str
 ShortText = Annotated[str, BeforeValidator(text_reader(100, required=False)), _str(100)]
 Text = Annotated[str, BeforeValidator(text_reader(200, required=False)), _str(200)]
 Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
+RequiredReason = Annotated[str, BeforeValidator(text_reader(500, required=True)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
 
 _TRUE = {"true", "1", "yes", "on", "y"}

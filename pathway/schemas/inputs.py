@@ -21,7 +21,7 @@ from pathway.schemas.fields import (
     OptionalLocalInstant,
     OptionalPhone,
     PersonName,
-    Reason,
+    RequiredReason,
     Result,
     ShortText,
     Text,
@@ -194,6 +194,9 @@ class RescheduleIn(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     procedure_at: LocalInstant
+    confirm_holds_at_risk: Flag = Field(
+        False, description="true: apply a move that breaks signed holds (each goes back to `requested` and must be "
+                           "answered and signed again); without it such a move answers 409 with `holds_at_risk`")
 
     @field_validator("procedure_at")
     @classmethod
@@ -221,7 +224,7 @@ class AppointmentIn(InputModel):
 
 
 class CancelIn(InputModel):
-    reason: Reason = ""
+    reason: RequiredReason = Field(description="why the procedure is cancelled (required; kept with the episode)")
 
 
 class MilestoneCompleteIn(InputModel):

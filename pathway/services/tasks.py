@@ -8,11 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathway.models import Task
-from pathway.services.base import Actor, Env, NotFound, audit
+from pathway.services.base import Actor, Env, NotFound, ValidationError, audit
 
 # Lower is more urgent. Red flags go to the top of the worklist.
 PRIORITY = {
     "red_flag": 0,
+    "hold_at_risk": 2,  # a move broke a signed hold: right below red flags
+    "restart_after_cancel": 3,  # cancelled after a stop: the patient must hear how to restart
     "stop_request": 10,
     "phone_invalid": 20,
     "opted_out": 25,
@@ -53,11 +55,17 @@ def open_task(
 MAX_RESOLUTION = 500
 
 
+# Tasks closed only by a person saying what they did (the call, and what the patient was told).
+NOTE_REQUIRED = ("restart_after_cancel",)
+
+
 def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolution: str) -> Task:
     actor.require("coordinator", "clinician")
     task = session.get(Task, int(task_id)) if str(task_id).isdigit() else None
     if task is None:
         raise NotFound("task")
+    if task.resolved_at is None and task.kind in NOTE_REQUIRED and not (resolution or "").strip():
+        raise ValidationError({"resolution": "record the call: whom you reached and what they were told"})
     if task.resolved_at is None:
         # What the person wrote, trimmed and at most 500 characters; "done" if nothing.
         note = (resolution or "").strip()[:MAX_RESOLUTION] or "done"

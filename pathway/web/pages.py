@@ -362,10 +362,13 @@ def complete(episode_id: int, milestone_id: int) -> Any:
 @bp.post("/episodes/<int:episode_id>/cancel")
 @roles(*CARE_ROLES)
 def cancel(episode_id: int) -> Any:
-    return _episode_action(
-        episode_id, "cancel",
-        lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
-        "Episode cancelled. Pending texts are cancelled and the patient is told.")
+    def call(v: Any) -> Any:
+        if not v.get("confirm"):  # a second, deliberate step: not a dialog that one click dismisses
+            raise ValidationError({"confirm": "tick the box to confirm the cancellation"})
+        return ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")})
+
+    return _episode_action(episode_id, "cancel", call,
+                           "Episode cancelled. Pending texts are cancelled and the patient is told.")
 
 
 @bp.post("/episodes/<int:episode_id>/escort")
