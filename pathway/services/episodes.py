@@ -251,10 +251,10 @@ def reschedule(
 # (the templates take no list of medicines yet). {medicines} comes from medicine_words; the
 # other names are the template's own variables.
 NOTICE_MEDICINES = {
-    ("date_changed", "en"): ("{clinic_name}: {procedure} is now {procedure_when}. New last-dose day for "
-                             "{medicines}; new reminders will follow. Questions? {clinic_phone}"),
-    ("date_changed", "es"): ("{clinic_name}: {procedure} cambió al {procedure_when}. Cambia el día de la última "
-                             "dosis de {medicines}; le enviaremos nuevos recordatorios. Dudas: {clinic_phone}"),
+    ("date_changed", "en"): ("{clinic_name}: {procedure} is now {procedure_when}. We will text a new last-dose "
+                             "day for {medicines}. Questions? {clinic_phone}"),
+    ("date_changed", "es"): ("{clinic_name}: {procedure} cambió al {procedure_when}. Le enviaremos el nuevo día "
+                             "de la última dosis de {medicines}. Dudas: {clinic_phone}"),
     ("cancelled", "en"): ("{clinic_name}: {procedure} on {procedure_date} is cancelled and reminders have stopped. "
                           "Restart {medicines} only as your doctor advises. Questions? {clinic_phone}"),
     ("cancelled", "es"): ("{clinic_name}: se canceló {procedure} del {procedure_date}. Vuelva a tomar {medicines} "

@@ -118,8 +118,8 @@ def test_hold_at_risk_comes_right_below_red_flags(session, env, staff, make_epis
     assert kinds[:2] == ["red_flag", "hold_at_risk"]
 
 
-@pytest.mark.parametrize(("lang", "words"), [("en", "New last-dose day for your "),
-                                             ("es", "Cambia el día de la última dosis de su ")])
+@pytest.mark.parametrize(("lang", "words"), [("en", "We will text a new last-dose day for your "),
+                                             ("es", "Le enviaremos el nuevo día de la última dosis de su ")])
 def test_moving_later_names_the_medicines_with_a_new_last_dose_day(
     session, env, staff, make_patient, make_episode, lang, words
 ) -> None:
@@ -131,7 +131,7 @@ def test_moving_later_names_the_medicines_with_a_new_last_dose_day(
     (notice,) = [m for m in _msgs(session, e, "date_changed")]
     assert words in notice.body and notice.body.endswith(env.rules.clinic.phone)
     assert "clopidogrel" not in notice.body.lower()  # default texts name no drug
-    assert segments(notice.body).segments <= env.rules.definition.max_segments("date_changed", lang) + 1
+    assert segments(notice.body).segments <= env.rules.definition.max_segments("date_changed", lang)
 
 
 def test_a_detailed_date_change_names_each_drug(session, env, staff, make_patient, make_episode) -> None:
@@ -141,7 +141,7 @@ def test_a_detailed_date_change_names_each_drug(session, env, staff, make_patien
         _approve(session, env, staff, h)
     ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-17T08:00"})
     (notice,) = _msgs(session, e, "date_changed")
-    assert "New last-dose day for clopidogrel and apixaban;" in notice.body
+    assert "new last-dose day for clopidogrel and apixaban." in notice.body
 
 
 # --- cancelling ----------------------------------------------------------------------------
