@@ -150,6 +150,11 @@ class HoldsAtRisk(Conflict):
         self.risks = risks
 
 
+# What each problem means, for staff.
+RISK_WORDS = {
+    "hold_too_short": "the last dose is now earlier than the signed plan",
+    "hold_started_late": "the new last dose is already past",
+}
 # Holds that tell the patient to stop nothing: a move cannot break them.
 NO_STOP = ("declined", "not_required")
 
@@ -179,7 +184,7 @@ def _unsign(env: Env, episode: Episode, hold: MedicationHold, risk: HoldAtRisk) 
     again (the dispatcher re-checks that at send time) and the episode is not a go."""
     hold.clearance = "requested"
     hold.clearance_by = None
-    hold.clearance_note = f"signature cleared: the procedure moved ({risk.problem.replace('_', ' ')})"
+    hold.clearance_note = f"signature cleared: the procedure moved and {RISK_WORDS[risk.problem]}"
     hold.clearance_at = env.now
     hold.clearance_recorded_by_id = None
     hold.signed_at = None
@@ -212,6 +217,9 @@ def reschedule(
                     "problem": r.problem} for hid, r in risks]
     if preview:
         with session.begin_nested() as sp:
+            by_id = {h.id: h for h in episode.holds}
+            for hold_id, risk in risks:  # show what the confirmed move would do: no stop text until re-signed
+                _unsign(env, episode, by_id[hold_id], risk)
             episode.procedure_at = new_at
             diff = compute_diff(session, env, episode, notice_kind="date_changed" if new_at != old_at else None)
             sp.rollback()
@@ -229,8 +237,8 @@ def reschedule(
     for hold_id, risk in risks:
         _unsign(env, episode, by_id[hold_id], risk)
         tasks.open_task(session, env, "hold_at_risk", f"hold:{hold_id}",
-                        f"Procedure moved: hold {risk.problem.replace('_', ' ')}; new last dose "
-                        f"{risk.last_dose_on.isoformat()}. Get the prescriber's answer and sign again.",
+                        f"Procedure moved: {RISK_WORDS[risk.problem]} (new last dose "
+                        f"{risk.last_dose_on.strftime('%a %b %d')}). Get the prescriber's answer and sign again.",
                         patient_id=episode.patient_id, episode_id=episode.id)
     episode.procedure_at = new_at
     diff = replan(session, env, actor, episode, reason="procedure moved",

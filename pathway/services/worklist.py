@@ -362,7 +362,9 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     opted = _from_opt_outs(session, env, limit)
 
     # One item per thing: a task, a hold or an unbooked follow-up already says what a
-    # derived item would.
+    # derived item would (a hold a move broke is shown once, as hold_at_risk).
+    at_risk = {i.subject_id for i in tasks if i.kind == "hold_at_risk"}
+    holds = [i for i in holds if i.subject_id not in at_risk]
     hold_ids = {i.subject_id for i in holds}
     hold_refs = {f"h{h}" for h in hold_ids}
     unbooked_episodes = {i.episode_id for i in unbooked}

@@ -190,3 +190,21 @@ def test_cancel_after_a_stop_tells_the_patient_to_restart_and_opens_a_call_task(
         task_service.resolve_task(session, later, staff["coordinator"], task.id, "")
     task_service.resolve_task(session, later, staff["coordinator"], task.id, "Reached patient: restart tomorrow")
     assert "restart_after_cancel" not in {i.kind for i in worklist(session, later, staff["coordinator"])}
+
+
+def test_a_move_earlier_across_the_dst_change_counts_local_days(session, env, staff, make_episode) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}], procedure_at="2027-03-17T08:00")  # EDT
+    (hold,) = e.holds
+    _approve(session, env, staff, hold)
+    assert hold.last_dose_on == date(2027, 3, 9)
+    result = ep.reschedule(session, env, staff["coordinator"], e.id,
+                           {"procedure_at": "2027-03-12T08:00", "confirm_holds_at_risk": True})  # EST
+    assert e.procedure_at == datetime(2027, 3, 12, 13, 0, tzinfo=UTC)
+    assert [(r.problem, r.last_dose_on) for _, r in result.holds_at_risk] == [("hold_too_short", date(2027, 3, 4))]
+    assert hold.last_dose_on == date(2027, 3, 4) and hold.clearance == "requested" and hold.signed_at is None
+    # Signed again for the new plan: its last-dose text goes at 17:00 EST the evening before the new
+    # last dose, and the worklist item is gone.
+    _approve(session, env, staff, hold)
+    (text,) = [m for m in _msgs(session, e, "last_dose") if m.status == "scheduled"]
+    assert text.send_at == datetime(2027, 3, 3, 22, 0, tzinfo=UTC)
+    assert "hold_at_risk" not in {i.kind for i in worklist(session, env, staff["coordinator"])}
