@@ -254,7 +254,7 @@ def test_a_move_earlier_warns_about_the_signed_hold_and_cancel_needs_a_reason(li
     from pathway.services.base import Actor
     from pathway.services.patients import enrol_patient
 
-    server, clock = live
+    server, _clock = live
     sync_playwright = _playwright()
     REPLAN_SHOTS.mkdir(parents=True, exist_ok=True)
     with server.runtime.unit_of_work() as (session, env):
