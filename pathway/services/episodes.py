@@ -213,7 +213,8 @@ def reschedule(
         raise ValidationError({"procedure_at": "the procedure already took place; it cannot be moved"})
     old_at = episode.procedure_at
     risks = _holds_at_risk(env, episode, new_at)
-    risk_detail = [{"hold_id": hid, "drug": r.drug, "last_dose_on": r.last_dose_on.isoformat(),
+    keys = {h.id: h.drug_key or "free-text" for h in episode.holds}  # audit rows carry keys, not typed names
+    risk_detail = [{"hold_id": hid, "drug": keys[hid], "last_dose_on": r.last_dose_on.isoformat(),
                     "problem": r.problem} for hid, r in risks]
     if preview:
         with session.begin_nested() as sp:

@@ -208,3 +208,17 @@ def test_a_move_earlier_across_the_dst_change_counts_local_days(session, env, st
     (text,) = [m for m in _msgs(session, e, "last_dose") if m.status == "scheduled"]
     assert text.send_at == datetime(2027, 3, 3, 22, 0, tzinfo=UTC)
     assert "hold_at_risk" not in {i.kind for i in worklist(session, env, staff["coordinator"])}
+
+
+def test_an_hour_based_hold_is_at_risk_when_its_last_dose_instant_comes_earlier() -> None:
+    plan = HoldPlanInput(stop_hours=24, restart_hours=24)
+    now = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)
+    signed = datetime(2027, 3, 9, 13, 0, tzinfo=UTC)  # 24 h before 10 March 08:00 EST
+    earlier = hold_at_risk("h1", "enoxaparin", plan, signed_last_dose=signed,
+                           procedure_at=datetime(2027, 3, 10, 12, 0, tzinfo=UTC), tz=NY,
+                           duration=timedelta(hours=1), now=now)
+    assert earlier is not None and earlier.problem == HOLD_TOO_SHORT
+    later = hold_at_risk("h1", "enoxaparin", plan, signed_last_dose=signed,
+                         procedure_at=datetime(2027, 3, 10, 15, 0, tzinfo=UTC), tz=NY,
+                         duration=timedelta(hours=1), now=now)
+    assert later is None
