@@ -414,6 +414,8 @@ def cancel_episode(
     replan(session, env, actor, episode, reason="episode cancelled", notice_kind="cancelled" if notify else None)
     if notify:
         _add_to_notice(session, env, episode, "cancelled", stopped)
+    tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{h.id}" for h in episode.holds],
+                     "episode cancelled: no hold to sign again")
     for hold in stopped:
         tasks.open_task(session, env, "restart_after_cancel", f"hold:{hold.id}",
                         "Cancelled after the last dose: call the patient about restarting (as the prescriber "

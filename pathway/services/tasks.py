@@ -73,3 +73,17 @@ def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolut
         audit(session, env, actor, "task.resolve", "task", task.id, patient_id=task.patient_id,
               detail={"kind": task.kind})
     return task
+
+
+def close_open(session: Session, env: Env, actor: Actor, kind: str, subjects: list[str], resolution: str) -> int:
+    """Resolve the open tasks of ``kind`` about ``subjects`` that no longer need a person
+    (e.g. re-signing a hold of an episode that was cancelled). Returns how many."""
+    if not subjects:
+        return 0
+    found = list(session.scalars(select(Task).where(Task.kind == kind, Task.subject.in_(subjects),
+                                                    Task.resolved_at.is_(None))))
+    for task in found:
+        task.resolved_at, task.resolved_by_id, task.resolution = env.now, actor.user_id, resolution
+        audit(session, env, actor, "task.resolve", "task", task.id, patient_id=task.patient_id,
+              detail={"kind": task.kind})
+    return len(found)

@@ -222,3 +222,13 @@ def test_an_hour_based_hold_is_at_risk_when_its_last_dose_instant_comes_earlier(
                          procedure_at=datetime(2027, 3, 10, 15, 0, tzinfo=UTC), tz=NY,
                          duration=timedelta(hours=1), now=now)
     assert later is None
+
+
+def test_cancelling_closes_the_re_sign_task_of_a_moved_hold(session, env, staff, make_episode) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}])
+    _approve(session, env, staff, e.holds[0])
+    ep.reschedule(session, env, staff["coordinator"], e.id,
+                  {"procedure_at": "2027-03-05T08:00", "confirm_holds_at_risk": True})
+    ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "patient declined"})
+    (task,) = session.scalars(select(Task).where(Task.kind == "hold_at_risk")).all()
+    assert task.resolved_at == env.now and "cancelled" in task.resolution
