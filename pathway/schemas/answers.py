@@ -280,6 +280,27 @@ class MovedMilestone(AnswerModel):
     to: Span
 
 
+HoldProblem = Annotated[str, choice_schema(("hold_too_short", "hold_started_late"))]
+
+
+class HoldAtRisk(AnswerModel):
+    """A signed hold a move breaks: it must be answered and signed again before the procedure."""
+
+    hold_id: Id
+    drug: str
+    last_dose_on: Day = Field(description="the new last-dose date, in the patient's zone")
+    problem: HoldProblem = Field(description="hold_too_short: the new last dose is earlier than the signed one, so "
+                                             "the signed stop no longer leaves the full interval; hold_started_late: "
+                                             "the new last dose is already past")
+
+
+class Conflict(Error):
+    """A 409. A move that breaks signed holds also lists them (``holds_at_risk``)."""
+
+    holds_at_risk: list[HoldAtRisk] | None = Field(
+        None, description="on a move: the holds it breaks; send `confirm_holds_at_risk: true` to apply it")
+
+
 class PlanDiff(AnswerModel):
     """What moving the procedure changes: texts cancelled and added, steps moved, added or dropped,
     the notice to the patient, and summary lines in the patient's local time."""
@@ -297,6 +318,8 @@ class PlanDiff(AnswerModel):
     milestones_cancelled: list[DroppedMilestone]
     notice: DiffMessage | None
     summary: list[str]
+    holds_at_risk: list[HoldAtRisk] = Field(
+        description="holds the move breaks; applying it needs `confirm_holds_at_risk: true` (else 409)")
 
 
 class EpisodeChanged(Episode):
@@ -391,7 +414,7 @@ class FollowupBoard(AnswerModel):
 
 # Every answer model, for the OpenAPI document and the schema-coverage test.
 ANSWERS: tuple[type[AnswerModel], ...] = (
-    Error, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem, Episode,
-    Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, PlanDiff, EpisodeChanged, WorklistItem,
-    Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
+    Error, Conflict, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
+    Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
+    WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
 )

@@ -88,6 +88,7 @@ def _label_reader(raw: Any) -> str:
 
 PatientLabel = Annotated[str, BeforeValidator(_label_reader), _str(40)]
 Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
+RequiredReason = Annotated[str, BeforeValidator(text_reader(500, required=True)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
 
 _TRUE = {"true", "1", "yes", "on", "y"}

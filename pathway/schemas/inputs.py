@@ -22,7 +22,7 @@ from pathway.schemas.fields import (
     OptionalPhone,
     PatientLabel,
     PersonName,
-    Reason,
+    RequiredReason,
     Result,
     ShortText,
     Text,
@@ -198,6 +198,9 @@ class RescheduleIn(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     procedure_at: LocalInstant
+    confirm_holds_at_risk: Flag = Field(
+        False, description="true: apply a move that breaks signed holds (each goes back to `requested` and must be "
+                           "answered and signed again); without it such a move answers 409 with `holds_at_risk`")
 
     @field_validator("procedure_at")
     @classmethod
@@ -227,7 +230,7 @@ class AppointmentIn(InputModel):
 
 
 class CancelIn(InputModel):
-    reason: Reason = ""
+    reason: RequiredReason = Field(description="why the procedure is cancelled (required; kept with the episode)")
 
 
 class MilestoneCompleteIn(InputModel):

@@ -25,6 +25,7 @@ from pathway.services.holds import UnsignedHold
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
+from pathway.timeline.holds import HoldAtRisk
 from pathway.timeline.texts import segments
 
 
@@ -202,7 +203,14 @@ def plan_diff(diff: PlanDiff, result: RescheduleResult, definition: PathwayDefin
         milestones_cancelled=[_dropped(sm, tz, definition) for sm in diff.milestones_cancelled],
         notice=_planned_message(diff.notice, tz, definition) if diff.notice is not None else None,
         summary=diff.summary(tz, definition),
+        holds_at_risk=holds_at_risk(result.holds_at_risk),
     )
+
+
+def holds_at_risk(risks: Sequence[tuple[int, HoldAtRisk]]) -> list[out.HoldAtRisk]:
+    """The holds a move breaks, for a preview, an applied move and the 409 that refuses one."""
+    return [out.HoldAtRisk(hold_id=hold_id, drug=r.drug, last_dose_on=r.last_dose_on, problem=r.problem)
+            for hold_id, r in risks]
 
 
 def rescheduled(session: Session, env: Env, result: RescheduleResult) -> out.PlanDiff | out.EpisodeChanged:

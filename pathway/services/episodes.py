@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,11 +30,15 @@ from pathway.schemas.inputs import (
     RescheduleIn,
 )
 from pathway.schemas.vocab import APPOINTMENT_KINDS
+from pathway.services import tasks
 from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationError, audit, get_or_404, read_input
-from pathway.services.planning import compute_diff, replan
-from pathway.timeline import PlanDiff
+from pathway.services.planning import compute_diff, episode_messages, replan
+from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
 from pathway.timeline.gonogo import Blocker
+from pathway.timeline.holds import HoldAtRisk, hold_at_risk
+from pathway.timeline.localtime import local_date
+from pathway.timeline.texts import text_context
 from pathway.timeline.vocabulary import CARE_TEAM
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
@@ -129,20 +133,81 @@ def _require_open(episode: Episode) -> None:
 
 @dataclass(frozen=True)
 class RescheduleResult:
-    """A move (or its preview): the diff, and the procedure's time before and after."""
+    """A move (or its preview): the diff, the procedure's time before and after, and the holds
+    the move breaks (each with its hold id)."""
 
     episode: Episode
     diff: PlanDiff
     applied: bool
     procedure_at_before: datetime
     procedure_at_after: datetime
+    holds_at_risk: tuple[tuple[int, HoldAtRisk], ...] = ()
+
+
+class HoldsAtRisk(Conflict):
+    """A move that breaks signed holds, refused until the caller confirms it."""
+
+    def __init__(self, risks: tuple[tuple[int, HoldAtRisk], ...]) -> None:
+        super().__init__(
+            f"this move breaks {len(risks)} hold plan(s): each must be answered and signed again before the "
+            "procedure; send confirm_holds_at_risk: true to move it anyway")
+        self.risks = risks
+
+
+# What each problem means, for staff.
+RISK_WORDS = {
+    "hold_too_short": "the last dose is now earlier than the signed plan",
+    "hold_started_late": "the new last dose is already past",
+}
+# Holds that tell the patient to stop nothing: a move cannot break them.
+NO_STOP = ("declined", "not_required")
+
+
+def _holds_at_risk(env: Env, episode: Episode, new_at: datetime) -> tuple[tuple[int, HoldAtRisk], ...]:
+    """Every hold the move to ``new_at`` breaks, checked before anything changes."""
+    tz = ZoneInfo(episode.patient.timezone)
+    found = []
+    for hold in episode.holds:
+        if hold.clearance in NO_STOP:
+            continue
+        signed: date | datetime | None = None
+        if hold.signed_at is not None:
+            signed = hold.last_dose_at if hold.last_dose_at is not None else hold.last_dose_on
+        risk = hold_at_risk(hold.ref, hold.drug_name,
+                            HoldPlanInput(hold.stop_days, hold.stop_hours, hold.restart_hours),
+                            signed_last_dose=signed, procedure_at=new_at, tz=tz,
+                            duration=timedelta(minutes=episode.duration_minutes), now=env.now)
+        if risk is not None:
+            found.append((hold.id, risk))
+    return tuple(found)
+
+
+def _unsign(env: Env, episode: Episode, hold: MedicationHold, risk: HoldAtRisk) -> None:
+    """A signature is for one plan: the hold goes back to ``requested``, unsigned, and its
+    clearance step reopens, so no stop or restart text goes until it is answered and signed
+    again (the dispatcher re-checks that at send time) and the episode is not a go."""
+    hold.clearance = "requested"
+    hold.clearance_by = None
+    hold.clearance_note = f"signature cleared: the procedure moved and {RISK_WORDS[risk.problem]}"
+    hold.clearance_at = env.now
+    hold.clearance_recorded_by_id = None
+    hold.signed_at = None
+    hold.signed_by_id = None
+    for m in episode.milestones:
+        if m.kind == "hold_clearance" and m.ref == hold.ref and m.status == "done":
+            m.status, m.completed_at, m.completed_by_id = "planned", None, None
 
 
 def reschedule(
     session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | RescheduleIn,
     *, preview: bool = False,
 ) -> RescheduleResult:
-    """Move the procedure. With ``preview`` the diff is computed and nothing is changed."""
+    """Move the procedure. With ``preview`` the diff is computed and nothing is changed.
+
+    Every hold is checked against the new time first. A move that breaks a hold (see
+    ``timeline.holds.hold_at_risk``) is refused (409, ``HoldsAtRisk``) unless confirmed; when
+    confirmed, each such hold loses its signature and goes on the worklist.
+    """
     actor.require(*STAFF)
     episode = load_episode(session, episode_id, lock=not preview)
     _require_open(episode)
@@ -151,22 +216,98 @@ def reschedule(
     if episode.ended_at is not None:
         raise ValidationError({"procedure_at": "the procedure already took place; it cannot be moved"})
     old_at = episode.procedure_at
+    risks = _holds_at_risk(env, episode, new_at)
+    keys = {h.id: h.drug_key or "free-text" for h in episode.holds}  # audit rows carry keys, not typed names
+    risk_detail = [{"hold_id": hid, "drug": keys[hid], "last_dose_on": r.last_dose_on.isoformat(),
+                    "problem": r.problem} for hid, r in risks]
     if preview:
         with session.begin_nested() as sp:
+            by_id = {h.id: h for h in episode.holds}
+            for hold_id, risk in risks:  # show what the confirmed move would do: no stop text until re-signed
+                _unsign(env, episode, by_id[hold_id], risk)
             episode.procedure_at = new_at
             diff = compute_diff(session, env, episode, notice_kind="date_changed" if new_at != old_at else None)
             sp.rollback()
         session.expire(episode)
         # Showing what a move would change shows the patient's plan: audited like a view.
         audit(session, env, actor, "episode.reschedule_preview", "episode", episode.id,
-              patient_id=episode.patient_id, detail={"to": new_at.isoformat()})
-        return RescheduleResult(episode, diff, False, old_at, new_at)
+              patient_id=episode.patient_id, detail={"to": new_at.isoformat(), "holds_at_risk": risk_detail})
+        return RescheduleResult(episode, diff, False, old_at, new_at, risks)
+    if risks and not given.confirm_holds_at_risk:
+        audit(session, env, actor, "episode.reschedule_refused", "episode", episode.id,
+              patient_id=episode.patient_id, detail={"to": new_at.isoformat(), "holds_at_risk": risk_detail})
+        raise HoldsAtRisk(risks)
+    before = {h.id: h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()) for h in episode.holds}
+    by_id = {h.id: h for h in episode.holds}
+    for hold_id, risk in risks:
+        _unsign(env, episode, by_id[hold_id], risk)
+        tasks.open_task(session, env, "hold_at_risk", f"hold:{hold_id}",
+                        f"Procedure moved: {RISK_WORDS[risk.problem]} (new last dose "
+                        f"{risk.last_dose_on.strftime('%a %b %d')}). Get the prescriber's answer and sign again.",
+                        patient_id=episode.patient_id, episode_id=episode.id)
     episode.procedure_at = new_at
     diff = replan(session, env, actor, episode, reason="procedure moved",
                   notice_kind="date_changed" if new_at != old_at else None)
+    if diff.notice is not None:
+        changed = [h for h in episode.holds if h.clearance not in NO_STOP and h.has_plan
+                   and before.get(h.id) != (h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()))]
+        _add_to_notice(session, env, episode, "date_changed", changed)
     audit(session, env, actor, "episode.reschedule", "episode", episode.id, patient_id=episode.patient_id,
-          detail={"from": old_at.isoformat(), "to": new_at.isoformat()})
-    return RescheduleResult(episode, diff, True, old_at, new_at)
+          detail={"from": old_at.isoformat(), "to": new_at.isoformat(), "holds_at_risk": risk_detail,
+                  "confirmed": bool(risks)})
+    return RescheduleResult(episode, diff, True, old_at, new_at, risks)
+
+
+# --- what a notice says about the medicines ------------------------------------------------
+
+# A notice that concerns medicines, per language: the whole text, in place of the template's
+# (the templates take no list of medicines yet). {medicines} comes from medicine_words; the
+# other names are the template's own variables.
+NOTICE_MEDICINES = {
+    ("date_changed", "en"): ("{clinic_name}: {procedure} is now {procedure_when}. We will text a new last-dose "
+                             "day for {medicines}. Questions? {clinic_phone}"),
+    ("date_changed", "es"): ("{clinic_name}: {procedure} cambió al {procedure_when}. Le enviaremos el nuevo día "
+                             "de la última dosis de {medicines}. Dudas: {clinic_phone}"),
+    ("cancelled", "en"): ("{clinic_name}: {procedure} on {procedure_date} is cancelled and reminders have stopped. "
+                          "Restart {medicines} only as your doctor advises. Questions? {clinic_phone}"),
+    ("cancelled", "es"): ("{clinic_name}: se canceló {procedure} del {procedure_date}. Vuelva a tomar {medicines} "
+                          "solo como le indique su médico. Dudas: {clinic_phone}"),
+}
+_AND = {"en": " and ", "es": " y "}
+_YOUR = {"en": "your {}", "es": "su {}"}
+
+
+def medicine_words(env: Env, holds: list[MedicationHold], lang: str, *, detailed: bool) -> str:
+    """The medicines as the patient knows them, joined as a list ("your blood thinner and your
+    pain reliever"). The one place a notice names a medicine: detailed texts use the drug name,
+    default texts the catalogue's plain term (point this at the texts module's naming when it
+    offers one, with the patient's own label)."""
+    names: list[str] = []
+    for hold in holds:
+        term = _YOUR[lang].format(env.rules.catalogue.patient_term(hold.drug_key, lang))
+        name = hold.drug_name if detailed else term
+        if name not in names:
+            names.append(name)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + _AND[lang] + names[-1]
+
+
+def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, holds: list[MedicationHold]) -> None:
+    """Word the notice just planned (still scheduled, not yet claimed) so it names the medicines."""
+    if not holds:
+        return
+    patient = episode.patient
+    notice = next((m for m in reversed(episode_messages(session, episode))
+                   if m.kind == kind and m.status == "scheduled"), None)
+    if notice is None:
+        return
+    lang = notice.language
+    context = text_context({"procedure_at": episode.procedure_at.isoformat()}, lang=lang,
+                           tz=ZoneInfo(patient.timezone), detailed=patient.detailed_texts,
+                           clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
+    words = medicine_words(env, holds, lang, detailed=patient.detailed_texts)
+    notice.body = NOTICE_MEDICINES[(kind, lang)].format(medicines=words, **context)
 
 
 def record_procedure_end(
@@ -270,19 +411,51 @@ def complete_milestone(
     return m
 
 
+def stopped_holds(env: Env, episode: Episode) -> list[MedicationHold]:
+    """Holds the patient may already have stopped: a stop plan whose last dose is today or past
+    in the patient's zone (from the day after it, the patient takes no more)."""
+    tz = ZoneInfo(episode.patient.timezone)
+    today = local_date(env.now, tz)
+    out = []
+    for hold in episode.holds:
+        if hold.clearance in NO_STOP or not hold.has_plan:
+            continue
+        if hold.last_dose_at is not None:
+            stopped = hold.last_dose_at <= env.now
+        else:
+            stopped = hold.last_dose_on is not None and hold.last_dose_on <= today
+        if stopped:
+            out.append(hold)
+    return out
+
+
 def cancel_episode(
     session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | CancelIn
 ) -> Episode:
+    """Cancel with a reason. Pending texts (the restart text too) are cancelled. When a hold's
+    last dose has come, the patient may have stopped: the cancellation text says, per medicine,
+    to restart as the prescriber advises, and a person must call (a ``restart_after_cancel``
+    task, resolved with a note)."""
     actor.require(*STAFF)
     episode = load_episode(session, episode_id, lock=True)
     _require_open(episode)
     reason = read_input(CancelIn, data).reason
     notify = episode.ended_at is None and episode.procedure_at > env.now
+    stopped = stopped_holds(env, episode) if episode.ended_at is None else []
     episode.status = "cancelled"
     episode.cancelled_at = env.now
-    episode.cancel_reason = reason or None
+    episode.cancel_reason = reason
     replan(session, env, actor, episode, reason="episode cancelled", notice_kind="cancelled" if notify else None)
-    audit(session, env, actor, "episode.cancel", "episode", episode.id, patient_id=episode.patient_id)
+    if notify:
+        _add_to_notice(session, env, episode, "cancelled", stopped)
+    tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{h.id}" for h in episode.holds],
+                     "episode cancelled: no hold to sign again")
+    for hold in stopped:
+        tasks.open_task(session, env, "restart_after_cancel", f"hold:{hold.id}",
+                        "Cancelled after the last dose: call the patient about restarting (as the prescriber "
+                        "advises) and record the call.", patient_id=episode.patient_id, episode_id=episode.id)
+    audit(session, env, actor, "episode.cancel", "episode", episode.id, patient_id=episode.patient_id,
+          detail={"stopped_holds": [h.id for h in stopped]})
     return episode
 
 

@@ -36,6 +36,8 @@ __all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "hold_urgency", "mi
 # are for the items derived from the pathway's state.
 PRIORITY = {
     "red_flag": 0,
+    "hold_at_risk": 2,
+    "restart_after_cancel": 3,
     "hold_unresolved_urgent": 15,
     "hold_unresolved": 20,
     "last_dose_not_texted": 21,
@@ -152,7 +154,7 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
         select(Task, Patient, Episode.status)
         .join(Patient, Patient.id == Task.patient_id)
         .outerjoin(Episode, Episode.id == Task.episode_id)
-        .where(Task.resolved_at.is_(None))
+        .where(Task.resolved_at.is_(None), Task.kind.not_in(OWN_SOURCE_TASKS))
         .where(or_(Task.kind == "red_flag", Task.episode_id.is_(None), Episode.status != "cancelled"))
         .order_by(Task.priority, Task.created_at, Task.id)
         .limit(limit)
@@ -174,6 +176,44 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
             episode_id=task.episode_id, subject_id=subject, title=title, detail=task.summary,
             due_at=task.created_at, action=TASK_ACTIONS[kind], task_id=task.id,
             patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
+# Task kinds with a source of their own below.
+OWN_SOURCE_TASKS = ("hold_at_risk", "restart_after_cancel")
+
+
+def _from_hold_risks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Holds a move broke (open ``hold_at_risk`` tasks) until signed again, and patients who
+    may have stopped a drug for a cancelled procedure (``restart_after_cancel``) until a
+    person records the call, whatever the episode's status."""
+    stmt = (
+        select(Task, Patient)
+        .join(Patient, Patient.id == Task.patient_id)
+        .where(Task.resolved_at.is_(None), Task.kind.in_(OWN_SOURCE_TASKS))
+        .order_by(Task.priority, Task.created_at, Task.id)
+        .limit(limit)
+    )
+    rows = list(session.execute(stmt))
+    hold_ids = {int(t.subject.partition(":")[2]) for t, _ in rows if t.subject.startswith("hold:")}
+    holds = {h.id: h for h in session.scalars(select(MedicationHold).where(MedicationHold.id.in_(hold_ids)))}
+    out = []
+    for task, patient in rows:
+        hold = holds.get(int(task.subject.partition(":")[2])) if task.subject.startswith("hold:") else None
+        if task.kind == "hold_at_risk":
+            if (hold is None or hold.approved_and_signed or hold.clearance in ("declined", "not_required")
+                    or hold.episode.status == "cancelled"):
+                continue  # answered and signed again: nothing left to do
+            title, action = f"Hold needs signing again: {hold.drug_name}", "Get clearance and sign"
+        else:
+            name = hold.drug_name if hold is not None else "a medicine"
+            title, action = f"Cancelled after a stop: call about restarting {name}", "Call patient, record call"
+        out.append(WorklistItem(
+            kind=task.kind, priority=PRIORITY[task.kind], patient_id=patient.id, episode_id=task.episode_id,
+            subject_id=hold.id if hold is not None else task.id, title=title, detail=task.summary,
+            due_at=task.created_at, action=action, task_id=task.id, patient_name=patient.display_name,
+            mrn=patient.mrn,
         ))
     return out
 
@@ -409,7 +449,7 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     """Everything that needs a person, most urgent first; at most ``limit`` items."""
     actor.require("coordinator", "clinician")
     limit = max(1, min(int(limit), 1000))
-    tasks = _from_tasks(session, env, limit)
+    tasks = _from_tasks(session, env, limit) + _from_hold_risks(session, env, limit)
     holds = _from_holds(session, env, limit)
     texts = _from_messages(session, env, limit)
     unbooked = _from_unbooked_follow_ups(session, env, limit)
@@ -419,7 +459,9 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     untexted = _from_untexted_last_doses(session, env, limit)
 
     # One item per thing: a task, a hold or an unbooked follow-up already says what a
-    # derived item would.
+    # derived item would (a hold a move broke is shown once, as hold_at_risk).
+    at_risk = {i.subject_id for i in tasks if i.kind == "hold_at_risk"}
+    holds = [i for i in holds if i.subject_id not in at_risk]
     hold_ids = {i.subject_id for i in holds}
     hold_refs = {f"h{h}" for h in hold_ids}
     unbooked_episodes = {i.episode_id for i in unbooked}

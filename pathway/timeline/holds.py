@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 from pathway.timeline.catalogue import DrugDefault
 from pathway.timeline.localtime import UTC, local_date, require_aware
 
-__all__ = ["HoldDates", "HoldPlanInput", "compute_hold"]
+__all__ = [
+    "HOLD_STARTED_LATE", "HOLD_TOO_SHORT", "HoldAtRisk", "HoldDates", "HoldPlanInput", "compute_hold", "hold_at_risk",
+]
 
 
 @dataclass(frozen=True)
@@ -102,3 +104,65 @@ def compute_hold(
     assert hold.stop_hours is not None
     last_at = start - timedelta(hours=hold.stop_hours)
     return HoldDates(last_dose_on=None, last_dose_at=last_at, restart_at=restart_at)
+
+
+# --- a move against the signed holds -------------------------------------------------------
+
+HOLD_TOO_SHORT = "hold_too_short"
+HOLD_STARTED_LATE = "hold_started_late"
+
+
+@dataclass(frozen=True)
+class HoldAtRisk:
+    """A hold a move would break: its signed plan no longer stands.
+
+    ``problem`` is ``hold_started_late`` when the new last dose is already past in the
+    patient's zone (the patient cannot stop in time), else ``hold_too_short`` when the new
+    last dose comes before the one the plan was signed for (the stop already planned would
+    no longer leave the full interval).
+    """
+
+    ref: str
+    drug: str
+    last_dose_on: date
+    problem: str
+
+
+def hold_at_risk(
+    ref: str,
+    drug: str,
+    hold: HoldPlanInput,
+    *,
+    signed_last_dose: date | datetime | None,
+    procedure_at: datetime,
+    tz: ZoneInfo,
+    duration: timedelta,
+    now: datetime,
+) -> HoldAtRisk | None:
+    """Whether moving the procedure to `procedure_at` breaks this hold (None: it does not).
+
+    `signed_last_dose` is the last dose the current plan holds (a local date for day-based
+    holds, an instant for hour-based ones); None when there was none. A hold without a stop
+    interval has no last dose to break. Moving later never shortens a hold.
+    """
+    new = compute_hold(hold, procedure_at=procedure_at, tz=tz, duration=duration)
+    if not new.computed:
+        return None
+    now = require_aware(now, "now").astimezone(UTC)
+    new_day = new.last_dose_day(tz)
+    assert new_day is not None
+    if new.last_dose_at is not None:
+        passed = new.last_dose_at < now
+        earlier = isinstance(signed_last_dose, datetime) and new.last_dose_at < signed_last_dose
+    else:
+        passed = new_day < local_date(now, tz)
+        old_day = (local_date(signed_last_dose, tz) if isinstance(signed_last_dose, datetime)
+                   else signed_last_dose)
+        earlier = old_day is not None and new_day < old_day
+    # A patient already off the drug since the signed day stays off it longer when the
+    # procedure moves later: that is not a risk even if the new last dose is also past.
+    if passed and (signed_last_dose is None or earlier):
+        return HoldAtRisk(ref, drug, new_day, HOLD_STARTED_LATE)
+    if earlier:
+        return HoldAtRisk(ref, drug, new_day, HOLD_TOO_SHORT)
+    return None

@@ -184,3 +184,5 @@ class TaskKind(StrEnum):
     PHONE_INVALID = "phone_invalid"
     RECONCILE_UNKNOWN = "reconcile_unknown"
     SMS_CONFIG = "sms_config"
+    HOLD_AT_RISK = "hold_at_risk"  # a move broke a signed hold: re-sign it
+    RESTART_AFTER_CANCEL = "restart_after_cancel"  # cancelled after a stop: call about restarting

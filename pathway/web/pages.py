@@ -383,10 +383,13 @@ def complete(episode_id: int, milestone_id: int) -> Any:
 @bp.post("/episodes/<int:episode_id>/cancel")
 @roles(*CARE_ROLES)
 def cancel(episode_id: int) -> Any:
-    return _episode_action(
-        episode_id, "cancel",
-        lambda v: ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")}),
-        "Episode cancelled. Pending texts are cancelled and the patient is told.")
+    def call(v: Any) -> Any:
+        if not v.get("confirm"):  # a second, deliberate step: not a dialog that one click dismisses
+            raise ValidationError({"confirm": "tick the box to confirm the cancellation"})
+        return ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")})
+
+    return _episode_action(episode_id, "cancel", call,
+                           "Episode cancelled. Pending texts are cancelled and the patient is told.")
 
 
 @bp.post("/episodes/<int:episode_id>/escort")
@@ -411,11 +414,22 @@ def reschedule(episode_id: int) -> Any:
     new_at = request.form.get("procedure_at") or request.args.get("procedure_at") or ""
     if request.method == "POST":
         confirm = request.form.get("confirm") == "yes"
+        given = {"procedure_at": new_at, "confirm_holds_at_risk": request.form.get("confirm_holds_at_risk") == "yes"}
         try:
-            result = ep.reschedule(db(), env(), actor(), episode_id, {"procedure_at": new_at}, preview=not confirm)
+            result = ep.reschedule(db(), env(), actor(), episode_id, given, preview=not confirm)
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors
+        except ep.HoldsAtRisk:
+            # Confirmed without ticking the holds box: show the preview again, with the warning.
+            db().commit()  # the refusal's audit row
+            result = ep.reschedule(db(), env(), actor(), episode_id, {"procedure_at": new_at}, preview=True)
+            db().commit()
+            return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at,
+                                   lines=result.diff.summary(ZoneInfo(p.timezone), env().rules.definition),
+                                   old_at=e.procedure_at, new_instant=result.procedure_at_after,
+                                   risks=result.holds_at_risk,
+                                   risk_error="Tick the box to confirm that these holds must be signed again."), 409
         except ServiceError as exc:
             db().rollback()
             return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
@@ -426,7 +440,8 @@ def reschedule(episode_id: int) -> Any:
                 return redirect(url_for("pages.episode", episode_id=episode_id))
             lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
-                                   old_at=e.procedure_at, new_instant=result.procedure_at_after)
+                                   old_at=e.procedure_at, new_instant=result.procedure_at_after,
+                                   risks=result.holds_at_risk, risk_error="")
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
 

@@ -121,7 +121,7 @@ def test_filters_counts_and_paging(session: Any, env: Any, staff: Any, make_epis
                         {"appointment_at": "2027-02-09T14:00"})
     upcoming = make_episode(procedure_at="2027-02-20T08:00", proceduralist="Dr. Lee")
     cancelled = make_episode(procedure_at="2027-02-21T08:00", proceduralist="Dr. Lee")
-    ep.cancel_episode(session, env, staff["coordinator"], cancelled.id, {})
+    ep.cancel_episode(session, env, staff["coordinator"], cancelled.id, {"reason": "patient asked"})
     make_episode(procedure_at="2027-05-20T08:00")  # beyond the look-ahead
 
     board = followup_board(session, now, staff["clinician"])

@@ -159,9 +159,11 @@ def test_a_move_that_puts_the_last_dose_in_the_past_is_a_late_start(session: Any
     assert ep.decide(env, e).go
     # On Fri 5 March the procedure moves to Mon 8 March: the last dose would be Sun 28 February.
     friday = at(env, datetime(2027, 3, 5, 15, tzinfo=UTC))
-    ep.reschedule(session, friday, staff["coordinator"], e.id, {"procedure_at": "2027-03-08T08:00"})
+    ep.reschedule(session, friday, staff["coordinator"], e.id,
+                  {"procedure_at": "2027-03-08T08:00", "confirm_holds_at_risk": True})
     d = ep.decide(friday, e)
-    assert not d.go and "hold_started_late" in [b.code for b in d.blockers]
+    # The confirmed move cleared the signature, and the hold can no longer be held in full.
+    assert not d.go and {"hold_unsigned", "hold_started_late"} <= {b.code for b in d.blockers}
     late = next(b for b in d.blockers if b.code == "hold_started_late")
     assert "had already passed when the procedure was moved (Fri 5 Mar)" in late.message
 
@@ -173,11 +175,12 @@ def test_a_signature_given_for_a_later_procedure_does_not_stand_after_a_move_ear
     (hold,) = e.holds
     _approve(session, env, staff, hold)
     later = at(env, datetime(2027, 2, 10, 15, tzinfo=UTC))
-    ep.reschedule(session, later, staff["coordinator"], e.id, {"procedure_at": "2027-03-06T08:00"})
+    ep.reschedule(session, later, staff["coordinator"], e.id,
+                  {"procedure_at": "2027-03-06T08:00", "confirm_holds_at_risk": True})
     d = ep.decide(later, e)
-    assert [b.code for b in d.blockers] == ["hold_too_short"] and not d.go
-    assert d.blockers[0].message == ("Clopidogrel: the signed last dose (Tue 2 Mar) leaves only 3 of 7 days before "
-                                     "the procedure; the last safe dose is Fri 26 Feb.")
+    # The move broke the signed plan: its signature is cleared, so the hold must be signed again.
+    assert [b.code for b in d.blockers] == ["hold_unsigned"] and not d.go
+    assert hold.signed_at is None and hold.clearance == "requested"
     # Signed again for the new date, it stands.
     ep.record_clearance(session, at(later, datetime(2027, 2, 11, 15, tzinfo=UTC)), staff["clinician"], hold.id,
                         {"status": "approved", "by": "Dr. Ortiz"})

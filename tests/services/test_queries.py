@@ -58,7 +58,7 @@ def test_only_steps_a_person_completes_may_be_marked_done_and_none_once_cancelle
     offered = {s.milestone.kind for s in queries.timeline(env, e) if s.completable}
     assert offered == set(queries.COMPLETABLE) & {s.milestone.kind for s in queries.timeline(env, e)}
     assert "procedure" not in offered and "hold_clearance" not in offered
-    ep.cancel_episode(session, env, staff["coordinator"], e.id, {})
+    ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "patient asked"})
     assert not any(s.completable for s in queries.timeline(env, e))
 
 
@@ -76,7 +76,7 @@ def test_an_episode_is_open_and_reschedulable_until_cancelled_and_ready_when_eve
     record = queries.episode_record(session, env, staff["coordinator"], e.id)
     assert record.open and record.reschedulable and not record.ready  # no escort yet
     ep.set_escort(session, env, staff["coordinator"], e.id, True)
-    ep.cancel_episode(session, env, staff["coordinator"], e.id, {})
+    ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "patient asked"})
     record = queries.episode_record(session, env, staff["coordinator"], e.id)
     assert not record.open and not record.reschedulable and record.ready
 

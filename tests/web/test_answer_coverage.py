@@ -97,6 +97,7 @@ def _scenario(api: Harness) -> Recorded:
     hold = episode["holds"][0]
     call("POST", f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. C"}, role="clinician")
     call("POST", f"/holds/{hold['id']}/clearance", {"status": "maybe"}, role="clinician")  # 422
+    call("PATCH", f"/episodes/{eid}", {"procedure_at": "2027-01-19T08:00"})  # 409: breaks the signed hold
     api.clock.set(datetime(2027, 1, 21, 16, 0, tzinfo=UTC))
     call("POST", f"/episodes/{eid}/procedure-end", {"ended_at": "2027-01-21T09:00"})
     call("POST", f"/episodes/{eid}/follow-up", {"appointment_at": "2027-01-31T10:00"})

@@ -208,15 +208,18 @@ def test_cancelling_cancels_pending_texts_and_tells_the_patient(api: Harness) ->
     assert _scheduled(c) == {("cancelled", "2027-02-01T15:00:00+00:00")}
 
 
-def test_cancelling_needs_no_body(api: Harness) -> None:
+def test_cancelling_needs_a_reason(api: Harness) -> None:
+    # Issue 10 changed this contract: a cancellation without a reason is refused, naming it.
     e = api.episode()
     answer = api.post(f"/episodes/{e['id']}/cancel")
-    assert answer.status == 200 and answer.json["cancel_reason"] is None
+    assert answer.status == 422 and set(answer.errors) == {"reason"}
+    answer = api.post(f"/episodes/{e['id']}/cancel", {"reason": "patient unwell"})
+    assert answer.status == 200 and answer.json["cancel_reason"] == "patient unwell"
 
 
 def test_a_cancelled_episode_answers_409_to_every_change_and_stores_nothing(api: Harness) -> None:
     e = api.episode(holds=[CLOPIDOGREL])
-    assert api.post(f"/episodes/{e['id']}/cancel", {}).status == 200
+    assert api.post(f"/episodes/{e['id']}/cancel", {"reason": "patient unwell"}).status == 200
     milestone = _by_kind(e["milestones"])["check_72h"]
     before = api.snapshot()
     answers = [

@@ -77,6 +77,7 @@ def live(fresh_db: Any) -> Iterator[tuple[Server, FixedClock]]:
             create_user(session, env, SYSTEM, f"{role}@browser.test", role, PASSWORD, name)
     app = create_app(runtime=runtime, SECRET_KEY="browser-test-secret")
     server = Server(app)
+    server.runtime = runtime  # type: ignore[attr-defined]  # for tests that seed records directly
     try:
         yield server, clock
     finally:
@@ -338,3 +339,72 @@ def test_the_go_no_go_banner_and_the_holds_to_sign_list(live: Any) -> None:
         finally:
             browser.close()
     del clock
+
+
+REPLAN_SHOTS = Path(os.environ.get("PATHWAY_REPLAN_SHOTS", str(SHOTS)))
+
+
+def test_a_move_earlier_warns_about_the_signed_hold_and_cancel_needs_a_reason(live: Any) -> None:
+    """The move-earlier warning on the preview page, then cancelling with a reason and a confirmation."""
+    from pathway.services import episodes as ep
+    from pathway.services.base import Actor
+    from pathway.services.patients import enrol_patient
+
+    server, _clock = live
+    sync_playwright = _playwright()
+    REPLAN_SHOTS.mkdir(parents=True, exist_ok=True)
+    with server.runtime.unit_of_work() as (session, env):
+        coordinator = Actor(role="coordinator", user_id=1, label="user:1")
+        clinician = Actor(role="clinician", user_id=2, label="user:2")
+        patient = enrol_patient(session, env, coordinator, {
+            "mrn": "MRN-8001", "given_name": "Rosa", "family_name": "Vega", "birth_date": "1947-01-09",
+            "phone": "+1 212 555 0142", "timezone": "America/New_York", "language": "es", "sms_consent": True})
+        episode = ep.schedule_episode(session, env, coordinator, patient.id, {
+            "procedure_at": "2027-03-10T08:00", "facility": "Riverside Surgery Center", "proceduralist": "Dr. Lee",
+            "levels": "L4-L5", "holds": [{"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz"}]})
+        ep.record_clearance(session, env, clinician, episode.holds[0].id, {"status": "approved", "by": "Dr. Ortiz"})
+        episode_id = episode.id
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(server.url + "/login")
+            page.get_by_label("Email").fill("coordinator@browser.test")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(server.url + "/")
+
+            page.goto(f"{server.url}/episodes/{episode_id}/reschedule")
+            page.locator("input[name=procedure_at]").fill("2027-03-05T08:00")
+            page.locator("form button[type=submit]").last.click()
+            warning = page.locator(".holds-at-risk")
+            warning.wait_for()
+            assert "This move breaks 1 signed hold plan" in warning.inner_text()
+            assert "clopidogrel" in warning.inner_text()
+            page.screenshot(path=str(REPLAN_SHOTS / "replan-01-move-earlier-warning.png"), full_page=True)
+            # Confirming without ticking the box is refused on the same page.
+            page.get_by_role("button", name="Confirm and re-plan").click()
+            page.get_by_text("Tick the box to confirm").wait_for()
+            page.screenshot(path=str(REPLAN_SHOTS / "replan-02-move-needs-the-tick.png"), full_page=True)
+            page.get_by_label("I understand: these holds must be answered and signed again").check()
+            page.get_by_role("button", name="Confirm and re-plan").click()
+            page.wait_for_url(f"**/episodes/{episode_id}")
+            page.screenshot(path=str(REPLAN_SHOTS / "replan-03-moved-hold-unsigned.png"), full_page=True)
+
+            page.goto(server.url + "/")
+            assert page.get_by_text("Hold needs signing again: clopidogrel", exact=True).is_visible()
+            page.screenshot(path=str(REPLAN_SHOTS / "replan-04-worklist-hold-at-risk.png"), full_page=True)
+
+            page.goto(f"{server.url}/episodes/{episode_id}")
+            page.get_by_text("Cancel this episode").click()
+            page.get_by_label("Reason (kept in the record, not texted)").fill("Patient unwell")
+            page.get_by_role("button", name="Cancel episode").click()
+            page.get_by_text("tick the box to confirm the cancellation").wait_for()
+            page.screenshot(path=str(REPLAN_SHOTS / "replan-05-cancel-needs-confirmation.png"), full_page=True)
+            page.get_by_label("I confirm this procedure is cancelled").check()
+            page.get_by_role("button", name="Cancel episode").click()
+            page.get_by_text("Episode cancelled").first.wait_for()
+            page.screenshot(path=str(REPLAN_SHOTS / "replan-06-cancelled.png"), full_page=True)
+        finally:
+            browser.close()

@@ -307,7 +307,8 @@ def test_escort_and_cancel(coordinator: Any, make_episode: Any, session: Any) ->
     assert r.status_code == 422
     session.refresh(e)
     assert e.status == "scheduled"
-    assert coordinator.post(f"/episodes/{e.id}/cancel", {"reason": "patient chose to wait"}).status_code == 302
+    answer = coordinator.post(f"/episodes/{e.id}/cancel", {"reason": "patient chose to wait", "confirm": "1"})
+    assert answer.status_code == 302
     session.refresh(e)
     assert e.status == "cancelled"
     page = coordinator.text(f"/episodes/{e.id}")

@@ -50,6 +50,8 @@ class Operation:
     errors: tuple[int, ...] = CHANGE
     public: bool = False
     description: str = ""
+    # A 409 answered with more than `message` (e.g. a move's holds at risk): (text, schema).
+    conflict: tuple[str, type[BaseModel]] | None = None
 
     @property
     def path(self) -> str:
@@ -63,13 +65,14 @@ def operation(
     rule: str, method: str, *, summary: str, tag: str, answers: tuple[type[BaseModel], ...], answer_text: str,
     status: int = 200, body: type[InputModel] | None = None, query: type[InputModel] | None = None,
     errors: tuple[int, ...] = CHANGE, public: bool = False, description: str = "",
+    conflict: tuple[str, type[BaseModel]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the blueprint and describe it in the OpenAPI document."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, view_func=view, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), view.__name__, summary, tag, answers, answer_text,
-                                    status, body, query, errors, public, description))
+                                    status, body, query, errors, public, description, conflict))
         return view
 
     return register
@@ -149,6 +152,9 @@ def _operation(op: Operation) -> Schema:
     doc["responses"] = {str(op.status): ok}
     for code in op.errors:
         doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
+    if op.conflict is not None:
+        text, model = op.conflict
+        doc["responses"]["409"] = _json(_ref(model), text)
     doc["responses"]["default"] = {"$ref": "#/components/responses/Default"}
     return doc
 

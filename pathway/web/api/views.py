@@ -74,12 +74,18 @@ def get_episode(episode_id: int) -> Response:
            summary="Move the procedure (re-plans texts and steps, notifies the patient).", tag="episodes",
            body=inputs.RescheduleIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview: the episode with `change`. With ?preview=1: the PlanDiff alone.",
-           description="Only `procedure_at` may be sent; any other field is a 422.")
+           description="Only `procedure_at` (and `confirm_holds_at_risk`) may be sent; any other field is a 422. "
+                       "A move that breaks signed holds answers 409 with `holds_at_risk` unless confirmed.",
+           conflict=("The episode is cancelled, or the move breaks signed holds: they are listed in "
+                     "`holds_at_risk`; send `confirm_holds_at_risk: true` to apply it.", out.Conflict))
 def reschedule_episode(episode_id: int) -> Response:
     """Move the procedure. ``?preview=1`` answers what would change and changes nothing."""
     a = staff()
     preview = query(inputs.PreviewQuery).preview
-    result = episodes.reschedule(db(), env(), a, episode_id, json_body(), preview=preview)
+    try:
+        result = episodes.reschedule(db(), env(), a, episode_id, json_body(), preview=preview)
+    except episodes.HoldsAtRisk as refused:
+        return answer(out.Conflict(message=str(refused), holds_at_risk=answers.holds_at_risk(refused.risks)), 409)
     return answer(answers.rescheduled(db(), env(), result))
 
 
