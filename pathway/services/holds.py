@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from pathway.models import Episode, MedicationHold, Patient
 from pathway.services.base import Actor, Env, audit
+from pathway.services.worklist import hold_urgency
 from pathway.timeline.vocabulary import CARE_TEAM
 
 __all__ = ["UnsignedHold", "unsigned_holds"]
@@ -20,14 +22,17 @@ class UnsignedHold:
     hold: MedicationHold
     episode: Episode
     patient: Patient
+    days_left: int | None = None  # clinic calendar days until the last dose (negative: passed)
+    urgency: str | None = None  # the worklist's level for this hold: normal, high or urgent
 
     @property
     def last_dose_day(self) -> date | None:
+        """The last-dose day in the patient's own calendar (an hour-based hold's time, there)."""
         h = self.hold
         if h.last_dose_on is not None:
             return h.last_dose_on
         if h.last_dose_at is not None:
-            return h.last_dose_at.astimezone(UTC).date()
+            return h.last_dose_at.astimezone(ZoneInfo(self.patient.timezone)).date()
         return None
 
 
@@ -57,7 +62,14 @@ def unsigned_holds(session: Session, env: Env, actor: Actor, *, limit: int = 500
         .order_by(MedicationHold.last_dose_on, Episode.procedure_at, MedicationHold.id)
         .limit(limit)
     )
-    rows = [UnsignedHold(h, h.episode, h.episode.patient) for h in session.scalars(stmt)]
+    today = env.now.astimezone(env.rules.clinic.tz).date()
+    rows = []
+    for h in session.scalars(stmt):
+        row = UnsignedHold(h, h.episode, h.episode.patient)
+        day = row.last_dose_day
+        if day is not None:  # the same urgency the coordinators' worklist gives this hold
+            row = UnsignedHold(h, h.episode, h.episode.patient, (day - today).days, hold_urgency(env, day))
+        rows.append(row)
 
     def key(r: UnsignedHold) -> tuple[date, datetime, datetime, int]:
         day = r.last_dose_day or r.episode.procedure_at.astimezone(UTC).date()

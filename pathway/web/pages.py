@@ -454,8 +454,7 @@ def reschedule(episode_id: int) -> Any:
 def holds_to_sign() -> Any:
     rows = holds_service.unsigned_holds(db(), env(), actor())  # audits the view
     db().commit()
-    today = env().now.astimezone(env().rules.clinic.tz).date()
-    return render_template("pages/holds_to_sign.html", rows=rows, today=today)
+    return render_template("pages/holds_to_sign.html", rows=rows)
 
 
 @bp.route("/board")

@@ -144,6 +144,10 @@ def test_holds_to_sign_lists_requested_and_approved_unsigned_holds_earliest_last
     rows = unsigned_holds(session, env, staff["clinician"])
     assert [r.hold.id for r in rows] == [near.holds[1].id, near.holds[0].id, far.holds[0].id]
     assert [r.last_dose_day for r in rows] == [date(2027, 3, 2), date(2027, 3, 6), date(2027, 6, 2)]
+    # Days left and urgency come from the service, by the worklist's own thresholds (today is 1 Feb).
+    assert [r.days_left for r in rows] == [29, 33, 121] and {r.urgency for r in rows} == {"normal"}
+    soon = unsigned_holds(session, at(env, datetime(2027, 2, 28, 15, tzinfo=UTC)), staff["clinician"])
+    assert [(r.days_left, r.urgency) for r in soon][:2] == [(2, "urgent"), (6, "high")]
     needed = make_episode(holds=[{"drug": "clopidogrel"}])  # not requested yet: the coordinators' worklist
     assert needed.holds[0].id not in [r.hold.id for r in unsigned_holds(session, env, staff["clinician"])]
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "holds.unsigned.view")).all()[-1]
