@@ -32,7 +32,7 @@ from pathway.schemas.inputs import (
 from pathway.schemas.vocab import APPOINTMENT_KINDS
 from pathway.services import tasks
 from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationError, audit, get_or_404, read_input
-from pathway.services.planning import compute_diff, episode_messages, replan
+from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
 from pathway.timeline.gonogo import Blocker
@@ -261,8 +261,8 @@ def reschedule(
 # --- what a notice says about the medicines ------------------------------------------------
 
 # A notice that concerns medicines, per language: the whole text, in place of the template's
-# (the templates take no list of medicines yet). {medicines} comes from medicine_words; the
-# other names are the template's own variables.
+# (the templates take no list of medicines yet). {medicines} comes from _medicines (each named
+# by planning.hold_words); the other names are the template's own variables.
 NOTICE_MEDICINES = {
     ("date_changed", "en"): ("{clinic_name}: {procedure} is now {procedure_when}. We will text a new last-dose "
                              "day for {medicines}. Questions? {clinic_phone}"),
@@ -274,18 +274,15 @@ NOTICE_MEDICINES = {
                           "solo como le indique su médico. Dudas: {clinic_phone}"),
 }
 _AND = {"en": " and ", "es": " y "}
-_YOUR = {"en": "your {}", "es": "su {}"}
 
 
-def medicine_words(env: Env, holds: list[MedicationHold], lang: str, *, detailed: bool) -> str:
-    """The medicines as the patient knows them, joined as a list ("your blood thinner and your
-    pain reliever"). The one place a notice names a medicine: detailed texts use the drug name,
-    default texts the catalogue's plain term (point this at the texts module's naming when it
-    offers one, with the patient's own label)."""
+def _medicines(env: Env, holds: list[MedicationHold], lang: str) -> str:
+    """The medicines a notice names, each as every other text names it (the patient's label,
+    the drug name for detailed texts, or the plain term: planning.hold_words), joined as a list
+    ("your blood thinner and Plavix")."""
     names: list[str] = []
     for hold in holds:
-        term = _YOUR[lang].format(env.rules.catalogue.patient_term(hold.drug_key, lang))
-        name = hold.drug_name if detailed else term
+        name = hold_words(env, hold, hold.episode.patient)
         if name not in names:
             names.append(name)
     if len(names) <= 1:
@@ -306,7 +303,7 @@ def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, hold
     context = text_context({"procedure_at": episode.procedure_at.isoformat()}, lang=lang,
                            tz=ZoneInfo(patient.timezone), detailed=patient.detailed_texts,
                            clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
-    words = medicine_words(env, holds, lang, detailed=patient.detailed_texts)
+    words = _medicines(env, holds, lang)
     notice.body = NOTICE_MEDICINES[(kind, lang)].format(medicines=words, **context)
 
 

@@ -232,3 +232,15 @@ def test_cancelling_closes_the_re_sign_task_of_a_moved_hold(session, env, staff,
     ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "patient declined"})
     (task,) = session.scalars(select(Task).where(Task.kind == "hold_at_risk")).all()
     assert task.resolved_at == env.now and "cancelled" in task.resolution
+
+
+def test_a_cancellation_after_a_stop_names_each_medicine_as_the_patients_other_texts_do(
+    session, env, staff, make_episode
+) -> None:
+    e = make_episode(holds=[{"drug": "apixaban", "patient_label": "Eliquis"}, {"drug": "clopidogrel"}])
+    for hold in e.holds:
+        _approve(session, env, staff, hold)
+    later = at(env, datetime(2027, 3, 9, 15, 0, tzinfo=UTC))  # both last doses are past
+    ep.cancel_episode(session, later, staff["coordinator"], e.id, {"reason": "surgeon unwell"})
+    (notice,) = _msgs(session, e, "cancelled")
+    assert "Restart Eliquis and your anti-platelet medicine only as your doctor advises" in notice.body
