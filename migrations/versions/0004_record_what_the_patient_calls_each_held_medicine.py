@@ -3,7 +3,7 @@
 A hold may carry `patient_label` ("Plavix", "the small white pill"): the patient's texts and
 printed hold plan name the medicine by it, so two held medicines never read the same.
 
-Revision ID: 0003_texts_patient_label
+Revision ID: 0004_patient_label
 Revises: 0003_catalogue
 Create Date: 2026-12-06 03:35:00
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003_texts_patient_label'
+revision: str = '0004_patient_label'
 down_revision: str | Sequence[str] | None = '0003_catalogue'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -63,6 +63,7 @@ class Episode(Base):
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    moved_at: Mapped[datetime | None]  # when the procedure time last changed (a late start is judged from it)
     # Bumped by every re-plan; services lock the row, so two re-plans never interleave.
     plan_revision: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -119,6 +120,9 @@ class MedicationHold(Base):
     clearance_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[datetime | None]
+    # The procedure time the signature was given for: after a move it stands only as far as the
+    # hold's interval still fits (the go / no go's hold_too_short).
+    signed_for_procedure_at: Mapped[datetime | None]
     inr_required: Mapped[bool] = mapped_column(Boolean, default=False)
     inr_value: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
     inr_at: Mapped[datetime | None]

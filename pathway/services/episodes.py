@@ -13,10 +13,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
-from pathway.models import Appointment, AuditEvent, Episode, MedicationHold, Milestone, Patient
+from pathway.models import Appointment, Episode, MedicationHold, Milestone, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
     AppointmentIn,
@@ -193,6 +192,7 @@ def _unsign(env: Env, episode: Episode, hold: MedicationHold, risk: HoldAtRisk) 
     hold.clearance_recorded_by_id = None
     hold.signed_at = None
     hold.signed_by_id = None
+    hold.signed_for_procedure_at = None
     for m in episode.milestones:
         if m.kind == "hold_clearance" and m.ref == hold.ref and m.status == "done":
             m.status, m.completed_at, m.completed_by_id = "planned", None, None
@@ -246,6 +246,8 @@ def reschedule(
                         f"{risk.last_dose_on.strftime('%a %b %d')}). Get the prescriber's answer and sign again.",
                         patient_id=episode.patient_id, episode_id=episode.id)
     episode.procedure_at = new_at
+    if new_at != old_at:
+        episode.moved_at = env.now
     diff = replan(session, env, actor, episode, reason="procedure moved",
                   notice_kind="date_changed" if new_at != old_at else None)
     if diff.notice is not None:
@@ -516,6 +518,7 @@ def record_clearance(
         hold.clearance_recorded_by_id = actor.user_id
         hold.signed_by_id = actor.user_id
         hold.signed_at = env.now
+        hold.signed_for_procedure_at = episode.procedure_at
     for m in episode.milestones:
         if m.kind == "hold_clearance" and m.ref == hold.ref and status != "requested":
             m.status, m.completed_at, m.completed_by_id = "done", env.now, actor.user_id
@@ -584,43 +587,23 @@ class Decision:
     checklist: list[CheckItem]
 
 
-def _moves(episode: Episode) -> list[tuple[datetime, datetime]]:
-    """Every move of the procedure, oldest first, as (when, the time it moved from): the audit
-    keeps each one (``episode.reschedule``)."""
-    session = object_session(episode)
-    if session is None or episode.id is None:
-        return []
-    rows = session.execute(
-        select(AuditEvent.at, AuditEvent.detail).where(
-            AuditEvent.patient_id == episode.patient_id, AuditEvent.action == "episode.reschedule",
-            AuditEvent.entity_type == "episode", AuditEvent.entity_id == episode.id,
-        ).order_by(AuditEvent.at, AuditEvent.id))
-    moves = []
-    for at, detail in rows:
-        try:
-            moves.append((at, datetime.fromisoformat(str((detail or {})["from"]))))
-        except (KeyError, ValueError):
-            continue
-    return moves
-
-
-def _signed_for(hold: MedicationHold, moves: list[tuple[datetime, datetime]]) -> datetime | None:
+def _signed_for(hold: MedicationHold, episode: Episode) -> datetime | None:
     """The procedure time a signature was given for, when the procedure has moved since."""
-    if hold.signed_at is None:
+    signed_for = hold.signed_for_procedure_at
+    if hold.signed_at is None or signed_for is None or signed_for == episode.procedure_at:
         return None
-    return next((moved_from for at, moved_from in moves if at > hold.signed_at), None)
+    return signed_for
 
 
 def _facts(episode: Episode) -> rules.EpisodeFacts:
-    moves = _moves(episode)
     return rules.EpisodeFacts(
         status=episode.status, procedure_at=episode.procedure_at, tz=ZoneInfo(episode.patient.timezone),
-        planned_at=episode.created_at, moved_at=moves[-1][0] if moves else None,
+        planned_at=episode.created_at, moved_at=episode.moved_at,
         holds=[rules.HoldFacts(
             id=h.id, drug_name=h.drug_name, clearance=h.clearance, signed_at=h.signed_at, stop_days=h.stop_days,
             stop_hours=h.stop_hours, last_dose_on=h.last_dose_on, last_dose_at=h.last_dose_at,
             inr_required=h.inr_required, inr_value=h.inr_value, inr_at=h.inr_at,
-            signed_for=_signed_for(h, moves),
+            signed_for=_signed_for(h, episode),
         ) for h in episode.holds],
         mri_reviewed=episode.mri_reviewed_on is not None,
         conservative_care=episode.tried_pt or episode.tried_medication or episode.tried_injections,
