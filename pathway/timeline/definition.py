@@ -52,9 +52,9 @@ IMMEDIATELY = "immediately"
 DATE_ANCHORS = frozenset({"last_dose_date", "procedure_date", "follow_up_date", "pt_start_date"})
 INSTANT_ANCHORS = frozenset({"procedure_start", "restart_at"})
 HOLD_ANCHORS = frozenset({"last_dose_date", "restart_at"})
-# "end_of_last_dose_day": like "milestone", and a last-dose text whose hold was signed after
-# the text's time may still go until the last-dose day ends (never after it).
-CATCH_UP_UNTIL = frozenset({"milestone", "procedure_start", "end_of_last_dose_day"})
+# A last-dose text whose hold was signed after the text's time may still go until the
+# last-dose day ends, whatever this says (see pathway/timeline/plan.py `_catch_up_deadline`).
+CATCH_UP_UNTIL = frozenset({"milestone", "procedure_start"})
 
 
 class DefinitionError(ValueError):

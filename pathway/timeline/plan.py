@@ -434,10 +434,9 @@ def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iter
 
 
 def _signed_late(candidate: _Candidate, nominal: datetime) -> bool:
-    """A last-dose text whose hold was signed after its time (so it never went out), under a rule
-    that lets such a text catch up until the end of the last-dose day."""
-    return (candidate.rule.catch_up_until == "end_of_last_dose_day"
-            and candidate.milestone.kind == MilestoneKind.LAST_DOSE and candidate.signed_at is not None
+    """A last-dose text whose hold was signed after its time (so it never went out): it may
+    still catch up until the end of the last-dose day."""
+    return (candidate.milestone.kind == MilestoneKind.LAST_DOSE and candidate.signed_at is not None
             and candidate.signed_at >= nominal)
 
 

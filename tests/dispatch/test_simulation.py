@@ -14,7 +14,9 @@ should be -- computed here, independently of the planner, from the episode's fac
 - enrolment, date_changed, cancelled: when the event happened;
 - quiet hours 08:00-20:00 in the patient's zone: a time outside waits for the next 08:00;
 - a text whose time already passed when it was planned (late approval, late booking) goes at
-  once if its deadline has not passed, else never.
+  once if its deadline has not passed, else never; a last-dose text whose hold was signed after
+  its time may go until the end of the last-dose day (local midnight) if quiet hours let it go
+  before then, else never (a day-based last dose may be taken any time that day).
 
 A text is expected at the first dispatch step at or after that moment that falls in the
 patient's daytime, and nowhere else; none may be sent twice, outside daytime, or for a
@@ -106,39 +108,50 @@ class Case:
         return f"+1212555{self.index:04d}"
 
 
-def nominal_texts(case: Case, procedure_at: datetime) -> list[tuple[str, str, datetime, datetime, datetime | None]]:
-    """(kind, drug, nominal time, catch-up deadline, prerequisite time) for procedure-bound texts."""
+Text = tuple[str, str, datetime, datetime, datetime | None, bool]
+
+
+def nominal_texts(case: Case, procedure_at: datetime) -> list[Text]:
+    """(kind, drug, nominal time, catch-up deadline, prerequisite time, whether a catch-up must
+    also be sent before the deadline) for procedure-bound texts."""
     z = case.zone
     day = procedure_at.astimezone(z).date()
-    out: list[tuple[str, str, datetime, datetime, datetime | None]] = [
-        ("pre_procedure", "", local_at(day - timedelta(days=1), time(10, 0), z), procedure_at, None),
-        ("check_72h", "", procedure_at + timedelta(hours=72), procedure_at + timedelta(hours=72), None),
+    out: list[Text] = [
+        ("pre_procedure", "", local_at(day - timedelta(days=1), time(10, 0), z), procedure_at, None, False),
+        ("check_72h", "", procedure_at + timedelta(hours=72), procedure_at + timedelta(hours=72), None, False),
     ]
     for h in case.holds:
         if h.approved_at is None:
             continue
         stop_days, stop_hours, restart_hours = DRUGS[h.drug]
+        signed_late = False
         if stop_days is not None:
             last_day = day - timedelta(days=stop_days + 1)
-            deadline = local_at(last_day, time(0, 0), z)
+            nominal = local_at(last_day - timedelta(days=1), time(17, 0), z)
+            # Signed after the reminder's time: it may still go until the last-dose day is over.
+            signed_late = h.approved_at >= nominal
+            deadline = local_at(last_day + timedelta(days=1) if signed_late else last_day, time(0, 0), z)
         else:
             last_at = procedure_at - timedelta(hours=stop_hours)
             last_day, deadline = last_at.astimezone(z).date(), last_at
-        out.append(("last_dose", h.drug, local_at(last_day - timedelta(days=1), time(17, 0), z), deadline,
-                    h.approved_at))
+            nominal = local_at(last_day - timedelta(days=1), time(17, 0), z)
+        out.append(("last_dose", h.drug, nominal, deadline, h.approved_at, signed_late))
         restart = procedure_at + timedelta(minutes=60) + timedelta(hours=restart_hours)
-        out.append(("restart", h.drug, restart, restart, h.approved_at))
+        out.append(("restart", h.drug, restart, restart, h.approved_at, False))
     return out
 
 
-def planned_send(nominal: datetime, deadline: datetime, planned_at: datetime, zone: ZoneInfo) -> datetime | None:
-    """When a text planned at ``planned_at`` becomes due, or None when it is too late to plan."""
+def planned_send(nominal: datetime, deadline: datetime, planned_at: datetime, zone: ZoneInfo,
+                 strict: bool = False) -> datetime | None:
+    """When a text planned at ``planned_at`` becomes due, or None when it is too late to plan.
+    ``strict``: a catch-up that quiet hours push to or past the deadline is dropped."""
     due = next_daytime(nominal, zone)
     if due >= planned_at:
         return due
     if deadline <= planned_at:
         return None
-    return next_daytime(planned_at, zone)
+    catch_up = next_daytime(planned_at, zone)
+    return None if strict and catch_up >= deadline else catch_up
 
 
 def expected_texts(case: Case, steps: list[datetime]) -> list[tuple[str, str, datetime]]:
@@ -168,11 +181,11 @@ def expected_texts(case: Case, steps: list[datetime]) -> list[tuple[str, str, da
             continue
         if era > 0:
             expect("date_changed", "", next_daytime(since, z), cancel)
-        for kind, drug, nominal, deadline, prerequisite in nominal_texts(case, procedure_at):
+        for kind, drug, nominal, deadline, prerequisite, strict in nominal_texts(case, procedure_at):
             planned_at = max(since, prerequisite) if prerequisite is not None else since
             if until is not None and planned_at >= until:
                 continue
-            expect(kind, drug, planned_send(nominal, deadline, planned_at, z), until)
+            expect(kind, drug, planned_send(nominal, deadline, planned_at, z, strict), until)
     for kind, at in (("follow_up", case.follow_up), ("pt_start", case.pt_start)):
         if at is None or case.booked_at is None:
             continue

@@ -158,28 +158,18 @@ def test_the_episode_answer_carries_each_texts_body_and_segments(
 
 
 # --- late signatures ------------------------------------------------------------------------
-# The shipped pathway keeps `catch_up_until = "milestone"` for the last-dose text (see the
-# report: tests/dispatch/test_simulation.py models the old rule); these tests switch the rule
-# to "end_of_last_dose_day", the behaviour issue 10 asks for.
+# A last-dose text whose hold was signed after its time goes at once until the last-dose day
+# ends (quiet hours still apply); when quiet hours leave no time that day, a person must call.
 
 
-def _late_rule(env):
-    from dataclasses import replace as dc_replace
-
-    d = env.rules.definition
-    messages = tuple(dc_replace(r, catch_up_until="end_of_last_dose_day") if r.kind == "last_dose" else r
-                     for r in d.messages)
-    return dc_replace(env, rules=dc_replace(env.rules, definition=dc_replace(d, messages=messages)))
-
-
-def test_under_the_shipped_rule_a_hold_signed_on_its_last_dose_day_gets_no_text_but_a_call(
+def test_a_hold_signed_too_late_in_its_last_dose_day_for_a_text_gets_a_call(
     session, env, staff, make_patient, make_episode
 ) -> None:
     from pathway.services.worklist import worklist
 
     e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
     (hold,) = e.holds
-    on_the_day = at(env, datetime.fromisoformat("2027-03-06T15:30:00+00:00"))
+    on_the_day = at(env, datetime.fromisoformat("2027-03-07T02:00:00+00:00"))  # Sat 21:00 local
     ep.record_clearance(session, on_the_day, staff["clinician"], hold.id, {"status": "approved", "by": "Dr. O"})
     assert [m for m in _hold_texts(session, e) if m.kind == "last_dose"] == []
     items = [i for i in worklist(session, on_the_day, staff["coordinator"]) if i.kind == "last_dose_not_texted"]
@@ -193,7 +183,6 @@ def _last_dose_texts(session, e) -> list[Message]:
 def test_a_clearance_signed_on_the_last_dose_day_sends_the_text_at_once(
     session, env, staff, make_patient, make_episode
 ) -> None:
-    env = _late_rule(env)
     # Procedure Wed Mar 10; apixaban 3 days: last dose Sat Mar 6 (New York).
     e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
     (hold,) = e.holds
@@ -208,7 +197,6 @@ def test_a_clearance_signed_on_the_last_dose_day_sends_the_text_at_once(
 def test_a_clearance_signed_late_on_the_day_waits_for_quiet_hours_to_end_only_within_the_day(
     session, env, staff, make_patient, make_episode
 ) -> None:
-    env = _late_rule(env)
     e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
     (hold,) = e.holds
     evening = at(env, datetime.fromisoformat("2027-03-07T02:00:00+00:00"))  # Sat 21:00 local
@@ -230,7 +218,6 @@ def test_a_clearance_signed_after_the_last_dose_day_sends_no_last_dose_text(
 def test_signed_on_the_last_dose_day_across_the_spring_dst_change(
     session, env, staff, make_patient, make_episode
 ) -> None:
-    env = _late_rule(env)
     # US clocks spring forward Sun Mar 14 2027 at 02:00. Procedure Thu Mar 18, apixaban (3 days):
     # last dose Sun Mar 14, a 23-hour day; the day ends at local midnight, not 24 h after it began.
     e = make_episode(patient=make_patient(), procedure_at="2027-03-18T08:00",

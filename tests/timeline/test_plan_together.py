@@ -1,8 +1,7 @@
-"""Texts about several holds: each names its own medicine; late signatures under the end-of-day rule."""
+"""Texts about several holds: each names its own medicine; late signatures catch up until the last-dose day ends."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from pathway.timeline import plan_episode
@@ -25,22 +24,18 @@ def test_a_single_hold_keeps_its_plan_key(definition, quiet, make_facts, make_ho
     assert last.refs == ("h1",) and last.plan_key == "last_dose:h1:20270301T2200Z"
 
 
-def _end_of_day(definition):
-    messages = tuple(replace(r, catch_up_until="end_of_last_dose_day") if r.kind == "last_dose" else r
-                     for r in definition.messages)
-    return replace(definition, messages=messages)
-
-
 def test_a_hold_signed_after_its_reminder_time_is_texted_on_the_last_dose_day(
     definition, quiet, make_facts, make_hold
 ) -> None:
     on_the_day = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 New York, the last-dose day
     facts = make_facts(holds=(make_hold(signed_at=on_the_day),))
-    (last,) = [m for m in plan_episode(_end_of_day(definition), facts, quiet, now=on_the_day).messages
+    (last,) = [m for m in plan_episode(definition, facts, quiet, now=on_the_day).messages
                if m.kind == "last_dose"]
     assert last.send_at == on_the_day
-    # the shipped rule ("milestone") drops it: the worklist asks a person to call instead
-    assert not [m for m in plan_episode(definition, facts, quiet, now=on_the_day).messages if m.kind == "last_dose"]
+    # signed the day after: no "last dose" in the past (the go/no-go shows hold_started_late)
+    next_day = datetime(2027, 3, 3, 14, 0, tzinfo=UTC)
+    facts = make_facts(holds=(make_hold(signed_at=next_day),))
+    assert not [m for m in plan_episode(definition, facts, quiet, now=next_day).messages if m.kind == "last_dose"]
 
 
 TERMS = {"en": "blood thinner", "es": "anticoagulante"}

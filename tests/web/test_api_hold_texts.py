@@ -53,7 +53,9 @@ def test_the_worklist_asks_for_a_missing_procedure_end(api: Harness) -> None:
     assert any(i["kind"] == "procedure_end_missing" and i["episode_id"] == e["id"] for i in items)
 
 
-def test_a_clearance_signed_on_the_dst_last_dose_day_puts_a_call_on_the_worklist(api: Harness) -> None:
+def test_a_clearance_signed_on_the_dst_last_dose_day_texts_at_once_or_too_late_asks_for_a_call(
+    api: Harness,
+) -> None:
     from datetime import UTC, datetime
 
     # Procedure Thu Mar 18 2027; apixaban 3 days: last dose Sun Mar 14, the day US clocks spring forward.
@@ -64,9 +66,20 @@ def test_a_clearance_signed_on_the_dst_last_dose_day_puts_a_call_on_the_worklist
     signed = api.post(f"/holds/{hold['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
     assert signed.status == 200, signed
     episode = api.get(f"/episodes/{e['id']}").json
-    assert not [m for m in episode["messages"] if m["kind"] == "last_dose"]  # shipped rule: no late text
+    (text,) = [m for m in episode["messages"] if m["kind"] == "last_dose"]
+    assert text["send_at"].startswith("2027-03-14T23:00")  # at once
     items = api.get("/worklist").json["items"]
-    assert any(i["kind"] == "last_dose_not_texted" and i["episode_id"] == e["id"] for i in items)
+    assert not any(i["kind"] == "last_dose_not_texted" and i["episode_id"] == e["id"] for i in items)
+
+    other = api.episode(procedure_at="2027-03-18T08:00", holds=[{"drug": "apixaban"}])
+    api.clock.set(datetime(2027, 3, 15, 0, 30, tzinfo=UTC))  # 20:30 EDT: quiet hours until the day is over
+    signed = api.post(f"/holds/{other['holds'][0]['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"},
+                      role="clinician")
+    assert signed.status == 200, signed
+    episode = api.get(f"/episodes/{other['id']}").json
+    assert not [m for m in episode["messages"] if m["kind"] == "last_dose"]
+    items = api.get("/worklist").json["items"]
+    assert any(i["kind"] == "last_dose_not_texted" and i["episode_id"] == other["id"] for i in items)
 
 
 def test_a_clearance_signed_after_the_last_dose_day_sends_no_last_dose_text(api: Harness) -> None:
