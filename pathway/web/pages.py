@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from pathway.schemas.inputs import MIN_PASSWORD
+from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
@@ -30,7 +32,6 @@ from pathway.services.planning import hold_plan_sheet, segment_info
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
-from pathway.timeline.vocabulary import Role
 from pathway.web import filters
 from pathway.web.auth import CARE_ROLES, actor, home_for, roles
 from pathway.web.context import db, env, runtime
@@ -517,7 +518,7 @@ def users_page() -> Any:
             flash(f"Account created for {user.email}.", "success")
             return redirect(url_for("pages.users"))
     return render_template("admin/users.html", users=users.list_users(db()), errors=errors, values=values,
-                           roles=tuple(Role)), (422 if errors else 200)
+                           roles=ROLES, min_password=MIN_PASSWORD), (422 if errors else 200)
 
 
 @bp.post("/admin/users/<int:user_id>/active")

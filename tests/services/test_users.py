@@ -78,3 +78,11 @@ def test_a_cheap_hash_from_the_tests_still_verifies_after_switching_to_strong(se
         assert extract_parameters(u.password_hash) == STRONG_PASSWORD_PARAMETERS
     finally:
         set_password_parameters(profiles.CHEAPEST)
+
+
+def test_a_taken_email_is_named_with_every_other_bad_field(session, env) -> None:
+    create_user(session, env, ADMIN, "taken@clinic.example", "coordinator", "a long passphrase")
+    with pytest.raises(ValidationError) as err:
+        create_user(session, env, ADMIN, " Taken@Clinic.example ", "coordinator", "short")
+    assert err.value.errors == {"email": "taken@clinic.example already has an account",
+                                "password": "must be at least 10 characters"}
