@@ -17,6 +17,7 @@ from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
 from pathway.services.planning import add_message
 from pathway.timeline import PlannedMessage
+from pathway.timeline.vocabulary import CARE_TEAM
 
 __all__ = ["CONSENT_METHODS", "enrol_patient", "opt_in", "opt_out", "queue_enrolment_text", "record_consent",
            "search_patients", "suppress_pending", "update_preferences"]
@@ -24,7 +25,7 @@ __all__ = ["CONSENT_METHODS", "enrol_patient", "opt_in", "opt_out", "queue_enrol
 
 def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any] | PatientIn) -> Patient:
     """Enrol a patient; with consent, queue the enrolment text (clinic name, STOP/HELP)."""
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     given = read_input(PatientIn, data, Context(
         now=env.now, default_zone=env.rules.clinic.timezone,
         mrn_taken=lambda mrn: session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None))
@@ -66,7 +67,7 @@ def queue_enrolment_text(session: Session, env: Env, patient: Patient) -> Messag
 
 
 def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str) -> Patient:
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     consent = read_input(ConsentIn, {"consent_method": method})
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     patient.sms_consent_at = env.now
@@ -83,7 +84,7 @@ def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, me
 def update_preferences(
     session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any] | PreferencesIn
 ) -> Patient:
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     given = read_input(PreferencesIn, data)
     changes = {k: getattr(given, k) for k in sorted(given.model_fields_set) if getattr(given, k) != getattr(patient, k)}

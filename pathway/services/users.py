@@ -107,7 +107,8 @@ def user_for_token(session: Session, env: Env, token: str) -> User | None:
     return row.user
 
 
-def list_users(session: Session) -> list[User]:
+def list_users(session: Session, actor: Actor) -> list[User]:
+    actor.require(Role.ADMIN)
     return list(session.scalars(select(User).order_by(User.email)))
 
 

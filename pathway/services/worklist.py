@@ -28,7 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
 from pathway.services.base import Actor, Env, audit
-from pathway.timeline.vocabulary import ClearanceStatus
+from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus
 
 __all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "hold_urgency", "milestone_overdue", "worklist"]
 
@@ -447,7 +447,7 @@ def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistI
 
 def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> list[WorklistItem]:
     """Everything that needs a person, most urgent first; at most ``limit`` items."""
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     limit = max(1, min(int(limit), 1000))
     tasks = _from_tasks(session, env, limit) + _from_hold_risks(session, env, limit)
     holds = _from_holds(session, env, limit)
