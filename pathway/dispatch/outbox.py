@@ -113,11 +113,6 @@ def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: in
     return sorted(rows, key=lambda r: (r.send_at, r.id))
 
 
-def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
-    """Move up to ``limit`` due texts from scheduled to sending in ONE statement; return their ids."""
-    return [r.id for r in claim_due_rows(session, now=now, worker_id=worker_id, limit=limit, lease=lease)]
-
-
 @dataclass(frozen=True)
 class Verdict:
     action: str  # send | suppressed | cancelled | defer
