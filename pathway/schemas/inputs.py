@@ -97,18 +97,6 @@ class PatientIn(InputModel):
         return method
 
 
-class PreferencesIn(InputModel):
-    """A change of some of a patient's preferences: only the fields sent are changed."""
-
-    partial = True
-
-    # Defaults are never read: only the fields sent (``model_fields_set``) are changed.
-    phone: MobilePhone = ""
-    timezone: Zone = ""
-    language: Language = "en"
-    detailed_texts: Flag = False
-
-
 class ConsentIn(InputModel):
     consent_method: Annotated[str, BeforeValidator(choice_reader(CONSENT_METHODS)), choice_schema(CONSENT_METHODS)]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -115,7 +115,6 @@ class Env:
 
     rules: Rules
     now: datetime
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def audit(

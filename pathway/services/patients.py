@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Message, Patient
 from pathway.schemas.fields import Context
-from pathway.schemas.inputs import ConsentIn, PatientIn, PreferencesIn
+from pathway.schemas.inputs import ConsentIn, PatientIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
@@ -20,7 +20,7 @@ from pathway.timeline import PlannedMessage
 from pathway.timeline.vocabulary import CARE_TEAM
 
 __all__ = ["CONSENT_METHODS", "enrol_patient", "opt_in", "opt_out", "queue_enrolment_text", "record_consent",
-           "search_patients", "suppress_pending", "update_preferences"]
+           "search_patients", "suppress_pending"]
 
 
 def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any] | PatientIn) -> Patient:
@@ -78,23 +78,6 @@ def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, me
     audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
           detail={"method": consent.consent_method})
     queue_enrolment_text(session, env, patient)
-    return patient
-
-
-def update_preferences(
-    session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any] | PreferencesIn
-) -> Patient:
-    actor.require(*CARE_TEAM)
-    patient: Patient = get_or_404(session, Patient, patient_id, "patient")
-    given = read_input(PreferencesIn, data)
-    changes = {k: getattr(given, k) for k in sorted(given.model_fields_set) if getattr(given, k) != getattr(patient, k)}
-    for k, v in changes.items():
-        setattr(patient, k, v)
-    if "phone" in changes:
-        patient.phone_flagged_at = None
-        patient.phone_flag_reason = None
-    audit(session, env, actor, "patient.update", "patient", patient.id, patient_id=patient.id,
-          detail={"fields": sorted(changes)})
     return patient
 
 

@@ -89,11 +89,6 @@ class EpisodeRecord:
         return self.decision.blockers if self.decision is not None else []
 
     @property
-    def ready(self) -> bool:
-        """Go for procedure day: every checklist item confirmed."""
-        return all(c.ok for c in self.checklist)
-
-    @property
     def episode_messages(self) -> list[Message]:
         """The texts of this episode alone (``messages`` also holds the patient's others)."""
         return [m for m in self.messages if m.episode_id == self.episode.id]

@@ -50,10 +50,6 @@ PRIORITY = {
     "task": 50,
     "hold_unresolved_normal": 60,
 }
-# An unresolved hold is on the worklist from the day the episode is created; its priority rises
-# as its last dose nears (the day thresholds are clinic policy in data/mild_pathway.toml [timing]:
-# hold_high_days, hold_urgent_days): normal, then high ("hold_unresolved"), then urgent.
-HOLD_LEVELS = ("urgent", "high", "normal")
 # A follow-up visit should be booked by this day after the procedure (day 0 = procedure day),
 # leaving time to fit it into the day 7-10 window (data/mild_pathway.toml).
 FOLLOW_UP_BOOK_BY_DAY = 5
