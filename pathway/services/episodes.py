@@ -506,7 +506,7 @@ def record_clearance(
             raise ValidationError(missing)
     if given.entered or given.restart_hours is not None:
         hold.stop_days, hold.stop_hours, hold.restart_hours = stop_days, stop_hours, restart_hours
-        hold.interval_source = "clinician plan"
+        hold.interval_source = MedicationHold.CLINICIAN_PLAN
     hold.clearance = status
     hold.clearance_note = given.note or hold.clearance_note
     if status == "requested":
