@@ -113,11 +113,6 @@ def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: in
     return sorted(rows, key=lambda r: (r.send_at, r.id))
 
 
-def claim_due(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[int]:
-    """Move up to ``limit`` due texts from scheduled to sending in ONE statement; return their ids."""
-    return [r.id for r in claim_due_rows(session, now=now, worker_id=worker_id, limit=limit, lease=lease)]
-
-
 @dataclass(frozen=True)
 class Verdict:
     action: str  # send | suppressed | cancelled | defer
@@ -307,14 +302,14 @@ def record_failure(session: Session, env: Env, message_id: int, *, outcome: str,
             when = now + backoff(msg.attempts, base, ceiling, rng, retry_after)
             change = outbox.Scheduled(f"retry at {when.isoformat()} ({label})", send_at=when, error_code=code)
     elif outcome == "opted_out":
-        change = outbox.Failed("the patient replied STOP (error 21610)", error_code=code)
+        change = outbox.Failed(f"the patient replied STOP ({label})", error_code=code)
     elif outcome == "permanent":
         change = outbox.Failed(f"refused by the provider ({label})", error_code=code)
     else:  # ambiguous: the provider may have it. Never resend blindly; reconcile.
         change = outbox.Unknown(f"outcome unknown ({label}); will reconcile", error_code=code)
     outbox.record(session, msg, change, now=now, source="dispatch", actor=worker_id)
     if outcome == "opted_out":
-        opt_out(session, env, WORKER, patient, "carrier 21610")
+        opt_out(session, env, WORKER, patient, f"carrier {code}" if code else "carrier opt-out")
         open_task(session, env, "opted_out", f"patient:{patient.id}",
                   "The patient opted out of texts; reach them by phone for the rest of the pathway",
                   patient_id=patient.id, episode_id=msg.episode_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -95,13 +95,17 @@ class MedicationHold(Base):
               sqlite_where=UNRESOLVED_WHERE, postgresql_where=UNRESOLVED_WHERE),
     )
 
+    # The interval_source of a hold whose intervals a clinician entered when signing (the catalogue's
+    # rule no longer applies to it).
+    CLINICIAN_PLAN: ClassVar[str] = "clinician plan"
+
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"), index=True)
     drug_key: Mapped[str | None] = mapped_column(String(64))  # catalogue key; None for free text
     drug_name: Mapped[str] = mapped_column(String(120))
     # What the patient calls it ("Plavix", "the small white pill"): texts name the drug by it.
     patient_label: Mapped[str | None] = mapped_column(String(40))
-    interval_source: Mapped[str] = mapped_column(String(200))  # catalogue citation or "clinician plan"
+    interval_source: Mapped[str] = mapped_column(String(200))  # catalogue citation, or CLINICIAN_PLAN
     stop_days: Mapped[int | None] = mapped_column(Integer)
     stop_hours: Mapped[int | None] = mapped_column(Integer)
     restart_hours: Mapped[int | None] = mapped_column(Integer)

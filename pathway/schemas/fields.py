@@ -8,6 +8,7 @@ patient's zone for a local wall time, the clock for "in the past", the catalogue
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,6 +33,7 @@ class Context:
     default_zone: str | None = None  # the clinic's zone, for a patient enrolled without one
     catalogue: Catalogue | None = None
     mrn_taken: Callable[[str], bool] | None = None
+    email_taken: Callable[[str], bool] | None = None
     drugs_seen: set[str] = field(default_factory=set)
 
 
@@ -147,6 +149,32 @@ def choice_reader(values: tuple[str, ...], *, default: str | None = None) -> Cal
 
 def choice_schema(values: tuple[str, ...]) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def read_email(raw: Any) -> str:
+    """A staff login: trimmed and lowercased, so one address is one account whatever its case."""
+    value = (raw if isinstance(raw, str) else "").strip().lower()
+    if not _EMAIL.match(value):
+        raise fail(f"not an email address: {value!r}")
+    return value
+
+
+Email = Annotated[str, BeforeValidator(read_email), WithJsonSchema({"type": "string", "format": "email"})]
+
+
+def password_reader(min_len: int) -> Callable[[Any], str]:
+    """A password as typed (never trimmed: spaces count), at least ``min_len`` characters."""
+
+    def read(raw: Any) -> str:
+        value = raw if isinstance(raw, str) else ""
+        if len(value) < min_len:
+            raise fail(f"must be at least {min_len} characters")
+        return value
+
+    return read
 
 
 # --- dates, zones, instants -----------------------------------------------------------------

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from pathway.schemas.base import InputModel
 from pathway.schemas.fields import (
     Day,
     DrugText,
+    Email,
     Flag,
     Inr,
     LocalInstant,
@@ -33,8 +34,9 @@ from pathway.schemas.fields import (
     count_reader,
     count_schema,
     fail,
+    password_reader,
 )
-from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES
+from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES, ROLES
 from pathway.timeline import AmbiguousDrug
 
 # The longest hold interval anyone may enter (a sanity bound, not a clinical default).
@@ -93,18 +95,6 @@ class PatientIn(InputModel):
             return None  # no consent, no method (whatever the form's default says)
         method: str | None = handler(raw)
         return method
-
-
-class PreferencesIn(InputModel):
-    """A change of some of a patient's preferences: only the fields sent are changed."""
-
-    partial = True
-
-    # Defaults are never read: only the fields sent (``model_fields_set``) are changed.
-    phone: MobilePhone = ""
-    timezone: Zone = ""
-    language: Language = "en"
-    detailed_texts: Flag = False
 
 
 class ConsentIn(InputModel):
@@ -267,6 +257,32 @@ class InrIn(InputModel):
         if now is not None and at > now:
             raise fail("is in the future")
         return at
+
+
+# --- staff accounts -------------------------------------------------------------------------
+
+# The shortest password a staff account may have.
+MIN_PASSWORD = 10
+Password = Annotated[str, BeforeValidator(password_reader(MIN_PASSWORD)),
+                     WithJsonSchema({"type": "string", "minLength": MIN_PASSWORD, "writeOnly": True})]
+StaffRole = Annotated[str, BeforeValidator(choice_reader(ROLES)), choice_schema(ROLES)]
+
+
+class UserIn(InputModel):
+    """A new staff account (the admin page's form and ``pathway user create``)."""
+
+    email: Email
+    role: StaffRole
+    password: Password
+    name: Text = ""
+
+    @field_validator("email")
+    @classmethod
+    def _unique_email(cls, email: str, info: ValidationInfo) -> str:
+        taken = context(info).email_taken
+        if taken is not None and taken(email):
+            raise fail(f"{email} already has an account")
+        return email
 
 
 # --- queries --------------------------------------------------------------------------------

@@ -18,9 +18,11 @@ from pathway.timeline.vocabulary import (
     MessageStatus,
     MilestoneKind,
     MilestoneStatus,
+    Role,
 )
 
 LANGUAGES = tuple(Language)
+ROLES = tuple(Role)
 CONSENT_METHODS = tuple(ConsentMethod)
 EPISODE_STATUSES = tuple(EpisodeStatus)
 APPOINTMENT_KINDS = tuple(AppointmentKind)

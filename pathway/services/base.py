@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathway.models import AuditEvent
 from pathway.schemas.base import InputModel, InvalidInput
-from pathway.schemas.fields import Context, text_reader
+from pathway.schemas.fields import Context
 from pathway.timeline import (
     Catalogue,
     PathwayDefinition,
@@ -116,7 +115,6 @@ class Env:
 
     rules: Rules
     now: datetime
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def audit(
@@ -172,13 +170,3 @@ def read_input(model: type[M], data: Mapping[str, Any] | M, context: Context | N
     except InvalidInput as exc:
         raise ValidationError(exc.errors) from None
 
-
-def parse_text(
-    errors: dict[str, str], field_: str, raw: Any, *, required: bool = True, max_len: int = 200
-) -> str:
-    """For the user-account forms (pathway.services.users) until they have their model."""
-    try:
-        return text_reader(max_len, required=required)(raw)
-    except PydanticCustomError as exc:
-        errors[field_] = exc.message()
-        return ""

@@ -20,6 +20,7 @@ from pathway.schemas.vocab import BOARD_COUNT_KEYS as COUNT_KEYS
 from pathway.schemas.vocab import BOARD_FILTERS as STATUS_FILTERS
 from pathway.schemas.vocab import FOLLOW_UP_STATES
 from pathway.services.base import Actor, Env, audit, read_input
+from pathway.timeline.vocabulary import CARE_TEAM
 
 __all__ = ["FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow", "followup_board"]
 
@@ -141,7 +142,7 @@ def followup_board(
     offset: int = 0,
 ) -> Board:
     """The board's rows (one page), counts per status and the number of rows matching ``status``."""
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     status = read_input(BoardQuery, {"status": (status or "").strip()}).status  # the API's rule for status
     if status == "all":
         status = None
@@ -202,7 +203,7 @@ def followup_board(
 
 def proceduralists(session: Session, env: Env, actor: Actor, *, limit: int = 100) -> list[str]:
     """The proceduralists of the board's episodes, for the filter's choices."""
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     stmt = (
         select(Episode.proceduralist)
         .where(Episode.status.in_(("scheduled", "completed")), Episode.proceduralist != "",

@@ -14,13 +14,14 @@ from pathway.models import CatalogueReview, MedicationHold
 from pathway.services.base import Actor, Env, ValidationError, audit
 from pathway.timeline import Catalogue
 from pathway.timeline.catalogue import default_catalogue
+from pathway.timeline.vocabulary import Role
 
 UNREVIEWED_BANNER = "Medicine catalogue not yet reviewed by a clinician"
 
 
 def record_review(session: Session, env: Env, actor: Actor, reviewed_by: str) -> CatalogueReview:
     """Record that ``reviewed_by`` reviewed the catalogue version this program runs."""
-    actor.require("admin", "clinician")
+    actor.require(Role.ADMIN, Role.CLINICIAN)
     name = (reviewed_by or "").strip()
     if not name:
         raise ValidationError({"by": "name the clinician who reviewed the catalogue"})

@@ -66,12 +66,12 @@ def _settle_history(session: Session, now: datetime) -> None:
 
 
 def seed_demo(session: Session, env: Env) -> list[tuple[str, str]]:
-    system_admin = Actor(role="admin", label="demo")
+    system_admin = Actor(role=Role.ADMIN, label="demo")
     users = {}
     for email, role, name in DEMO_USERS:
         users[role] = create_user(session, env, system_admin, email, role, DEMO_PASSWORD, name)
-    coord = Actor.for_user(users["coordinator"])
-    clin = Actor.for_user(users["clinician"])
+    coord = Actor.for_user(users[Role.COORDINATOR])
+    clin = Actor.for_user(users[Role.CLINICIAN])
     for i, (given, family, tz_name, lang, days, drugs, stage) in enumerate(PEOPLE):
         tz = ZoneInfo(tz_name)
         past = replace(env, now=env.now - timedelta(days=40))

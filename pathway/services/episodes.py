@@ -38,10 +38,9 @@ from pathway.timeline.gonogo import Blocker
 from pathway.timeline.holds import HoldAtRisk, hold_at_risk
 from pathway.timeline.localtime import local_date
 from pathway.timeline.texts import text_context
-from pathway.timeline.vocabulary import CARE_TEAM
+from pathway.timeline.vocabulary import CARE_TEAM, Role
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
-STAFF = CARE_TEAM
 # Clearance answers a coordinator may not record, and the plan fields only a clinician changes.
 CLINICIAN_CLEARANCES = ("approved", "declined", "not_required")
 PLAN_FIELDS = ("stop_days", "stop_hours", "restart_hours")
@@ -88,7 +87,7 @@ def _hold(env: Env, actor: Actor, given: HoldIn) -> MedicationHold:
 def schedule_episode(
     session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any] | EpisodeIn
 ) -> Episode:
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     given = read_input(EpisodeIn, data, Context(now=env.now, tz=ZoneInfo(patient.timezone),
                                                 catalogue=env.rules.catalogue))
@@ -208,7 +207,7 @@ def reschedule(
     ``timeline.holds.hold_at_risk``) is refused (409, ``HoldsAtRisk``) unless confirmed; when
     confirmed, each such hold loses its signature and goes on the worklist.
     """
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=not preview)
     _require_open(episode)
     given = read_input(RescheduleIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
@@ -312,7 +311,7 @@ def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, hold
 def record_procedure_end(
     session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | ProcedureEndIn
 ) -> Episode:
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
     _require_open(episode)
     ended = read_input(ProcedureEndIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone))).ended_at
@@ -333,7 +332,7 @@ def book_appointment(
     session: Session, env: Env, actor: Actor, episode_id: Any, kind: str, data: Mapping[str, Any] | AppointmentIn
 ) -> Appointment:
     """Book or move the follow-up visit or the PT start."""
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     if kind not in APPOINTMENT_KINDS:
         raise ValidationError({"kind": f"must be one of {', '.join(APPOINTMENT_KINDS)}"})
     episode = load_episode(session, episode_id, lock=True)
@@ -381,7 +380,7 @@ NOT_BEFORE_DUE = ("last_dose", "pre_procedure", "restart")
 def complete_milestone(
     session: Session, env: Env, actor: Actor, milestone_id: Any, data: Mapping[str, Any] | MilestoneCompleteIn
 ) -> Milestone:
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     m: Milestone = get_or_404(session, Milestone, milestone_id, "milestone")
     if m.kind == "hold_clearance":
         # Only the clearance route completes it, with the prescriber's answer and a signature.
@@ -435,7 +434,7 @@ def cancel_episode(
     last dose has come, the patient may have stopped: the cancellation text says, per medicine,
     to restart as the prescriber advises, and a person must call (a ``restart_after_cancel``
     task, resolved with a note)."""
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
     _require_open(episode)
     reason = read_input(CancelIn, data).reason
@@ -479,10 +478,10 @@ def record_clearance(
     """
     # Who may do what is decided from the request, before the hold is looked up, so a wrong
     # role gets the same 403 for a hold that exists and one that does not.
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     raw = data.model_dump() if isinstance(data, ClearanceIn) else data
     if raw.get("status") in CLINICIAN_CLEARANCES or any(raw.get(f) is not None for f in PLAN_FIELDS):
-        actor.require("clinician")  # the prescriber's answer and the clinician's signature, together
+        actor.require(Role.CLINICIAN)  # the prescriber's answer and the clinician's signature, together
     hold = load_hold(session, hold_id)
     episode = hold.episode
     _require_open(episode)
@@ -506,7 +505,7 @@ def record_clearance(
             raise ValidationError(missing)
     if given.entered or given.restart_hours is not None:
         hold.stop_days, hold.stop_hours, hold.restart_hours = stop_days, stop_hours, restart_hours
-        hold.interval_source = "clinician plan"
+        hold.interval_source = MedicationHold.CLINICIAN_PLAN
     hold.clearance = status
     hold.clearance_note = given.note or hold.clearance_note
     if status == "requested":
@@ -531,7 +530,7 @@ def record_clearance(
 def record_inr(
     session: Session, env: Env, actor: Actor, hold_id: Any, data: Mapping[str, Any] | InrIn
 ) -> MedicationHold:
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id)
     _require_open(hold.episode)
     given = read_input(InrIn, data, Context(now=env.now, tz=ZoneInfo(hold.episode.patient.timezone)))
@@ -623,7 +622,7 @@ def decide(env: Env, episode: Episode) -> Decision:
 
 
 def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool) -> Episode:
-    actor.require(*STAFF)
+    actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
     episode.escort_arranged = arranged
     audit(session, env, actor, "episode.escort", "episode", episode.id, patient_id=episode.patient_id,

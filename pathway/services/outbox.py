@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, insert,
 from sqlalchemy.orm import Session
 
 from pathway.models import Message, MessageEvent
+from pathway.timeline.vocabulary import MessageStatus
 
 _MESSAGES = cast(Table, Message.__table__)
 _EVENTS = cast(Table, MessageEvent.__table__)
@@ -36,11 +37,14 @@ _EVENT_COLUMNS = ("message_id", "at", "source", "from_status", "to_status", "rea
 
 # How far along a text is; a provider's report only ever raises it (a late 'sent' never
 # overwrites 'delivered').
-RANK: Mapping[str, int] = {
-    "cancelled": 0, "suppressed": 0, "scheduled": 0, "sending": 1, "unknown": 1,
-    "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
+RANK: Mapping[MessageStatus, int] = {
+    MessageStatus.CANCELLED: 0, MessageStatus.SUPPRESSED: 0, MessageStatus.SCHEDULED: 0,
+    MessageStatus.SENDING: 1, MessageStatus.UNKNOWN: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3, MessageStatus.UNDELIVERED: 3, MessageStatus.FAILED: 3,
 }
 _NEW = None  # the from-status of a message being created
+_From = frozenset[MessageStatus | None]  # the statuses a change may leave
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Change:
     """One transition. ``values`` are the message's columns it writes besides status and updated_at."""
 
     reason: str
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset()
+    allowed_from: ClassVar[_From] = frozenset()
     _to: ClassVar[str] = ""
 
     @property
@@ -83,8 +87,8 @@ class Scheduled(Change):
     send_at: datetime | None = None
     give_back: bool = False  # the claim is undone (not counted as an attempt)
     error_code: int | None = None
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset({_NEW, "sending", "unknown"})
-    _to: ClassVar[str] = "scheduled"
+    allowed_from: ClassVar[_From] = frozenset({_NEW, MessageStatus.SENDING, MessageStatus.UNKNOWN})
+    _to: ClassVar[str] = MessageStatus.SCHEDULED
 
     def values(self, msg: Message | None) -> dict[str, Any]:
         if msg is not None and msg.id is None:  # newly planned: the planner set every column
@@ -107,8 +111,8 @@ class Sending(Change):
     worker: str = ""
     lease_until: datetime | None = None
     started_at: datetime | None = None
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"scheduled"})
-    _to: ClassVar[str] = "sending"
+    allowed_from: ClassVar[_From] = frozenset({MessageStatus.SCHEDULED})
+    _to: ClassVar[str] = MessageStatus.SENDING
 
     def values(self, msg: Message | None) -> dict[str, Any]:
         attempts = _MESSAGES.c.attempts + 1 if msg is None else msg.attempts + 1
@@ -127,7 +131,7 @@ class Sent(Change):
     sid: str | None = None
     provider_status: str | None = None
     sent_at: datetime | None = None
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset({_NEW, "sending", "unknown"})
+    allowed_from: ClassVar[_From] = frozenset({_NEW, MessageStatus.SENDING, MessageStatus.UNKNOWN})
 
     @property
     def to(self) -> str:
@@ -159,7 +163,7 @@ class Reported(Change):
         return self.status
 
     def may_leave(self, status: str | None) -> bool:
-        return status is not None and RANK[self.status] > RANK.get(status, 0)
+        return status is not None and RANK[MessageStatus(self.status)] > RANK[MessageStatus(status)]
 
     def values(self, msg: Message | None) -> dict[str, Any]:
         assert msg is not None, "a provider's report is applied to a loaded message"
@@ -181,8 +185,8 @@ class Failed(Change):
     """Will not be sent: refused for good, opted out, or attempts exhausted. A person follows up."""
 
     error_code: int | None = None
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"sending", "unknown"})
-    _to: ClassVar[str] = "failed"
+    allowed_from: ClassVar[_From] = frozenset({MessageStatus.SENDING, MessageStatus.UNKNOWN})
+    _to: ClassVar[str] = MessageStatus.FAILED
 
     def values(self, msg: Message | None) -> dict[str, Any]:
         return {"status_reason": self.reason, "error_code": self.error_code, "lease_until": None}
@@ -196,8 +200,8 @@ class Unknown(Change):
     """The provider may have it (timeout, 5xx, a worker died mid-send): reconcile, never resend blindly."""
 
     error_code: int | None = None
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"sending"})
-    _to: ClassVar[str] = "unknown"
+    allowed_from: ClassVar[_From] = frozenset({MessageStatus.SENDING})
+    _to: ClassVar[str] = MessageStatus.UNKNOWN
 
     def values(self, msg: Message | None) -> dict[str, Any]:
         out: dict[str, Any] = {"status_reason": self.reason, "lease_until": None}
@@ -214,8 +218,8 @@ class Cancelled(Change):
     """No longer wanted (re-planned, episode or milestone closed, too late); from 'sending' the
     claim is given back, since it never became an attempt."""
 
-    allowed_from: ClassVar[frozenset[str | None]] = frozenset({"scheduled", "sending"})
-    _to: ClassVar[str] = "cancelled"
+    allowed_from: ClassVar[_From] = frozenset({MessageStatus.SCHEDULED, MessageStatus.SENDING})
+    _to: ClassVar[str] = MessageStatus.CANCELLED
     give_back: bool = False
 
     def values(self, msg: Message | None) -> dict[str, Any]:
@@ -229,7 +233,7 @@ class Cancelled(Change):
 class Suppressed(Cancelled):
     """Must not reach the patient (no consent, opted out, phone flagged, hold not approved)."""
 
-    _to: ClassVar[str] = "suppressed"
+    _to: ClassVar[str] = MessageStatus.SUPPRESSED
 
 
 def _event_row(message_id: int, change: Change | None, old: str | None, *, at: datetime, source: str,

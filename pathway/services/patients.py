@@ -11,20 +11,21 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Message, Patient
 from pathway.schemas.fields import Context
-from pathway.schemas.inputs import ConsentIn, PatientIn, PreferencesIn
+from pathway.schemas.inputs import ConsentIn, PatientIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
 from pathway.services.planning import add_message
 from pathway.timeline import PlannedMessage
+from pathway.timeline.vocabulary import CARE_TEAM
 
 __all__ = ["CONSENT_METHODS", "enrol_patient", "opt_in", "opt_out", "queue_enrolment_text", "record_consent",
-           "search_patients", "suppress_pending", "update_preferences"]
+           "search_patients", "suppress_pending"]
 
 
 def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any] | PatientIn) -> Patient:
     """Enrol a patient; with consent, queue the enrolment text (clinic name, STOP/HELP)."""
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     given = read_input(PatientIn, data, Context(
         now=env.now, default_zone=env.rules.clinic.timezone,
         mrn_taken=lambda mrn: session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None))
@@ -66,7 +67,7 @@ def queue_enrolment_text(session: Session, env: Env, patient: Patient) -> Messag
 
 
 def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str) -> Patient:
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     consent = read_input(ConsentIn, {"consent_method": method})
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     patient.sms_consent_at = env.now
@@ -77,23 +78,6 @@ def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, me
     audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
           detail={"method": consent.consent_method})
     queue_enrolment_text(session, env, patient)
-    return patient
-
-
-def update_preferences(
-    session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any] | PreferencesIn
-) -> Patient:
-    actor.require("coordinator", "clinician")
-    patient: Patient = get_or_404(session, Patient, patient_id, "patient")
-    given = read_input(PreferencesIn, data)
-    changes = {k: getattr(given, k) for k in sorted(given.model_fields_set) if getattr(given, k) != getattr(patient, k)}
-    for k, v in changes.items():
-        setattr(patient, k, v)
-    if "phone" in changes:
-        patient.phone_flagged_at = None
-        patient.phone_flag_reason = None
-    audit(session, env, actor, "patient.update", "patient", patient.id, patient_id=patient.id,
-          detail={"fields": sorted(changes)})
     return patient
 
 

@@ -62,7 +62,7 @@ def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
 def hold_rule(env: Env, hold: MedicationHold) -> str:
     if hold.drug_key:
         drug = env.rules.catalogue.find(hold.drug_key)
-        if drug is not None and hold.interval_source != "clinician plan":
+        if drug is not None and hold.interval_source != MedicationHold.CLINICIAN_PLAN:
             from pathway.timeline import rule_text
 
             return rule_text(drug)

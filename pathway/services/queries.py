@@ -23,9 +23,8 @@ from pathway.services.episodes import CheckItem, Decision, decide, outside_windo
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
 from pathway.timeline.gonogo import Blocker
-from pathway.timeline.vocabulary import CARE_TEAM
+from pathway.timeline.vocabulary import CARE_TEAM, Role
 
-CARE = CARE_TEAM
 # Statuses the outbox page filters on; "attention" = failed or unknown.
 OUTBOX_FILTERS = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "unknown",
                   "suppressed", "cancelled", "attention")
@@ -33,8 +32,6 @@ OUTBOX_FILTERS = ("scheduled", "sending", "sent", "delivered", "undelivered", "f
 # a hold's clearance by recording the prescriber's answer), and the statuses they may be in.
 COMPLETABLE = ("check_72h", "follow_up", "pt_start", "pre_procedure")
 COMPLETABLE_FROM = ("planned", "due", "missed")
-# Who records a prescriber's answer and signs the hold plan (services.episodes.record_clearance).
-SIGNS_HOLDS = "clinician"
 
 
 @dataclass
@@ -92,11 +89,6 @@ class EpisodeRecord:
         return self.decision.blockers if self.decision is not None else []
 
     @property
-    def ready(self) -> bool:
-        """Go for procedure day: every checklist item confirmed."""
-        return all(c.ok for c in self.checklist)
-
-    @property
     def episode_messages(self) -> list[Message]:
         """The texts of this episode alone (``messages`` also holds the patient's others)."""
         return [m for m in self.messages if m.episode_id == self.episode.id]
@@ -113,7 +105,7 @@ class OutboxPage:
 
 
 def find_patients(session: Session, env: Env, actor: Actor, query: str, *, limit: int = 50) -> list[Patient]:
-    actor.require(*CARE)
+    actor.require(*CARE_TEAM)
     found = search_patients(session, query, limit=limit)
     # Like every list of patients, the audit names whom the list showed.
     audit(session, env, actor, "patient.search", "patient", None,
@@ -129,7 +121,7 @@ def _open_tasks(session: Session, patient_id: int, limit: int = 20) -> list[Task
 
 
 def patient_record(session: Session, env: Env, actor: Actor, patient_id: Any) -> PatientRecord:
-    actor.require(*CARE)
+    actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     episodes = list(session.scalars(
         select(Episode).where(Episode.patient_id == patient.id).order_by(Episode.procedure_at.desc()).limit(50)
@@ -140,21 +132,21 @@ def patient_record(session: Session, env: Env, actor: Actor, patient_id: Any) ->
 
 def load_patient(session: Session, actor: Actor, patient_id: Any) -> Patient:
     """A patient for a form page (no audit: the form itself shows only the name)."""
-    actor.require(*CARE)
+    actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     return patient
 
 
 def load_episode(session: Session, actor: Actor, episode_id: Any) -> Episode:
     """An episode for a form page (no audit: the form shows the patient's name and the date)."""
-    actor.require(*CARE)
+    actor.require(*CARE_TEAM)
     episode: Episode = get_or_404(session, Episode, episode_id, "episode")
     return episode
 
 
 def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) -> EpisodeRecord:
     """An episode with its patient, texts, replies, tasks, checklist and timeline; audits the view."""
-    actor.require(*CARE)
+    actor.require(*CARE_TEAM)
     try:
         key = int(episode_id)
     except (TypeError, ValueError):
@@ -183,7 +175,7 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     decision = decide(env, episode)
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
-                         may_sign_holds=actor.role == SIGNS_HOLDS, decision=decision)
+                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision)
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
@@ -224,7 +216,7 @@ def outbox(
     session: Session, env: Env, actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> OutboxPage:
     """Texts across patients, newest first (scheduled ones soonest first), one page at a time."""
-    actor.require(*CARE)
+    actor.require(*CARE_TEAM)
     status = (status or "").strip() or None
     if status is not None and status not in OUTBOX_FILTERS:
         raise ValidationError({"status": f"must be one of {', '.join(OUTBOX_FILTERS)}"})

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit
+from pathway.timeline.vocabulary import CARE_TEAM
 
 # Lower is more urgent. Red flags go to the top of the worklist.
 PRIORITY = {
@@ -60,7 +61,7 @@ NOTE_REQUIRED = ("restart_after_cancel",)
 
 
 def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolution: str) -> Task:
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     task = session.get(Task, int(task_id)) if str(task_id).isdigit() else None
     if task is None:
         raise NotFound("task")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -14,15 +13,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathway.models import ApiToken, User
-from pathway.services.base import Actor, Env, Forbidden, NotFound, ValidationError, audit, parse_text
+from pathway.schemas.fields import Context
+from pathway.schemas.inputs import UserIn
+from pathway.services.base import Actor, Env, Forbidden, NotFound, audit, read_input
 from pathway.timeline.vocabulary import Role
 
 # Passwords are hashed with argon2id in RFC 9106's second recommended profile (t=3, 64 MiB, p=4),
 # argon2-cffi's own default. Only the tests choose otherwise (set_password_parameters).
 STRONG_PASSWORD_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
 _hasher = PasswordHasher.from_parameters(STRONG_PASSWORD_PARAMETERS)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
 # After this many failures in a row an account waits, doubling each time (at most 15 minutes).
 FREE_FAILURES = 3
 
@@ -43,24 +42,13 @@ def hash_password(password: str) -> str:
 
 def create_user(session: Session, env: Env, actor: Actor, email: str, role: str, password: str, name: str = "") -> User:
     actor.require(Role.ADMIN)
-    errors: dict[str, str] = {}
-    email = (email or "").strip().lower()
-    if not _EMAIL.match(email):
-        errors["email"] = f"not an email address: {email!r}"
-    elif session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        errors["email"] = f"{email} already has an account"
-    if role not in tuple(Role):
-        errors["role"] = f"must be one of {', '.join(Role)}"
-    if len(password or "") < MIN_PASSWORD:
-        errors["password"] = f"must be at least {MIN_PASSWORD} characters"
-    name = parse_text(errors, "name", name, required=False)
-    if errors:
-        raise ValidationError(errors)
-    user = User(email=email, role=role, name=name, password_hash=hash_password(password), active=True,
-                failed_logins=0, created_at=env.now)
+    data = read_input(UserIn, {"email": email, "role": role, "password": password, "name": name}, Context(
+        email_taken=lambda e: session.scalar(select(User.id).where(func.lower(User.email) == e)) is not None))
+    user = User(email=data.email, role=data.role, name=data.name, password_hash=hash_password(data.password),
+                active=True, failed_logins=0, created_at=env.now)
     session.add(user)
     session.flush()
-    audit(session, env, actor, "user.create", "user", user.id, detail={"role": role})
+    audit(session, env, actor, "user.create", "user", user.id, detail={"role": data.role})
     return user
 
 
@@ -119,7 +107,8 @@ def user_for_token(session: Session, env: Env, token: str) -> User | None:
     return row.user
 
 
-def list_users(session: Session) -> list[User]:
+def list_users(session: Session, actor: Actor) -> list[User]:
+    actor.require(Role.ADMIN)
     return list(session.scalars(select(User).order_by(User.email)))
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
 from pathway.services.base import Actor, Env, audit
-from pathway.timeline.vocabulary import ClearanceStatus
+from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus
 
 __all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "hold_urgency", "milestone_overdue", "worklist"]
 
@@ -50,10 +50,6 @@ PRIORITY = {
     "task": 50,
     "hold_unresolved_normal": 60,
 }
-# An unresolved hold is on the worklist from the day the episode is created; its priority rises
-# as its last dose nears (the day thresholds are clinic policy in data/mild_pathway.toml [timing]:
-# hold_high_days, hold_urgent_days): normal, then high ("hold_unresolved"), then urgent.
-HOLD_LEVELS = ("urgent", "high", "normal")
 # A follow-up visit should be booked by this day after the procedure (day 0 = procedure day),
 # leaving time to fit it into the day 7-10 window (data/mild_pathway.toml).
 FOLLOW_UP_BOOK_BY_DAY = 5
@@ -447,7 +443,7 @@ def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistI
 
 def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> list[WorklistItem]:
     """Everything that needs a person, most urgent first; at most ``limit`` items."""
-    actor.require("coordinator", "clinician")
+    actor.require(*CARE_TEAM)
     limit = max(1, min(int(limit), 1000))
     tasks = _from_tasks(session, env, limit) + _from_hold_risks(session, env, limit)
     holds = _from_holds(session, env, limit)

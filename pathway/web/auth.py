@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from pathway.models import User
 from pathway.services.base import Actor
 from pathway.services.users import authenticate
-from pathway.timeline.vocabulary import CARE_TEAM, Role
+from pathway.timeline.vocabulary import Role
 from pathway.web.context import client_addr, db, env, runtime
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ login_manager.session_protection = "basic"
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEEN_KEY = "pathway_seen"
-CARE_ROLES = CARE_TEAM
 
 
 class LoginUser:

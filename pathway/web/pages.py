@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from pathway.schemas.inputs import MIN_PASSWORD
+from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
@@ -30,9 +32,9 @@ from pathway.services.planning import hold_plan_sheet, segment_info
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
-from pathway.timeline.vocabulary import Role
+from pathway.timeline.vocabulary import CARE_TEAM, Role
 from pathway.web import filters
-from pathway.web.auth import CARE_ROLES, actor, home_for, roles
+from pathway.web.auth import actor, home_for, roles
 from pathway.web.context import db, env, runtime
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ WORKLIST_PAGE = 50  # rows shown per page
 def worklist() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    if current_user.role not in CARE_ROLES:
+    if current_user.role not in CARE_TEAM:
         return redirect(home_for(current_user.role))
     everything = build_worklist(db(), env(), actor(), limit=WORKLIST_LIMIT)
     db().commit()
@@ -93,7 +95,7 @@ def _worklist_link(item: WorklistItem) -> str:
 
 
 @bp.post("/tasks/<int:task_id>/resolve")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def resolve_task(task_id: int) -> Any:
     try:
         resolve(db(), env(), actor(), task_id, request.form.get("resolution") or "")
@@ -113,7 +115,7 @@ def _back(default: str) -> str:
 
 
 @bp.route("/patients")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def patients() -> Any:
     q = (request.args.get("q") or "").strip()
     found = queries.find_patients(db(), env(), actor(), q) if q else []
@@ -126,7 +128,7 @@ PATIENT_FIELDS = ("mrn", "given_name", "family_name", "birth_date", "phone", "ti
 
 
 @bp.route("/patients/new", methods=["GET", "POST"])
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def enrol() -> Any:
     values: dict[str, Any] = {"timezone": runtime().config.clinic.timezone, "language": "en",
                               "consent_method": "verbal"}
@@ -156,7 +158,7 @@ def _zones() -> list[str]:
 
 
 @bp.route("/patients/<int:patient_id>")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def patient(patient_id: int) -> Any:
     try:
         record = queries.patient_record(db(), env(), actor(), patient_id)
@@ -168,7 +170,7 @@ def patient(patient_id: int) -> Any:
 
 
 @bp.post("/patients/<int:patient_id>/consent")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def consent(patient_id: int) -> Any:
     back = url_for("pages.patient", patient_id=patient_id)
     try:
@@ -229,7 +231,7 @@ def _hold_errors(errors: dict[str, str], rows: dict[int, int]) -> dict[str, str]
 
 
 @bp.route("/patients/<int:patient_id>/episodes/new", methods=["GET", "POST"])
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def schedule(patient_id: int) -> Any:
     try:
         patient = queries.load_patient(db(), actor(), patient_id)
@@ -275,13 +277,13 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
 
 
 @bp.route("/episodes/<int:episode_id>")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def episode(episode_id: int) -> Any:
     return _episode_page(episode_id)
 
 
 @bp.route("/episodes/<int:episode_id>/hold-plan")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def hold_plan(episode_id: int) -> Any:
     """The patient's one-page hold plan, in their language, to print and hand over (audited)."""
     try:
@@ -311,7 +313,7 @@ def _episode_action(episode_id: int, form_name: str, call: Any, success: str) ->
 
 
 @bp.post("/episodes/<int:episode_id>/holds/<int:hold_id>/clearance")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def clearance(episode_id: int, hold_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
@@ -333,7 +335,7 @@ def _same_episode(actual: int, expected: int) -> None:
 
 
 @bp.post("/episodes/<int:episode_id>/holds/<int:hold_id>/inr")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def inr(episode_id: int, hold_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
@@ -344,7 +346,7 @@ def inr(episode_id: int, hold_id: int) -> Any:
 
 
 @bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def book(episode_id: int, kind: str) -> Any:
     def call(v: dict[str, Any]) -> Any:
         data = {"appointment_at": v.get("appointment_at"),
@@ -360,7 +362,7 @@ def book(episode_id: int, kind: str) -> Any:
 
 
 @bp.post("/episodes/<int:episode_id>/procedure-end")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def procedure_end(episode_id: int) -> Any:
     return _episode_action(
         episode_id, "procedure-end",
@@ -369,7 +371,7 @@ def procedure_end(episode_id: int) -> Any:
 
 
 @bp.post("/episodes/<int:episode_id>/milestones/<int:milestone_id>/complete")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def complete(episode_id: int, milestone_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         note = (v.get("note") or "").strip()
@@ -381,7 +383,7 @@ def complete(episode_id: int, milestone_id: int) -> Any:
 
 
 @bp.post("/episodes/<int:episode_id>/cancel")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def cancel(episode_id: int) -> Any:
     def call(v: Any) -> Any:
         if not v.get("confirm"):  # a second, deliberate step: not a dialog that one click dismisses
@@ -393,7 +395,7 @@ def cancel(episode_id: int) -> Any:
 
 
 @bp.post("/episodes/<int:episode_id>/escort")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def escort(episode_id: int) -> Any:
     arranged = request.form.get("arranged") == "yes"
     return _episode_action(
@@ -402,7 +404,7 @@ def escort(episode_id: int) -> Any:
 
 
 @bp.route("/episodes/<int:episode_id>/reschedule", methods=["GET", "POST"])
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def reschedule(episode_id: int) -> Any:
     """Two steps: preview the re-planning diff, then confirm with the same new time."""
     try:
@@ -450,7 +452,7 @@ def reschedule(episode_id: int) -> Any:
 
 
 @bp.route("/holds/to-sign")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def holds_to_sign() -> Any:
     rows = holds_service.unsigned_holds(db(), env(), actor())  # audits the view
     db().commit()
@@ -458,7 +460,7 @@ def holds_to_sign() -> Any:
 
 
 @bp.route("/board")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def board() -> Any:
     status = request.args.get("status") or None
     proceduralist = request.args.get("proceduralist") or None
@@ -480,7 +482,7 @@ def _page() -> int:
 
 
 @bp.route("/messages")
-@roles(*CARE_ROLES)
+@roles(*CARE_TEAM)
 def messages() -> Any:
     status = request.args.get("status") or None
     page = _page()
@@ -498,10 +500,10 @@ def messages() -> Any:
 
 
 @bp.route("/admin/users", methods=["GET", "POST"], endpoint="users")
-@roles("admin")
+@roles(Role.ADMIN)
 def users_page() -> Any:
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {"role": "coordinator"}
+    values: dict[str, Any] = {"role": Role.COORDINATOR}
     if request.method == "POST":
         values = _form("email", "name", "role")
         try:
@@ -515,12 +517,12 @@ def users_page() -> Any:
             log.info("user created user_id=%s", user.id)
             flash(f"Account created for {user.email}.", "success")
             return redirect(url_for("pages.users"))
-    return render_template("admin/users.html", users=users.list_users(db()), errors=errors, values=values,
-                           roles=tuple(Role)), (422 if errors else 200)
+    return render_template("admin/users.html", users=users.list_users(db(), actor()), errors=errors, values=values,
+                           roles=ROLES, min_password=MIN_PASSWORD), (422 if errors else 200)
 
 
 @bp.post("/admin/users/<int:user_id>/active")
-@roles("admin")
+@roles(Role.ADMIN)
 def user_active(user_id: int) -> Any:
     active = request.form.get("active") == "yes"
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from pathway import migrate
 from pathway.db import make_engine, make_session_factory
-from pathway.dispatch.outbox import claim_due
+from pathway.dispatch.outbox import claim_due_rows
 from pathway.dispatch.reconcile import _claim_unknown
 from pathway.models import Message, WorkerHeartbeat
 from tests.conftest import test_database_url as _postgres_url
@@ -38,9 +38,9 @@ def test_a_claim_takes_at_most_its_batch_even_on_a_table_without_statistics(fres
         _bulk.add_texts(engine, pids, 300, send_at=now - timedelta(minutes=1), now=now)
         sessions = make_session_factory(engine)
         with sessions.begin() as s:
-            assert len(claim_due(s, now=now, worker_id="a", limit=25, lease=timedelta(seconds=30))) == 25
+            assert len(claim_due_rows(s, now=now, worker_id="a", limit=25, lease=timedelta(seconds=30))) == 25
         with sessions.begin() as s:
-            assert len(claim_due(s, now=now, worker_id="b", limit=25, lease=timedelta(seconds=30))) == 25
+            assert len(claim_due_rows(s, now=now, worker_id="b", limit=25, lease=timedelta(seconds=30))) == 25
         with sessions.begin() as s:
             s.execute(
                 Message.__table__.update().where(Message.status == "sending").values(status="unknown", lease_until=None)

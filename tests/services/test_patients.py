@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from pathway.models import AuditEvent, Message, Patient
 from pathway.services.base import Actor, ValidationError
-from pathway.services.patients import enrol_patient, opt_in, opt_out, search_patients, update_preferences
+from pathway.services.patients import enrol_patient, opt_in, opt_out, search_patients
 from tests.conftest import at
 
 GOOD = {
@@ -80,15 +80,6 @@ def test_opt_out_suppresses_every_pending_text_and_opt_in_restores_sending(sessi
     assert statuses == {"suppressed"}
     opt_in(session, env, Actor(role="system", label="patient"), patient, "START reply")
     assert patient.can_text
-
-
-def test_preferences_update_validates_and_clears_phone_flag(session, env, staff) -> None:
-    p = enrol_patient(session, env, staff["coordinator"], GOOD)
-    p.phone_flagged_at, p.phone_flag_reason = env.now, "21614 not a mobile"
-    with pytest.raises(ValidationError):
-        update_preferences(session, env, staff["coordinator"], p.id, {"phone": "12"})
-    update_preferences(session, env, staff["coordinator"], p.id, {"phone": "+1 212 555 0177", "detailed_texts": True})
-    assert p.phone == "+12125550177" and p.phone_flagged_at is None and p.detailed_texts
 
 
 def test_search_finds_by_mrn_and_name_fragment(session, env, staff) -> None:

@@ -74,11 +74,11 @@ def test_an_episode_is_open_and_reschedulable_until_cancelled_and_ready_when_eve
 ) -> None:
     e = make_episode()
     record = queries.episode_record(session, env, staff["coordinator"], e.id)
-    assert record.open and record.reschedulable and not record.ready  # no escort yet
+    assert record.open and record.reschedulable and not all(c.ok for c in record.checklist)  # no escort yet
     ep.set_escort(session, env, staff["coordinator"], e.id, True)
     ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "patient asked"})
     record = queries.episode_record(session, env, staff["coordinator"], e.id)
-    assert not record.open and not record.reschedulable and record.ready
+    assert not record.open and not record.reschedulable and all(c.ok for c in record.checklist)
 
 
 def test_every_read_of_an_episode_record_is_audited_and_a_form_load_is_not(

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from pathway.models import ApiToken, User
 from pathway.services.base import Actor, Forbidden, ValidationError
-from pathway.services.users import authenticate, create_token, create_user, user_for_token
+from pathway.services.users import authenticate, create_token, create_user, list_users, user_for_token
 from tests.conftest import at
 
 ADMIN = Actor(role="admin", label="test")
@@ -78,3 +78,19 @@ def test_a_cheap_hash_from_the_tests_still_verifies_after_switching_to_strong(se
         assert extract_parameters(u.password_hash) == STRONG_PASSWORD_PARAMETERS
     finally:
         set_password_parameters(profiles.CHEAPEST)
+
+
+def test_a_taken_email_is_named_with_every_other_bad_field(session, env) -> None:
+    create_user(session, env, ADMIN, "taken@clinic.example", "coordinator", "a long passphrase")
+    with pytest.raises(ValidationError) as err:
+        create_user(session, env, ADMIN, " Taken@Clinic.example ", "coordinator", "short")
+    assert err.value.errors == {"email": "taken@clinic.example already has an account",
+                                "password": "must be at least 10 characters"}
+
+
+def test_only_an_admin_lists_the_staff_accounts(session, env) -> None:
+    create_user(session, env, ADMIN, "listed@clinic.example", "coordinator", "a long passphrase")
+    assert "listed@clinic.example" in [u.email for u in list_users(session, ADMIN)]
+    for role in ("coordinator", "clinician"):
+        with pytest.raises(Forbidden):
+            list_users(session, Actor(role=role, user_id=1, label="user:1"))

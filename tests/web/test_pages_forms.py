@@ -403,6 +403,16 @@ def test_user_form_errors_are_per_field_and_store_nothing(as_role: Any, session:
     assert _count(session, User) == before
 
 
+def test_the_user_form_offers_every_role_and_states_the_schemas_password_bound(as_role: Any) -> None:
+    from pathway.schemas.inputs import MIN_PASSWORD
+    from pathway.timeline.vocabulary import Role
+
+    page = as_role("admin").text("/admin/users")
+    for role in Role:
+        assert f'<option value="{role}"' in page
+    assert f"At least {MIN_PASSWORD} characters" in page
+
+
 def test_an_admin_cannot_deactivate_themselves(as_role: Any, staff: Any, session: Any) -> None:
     admin = as_role("admin")
     admin.post(f"/admin/users/{staff['admin'].user_id}/active", {"active": "no"})

@@ -22,7 +22,6 @@ from pathway.web.context import client_addr, db, env
 
 log = logging.getLogger("pathway.api")
 
-STAFF = CARE_TEAM
 # Endpoints anyone may call without a token (the API's own description, no patient data).
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 Q = TypeVar("Q", bound=InputModel)
@@ -69,7 +68,7 @@ def actor() -> Actor:
 def staff() -> Actor:
     """The caller, who must be a coordinator or a clinician (checked before any lookup)."""
     a = actor()
-    a.require(*STAFF)
+    a.require(*CARE_TEAM)
     return a
 
 
