@@ -208,7 +208,8 @@ def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dic
         item: dict[str, Any] = {"drug": drug,
                                 "prescriber_name": form.get(f"hold-{i}-prescriber_name") or "",
                                 "prescriber_phone": form.get(f"hold-{i}-prescriber_phone") or "",
-                                "patient_label": form.get(f"hold-{i}-patient_label") or ""}
+                                "patient_label": form.get(f"hold-{i}-patient_label") or "",
+                                "crcl_ml_min": form.get(f"hold-{i}-crcl_ml_min") or None}
         rows[len(holds)] = i
         holds.append(item)
     return holds, rows

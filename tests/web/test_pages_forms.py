@@ -176,6 +176,20 @@ def test_scheduling_an_episode_with_a_clopidogrel_hold(coordinator: Any, make_pa
     assert "no default" in page
 
 
+def test_the_schedule_form_takes_a_holds_creatinine_clearance_as_the_api_does(
+    coordinator: Any, make_patient: Any, session: Any
+) -> None:
+    p = make_patient()
+    bad = coordinator.post(f"/patients/{p.id}/episodes/new", {
+        "procedure_at": "2027-03-10T08:00", "hold-0-drug": "dabigatran", "hold-0-crcl_ml_min": "0"})
+    assert bad.status_code == 422 and 'id="f-hold-0-crcl_ml_min-error"' in bad.get_data(as_text=True)
+    r = coordinator.post(f"/patients/{p.id}/episodes/new", {
+        "procedure_at": "2027-03-10T08:00", "hold-0-drug": "dabigatran", "hold-0-crcl_ml_min": "40"})
+    assert r.status_code == 302
+    (hold,) = session.scalar(select(Episode).where(Episode.patient_id == p.id)).holds
+    assert hold.crcl_ml_min == 40 and hold.stop_days == 6  # the renal band for CrCl under 50
+
+
 def test_schedule_errors_are_per_field_including_hold_rows_and_store_nothing(
     coordinator: Any, make_patient: Any, session: Any
 ) -> None:
