@@ -408,3 +408,74 @@ def test_a_move_earlier_warns_about_the_signed_hold_and_cancel_needs_a_reason(li
             page.screenshot(path=str(REPLAN_SHOTS / "replan-06-cancelled.png"), full_page=True)
         finally:
             browser.close()
+
+
+@pytest.fixture
+def seeded(live: Any) -> tuple[Server, dict[str, int]]:
+    """The live app with one episode per language: three holds, two of them signed."""
+    from pathway.services import episodes as ep
+    from pathway.services import patients as pt
+    from pathway.services.base import Actor
+
+    server, _clock = live
+    ids: dict[str, int] = {}
+    with server.runtime.unit_of_work() as (session, env):
+        coordinator = Actor(role="coordinator", user_id=1, label="user:1")
+        clinician = Actor(role="clinician", user_id=2, label="user:2")
+        for lang, mrn in (("en", "MRN-8101"), ("es", "MRN-8102")):
+            patient = pt.enrol_patient(session, env, coordinator, {
+                "mrn": mrn, "given_name": "Ana", "family_name": "Ruiz", "birth_date": "1948-06-02",
+                "phone": "(312) 555-0142" if lang == "en" else "(312) 555-0143", "timezone": "America/Chicago",
+                "language": lang, "sms_consent": True, "consent_method": "verbal"})
+            episode = ep.schedule_episode(session, env, coordinator, patient.id, {
+                "procedure_at": "2027-03-10T08:00", "facility": "Riverside Surgery Center",
+                "holds": [{"drug": "apixaban"}, {"drug": "clopidogrel", "patient_label": "Plavix"},
+                          {"drug": "naproxen"}]})
+            for hold in episode.holds[:2]:
+                ep.record_clearance(session, env, clinician, hold.id, {"status": "approved", "by": "Dr. Ortiz"})
+            ids[lang] = episode.id
+    return server, ids
+
+
+def test_the_printable_hold_plan_fits_one_page_in_each_language(seeded: Any) -> None:
+    server, ids = seeded
+    sync_playwright = _playwright()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"texts-{name}.png"), full_page=True)
+
+        try:
+            page.goto(server.url + "/login")
+            page.get_by_label("Email").fill("coordinator@browser.test")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(server.url + "/")
+
+            page.goto(f"{server.url}/episodes/{ids['en']}")
+            page.get_by_role("heading", name="Texts to the patient").wait_for()
+            assert page.get_by_text("Take your last dose of your blood thinner on").first.is_visible()
+            page.locator("#texts").screenshot(path=str(SHOTS / "texts-episode-texts.png"))
+            with page.expect_popup() as popup:
+                page.get_by_role("link", name="Print the patient's hold plan").click()
+            plan = popup.value
+            plan.wait_for_load_state()
+            page = plan
+            assert page.get_by_role("heading", name="Your medicine plan for your procedure").is_visible()
+            assert page.get_by_text("Plavix").first.is_visible()
+            assert page.get_by_text("Keep taking it until we call or text you").is_visible()
+            shot("hold-plan-en")
+            assert b"/Count 1" in page.pdf(format="Letter")  # one printed page
+
+            page.goto(f"{server.url}/episodes/{ids['es']}/hold-plan")
+            assert page.get_by_role("heading", name="Plan de sus medicamentos para su procedimiento").is_visible()
+            assert page.get_by_text("a cualquier hora de ese día").first.is_visible()
+            shot("hold-plan-es")
+            page.emulate_media(media="print")
+            shot("hold-plan-es-print")
+            assert b"/Count 1" in page.pdf(format="Letter")
+        finally:
+            browser.close()
