@@ -62,6 +62,15 @@ class Server:
         self.thread.join(timeout=10)
 
 
+def _sign_in(page: Any, email: str, *, at: str | None = None) -> None:
+    """Fill the sign-in form (on ``at`` first, when given) and submit it."""
+    if at is not None:
+        page.goto(at)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture
 def live(fresh_db: Any) -> Iterator[tuple[Server, FixedClock]]:
     sync_playwright = _playwright()
@@ -98,19 +107,14 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.screenshot(path=str(SHOTS / f"{step}.png"), full_page=True)
 
         def login(email: str) -> None:
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill(email)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            _sign_in(page, email, at=server.url + "/login")
 
         def move_clock(when: Any, email: str, url: str) -> None:
             """Move the clock; the idle session has expired by then, so sign in again."""
             clock.set(when)
             page.goto(url)
             page.wait_for_url("**/login**")
-            page.get_by_label("Email").fill(email)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            _sign_in(page, email)
             page.wait_for_url(url)
 
         def logout() -> None:
@@ -262,10 +266,7 @@ def test_the_go_no_go_banner_and_the_holds_to_sign_list(live: Any) -> None:
             page.screenshot(path=str(GONOGO_SHOTS / f"gonogo-{step}.png"), full_page=True)
 
         def login(email: str) -> None:
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill(email)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            _sign_in(page, email, at=server.url + "/login")
 
         def schedule(mrn: str, given: str, drug: str, when: str, *, ready: bool) -> str:
             page.goto(server.url + "/patients/new")
@@ -369,10 +370,7 @@ def test_a_move_earlier_warns_about_the_signed_hold_and_cancel_needs_a_reason(li
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill("coordinator@browser.test")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
             page.wait_for_url(server.url + "/")
 
             page.goto(f"{server.url}/episodes/{episode_id}/reschedule")
@@ -449,10 +447,7 @@ def test_the_printable_hold_plan_fits_one_page_in_each_language(seeded: Any) -> 
             page.screenshot(path=str(SHOTS / f"texts-{name}.png"), full_page=True)
 
         try:
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill("coordinator@browser.test")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
             page.wait_for_url(server.url + "/")
 
             page.goto(f"{server.url}/episodes/{ids['en']}")
