@@ -162,6 +162,14 @@ def _hold_list(raw: Any) -> Any:
     return raw
 
 
+def _in_future(at: datetime, info: ValidationInfo, what: str) -> datetime:
+    """A procedure time must lie ahead of the injected ``now`` (when the context has one)."""
+    now = context(info).now
+    if now is not None and at <= now:
+        raise fail(f"is in the past; enter {what}")
+    return at
+
+
 class EpisodeIn(InputModel):
     procedure_at: LocalInstant
     duration_minutes: DurationMinutes = None
@@ -178,10 +186,7 @@ class EpisodeIn(InputModel):
     @field_validator("procedure_at")
     @classmethod
     def _ahead(cls, at: datetime, info: ValidationInfo) -> datetime:
-        now = context(info).now
-        if now is not None and at <= now:
-            raise fail("is in the past; enter the scheduled date and time of the procedure")
-        return at
+        return _in_future(at, info, "the scheduled date and time of the procedure")
 
 
 class RescheduleIn(InputModel):
@@ -195,10 +200,7 @@ class RescheduleIn(InputModel):
     @field_validator("procedure_at")
     @classmethod
     def _ahead(cls, at: datetime, info: ValidationInfo) -> datetime:
-        now = context(info).now
-        if now is not None and at <= now:
-            raise fail("is in the past; enter the new date and time of the procedure")
-        return at
+        return _in_future(at, info, "the new date and time of the procedure")
 
 
 class ProcedureEndIn(InputModel):
