@@ -365,3 +365,18 @@ def test_newlines_are_gsm7() -> None:
 def test_spanish_saturday_forces_ucs2() -> None:
     assert segments(format_date(date(2027, 9, 25), "es")).encoding == "UCS-2"
     assert segments(format_date(datetime(2027, 9, 29).date(), "es")).encoding == "GSM-7"
+
+
+def test_spanish_texts_keep_the_reviewed_wording(templates: TemplateSet) -> None:
+    """Issue 11's Spanish review: 'mensajes de texto', the cancellation agreeing with
+    'su procedimiento' (masculine), a date change that says the date changed, STOP worded so it
+    cannot be read as cancelling the procedure, and no English 'textos'."""
+    assert "mensajes de texto" in templates.source("enrolment", "es")
+    for variant in templates.variants("cancelled", "es"):
+        assert "$procedure del $procedure_date está cancelado" in templates.source("cancelled", "es", variant)
+    for variant in templates.variants("date_changed", "es"):
+        assert "cambiamos la fecha de $procedure al $procedure_when" in templates.source("date_changed", "es", variant)
+    for kind, lang, variant in templates.names():
+        source = templates.source(kind, lang, variant)
+        if lang == "es":
+            assert "STOP para cancelar" not in source and "textos" not in source, kind
