@@ -1,0 +1,306 @@
+"""Reading a patient's text: keywords, red flags and free-text wishes to stop. Pure: no database.
+
+Every word list, the negation cues and the typo tolerance live in ``pathway/data/replies.toml``
+(clinician-editable, cited). A reply is read in every language of that file, whatever the
+patient's own language, because a Spanish speaker's daughter may answer in English.
+
+How a red flag is found, step by step:
+
+1. The text is folded: lower case, accents and apostrophes dropped ("Can't" -> "cant",
+   "Sangró" -> "sangro"), and cut into words, numbers ("9/10", "100.4") and emoji.
+2. Each word is compared with each phrase word of the file: the same word, the same Snowball
+   stem in the phrase's language ("sangrando" ~ "sangre", "bowels" ~ "bowel"), or, for words of
+   ``fuzzy_min_length`` letters or more, a RapidFuzz ratio of at least ``fuzzy_min_score``
+   ("fevr" ~ "fever").
+3. A phrase matches where its words follow each other in the text.
+4. A match is dropped when it lies inside a "not a red flag" phrase ("blood pressure", "fell
+   asleep"), and counts as negated when a negation cue ("no", "not", "sin", "ni") stands within
+   ``negation_window`` words before it with no scope end between ("no fever, just sore"). A cue
+   inside an uncertainty phrase ("not sure", "no se si") negates nothing.
+5. Any match left flags the reply; the result names each group, the phrase and the words.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import snowballstemmer  # type: ignore[import-untyped]
+from rapidfuzz import fuzz, process
+
+from pathway.resources import DATA_DIR
+
+LEXICON_PATH = DATA_DIR / "replies.toml"
+# The Snowball algorithm for each language code the file may use.
+STEMMERS = {"en": "english", "es": "spanish"}
+
+_DROPPED = {"Mn", "Me", "Cf", "Sk"}  # combining accents, variation selectors, skin-tone modifiers
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?(?:/\d+)?|[a-z]+|[^\sa-z\d]")
+_SCOPE_PUNCTUATION = frozenset(".,;:!?()\n")
+
+
+def fold(text: str) -> str:
+    """Lower case, accents, apostrophes and emoji modifiers removed: "Can't" -> "cant", "Fiébre" -> "fiebre"."""
+    text = re.sub(r"['\u2019\u2018`\u00b4]", "", text)
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if unicodedata.category(c) not in _DROPPED)
+
+
+def tokens(text: str) -> list[str]:
+    """Folded words, numbers (with a "/10" kept on) and single symbols such as emoji and commas."""
+    return [t for t in _TOKEN.findall(fold(text)) if not t.isspace()]
+
+
+# ------------------------------------------------------------------------------------------ result
+
+
+@dataclass(frozen=True)
+class FlagHit:
+    """One red-flag phrase found in a reply."""
+
+    group: str  # fever, wound, bleeding, ... (the groups of replies.toml)
+    language: str  # the word list it came from, not necessarily the patient's language
+    phrase: str  # the phrase as written in replies.toml (folded)
+    words: str  # the words of the reply that matched it (folded)
+    how: str  # "exact" | "stem" | "fuzzy": the loosest comparison any of its words needed
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a reply says: its kind and, for red flags, which groups matched and why."""
+
+    kind: str  # stop | start | help | red_flag | stop_request | text
+    hits: tuple[FlagHit, ...] = ()  # red-flag matches that stand (not negated)
+    negated: tuple[FlagHit, ...] = ()  # red-flag matches a negation cancelled ("no fever")
+
+    @property
+    def red_flag(self) -> bool:
+        return bool(self.hits)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The red-flag groups found, each once, in the order of the text."""
+        return tuple(dict.fromkeys(h.group for h in self.hits))
+
+
+# ----------------------------------------------------------------------------------------- lexicon
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    group: str
+    language: str
+    text: str
+    words: tuple[str, ...]
+
+
+@dataclass
+class _Language:
+    """The compiled word lists of one language."""
+
+    code: str
+    stem: Any  # snowballstemmer's stemmer (untyped)
+    red_flags: list[_Phrase]
+    not_red_flags: list[tuple[str, ...]]
+    stop_requests: list[tuple[str, ...]]
+    cues: frozenset[str]
+    uncertain: list[tuple[str, ...]]
+    scope_ends: frozenset[str]
+    stems: dict[str, set[str]] = field(default_factory=dict)  # stem -> phrase words with that stem
+    fuzzy_words: list[str] = field(default_factory=list)  # phrase words long enough for fuzzy matching
+    by_first: dict[str, list[_Phrase]] = field(default_factory=dict)
+
+
+@dataclass
+class Lexicon:
+    """replies.toml, compiled. Build with load_lexicon (cached) or Lexicon.from_document."""
+
+    opt_out: frozenset[str]
+    opt_in: frozenset[str]
+    help: frozenset[str]
+    groups: tuple[str, ...]
+    languages: dict[str, _Language]
+    fuzzy_min_score: float
+    fuzzy_min_length: int
+    negation_window: int
+    _seen: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    @cached_property
+    def negation_cues(self) -> frozenset[str]:
+        """Cues of every language: a Spanish "no" negates in an English sentence too."""
+        return frozenset().union(*(lang.cues for lang in self.languages.values()))
+
+    @cached_property
+    def scope_ends(self) -> frozenset[str]:
+        return frozenset().union(*(lang.scope_ends for lang in self.languages.values()))
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], name: str = "replies.toml") -> Lexicon:
+        _only(doc, {"version", "reviewed_by", "keywords", "reader", "red_flag_groups", "negation", "red_flags",
+                    "not_red_flags", "stop_requests"}, name)
+        kw = doc["keywords"]
+        _only(kw, {"opt_out", "opt_in", "help"}, f"{name} [keywords]")
+        reader = doc["reader"]
+        _only(reader, {"fuzzy_min_score", "fuzzy_min_length", "negation_window"}, f"{name} [reader]")
+        groups = tuple(doc["red_flag_groups"])
+        codes = set(doc["red_flags"])
+        if not codes <= set(STEMMERS):
+            raise ValueError(f"{name}: no stemmer for the languages {sorted(codes - set(STEMMERS))}")
+        for table in ("negation", "not_red_flags", "stop_requests"):
+            if set(doc[table]) != codes:
+                raise ValueError(f"{name} [{table}]: give the languages {sorted(codes)}, as [red_flags] does")
+        languages = {}
+        for code in sorted(codes):
+            flags = doc["red_flags"][code]
+            unknown = set(flags) - set(groups)
+            if unknown:
+                raise ValueError(f"{name} [red_flags.{code}]: unknown groups {sorted(unknown)}; "
+                                 f"red_flag_groups lists {list(groups)}")
+            neg = doc["negation"][code]
+            _only(neg, {"cues", "uncertain", "scope_ends"}, f"{name} [negation.{code}]")
+            lang = _Language(
+                code=code,
+                stem=snowballstemmer.stemmer(STEMMERS[code]),
+                red_flags=[_Phrase(g, code, fold(p), tuple(tokens(p))) for g in groups for p in flags.get(g, [])],
+                not_red_flags=[tuple(tokens(p)) for p in doc["not_red_flags"][code]],
+                stop_requests=[tuple(tokens(p)) for p in doc["stop_requests"][code]],
+                cues=frozenset(fold(c) for c in neg["cues"]),
+                uncertain=[tuple(tokens(p)) for p in neg["uncertain"]],
+                scope_ends=frozenset(fold(w) for w in neg["scope_ends"]),
+            )
+            for ph in lang.red_flags:
+                if not ph.words:
+                    raise ValueError(f"{name} [red_flags.{code}.{ph.group}]: an empty phrase")
+                lang.by_first.setdefault(ph.words[0], []).append(ph)
+            vocabulary = {w for ph in lang.red_flags for w in ph.words}
+            vocabulary |= {w for seq in (*lang.not_red_flags, *lang.stop_requests, *lang.uncertain) for w in seq}
+            for w in vocabulary:
+                lang.stems.setdefault(lang.stem.stemWord(w), set()).add(w)
+            shortest = int(reader["fuzzy_min_length"])
+            lang.fuzzy_words = sorted(w for w in vocabulary if len(w) >= shortest and w.isalpha())
+            languages[code] = lang
+        return cls(
+            opt_out=frozenset(k.upper() for k in kw["opt_out"]),
+            opt_in=frozenset(k.upper() for k in kw["opt_in"]),
+            help=frozenset(k.upper() for k in kw["help"]),
+            groups=groups,
+            languages=languages,
+            fuzzy_min_score=float(reader["fuzzy_min_score"]),
+            fuzzy_min_length=int(reader["fuzzy_min_length"]),
+            negation_window=int(reader["negation_window"]),
+        )
+
+    def _word_matches(self, lang: _Language, word: str) -> dict[str, str]:
+        """The phrase words this reply word stands for in ``lang``, and how: exact, stem or fuzzy."""
+        key = (lang.code, word)
+        found = self._seen.get(key)
+        if found is not None:
+            return found
+        found = {}
+        if word.isalpha():
+            # A typo may drop a letter ("fevr"), so the reply's word may be one letter shorter.
+            if len(word) >= self.fuzzy_min_length - 1:
+                for candidate, _score, _i in process.extract(word, lang.fuzzy_words, scorer=fuzz.ratio,
+                                                             score_cutoff=self.fuzzy_min_score, limit=None):
+                    found[candidate] = "fuzzy"
+            for candidate in lang.stems.get(lang.stem.stemWord(word), ()):
+                found[candidate] = "stem"
+        found[word] = "exact"
+        if len(self._seen) < 50_000:
+            self._seen[key] = found
+        return found
+
+
+def _only(table: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = set(table) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+    with path.open("rb") as fh:
+        return Lexicon.from_document(tomllib.load(fh), path.name)
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+_LOOSENESS = {"exact": 0, "stem": 1, "fuzzy": 2}
+
+
+def _find(lex: Lexicon, lang: _Language, words: Sequence[str], phrases: Iterable[tuple[str, ...]]
+          ) -> list[tuple[int, int]]:
+    """Spans (start, end) where any of ``phrases`` occurs."""
+    matches = [lex._word_matches(lang, w) for w in words]
+    spans = []
+    for phrase in phrases:
+        n = len(phrase)
+        for i in range(len(words) - n + 1):
+            if all(phrase[k] in matches[i + k] for k in range(n)):
+                spans.append((i, i + n))
+    return spans
+
+
+def _red_flag_hits(lex: Lexicon, lang: _Language, words: Sequence[str]) -> list[FlagHit]:
+    matches = [lex._word_matches(lang, w) for w in words]
+    ignored = _find(lex, lang, words, lang.not_red_flags)
+    uncertain = {i for s, e in _find(lex, lang, words, lang.uncertain) for i in range(s, e)}
+    best: dict[tuple[str, int, int], FlagHit] = {}
+    for i, m in enumerate(matches):
+        for first in m:
+            for ph in lang.by_first.get(first, ()):
+                n = len(ph.words)
+                if i + n > len(words) or not all(ph.words[k] in matches[i + k] for k in range(n)):
+                    continue
+                if any(s <= i and i + n <= e for s, e in ignored):
+                    continue
+                how = max((matches[i + k][ph.words[k]] for k in range(n)), key=_LOOSENESS.__getitem__)
+                key = (ph.group, i, i + n)  # one hit per group and span: the closest phrase
+                if key in best and _LOOSENESS[best[key].how] <= _LOOSENESS[how]:
+                    continue
+                best[key] = FlagHit(ph.group, lang.code, ph.text, " ".join(words[i:i + n]), how,
+                                    negated=_negated(lex, words, i, uncertain))
+    return list(best.values())
+
+
+def _negated(lex: Lexicon, words: Sequence[str], start: int, uncertain: set[int]) -> bool:
+    """A negation cue of any language within the window before ``start``, with no scope end between."""
+    cues, ends = lex.negation_cues, lex.scope_ends
+    for j in range(start - 1, max(-1, start - 1 - lex.negation_window), -1):
+        w = words[j]
+        if w in _SCOPE_PUNCTUATION or w in ends:
+            return False
+        if w in cues and j not in uncertain:
+            return True
+    return False
+
+
+def read_reply(body: str, lexicon: Lexicon | None = None) -> Reading:
+    """Read one text in every language of the lexicon. Keywords first (the whole message, as
+    carriers read them), then red flags, then free-text wishes to stop."""
+    lex = lexicon or load_lexicon()
+    keyword = re.sub(r"[^A-Z]", "", body.upper())
+    if keyword in lex.opt_out:
+        return Reading("stop")
+    if keyword in lex.opt_in:
+        return Reading("start")
+    if keyword in lex.help:
+        return Reading("help")
+    words = tokens(body)
+    hits: list[FlagHit] = []
+    for lang in lex.languages.values():
+        hits += _red_flag_hits(lex, lang, words)
+    standing = tuple(h for h in hits if not h.negated)
+    negated = tuple(h for h in hits if h.negated)
+    if standing:
+        return Reading("red_flag", standing, negated)
+    if any(_find(lex, lang, words, lang.stop_requests) for lang in lex.languages.values()):
+        return Reading("stop_request", (), negated)
+    return Reading("text", (), negated)
