@@ -12,11 +12,14 @@ How a red flag is found, step by step:
    stem in the phrase's language ("sangrando" ~ "sangre", "bowels" ~ "bowel"), or, for words of
    ``fuzzy_min_length`` letters or more, a RapidFuzz ratio of at least ``fuzzy_min_score``
    ("fevr" ~ "fever").
-3. A phrase matches where its words follow each other in the text.
+3. A phrase matches where its words follow each other in the text; a phrase "A ~ B" matches where
+   A and B both occur within ``near_window`` words of each other in one sentence ("leg ~ heavy"
+   finds "my right leg feels heavy"; "dolor ~ fuerte" finds "un dolor bien fuerte").
 4. A match is dropped when it lies inside a "not a red flag" phrase ("blood pressure", "fell
    asleep"), and counts as negated when a negation cue ("no", "not", "sin", "ni") stands within
    ``negation_window`` words before it with no scope end between ("no fever, just sore"). A cue
-   inside an uncertainty phrase ("not sure", "no se si") negates nothing.
+   inside an exception phrase negates nothing: uncertainty ("not sure", "no se si") and inability
+   ("no he podido orinar") are red flags, not their denial.
 5. Any match left flags the reply; the result names each group, the phrase and the words.
 """
 
@@ -43,6 +46,7 @@ STEMMERS = {"en": "english", "es": "spanish"}
 _DROPPED = {"Mn", "Me", "Cf", "Sk"}  # combining accents, variation selectors, skin-tone modifiers
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?(?:/\d+)?|[a-z]+|[^\sa-z\d]")
 _SCOPE_PUNCTUATION = frozenset(".,;:!?()\n")
+_SENTENCE_ENDS = frozenset(".;!?")
 
 
 def fold(text: str) -> str:
@@ -99,6 +103,14 @@ class _Phrase:
     language: str
     text: str
     words: tuple[str, ...]
+    near: tuple[str, ...] = ()  # "leg ~ heavy": these words within near_window words of `words`, either side
+
+
+def _phrase(group: str, code: str, text: str) -> _Phrase:
+    if "~" in text:
+        first, _, second = text.partition("~")
+        return _Phrase(group, code, fold(text), tuple(tokens(first)), tuple(tokens(second)))
+    return _Phrase(group, code, fold(text), tuple(tokens(text)))
 
 
 @dataclass
@@ -111,7 +123,7 @@ class _Language:
     not_red_flags: list[tuple[str, ...]]
     stop_requests: list[tuple[str, ...]]
     cues: frozenset[str]
-    uncertain: list[tuple[str, ...]]
+    cue_exceptions: list[tuple[str, ...]]
     scope_ends: frozenset[str]
     stems: dict[str, set[str]] = field(default_factory=dict)  # stem -> phrase words with that stem
     fuzzy_words: list[str] = field(default_factory=list)  # phrase words long enough for fuzzy matching
@@ -130,6 +142,8 @@ class Lexicon:
     fuzzy_min_score: float
     fuzzy_min_length: int
     negation_window: int
+    near_window: int
+    stem_min_length: int
     _seen: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     @cached_property
@@ -148,7 +162,8 @@ class Lexicon:
         kw = doc["keywords"]
         _only(kw, {"opt_out", "opt_in", "help"}, f"{name} [keywords]")
         reader = doc["reader"]
-        _only(reader, {"fuzzy_min_score", "fuzzy_min_length", "negation_window"}, f"{name} [reader]")
+        _only(reader, {"fuzzy_min_score", "fuzzy_min_length", "negation_window", "near_window",
+                      "stem_min_length"}, f"{name} [reader]")
         groups = tuple(doc["red_flag_groups"])
         codes = set(doc["red_flags"])
         if not codes <= set(STEMMERS):
@@ -164,23 +179,24 @@ class Lexicon:
                 raise ValueError(f"{name} [red_flags.{code}]: unknown groups {sorted(unknown)}; "
                                  f"red_flag_groups lists {list(groups)}")
             neg = doc["negation"][code]
-            _only(neg, {"cues", "uncertain", "scope_ends"}, f"{name} [negation.{code}]")
+            _only(neg, {"cues", "cue_exceptions", "scope_ends"}, f"{name} [negation.{code}]")
             lang = _Language(
                 code=code,
                 stem=snowballstemmer.stemmer(STEMMERS[code]),
-                red_flags=[_Phrase(g, code, fold(p), tuple(tokens(p))) for g in groups for p in flags.get(g, [])],
+                red_flags=[_phrase(g, code, p) for g in groups for p in flags.get(g, [])],
                 not_red_flags=[tuple(tokens(p)) for p in doc["not_red_flags"][code]],
                 stop_requests=[tuple(tokens(p)) for p in doc["stop_requests"][code]],
                 cues=frozenset(fold(c) for c in neg["cues"]),
-                uncertain=[tuple(tokens(p)) for p in neg["uncertain"]],
+                cue_exceptions=[tuple(tokens(p)) for p in neg["cue_exceptions"]],
                 scope_ends=frozenset(fold(w) for w in neg["scope_ends"]),
             )
             for ph in lang.red_flags:
-                if not ph.words:
-                    raise ValueError(f"{name} [red_flags.{code}.{ph.group}]: an empty phrase")
+                if not ph.words or ("~" in ph.text and not ph.near):
+                    raise ValueError(f"{name} [red_flags.{code}.{ph.group}]: an empty phrase or side of '~' "
+                                     f"in {ph.text!r}")
                 lang.by_first.setdefault(ph.words[0], []).append(ph)
-            vocabulary = {w for ph in lang.red_flags for w in ph.words}
-            vocabulary |= {w for seq in (*lang.not_red_flags, *lang.stop_requests, *lang.uncertain) for w in seq}
+            vocabulary = {w for ph in lang.red_flags for w in (*ph.words, *ph.near)}
+            vocabulary |= {w for seq in (*lang.not_red_flags, *lang.stop_requests, *lang.cue_exceptions) for w in seq}
             for w in vocabulary:
                 lang.stems.setdefault(lang.stem.stemWord(w), set()).add(w)
             shortest = int(reader["fuzzy_min_length"])
@@ -195,6 +211,8 @@ class Lexicon:
             fuzzy_min_score=float(reader["fuzzy_min_score"]),
             fuzzy_min_length=int(reader["fuzzy_min_length"]),
             negation_window=int(reader["negation_window"]),
+            near_window=int(reader["near_window"]),
+            stem_min_length=int(reader["stem_min_length"]),
         )
 
     def _word_matches(self, lang: _Language, word: str) -> dict[str, str]:
@@ -210,8 +228,10 @@ class Lexicon:
                 for candidate, _score, _i in process.extract(word, lang.fuzzy_words, scorer=fuzz.ratio,
                                                              score_cutoff=self.fuzzy_min_score, limit=None):
                     found[candidate] = "fuzzy"
-            for candidate in lang.stems.get(lang.stem.stemWord(word), ()):
-                found[candidate] = "stem"
+            stem = lang.stem.stemWord(word)
+            if len(stem) >= self.stem_min_length:  # "more" and "morado" share only "mor"
+                for candidate in lang.stems.get(stem, ()):
+                    found[candidate] = "stem"
         found[word] = "exact"
         if len(self._seen) < 50_000:
             self._seen[key] = found
@@ -248,36 +268,66 @@ def _find(lex: Lexicon, lang: _Language, words: Sequence[str], phrases: Iterable
     return spans
 
 
-def _red_flag_hits(lex: Lexicon, lang: _Language, words: Sequence[str]) -> list[FlagHit]:
+def _red_flag_hits(lex: Lexicon, lang: _Language, words: Sequence[str], ignored: Sequence[tuple[int, int]]
+                   ) -> list[FlagHit]:
     matches = [lex._word_matches(lang, w) for w in words]
-    ignored = _find(lex, lang, words, lang.not_red_flags)
-    uncertain = {i for s, e in _find(lex, lang, words, lang.uncertain) for i in range(s, e)}
+    exceptions = {i for s, e in _find(lex, lang, words, lang.cue_exceptions) for i in range(s, e)}
     best: dict[tuple[str, int, int], FlagHit] = {}
     for i, m in enumerate(matches):
         for first in m:
             for ph in lang.by_first.get(first, ()):
                 n = len(ph.words)
-                if i + n > len(words) or not all(ph.words[k] in matches[i + k] for k in range(n)):
+                if not _at(ph.words, matches, i):
                     continue
-                if any(s <= i and i + n <= e for s, e in ignored):
+                start, end = i, i + n
+                hows = [matches[i + k][ph.words[k]] for k in range(n)]
+                if ph.near:
+                    other = _near(lex, ph.near, words, matches, i, i + n)
+                    if other is None:
+                        continue
+                    start, end = min(i, other), max(i + n, other + len(ph.near))
+                    hows += [matches[other + k][ph.near[k]] for k in range(len(ph.near))]
+                if any(s <= start and end <= e for s, e in ignored):
                     continue
-                how = max((matches[i + k][ph.words[k]] for k in range(n)), key=_LOOSENESS.__getitem__)
-                key = (ph.group, i, i + n)  # one hit per group and span: the closest phrase
+                how = max(hows, key=_LOOSENESS.__getitem__)
+                key = (ph.group, start, end)  # one hit per group and span: the closest phrase
                 if key in best and _LOOSENESS[best[key].how] <= _LOOSENESS[how]:
                     continue
-                best[key] = FlagHit(ph.group, lang.code, ph.text, " ".join(words[i:i + n]), how,
-                                    negated=_negated(lex, words, i, uncertain))
+                negated = _negated(lex, words, start, exceptions) or (
+                    bool(ph.near) and any(w in lex.negation_cues and k not in exceptions
+                                          for k, w in enumerate(words[start:end], start)))  # "pain is not bad"
+                best[key] = FlagHit(ph.group, lang.code, ph.text, " ".join(words[start:end]), how, negated=negated)
     return list(best.values())
 
 
-def _negated(lex: Lexicon, words: Sequence[str], start: int, uncertain: set[int]) -> bool:
+def _at(phrase: Sequence[str], matches: Sequence[Mapping[str, str]], i: int) -> bool:
+    """Whether the words of ``phrase`` follow each other from word ``i`` of the reply."""
+    return i + len(phrase) <= len(matches) and all(phrase[k] in matches[i + k] for k in range(len(phrase)))
+
+
+def _near(lex: Lexicon, phrase: Sequence[str], words: Sequence[str], matches: Sequence[Mapping[str, str]],
+          start: int, end: int) -> int | None:
+    """Where ``phrase`` starts within near_window words of [start, end), in the same sentence; else None."""
+    n = len(phrase)
+    for j in range(max(0, start - lex.near_window - n), min(len(words) - n, end + lex.near_window) + 1):
+        if j + n > start and j < end:  # overlaps the first part
+            continue
+        if not _at(phrase, matches, j):
+            continue
+        gap = words[j + n:start] if j < start else words[end:j]
+        if len(gap) <= lex.near_window and not _SENTENCE_ENDS.intersection(gap):
+            return j
+    return None
+
+
+def _negated(lex: Lexicon, words: Sequence[str], start: int, exceptions: set[int]) -> bool:
     """A negation cue of any language within the window before ``start``, with no scope end between."""
     cues, ends = lex.negation_cues, lex.scope_ends
     for j in range(start - 1, max(-1, start - 1 - lex.negation_window), -1):
         w = words[j]
         if w in _SCOPE_PUNCTUATION or w in ends:
             return False
-        if w in cues and j not in uncertain:
+        if w in cues and j not in exceptions:
             return True
     return False
 
@@ -294,9 +344,11 @@ def read_reply(body: str, lexicon: Lexicon | None = None) -> Reading:
     if keyword in lex.help:
         return Reading("help")
     words = tokens(body)
+    # "en ingles" is not the groin, whichever language's list the match came from.
+    ignored = [span for lang in lex.languages.values() for span in _find(lex, lang, words, lang.not_red_flags)]
     hits: list[FlagHit] = []
     for lang in lex.languages.values():
-        hits += _red_flag_hits(lex, lang, words)
+        hits += _red_flag_hits(lex, lang, words, ignored)
     standing = tuple(h for h in hits if not h.negated)
     negated = tuple(h for h in hits if h.negated)
     if standing:

@@ -11,7 +11,14 @@ from pathlib import Path
 from pathway.services.reply_reader import Lexicon, read_reply
 
 HERE = Path(__file__).resolve().parent
-PORTIONS = {"tune": HERE / "replies_tune.toml", "held_out": HERE / "replies_held_out.toml"}
+# In the order they were written. Each portion's header says what it was used for: "tune" and
+# "held_out_1" shaped the word lists; "held_out_2" was written after them and never tuned on.
+PORTIONS = {
+    "tune": HERE / "replies_tune.toml",
+    "held_out_1": HERE / "replies_held_out_1.toml",
+    "held_out_2": HERE / "replies_held_out_2.toml",
+}
+HELD_OUT = "held_out_2"
 
 # The targets of issue 11.
 MIN_RECALL = 0.97  # of red flags, in each language
