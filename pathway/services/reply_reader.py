@@ -21,6 +21,9 @@ How a red flag is found, step by step:
    inside an exception phrase negates nothing: uncertainty ("not sure", "no se si") and inability
    ("no he podido orinar") are red flags, not their denial.
 5. Any match left flags the reply; the result names each group, the phrase and the words.
+6. The safety net: a reply with no match (and no denied one) that speaks of the body ("my foot
+   slaps the ground when i walk") with no word of reassurance and no question is flagged under
+   the group "unclear": reading it costs a person a minute, missing it may cost a patient more.
 """
 
 from __future__ import annotations
@@ -124,6 +127,8 @@ class _Language:
     stop_requests: list[tuple[str, ...]]
     cues: frozenset[str]
     cue_exceptions: list[tuple[str, ...]]
+    body: list[tuple[str, ...]]
+    not_a_report: list[tuple[str, ...]]
     scope_ends: frozenset[str]
     stems: dict[str, set[str]] = field(default_factory=dict)  # stem -> phrase words with that stem
     fuzzy_words: list[str] = field(default_factory=list)  # phrase words long enough for fuzzy matching
@@ -158,7 +163,7 @@ class Lexicon:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any], name: str = "replies.toml") -> Lexicon:
         _only(doc, {"version", "reviewed_by", "keywords", "reader", "red_flag_groups", "negation", "red_flags",
-                    "not_red_flags", "stop_requests"}, name)
+                    "not_red_flags", "unclear", "stop_requests"}, name)
         kw = doc["keywords"]
         _only(kw, {"opt_out", "opt_in", "help"}, f"{name} [keywords]")
         reader = doc["reader"]
@@ -168,7 +173,7 @@ class Lexicon:
         codes = set(doc["red_flags"])
         if not codes <= set(STEMMERS):
             raise ValueError(f"{name}: no stemmer for the languages {sorted(codes - set(STEMMERS))}")
-        for table in ("negation", "not_red_flags", "stop_requests"):
+        for table in ("negation", "not_red_flags", "stop_requests", "unclear"):
             if set(doc[table]) != codes:
                 raise ValueError(f"{name} [{table}]: give the languages {sorted(codes)}, as [red_flags] does")
         languages = {}
@@ -180,6 +185,8 @@ class Lexicon:
                                  f"red_flag_groups lists {list(groups)}")
             neg = doc["negation"][code]
             _only(neg, {"cues", "cue_exceptions", "scope_ends"}, f"{name} [negation.{code}]")
+            net = doc["unclear"][code]
+            _only(net, {"body", "not_a_report"}, f"{name} [unclear.{code}]")
             lang = _Language(
                 code=code,
                 stem=snowballstemmer.stemmer(STEMMERS[code]),
@@ -189,6 +196,8 @@ class Lexicon:
                 cues=frozenset(fold(c) for c in neg["cues"]),
                 cue_exceptions=[tuple(tokens(p)) for p in neg["cue_exceptions"]],
                 scope_ends=frozenset(fold(w) for w in neg["scope_ends"]),
+                body=[tuple(tokens(p)) for p in net["body"]],
+                not_a_report=[tuple(tokens(p)) for p in net["not_a_report"]],
             )
             for ph in lang.red_flags:
                 if not ph.words or ("~" in ph.text and not ph.near):
@@ -196,7 +205,8 @@ class Lexicon:
                                      f"in {ph.text!r}")
                 lang.by_first.setdefault(ph.words[0], []).append(ph)
             vocabulary = {w for ph in lang.red_flags for w in (*ph.words, *ph.near)}
-            vocabulary |= {w for seq in (*lang.not_red_flags, *lang.stop_requests, *lang.cue_exceptions) for w in seq}
+            vocabulary |= {w for seq in (*lang.not_red_flags, *lang.stop_requests, *lang.cue_exceptions,
+                                                           *lang.body, *lang.not_a_report) for w in seq}
             for w in vocabulary:
                 lang.stems.setdefault(lang.stem.stemWord(w), set()).add(w)
             shortest = int(reader["fuzzy_min_length"])
@@ -332,6 +342,23 @@ def _negated(lex: Lexicon, words: Sequence[str], start: int, exceptions: set[int
     return False
 
 
+UNCLEAR = "unclear"
+
+
+def _unclear(lex: Lexicon, words: Sequence[str]) -> FlagHit | None:
+    """The safety net: a reply that speaks of the body ("my foot slaps the ground") and has no
+    word of reassurance, no question and no denial is read as a possible red flag."""
+    for lang in lex.languages.values():
+        if _find(lex, lang, words, lang.not_a_report):
+            return None
+    for lang in lex.languages.values():
+        found = _find(lex, lang, words, lang.body)
+        if found:
+            start, end = found[0]
+            return FlagHit(UNCLEAR, lang.code, " ".join(words[start:end]), " ".join(words[start:end]), "exact")
+    return None
+
+
 def read_reply(body: str, lexicon: Lexicon | None = None) -> Reading:
     """Read one text in every language of the lexicon. Keywords first (the whole message, as
     carriers read them), then red flags, then free-text wishes to stop."""
@@ -353,6 +380,10 @@ def read_reply(body: str, lexicon: Lexicon | None = None) -> Reading:
     negated = tuple(h for h in hits if h.negated)
     if standing:
         return Reading("red_flag", standing, negated)
+    if not negated and UNCLEAR in lex.groups:
+        unclear = _unclear(lex, words)
+        if unclear is not None:
+            return Reading("red_flag", (unclear,), negated)
     if any(_find(lex, lang, words, lang.stop_requests) for lang in lex.languages.values()):
         return Reading("stop_request", (), negated)
     return Reading("text", (), negated)
