@@ -116,6 +116,18 @@ def _phrase(group: str, code: str, text: str) -> _Phrase:
     return _Phrase(group, code, fold(text), tuple(tokens(text)))
 
 
+Index = dict[str, list[tuple[str, ...]]]  # first word -> the phrases starting with it
+
+
+def _index(phrases: Iterable[str]) -> Index:
+    out: Index = {}
+    for p in phrases:
+        words = tuple(tokens(p))
+        if words:
+            out.setdefault(words[0], []).append(words)
+    return out
+
+
 @dataclass
 class _Language:
     """The compiled word lists of one language."""
@@ -123,12 +135,12 @@ class _Language:
     code: str
     stem: Any  # snowballstemmer's stemmer (untyped)
     red_flags: list[_Phrase]
-    not_red_flags: list[tuple[str, ...]]
-    stop_requests: list[tuple[str, ...]]
+    not_red_flags: Index
+    stop_requests: Index
     cues: frozenset[str]
-    cue_exceptions: list[tuple[str, ...]]
-    body: list[tuple[str, ...]]
-    not_a_report: list[tuple[str, ...]]
+    cue_exceptions: Index
+    body: Index
+    not_a_report: Index
     scope_ends: frozenset[str]
     stems: dict[str, set[str]] = field(default_factory=dict)  # stem -> phrase words with that stem
     fuzzy_words: list[str] = field(default_factory=list)  # phrase words long enough for fuzzy matching
@@ -191,13 +203,13 @@ class Lexicon:
                 code=code,
                 stem=snowballstemmer.stemmer(STEMMERS[code]),
                 red_flags=[_phrase(g, code, p) for g in groups for p in flags.get(g, [])],
-                not_red_flags=[tuple(tokens(p)) for p in doc["not_red_flags"][code]],
-                stop_requests=[tuple(tokens(p)) for p in doc["stop_requests"][code]],
+                not_red_flags=_index(doc["not_red_flags"][code]),
+                stop_requests=_index(doc["stop_requests"][code]),
                 cues=frozenset(fold(c) for c in neg["cues"]),
-                cue_exceptions=[tuple(tokens(p)) for p in neg["cue_exceptions"]],
+                cue_exceptions=_index(neg["cue_exceptions"]),
                 scope_ends=frozenset(fold(w) for w in neg["scope_ends"]),
-                body=[tuple(tokens(p)) for p in net["body"]],
-                not_a_report=[tuple(tokens(p)) for p in net["not_a_report"]],
+                body=_index(net["body"]),
+                not_a_report=_index(net["not_a_report"]),
             )
             for ph in lang.red_flags:
                 if not ph.words or ("~" in ph.text and not ph.near):
@@ -205,8 +217,8 @@ class Lexicon:
                                      f"in {ph.text!r}")
                 lang.by_first.setdefault(ph.words[0], []).append(ph)
             vocabulary = {w for ph in lang.red_flags for w in (*ph.words, *ph.near)}
-            vocabulary |= {w for seq in (*lang.not_red_flags, *lang.stop_requests, *lang.cue_exceptions,
-                                                           *lang.body, *lang.not_a_report) for w in seq}
+            indexes = (lang.not_red_flags, lang.stop_requests, lang.cue_exceptions, lang.body, lang.not_a_report)
+            vocabulary |= {w for index in indexes for seqs in index.values() for seq in seqs for w in seq}
             for w in vocabulary:
                 lang.stems.setdefault(lang.stem.stemWord(w), set()).add(w)
             shortest = int(reader["fuzzy_min_length"])
@@ -265,23 +277,18 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
 _LOOSENESS = {"exact": 0, "stem": 1, "fuzzy": 2}
 
 
-def _find(lex: Lexicon, lang: _Language, words: Sequence[str], phrases: Iterable[tuple[str, ...]]
-          ) -> list[tuple[int, int]]:
-    """Spans (start, end) where any of ``phrases`` occurs."""
-    matches = [lex._word_matches(lang, w) for w in words]
+def _find(index: Index, matches: Sequence[Mapping[str, str]]) -> list[tuple[int, int]]:
+    """Spans (start, end) where a phrase of ``index`` occurs, given what each reply word matched."""
     spans = []
-    for phrase in phrases:
-        n = len(phrase)
-        for i in range(len(words) - n + 1):
-            if all(phrase[k] in matches[i + k] for k in range(n)):
-                spans.append((i, i + n))
+    for i, m in enumerate(matches):
+        for first in m:
+            spans += [(i, i + len(p)) for p in index.get(first, ()) if _at(p, matches, i)]
     return spans
 
 
-def _red_flag_hits(lex: Lexicon, lang: _Language, words: Sequence[str], ignored: Sequence[tuple[int, int]]
-                   ) -> list[FlagHit]:
-    matches = [lex._word_matches(lang, w) for w in words]
-    exceptions = {i for s, e in _find(lex, lang, words, lang.cue_exceptions) for i in range(s, e)}
+def _red_flag_hits(lex: Lexicon, lang: _Language, words: Sequence[str], matches: Sequence[Mapping[str, str]],
+                   ignored: Sequence[tuple[int, int]]) -> list[FlagHit]:
+    exceptions = {i for s, e in _find(lang.cue_exceptions, matches) for i in range(s, e)}
     best: dict[tuple[str, int, int], FlagHit] = {}
     for i, m in enumerate(matches):
         for first in m:
@@ -345,14 +352,15 @@ def _negated(lex: Lexicon, words: Sequence[str], start: int, exceptions: set[int
 UNCLEAR = "unclear"
 
 
-def _unclear(lex: Lexicon, words: Sequence[str]) -> FlagHit | None:
+def _unclear(lex: Lexicon, words: Sequence[str], matched: Mapping[str, Sequence[Mapping[str, str]]]
+             ) -> FlagHit | None:
     """The safety net: a reply that speaks of the body ("my foot slaps the ground") and has no
     word of reassurance, no question and no denial is read as a possible red flag."""
     for lang in lex.languages.values():
-        if _find(lex, lang, words, lang.not_a_report):
+        if _find(lang.not_a_report, matched[lang.code]):
             return None
     for lang in lex.languages.values():
-        found = _find(lex, lang, words, lang.body)
+        found = _find(lang.body, matched[lang.code])
         if found:
             start, end = found[0]
             return FlagHit(UNCLEAR, lang.code, " ".join(words[start:end]), " ".join(words[start:end]), "exact")
@@ -372,18 +380,19 @@ def read_reply(body: str, lexicon: Lexicon | None = None) -> Reading:
         return Reading("help")
     words = tokens(body)
     # "en ingles" is not the groin, whichever language's list the match came from.
-    ignored = [span for lang in lex.languages.values() for span in _find(lex, lang, words, lang.not_red_flags)]
+    matched = {code: [lex._word_matches(lang, w) for w in words] for code, lang in lex.languages.items()}
+    ignored = [span for lang in lex.languages.values() for span in _find(lang.not_red_flags, matched[lang.code])]
     hits: list[FlagHit] = []
     for lang in lex.languages.values():
-        hits += _red_flag_hits(lex, lang, words, ignored)
+        hits += _red_flag_hits(lex, lang, words, matched[lang.code], ignored)
     standing = tuple(h for h in hits if not h.negated)
     negated = tuple(h for h in hits if h.negated)
     if standing:
         return Reading("red_flag", standing, negated)
     if not negated and UNCLEAR in lex.groups:
-        unclear = _unclear(lex, words)
+        unclear = _unclear(lex, words, matched)
         if unclear is not None:
             return Reading("red_flag", (unclear,), negated)
-    if any(_find(lex, lang, words, lang.stop_requests) for lang in lex.languages.values()):
+    if any(_find(lang.stop_requests, matched[lang.code]) for lang in lex.languages.values()):
         return Reading("stop_request", (), negated)
     return Reading("text", (), negated)
