@@ -161,6 +161,7 @@ class Lexicon:
     negation_window: int
     near_window: int
     stem_min_length: int
+    fuzzy_same_first_letter: bool
     _seen: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     @cached_property
@@ -180,7 +181,7 @@ class Lexicon:
         _only(kw, {"opt_out", "opt_in", "help"}, f"{name} [keywords]")
         reader = doc["reader"]
         _only(reader, {"fuzzy_min_score", "fuzzy_min_length", "negation_window", "near_window",
-                      "stem_min_length"}, f"{name} [reader]")
+                      "stem_min_length", "fuzzy_same_first_letter"}, f"{name} [reader]")
         groups = tuple(doc["red_flag_groups"])
         codes = set(doc["red_flags"])
         if not codes <= set(STEMMERS):
@@ -235,6 +236,7 @@ class Lexicon:
             negation_window=int(reader["negation_window"]),
             near_window=int(reader["near_window"]),
             stem_min_length=int(reader["stem_min_length"]),
+            fuzzy_same_first_letter=bool(reader["fuzzy_same_first_letter"]),
         )
 
     def _word_matches(self, lang: _Language, word: str) -> dict[str, str]:
@@ -249,7 +251,9 @@ class Lexicon:
             if len(word) >= self.fuzzy_min_length - 1:
                 for candidate, _score, _i in process.extract(word, lang.fuzzy_words, scorer=fuzz.ratio,
                                                              score_cutoff=self.fuzzy_min_score, limit=None):
-                    found[candidate] = "fuzzy"
+                    # Typos seldom touch the first letter; "high" is not "thigh", nor "pill" "spill".
+                    if candidate[0] == word[0] or not self.fuzzy_same_first_letter:
+                        found[candidate] = "fuzzy"
             stem = lang.stem.stemWord(word)
             if len(stem) >= self.stem_min_length:  # "more" and "morado" share only "mor"
                 for candidate in lang.stems.get(stem, ()):
