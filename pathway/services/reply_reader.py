@@ -77,6 +77,7 @@ class FlagHit:
     words: str  # the words of the reply that matched it (folded)
     how: str  # "exact" | "stem" | "fuzzy": the loosest comparison any of its words needed
     negated: bool = False
+    at: int = 0  # where it starts, counted in the reply's words (folded tokens)
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,8 @@ def _red_flag_hits(lex: Lexicon, lang: _Language, words: Sequence[str], matches:
                 negated = _negated(lex, words, start, exceptions) or (
                     bool(ph.near) and any(w in lex.negation_cues and k not in exceptions
                                           for k, w in enumerate(words[start:end], start)))  # "pain is not bad"
-                best[key] = FlagHit(ph.group, lang.code, ph.text, " ".join(words[start:end]), how, negated=negated)
+                best[key] = FlagHit(ph.group, lang.code, ph.text, " ".join(words[start:end]), how, negated=negated,
+                                    at=start)
     return list(best.values())
 
 
@@ -367,7 +369,8 @@ def _unclear(lex: Lexicon, words: Sequence[str], matched: Mapping[str, Sequence[
         found = _find(lang.body, matched[lang.code])
         if found:
             start, end = found[0]
-            return FlagHit(UNCLEAR, lang.code, " ".join(words[start:end]), " ".join(words[start:end]), "exact")
+            return FlagHit(UNCLEAR, lang.code, " ".join(words[start:end]), " ".join(words[start:end]), "exact",
+                           at=start)
     return None
 
 
@@ -389,6 +392,7 @@ def read_reply(body: str, lexicon: Lexicon | None = None) -> Reading:
     hits: list[FlagHit] = []
     for lang in lex.languages.values():
         hits += _red_flag_hits(lex, lang, words, matched[lang.code], ignored)
+    hits.sort(key=lambda h: h.at)
     standing = tuple(h for h in hits if not h.negated)
     negated = tuple(h for h in hits if h.negated)
     if standing:

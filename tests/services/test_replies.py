@@ -50,6 +50,8 @@ def test_a_reply_is_read_in_both_languages_and_says_which_list_matched() -> None
     assert spanish.groups == ("fever",) and {h.language for h in spanish.hits} == {"es"}
     english = read_reply("se cayó, she fell")
     assert english.groups == ("fall",) and {h.language for h in english.hits} == {"en", "es"}
+    mixed = read_reply("tiene calentura and she fell")
+    assert mixed.groups == ("fever", "fall")  # in the order of the text, whichever list matched
 
 
 def test_the_reading_names_each_group_the_phrase_the_words_and_how_loosely_they_matched() -> None:
