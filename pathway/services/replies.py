@@ -3,87 +3,33 @@
 Every reply is stored. STOP-type keywords opt out at once; START-type opt back in; HELP gets
 the clinic's name and phone. A reply that mentions a red flag goes to the top of the worklist
 and is answered at once with instructions to call the clinic or 911. A free-text wish to stop
-("please don't text me") becomes a task for a person, who honours it.
+("please don't text me") becomes a task for a person, who honours it. Reading the words is
+``reply_reader``'s (pure, word lists in data/replies.toml); this module stores and acts.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, Message, Patient, Reply
-from pathway.resources import DATA_DIR
 from pathway.services import outbox
 from pathway.services.base import Actor, Env
 from pathway.services.patients import opt_in, opt_out
+from pathway.services.reply_reader import Lexicon, read_reply
+from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
 from pathway.timeline import text_context
 
 PATIENT = Actor(role="system", label="patient")
 
 
-@dataclass(frozen=True)
-class Lexicon:
-    opt_out: frozenset[str]
-    opt_in: frozenset[str]
-    help: frozenset[str]
-    red_flags: tuple[str, ...]
-    stop_requests: tuple[str, ...]
-
-
-def _fold(text: str) -> str:
-    """Lower case, accents removed, curly quotes straightened: 'Fiébre' -> 'fiebre'."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@lru_cache(maxsize=4)
-def load_lexicon(path: Path = DATA_DIR / "replies.toml") -> Lexicon:
-    with path.open("rb") as fh:
-        doc = tomllib.load(fh)
-    known = {"version", "reviewed_by", "keywords", "red_flags", "stop_requests"}
-    unknown = set(doc) - known
-    if unknown:
-        raise ValueError(f"{path.name}: unknown fields {sorted(unknown)}")
-    kw = doc["keywords"]
-    return Lexicon(
-        opt_out=frozenset(k.upper() for k in kw["opt_out"]),
-        opt_in=frozenset(k.upper() for k in kw["opt_in"]),
-        help=frozenset(k.upper() for k in kw["help"]),
-        red_flags=tuple(_fold(t) for lang in doc["red_flags"].values() for t in lang),
-        stop_requests=tuple(_fold(t) for lang in doc["stop_requests"].values() for t in lang),
-    )
-
-
-def _contains(text: str, phrase: str) -> bool:
-    return re.search(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])", text) is not None
-
-
 def classify(body: str, lexicon: Lexicon | None = None) -> str:
-    """stop | start | help | red_flag | stop_request | text"""
-    lex = lexicon or load_lexicon()
-    keyword = re.sub(r"[^A-Z]", "", body.upper())
-    if keyword in lex.opt_out:
-        return "stop"
-    if keyword in lex.opt_in:
-        return "start"
-    if keyword in lex.help:
-        return "help"
-    folded = _fold(body)
-    if any(_contains(folded, p) for p in lex.red_flags):
-        return "red_flag"
-    if any(_contains(folded, p) for p in lex.stop_requests):
-        return "stop_request"
-    return "text"
+    """stop | start | help | red_flag | stop_request | text (see reply_reader.read_reply for why)."""
+    return read_reply(body, lexicon).kind
 
 
 @dataclass(frozen=True)
@@ -91,6 +37,7 @@ class InboundResult:
     reply_id: int
     classification: str
     answer: str | None  # text to send straight back (TwiML), or None
+    red_flag_groups: tuple[str, ...] = ()  # fever, bleeding, ... as replies.toml names them
 
 
 def _find_patient(session: Session, phone: str) -> tuple[Patient | None, Episode | None]:
@@ -120,7 +67,8 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
         if seen is not None:
             return InboundResult(seen.id, seen.classification, None)
     patient, episode = _find_patient(session, from_number)
-    kind = classify(body)
+    reading = read_reply(body)
+    kind = reading.kind
     reply = Reply(patient_id=patient.id if patient else None, episode_id=episode.id if episode else None,
                   from_number=from_number, body=body[:1600], provider_id=provider_id, received_at=env.now,
                   classification=kind)
@@ -142,8 +90,8 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
     elif kind == "red_flag":
         answer = _answer(env, patient, "red_flag")
         open_task(session, env, "red_flag", f"reply:{reply.id}",
-                  "Patient reported a possible red-flag symptom: call them today", patient_id=pid, episode_id=eid,
-                  reply_id=reply.id)
+                  f"Patient reported a possible red-flag symptom ({_group_words(reading.groups)}): call them today",
+                  patient_id=pid, episode_id=eid, reply_id=reply.id)
     elif kind == "stop_request":
         open_task(session, env, "stop_request", f"reply:{reply.id}",
                   "The patient asked in their own words to stop texts: confirm with them and opt them out",
@@ -153,7 +101,17 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
                   patient_id=pid, episode_id=eid, reply_id=reply.id)
     if answer and patient is not None:
         _record_answer(session, env, patient, episode, reply, kind, answer)
-    return InboundResult(reply.id, kind, answer)
+    return InboundResult(reply.id, kind, answer, reading.groups)
+
+
+def _group_words(groups: tuple[str, ...]) -> str:
+    """The red-flag groups for a person: ("bladder_bowel", "fall") -> "bladder or bowel, fall"."""
+    return ", ".join(GROUP_WORDS.get(g, g.replace("_", " ")) for g in groups)
+
+
+GROUP_WORDS = {"bladder_bowel": "bladder or bowel", "severe_pain": "severe pain", "chest": "chest or breathing",
+               "saddle": "groin or saddle numbness", "numbness": "leg numbness", "weakness": "leg weakness",
+               "urgent": "says it is urgent"}
 
 
 def _record_answer(session: Session, env: Env, patient: Patient, episode: Episode | None, reply: Reply, kind: str,

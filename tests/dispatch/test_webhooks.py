@@ -215,6 +215,37 @@ def test_red_flag_reply_goes_to_the_top_and_is_answered_at_once(app, sessions, s
     assert _count(sessions, Reply) == 1 and _count(sessions, Task) == 1
 
 
+@pytest.mark.parametrize(
+    ("language", "body", "named"),
+    [
+        ("en", "mi esposo tiene calentura", "fever"),  # the family answers in Spanish
+        ("es", "she cant feel her legs and cant pee", "leg numbness, bladder or bowel"),
+        ("es", "estoy sangrando, no se si es normal", "bleeding"),
+        ("en", "fevr since last nite", "fever"),
+    ],
+)
+def test_a_red_flag_in_either_language_opens_a_red_flag_task_naming_what_was_read(
+        app, sessions, enrol, fake_twilio, language: str, body: str, named: str) -> None:
+    pid = enrol(language=language)
+    text = _inbound(app, fake_twilio, "+12125550001", body, "SMin40").get_data(as_text=True)
+    assert "911" in text
+    with sessions() as s:
+        task = s.scalars(select(Task)).one()
+        assert (task.kind, task.priority, task.patient_id) == ("red_flag", 0, pid)
+        assert f"({named})" in task.summary
+        assert s.scalars(select(Reply.classification)).all() == ["red_flag"]
+
+
+@pytest.mark.parametrize("body", ["no fever, just sore", "sin fiebre ni escalofrios, todo bien"])
+def test_a_denied_symptom_is_an_ordinary_reply_for_a_person_to_read(app, sessions, enrol, fake_twilio,
+                                                                    body: str) -> None:
+    enrol()
+    text = _inbound(app, fake_twilio, "+12125550001", body, "SMin41").get_data(as_text=True)
+    assert "<Message>" not in text
+    with sessions() as s:
+        assert s.scalars(select(Task.kind)).all() == ["reply"]
+
+
 def test_free_text_stop_request_reaches_a_person(app, sessions, enrol, fake_twilio) -> None:
     pid = enrol()
     _inbound(app, fake_twilio, "+12125550001", "please don't text me anymore", "SMin5")
