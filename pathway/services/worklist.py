@@ -13,7 +13,8 @@ in Python (never a loop over all patients):
 7. signed holds whose last dose is today or was yesterday with no last-dose text (signed too
    late in the day for quiet hours, or after the day): a person must call the patient;
 8. procedures with a held medicine whose end is still not recorded some hours after the
-   expected end (``[timing] procedure_end_missing_after_hours``): restarts count from the end.
+   expected end (``[timing] procedure_end_missing_after_hours``): restarts count from the end,
+   and no restart text goes until it is recorded (the item clears when it is).
 
 Cancelled episodes are left out (a red-flag reply is always shown: it is about the patient).
 """
@@ -433,8 +434,8 @@ def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistI
         out.append(WorklistItem(
             kind="procedure_end_missing", priority=PRIORITY["procedure_end_missing"], patient_id=patient.id,
             episode_id=episode.id, subject_id=episode.id, title="Procedure end not recorded",
-            detail="Restart texts for held medicines are timed from the recorded end: record when the "
-                   "procedure ended",
+            detail="The restart text for each held medicine is held until the procedure's end is recorded "
+                   "(restarts count from the recorded end): record when the procedure ended",
             due_at=expected_end + grace, action="Record procedure end", patient_name=patient.display_name,
             mrn=patient.mrn,
         ))

@@ -48,6 +48,16 @@ def _assert_distinguishable(texts: list[Message]) -> None:
         by_words[key] = msg.body
 
 
+def _texts_before_and_after_the_end(session, env, staff, e) -> list[Message]:
+    """Every text about the holds: the last-dose texts, planned once signed, and the restart
+    texts, planned once the procedure's end is recorded (Wed Mar 10, 09:00 New York)."""
+    lasts = [m for m in _hold_texts(session, e) if m.kind == "last_dose"]
+    assert not any(m.kind == "restart" for m in _hold_texts(session, e))  # not before the end
+    noon = at(env, datetime.fromisoformat("2027-03-10T17:00:00+00:00"))
+    ep.record_procedure_end(session, noon, staff["coordinator"], e.id, {"ended_at": "2027-03-10T09:00"})
+    return lasts + [m for m in _hold_texts(session, e) if m.kind == "restart"]
+
+
 def _episode(make_patient, make_episode, lang: str, holds: list[dict[str, str]], detailed: bool = False):
     patient = make_patient(data={"language": lang, "detailed_texts": detailed})
     return make_episode(patient=patient, holds=holds)
@@ -73,7 +83,7 @@ def test_two_holds_give_texts_that_cannot_be_confused(
 ) -> None:
     e = _episode(make_patient, make_episode, lang, CASES[case])
     _sign_all(session, env, staff, e)
-    texts = _hold_texts(session, e)
+    texts = _texts_before_and_after_the_end(session, env, staff, e)
     assert {m.kind for m in texts} == set(HOLD_KINDS)
     _assert_distinguishable(texts)
     # every hold is named by a last-dose text and a restart text
@@ -99,8 +109,9 @@ def test_each_medicine_due_the_same_day_gets_its_own_text_naming_it(
 def test_spanish_texts_use_the_spanish_group_terms(session, env, staff, make_patient, make_episode) -> None:
     e = _episode(make_patient, make_episode, "es", CASES["anticoagulant+antiplatelet"])
     _sign_all(session, env, staff, e)
+    texts = _texts_before_and_after_the_end(session, env, staff, e)
     for kind in HOLD_KINDS:
-        bodies = [m.body for m in _hold_texts(session, e) if m.kind == kind]
+        bodies = [m.body for m in texts if m.kind == kind]
         assert any("su anticoagulante" in b for b in bodies) and any("su antiplaquetario" in b for b in bodies)
 
 
@@ -256,7 +267,7 @@ def test_a_procedure_end_missing_two_hours_after_the_expected_end_goes_on_the_wo
     late = at(env, datetime.fromisoformat("2027-03-10T16:00:00+00:00"))
     (item,) = _end_missing(session, late, staff, e.id)
     assert item.due_at == datetime.fromisoformat("2027-03-10T16:00:00+00:00")
-    assert "Restart texts" in item.detail
+    assert "restart text for each held medicine is held until the procedure's end is recorded" in item.detail
     ep.record_procedure_end(session, late, staff["coordinator"], e.id, {"ended_at": "2027-03-10T10:30"})
     assert _end_missing(session, late, staff, e.id) == []
 
@@ -281,8 +292,10 @@ def test_unsent_texts_are_re_rendered_when_a_medicines_name_changes(
     (hold,) = e.holds
     assert hold_words(env, hold, e.patient) == "your blood thinner"
     hold.patient_label = "Eliquis"
-    assert rerender_scheduled(session, env, e) == 2  # the last-dose and restart texts
+    assert rerender_scheduled(session, env, e) == 1  # the last-dose text; the restart text waits for the end
     assert all("Eliquis" in m.body for m in _hold_texts(session, e))
+    restarts = [m for m in _texts_before_and_after_the_end(session, env, staff, e) if m.kind == "restart"]
+    assert len(restarts) == 1 and "Eliquis" in restarts[0].body
 
 
 def test_a_hold_signed_too_late_for_a_text_on_its_last_dose_day_goes_on_the_worklist(
