@@ -225,11 +225,15 @@ def test_completing_a_milestone_cancels_its_pending_reminder(session, env, staff
     e = make_episode()
     ep.book_appointment(session, env, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-03-18T14:00"})
     fu = next(m for m in e.milestones if m.kind == "follow_up")
-    ep.complete_milestone(session, env, staff["clinician"], fu.id, {"result": {"pain_nprs": 2}})
+    # A step is marked done once it has happened (the visit, 14:00 EDT, recorded that afternoon),
+    # so its reminder has normally gone; one still pending (no worker ran here) is cancelled.
+    visit_day = at(env, datetime(2027, 3, 18, 20, 0, tzinfo=UTC))
+    assert ("follow_up", datetime(2027, 3, 17, 14, 0, tzinfo=UTC)) in _texts(session, e, "scheduled")
+    ep.complete_milestone(session, visit_day, staff["clinician"], fu.id, {"result": {"pain_nprs": 2}})
     assert fu.status == "done" and fu.result == {"pain_nprs": 2}
     assert not any(k == "follow_up" for k, _ in _texts(session, e, "scheduled"))
     with pytest.raises(ValidationError):
-        ep.complete_milestone(session, env, staff["clinician"], fu.id, {"result": "fine"})
+        ep.complete_milestone(session, visit_day, staff["clinician"], fu.id, {"result": "fine"})
 
 
 def test_cancelling_the_episode_cancels_everything_pending_with_one_notice(session, env, staff, make_episode) -> None:

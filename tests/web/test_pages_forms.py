@@ -307,6 +307,12 @@ def test_recording_the_procedure_end_and_completing_the_72_hour_check(
     assert e.status == "completed" and e.ended_at == datetime(2027, 2, 3, 13, 50, tzinfo=UTC)
     check = next(m for m in e.milestones if m.kind == "check_72h")
     r = clinician.post(f"/episodes/{e.id}/milestones/{check.id}/complete", {"note": "walking 20 min"})
+    assert r.status_code == 422 and "cannot be marked done before then" in r.get_data(as_text=True)
+    session.refresh(check)
+    assert check.status != "done"
+    web_clock.set(datetime(2027, 2, 6, 14, 0, tzinfo=UTC))  # 72 h after the 08:00 EST start, and an hour
+    clinician = as_role("clinician")
+    r = clinician.post(f"/episodes/{e.id}/milestones/{check.id}/complete", {"note": "walking 20 min"})
     assert r.status_code == 302
     session.refresh(check)
     assert check.status == "done" and check.result == {"note": "walking 20 min"}
