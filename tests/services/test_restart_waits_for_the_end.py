@@ -85,7 +85,7 @@ def test_an_end_recorded_in_the_evening_sends_the_restart_text_the_next_morning(
     assert text.send_at == _utc("2027-03-11T13:00")  # 08:00 New York
 
 
-def test_an_end_recorded_more_than_a_day_after_the_restart_moment_plans_no_text(
+def test_an_end_recorded_more_than_a_day_after_the_restart_moment_plans_no_text_and_asks_for_a_call(
     session: Any, env: Any, staff: Any, make_episode: Any
 ) -> None:
     e = _signed(session, env, staff, make_episode, "warfarin")
@@ -97,6 +97,13 @@ def test_an_end_recorded_more_than_a_day_after_the_restart_moment_plans_no_text(
     too_late = at(env, _utc("2027-03-11T19:50"))
     ep.record_procedure_end(session, too_late, staff["clinician"], other.id, {"ended_at": "2027-03-10T08:50"})
     assert _restarts(session, other) == []
+    # No text will go: a person must call. The one texted in time is not on the list.
+    items = [i for i in worklist(session, too_late, staff["coordinator"]) if i.kind == "restart_not_texted"]
+    assert [(i.episode_id, i.subject_id, i.action) for i in items] == [(other.id, other.holds[0].id, "Call patient")]
+    assert "call the patient about restarting" in items[0].detail
+    restart = next(m for m in other.milestones if m.kind == "restart")
+    ep.complete_milestone(session, too_late, staff["coordinator"], restart.id, {"result": {"note": "called"}})
+    assert not any(i.kind == "restart_not_texted" for i in worklist(session, too_late, staff["coordinator"]))
 
 
 def test_an_end_recorded_across_the_spring_forward_counts_real_hours(
