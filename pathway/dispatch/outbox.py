@@ -37,6 +37,7 @@ from pathway.services.base import Actor, Env
 from pathway.services.patients import opt_out
 from pathway.services.tasks import open_task
 from pathway.timeline import QuietHours
+from pathway.timeline.plan import LATE_REMINDER_GRACE
 
 WORKER = Actor(role="system", label="worker")
 _MESSAGES = cast(Table, Message.__table__)
@@ -131,7 +132,7 @@ def _stale_after(msg: Message, episode: Episode | None, milestone: Milestone | N
     if msg.kind in ("follow_up", "pt_start") and milestone is not None and milestone.due_at is not None:
         return milestone.due_at
     if msg.kind in ("restart", "check_72h") and milestone is not None and milestone.due_at is not None:
-        return milestone.due_at + timedelta(days=1)
+        return milestone.due_at + LATE_REMINDER_GRACE
     return None
 
 
@@ -141,7 +142,8 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
 
     Takes plain rows (the claim's hot path loads no ORM objects) or models alike; it reads
     msg.kind, the patient's consent, opt-out, phone flag and time zone, the episode's status and
-    procedure time, the milestone's status and due time, and whether the hold is approved and signed.
+    procedure time and recorded end, the milestone's status and due time, and whether the hold is
+    approved and signed.
     """
     if msg.kind != "reply":
         if patient.sms_consent_at is None:
@@ -154,6 +156,10 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
         return Verdict("cancelled", "episode cancelled")
     if msg.kind in ("last_dose", "restart") and (hold is None or not hold.approved_and_signed):
         return Verdict("suppressed", "hold is no longer approved and signed")
+    if msg.kind == "restart" and (episode is None or episode.ended_at is None):
+        # Planning waits for the recorded end; a restart text stored before that rule (or by
+        # any other path) must not go from an estimate either.
+        return Verdict("suppressed", "procedure end not recorded: the restart text waits for it")
     if milestone is not None and milestone.status in ("done", "cancelled"):
         return Verdict("cancelled", f"milestone {milestone.status}")
     stale = _stale_after(msg, episode, milestone)
@@ -193,7 +199,7 @@ class HoldRow:
 _CHECK_READS: dict[str, tuple[Any, ...]] = {
     "patients": (Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at, Patient.opted_out_via,
                  Patient.phone_flagged_at, Patient.phone_flag_reason, Patient.timezone),
-    "episodes": (Episode.id, Episode.status, Episode.procedure_at),
+    "episodes": (Episode.id, Episode.status, Episode.procedure_at, Episode.ended_at),
     "milestones": (Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id),
     "holds": (MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at),
 }

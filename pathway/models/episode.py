@@ -146,6 +146,12 @@ class MedicationHold(Base):
     def has_plan(self) -> bool:
         return self.stop_days is not None or self.stop_hours is not None
 
+    @property
+    def restart_estimated(self) -> bool:
+        """``restart_at`` counts from the expected end until the procedure's end is recorded
+        (no restart text goes until then)."""
+        return self.restart_at is not None and self.episode.ended_at is None
+
 
 class Appointment(Base):
     """The clinic follow-up visit and the physical-therapy start, once booked."""
@@ -200,3 +206,8 @@ class Milestone(Base):
     @property
     def deadline(self) -> datetime | None:
         return self.window_end or self.due_at
+
+    @property
+    def due_estimated(self) -> bool:
+        """A restart step's due time is an estimate until the procedure's end is recorded."""
+        return self.kind == MilestoneKind.RESTART and self.due_at is not None and self.episode.ended_at is None

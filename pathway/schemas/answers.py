@@ -106,6 +106,9 @@ class Milestone(AnswerModel):
     status: MilestoneStatus
     due_at: Instant | None
     due_at_local: LocalTwin | None
+    due_at_estimated: bool = Field(
+        description="true when due_at is an estimate: a restart step before the procedure's end is recorded "
+                    "(start + expected duration + restart hours); its text waits for the recorded end")
     window_start: Instant | None
     window_start_local: LocalTwin | None
     window_end: Instant | None
@@ -138,6 +141,9 @@ class Hold(AnswerModel):
     last_dose_at_local: LocalTwin | None
     restart_at: Instant | None
     restart_at_local: LocalTwin | None
+    restart_at_estimated: bool = Field(
+        description="true while the procedure's end is not recorded: restart_at counts from the expected end, "
+                    "and no restart text goes until the end is recorded")
     prescriber_name: str
     prescriber_phone: str
     clearance: Annotated[str, choice_schema(CLEARANCE_STATUSES)]

@@ -85,6 +85,7 @@ def _milestone(m: models.Milestone, tz: ZoneInfo, definition: PathwayDefinition 
         status=m.status, rule=m.rule, result=dict(m.result) if m.result else None,
         **_times(tz, due_at=m.due_at, window_start=m.window_start, window_end=m.window_end,
                  completed_at=m.completed_at),
+        due_at_estimated=m.due_estimated,
     )
 
 
@@ -102,6 +103,7 @@ def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
         crcl_ml_min=h.crcl_ml_min, assumes_normal_renal_function=assumes_normal_renal_function(h),
         interval_source=h.interval_source, last_dose_on=h.last_dose_on,
         **_times(tz, last_dose_at=h.last_dose_at, restart_at=h.restart_at),
+        restart_at_estimated=h.restart_estimated,
         prescriber_name=h.prescriber_name, prescriber_phone=h.prescriber_phone, clearance=h.clearance,
         clearance_by=h.clearance_by, clearance_at=_utc(h.clearance_at), clearance_note=h.clearance_note,
         signed=h.signed_at is not None, signed_at=_utc(h.signed_at), signed_by_id=h.signed_by_id,

@@ -361,8 +361,35 @@ def outside_window(episode: Episode, at: datetime) -> bool:
     return not window.window_start <= at < window.window_end
 
 
-# Steps that happen at a moment (the patient's reminders): not done before that moment.
-NOT_BEFORE_DUE = ("last_dose", "pre_procedure", "restart")
+def done_from(m: Milestone) -> datetime | None:
+    """The moment from which a step may be marked done (None: any time).
+
+    A step cannot have happened before it is due: its due moment (the last dose, the 72-hour
+    check, the restart: estimated until the end is recorded), the booked appointment's time for
+    the follow-up visit and the PT start, else, with nothing booked, the window's start. A visit
+    marked done on its day after it took place is accepted; one booked for later is not (move
+    the booking first).
+    """
+    return m.due_at if m.due_at is not None else m.window_start
+
+
+def _not_before_due(m: Milestone, episode: Episode, now: datetime) -> None:
+    start = done_from(m)
+    if start is None or now >= start:
+        return
+    local = start.astimezone(ZoneInfo(episode.patient.timezone))
+    what = {"follow_up": "the visit is booked for", "pt_start": "physical therapy is booked to start"}
+    if m.due_at is None:
+        lead = "this step's window opens"
+    elif m.kind in what:
+        lead = what[m.kind]
+    elif m.due_estimated:
+        lead = "this step is due (estimated from the expected end)"
+    else:
+        lead = "this step is due"
+    fix = "; if it took place earlier, move the booking first" if m.kind in what and m.due_at is not None else ""
+    raise ValidationError({"due_at": f"{lead} {local:%a} {local.day} {local:%b %Y %H:%M} "
+                                     f"(patient's time); it cannot be marked done before then{fix}"})
 
 
 def complete_milestone(
@@ -381,10 +408,7 @@ def complete_milestone(
         raise Conflict("this milestone no longer applies")
     if m.kind == "procedure":
         raise ValidationError({"milestone": "record the procedure's end instead; it completes this milestone"})
-    if m.kind in NOT_BEFORE_DUE and m.due_at is not None and env.now < m.due_at:
-        local = m.due_at.astimezone(ZoneInfo(episode.patient.timezone))
-        raise ValidationError({"due_at": f"this step is due {local:%a} {local.day} {local:%b %Y %H:%M} "
-                                         f"(patient's time); it cannot be marked done before then"})
+    _not_before_due(m, episode, env.now)
     m.status, m.completed_at, m.completed_by_id = "done", env.now, actor.user_id
     m.result = result
     if m.kind in ("follow_up", "pt_start"):

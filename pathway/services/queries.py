@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
-from pathway.services.episodes import CheckItem, Decision, decide, outside_window
+from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
 from pathway.timeline.gonogo import Blocker
@@ -51,6 +51,7 @@ class TimelineStep:
     status: str  # the milestone's status, or "overdue" (worklist.milestone_overdue)
     label: str
     completable: bool  # a person may mark it done from the page
+    done_from: datetime | None = None  # set while it may not be marked done yet (episodes.done_from)
 
 
 @dataclass
@@ -202,11 +203,15 @@ def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
         except KeyError:
             label = m.kind.replace("_", " ")
         hold = holds.get(m.ref)
+        markable = episode.status != "cancelled" and m.kind in COMPLETABLE and m.status in COMPLETABLE_FROM
+        opens = done_from(m)
+        early = opens is not None and now < opens
         steps.append(TimelineStep(
             milestone=m, when=when, phase=phase,
             status="overdue" if milestone_overdue(m, now) else m.status,
             label=f"{label}: {hold.drug_name}" if hold else label,
-            completable=(episode.status != "cancelled" and m.kind in COMPLETABLE and m.status in COMPLETABLE_FROM),
+            completable=markable and not early,
+            done_from=opens if markable and early else None,
         ))
     steps.sort(key=lambda s: (s.when, s.milestone.id))
     return steps

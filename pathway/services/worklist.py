@@ -13,7 +13,11 @@ in Python (never a loop over all patients):
 7. signed holds whose last dose is today or was yesterday with no last-dose text (signed too
    late in the day for quiet hours, or after the day): a person must call the patient;
 8. procedures with a held medicine whose end is still not recorded some hours after the
-   expected end (``[timing] procedure_end_missing_after_hours``): restarts count from the end.
+   expected end (``[timing] procedure_end_missing_after_hours``): restarts count from the end,
+   and no restart text goes until it is recorded (the item clears when it is);
+9. signed holds whose restart moment (from the recorded end) has come in the last days with no
+   restart text sent or to be sent (the end was recorded more than a day late, or the text came
+   too late to be useful): a person must call the patient about restarting.
 
 Cancelled episodes are left out (a red-flag reply is always shown: it is about the patient).
 """
@@ -41,6 +45,7 @@ PRIORITY = {
     "hold_unresolved_urgent": 15,
     "hold_unresolved": 20,
     "last_dose_not_texted": 21,
+    "restart_not_texted": 21,
     "procedure_end_missing": 22,
     "opted_out": 25,
     "text_failed": 30,
@@ -433,10 +438,55 @@ def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistI
         out.append(WorklistItem(
             kind="procedure_end_missing", priority=PRIORITY["procedure_end_missing"], patient_id=patient.id,
             episode_id=episode.id, subject_id=episode.id, title="Procedure end not recorded",
-            detail="Restart texts for held medicines are timed from the recorded end: record when the "
-                   "procedure ended",
+            detail="The restart text for each held medicine is held until the procedure's end is recorded "
+                   "(restarts count from the recorded end): record when the procedure ended",
             due_at=expected_end + grace, action="Record procedure end", patient_name=patient.display_name,
             mrn=patient.mrn,
+        ))
+    return out
+
+
+# How far back a restart with no text stays on the worklist (a person calls well before).
+RESTART_LOOKBACK_DAYS = 7
+
+
+def _from_untexted_restarts(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Signed holds whose restart moment, timed from the recorded end, has come with no restart
+    text gone or going and the restart step not marked done."""
+    stmt = (
+        select(MedicationHold)
+        .join(MedicationHold.episode)
+        .join(Episode.patient)
+        .join(Milestone, and_(Milestone.hold_id == MedicationHold.id, Milestone.kind == "restart"))
+        .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
+        .where(MedicationHold.clearance == ClearanceStatus.APPROVED, MedicationHold.signed_at.is_not(None),
+               Episode.status == "completed", Episode.ended_at.is_not(None),
+               MedicationHold.restart_at <= env.now,
+               MedicationHold.restart_at > env.now - timedelta(days=RESTART_LOOKBACK_DAYS),
+               Milestone.status.not_in(("done", "cancelled")))
+        .order_by(MedicationHold.restart_at)
+        .limit(limit)
+    )
+    holds = list(session.scalars(stmt))
+    if not holds:
+        return []
+    texted: set[tuple[int | None, str]] = set()
+    rows = session.execute(select(Message.episode_id, Message.plan_key).where(
+        Message.episode_id.in_({h.episode_id for h in holds}), Message.kind == "restart",
+        Message.status != "cancelled"))
+    for episode_id, plan_key in rows:
+        texted.update((episode_id, ref) for ref in plan_key.split(":")[1].split("+"))
+    out = []
+    for hold in holds:
+        if (hold.episode_id, hold.ref) in texted:
+            continue
+        patient = hold.episode.patient
+        out.append(WorklistItem(
+            kind="restart_not_texted", priority=PRIORITY["restart_not_texted"], patient_id=patient.id,
+            episode_id=hold.episode_id, subject_id=hold.id, title="Restart text not sent",
+            detail=f"{hold.drug_name}: may restart from the recorded end plus {hold.restart_hours} h; no text "
+                   "went (the end was recorded too late for one): call the patient about restarting",
+            due_at=hold.restart_at, action="Call patient", patient_name=patient.display_name, mrn=patient.mrn,
         ))
     return out
 
@@ -452,7 +502,7 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     overdue = _from_milestones(session, env, limit)
     opted = _from_opt_outs(session, env, limit)
     ends = _from_missing_ends(session, env, limit)
-    untexted = _from_untexted_last_doses(session, env, limit)
+    untexted = _from_untexted_last_doses(session, env, limit) + _from_untexted_restarts(session, env, limit)
 
     # One item per thing: a task, a hold or an unbooked follow-up already says what a
     # derived item would (a hold a move broke is shown once, as hold_at_risk).

@@ -72,7 +72,10 @@ NO_PLAN = HoldDates(None, None, None)
 def procedure_end(
     procedure_at: datetime, duration: timedelta, ended_at: datetime | None
 ) -> datetime:
-    """The recorded end, or the scheduled start plus the expected duration until recorded."""
+    """The recorded end, or the scheduled start plus the expected duration until recorded.
+
+    The estimate is for showing when a restart is likely; no restart text is timed from it
+    (`plan._candidates` waits for the recorded end)."""
     if ended_at is not None:
         return require_aware(ended_at, "ended_at").astimezone(UTC)
     return require_aware(procedure_at, "procedure_at").astimezone(UTC) + duration

@@ -33,6 +33,7 @@ from pathway.timeline.vocabulary import ClearanceStatus, EpisodeStatus, Mileston
 __all__ = [
     "CLEARANCE_STATUSES",
     "EPISODE_STATUSES",
+    "LATE_REMINDER_GRACE",
     "EpisodeFacts",
     "HoldFacts",
     "Plan",
@@ -45,6 +46,10 @@ CLEARANCE_STATUSES = frozenset(ClearanceStatus)
 NOT_HELD = frozenset({ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED})
 EPISODE_STATUSES = frozenset(EpisodeStatus)
 MIDNIGHT = time(0, 0)
+# How long after its milestone's due moment a restart (or 72-hour) text still helps: the
+# dispatcher drops one that would go later (dispatch/outbox.py `_stale_after`), and a restart
+# text timed from an end recorded late catches up until then (`_catch_up_deadline`).
+LATE_REMINDER_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -312,6 +317,9 @@ def _last_dose(c: _Context) -> Iterable[PlannedMilestone]:
 
 
 def _restart(c: _Context) -> Iterable[PlannedMilestone]:
+    """The restart step of each held drug. Until the end is recorded its due moment is an
+    estimate (start + expected duration + restart hours): the step shows it, but no restart
+    text is planned from it (see `_candidates`)."""
     for h in c.holds:
         if h.facts.held and h.dates.restart_at is not None:
             yield PlannedMilestone(
@@ -416,7 +424,11 @@ class _Candidate:
 
 
 def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iterable[_Candidate]:
-    """(rule, milestone, anchors, facts) for each text the episode could get right now."""
+    """(rule, milestone, anchors, facts) for each text the episode could get right now.
+
+    A restart text is timed from the RECORDED end only: until `ended_at` is recorded its
+    anchor is unknown, so no restart text is planned (the worklist asks for the end).
+    """
     base = _episode_facts(c.facts)
     for rule in c.definition.planned_rules():
         assert rule.milestone is not None
@@ -429,7 +441,8 @@ def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iter
             found = milestones.get(f"{rule.milestone}:{h.facts.ref}")
             if found is None or not h.facts.may_text:
                 continue
-            anchors = replace(c.anchors, last_dose_date=h.last_day, restart_at=h.dates.restart_at)
+            restart_at = h.dates.restart_at if c.facts.ended_at is not None else None
+            anchors = replace(c.anchors, last_dose_date=h.last_day, restart_at=restart_at)
             yield _Candidate(rule, found, anchors, MappingProxyType(base | _hold_facts(h)), h.facts.signed_at)
 
 
@@ -443,6 +456,10 @@ def _signed_late(candidate: _Candidate, nominal: datetime) -> bool:
 def _catch_up_deadline(candidate: _Candidate, nominal: datetime, tz: ZoneInfo) -> datetime | None:
     if candidate.rule.catch_up_until == "procedure_start":
         return candidate.anchors.procedure_start
+    if candidate.rule.anchor == "restart_at" and candidate.milestone.deadline is not None:
+        # Timed from the recorded end: an end recorded after the restart moment still gets
+        # its text at once (quiet hours apply), while it can help (the dispatcher's limit).
+        return candidate.milestone.deadline + LATE_REMINDER_GRACE
     if _signed_late(candidate, nominal) and "last_dose_at" not in candidate.facts:
         # A day-based last dose may be taken any time that day: a clearance signed after the
         # reminder's time (so it never went) still gets its text until the day is over; never
@@ -486,8 +503,9 @@ def plan_episode(
     """Milestones and texts for an episode as of `now`.
 
     A cancelled episode has nothing open and nothing to send. Texts about a drug need a
-    cleared and signed hold; follow-up and PT reminders need a booking. A text whose time has
-    passed is sent at once (within quiet hours) while it can still help, else dropped.
+    cleared and signed hold, and a restart text the recorded end of the procedure; follow-up
+    and PT reminders need a booking. A text whose time has passed is sent at once (within
+    quiet hours) while it can still help, else dropped.
     """
     now = require_aware(now, "now").astimezone(UTC)
     if facts.status == EpisodeStatus.CANCELLED:

@@ -8,7 +8,9 @@ should be -- computed here, independently of the planner, from the episode's fac
 - last_dose: 17:00 local the day before the last-dose day (procedure's local date minus
   ``stop_days + 1``; for hour holds the local date of start minus ``stop_hours``);
 - pre_procedure: 10:00 local the day before the procedure;
-- restart: scheduled start + 60 min + the drug's restart hours (absolute hours);
+- restart: the RECORDED end + the drug's restart hours (absolute hours), planned when the end is
+  recorded (never before: most ends are recorded within two hours, some late, some never); one
+  whose moment passed before the end was recorded goes at once, until a day after that moment;
 - check_72h: start + 72 h (absolute: across the DST change the wall time moves);
 - follow_up / pt_start: 10:00 local the day before the appointment;
 - enrolment, date_changed, cancelled: when the event happened;
@@ -97,6 +99,7 @@ class Case:
     follow_up: datetime | None = None
     pt_start: datetime | None = None
     booked_at: datetime | None = None
+    ended: tuple[datetime, datetime] | None = None  # (the procedure's end, when it was recorded)
     cancelled_at: datetime | None = None
     patient_id: int = 0
     episode_id: int = 0
@@ -123,7 +126,7 @@ def nominal_texts(case: Case, procedure_at: datetime) -> list[Text]:
     for h in case.holds:
         if h.approved_at is None:
             continue
-        stop_days, stop_hours, restart_hours = DRUGS[h.drug]
+        stop_days, stop_hours, _ = DRUGS[h.drug]
         signed_late = False
         if stop_days is not None:
             last_day = day - timedelta(days=stop_days + 1)
@@ -136,9 +139,7 @@ def nominal_texts(case: Case, procedure_at: datetime) -> list[Text]:
             last_day, deadline = last_at.astimezone(z).date(), last_at
             nominal = local_at(last_day - timedelta(days=1), time(17, 0), z)
         out.append(("last_dose", h.drug, nominal, deadline, h.approved_at, signed_late))
-        restart = procedure_at + timedelta(minutes=60) + timedelta(hours=restart_hours)
-        out.append(("restart", h.drug, restart, restart, h.approved_at, False))
-    return out
+    return out  # no restart text from the scheduled time: it waits for the recorded end
 
 
 def planned_send(nominal: datetime, deadline: datetime, planned_at: datetime, zone: ZoneInfo,
@@ -191,6 +192,18 @@ def expected_texts(case: Case, steps: list[datetime]) -> list[tuple[str, str, da
             continue
         nominal = local_at(at.astimezone(z).date() - timedelta(days=1), time(10, 0), z)
         expect(kind, "", planned_send(nominal, at, case.booked_at, z), cancel)
+    if case.ended is not None:
+        ended_at, recorded_at = case.ended
+        for h in case.holds:
+            if h.approved_at is None:
+                continue
+            restart = ended_at + timedelta(hours=DRUGS[h.drug][2])
+            stale = restart + timedelta(days=1)  # the dispatcher's limit (plan.LATE_REMINDER_GRACE)
+            planned_at = max(recorded_at, h.approved_at)
+            if cancel is not None and planned_at >= cancel:
+                continue
+            expect("restart", h.drug, planned_send(restart, stale, planned_at, z),
+                   stale if cancel is None else min(stale, cancel))
     if cancel is not None and cancel < procedure_on(case, cancel):
         expect("cancelled", "", next_daytime(cancel, z), None)
     return out
@@ -203,8 +216,23 @@ def procedure_on(case: Case, at: datetime) -> datetime:
 # --- the clinic ---------------------------------------------------------------------------------
 
 
+def end_recorded(rng: random.Random, procedure_at: datetime) -> tuple[datetime, datetime] | None:
+    """When the procedure ended and when someone recorded it: mostly within two hours, some late
+    (after a 6-hour restart moment, a few more than a day after it), some never."""
+    ended = procedure_at + timedelta(minutes=rng.randint(35, 90))
+    r = rng.random()
+    if r < 0.1:
+        return None
+    if r < 0.7:
+        return ended, ended + timedelta(minutes=rng.randint(1, 120))
+    if r < 0.9:
+        return ended, ended + timedelta(hours=rng.uniform(2, 12))
+    return ended, ended + timedelta(hours=rng.uniform(26, 60))
+
+
 def make_cases(rng: random.Random) -> list[Case]:
     cases = []
+    ends = random.Random(SEED + 1)  # its own stream: the rest of the draw stays as it was
     start_day = START.date()
     for i in range(PATIENTS):
         zone = ZoneInfo(ZONES[i % len(ZONES)])
@@ -232,8 +260,12 @@ def make_cases(rng: random.Random) -> list[Case]:
         elif group < 0.18:
             case.plan.append((START + timedelta(hours=2) + (procedure_at + timedelta(days=4) - START) * rng.random(),
                               "cancel", None))
+        moves = [arg for _, action, arg in case.plan if action == "reschedule"]
+        end = end_recorded(ends, moves[-1] if moves else procedure_at)
+        if end is not None and end[1] < END:
+            case.plan.append((end[1], "end", end[0]))
         if rng.random() < 0.6:
-            final = case.plan[-1][2] if case.plan and case.plan[-1][1] == "reschedule" else procedure_at
+            final = moves[-1] if moves else procedure_at
             fu = local_at(final.astimezone(zone).date() + timedelta(days=rng.randint(7, 10)),
                           rng.choice([time(9, 0), time(14, 0)]), zone)
             pt = (local_at(fu.astimezone(zone).date() + timedelta(days=rng.randint(3, 8)), time(11, 0), zone)
@@ -288,6 +320,9 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
         elif action == "cancel":
             ep.cancel_episode(session, env, coordinator, case.episode_id, {"reason": "patient declined"})
             case.cancelled_at = env.now
+        elif action == "end":
+            ep.record_procedure_end(session, env, clinician, case.episode_id, {"ended_at": arg.isoformat()})
+            case.ended = (arg, env.now)
         elif action == "book":
             fu, pt = arg
             ep.book_appointment(
@@ -398,4 +433,20 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
     # The scenario really covered what it claims to.
     assert {"enrolment", "last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start",
             "date_changed", "cancelled"} <= set(kinds)
+    # Restart texts: never without a recorded end; some ends were recorded after the restart
+    # moment (their text went at once), some more than a day after it (no text), some never.
+    restarts = [(case, h) for case in cases for h in case.holds if h.approved_at is not None]
+    texted = {(c.index, d) for c in cases for k, d, _ in actual[c.index] if k == "restart"}
+    assert all(c.ended is not None for c, h in restarts if (c.index, h.drug) in texted)
+
+    def lateness(case: Case, hold: Hold) -> timedelta | None:
+        if case.ended is None:
+            return None
+        return case.ended[1] - (case.ended[0] + timedelta(hours=DRUGS[hold.drug][2]))
+
+    assert any((c.index, h.drug) in texted and (late := lateness(c, h)) is not None and late > timedelta(0)
+               for c, h in restarts)
+    assert any(c.cancelled_at is None and (late := lateness(c, h)) is not None and late > timedelta(days=1)
+               and (c.index, h.drug) not in texted for c, h in restarts)
+    assert any(c.ended is None and c.cancelled_at is None for c, _ in restarts)
     assert any(c.cancelled_at for c in cases) and any(len(c.procedures) > 1 for c in cases)

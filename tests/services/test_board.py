@@ -55,7 +55,7 @@ def test_the_72_hour_check_goes_pending_due_overdue_done(
     assert _row(session, at(env, _when(6, 14)), staff, e).check_72h == "due"
     assert _row(session, at(env, _when(7, 14)), staff, e).check_72h == "overdue"
     m = next(m for m in e.milestones if m.kind == "check_72h")
-    ep.complete_milestone(session, env, staff["clinician"], m.id, {})
+    ep.complete_milestone(session, at(env, _when(7, 14)), staff["clinician"], m.id, {})
     assert _row(session, at(env, _when(7, 14)), staff, e).check_72h == "done"
 
 
@@ -73,7 +73,7 @@ def test_the_follow_up_visit_states(session: Any, env: Any, staff: Any, done_pro
     # The visit's time passed and nobody recorded it.
     assert _row(session, at(env, _when(16, 18)), staff, e).follow_up == "overdue"
     m = next(m for m in e.milestones if m.kind == "follow_up")
-    ep.complete_milestone(session, env, staff["clinician"], m.id, {})
+    ep.complete_milestone(session, at(env, _when(16, 18)), staff["clinician"], m.id, {})
     assert _row(session, at(env, _when(16, 18)), staff, e).follow_up == "done"
 
     other = make_episode(procedure_at="2027-02-03T09:00")
@@ -88,7 +88,7 @@ def test_pt_start_states(session: Any, env: Any, staff: Any, done_procedure: Any
     row = _row(session, at(env, _when(12)), staff, e)
     assert row.pt == "booked" and row.pt_at == datetime(2027, 2, 15, 15, tzinfo=UTC)
     m = next(m for m in e.milestones if m.kind == "pt_start")
-    ep.complete_milestone(session, env, staff["clinician"], m.id, {})
+    ep.complete_milestone(session, at(env, _when(15, 16)), staff["clinician"], m.id, {})  # after the 10:00 start
     assert _row(session, at(env, _when(16)), staff, e).pt == "done"
 
 

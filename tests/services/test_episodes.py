@@ -58,7 +58,10 @@ def test_approval_by_a_clinician_signs_the_plan_and_adds_stop_and_restart_texts(
     assert hold.signed_by_id == staff["clinician"].user_id and hold.signed_at == later.now
     texts = _texts(session, e, "scheduled")
     assert ("last_dose", datetime(2027, 3, 1, 22, 0, tzinfo=UTC)) in texts  # 17:00 EST the day before
-    assert ("restart", datetime(2027, 3, 11, 14, 0, tzinfo=UTC)) in texts
+    assert not any(kind == "restart" for kind, _ in texts)  # it waits for the recorded end
+    ended = at(env, datetime(2027, 3, 10, 15, 0, tzinfo=UTC))
+    ep.record_procedure_end(session, ended, staff["clinician"], e.id, {"ended_at": "2027-03-10T09:00"})
+    assert ("restart", datetime(2027, 3, 11, 14, 0, tzinfo=UTC)) in _texts(session, e, "scheduled")
     clearance = next(m for m in e.milestones if m.kind == "hold_clearance")
     assert clearance.status == "done"
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "hold.approved")) == 1
@@ -157,7 +160,7 @@ def test_reschedule_preview_changes_nothing_and_apply_replans_with_one_notice(
     assert not preview.applied and preview.diff.notice is not None
     cancelled = {m.kind for m in preview.diff.messages_cancelled}
     added = {m.kind for m in preview.diff.messages_added}
-    assert cancelled == added == {"last_dose", "pre_procedure", "restart", "check_72h"}
+    assert cancelled == added == {"last_dose", "pre_procedure", "check_72h"}  # no restart text before the end
     assert _texts(session, e) == before
     assert e.procedure_at == datetime(2027, 3, 10, 13, 0, tzinfo=UTC)
 
@@ -166,7 +169,7 @@ def test_reschedule_preview_changes_nothing_and_apply_replans_with_one_notice(
     assert e.holds[0].last_dose_on == date(2027, 3, 9)
     msgs = list(session.scalars(select(Message).where(Message.episode_id == e.id)))
     assert sum(1 for m in msgs if m.kind == "date_changed") == 1
-    assert {m.kind for m in msgs if m.status == "cancelled"} == {"last_dose", "pre_procedure", "restart", "check_72h"}
+    assert {m.kind for m in msgs if m.status == "cancelled"} == {"last_dose", "pre_procedure", "check_72h"}
     scheduled = {(m.kind, m.send_at) for m in msgs if m.status == "scheduled"}
     assert ("pre_procedure", datetime(2027, 3, 16, 14, 0, tzinfo=UTC)) in scheduled  # 10:00 EDT
     assert ("last_dose", datetime(2027, 3, 8, 22, 0, tzinfo=UTC)) in scheduled  # 17:00 EST, before the DST change
@@ -183,17 +186,21 @@ def test_texts_already_sent_stay_as_history_when_replanned(session, env, staff, 
     assert sent.status == "delivered"
 
 
-def test_recording_the_procedure_end_moves_the_restart(session, env, staff, make_episode) -> None:
+def test_recording_the_procedure_end_moves_the_restart_and_plans_its_text(session, env, staff, make_episode) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     _approve(session, env, staff, e.holds[0])
+    restart = next(m for m in e.milestones if m.kind == "restart")
+    assert restart.due_at == datetime(2027, 3, 11, 14, 0, tzinfo=UTC) and restart.due_estimated
+    assert e.holds[0].restart_estimated
     after = at(env, datetime(2027, 3, 10, 16, 0, tzinfo=UTC))
     ep.record_procedure_end(session, after, staff["clinician"], e.id, {"ended_at": "2027-03-10T10:30"})
     assert e.status == "completed" and e.ended_at == datetime(2027, 3, 10, 15, 30, tzinfo=UTC)
     assert e.holds[0].restart_at == datetime(2027, 3, 11, 15, 30, tzinfo=UTC)
+    assert restart.due_at == datetime(2027, 3, 11, 15, 30, tzinfo=UTC) and not restart.due_estimated
+    assert not e.holds[0].restart_estimated
     restarts = {(m.send_at, m.status) for m in session.scalars(
         select(Message).where(Message.episode_id == e.id, Message.kind == "restart"))}
-    assert restarts == {(datetime(2027, 3, 11, 14, 0, tzinfo=UTC), "cancelled"),
-                        (datetime(2027, 3, 11, 15, 30, tzinfo=UTC), "scheduled")}
+    assert restarts == {(datetime(2027, 3, 11, 15, 30, tzinfo=UTC), "scheduled")}
     assert next(m for m in e.milestones if m.kind == "procedure").status == "done"
     # No date-change notice: the date did not change.
     assert not any(k == "date_changed" for k, _ in _texts(session, e))
@@ -218,11 +225,15 @@ def test_completing_a_milestone_cancels_its_pending_reminder(session, env, staff
     e = make_episode()
     ep.book_appointment(session, env, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-03-18T14:00"})
     fu = next(m for m in e.milestones if m.kind == "follow_up")
-    ep.complete_milestone(session, env, staff["clinician"], fu.id, {"result": {"pain_nprs": 2}})
+    # A step is marked done once it has happened (the visit, 14:00 EDT, recorded that afternoon),
+    # so its reminder has normally gone; one still pending (no worker ran here) is cancelled.
+    visit_day = at(env, datetime(2027, 3, 18, 20, 0, tzinfo=UTC))
+    assert ("follow_up", datetime(2027, 3, 17, 14, 0, tzinfo=UTC)) in _texts(session, e, "scheduled")
+    ep.complete_milestone(session, visit_day, staff["clinician"], fu.id, {"result": {"pain_nprs": 2}})
     assert fu.status == "done" and fu.result == {"pain_nprs": 2}
     assert not any(k == "follow_up" for k, _ in _texts(session, e, "scheduled"))
     with pytest.raises(ValidationError):
-        ep.complete_milestone(session, env, staff["clinician"], fu.id, {"result": "fine"})
+        ep.complete_milestone(session, visit_day, staff["clinician"], fu.id, {"result": "fine"})
 
 
 def test_cancelling_the_episode_cancels_everything_pending_with_one_notice(session, env, staff, make_episode) -> None:

@@ -48,6 +48,16 @@ def _assert_distinguishable(texts: list[Message]) -> None:
         by_words[key] = msg.body
 
 
+def _texts_before_and_after_the_end(session, env, staff, e) -> list[Message]:
+    """Every text about the holds: the last-dose texts, planned once signed, and the restart
+    texts, planned once the procedure's end is recorded (Wed Mar 10, 09:00 New York)."""
+    lasts = [m for m in _hold_texts(session, e) if m.kind == "last_dose"]
+    assert not any(m.kind == "restart" for m in _hold_texts(session, e))  # not before the end
+    noon = at(env, datetime.fromisoformat("2027-03-10T17:00:00+00:00"))
+    ep.record_procedure_end(session, noon, staff["coordinator"], e.id, {"ended_at": "2027-03-10T09:00"})
+    return lasts + [m for m in _hold_texts(session, e) if m.kind == "restart"]
+
+
 def _episode(make_patient, make_episode, lang: str, holds: list[dict[str, str]], detailed: bool = False):
     patient = make_patient(data={"language": lang, "detailed_texts": detailed})
     return make_episode(patient=patient, holds=holds)
@@ -73,7 +83,7 @@ def test_two_holds_give_texts_that_cannot_be_confused(
 ) -> None:
     e = _episode(make_patient, make_episode, lang, CASES[case])
     _sign_all(session, env, staff, e)
-    texts = _hold_texts(session, e)
+    texts = _texts_before_and_after_the_end(session, env, staff, e)
     assert {m.kind for m in texts} == set(HOLD_KINDS)
     _assert_distinguishable(texts)
     # every hold is named by a last-dose text and a restart text
@@ -99,8 +109,9 @@ def test_each_medicine_due_the_same_day_gets_its_own_text_naming_it(
 def test_spanish_texts_use_the_spanish_group_terms(session, env, staff, make_patient, make_episode) -> None:
     e = _episode(make_patient, make_episode, "es", CASES["anticoagulant+antiplatelet"])
     _sign_all(session, env, staff, e)
+    texts = _texts_before_and_after_the_end(session, env, staff, e)
     for kind in HOLD_KINDS:
-        bodies = [m.body for m in _hold_texts(session, e) if m.kind == kind]
+        bodies = [m.body for m in texts if m.kind == kind]
         assert any("su anticoagulante" in b for b in bodies) and any("su antiplaquetario" in b for b in bodies)
 
 
@@ -256,7 +267,7 @@ def test_a_procedure_end_missing_two_hours_after_the_expected_end_goes_on_the_wo
     late = at(env, datetime.fromisoformat("2027-03-10T16:00:00+00:00"))
     (item,) = _end_missing(session, late, staff, e.id)
     assert item.due_at == datetime.fromisoformat("2027-03-10T16:00:00+00:00")
-    assert "Restart texts" in item.detail
+    assert "restart text for each held medicine is held until the procedure's end is recorded" in item.detail
     ep.record_procedure_end(session, late, staff["coordinator"], e.id, {"ended_at": "2027-03-10T10:30"})
     assert _end_missing(session, late, staff, e.id) == []
 
@@ -283,16 +294,18 @@ def test_unsent_texts_are_re_rendered_when_a_medicines_name_changes(
     before = {m.plan_key: m.body for m in _hold_texts(session, e)}
     hold.patient_label = "Eliquis"
     preview = compute_diff(session, env, e)
-    assert {rm.plan_key for rm in preview.reworded} == set(before)  # the last-dose and restart texts
+    assert {rm.plan_key for rm in preview.reworded} == set(before)  # the last-dose text; the restart waits
     assert [rm.body_before for rm in preview.reworded] == [before[rm.plan_key] for rm in preview.reworded]
     assert all("Eliquis" in rm.body_after for rm in preview.reworded)
     assert not preview.messages_cancelled and not preview.messages_added  # same times: words only
     assert all("Eliquis" not in m.body for m in _hold_texts(session, e))  # a preview changes nothing
     diff = replan(session, env, staff["coordinator"], e, reason="label changed")
-    assert len(diff.reworded) == 2
+    assert len(diff.reworded) == 1
     session.expire_all()
     assert all("Eliquis" in m.body for m in _hold_texts(session, e))
     assert compute_diff(session, env, e).is_empty  # applied: nothing left to reword
+    restarts = [m for m in _texts_before_and_after_the_end(session, env, staff, e) if m.kind == "restart"]
+    assert len(restarts) == 1 and "Eliquis" in restarts[0].body
 
 
 def test_rewording_leaves_a_text_a_worker_has_claimed_as_it_was_claimed(
@@ -303,19 +316,21 @@ def test_rewording_leaves_a_text_a_worker_has_claimed_as_it_was_claimed(
     from pathway.models import Message
     from pathway.services.planning import compute_diff, episode_messages, reword
 
-    e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
+    e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}, {"drug": "rivaroxaban"}])
     _sign_all(session, env, staff, e)
-    (hold,) = e.holds
-    hold.patient_label = "Eliquis"
+    for hold in e.holds:
+        hold.patient_label = "Eliquis" if hold.drug_key == "apixaban" else "Xarelto"
     diff = compute_diff(session, env, e)
+    assert len(diff.reworded) == 2  # each medicine's last-dose text
     claimed = diff.reworded[0].plan_key
     # A worker claims one text between the diff and its application (its own conditional UPDATE).
     session.execute(update(Message).where(Message.plan_key == claimed).values(status="sending"))
     assert reword(session, env, e, diff.reworded) == len(diff.reworded) - 1
     session.expire_all()
     bodies = {m.plan_key: m.body for m in episode_messages(session, e) if m.kind in ("last_dose", "restart")}
-    assert "Eliquis" not in bodies[claimed]
-    assert all("Eliquis" in b for k, b in bodies.items() if k != claimed)
+    assert "Eliquis" not in bodies[claimed] and "Xarelto" not in bodies[claimed]
+    others = [b for k, b in bodies.items() if k != claimed]
+    assert others and all("Eliquis" in b or "Xarelto" in b for b in others)
 
 
 def test_a_hold_signed_too_late_for_a_text_on_its_last_dose_day_goes_on_the_worklist(

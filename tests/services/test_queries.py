@@ -3,7 +3,7 @@ and the audit of every view of a patient's record or of a list of patients."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -55,11 +55,17 @@ def test_only_steps_a_person_completes_may_be_marked_done_and_none_once_cancelle
     session: Any, env: Any, staff: Any, make_episode: Any
 ) -> None:
     e = make_episode(holds=[{"drug": "warfarin"}])
-    offered = {s.milestone.kind for s in queries.timeline(env, e) if s.completable}
-    assert offered == set(queries.COMPLETABLE) & {s.milestone.kind for s in queries.timeline(env, e)}
+    # Weeks ahead, nothing has happened: no step may be marked done yet, and each says from when.
+    early = queries.timeline(env, e)
+    assert not any(s.completable for s in early)
+    assert {s.milestone.kind for s in early if s.done_from is not None} == set(queries.COMPLETABLE)
+    # Day 8 after the procedure (its follow-up window open): each step a person completes.
+    later = at(env, datetime(2027, 3, 18, 15, tzinfo=UTC))
+    offered = {s.milestone.kind for s in queries.timeline(later, e) if s.completable}
+    assert offered == set(queries.COMPLETABLE) & {s.milestone.kind for s in queries.timeline(later, e)}
     assert "procedure" not in offered and "hold_clearance" not in offered
     ep.cancel_episode(session, env, staff["coordinator"], e.id, {"reason": "patient asked"})
-    assert not any(s.completable for s in queries.timeline(env, e))
+    assert not any(s.completable or s.done_from for s in queries.timeline(later, e))
 
 
 def test_only_a_clinician_viewing_the_episode_may_sign_holds(session: Any, env: Any, staff: Any,

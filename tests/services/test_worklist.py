@@ -123,7 +123,7 @@ def test_overdue_person_owned_milestones_appear_with_their_rule(session: Any, en
     assert "72 h after the procedure start" in check.detail
     # Done milestones leave the list.
     m = next(m for m in e.milestones if m.kind == "check_72h")
-    ep.complete_milestone(session, env, staff["clinician"], m.id, {})
+    ep.complete_milestone(session, at(env, datetime(2027, 2, 7, 14, tzinfo=UTC)), staff["clinician"], m.id, {})
     items = worklist(session, at(env, datetime(2027, 2, 7, 14, tzinfo=UTC)), staff["clinician"])
     assert "72-hour check not done" not in [i.title for i in items]
 

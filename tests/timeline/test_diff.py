@@ -28,12 +28,14 @@ HoldBuilder = Callable[..., HoldFacts]
 UTC = UTC
 NY = ZoneInfo("America/New_York")
 EARLY = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # 10:00 in New York
+# The texts planned before the procedure: the restart text waits for the recorded end.
 ORIGINAL_TEXTS = {
     "last_dose:h1:20270301T2200Z",
     "pre_procedure::20270309T1500Z",
-    "restart:h1:20270311T1400Z",
     "check_72h::20270313T1300Z",
 }
+# The procedure's end as recorded (Wed Mar 10 09:30 New York), and the restart text it times.
+RESTART_TEXT = "restart:h1:20270311T1430Z"
 ALL_MILESTONES = {
     "hold_clearance:h1", "last_dose:h1", "pre_procedure:", "procedure:",
     "restart:h1", "check_72h:", "follow_up:", "pt_start:",
@@ -129,9 +131,9 @@ def test_procedure_moved_replaces_every_dated_text_and_sends_one_notice(
     assert keys(diff.messages_added) == {
         "last_dose:h1:20270303T2200Z",
         "pre_procedure::20270311T1500Z",
-        "restart:h1:20270313T1400Z",
         "check_72h::20270315T1300Z",
     }
+    # The restart step moves with the estimate; its text still waits for the recorded end.
     assert keys(diff.milestones_moved) == ALL_MILESTONES
     assert diff.milestones_added == () and diff.milestones_cancelled == ()
     assert diff.notice is not None
@@ -154,7 +156,7 @@ def test_procedure_moved_never_cancels_or_resends_texts_already_sent(
     assert "last_dose:h1:20270303T2200Z" in keys(diff.messages_added)
 
 
-def test_recorded_end_moves_only_the_restart(
+def test_recorded_end_moves_only_the_restart_and_adds_its_text(
     definition: PathwayDefinition, quiet: QuietHours, base: EpisodeFacts, make_facts: FactsBuilder,
     make_hold: HoldBuilder,
 ) -> None:
@@ -164,8 +166,8 @@ def test_recorded_end_moves_only_the_restart(
     })
     ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9, 30))
     diff = rediff(definition, quiet, before, ended, now=ny(3, 10, 10))
-    assert keys(diff.messages_cancelled) == {"restart:h1:20270311T1400Z"}
-    assert keys(diff.messages_added) == {"restart:h1:20270311T1430Z"}
+    assert keys(diff.messages_cancelled) == set()
+    assert keys(diff.messages_added) == {RESTART_TEXT}
     assert keys(diff.milestones_moved) == {"restart:h1"}
     assert diff.milestones_moved[0][1].due_at == ny(3, 11, 9, 30)
     assert diff.notice is None
@@ -215,9 +217,12 @@ def test_hold_approved_and_signed_adds_the_stop_and_restart_texts(
     before = stored(plan_episode(definition, pending, quiet, now=EARLY))
     approved = make_facts(holds=(make_hold(),))
     diff = rediff(definition, quiet, before, approved)
-    assert keys(diff.messages_added) == {"last_dose:h1:20270301T2200Z", "restart:h1:20270311T1400Z"}
+    assert keys(diff.messages_added) == {"last_dose:h1:20270301T2200Z"}  # the restart text waits for the end
     assert diff.messages_cancelled == () and diff.milestones_moved == ()
     assert diff.notice is None
+    ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9, 30))
+    assert keys(rediff(definition, quiet, before, ended).messages_added) == {
+        "last_dose:h1:20270301T2200Z", RESTART_TEXT}
 
 
 def test_hold_declined_cancels_its_texts_and_steps(
@@ -227,9 +232,14 @@ def test_hold_declined_cancels_its_texts_and_steps(
     before = stored(plan_episode(definition, base, quiet, now=EARLY))
     declined = make_facts(holds=(make_hold(clearance="declined"),))
     diff = rediff(definition, quiet, before, declined)
-    assert keys(diff.messages_cancelled) == {"last_dose:h1:20270301T2200Z", "restart:h1:20270311T1400Z"}
+    assert keys(diff.messages_cancelled) == {"last_dose:h1:20270301T2200Z"}
     assert keys(diff.milestones_cancelled) == {"last_dose:h1", "restart:h1"}
     assert diff.messages_added == ()
+    # Declined after the end was recorded: its restart text goes too.
+    ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9, 30))
+    before = stored(plan_episode(definition, ended, quiet, now=EARLY))
+    declined = make_facts(holds=(make_hold(clearance="declined"),), status="completed", ended_at=ny(3, 10, 9, 30))
+    assert RESTART_TEXT in keys(rediff(definition, quiet, before, declined).messages_cancelled)
 
 
 def test_episode_cancelled_cancels_everything_open_and_sends_one_notice(
@@ -256,14 +266,13 @@ def test_episode_cancelled_cancels_everything_open_and_sends_one_notice(
 
 
 def test_a_cancelled_or_suppressed_text_planned_again_is_added_again(
-    definition: PathwayDefinition, quiet: QuietHours, base: EpisodeFacts
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
 ) -> None:
-    plan = plan_episode(definition, base, quiet, now=EARLY)
-    before = stored(plan, message_status={
-        "restart:h1:20270311T1400Z": "cancelled", "check_72h::20270313T1300Z": "suppressed",
-    })
-    diff = rediff(definition, quiet, before, base)
-    assert keys(diff.messages_added) == {"restart:h1:20270311T1400Z", "check_72h::20270313T1300Z"}
+    ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9, 30))
+    plan = plan_episode(definition, ended, quiet, now=EARLY)
+    before = stored(plan, message_status={RESTART_TEXT: "cancelled", "check_72h::20270313T1300Z": "suppressed"})
+    diff = rediff(definition, quiet, before, ended)
+    assert keys(diff.messages_added) == {RESTART_TEXT, "check_72h::20270313T1300Z"}
     assert diff.messages_cancelled == ()
 
 

@@ -123,3 +123,21 @@ def test_follow_up_window_spans_local_midnights_across_the_change(
     assert follow is not None and follow.window_start is not None and follow.window_end is not None
     assert wall(follow.window_start, tz) == datetime(2027, 3, 17, 0, 0)
     assert wall(follow.window_end, tz) == datetime(2027, 3, 21, 0, 0)
+
+
+def test_restart_recorded_across_spring_forward_counts_real_hours_and_keeps_quiet_hours(
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
+) -> None:
+    # Saturday 13 March, the evening before clocks spring forward in New York: the procedure ends
+    # at 19:00 EST; 24 real hours later it is 20:00 EDT on Sunday, already quiet: Monday 08:00.
+    ny = ZoneInfo("America/New_York")
+    facts = make_facts(tz=ny, procedure_at=datetime(2027, 3, 13, 18, 0, tzinfo=ny), holds=(make_hold(),))
+    before = plan_episode(definition, facts, quiet, now=datetime(2027, 3, 13, 23, 30, tzinfo=UTC))
+    assert "restart" not in {m.kind for m in before.messages}
+    ended = make_facts(tz=ny, procedure_at=datetime(2027, 3, 13, 18, 0, tzinfo=ny), holds=(make_hold(),),
+                       status="completed", ended_at=datetime(2027, 3, 13, 19, 0, tzinfo=ny))
+    plan = plan_episode(definition, ended, quiet, now=datetime(2027, 3, 14, 1, 0, tzinfo=UTC))
+    restart = message(plan, "restart")
+    assert restart.nominal_at == datetime(2027, 3, 15, 0, 0, tzinfo=UTC)
+    assert wall(restart.nominal_at, ny) == datetime(2027, 3, 14, 20, 0)
+    assert wall(restart.send_at, ny) == datetime(2027, 3, 15, 8, 0)

@@ -60,6 +60,15 @@ def test_approved_signed_clopidogrel_gets_the_full_timeline(
     assert (follow.due_at, follow.window_start, follow.window_end) == (None, ny(3, 17, 0), ny(3, 21, 0))
     pt = by_key["pt_start:"]
     assert (pt.due_at, pt.window_start, pt.window_end) == (None, ny(3, 17, 0), ny(3, 31, 0))
+    # Before the end is recorded, the restart step shows the estimate and its text waits.
+    assert list(texts(plan)) == [
+        "last_dose:h1:20270301T2200Z",
+        "pre_procedure::20270309T1500Z",
+        "check_72h::20270313T1300Z",
+    ]
+    assert [m.send_at for m in plan.messages] == [ny(3, 1, 17), ny(3, 9, 10), ny(3, 13, 8)]
+    ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9))
+    plan = plan_episode(definition, ended, quiet, now=EARLY)
     assert list(texts(plan)) == [
         "last_dose:h1:20270301T2200Z",
         "pre_procedure::20270309T1500Z",
@@ -96,7 +105,9 @@ def test_no_stop_or_restart_text_until_cleared_and_signed(
     definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder,
     clearance: str, signed: bool, texted: bool,
 ) -> None:
-    facts = make_facts(holds=(make_hold(clearance=clearance, signed=signed),))
+    # The end is recorded, so only the hold's clearance and signature decide.
+    facts = make_facts(holds=(make_hold(clearance=clearance, signed=signed),), status="completed",
+                       ended_at=ny(3, 10, 9))
     plan = plan_episode(definition, facts, quiet, now=EARLY)
     hold_texts = [k for k in kinds(plan) if k in ("last_dose", "restart")]
     assert hold_texts == (["last_dose", "restart"] if texted else [])
@@ -151,7 +162,8 @@ def test_restart_in_the_night_is_texted_at_eight_with_the_nominal_time_kept(
     definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
 ) -> None:
     hold = make_hold(drug_label="heparin (subcutaneous)", stop_days=None, stop_hours=24, restart_hours=8)
-    facts = make_facts(holds=(hold,), procedure_at=ny(3, 10, 18))  # ends 19:00, restart 03:00
+    facts = make_facts(holds=(hold,), procedure_at=ny(3, 10, 18), status="completed",
+                       ended_at=ny(3, 10, 19))  # ends 19:00, restart 03:00
     restart = next(m for m in plan_episode(definition, facts, quiet, now=EARLY).messages if m.kind == "restart")
     assert restart.nominal_at == ny(3, 11, 3)
     assert restart.send_at == ny(3, 11, 8)
@@ -222,7 +234,51 @@ def test_reminder_is_dropped_once_its_moment_has_passed(
 ) -> None:
     plan = plan_episode(definition, make_facts(holds=(make_hold(),)), quiet, now=ny(3, 2, 9))
     assert "last_dose" not in kinds(plan)
-    assert "restart" in kinds(plan)
+    assert "check_72h" in kinds(plan)
+
+
+def test_no_restart_text_before_the_end_is_recorded_though_its_step_shows_the_estimate(
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
+) -> None:
+    # Long past the expected end (09:00) and the estimated restart (Thu 09:00): still no text.
+    facts = make_facts(holds=(make_hold(),))
+    for now in (EARLY, ny(3, 10, 12), ny(3, 11, 10)):
+        plan = plan_episode(definition, facts, quiet, now=now)
+        assert "restart" not in kinds(plan)
+        restart = plan.milestone("restart:h1")
+        assert restart is not None and restart.due_at == ny(3, 11, 9)
+
+
+def test_an_end_recorded_after_the_restart_moment_sends_the_restart_text_at_once(
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
+) -> None:
+    hold = make_hold(drug_label="heparin (intravenous)", stop_days=None, stop_hours=6, restart_hours=2)
+    facts = make_facts(holds=(hold,), status="completed", ended_at=ny(3, 10, 9, 10))  # restart from 11:10
+    now = ny(3, 10, 14)  # the end is recorded at 14:00
+    restart = next(m for m in plan_episode(definition, facts, quiet, now=now).messages if m.kind == "restart")
+    assert restart.nominal_at == ny(3, 10, 11, 10)
+    assert restart.send_at == now
+    assert restart.plan_key == "restart:h1:20270310T1610Z"
+
+
+def test_an_end_recorded_late_in_the_evening_sends_the_restart_text_at_eight(
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
+) -> None:
+    hold = make_hold(drug_label="heparin (intravenous)", stop_days=None, stop_hours=6, restart_hours=2)
+    facts = make_facts(holds=(hold,), status="completed", ended_at=ny(3, 10, 9, 10))
+    restart = next(m for m in plan_episode(definition, facts, quiet, now=ny(3, 10, 21)).messages
+                   if m.kind == "restart")
+    assert restart.send_at == ny(3, 11, 8)
+
+
+def test_an_end_recorded_more_than_a_day_after_the_restart_moment_plans_no_restart_text(
+    definition: PathwayDefinition, quiet: QuietHours, make_facts: FactsBuilder, make_hold: HoldBuilder
+) -> None:
+    # Restart from Thu 09:00; the dispatcher drops a restart text more than a day late, so the
+    # planner does not plan one (a person calls: the worklist showed the missing end).
+    facts = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9))
+    assert "restart" in kinds(plan_episode(definition, facts, quiet, now=ny(3, 12, 8, 59)))
+    assert "restart" not in kinds(plan_episode(definition, facts, quiet, now=ny(3, 12, 9)))
 
 
 def test_pre_procedure_text_catches_up_until_the_procedure(

@@ -247,12 +247,18 @@ def test_a_bad_cancel_reason_is_named(api: Harness) -> None:
 
 def test_recording_the_procedure_end_completes_it_and_moves_the_restart(api: Harness) -> None:
     e = api.episode(holds=[CLOPIDOGREL])
+    assert e["holds"][0]["restart_at"] == "2027-03-11T14:00:00+00:00"  # expected end (start + 60 min) + 24 h
+    assert e["holds"][0]["restart_at_estimated"] is True
+    assert _by_kind(e["milestones"])["restart"]["due_at_estimated"] is True
+    assert not _by_kind(e["milestones"])["procedure"]["due_at_estimated"]
     api.clock.set(datetime(2027, 3, 10, 16, 0, tzinfo=UTC))
     answer = api.post(f"/episodes/{e['id']}/procedure-end", {"ended_at": "2027-03-10T08:50"})
     assert answer.status == 200
     done = answer.json
     assert done["status"] == "completed" and done["ended_at"] == "2027-03-10T13:50:00+00:00"
     assert done["holds"][0]["restart_at"] == "2027-03-11T13:50:00+00:00"  # the recorded end + 24 h
+    assert done["holds"][0]["restart_at_estimated"] is False
+    assert _by_kind(done["milestones"])["restart"]["due_at_estimated"] is False
     assert _by_kind(done["milestones"])["procedure"]["status"] == "done"
 
 
@@ -289,7 +295,7 @@ def test_a_coordinator_records_requested_and_a_clinician_approves_and_signs(api:
     assert h["signed_by_id"] == api.user_ids["clinician"] and h["signed_at"] == T0.isoformat()
     texts = _scheduled(api.get(f"/episodes/{e['id']}").json)
     assert ("last_dose", "2027-03-01T22:00:00+00:00") in texts  # 17:00 EST the day before the last dose day
-    assert ("restart", "2027-03-11T14:00:00+00:00") in texts
+    assert not any(kind == "restart" for kind, _ in texts)  # the restart text waits for the recorded end
     assert "hold.approved" in [a[0] for a in api.audit_actions(entity_id=hold_id, entity_type="hold")]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.services.test_hold_texts import stripped
@@ -9,6 +11,7 @@ from tests.web.conftest_api import Harness
 
 
 def _signed_episode(api: Harness, lang: str, holds: list[dict[str, str]]) -> dict:
+    """The episode's answer once every hold is approved and signed (before the procedure)."""
     patient = api.patient(language=lang)
     e = api.episode(patient["id"], holds=holds)
     for hold in e["holds"]:
@@ -26,7 +29,13 @@ def test_two_holds_through_the_api_give_distinguishable_texts_with_bodies_and_se
 ) -> None:
     e = _signed_episode(api, lang, [{"drug": "apixaban"}, {"drug": "clopidogrel", "patient_label": "Plavix"}])
     assert [h["patient_label"] for h in e["holds"]] == [None, "Plavix"]
-    texts = [m for m in e["messages"] if m["kind"] in ("last_dose", "restart") and m["status"] == "scheduled"]
+    lasts = [m for m in e["messages"] if m["kind"] == "last_dose" and m["status"] == "scheduled"]
+    assert not any(m["kind"] == "restart" for m in e["messages"])  # the restart texts wait for the end
+    api.clock.set(datetime(2027, 3, 10, 17, 0, tzinfo=UTC))
+    ended = api.post(f"/episodes/{e['id']}/procedure-end", {"ended_at": "2027-03-10T09:00"})
+    assert ended.status == 200, ended
+    e = ended.json
+    texts = lasts + [m for m in e["messages"] if m["kind"] == "restart" and m["status"] == "scheduled"]
     assert len(texts) == 4  # a last-dose and a restart text per medicine, each naming it
     assert all(m["body"] and m["segments"] >= 1 for m in e["messages"])
     read = [(m["kind"], stripped(m["body"])) for m in texts]

@@ -35,7 +35,9 @@ def _hold(api: Harness) -> int:
 
 
 def _milestone(api: Harness) -> int:
-    e = api.episode()
+    """A 72-hour check that is due (a step cannot be marked done before it is due)."""
+    e = api.episode(procedure_at="2027-02-02T08:00")
+    api.clock.set(datetime(2027, 2, 5, 14, 0, tzinfo=UTC))
     return next(int(m["id"]) for m in e["milestones"] if m["kind"] == "check_72h")
 
 

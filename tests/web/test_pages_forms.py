@@ -307,6 +307,12 @@ def test_recording_the_procedure_end_and_completing_the_72_hour_check(
     assert e.status == "completed" and e.ended_at == datetime(2027, 2, 3, 13, 50, tzinfo=UTC)
     check = next(m for m in e.milestones if m.kind == "check_72h")
     r = clinician.post(f"/episodes/{e.id}/milestones/{check.id}/complete", {"note": "walking 20 min"})
+    assert r.status_code == 422 and "cannot be marked done before then" in r.get_data(as_text=True)
+    session.refresh(check)
+    assert check.status != "done"
+    web_clock.set(datetime(2027, 2, 6, 14, 0, tzinfo=UTC))  # 72 h after the 08:00 EST start, and an hour
+    clinician = as_role("clinician")
+    r = clinician.post(f"/episodes/{e.id}/milestones/{check.id}/complete", {"note": "walking 20 min"})
     assert r.status_code == 302
     session.refresh(check)
     assert check.status == "done" and check.result == {"note": "walking 20 min"}
@@ -431,3 +437,23 @@ def test_an_admin_cannot_deactivate_themselves(as_role: Any, staff: Any, session
     admin = as_role("admin")
     admin.post(f"/admin/users/{staff['admin'].user_id}/active", {"active": "no"})
     assert session.get(User, staff["admin"].user_id).active
+
+
+def test_the_page_marks_an_estimated_restart_and_says_from_when_a_step_may_be_marked_done(
+    make_episode: Any, session: Any, staff: Any, env: Any, web_clock: Any, as_role: Any
+) -> None:
+    from pathway.services import episodes as ep
+
+    e = make_episode(holds=[{"drug": "clopidogrel"}])
+    ep.record_clearance(session, env, staff["clinician"], e.holds[0].id, {"status": "approved", "by": "Dr. Ortiz"})
+    page = as_role("coordinator").get(f"/episodes/{e.id}").get_data(as_text=True)
+    assert "Estimated <time" in page and "The restart text is sent once the procedure's end is recorded" in page
+    ep.book_appointment(session, env, staff["coordinator"], e.id, "follow_up", {"appointment_at": "2027-03-18T14:00"})
+    visit = next(m for m in e.milestones if m.kind == "follow_up")
+    complete = f"/episodes/{e.id}/milestones/{visit.id}/complete"
+    web_clock.set(datetime(2027, 3, 18, 13, 0, tzinfo=UTC))  # 09:00 on the visit day, before the 14:00 visit
+    page = as_role("coordinator").get(f"/episodes/{e.id}").get_data(as_text=True)
+    assert "Can be marked done from" in page and complete not in page
+    web_clock.set(datetime(2027, 3, 18, 19, 0, tzinfo=UTC))  # 15:00: seen
+    page = as_role("coordinator").get(f"/episodes/{e.id}").get_data(as_text=True)
+    assert complete in page
