@@ -201,6 +201,16 @@ def _check_session() -> Any:
     return None
 
 
+def _refuse_cross_site_forms() -> Any:
+    """A form posted from another site is refused, whatever token it carries (browsers say where a
+    request comes from in Sec-Fetch-Site; the API and webhooks are called by programs, not forms)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or (request.blueprint or "") in ("api", "webhooks"):
+        return None
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return _csrf_error(CSRFError("cross-site form"))
+    return None
+
+
 def _csrf_error(exc: CSRFError) -> Any:
     return render_template("errors/error.html", code=400, title="The form expired",
                            message="This form was not accepted (missing or expired security token). "
@@ -245,7 +255,12 @@ def init_app(app: Flask) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
     )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    # Every answer says Referrer-Policy: no-referrer (URLs carry record ids), so browsers send no
+    # Referer and Flask-WTF's HTTPS referrer check would refuse every form. The session-bound token,
+    # SameSite=Lax cookies and the cross-site check below (Sec-Fetch-Site) guard forms instead.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
     _secret_key(app)
+    app.before_request(_refuse_cross_site_forms)  # before CSRFProtect's own check
     csrf.init_app(app)
     _exempt_by_name("api", "webhooks")
     login_manager.init_app(app)
