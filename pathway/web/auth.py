@@ -129,7 +129,9 @@ def login() -> Any:
             log.info("sign-in user_id=%s", user.id)
             return redirect(_safe_next(request.args.get("next")) or home_for(user.role))
         error = "That email and password do not match an active account. Check them and try again."
-    return render_template("auth/login.html", error=error, email=email), (401 if error else 200)
+    web = runtime().config.web
+    return render_template("auth/login.html", error=error, email=email, idle_minutes=web.session_idle_minutes,
+                           absolute_hours=web.session_absolute_hours), (401 if error else 200)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -186,7 +188,7 @@ def _check_session() -> Any:
     if "_user_id" not in session:
         return None
     if not current_user.is_authenticated:  # signed out elsewhere, password changed, or deactivated
-        return _end("Your session has ended. Please sign in again.")
+        return _end("You were signed out: you signed out on another device, your password changed, or an administrator ended your sessions. Please sign in again.")
     web = runtime().config.web
     now = env().now.timestamp()
     started = session.get(STARTED_KEY)

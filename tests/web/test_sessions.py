@@ -36,7 +36,7 @@ def test_a_cookie_copied_before_sign_out_gets_the_login_page_after_it(as_role: A
     assert nurse.post("/logout").status_code == 302
     replay = thief.get("/patients")
     assert _signed_out(replay)
-    assert "Your session has ended" in thief.text("/login")
+    assert "an administrator ended your sessions" in thief.text("/login")
     assert thief.client.get("/api/v1/worklist").status_code == 401  # a cookie never opens the API
     actions = session.scalars(select(AuditEvent.action).where(
         AuditEvent.user_id == staff["coordinator"].user_id, AuditEvent.action == "logout")).all()
