@@ -10,6 +10,6 @@ from pathway.models.patient import Patient
 from pathway.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "Appointment", "AuditEvent", "Base", "CatalogueReview", "Episode", "LoginThrottle", "MedicationHold", "Message",
-    "MessageEvent", "Milestone", "Patient", "Reply", "SendRate", "Task", "User", "WorkerHeartbeat",
+    "ApiToken", "Appointment", "AuditEvent", "Base", "CatalogueReview", "Episode", "LoginThrottle", "MedicationHold",
+    "Message", "MessageEvent", "Milestone", "Patient", "Reply", "SendRate", "Task", "User", "WorkerHeartbeat",
 ]

@@ -189,7 +189,7 @@ def sign_out(session: Session, env: Env, actor: Actor) -> None:
 def end_sessions(session: Session, env: Env, actor: Actor, user_id: Any) -> User:
     """An admin's "sign out everywhere": every session of that account ends at once."""
     actor.require(Role.ADMIN)
-    user = get_or_404(session, User, user_id, "user")
+    user: User = get_or_404(session, User, user_id, "user")
     _end_sessions(user)
     audit(session, env, actor, "user.sessions_ended", "user", user.id)
     return user
@@ -197,7 +197,7 @@ def end_sessions(session: Session, env: Env, actor: Actor, user_id: Any) -> User
 
 def set_password(session: Session, env: Env, actor: Actor, user_id: Any, password: str) -> User:
     """A new password (an admin's reset or one's own change); every session of the account ends."""
-    user = get_or_404(session, User, user_id, "user")
+    user: User = get_or_404(session, User, user_id, "user")
     if actor.role not in ("system", Role.ADMIN) and actor.user_id != user.id:
         raise Forbidden("only an admin may set another account's password")
     data = read_input(PasswordIn, {"password": password})

@@ -83,7 +83,8 @@ class ConsoleTransport(ConsoleBackend):
                     created_at=created_at,
                 )
             )
-            shown = sms.body if self._show_bodies else f"({len(sms.body)} characters; [sms] console_show_bodies shows them)"
+            shown = (sms.body if self._show_bodies
+                     else f"({len(sms.body)} characters; [sms] console_show_bodies shows them)")
             print(f"[sms {sms.ref} -> {mask_number(sms.to)}] {shown}", file=stream, flush=True)
         return SendResult(provider_id=provider_id, status="delivered")
 

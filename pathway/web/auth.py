@@ -144,7 +144,10 @@ def logout() -> Any:
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # Ask the browser to drop anything it kept of the pages seen (the cookie itself is replaced).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.post("/admin/users/<int:user_id>/sessions/end")
@@ -188,7 +191,8 @@ def _check_session() -> Any:
     if "_user_id" not in session:
         return None
     if not current_user.is_authenticated:  # signed out elsewhere, password changed, or deactivated
-        return _end("You were signed out: you signed out on another device, your password changed, or an administrator ended your sessions. Please sign in again.")
+        return _end("You were signed out: you signed out on another device, your password changed, "
+                    "or an administrator ended your sessions. Please sign in again.")
     web = runtime().config.web
     now = env().now.timestamp()
     started = session.get(STARTED_KEY)

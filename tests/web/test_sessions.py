@@ -33,7 +33,8 @@ def test_a_cookie_copied_before_sign_out_gets_the_login_page_after_it(as_role: A
     nurse = as_role("coordinator")
     thief = _copy(nurse)
     assert thief.get("/patients").status_code == 200  # the copy works while the session lives
-    assert nurse.post("/logout").status_code == 302
+    signed_out = nurse.post("/logout")
+    assert signed_out.status_code == 302 and signed_out.headers["Clear-Site-Data"] == '"cache", "storage"'
     replay = thief.get("/patients")
     assert _signed_out(replay)
     assert "an administrator ended your sessions" in thief.text("/login")
