@@ -132,3 +132,15 @@ def test_a_user_row_remembers_the_generation_each_end_raised(session: Any, env: 
     end_sessions(session, env, staff["admin"], user.id)
     set_password(session, env, staff["admin"], user.id, "another long passphrase")
     assert user.session_generation == start + 2
+
+
+def test_signing_in_starts_a_fresh_session(browser: Browser) -> None:
+    with browser.client.session_transaction() as planted:
+        planted["planted_by_attacker"] = "x"
+        planted["_user_id"] = "1"  # and a forged account id, without a generation
+    assert _signed_out(browser.get("/patients"))  # a cookie without a matching generation is refused
+    with browser.client.session_transaction() as planted:
+        planted["planted_by_attacker"] = "x"
+    assert browser.login("coordinator@example.test").status_code == 302
+    with browser.client.session_transaction() as after:
+        assert "planted_by_attacker" not in after and "pathway_generation" in after
