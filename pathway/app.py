@@ -9,7 +9,7 @@ from flask import Flask
 from pathway.config import Config, load_config
 from pathway.resources import templates_dir
 from pathway.runtime import Runtime
-from pathway.web import api, auth, context, filters, health, pages, ui, webhooks
+from pathway.web import api, auth, context, filters, health, pages, security, ui, webhooks
 
 
 def create_app(config: Config | None = None, *, runtime: Runtime | None = None, **flask_config: Any) -> Flask:
@@ -20,6 +20,7 @@ def create_app(config: Config | None = None, *, runtime: Runtime | None = None, 
     app.config.update(flask_config)
     app.extensions["pathway"] = runtime
     context.init_app(app)
+    security.init_app(app)
     auth.init_app(app)
     ui.init_app(app)
     filters.init_app(app)

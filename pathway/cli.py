@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -103,6 +104,51 @@ def user_create(email: str, role: str, name: str) -> None:
     except ServiceError as exc:
         raise _fail(exc) from None
     click.echo(f"created user {uid} ({role})", err=True)
+
+
+def _user_id(session, email: str) -> int:  # type: ignore[no-untyped-def]
+    from pathway.services.base import NotFound
+    from pathway.services.users import find_user
+
+    found = find_user(session, email)
+    if found is None:
+        raise NotFound(f"user {email}")
+    return found.id
+
+
+@user.command("set-password")
+@click.option("--email", required=True)
+def user_set_password(email: str) -> None:
+    """Set a user's password (read from standard input or asked for); their sessions end."""
+    from pathway.services.users import set_password
+
+    rt = _runtime()
+    password = _read_password()
+    try:
+        with rt.unit_of_work() as (session, env):
+            set_password(session, env, CLI_ACTOR, _user_id(session, email), password)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.engine.dispose()
+    click.echo(f"password set for {email}; their sessions have ended", err=True)
+
+
+@user.command("end-sessions")
+@click.option("--email", required=True)
+def user_end_sessions(email: str) -> None:
+    """Sign a user out everywhere, at once (every session of theirs ends)."""
+    from pathway.services.users import end_sessions
+
+    rt = _runtime()
+    try:
+        with rt.unit_of_work() as (session, env):
+            end_sessions(session, env, CLI_ACTOR, _user_id(session, email))
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.engine.dispose()
+    click.echo(f"{email} is signed out everywhere", err=True)
 
 
 @main.group()
@@ -221,6 +267,8 @@ def demo(database: str | None, host: str, port: int, no_serve: bool) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
         database = f"sqlite:///{path}"
     cfg = _config(database)
+    # The demo's texts are made up, and a person watches them arrive: print their words.
+    cfg = cfg.replace(sms=dataclasses.replace(cfg.sms, console_show_bodies=True))
     migrate.upgrade(cfg.database.url)
     from pathway.runtime import Runtime
 

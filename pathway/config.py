@@ -98,7 +98,9 @@ class WebConfig:
     host: Text = "127.0.0.1"
     port: Whole = 5000
     session_idle_minutes: Whole = 30
+    session_absolute_hours: Whole = 12
     trusted_proxies: Whole = 0
+    max_request_bytes: Whole = 1_048_576
 
 
 @dataclass(config=_SECTION)
@@ -123,6 +125,7 @@ class SmsConfig:
     rate_limit: Flag = True
     api_base_url: Text = ""
     timeout_seconds: Number = 10.0
+    console_show_bodies: Flag = False
 
 
 @dataclass(config=_SECTION)
@@ -288,6 +291,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("[sms] rate_per_second: must be 0 (the transport's default) or more")
     if not cfg.web.public_url.startswith(("http://", "https://")):
         raise ConfigError(f"[web] public_url: must start with http:// or https://, got {cfg.web.public_url!r}")
+    for name in ("session_idle_minutes", "session_absolute_hours", "max_request_bytes"):
+        if getattr(cfg.web, name) < 1:
+            raise ConfigError(f"[web] {name}: must be at least 1")
+    if cfg.web.trusted_proxies < 0:
+        raise ConfigError("[web] trusted_proxies: must be 0 (the app faces clients directly) or more")
     for name in ("tick_seconds", "housekeeping_seconds", "lease_seconds"):
         if getattr(cfg.dispatch, name) <= 0:
             raise ConfigError(f"[dispatch] {name}: must be more than 0")

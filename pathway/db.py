@@ -88,7 +88,9 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, *, echo: bool = False, pool: bool = True) -> Engine:
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    # hide_parameters: an error's text (and echo's log) never quotes the values bound to a
+    # statement, which are patients' names, phone numbers and birth dates.
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

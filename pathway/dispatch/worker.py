@@ -45,7 +45,7 @@ def make_transport(config: Config, clock: Clock) -> Transport:
             api_base_url=config.sms.api_base_url or None,
             timeout=config.sms.timeout_seconds,
         )
-    return ConsoleTransport(clock=clock)
+    return ConsoleTransport(clock=clock, show_bodies=config.sms.console_show_bodies)
 
 
 # How long one dispatch tick may keep claiming full batches before it reconciles and yields.

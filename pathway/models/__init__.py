@@ -7,9 +7,9 @@ from pathway.models.episode import Appointment, Episode, MedicationHold, Milesto
 from pathway.models.message import Message, MessageEvent, Reply
 from pathway.models.ops import SendRate, Task, WorkerHeartbeat
 from pathway.models.patient import Patient
-from pathway.models.user import ApiToken, User
+from pathway.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "Appointment", "AuditEvent", "Base", "CatalogueReview", "Episode", "MedicationHold", "Message",
-    "MessageEvent", "Milestone", "Patient", "Reply", "SendRate", "Task", "User", "WorkerHeartbeat",
+    "ApiToken", "Appointment", "AuditEvent", "Base", "CatalogueReview", "Episode", "LoginThrottle", "MedicationHold",
+    "Message", "MessageEvent", "Milestone", "Patient", "Reply", "SendRate", "Task", "User", "WorkerHeartbeat",
 ]

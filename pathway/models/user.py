@@ -19,9 +19,14 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Failed logins in a row (informational; the throttle lives in login_throttles).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # No longer set: a lock per account let anyone lock a user out (see LoginThrottle).
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Every signed-in session carries the generation it began in; raising it (sign-out, password
+    # change, deactivation, an admin's "sign out everywhere") ends them all at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -40,3 +45,15 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per client address (``addr:<ip>``) and per account from one address
+    (``user:<id>@<ip>``), so a stranger elsewhere cannot lock a user out. Rows age out."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]

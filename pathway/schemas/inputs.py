@@ -287,6 +287,12 @@ class UserIn(InputModel):
         return email
 
 
+class PasswordIn(InputModel):
+    """A new password for an existing account (``pathway user set-password``)."""
+
+    password: Password
+
+
 # --- queries --------------------------------------------------------------------------------
 
 Limit = Annotated[int | None, BeforeValidator(count_reader(1, 500)), count_schema(1, 500)]

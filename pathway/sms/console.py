@@ -1,7 +1,9 @@
 """The demo backend: prints each text to a stream instead of sending it.
 
-This is what a person running ``pathway demo`` reads on their terminal, not a log, so the body
-is shown. Nothing here is written to ``logging``.
+A console may be captured into a log file, so by default a line shows only the text's id and the
+number masked to its last four digits. ``show_bodies=True`` (``[sms] console_show_bodies``, which
+``pathway demo`` turns on) prints the words as well, for a person watching the demo.
+Nothing here is written to ``logging``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,21 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from pathway.sms.base import Answer, IncomingText, OutgoingSms, ProviderMessage, SendResult, StatusReport
+
+
+def mask_number(number: str) -> str:
+    """``+15551230001`` -> ``+*******0001``: enough to tell two texts apart, not to call anyone."""
+    digits = sum(ch.isdigit() for ch in number)
+    if digits <= 4:
+        return "*" * len(number)
+    kept, out = 0, []
+    for ch in reversed(number):
+        if ch.isdigit():
+            out.append(ch if kept < 4 else "*")
+            kept += 1
+        else:
+            out.append(ch)
+    return "".join(reversed(out))
 
 
 class ConsoleBackend:
@@ -43,9 +60,11 @@ class ConsoleTransport(ConsoleBackend):
 
     default_rate_per_second: float | None = None
 
-    def __init__(self, stream: TextIO | None = None, *, clock: Callable[[], datetime]) -> None:
+    def __init__(self, stream: TextIO | None = None, *, clock: Callable[[], datetime],
+                 show_bodies: bool = False) -> None:
         # ``stream=None`` means "sys.stdout at the time of sending" (so pytest's capsys works).
         self._stream = stream
+        self._show_bodies = show_bodies
         self._clock = clock
         self._lock = threading.Lock()
         self._sent: list[ProviderMessage] = []
@@ -64,7 +83,9 @@ class ConsoleTransport(ConsoleBackend):
                     created_at=created_at,
                 )
             )
-            print(f"[sms {sms.ref} -> {sms.to}] {sms.body}", file=stream, flush=True)
+            shown = (sms.body if self._show_bodies
+                     else f"({len(sms.body)} characters; [sms] console_show_bodies shows them)")
+            print(f"[sms {sms.ref} -> {mask_number(sms.to)}] {shown}", file=stream, flush=True)
         return SendResult(provider_id=provider_id, status="delivered")
 
     def list_sent(self, to: str, since: datetime) -> list[ProviderMessage]:

@@ -38,13 +38,23 @@ def web_clock() -> FixedClock:
 
 
 @pytest.fixture
-def web_app(engine: Engine, session: Session, rules: Rules, web_clock: FixedClock, staff: Any) -> Iterator[Flask]:
-    config = load_config(env={}, overrides={"database": {"url": engine.url.render_as_string(hide_password=False)}})
-    sessions = sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False, autoflush=True)
-    runtime = Runtime(config=config, engine=engine, sessions=sessions, rules=rules, clock=web_clock)
-    app = create_app(runtime=runtime, TESTING=True, SECRET_KEY="test-secret")
-    yield app
+def web_app_with(engine: Engine, session: Session, rules: Rules, web_clock: FixedClock, staff: Any) -> Any:
+    """Build the app over the test's transaction with settings of its own: ``web_app_with(web={...})``."""
+
+    def build(**sections: dict[str, Any]) -> Flask:
+        config = load_config(env={}, overrides={
+            "database": {"url": engine.url.render_as_string(hide_password=False)}, **sections})
+        sessions = sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False, autoflush=True)
+        runtime = Runtime(config=config, engine=engine, sessions=sessions, rules=rules, clock=web_clock)
+        return create_app(runtime=runtime, TESTING=True, SECRET_KEY="test-secret")
+
+    return build
+
+
+@pytest.fixture
+def web_app(web_app_with: Any) -> Iterator[Flask]:
+    yield web_app_with()
 
 
 class Browser:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ from pathway.services.users import user_for_token
 from pathway.timeline.vocabulary import CARE_TEAM
 from pathway.web.api import bp
 from pathway.web.context import client_addr, db, env
+from pathway.web.security import log_failure, request_id
 
 log = logging.getLogger("pathway.api")
 
@@ -182,17 +182,13 @@ def _unexpected(exc: Exception) -> Any:
         return _http_error(exc)
     if isinstance(exc, IntegrityError):
         # A unique key taken by a request that committed first (e.g. the same MRN twice at once).
-        log.info("api %s %s conflict user=%s", request.method,
+        log.info("api %s %s %s conflict user=%s", request_id(), request.method,
                  request.url_rule.rule if request.url_rule is not None else "-",
                  g.api_user.id if g.get("api_user") is not None else "-")
         return _error(409, message="this conflicts with a record stored at the same moment; reload and try again")
     # The exception's text may quote stored values (names, phone numbers): log where, not what.
-    frames = reversed(traceback.extract_tb(exc.__traceback__))
-    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
-    log.error("api %s %s failed user=%s: %s at %s", request.method,
-              request.url_rule.rule if request.url_rule is not None else "-",
-              g.api_user.id if g.get("api_user") is not None else "-", type(exc).__name__, where)
-    return _error(500, message="internal error; nothing was stored")
+    rid = log_failure(exc, g.api_user.id if g.get("api_user") is not None else None)
+    return _error(500, message=f"internal error; nothing was stored (request id {rid})")
 
 
 @bp.after_request
@@ -200,6 +196,6 @@ def _log(response: Response) -> Response:
     # Ids only: the route template, its numeric arguments, the user id and the status.
     user = g.get("api_user")
     rule = request.url_rule.rule if request.url_rule is not None else "-"
-    log.info("api %s %s %s user=%s status=%s", request.method, rule,
+    log.info("api %s %s %s %s user=%s status=%s", request_id(), request.method, rule,
              dict(request.view_args or {}), user.id if user is not None else "-", response.status_code)
     return response

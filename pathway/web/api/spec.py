@@ -176,7 +176,8 @@ def _responses() -> dict[str, Schema]:
     responses = {f"E{code}": _json(_ref(model), text) for code, (text, model) in ERRORS.items()}
     responses["E401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"},
                                                          "description": "Bearer realm=\"pathway\"…"}}
-    responses["Default"] = _json(_ref(out.Error), "Any other error (405, 500): nothing was stored.")
+    responses["Default"] = _json(_ref(out.Error), "Any other error (405; 413, a body over [web] max_request_bytes; "
+                                                  "500): nothing was stored.")
     return responses
 
 

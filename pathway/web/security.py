@@ -1,0 +1,124 @@
+"""What every answer shares, set in one place: security headers, a request id, the client's
+address through trusted proxies, the request size limit, and the handler of unexpected errors.
+
+- Headers (one ``after_request`` hook, on pages, API answers, webhooks and errors alike): a
+  Content-Security-Policy that allows only this app's own scripts, styles, fonts and images (no
+  inline script or style attribute anywhere) and no framing; ``X-Content-Type-Options: nosniff``;
+  ``Referrer-Policy: no-referrer``; ``Strict-Transport-Security`` when the request came over HTTPS
+  (as the trusted proxy says); ``Cache-Control: no-store`` on everything but static files, since
+  pages and API answers carry patients' details.
+- ``X-Request-ID``: a fresh id per request, on every answer, in the log line of any failure and on
+  the error page or JSON, so a report can be matched to the log without the log holding a body.
+- ``[web] trusted_proxies`` = N > 0 wraps the app in Werkzeug's ProxyFix believing N proxies, so
+  ``request.remote_addr`` (the audit log, the login throttle) and ``request.is_secure`` are the
+  client's. With 0, forwarded headers are ignored (a client could forge them).
+- ``[web] max_request_bytes``: Flask's MAX_CONTENT_LENGTH; a larger body answers 413.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+log = logging.getLogger("pathway.web")
+
+CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",  # Bootstrap's CSS draws its form and toggler icons as data: SVGs
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def request_id() -> str:
+    """This request's id (made on first use)."""
+    if "request_id" not in g:
+        g.request_id = uuid.uuid4().hex[:16]
+    rid: str = g.request_id
+    return rid
+
+
+def route() -> str:
+    """The matched route's template (``/patients/<int:patient_id>``), never the URL's values."""
+    return request.url_rule.rule if request.url_rule is not None else "-"
+
+
+def log_failure(exc: BaseException, user_id: Any = None) -> str:
+    """Log an unexpected error by request id, method, route and where it happened; return the id.
+
+    Not the exception's text or the request body: either may quote a patient's details (an
+    IntegrityError quotes the statement; the engines hide its parameters as well).
+    """
+    frames = reversed(traceback.extract_tb(exc.__traceback__))
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
+    rid = request_id()
+    log.error("request %s %s %s failed user=%s: %s at %s", rid, request.method, route(),
+              user_id if user_id is not None else "-", type(exc).__name__, where)
+    return rid
+
+
+def _signed_in_user_id() -> Any:
+    from flask_login import current_user
+
+    return current_user.id if getattr(current_user, "is_authenticated", False) else None
+
+
+def _unexpected(exc: Exception) -> Any:
+    """The app-wide handler: HTTP errors without a page of their own, and every crash."""
+    if isinstance(exc, HTTPException):
+        code = exc.code or 500
+        return render_template("errors/error.html", code=code, title=exc.name,
+                               message=exc.description or ""), code
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()  # nothing half-stored
+    rid = log_failure(exc, _signed_in_user_id())
+    return render_template("errors/error.html", code=500, title="Something went wrong",
+                           message="Nothing was saved. Try again; if it happens again, tell your administrator.",
+                           request_id=rid), 500
+
+
+def _too_large(exc: HTTPException) -> Any:
+    limit = request.max_content_length or 0
+    return render_template("errors/error.html", code=413, title="Too large",
+                           message=f"What was sent is larger than this app accepts ({limit // 1024} KB). "
+                                   "Send less at once."), 413
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"  # for browsers older than frame-ancestors
+    headers["X-Request-ID"] = request_id()
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = HSTS
+    endpoint = request.endpoint or ""
+    if endpoint != "static" and not endpoint.endswith(".static"):
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    web = app.extensions["pathway"].config.web
+    app.config["MAX_CONTENT_LENGTH"] = web.max_request_bytes
+    if web.trusted_proxies > 0:
+        n = web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.after_request(_headers)
+    app.register_error_handler(413, _too_large)
+    app.register_error_handler(Exception, _unexpected)
