@@ -55,9 +55,11 @@ def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, A
     return patient
 
 
-def queue_enrolment_text(session: Session, env: Env, patient: Patient, *, reason: str = "consent recorded") -> Message:
+def queue_enrolment_text(session: Session, env: Env, patient: Patient, *, reason: str = "consent recorded",
+                         nominal: datetime | None = None) -> Message:
+    """``nominal``: the moment the text is for (default: the consent; a new number: the edit)."""
     assert patient.sms_consent_at is not None
-    nominal = patient.sms_consent_at
+    nominal = nominal or patient.sms_consent_at
     planned = PlannedMessage(
         kind="enrolment",
         milestone_key=None,
@@ -270,7 +272,7 @@ def _apply(
         enrolment = True
     elif "phone" in changes and patient.can_text and not any(
             m.kind == "enrolment" for m in _pending(session, patient).values()):
-        queue_enrolment_text(session, env, patient, reason="new number")
+        queue_enrolment_text(session, env, patient, reason="new number", nominal=env.now)
         enrolment = True
     session.flush()
     fields = tuple(n for n in PatientUpdateIn.model_fields if n in changes)
