@@ -17,7 +17,7 @@ from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
-from pathway.services.planning import add_message, apply_diff, compute_diff, render, rerender_scheduled
+from pathway.services.planning import add_message, apply_diff, compute_diff, render
 from pathway.timeline import PlanDiff, PlannedMessage
 from pathway.timeline.vocabulary import CARE_TEAM, ConsentMethod, EpisodeStatus
 
@@ -256,9 +256,8 @@ def _apply(
     if REPLAN_FIELDS & changes.keys():
         reason = "patient's " + " and ".join(n.replace("_", " ") for n in sorted(REPLAN_FIELDS & changes.keys()))
         for episode in [e for e in patient.episodes if e.status != EpisodeStatus.CANCELLED]:
-            diff = compute_diff(session, env, episode)
+            diff = compute_diff(session, env, episode)  # moves and re-wordings (PlanDiff.reworded)
             apply_diff(session, env, actor, episode, diff, f"{reason} changed")
-            rerender_scheduled(session, env, episode)
             if not diff.is_empty:
                 diffs.append((episode, diff))
         _reword_enrolment(session, env, patient)

@@ -169,6 +169,10 @@ def test_a_preview_changes_nothing_and_answers_the_texts_that_would_change(api: 
     assert "Reminder" in pre["body_before"] and "su procedimiento" in pre["body_after"]
     (diff,) = change["episodes"]
     assert diff["episode_id"] == episode["id"] and diff["applied"] is False
+    # The episode's re-plan: texts that keep their time are re-worded, with the words before and after.
+    check = next(r for r in diff["messages_reworded"] if r["kind"] == "check_72h")
+    assert "How are you feeling?" in check["body_before"] and "¿Cómo se siente?" in check["body_after"]
+    assert any(line.startswith("Reword: ") for line in diff["summary"])
     # What the preview said is what the edit then does.
     applied = api.patch(f"/patients/{pid}", {"timezone": "America/Chicago", "language": "es"}).json["change"]
     strip = ("applied", "message_id")
