@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, Message, Patient
@@ -17,7 +17,7 @@ from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
-from pathway.services.planning import add_message, apply_diff, compute_diff, render
+from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
 from pathway.timeline import PlanDiff, PlannedMessage
 from pathway.timeline.vocabulary import CARE_TEAM, ConsentMethod, EpisodeStatus
 
@@ -258,9 +258,11 @@ def _apply(
         for episode in [e for e in patient.episodes if e.status != EpisodeStatus.CANCELLED]:
             diff = compute_diff(session, env, episode)  # moves and re-wordings (PlanDiff.reworded)
             apply_diff(session, env, actor, episode, diff, f"{reason} changed")
+            if "timezone" in changes:
+                _requiet(session, env, episode)
             if not diff.is_empty:
                 diffs.append((episode, diff))
-        _reword_enrolment(session, env, patient)
+        _reword_enrolment(session, env, patient, requiet="timezone" in changes)
     suppressed, enrolment = 0, False
     if changes.get("sms_consent") is False:
         patient.sms_consent_at = patient.sms_consent_method = patient.sms_consent_by_id = None
@@ -279,13 +281,36 @@ def _apply(
                          _text_changes(before, _pending(session, patient)), suppressed, enrolment)
 
 
-def _reword_enrolment(session: Session, env: Env, patient: Patient) -> None:
-    """An enrolment text still waiting is re-worded in the patient's language (it is in no plan)."""
+def _requiet(session: Session, env: Env, episode: Episode) -> None:
+    """Texts the re-plan kept (same rule, same moment: 72 hours after the procedure) but whose
+    send time quiet hours shift differently in the new zone: 08:00 in New York is 07:00 in
+    Chicago, before quiet hours end there. The re-plan matches texts by their moment, not their
+    send time, so the shift is written here; only while the text is still scheduled."""
+    planned = {m.plan_key: m for m in current_plan(env, episode).messages}
+    for msg in episode_messages(session, episode):
+        pm = planned.get(msg.plan_key)
+        if msg.status == "scheduled" and pm is not None and pm.send_at != msg.send_at:
+            _set_send_at(session, msg, pm.send_at)
+
+
+def _set_send_at(session: Session, msg: Message, send_at: datetime) -> None:
+    session.execute(update(Message).where(Message.id == msg.id, Message.status == "scheduled")
+                    .values(send_at=send_at).execution_options(synchronize_session="fetch"))
+
+
+def _reword_enrolment(session: Session, env: Env, patient: Patient, *, requiet: bool) -> None:
+    """An enrolment text still waiting is re-worded in the patient's language (it is in no plan),
+    and, after a new zone, kept out of that zone's quiet hours."""
     for msg in _pending(session, patient).values():
         if msg.kind == "enrolment" and msg.episode_id is None:
             planned = PlannedMessage(kind="enrolment", milestone_key=None, nominal_at=msg.send_at,
                                      send_at=msg.send_at, context={})
-            msg.body, msg.language = render(env, patient, planned), patient.language
+            body = render(env, patient, planned)
+            session.execute(update(Message).where(Message.id == msg.id, Message.status == "scheduled")
+                            .values(body=body, language=patient.language)
+                            .execution_options(synchronize_session="fetch"))
+            if requiet:
+                _set_send_at(session, msg, env.rules.quiet.next_allowed(msg.send_at, ZoneInfo(patient.timezone)))
 
 
 def _text_changes(before: dict[int, tuple[Any, ...]], after: dict[int, Message]) -> tuple[TextChange, ...]:

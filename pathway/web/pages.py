@@ -610,7 +610,7 @@ def _edited_message(result: pt.PatientUpdate) -> str:
     if result.suppressed:
         said += f" {result.suppressed} text{'s' if result.suppressed != 1 else ''} not yet sent will not be sent."
     elif result.texts:
-        said += f" {len(result.texts)} text{'s' if len(result.texts) != 1 else ''} re-planned."
+        said += f" {len(result.texts)} text{'s' if len(result.texts) != 1 else ''} changed (time or words)."
     if result.enrolment_text:
         said += " The enrolment text (clinic name, STOP/HELP) is queued."
     return said

@@ -193,6 +193,18 @@ def test_a_time_zone_change_moves_a_text_to_the_same_local_time_in_the_new_zone(
     assert shown["send_at_local"] == "2027-03-09T10:00:00-06:00"
 
 
+def test_a_time_zone_change_keeps_a_text_out_of_the_new_zones_quiet_hours(api: Harness) -> None:
+    # The 72-hour check is 72 hours after the procedure (08:00 in New York): 07:00 in Chicago,
+    # before quiet hours end there, so it goes at 08:00 Chicago time.
+    episode = api.episode(procedure_at="2027-03-10T08:00")
+    pid = episode["patient_id"]
+    assert _utc(_pending(api, pid, "check_72h")["send_at"]).isoformat() == "2027-03-13T13:00:00+00:00"
+    change = api.patch(f"/patients/{pid}", {"timezone": "America/Chicago"}).json["change"]
+    assert _utc(_pending(api, pid, "check_72h")["send_at"]).isoformat() == "2027-03-13T14:00:00+00:00"
+    check = next(t for t in change["texts"] if t["kind"] == "check_72h")
+    assert check["send_at_after_local"] == "2027-03-13T08:00:00-06:00"
+
+
 def test_a_time_zone_change_keeps_the_local_time_across_daylight_saving_time(api: Harness) -> None:
     # Phoenix keeps UTC-7 all year; Denver is UTC-7 today (February) but UTC-6 after 14 March.
     # A text after the change must move an hour in UTC though the zones agree on the day of the edit.
