@@ -185,7 +185,8 @@ def update_patient(
     """Change some of a patient's details; only the fields sent change, each re-planning what it affects.
 
     - ``timezone``: every open (not cancelled) episode is re-planned: texts not yet sent move to
-      the same local time in the new zone (send times are patient-local).
+      the same local time in the new zone (send times are patient-local); a text tied to a
+      moment (72 hours after the procedure) keeps it, out of the new zone's quiet hours.
     - ``language``, ``detailed_texts``: the open episodes are re-planned and every text not yet
       sent is re-worded (the enrolment text too).
     - ``phone``: texts not yet sent go to the new number; the flag a refused number left is
@@ -257,11 +258,11 @@ def _apply(
         reason = "patient's " + " and ".join(n.replace("_", " ") for n in sorted(REPLAN_FIELDS & changes.keys()))
         for episode in [e for e in patient.episodes if e.status != EpisodeStatus.CANCELLED]:
             diff = compute_diff(session, env, episode)  # moves and re-wordings (PlanDiff.reworded)
-            apply_diff(session, env, actor, episode, diff, f"{reason} changed")
+            if not diff.is_empty:
+                apply_diff(session, env, actor, episode, diff, f"{reason} changed")
+                diffs.append((episode, diff))
             if "timezone" in changes:
                 _requiet(session, env, episode)
-            if not diff.is_empty:
-                diffs.append((episode, diff))
         _reword_enrolment(session, env, patient, requiet="timezone" in changes)
     suppressed, enrolment = 0, False
     if changes.get("sms_consent") is False:
