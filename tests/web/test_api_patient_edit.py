@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from pathway.models import Patient
 from tests.web.conftest_api import MISSING_ID, T0, Harness
+from tests.web.sms_words import template_words
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -166,12 +167,14 @@ def test_a_preview_changes_nothing_and_answers_the_texts_that_would_change(api: 
     pre = next(t for t in change["texts"] if t["kind"] == "pre_procedure")
     assert pre["send_at_before_local"] == "2027-03-09T10:00:00-05:00"  # 10:00 in New York...
     assert pre["send_at_after_local"] == "2027-03-09T10:00:00-06:00"  # ...becomes 10:00 in Chicago
-    assert "Reminder" in pre["body_before"] and "su procedimiento" in pre["body_after"]
+    assert template_words("pre_procedure", "en") in pre["body_before"]
+    assert template_words("pre_procedure", "es") in pre["body_after"]
     (diff,) = change["episodes"]
     assert diff["episode_id"] == episode["id"] and diff["applied"] is False
     # The episode's re-plan: texts that keep their time are re-worded, with the words before and after.
     check = next(r for r in diff["messages_reworded"] if r["kind"] == "check_72h")
-    assert "How are you feeling?" in check["body_before"] and "¿Cómo se siente?" in check["body_after"]
+    assert template_words("check_72h", "en") in check["body_before"]
+    assert template_words("check_72h", "es") in check["body_after"]
     assert any(line.startswith("Reword: ") for line in diff["summary"])
     # What the preview said is what the edit then does.
     applied = api.patch(f"/patients/{pid}", {"timezone": "America/Chicago", "language": "es"}).json["change"]
@@ -228,9 +231,9 @@ def test_a_language_change_rewords_every_text_not_yet_sent_in_spanish(api: Harne
     assert {m["kind"] for m in pending} >= {"enrolment", "pre_procedure", "check_72h"}
     assert all(m["language"] == "es" for m in pending)
     bodies = {m["kind"]: m["body"] for m in pending}
-    assert "recibirá textos" in bodies["enrolment"] and "Responda STOP" in bodies["enrolment"]
-    assert "su procedimiento es el" in bodies["pre_procedure"]
-    assert "¿Cómo se siente?" in bodies["check_72h"]
+    for kind in ("enrolment", "pre_procedure", "check_72h"):
+        assert template_words(kind, "es") in bodies[kind], kind
+    assert "Responda STOP" in bodies["enrolment"]
     reworded = {t["kind"] for t in answer.json["change"]["texts"]}
     assert reworded >= {"enrolment", "pre_procedure", "check_72h"}
     shown = [m for m in api.get(f"/episodes/{episode['id']}").json["messages"] if m["status"] == "scheduled"]

@@ -483,6 +483,7 @@ def test_a_coordinator_edits_a_patients_zone_and_language_and_confirms_the_texts
     from pathway.services import episodes as ep
     from pathway.services import patients as pt
     from pathway.services.base import Actor
+    from tests.web.sms_words import template_words
 
     server, _clock = live
     with server.runtime.unit_of_work() as (session, env):
@@ -528,7 +529,7 @@ def test_a_coordinator_edits_a_patients_zone_and_language_and_confirms_the_texts
             assert rows.count() >= 2
             pre = rows.filter(has_text="Tue 9 Mar 2027, 10:00 CST")
             assert pre.count() == 1 and "Tue 9 Mar 2027, 10:00 EST" in pre.inner_text()
-            assert "su procedimiento es el" in pre.inner_text()
+            assert template_words("pre_procedure", "es") in pre.inner_text()
             shot("2-preview")
 
             page.get_by_role("button", name="Confirm and save").click()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from pathway.models import AuditEvent, Message
+from tests.web.sms_words import template_words
 
 
 @pytest.fixture
@@ -55,7 +57,9 @@ def test_a_change_that_moves_texts_is_previewed_then_saved_on_confirmation(
     page = r.get_data(as_text=True)
     assert "Nothing has changed yet" in page
     assert "Tue 9 Mar 2027, 10:00 EST" in page and "Tue 9 Mar 2027, 10:00 CST" in page  # same local time
-    assert "su procedimiento es el" in page and "Reminder: your procedure" in page  # words before and after
+    # The words before and after (the page escapes them as HTML).
+    assert escape(template_words("pre_procedure", "es")) in page
+    assert escape(template_words("pre_procedure", "en")) in page
     session.refresh(p)
     assert (p.timezone, p.language) == ("America/New_York", "en")
     r = coordinator.post(f"/patients/{p.id}/edit", {**form, "confirm": "yes"})
