@@ -428,9 +428,49 @@ class FollowupBoard(AnswerModel):
     proceduralist: str | None
 
 
+# --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
+
+
+class TextChange(AnswerModel):
+    """A text not yet sent that an edit of the patient moves, re-words, stops or adds."""
+
+    message_id: Id | None = Field(description="the text as stored before the edit; null for a text the edit adds "
+                                              "(a moved text is stored again under a new id)")
+    episode_id: Id | None = Field(description="null for a text about no episode (the enrolment text)")
+    kind: MessageKind
+    label: str
+    send_at_before: Instant | None
+    send_at_before_local: LocalTwin | None = Field(description="in the patient's zone before the edit")
+    body_before: str | None
+    send_at_after: Instant | None = Field(description="null: the edit stops this text")
+    send_at_after_local: LocalTwin | None = Field(description="in the patient's zone after the edit")
+    body_after: str | None
+
+
+class PatientChange(AnswerModel):
+    """What an edit of a patient changes (with ?preview=1: would change, nothing stored)."""
+
+    applied: bool = Field(description="false for ?preview=1: nothing was changed")
+    patient_id: Id
+    fields: list[str] = Field(description="the fields whose value changes (a field sent unchanged is not listed)")
+    texts: list[TextChange] = Field(description="every text not yet sent whose send time or words change, "
+                                                "or that the edit stops or adds")
+    episodes: list[PlanDiff] = Field(description="each open episode whose plan the edit changes: its re-plan")
+    messages_suppressed: int = Field(description="texts not yet sent that withdrawn consent stops")
+    enrolment_text: bool = Field(description="an enrolment text (clinic name, STOP/HELP) is queued: on consent, "
+                                             "or to a new number that never had it")
+
+
+class PatientChanged(Patient):
+    """The edited patient, with ``change``: what the edit changed."""
+
+    change: PatientChange
+
+
 # Every answer model, for the OpenAPI document and the schema-coverage test.
 ANSWERS: tuple[type[AnswerModel], ...] = (
     Error, Conflict, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
+    TextChange, PatientChange, PatientChanged,
 )

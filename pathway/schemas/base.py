@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -26,12 +26,16 @@ class InputModel(BaseModel):
     unless the model forbids them."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+    # A partial model (a change of some fields) leaves absent fields absent: see ``model_fields_set``.
+    partial: ClassVar[bool] = False
 
     @model_validator(mode="before")
     @classmethod
     def _absent_is_none(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             raise fail(f"must be an object with {', '.join(cls.model_fields)}")
+        if cls.partial:
+            return data
         return {**{name: None for name in cls.model_fields}, **data}
 
     @classmethod

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from pathway.schemas.base import InputModel
 from pathway.schemas.fields import (
@@ -333,3 +341,47 @@ class BoardQuery(InputModel):
 class PreviewQuery(InputModel):
     preview: Flag = Field(False, description="1: answer what would change, change nothing")
 
+
+
+# --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
+
+
+class PatientUpdateIn(InputModel):
+    """A change to some of a patient's details: only the fields sent change (the defaults below
+    are never read). Each field is ``PatientIn``'s type, so an edit refuses what enrolment refuses.
+
+    MRN and birth date are not here: they identify the patient against the hospital's record,
+    and a wrong one means the record was matched to the wrong person, which is fixed at the
+    source (and by enrolling the right patient), not by editing this one. Sending them is a 422.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    partial = True
+
+    given_name: PersonName = ""
+    family_name: PersonName = ""
+    phone: MobilePhone = Field("", description="a US mobile number; a new number clears the refused-number flag "
+                                               "and, when the patient may be texted, gets the enrolment text "
+                                               "(clinic name, STOP/HELP) before any other")
+    timezone: Zone = Field("", description="IANA zone: texts not yet sent move to the same local time in it")
+    language: Language = Field("en", description="texts not yet sent are re-worded in it")
+    detailed_texts: Flag = Field(False, description="texts not yet sent are re-worded")
+    sms_consent: Flag = Field(False, description="true records consent (as POST consent does: the enrolment text "
+                                                 "is queued); false withdraws it: every text not yet sent is "
+                                                 "suppressed, as on an opt-out, recorded as staff's")
+    consent_method: ConsentMethod = Field(None, description="how consent was given (default verbal); only with "
+                                                            "`sms_consent: true`")
+
+    @field_validator("consent_method", mode="wrap")
+    @classmethod
+    def _method_with_consent(cls, raw: Any, handler: Any, info: ValidationInfo) -> str | None:
+        if info.data.get("sms_consent") is not True:
+            raise fail("send it with sms_consent: true (it is how the consent being recorded was given)")
+        method: str | None = handler(raw)
+        return method
+
+    @model_validator(mode="after")
+    def _something(self) -> PatientUpdateIn:
+        if not self.model_fields_set:
+            raise fail(f"send at least one of {', '.join(type(self).model_fields)}")
+        return self

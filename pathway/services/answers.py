@@ -22,6 +22,7 @@ from pathway.services.base import Env
 from pathway.services.catalogue import assumes_normal_renal_function
 from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
 from pathway.services.holds import UnsignedHold
+from pathway.services.patients import PatientUpdate
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
@@ -186,9 +187,11 @@ def _dropped(sm: StoredMilestone, tz: ZoneInfo, definition: PathwayDefinition | 
                                 **_span(tz, sm.due_at, sm.window_start, sm.window_end))
 
 
-def plan_diff(diff: PlanDiff, result: RescheduleResult, definition: PathwayDefinition | None) -> out.PlanDiff:
-    """A reschedule's changes: the texts cancelled and added, the steps moved, the notice."""
-    tz = ZoneInfo(result.episode.patient.timezone)
+def plan_diff(diff: PlanDiff, result: RescheduleResult, definition: PathwayDefinition | None,
+              *, tz: ZoneInfo | None = None) -> out.PlanDiff:
+    """A reschedule's changes: the texts cancelled and added, the steps moved, the notice.
+    ``tz``: the zone of the ``_local`` twins (default: the patient's stored zone)."""
+    tz = tz or ZoneInfo(result.episode.patient.timezone)
     return out.PlanDiff(
         applied=result.applied, episode_id=result.episode.id,
         **_times(tz, procedure_at_before=result.procedure_at_before, procedure_at_after=result.procedure_at_after),
@@ -267,3 +270,34 @@ def board(b: board_service.Board, q: BoardQuery) -> out.FollowupBoard:
         rows=[_board_row(r) for r in b.rows], counts={str(k): int(v) for k, v in dict(b.counts).items()},
         total=int(b.total), limit=q.rows, offset=q.skip, status=q.status, proceduralist=q.proceduralist or None,
     )
+
+
+# --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
+
+
+def patient_change(env: Env, result: PatientUpdate) -> out.PatientChange:
+    """What an edit changed: the texts before and after (each in its zone), each episode's re-plan."""
+    definition = env.rules.definition
+    before, after = ZoneInfo(result.timezone_before), ZoneInfo(result.timezone_after)
+    return out.PatientChange(
+        applied=result.applied, patient_id=result.patient.id, fields=list(result.fields),
+        texts=[out.TextChange(message_id=t.message_id, episode_id=t.episode_id, kind=t.kind,
+                              label=_label(definition, t.kind, message=True), body_before=t.before_body,
+                              body_after=t.after_body, **_times(before, send_at_before=t.before_at),
+                              **_times(after, send_at_after=t.after_at))
+               for t in result.texts],
+        episodes=[plan_diff(diff, RescheduleResult(e, diff, result.applied, e.procedure_at, e.procedure_at),
+                            definition, tz=after)
+                  for e, diff in result.diffs],
+        messages_suppressed=result.suppressed, enrolment_text=result.enrolment_text,
+    )
+
+
+def patient_updated(env: Env, result: PatientUpdate) -> out.PatientChange | out.PatientChanged:
+    """A preview answers the change alone; an applied edit answers the patient with ``change``."""
+    change = patient_change(env, result)
+    if not result.applied:
+        return change
+    p = result.patient
+    return out.PatientChanged(**dict(patient(p, sorted(p.episodes, key=lambda e: e.procedure_at, reverse=True)[:50])),
+                              change=change)

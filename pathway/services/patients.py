@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from pathway.models import Message, Patient
+from pathway.models import Episode, Message, Patient
 from pathway.schemas.fields import Context
-from pathway.schemas.inputs import ConsentIn, PatientIn
+from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import outbox
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
-from pathway.services.planning import add_message
-from pathway.timeline import PlannedMessage
-from pathway.timeline.vocabulary import CARE_TEAM
+from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
+from pathway.timeline import PlanDiff, PlannedMessage
+from pathway.timeline.vocabulary import CARE_TEAM, ConsentMethod, EpisodeStatus
 
-__all__ = ["CONSENT_METHODS", "enrol_patient", "opt_in", "opt_out", "queue_enrolment_text", "record_consent",
-           "search_patients", "suppress_pending"]
+__all__ = ["CONSENT_METHODS", "PatientUpdate", "TextChange", "enrol_patient", "opt_in", "opt_out",
+           "queue_enrolment_text", "record_consent", "search_patients", "suppress_pending", "update_patient"]
 
 
 def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any] | PatientIn) -> Patient:
@@ -53,9 +55,11 @@ def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, A
     return patient
 
 
-def queue_enrolment_text(session: Session, env: Env, patient: Patient) -> Message:
+def queue_enrolment_text(session: Session, env: Env, patient: Patient, *, reason: str = "consent recorded",
+                         nominal: datetime | None = None) -> Message:
+    """``nominal``: the moment the text is for (default: the consent; a new number: the edit)."""
     assert patient.sms_consent_at is not None
-    nominal = patient.sms_consent_at
+    nominal = nominal or patient.sms_consent_at
     planned = PlannedMessage(
         kind="enrolment",
         milestone_key=None,
@@ -63,22 +67,27 @@ def queue_enrolment_text(session: Session, env: Env, patient: Patient) -> Messag
         send_at=env.rules.quiet.next_allowed(env.now, ZoneInfo(patient.timezone)),
         context={},
     )
-    return add_message(session, env, patient, planned, episode=None, milestone=None, reason="consent recorded")
+    return add_message(session, env, patient, planned, episode=None, milestone=None, reason=reason)
 
 
 def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str) -> Patient:
     actor.require(*CARE_TEAM)
     consent = read_input(ConsentIn, {"consent_method": method})
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
+    _give_consent(session, env, actor, patient, consent.consent_method)
+    audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
+          detail={"method": consent.consent_method})
+    return patient
+
+
+def _give_consent(session: Session, env: Env, actor: Actor, patient: Patient, method: str) -> None:
+    """Consent recorded by staff: it also ends an opt-out, and the enrolment text is queued."""
     patient.sms_consent_at = env.now
-    patient.sms_consent_method = consent.consent_method
+    patient.sms_consent_method = method
     patient.sms_consent_by_id = actor.user_id
     patient.opted_out_at = None
     patient.opted_out_via = None
-    audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
-          detail={"method": consent.consent_method})
     queue_enrolment_text(session, env, patient)
-    return patient
 
 
 def opt_out(session: Session, env: Env, actor: Actor, patient: Patient, via: str) -> int:
@@ -122,3 +131,209 @@ def search_patients(session: Session, query: str, *, limit: int = 50) -> list[Pa
             )
         )
     return list(session.scalars(stmt.order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit)))
+
+
+# --- editing a patient (issue 10, "Editing after saving": the patient half) -------------------
+
+# Edits that change when or how the patient's texts read: the open episodes are re-planned.
+REPLAN_FIELDS = frozenset({"timezone", "language", "detailed_texts"})
+# Who withdrew consent, in the opt-out's "via" (the worklist and the dispatcher show it).
+WITHDRAWN_VIA = "consent withdrawn (staff)"
+
+
+@dataclass(frozen=True)
+class TextChange:
+    """A text not yet sent that an edit changes: moved, re-worded, stopped or added.
+
+    ``before_*`` is None for a text the edit adds, ``after_*`` None for one it stops; the
+    times are UTC instants (the page and the answer show each in its zone: before in the
+    patient's zone before the edit, after in the zone after it)."""
+
+    message_id: int | None
+    episode_id: int | None
+    kind: str
+    before_at: datetime | None
+    before_body: str | None
+    after_at: datetime | None
+    after_body: str | None
+
+
+@dataclass(frozen=True)
+class PatientUpdate:
+    """An edit of a patient (or its preview): what changed and what it did to the texts."""
+
+    patient: Patient
+    applied: bool
+    fields: tuple[str, ...]  # the fields whose value changed, in the model's order
+    timezone_before: str
+    timezone_after: str  # a preview's patient is read back unchanged: the zone the edit would set
+    diffs: tuple[tuple[Episode, PlanDiff], ...]  # each open episode whose plan the edit changed
+    texts: tuple[TextChange, ...]
+    suppressed: int  # texts not yet sent that consent withdrawn stops
+    enrolment_text: bool  # an enrolment text (clinic name, STOP/HELP) was queued
+
+
+def consenting(patient: Patient) -> bool:
+    """The consent as an edit sees it: recorded, and not ended by an opt-out."""
+    return patient.sms_consent_at is not None and patient.opted_out_at is None
+
+
+def update_patient(
+    session: Session, env: Env, actor: Actor, patient_id: Any, data: Mapping[str, Any] | PatientUpdateIn,
+    *, preview: bool = False,
+) -> PatientUpdate:
+    """Change some of a patient's details; only the fields sent change, each re-planning what it affects.
+
+    - ``timezone``: every open (not cancelled) episode is re-planned: texts not yet sent move to
+      the same local time in the new zone (send times are patient-local); a text tied to a
+      moment (72 hours after the procedure) keeps it, out of the new zone's quiet hours.
+    - ``language``, ``detailed_texts``: the open episodes are re-planned and every text not yet
+      sent is re-worded (the enrolment text too).
+    - ``phone``: texts not yet sent go to the new number; the flag a refused number left is
+      cleared; if the patient may be texted, the new number gets the enrolment text (the
+      clinic's name, "Reply STOP to opt out, HELP for help") before anything else, as carriers
+      expect for a number that never had it, unless one is still waiting to be sent.
+    - ``sms_consent``: true records consent (as ``record_consent``); false withdraws it: every
+      text not yet sent is suppressed, as on an opt-out, recorded as staff's.
+    - names: stored, nothing else.
+
+    With ``preview`` the same change runs in a savepoint that is rolled back: the answer says
+    what would change and nothing is stored but an audit row (it shows the patient's plan).
+    One audit row per edit, naming the changed fields, never their values.
+    """
+    actor.require(*CARE_TEAM)
+    patient: Patient = get_or_404(session, Patient, patient_id, "patient", lock=not preview)
+    given = read_input(PatientUpdateIn, data, Context(now=env.now))
+    changes = _changes(patient, given)
+    if preview:
+        with session.begin_nested() as sp:
+            result = _apply(session, env, actor, patient, changes, applied=False)
+            sp.rollback()
+        session.expire_all()  # what the savepoint changed is gone: read it again when asked
+        audit(session, env, actor, "patient.update_preview", "patient", patient.id, patient_id=patient.id,
+              detail={"fields": list(result.fields)})
+        return result
+    result = _apply(session, env, actor, patient, changes, applied=True)
+    audit(session, env, actor, "patient.update", "patient", patient.id, patient_id=patient.id,
+          detail={"fields": list(result.fields), "episodes_replanned": [e.id for e, _ in result.diffs],
+                  "texts_changed": len(result.texts), "suppressed": result.suppressed,
+                  "enrolment_text": result.enrolment_text})
+    return result
+
+
+def _changes(patient: Patient, given: PatientUpdateIn) -> dict[str, Any]:
+    """The sent fields whose value differs from the stored one (consent: from ``consenting``)."""
+    changes: dict[str, Any] = {}
+    for name in PatientUpdateIn.model_fields:
+        if name not in given.model_fields_set or name == "consent_method":
+            continue
+        value = getattr(given, name)
+        stored = consenting(patient) if name == "sms_consent" else getattr(patient, name)
+        if value != stored:
+            changes[name] = value
+    if changes.get("sms_consent"):
+        changes["consent_method"] = given.consent_method or ConsentMethod.VERBAL  # as at enrolment
+    return changes
+
+
+def _pending(session: Session, patient: Patient) -> dict[int, Message]:
+    return {m.id: m for m in session.scalars(
+        select(Message).where(Message.patient_id == patient.id, Message.status == "scheduled"))}
+
+
+def _apply(
+    session: Session, env: Env, actor: Actor, patient: Patient, changes: dict[str, Any], *, applied: bool
+) -> PatientUpdate:
+    zone_before = patient.timezone
+    before = {i: (m.episode_id, m.kind, m.plan_key, m.send_at, m.body) for i, m in _pending(session, patient).items()}
+    for name in ("given_name", "family_name", "phone", "timezone", "language", "detailed_texts"):
+        if name in changes:
+            setattr(patient, name, changes[name])
+    if "phone" in changes:  # a new number has not been refused (yet)
+        patient.phone_flagged_at = None
+        patient.phone_flag_reason = None
+    session.flush()
+    diffs: list[tuple[Episode, PlanDiff]] = []
+    if REPLAN_FIELDS & changes.keys():
+        reason = "patient's " + " and ".join(n.replace("_", " ") for n in sorted(REPLAN_FIELDS & changes.keys()))
+        for episode in [e for e in patient.episodes if e.status != EpisodeStatus.CANCELLED]:
+            diff = compute_diff(session, env, episode)  # moves and re-wordings (PlanDiff.reworded)
+            if not diff.is_empty:
+                apply_diff(session, env, actor, episode, diff, f"{reason} changed")
+                diffs.append((episode, diff))
+            if "timezone" in changes:
+                _requiet(session, env, episode)
+        _reword_enrolment(session, env, patient, requiet="timezone" in changes)
+    suppressed, enrolment = 0, False
+    if changes.get("sms_consent") is False:
+        patient.sms_consent_at = patient.sms_consent_method = patient.sms_consent_by_id = None
+        patient.opted_out_at, patient.opted_out_via = env.now, WITHDRAWN_VIA
+        suppressed = suppress_pending(session, env, patient, "consent withdrawn", actor)
+    elif changes.get("sms_consent"):
+        _give_consent(session, env, actor, patient, changes["consent_method"])
+        enrolment = True
+    elif "phone" in changes and patient.can_text and not any(
+            m.kind == "enrolment" for m in _pending(session, patient).values()):
+        queue_enrolment_text(session, env, patient, reason="new number", nominal=env.now)
+        enrolment = True
+    session.flush()
+    fields = tuple(n for n in PatientUpdateIn.model_fields if n in changes)
+    return PatientUpdate(patient, applied, fields, zone_before, patient.timezone, tuple(diffs),
+                         _text_changes(before, _pending(session, patient)), suppressed, enrolment)
+
+
+def _requiet(session: Session, env: Env, episode: Episode) -> None:
+    """Texts the re-plan kept (same rule, same moment: 72 hours after the procedure) but whose
+    send time quiet hours shift differently in the new zone: 08:00 in New York is 07:00 in
+    Chicago, before quiet hours end there. The re-plan matches texts by their moment, not their
+    send time, so the shift is written here; only while the text is still scheduled."""
+    planned = {m.plan_key: m for m in current_plan(env, episode).messages}
+    for msg in episode_messages(session, episode):
+        pm = planned.get(msg.plan_key)
+        if msg.status == "scheduled" and pm is not None and pm.send_at != msg.send_at:
+            _set_send_at(session, msg, pm.send_at)
+
+
+def _set_send_at(session: Session, msg: Message, send_at: datetime) -> None:
+    session.execute(update(Message).where(Message.id == msg.id, Message.status == "scheduled")
+                    .values(send_at=send_at).execution_options(synchronize_session="fetch"))
+
+
+def _reword_enrolment(session: Session, env: Env, patient: Patient, *, requiet: bool) -> None:
+    """An enrolment text still waiting is re-worded in the patient's language (it is in no plan),
+    and, after a new zone, kept out of that zone's quiet hours."""
+    for msg in _pending(session, patient).values():
+        if msg.kind == "enrolment" and msg.episode_id is None:
+            planned = PlannedMessage(kind="enrolment", milestone_key=None, nominal_at=msg.send_at,
+                                     send_at=msg.send_at, context={})
+            body = render(env, patient, planned)
+            session.execute(update(Message).where(Message.id == msg.id, Message.status == "scheduled")
+                            .values(body=body, language=patient.language)
+                            .execution_options(synchronize_session="fetch"))
+            if requiet:
+                _set_send_at(session, msg, env.rules.quiet.next_allowed(msg.send_at, ZoneInfo(patient.timezone)))
+
+
+def _text_changes(before: dict[int, tuple[Any, ...]], after: dict[int, Message]) -> tuple[TextChange, ...]:
+    """Pending texts before and after: changed in place, stopped, or replaced by a text of the
+    same kind and hold in the same episode (a move: its plan key differs only in the minute)."""
+    def stem(plan_key: str | None) -> str:
+        return (plan_key or "").rsplit(":", 1)[0]
+
+    added = {i: m for i, m in after.items() if i not in before}
+    out: list[TextChange] = []
+    for i, (episode_id, kind, plan_key, at, body) in before.items():
+        now = after.get(i)
+        if now is not None:
+            if (now.send_at, now.body) != (at, body):
+                out.append(TextChange(i, episode_id, kind, at, body, now.send_at, now.body))
+            continue
+        twin = next((m for m in added.values() if m.episode_id == episode_id and m.kind == kind
+                     and stem(m.plan_key) == stem(plan_key)), None)
+        if twin is not None:
+            del added[twin.id]
+        out.append(TextChange(i, episode_id, kind, at, body, twin.send_at if twin else None,
+                              twin.body if twin else None))
+    out.extend(TextChange(None, m.episode_id, m.kind, None, None, m.send_at, m.body) for m in added.values())
+    out.sort(key=lambda t: (t.after_at or t.before_at or datetime.max.replace(tzinfo=UTC), t.kind))
+    return tuple(out)

@@ -161,10 +161,15 @@ def phone(value: str | None) -> str:
     return format_phone(value) if value else ""
 
 
+def zone_time(dt: datetime | None, tz_name: str) -> str:
+    """'Tue 9 Mar 2027, 10:00 CST': the moment in one given zone (a patient's, before or after an edit)."""
+    return _fmt(dt, ZoneInfo(tz_name)) if dt is not None else ""
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
-        message_label=message_label,
+        message_label=message_label, zone_time=zone_time,
     )
     app.jinja_env.globals.update(badge=badge)

@@ -534,3 +534,83 @@ def user_active(user_id: int) -> Any:
     db().commit()
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("pages.users"))
+
+
+# --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
+
+PATIENT_EDIT_FIELDS = ("given_name", "family_name", "phone", "timezone", "language", "detailed_texts", "sms_consent",
+                       "consent_method")
+
+
+def _patient_edit_data(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The edit form as the API's body: an unticked box is sent as false (a form leaves it out);
+    the consent method only goes with consent, as the API requires."""
+    data: dict[str, Any] = {n: form.get(n) or "" for n in PATIENT_EDIT_FIELDS}
+    if not data["sms_consent"]:
+        del data["consent_method"]
+    return data
+
+
+@bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
+@roles(*CARE_TEAM)
+def edit_patient(patient_id: int) -> Any:
+    """Two steps when texts change: preview what the edit does to them, then confirm the same values."""
+    try:
+        p = queries.load_patient(db(), actor(), patient_id)
+    except NotFound:
+        abort(404)
+    values: dict[str, Any] = {
+        "given_name": p.given_name, "family_name": p.family_name, "phone": filters.phone(p.phone),
+        "timezone": p.timezone, "language": p.language, "detailed_texts": p.detailed_texts,
+        "sms_consent": pt.consenting(p), "consent_method": p.sms_consent_method or "verbal"}
+    errors: dict[str, str] = {}
+    back = url_for("pages.patient", patient_id=patient_id)
+    if request.method == "POST":
+        values = _form(*PATIENT_EDIT_FIELDS)
+        data = _patient_edit_data(values)
+        confirm = request.form.get("confirm") == "yes"
+        try:
+            result = pt.update_patient(db(), env(), actor(), patient_id, data, preview=not confirm)
+            if not confirm and not result.texts and not result.diffs:  # no text changes: nothing to confirm
+                result = pt.update_patient(db(), env(), actor(), patient_id, data)
+        except ValidationError as exc:
+            db().rollback()
+            errors = exc.errors
+        except ServiceError as exc:
+            db().rollback()
+            return _fail_action(exc, back)
+        else:
+            db().commit()  # a preview stores only its audit row (a view of the plan), as the API's does
+            if not result.applied:
+                return render_template("patients/edit_preview.html", p=p, result=result, data=data,
+                                       labels=_field_labels())
+            log.info("patient edited patient_id=%s fields=%s", p.id, ",".join(result.fields))
+            flash(_edited_message(result), "success" if result.fields else "info")
+            return redirect(back)
+    return render_template("patients/edit.html", p=p, values=values, errors=errors, zones=_patient_zones(p.timezone),
+                           consent_methods=CONSENT_METHODS), (422 if errors else 200)
+
+
+def _field_labels() -> dict[str, str]:
+    return {"given_name": "Given name", "family_name": "Family name", "phone": "Mobile phone",
+            "timezone": "Time zone", "language": "Language of texts", "detailed_texts": "Detailed texts",
+            "sms_consent": "Consent to texts", "consent_method": "How consent was given"}
+
+
+def _patient_zones(current: str) -> list[str]:
+    zones = _zones()
+    return zones if current in zones else [*zones, current]
+
+
+def _edited_message(result: pt.PatientUpdate) -> str:
+    if not result.fields:
+        return "Nothing changed."
+    labels = _field_labels()
+    said = "Saved: " + ", ".join(labels[f].lower() if i else labels[f] for i, f in enumerate(result.fields)) + "."
+    if result.suppressed:
+        said += f" {result.suppressed} text{'s' if result.suppressed != 1 else ''} not yet sent will not be sent."
+    elif result.texts:
+        said += f" {len(result.texts)} text{'s' if len(result.texts) != 1 else ''} changed (time or words)."
+    if result.enrolment_text:
+        said += " The enrolment text (clinic name, STOP/HELP) is queued."
+    return said

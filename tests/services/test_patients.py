@@ -87,3 +87,30 @@ def test_search_finds_by_mrn_and_name_fragment(session, env, staff) -> None:
     assert [p.mrn for p in search_patients(session, "A1001")] == ["A1001"]
     assert [p.mrn for p in search_patients(session, "alvar")] == ["A1001"]
     assert search_patients(session, "zzz") == []
+
+
+def test_a_patient_edit_validates_and_a_new_number_clears_the_refused_number_flag(session, env, staff) -> None:
+    from pathway.services.patients import update_patient
+
+    p = enrol_patient(session, env, staff["coordinator"], GOOD)
+    p.phone_flagged_at, p.phone_flag_reason = env.now, "21614 not a mobile"
+    with pytest.raises(ValidationError):
+        update_patient(session, env, staff["coordinator"], p.id, {"phone": "12"})
+    assert p.phone_flagged_at is not None
+    result = update_patient(session, env, staff["coordinator"], p.id,
+                            {"phone": "+1 212 555 0177", "detailed_texts": True})
+    assert p.phone == "+12125550177" and p.phone_flagged_at is None and p.phone_flag_reason is None
+    assert p.detailed_texts and result.fields == ("phone", "detailed_texts")
+
+
+def test_a_preview_of_a_patient_edit_leaves_the_patient_and_texts_as_they_were(session, env, staff) -> None:
+    from pathway.services.patients import update_patient
+
+    p = enrol_patient(session, env, staff["coordinator"], GOOD)
+    bodies = list(session.scalars(select(Message.body).where(Message.patient_id == p.id)))
+    result = update_patient(session, env, staff["coordinator"], p.id, {"language": "en", "sms_consent": False},
+                            preview=True)
+    assert not result.applied and result.fields == ("language", "sms_consent") and result.suppressed == 1
+    assert (p.language, p.opted_out_at, p.sms_consent_at is not None) == ("es", None, True)
+    assert list(session.scalars(select(Message.body).where(Message.patient_id == p.id))) == bodies
+    assert set(session.scalars(select(Message.status).where(Message.patient_id == p.id))) == {"scheduled"}

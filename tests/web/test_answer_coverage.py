@@ -43,6 +43,8 @@ def coverage(doc: dict[str, Any], answers: Recorded) -> tuple[set[Field], set[Fi
     undeclared: set[Field] = set()
 
     def walk(schema: dict[str, Any], value: Any, owner: str) -> None:
+        if value is None:  # a null (e.g. a re-plan with no notice) carries no fields to check
+            return
         if "$ref" in schema:
             name = schema["$ref"].rsplit("/", 1)[1]
             walk(schemas[name], value, name)
@@ -113,6 +115,9 @@ def _scenario(api: Harness) -> Recorded:
     call("POST", f"/holds/{other['holds'][0]['id']}/clearance", {"status": "requested"})
     call("POST", f"/holds/{other['holds'][0]['id']}/inr", {"value": "1.0"})
     call("GET", "/holds?status=unsigned")
+    # Editing the patient re-plans the open episode's texts (preview, then applied).
+    call("PATCH", f"/patients/{patient['id']}?preview=1", {"timezone": "America/Chicago", "language": "es"})
+    call("PATCH", f"/patients/{patient['id']}", {"timezone": "America/Chicago", "language": "es"})
     call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked"})
     call("GET", "/worklist")
     call("GET", f"/followups?proceduralist=Dr. Coverage {api.tag}")

@@ -63,3 +63,23 @@ def test_scheduling_page_and_api_refuse_the_same_fields_with_the_same_words(
     api = api_post(f"/patients/{patient.id}/episodes", BAD_EPISODE)
     assert set(api) == {"procedure_at", "duration_minutes", "facility", "mri_reviewed_on", "tried_pt", "levels"}
     assert page == api
+
+
+BAD_EDIT = {"given_name": "", "family_name": "x" * 121, "phone": "555", "timezone": "Mars/Base", "language": "fr"}
+
+
+def test_patient_edit_page_and_api_refuse_the_same_fields_with_the_same_words(
+    as_role: Any, api_post: Any, web_app: Any, session: Any, env: Any, make_patient: Any
+) -> None:
+    patient = make_patient()
+    browser = as_role("coordinator")
+    page = _page_errors(browser.app, lambda: browser.post(f"/patients/{patient.id}/edit",
+                                                          {**BAD_EDIT, "sms_consent": "on"}))
+    token = create_token(session, env, SYSTEM.__class__(role="admin", label="test"), "coordinator@example.test")
+    session.flush()
+    answer = web_app.test_client().patch(f"/api/v1/patients/{patient.id}", json=BAD_EDIT,
+                                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 422
+    api = answer.get_json()["errors"]
+    assert set(api) == {"given_name", "family_name", "phone", "timezone", "language"}
+    assert page == api

@@ -77,6 +77,9 @@ class Route:
 ROUTES = [
     Route("enrol patient", "POST", "/patients", 201, body=lambda api: api.patient_data()),
     Route("get patient", "GET", "/patients/{id}", 200, setup=_patient),
+    Route("edit patient", "PATCH", "/patients/{id}", 200, setup=_patient, body=lambda api: {"language": "es"}),
+    Route("preview patient edit", "PATCH", "/patients/{id}", 200, setup=_patient,
+          body=lambda api: {"timezone": "America/Chicago"}, query="?preview=1"),
     Route("schedule episode", "POST", "/patients/{id}/episodes", 201, setup=_patient,
           body=lambda api: {"procedure_at": "2027-03-10T08:00", "holds": [{"drug": "apixaban"}]}),
     Route("get episode", "GET", "/episodes/{id}", 200, setup=_episode),

@@ -474,3 +474,69 @@ def test_the_printable_hold_plan_fits_one_page_in_each_language(seeded: Any) -> 
             assert b"/Count 1" in page.pdf(format="Letter")
         finally:
             browser.close()
+
+
+# --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
+
+
+def test_a_coordinator_edits_a_patients_zone_and_language_and_confirms_the_texts_it_changes(live: Any) -> None:
+    from pathway.services import episodes as ep
+    from pathway.services import patients as pt
+    from pathway.services.base import Actor
+    from tests.web.sms_words import template_words
+
+    server, _clock = live
+    with server.runtime.unit_of_work() as (session, env):
+        coordinator = Actor(role="coordinator", user_id=1, label="user:1")
+        patient = pt.enrol_patient(session, env, coordinator, {
+            "mrn": "MRN-8201", "given_name": "Rosa", "family_name": "Vega", "birth_date": "1947-01-09",
+            "phone": "(212) 555-0150", "timezone": "America/New_York", "language": "en", "sms_consent": True})
+        ep.schedule_episode(session, env, coordinator, patient.id, {
+            "procedure_at": "2027-03-10T08:00", "facility": "Riverside Surgery Center"})
+        pid = patient.id
+    sync_playwright = _playwright()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"patient-edit-{name}.png"), full_page=True)
+
+        try:
+            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
+            page.wait_for_url(server.url + "/")
+            page.goto(f"{server.url}/patients/{pid}")
+            page.get_by_role("link", name="Edit").click()
+            page.wait_for_url(f"{server.url}/patients/{pid}/edit")
+            assert page.get_by_label("Family name").input_value() == "Vega"
+            assert page.get_by_label("Mobile phone").input_value() == "(212) 555-0150"
+
+            # A bad number is refused on the form, nothing saved.
+            page.get_by_label("Mobile phone").fill("555")
+            page.get_by_role("button", name="Review and save").click()
+            assert page.get_by_text("not a valid US mobile number: 555").first.is_visible()
+            shot("1-error")
+
+            # The patient moved to Chicago and prefers Spanish: the texts are shown before anything changes.
+            page.get_by_label("Mobile phone").fill("(212) 555-0150")
+            page.get_by_label("Patient's time zone").select_option("America/Chicago")
+            page.get_by_label("Language of texts").select_option("es")
+            page.get_by_role("button", name="Review and save").click()
+            page.get_by_role("heading", name="Confirm the changes to Vega, Rosa").wait_for()
+            assert page.get_by_text("Nothing has changed yet").is_visible()
+            rows = page.locator("tr.text-change")
+            assert rows.count() >= 2
+            pre = rows.filter(has_text="Tue 9 Mar 2027, 10:00 CST")
+            assert pre.count() == 1 and "Tue 9 Mar 2027, 10:00 EST" in pre.inner_text()
+            assert template_words("pre_procedure", "es") in pre.inner_text()
+            shot("2-preview")
+
+            page.get_by_role("button", name="Confirm and save").click()
+            page.wait_for_url(f"{server.url}/patients/{pid}")
+            saved = "Saved: Time zone, language of texts. 3 texts changed (time or words)."
+            assert page.get_by_text(saved).is_visible()
+            assert page.get_by_text("America/Chicago · Spanish texts").is_visible()
+            shot("3-saved")
+        finally:
+            browser.close()

@@ -87,6 +87,8 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any], tuple[s
         ("POST", "/patients/new", {"mrn": ""}, care),
         ("GET", f"/patients/{p}", {}, care),
         ("POST", f"/patients/{p}/consent", {"consent_method": "nope"}, care),
+        ("GET", f"/patients/{p}/edit", {}, care),
+        ("POST", f"/patients/{p}/edit", {"phone": "555"}, care),
         ("GET", f"/patients/{p}/episodes/new", {}, care),
         ("POST", f"/patients/{p}/episodes/new", {"procedure_at": ""}, care),
         ("GET", f"/episodes/{e}", {}, care),

@@ -179,3 +179,23 @@ def followups() -> Response:
     board = board_service.followup_board(db(), env(), a, status=q.status, proceduralist=q.proceduralist,
                                          limit=q.rows, offset=q.skip)  # audits the view
     return answer(answers.board(board, q))
+
+
+# --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
+
+
+@operation("/patients/<int:patient_id>", "PATCH",
+           summary="Change a patient's name, phone, time zone, language, detailed texts or consent; re-plans "
+                   "their texts.", tag="patients",
+           body=inputs.PatientUpdateIn, query=inputs.PreviewQuery, answers=(out.PatientChanged, out.PatientChange),
+           answer_text="Without preview: the patient with `change`. With ?preview=1: the PatientChange alone.",
+           description="Only the fields sent change (at least one; MRN, birth date and any other field are a 422). "
+                       "A new time zone moves texts not yet sent to the same local time in it; a new language or "
+                       "detailed-texts choice re-words them; a new number clears the refused-number flag and gets "
+                       "the enrolment text; `sms_consent: false` stops every text not yet sent.")
+def update_patient(patient_id: int) -> Response:
+    """Edit a patient. ``?preview=1`` answers what would change and changes nothing."""
+    a = staff()
+    preview = query(inputs.PreviewQuery).preview
+    result = patients.update_patient(db(), env(), a, patient_id, json_body(), preview=preview)
+    return answer(answers.patient_updated(env(), result))
