@@ -118,8 +118,9 @@ class Worker:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         self.housekeeping_tick()
-        log.info("worker %s started", self.dispatcher.worker_id)
-        scheduler.start()
+        if not self.stop.is_set():  # a signal during start-up: the scheduler never ran, nothing to wait for
+            log.info("worker %s started", self.dispatcher.worker_id)
+            scheduler.start()
         self.dispatcher.close()
         log.info("worker %s stopped", self.dispatcher.worker_id)
 

@@ -256,6 +256,14 @@ class DiffMessage(AnswerModel):
     send_at_local: LocalTwin
 
 
+class RewordedText(DiffMessage):
+    """A text not yet sent that keeps its time but gets new words (a medicine's label, the
+    patient's language, another hold added or removed)."""
+
+    body_before: str
+    body_after: str
+
+
 class DiffMilestone(Span):
     """A step a change adds."""
 
@@ -320,6 +328,8 @@ class PlanDiff(AnswerModel):
     summary: list[str]
     holds_at_risk: list[HoldAtRisk] = Field(
         description="holds the move breaks; applying it needs `confirm_holds_at_risk: true` (else 409)")
+    messages_reworded: list[RewordedText] = Field(
+        default_factory=list, description="texts not yet sent whose words change (their time does not)")
 
 
 class EpisodeChanged(Episode):

@@ -204,6 +204,9 @@ def plan_diff(diff: PlanDiff, result: RescheduleResult, definition: PathwayDefin
         notice=_planned_message(diff.notice, tz, definition) if diff.notice is not None else None,
         summary=diff.summary(tz, definition),
         holds_at_risk=holds_at_risk(result.holds_at_risk),
+        messages_reworded=[out.RewordedText(kind=rm.kind, label=_label(definition, rm.kind, message=True),
+                                            body_before=rm.body_before, body_after=rm.body_after,
+                                            **_times(tz, send_at=rm.send_at)) for rm in diff.reworded],
     )
 
 

@@ -7,12 +7,12 @@ decisions back, in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
@@ -25,6 +25,7 @@ from pathway.timeline import (
     Plan,
     PlanDiff,
     PlannedMessage,
+    RewordedMessage,
     StoredMessage,
     StoredMilestone,
     compute_hold,
@@ -135,7 +136,7 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         for m in episode_messages(session, episode)
     ]
     tz = ZoneInfo(episode.patient.timezone)
-    return diff_plan(
+    diff = diff_plan(
         stored_ms,
         stored_msgs,
         plan,
@@ -145,6 +146,29 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         tz=tz,
         now=env.now,
     )
+    return replace(diff, reworded=_reworded(session, env, episode, plan, diff))
+
+
+def _reworded(session: Session, env: Env, episode: Episode, plan: Plan, diff: PlanDiff) -> tuple[RewordedMessage, ...]:
+    """The texts not yet sent that stay at their time but whose words change.
+
+    A text's body is rendered when it is planned and is what the dispatcher sends; names
+    depend on the other holds (two medicines never read the same), on the hold's label and on
+    the patient's language and detailed-texts choice. Any of those can change without a time
+    changing, so every re-plan renders the texts it keeps and compares.
+    """
+    planned = {m.plan_key: m for m in plan.messages}
+    leaving = {sm.plan_key for sm in diff.messages_cancelled}
+    patient = episode.patient
+    found = []
+    for msg in episode_messages(session, episode):
+        pm = planned.get(msg.plan_key)
+        if msg.status != "scheduled" or pm is None or msg.plan_key in leaving:
+            continue
+        body = render(env, patient, pm, episode.holds)
+        if body != msg.body or msg.language != patient.language:
+            found.append(RewordedMessage(msg.plan_key, msg.kind, msg.send_at, msg.body, body))
+    return tuple(found)
 
 
 def notice_facts(episode: Episode) -> dict[str, str]:
@@ -215,24 +239,26 @@ def add_message(
     return msg
 
 
-def rerender_scheduled(session: Session, env: Env, episode: Episode) -> int:
-    """Re-render the bodies of texts not yet sent, from the current plan and names.
+def reword(session: Session, env: Env, episode: Episode, reworded: Sequence[RewordedMessage]) -> int:
+    """Give texts not yet sent their new words (see ``_reworded``); returns how many changed.
 
-    A text's body is what the dispatcher sends. After a change that alters words but not
-    times (a hold's patient_label, the patient's language or detailed-texts choice), call this
-    so the stored bodies (and the episode answer's `body`) say what the patient will get.
-    Only the body changes; a text's state is the outbox's (pathway/services/outbox.py).
+    Only the body and language change, and only while the text is still scheduled: a worker
+    that claimed it meanwhile sends what it claimed, and history keeps what was sent. The
+    state itself is the outbox's (pathway/services/outbox.py).
     """
-    planned = {m.plan_key: m for m in current_plan(env, episode).messages}
+    if not reworded:
+        return 0
+    language = episode.patient.language
     changed = 0
-    for msg in episode_messages(session, episode):
-        found = planned.get(msg.plan_key)
-        if msg.status != "scheduled" or found is None:
-            continue
-        body = render(env, episode.patient, found, episode.holds)
-        if body != msg.body:
-            msg.body, msg.language, changed = body, episode.patient.language, changed + 1
-    session.flush()
+    for rm in reworded:
+        result = session.execute(
+            update(Message)
+            .where(Message.episode_id == episode.id, Message.plan_key == rm.plan_key,
+                   Message.status == "scheduled")
+            .values(body=rm.body_after, language=language)
+            .execution_options(synchronize_session="fetch")
+        )
+        changed += result.rowcount  # type: ignore[attr-defined]
     return changed
 
 
@@ -370,6 +396,7 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
         )
     if diff.notice is not None:
         add_message(session, env, patient, diff.notice, episode=episode, milestone=None, reason=f"notice: {reason}")
+    reword(session, env, episode, diff.reworded)
     session.flush()
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "MESSAGE_STATUSES",
     "MILESTONE_STATUSES",
     "PlanDiff",
+    "RewordedMessage",
     "StoredMessage",
     "StoredMilestone",
     "diff_plan",
@@ -123,8 +124,25 @@ class _Labels:
 
 
 @dataclass(frozen=True)
+class RewordedMessage:
+    """A text not yet sent whose words change while its time stays: a medicine's label, the
+    patient's language or detailed-texts choice, another hold added or removed (names must stay
+    distinguishable), or reviewed template wording."""
+
+    plan_key: str
+    kind: str
+    send_at: datetime
+    body_before: str
+    body_after: str
+
+
+@dataclass(frozen=True)
 class PlanDiff:
-    """The changes that bring stored state in line with a plan."""
+    """The changes that bring stored state in line with a plan.
+
+    ``reworded`` is filled by the service, which renders bodies (the timeline plans times and
+    facts, not words); ``diff_plan`` leaves it empty.
+    """
 
     milestones_added: tuple[PlannedMilestone, ...]
     milestones_moved: tuple[tuple[StoredMilestone, PlannedMilestone], ...]
@@ -132,6 +150,7 @@ class PlanDiff:
     messages_cancelled: tuple[StoredMessage, ...]
     messages_added: tuple[PlannedMessage, ...]
     notice: PlannedMessage | None
+    reworded: tuple[RewordedMessage, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -142,6 +161,7 @@ class PlanDiff:
             or self.messages_cancelled
             or self.messages_added
             or self.notice
+            or self.reworded
         )
 
     def summary(self, tz: ZoneInfo, definition: PathwayDefinition | None = None) -> list[str]:
@@ -165,6 +185,8 @@ class PlanDiff:
             lines.append(f"Cancel: {labels.message(sm.kind)} {_when(sm.send_at, tz)}")
         for pm in self.messages_added:
             lines.append(f"Add: {labels.message(pm.kind)} {_when(pm.send_at, tz)}")
+        for rm in self.reworded:
+            lines.append(f"Reword: {labels.message(rm.kind)} {_when(rm.send_at, tz)}")
         if self.notice is not None:
             notice = self.notice
             lines.append(f"Send: {labels.message(notice.kind)} {_when(notice.send_at, tz)}")

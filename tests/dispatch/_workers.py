@@ -96,6 +96,10 @@ class WorkerProcess:
                 return None
         return self.proc.returncode
 
+    def wait_started(self, timeout: float = 60.0) -> bool:
+        """Until the worker says it started (its signal handlers are set from then on)."""
+        return wait_for(lambda: " started" in self.output() or not self.alive(), timeout=timeout, interval=0.05)
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

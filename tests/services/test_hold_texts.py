@@ -274,15 +274,48 @@ def test_the_restart_text_is_planned_from_the_recorded_end(session, env, staff, 
 def test_unsent_texts_are_re_rendered_when_a_medicines_name_changes(
     session, env, staff, make_patient, make_episode
 ) -> None:
-    from pathway.services.planning import hold_words, rerender_scheduled
+    from pathway.services.planning import compute_diff, hold_words, replan
 
     e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
     _sign_all(session, env, staff, e)
     (hold,) = e.holds
     assert hold_words(env, hold, e.patient) == "your blood thinner"
+    before = {m.plan_key: m.body for m in _hold_texts(session, e)}
     hold.patient_label = "Eliquis"
-    assert rerender_scheduled(session, env, e) == 2  # the last-dose and restart texts
+    preview = compute_diff(session, env, e)
+    assert {rm.plan_key for rm in preview.reworded} == set(before)  # the last-dose and restart texts
+    assert [rm.body_before for rm in preview.reworded] == [before[rm.plan_key] for rm in preview.reworded]
+    assert all("Eliquis" in rm.body_after for rm in preview.reworded)
+    assert not preview.messages_cancelled and not preview.messages_added  # same times: words only
+    assert all("Eliquis" not in m.body for m in _hold_texts(session, e))  # a preview changes nothing
+    diff = replan(session, env, staff["coordinator"], e, reason="label changed")
+    assert len(diff.reworded) == 2
+    session.expire_all()
     assert all("Eliquis" in m.body for m in _hold_texts(session, e))
+    assert compute_diff(session, env, e).is_empty  # applied: nothing left to reword
+
+
+def test_rewording_leaves_a_text_a_worker_has_claimed_as_it_was_claimed(
+    session, env, staff, make_patient, make_episode
+) -> None:
+    from sqlalchemy import update
+
+    from pathway.models import Message
+    from pathway.services.planning import compute_diff, episode_messages, reword
+
+    e = _episode(make_patient, make_episode, "en", [{"drug": "apixaban"}])
+    _sign_all(session, env, staff, e)
+    (hold,) = e.holds
+    hold.patient_label = "Eliquis"
+    diff = compute_diff(session, env, e)
+    claimed = diff.reworded[0].plan_key
+    # A worker claims one text between the diff and its application (its own conditional UPDATE).
+    session.execute(update(Message).where(Message.plan_key == claimed).values(status="sending"))
+    assert reword(session, env, e, diff.reworded) == len(diff.reworded) - 1
+    session.expire_all()
+    bodies = {m.plan_key: m.body for m in episode_messages(session, e) if m.kind in ("last_dose", "restart")}
+    assert "Eliquis" not in bodies[claimed]
+    assert all("Eliquis" in b for k, b in bodies.items() if k != claimed)
 
 
 def test_a_hold_signed_too_late_for_a_text_on_its_last_dose_day_goes_on_the_worklist(

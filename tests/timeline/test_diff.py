@@ -101,6 +101,22 @@ def test_replanning_unchanged_facts_changes_nothing(
     assert diff.summary(NY) == []
 
 
+def test_a_text_reworded_at_the_same_time_is_a_change_and_a_summary_line(
+    definition: PathwayDefinition, quiet: QuietHours, base: EpisodeFacts
+) -> None:
+    from dataclasses import replace
+
+    from pathway.timeline import RewordedMessage
+
+    before = stored(plan_episode(definition, base, quiet, now=EARLY))
+    diff = rediff(definition, quiet, before, base)
+    text = next(m for m in plan_episode(definition, base, quiet, now=EARLY).messages if m.kind == "check_72h")
+    reworded = replace(diff, reworded=(RewordedMessage(text.plan_key, text.kind, text.send_at, "old", "new"),))
+    assert not reworded.is_empty
+    (line,) = reworded.summary(NY)
+    assert line.startswith("Reword: ") and "72" in line
+
+
 def test_procedure_moved_replaces_every_dated_text_and_sends_one_notice(
     definition: PathwayDefinition, quiet: QuietHours, base: EpisodeFacts, make_facts: FactsBuilder,
     make_hold: HoldBuilder,
