@@ -32,7 +32,7 @@ from pathway.schemas.inputs import (
 from pathway.schemas.vocab import APPOINTMENT_KINDS
 from pathway.services import tasks
 from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationError, audit, get_or_404, read_input
-from pathway.services.planning import compute_diff, episode_messages, hold_words, replan, rerender_scheduled
+from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
 from pathway.timeline.gonogo import Blocker
@@ -615,8 +615,7 @@ def add_hold(
         return RescheduleResult(episode, diff, False, at, at)
     episode.holds.append(hold)
     session.flush()
-    diff = replan(session, env, actor, episode, reason="hold added")
-    rerender_scheduled(session, env, episode)  # other holds' texts may now name their medicine apart
+    diff = replan(session, env, actor, episode, reason="hold added")  # rewords other holds' texts as needed
     audit(session, env, actor, "hold.add", "hold", hold.id, patient_id=episode.patient_id,
           detail={"drug": hold.drug_key or "free-text", "episode_id": episode.id})
     return RescheduleResult(episode, diff, True, at, at, hold=hold)
@@ -667,8 +666,7 @@ def remove_hold(
     session.flush()
     session.expire(episode, ["holds"])
     tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{hold.id}"], "hold removed: nothing to sign again")
-    diff = replan(session, env, actor, episode, reason="hold removed")
-    rerender_scheduled(session, env, episode)  # the other holds' texts may name their medicine differently now
+    diff = replan(session, env, actor, episode, reason="hold removed")  # rewords other holds' texts as needed
     if stopped:
         tasks.open_task(session, env, "restart_after_removal", f"hold:{hold.id}",
                         "Hold removed after its last dose: call the patient about restarting the medicine (as the "

@@ -348,3 +348,30 @@ def test_a_hold_is_removed_only_before_the_procedure(api: Harness) -> None:
     assert api.post(f"/episodes/{e['id']}/procedure-end", {"ended_at": "2027-03-10T09:00"}).status == 200
     ended = _delete(api, f"/holds/{hold_id}?confirm_stopped=1")
     assert ended.status == 409 and "ended" in ended.json["message"]
+
+
+# --- words: adding or removing a hold rewords the other holds' texts ------------------------
+
+
+def test_adding_then_removing_a_hold_rewords_the_other_holds_pending_texts_in_preview_and_applied(
+        api: Harness) -> None:
+    e = api.episode(holds=[{"drug": "warfarin"}])
+    warfarin = e["holds"][0]["id"]
+    _approve(api, warfarin)
+    (alone,) = _bodies(api.get(f"/episodes/{e['id']}").json, "last_dose")
+    preview = api.post(f"/episodes/{e['id']}/holds?preview=1", {"drug": "apixaban"}).json
+    (reworded,) = [m for m in preview["messages_reworded"] if m["kind"] == "last_dose"]
+    assert reworded["body_before"] == alone and reworded["body_after"] != alone
+    assert any(line.startswith("Reword: ") for line in preview["summary"])
+    assert _bodies(api.get(f"/episodes/{e['id']}").json, "last_dose") == [alone]  # a preview changes nothing
+    added = api.post(f"/episodes/{e['id']}/holds", {"drug": "apixaban"})
+    assert added.status == 201
+    assert [m["body_after"] for m in added.json["change"]["messages_reworded"] if m["kind"] == "last_dose"] == [
+        reworded["body_after"]]
+    assert _bodies(added.json, "last_dose") == [reworded["body_after"]]  # apixaban's waits for its signature
+    apixaban = added.json["holds"][-1]["id"]
+    removed = _delete(api, f"/holds/{apixaban}")
+    assert removed.status == 200
+    assert [m["body_after"] for m in removed.json["change"]["messages_reworded"] if m["kind"] == "last_dose"] == [
+        alone]
+    assert _bodies(removed.json, "last_dose") == [alone]
