@@ -145,6 +145,8 @@ class RescheduleResult:
     # stopped it (a removal after its last dose).
     hold: MedicationHold | None = None
     stopped: bool = False
+    # A hold added whose last dose has already passed: the patient cannot stop it in time.
+    late: HoldAtRisk | None = None
 
 
 class HoldsAtRisk(Conflict):
@@ -603,6 +605,11 @@ def add_hold(
         raise ValidationError({"drug": f"{hold.drug_name} is already held in this episode; record its clearance "
                                        "there instead"})
     at = episode.procedure_at
+    # Its last dose may already be past: the patient cannot stop in time (told before it is saved;
+    # once signed the go / no go says hold_started_late).
+    late = hold_at_risk("new", hold.drug_name, HoldPlanInput(hold.stop_days, hold.stop_hours, hold.restart_hours),
+                        signed_last_dose=None, procedure_at=at, tz=ZoneInfo(episode.patient.timezone),
+                        duration=timedelta(minutes=episode.duration_minutes), now=env.now)
     if preview:
         with session.begin_nested() as sp:
             episode.holds.append(hold)
@@ -612,13 +619,14 @@ def add_hold(
         session.expire(episode)
         audit(session, env, actor, "hold.add_preview", "episode", episode.id, patient_id=episode.patient_id,
               detail={"drug": hold.drug_key or "free-text"})
-        return RescheduleResult(episode, diff, False, at, at)
+        return RescheduleResult(episode, diff, False, at, at, late=late)
     episode.holds.append(hold)
     session.flush()
     diff = replan(session, env, actor, episode, reason="hold added")  # rewords other holds' texts as needed
     audit(session, env, actor, "hold.add", "hold", hold.id, patient_id=episode.patient_id,
-          detail={"drug": hold.drug_key or "free-text", "episode_id": episode.id})
-    return RescheduleResult(episode, diff, True, at, at, hold=hold)
+          detail={"drug": hold.drug_key or "free-text", "episode_id": episode.id, "started_late": late is not None})
+    risks = ((hold.id, late),) if late is not None else ()
+    return RescheduleResult(episode, diff, True, at, at, risks, hold=hold, late=late)
 
 
 def remove_hold(

@@ -462,13 +462,14 @@ def _texts_change(diff: Any) -> bool:
 
 
 def _change_preview(e: Any, result: Any, *, title: str, lead: str, action: str, hidden: Mapping[str, Any],
-                    confirm_text: str, warnings: tuple[str, ...] = (), check: tuple[str, str] | None = None,
-                    check_error: str = "", status: int = 200) -> Any:
+                    confirm_text: str, warnings: tuple[str, ...] = (), warning_title: str = "",
+                    check: tuple[str, str] | None = None, check_error: str = "", status: int = 200) -> Any:
     """The confirm step of an edit: what re-planning will do (texts cancelled, added and
     re-worded, with their words), then the same form again with confirm=yes."""
     tz = ZoneInfo(e.patient.timezone)
     return render_template("episodes/change_preview.html", e=e, p=e.patient, title=title, lead=lead, action=action,
-                           hidden=hidden, confirm_text=confirm_text, warnings=warnings, check=check,
+                           hidden=hidden, confirm_text=confirm_text, warnings=warnings,
+                           warning_title=warning_title or "The patient may have stopped this medicine", check=check,
                            check_error=check_error, lines=result.diff.summary(tz, env().rules.definition),
                            reworded=result.diff.reworded), status
 
@@ -540,8 +541,13 @@ def add_hold(episode_id: int) -> Any:
         return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"hold-{result.hold.id}"))
     hidden = {k: v for k, v in values.items() if k.startswith("hold-0-")}
     name = env().rules.catalogue.find(holds[0]["drug"])
+    late = result.late
+    warnings = (f"Its last dose ({late.last_dose_on:%a %b} {late.last_dose_on.day}) has already passed: the patient "
+                "cannot stop it in time for this procedure date. Agree a plan with the prescriber; the procedure may "
+                "need to move.",) if late is not None else ()
     return _change_preview(
         result.episode, result, title=f"Add {name.name if name else holds[0]['drug']} to the holds",
+        warnings=warnings, warning_title="Too late to stop this medicine in time",
         lead="Nothing has changed yet. The new hold starts as clearance needed: it goes on the worklist, and no "
              "stop text is sent until the prescriber approves and a clinician signs it. Re-planning will do this:",
         action=url_for("pages.add_hold", episode_id=episode_id), hidden=hidden, confirm_text="Add the hold")

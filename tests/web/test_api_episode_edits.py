@@ -176,7 +176,7 @@ def test_adding_a_hold_plans_its_clearance_and_puts_it_on_the_worklist(api: Harn
     assert got["go"] is False and "hold_unsigned" in _codes(got)
     items = [i for i in api.get("/worklist").json["items"] if i["subject_id"] == hold["id"]]
     assert [i["kind"] for i in items] == ["hold_unresolved"]
-    assert _audit(api, "hold.add")[-1] == {"drug": "apixaban", "episode_id": e["id"]}
+    assert _audit(api, "hold.add")[-1] == {"drug": "apixaban", "episode_id": e["id"], "started_late": False}
     # Requested, it is on the clinicians' "Holds to sign".
     assert api.post(f"/holds/{hold['id']}/clearance", {"status": "requested"}).status == 200
     assert hold["id"] in [i["hold_id"] for i in api.get("/holds?status=unsigned").json["items"]]
@@ -375,3 +375,17 @@ def test_adding_then_removing_a_hold_rewords_the_other_holds_pending_texts_in_pr
     assert [m["body_after"] for m in removed.json["change"]["messages_reworded"] if m["kind"] == "last_dose"] == [
         alone]
     assert _bodies(removed.json, "last_dose") == [alone]
+
+
+def test_a_hold_added_after_its_last_dose_would_have_been_is_answered_as_started_late(api: Harness) -> None:
+    e = api.episode()
+    api.clock.set(datetime(2027, 3, 5, 15, 0, tzinfo=UTC))  # 5 days before: clopidogrel needs 7
+    added = api.post(f"/episodes/{e['id']}/holds", CLOPIDOGREL)
+    assert added.status == 201
+    hold = added.json["holds"][-1]
+    assert added.json["change"]["holds_at_risk"] == [
+        {"hold_id": hold["id"], "drug": "clopidogrel", "last_dose_on": "2027-03-02", "problem": "hold_started_late"}]
+    assert _audit(api, "hold.add")[-1]["started_late"] is True
+    # Once signed, the go / no go says so.
+    _approve(api, hold["id"])
+    assert "hold_started_late" in _codes(api.get(f"/episodes/{e['id']}").json)

@@ -152,3 +152,13 @@ def test_edit_pages_answer_404_to_other_roles_and_to_a_hold_of_another_episode(
     session.expire_all()
     episode = session.get(Episode, e.id)
     assert episode.facility == "Riverside Surgery Center" and [h.id for h in episode.holds] == [hold_id]
+
+
+def test_adding_a_hold_too_late_to_stop_warns_before_it_is_saved(
+        as_role: Any, make_episode: Any, web_clock: FixedClock) -> None:
+    e = make_episode()
+    web_clock.set(datetime(2027, 3, 5, 15, 0, tzinfo=UTC))  # clopidogrel needs 7 days; 5 are left
+    preview = as_role("coordinator").post(f"/episodes/{e.id}/holds", {"hold-0-drug": "clopidogrel"})
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Too late to stop this medicine in time" in text
+    assert "Tue Mar 2" in text and "cannot stop it in time" in text
