@@ -74,6 +74,9 @@ class Episode(Base):
         back_populates="episode", order_by="MedicationHold.id", cascade="all, delete-orphan",
         primaryjoin="and_(Episode.id == MedicationHold.episode_id, MedicationHold.removed_at.is_(None))",
     )
+    # Every hold ever entered, removed ones too: for the record (a removed hold's steps and texts
+    # still name it). Read-only; change holds through ``holds``.
+    all_holds: Mapped[list[MedicationHold]] = relationship(order_by="MedicationHold.id", viewonly=True)
     milestones: Mapped[list[Milestone]] = relationship(
         back_populates="episode", order_by="Milestone.id", cascade="all, delete-orphan"
     )

@@ -29,6 +29,7 @@ from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
+from pathway.services.tasks import NOTE_REQUIRED
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
@@ -77,7 +78,8 @@ def worklist() -> Any:
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
     items = everything[(page - 1) * WORKLIST_PAGE: page * WORKLIST_PAGE]
     return render_template("pages/worklist.html", items=items, everything=everything, page=page, pages=pages,
-                           more=len(everything) >= WORKLIST_LIMIT, link_for=_worklist_link)
+                           more=len(everything) >= WORKLIST_LIMIT, link_for=_worklist_link,
+                           note_required=NOTE_REQUIRED)
 
 
 def _worklist_link(item: WorklistItem) -> str:
@@ -275,7 +277,7 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
     db().commit()
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
-                           catalogue=env().rules.catalogue.all()), status
+                           catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED), status
 
 
 @bp.route("/episodes/<int:episode_id>")

@@ -568,5 +568,10 @@ def test_a_coordinator_edits_details_adds_a_hold_and_removes_holds_with_the_stop
             call = "Hold removed after its last dose: call about restarting clopidogrel"
             page.get_by_text(call, exact=True).wait_for()
             shot("08-worklist-call")
+            page.get_by_label("The call: whom you reached and what they were told").fill(
+                "Reached Rosa: restart clopidogrel as Dr. Ortiz advises")
+            page.get_by_role("button", name="Done").click()
+            page.get_by_text("Task marked as done.").wait_for()
+            shot("09-worklist-call-recorded")
         finally:
             browser.close()

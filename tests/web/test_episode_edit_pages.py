@@ -109,6 +109,8 @@ def test_removing_a_hold_asks_first_then_cancels_its_texts(as_role: Any, make_ep
     assert session.get(Episode, e.id).holds == []
     page = coordinator.text(f"/episodes/{e.id}")
     assert "Hold removed" in page and f'id="hold-{hold_id}"' not in page
+    # Its cancelled steps stay on the timeline, still naming the medicine.
+    assert "Last dose before the hold: clopidogrel (hold removed)" in page
     # Once removed, its page and its forms are gone: a second removal says so.
     again = coordinator.get(f"/episodes/{e.id}/holds/{hold_id}/remove")
     assert again.status_code == 302
@@ -134,6 +136,14 @@ def test_removing_a_stopped_hold_warns_and_needs_the_box_ticked(
     assert task.subject == f"hold:{hold_id}" and task.resolved_at is None
     worklist = coordinator.text("/")
     assert "Hold removed after its last dose: call about restarting clopidogrel" in worklist
+    # The call is recorded on the worklist itself: a note is asked for, and needed.
+    assert f'id="resolution-{task.id}"' in worklist
+    coordinator.post(f"/tasks/{task.id}/resolve", {"resolution": ""})
+    session.expire_all()
+    assert session.get(Task, task.id).resolved_at is None
+    coordinator.post(f"/tasks/{task.id}/resolve", {"resolution": "Reached Rosa; restart as Dr. Ortiz advises"})
+    session.expire_all()
+    assert session.get(Task, task.id).resolution == "Reached Rosa; restart as Dr. Ortiz advises"
 
 
 def test_edit_pages_answer_404_to_other_roles_and_to_a_hold_of_another_episode(
