@@ -532,6 +532,7 @@ def test_a_coordinator_edits_details_adds_a_hold_and_removes_holds_with_the_stop
             page.get_by_text("Add a medicine to hold").click()
             page.locator("#f-hold-0-drug").select_option("aspirin-secondary")
             page.locator("#f-hold-0-prescriber_name").fill("Dr. Alan Ortiz")
+            page.locator("#add-hold").screenshot(path=str(EDIT_SHOTS / "edit-03a-add-hold-form.png"))
             page.get_by_role("button", name="Review and add").click()
             page.get_by_role("heading", name="Add aspirin (secondary prevention) to the holds").wait_for()
             shot("03-add-hold-preview")
