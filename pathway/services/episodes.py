@@ -38,7 +38,7 @@ from pathway.timeline import gonogo as rules
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.holds import HoldAtRisk, hold_at_risk
 from pathway.timeline.localtime import local_date
-from pathway.timeline.texts import text_context
+from pathway.timeline.texts import join_words, text_context
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
@@ -282,20 +282,9 @@ def reschedule(
 
 # --- what a notice says about the medicines ------------------------------------------------
 
-# A notice that concerns medicines, per language: the whole text, in place of the template's
-# (the templates take no list of medicines yet). {medicines} comes from _medicines (each named
-# by planning.hold_words); the other names are the template's own variables.
-NOTICE_MEDICINES = {
-    ("date_changed", "en"): ("{clinic_name}: {procedure} is now {procedure_when}. We will text a new last-dose "
-                             "day for {medicines}. Questions? {clinic_phone}"),
-    ("date_changed", "es"): ("{clinic_name}: {procedure} cambió al {procedure_when}. Le enviaremos el nuevo día "
-                             "de la última dosis de {medicines}. Dudas: {clinic_phone}"),
-    ("cancelled", "en"): ("{clinic_name}: {procedure} on {procedure_date} is cancelled and reminders have stopped. "
-                          "Restart {medicines} only as your doctor advises. Questions? {clinic_phone}"),
-    ("cancelled", "es"): ("{clinic_name}: se canceló {procedure} del {procedure_date}. Vuelva a tomar {medicines} "
-                          "solo como le indique su médico. Dudas: {clinic_phone}"),
-}
-_AND = {"en": " and ", "es": " y "}
+# The variant of a notice's template that names medicines: `templates/sms/<kind>.medicines.<lang>.txt`
+# (the message's kind stays `kind`; only its words differ from the plain template's).
+NOTICE_MEDICINES_VARIANT = "medicines"
 
 
 def _medicines(env: Env, holds: list[MedicationHold], lang: str) -> str:
@@ -307,13 +296,12 @@ def _medicines(env: Env, holds: list[MedicationHold], lang: str) -> str:
         name = hold_words(env, hold, hold.episode.patient)
         if name not in names:
             names.append(name)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + _AND[lang] + names[-1]
+    return join_words(names, lang)
 
 
 def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, holds: list[MedicationHold]) -> None:
-    """Word the notice just planned (still scheduled, not yet claimed) so it names the medicines."""
+    """Word the notice just planned (still scheduled, not yet claimed) with its template's
+    medicines variant, so it names the medicines."""
     if not holds:
         return
     patient = episode.patient
@@ -325,8 +313,8 @@ def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, hold
     context = text_context({"procedure_at": episode.procedure_at.isoformat()}, lang=lang,
                            tz=ZoneInfo(patient.timezone), detailed=patient.detailed_texts,
                            clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
-    words = _medicines(env, holds, lang)
-    notice.body = NOTICE_MEDICINES[(kind, lang)].format(medicines=words, **context)
+    context["drug"] = _medicines(env, holds, lang)
+    notice.body = env.rules.templates.render(kind, lang, context, variant=NOTICE_MEDICINES_VARIANT)
 
 
 def record_procedure_end(

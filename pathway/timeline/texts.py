@@ -109,7 +109,8 @@ def segments(body: str) -> SegmentInfo:
 
 _WEEKDAYS: dict[str, tuple[str, ...]] = {
     Language.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-    Language.ES: ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+    # Spanish writes the weekday out ("martes 2 de marzo"): "mar" is also "marzo" and "sea".
+    Language.ES: ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
 }
 _MONTHS: dict[str, tuple[str, ...]] = {
     Language.EN: ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
@@ -205,7 +206,7 @@ def _check_lang(lang: str) -> None:
 
 
 def format_date(day: date, lang: str) -> str:
-    """'Tue Mar 2' in English, 'mar 2 de marzo' in Spanish."""
+    """'Tue Mar 2' in English, 'martes 2 de marzo' in Spanish."""
     _check_lang(lang)
     weekday = _WEEKDAYS[lang][day.weekday()]
     month = _MONTHS[lang][day.month - 1]
@@ -224,7 +225,7 @@ def format_time(t: time, lang: str) -> str:
 
 
 def format_when(local: datetime, lang: str, *, deadline: bool = False) -> str:
-    """A local date and time as one phrase: 'Tue Mar 2 at 5:00 PM' / 'mar 2 de marzo a las 17:00'.
+    """A local date and time as one phrase: 'Tue Mar 2 at 5:00 PM' / 'martes 2 de marzo a las 17:00'.
 
     `deadline` says "by"/"antes de" instead of "at"/"a". Spanish uses the singular article
     for one o'clock ("a la 1:00").
@@ -286,54 +287,72 @@ def text_context(
 
 # --- Templates ---------------------------------------------------------------------------
 
-_TEMPLATE_NAME = re.compile(r"^(?P<kind>[a-z0-9_]+)\.(?P<lang>[a-z]{2})\.txt$")
+# `<kind>.<lang>.txt`, or `<kind>.<variant>.<lang>.txt` for the same kind of text worded for a
+# case the plain template does not cover (a date-change notice that names medicines). The
+# message's kind is the same either way; only the words differ.
+_TEMPLATE_NAME = re.compile(r"^(?P<kind>[a-z0-9_]+)(?:\.(?P<variant>[a-z0-9_]+))?\.(?P<lang>[a-z]{2})\.txt$")
 
 
 @dataclass(frozen=True)
 class TemplateSet:
-    """Every SMS template, keyed by (kind, language)."""
+    """Every SMS template, keyed by (kind, language, variant); the plain template's variant is ""."""
 
-    templates: Mapping[tuple[str, str], string.Template]
+    templates: Mapping[tuple[str, str, str], string.Template]
 
     @classmethod
     def load(cls, directory: Path | None = None) -> TemplateSet:
-        """Read `<kind>.<lang>.txt` files; a badly named file or placeholder is an error."""
+        """Read `<kind>[.<variant>].<lang>.txt` files; a badly named file or placeholder is an
+        error, and so is a variant without its plain template."""
         folder = directory or sms_templates_dir()
-        found: dict[tuple[str, str], string.Template] = {}
+        found: dict[tuple[str, str, str], string.Template] = {}
         for path in sorted(folder.glob("*.txt")):
             match = _TEMPLATE_NAME.match(path.name)
             if match is None:
-                raise TemplateError(f"{path.name}: template files are named <kind>.<lang>.txt")
+                raise TemplateError(f"{path.name}: template files are named <kind>.<lang>.txt "
+                                    "or <kind>.<variant>.<lang>.txt")
             template = string.Template(path.read_text(encoding="utf-8").strip())
             if not template.is_valid():
                 raise TemplateError(f"{path.name}: has a malformed $placeholder")
-            found[(match["kind"], match["lang"])] = template
+            found[(match["kind"], match["lang"], match["variant"] or "")] = template
         if not found:
             raise TemplateError(f"no SMS templates in {folder}")
+        for kind, lang, variant in found:
+            if (kind, lang, "") not in found:
+                raise TemplateError(f"{kind}.{variant}.{lang}.txt: no plain {kind}.{lang}.txt beside it")
         return cls(MappingProxyType(found))
 
     def keys(self) -> tuple[tuple[str, str], ...]:
         """All (kind, language) pairs, sorted."""
+        return tuple(sorted({(kind, lang) for kind, lang, _ in self.templates}))
+
+    def names(self) -> tuple[tuple[str, str, str], ...]:
+        """Every (kind, language, variant), sorted: what a test renders to check them all."""
         return tuple(sorted(self.templates))
 
-    def source(self, kind: str, lang: str) -> str:
+    def variants(self, kind: str, lang: str) -> tuple[str, ...]:
+        """The variants of a kind in a language, the plain one ("") first."""
+        return tuple(sorted(v for k, la, v in self.templates if (k, la) == (kind, lang)))
+
+    def source(self, kind: str, lang: str, variant: str = "") -> str:
         """The raw template text (for tests and previews)."""
-        return self._template(kind, lang).template
+        return self._template(kind, lang, variant).template
 
-    def variables(self, kind: str, lang: str) -> tuple[str, ...]:
+    def variables(self, kind: str, lang: str, variant: str = "") -> tuple[str, ...]:
         """The $names a template uses."""
-        return tuple(self._template(kind, lang).get_identifiers())
+        return tuple(self._template(kind, lang, variant).get_identifiers())
 
-    def render(self, kind: str, lang: str, context: Mapping[str, str]) -> str:
+    def render(self, kind: str, lang: str, context: Mapping[str, str], variant: str = "") -> str:
         """The text body; every variable the template uses must be in `context`."""
+        name = f"{kind}.{variant}" if variant else kind
         try:
-            body = self._template(kind, lang).substitute(context)
+            body = self._template(kind, lang, variant).substitute(context)
         except KeyError as exc:
-            raise TemplateError(f"{kind}.{lang}: no value for ${exc.args[0]}") from None
+            raise TemplateError(f"{name}.{lang}: no value for ${exc.args[0]}") from None
         return body.strip()
 
-    def _template(self, kind: str, lang: str) -> string.Template:
+    def _template(self, kind: str, lang: str, variant: str = "") -> string.Template:
         try:
-            return self.templates[(kind, lang)]
+            return self.templates[(kind, lang, variant)]
         except KeyError:
-            raise TemplateError(f"no template for {kind!r} in {lang!r}") from None
+            what = f"{kind!r} (variant {variant!r})" if variant else repr(kind)
+            raise TemplateError(f"no template for {what} in {lang!r}") from None

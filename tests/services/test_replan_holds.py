@@ -118,8 +118,8 @@ def test_hold_at_risk_comes_right_below_red_flags(session, env, staff, make_epis
     assert kinds[:2] == ["red_flag", "hold_at_risk"]
 
 
-@pytest.mark.parametrize(("lang", "words"), [("en", "We will text a new last-dose day for your "),
-                                             ("es", "Le enviaremos el nuevo día de la última dosis de su ")])
+@pytest.mark.parametrize(("lang", "words"), [("en", "We will text when to stop your anti-platelet medicine."),
+                                             ("es", "Le avisaremos cuándo dejar de tomar su antiplaquetario.")])
 def test_moving_later_names_the_medicines_with_a_new_last_dose_day(
     session, env, staff, make_patient, make_episode, lang, words
 ) -> None:
@@ -141,7 +141,7 @@ def test_a_detailed_date_change_names_each_drug(session, env, staff, make_patien
         _approve(session, env, staff, h)
     ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-17T08:00"})
     (notice,) = _msgs(session, e, "date_changed")
-    assert "new last-dose day for clopidogrel and apixaban." in notice.body
+    assert "We will text when to stop clopidogrel and apixaban." in notice.body
 
 
 # --- cancelling ----------------------------------------------------------------------------
@@ -165,8 +165,8 @@ def test_cancel_before_any_stop_keeps_todays_text_and_opens_no_task(session, env
 
 
 @pytest.mark.parametrize(("lang", "words"), [
-    ("en", "Restart your blood thinner only as your doctor advises. Questions? "),
-    ("es", "Vuelva a tomar su anticoagulante solo como le indique su médico. Dudas: "),
+    ("en", "Restart your blood thinner only as your doctor says. Call "),
+    ("es", "Vuelva a tomar su anticoagulante solo si su médico se lo indica. Dudas: "),
 ])
 def test_cancel_after_a_stop_tells_the_patient_to_restart_and_opens_a_call_task(
     session, env, staff, make_patient, make_episode, lang, words
@@ -243,4 +243,4 @@ def test_a_cancellation_after_a_stop_names_each_medicine_as_the_patients_other_t
     later = at(env, datetime(2027, 3, 9, 15, 0, tzinfo=UTC))  # both last doses are past
     ep.cancel_episode(session, later, staff["coordinator"], e.id, {"reason": "surgeon unwell"})
     (notice,) = _msgs(session, e, "cancelled")
-    assert "Restart Eliquis and your anti-platelet medicine only as your doctor advises" in notice.body
+    assert "Restart Eliquis and your anti-platelet medicine only as your doctor says" in notice.body

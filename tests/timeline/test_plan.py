@@ -265,7 +265,7 @@ def test_message_context_carries_facts_not_phrases(
     assert "drug_label" not in by_kind["pre_procedure"].context
 
 
-@pytest.mark.parametrize(("lang", "phrase"), [("en", "on Tue Mar 2,"), ("es", "el mar 2 de marzo")])
+@pytest.mark.parametrize(("lang", "phrase"), [("en", "on Tue Mar 2."), ("es", "el martes 2 de marzo")])
 def test_planned_last_dose_text_renders_the_reference_date(
     definition: PathwayDefinition, quiet: QuietHours, templates: TemplateSet,
     make_facts: FactsBuilder, make_hold: HoldBuilder, lang: str, phrase: str,

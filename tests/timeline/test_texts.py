@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from pathway.timeline import (
+    NOTICE_KINDS,
     TEXT_KINDS,
     Catalogue,
     PathwayDefinition,
@@ -21,63 +22,127 @@ from pathway.timeline import (
     segments,
     text_context,
 )
+from pathway.timeline.texts import MedicineName, join_words, medicine_words
 
 UTC = UTC
 NY = ZoneInfo("America/New_York")
 LANGS = ("en", "es")
-# Worst case for length: a Saturday in September (longest Spanish month; "sáb" forces UCS-2),
-# 12:30 PM, the longest clinic name we budget for (30 characters) and detailed texts.
-WORST_INSTANT = "2027-09-25T16:30:00+00:00"
-LONG_CLINIC = "St. Mary's Interventional Pain"
+# The worst case for length, built from the data: the longest date phrase for every weekday
+# (from the phrase tables), the longest time, and the longest names the catalogue gives its
+# medicines. The clinic name is 24 characters (the longest we budget for), in plain letters for
+# English and with accents for Spanish, which is then counted as UCS-2 whatever the template says.
+CLINIC = {"en": "Northside Pain Institute", "es": "Clínica San José del Río"}
 PHONE = "(555) 555-0123"
+TYPICAL_CLINIC = "Lakeside Pain Clinic"
 FORBIDDEN = ("mild", "stenosis", "decompression", "spine", "blood thinner", "anticoagulante")
+# Instants a planned text's facts carry (pathway.timeline.plan), each given the worst instant.
+INSTANT_FACTS = ("procedure_at", "restart_at", "follow_up_at", "pt_start_at", "last_dose_at")
 
 
-def worst_facts(drug_label: str) -> dict[str, str]:
-    facts = {"drug_label": drug_label, "hold_ref": "h1", "last_dose_date": "2027-09-25"}
-    for name in ("procedure_at", "restart_at", "follow_up_at", "pt_start_at", "last_dose_at"):
-        facts[name] = WORST_INSTANT
-    return facts
+def test_the_worst_case_clinic_names_are_24_characters_and_only_spanish_needs_ucs2() -> None:
+    assert {len(name) for name in CLINIC.values()} == {24}
+    assert segments(CLINIC["en"]).encoding == "GSM-7" and segments(CLINIC["es"]).encoding == "UCS-2"
 
 
-def longest_drug_name(catalogue: Catalogue) -> str:
-    return max((d.name for d in catalogue.all()), key=len)
+def worst_instants(lang: str) -> list[datetime]:
+    """For each weekday, its longest date phrase at the longest time of day, in New York.
+
+    One per weekday rather than one overall: the longest Spanish date ("miércoles 29 de
+    septiembre") is GSM-7, a shorter one ("sábado 25 de septiembre") is not."""
+    days = [date(2027, 1, 1) + timedelta(days=n) for n in range(2 * 366)]
+    clock = max((time(h, m) for h in range(24) for m in range(60)), key=lambda t: len(format_time(t, lang)))
+    out = []
+    for weekday in range(7):
+        day = max((d for d in days if d.weekday() == weekday), key=lambda d: len(format_date(d, lang)))
+        out.append(datetime.combine(day, clock, NY))
+    return out
+
+
+def medicine_names(catalogue: Catalogue) -> list[MedicineName]:
+    return [MedicineName(d.name, "", {lang: d.patient_term(lang) for lang in LANGS}) for d in catalogue.all()]
+
+
+def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int) -> str:
+    """`count` medicines named the longest ways the catalogue allows, joined as a text joins them
+    (the plain group terms by default, the drug names for detailed texts; all different, so the
+    naming rule never swaps one for a drug name)."""
+    words = {medicine_words(name, lang, detailed) for name in medicine_names(catalogue)}
+    longest = sorted(words, key=lambda w: (-len(w), w))[:count]
+    assert len(longest) == count
+    return join_words(longest, lang)
+
+
+def render_worst(
+    templates: TemplateSet, catalogue: Catalogue, kind: str, lang: str, variant: str, *,
+    detailed: bool, medicines: int, clinic: str | None = None,
+) -> tuple[str, SegmentInfo]:
+    """The body that takes the most segments over every weekday's worst date."""
+    found: tuple[str, SegmentInfo] | None = None
+    for local in worst_instants(lang):
+        facts = {name: local.isoformat() for name in INSTANT_FACTS}
+        facts["last_dose_date"] = local.date().isoformat()
+        context = text_context(facts, lang=lang, tz=NY, clinic_name=clinic or CLINIC[lang], clinic_phone=PHONE,
+                               detailed=detailed)
+        if "drug" in templates.variables(kind, lang, variant):
+            context["drug"] = worst_medicines(catalogue, lang, detailed, medicines)
+        body = templates.render(kind, lang, context, variant)
+        info = segments(body)
+        if found is None or (info.segments, info.units) > (found[1].segments, found[1].units):
+            found = (body, info)
+    assert found is not None
+    return found
+
+
+ALL_TEMPLATES = TemplateSet.load().names()
 
 
 def test_there_is_a_template_for_every_kind_and_language(templates: TemplateSet) -> None:
     assert set(templates.keys()) == {(k, lang) for k in TEXT_KINDS for lang in LANGS}
 
 
-@pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("kind", TEXT_KINDS)
+@pytest.mark.parametrize(("kind", "lang", "variant"), ALL_TEMPLATES)
 @pytest.mark.parametrize("detailed", [False, True])
-def test_every_template_renders_within_its_segment_budget(
+@pytest.mark.parametrize("medicines", [1, 2, 3])
+def test_every_template_renders_within_its_segment_budget_in_the_worst_case(
     templates: TemplateSet, definition: PathwayDefinition, catalogue: Catalogue,
-    kind: str, lang: str, detailed: bool,
+    kind: str, lang: str, variant: str, detailed: bool, medicines: int,
 ) -> None:
-    facts = worst_facts(longest_drug_name(catalogue))
-    context = text_context(facts, lang=lang, tz=NY, clinic_name=LONG_CLINIC, clinic_phone=PHONE,
-                           detailed=detailed)
-    body = templates.render(kind, lang, context)
+    body, info = render_worst(templates, catalogue, kind, lang, variant, detailed=detailed, medicines=medicines)
     assert "$" not in body and body == body.strip()
-    assert LONG_CLINIC in body
-    assert segments(body).segments <= definition.max_segments(kind, lang), body
+    assert CLINIC[lang] in body
+    if lang == "es":
+        assert info.encoding == "UCS-2"  # the budget is counted the expensive way
+    assert info.segments <= definition.max_segments(kind, lang), (info, body)
 
 
-@pytest.mark.parametrize("kind", [k for k in TEXT_KINDS if k != "check_72h"])
-def test_default_english_texts_with_a_typical_clinic_fit_one_segment(templates: TemplateSet, kind: str) -> None:
-    context = text_context(worst_facts("clopidogrel"), lang="en", tz=NY,
-                           clinic_name="Lakeside Pain Clinic", clinic_phone=PHONE)
-    info = segments(templates.render(kind, "en", context))
-    assert (info.encoding, info.segments) == ("GSM-7", 1)
-
-
-@pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("kind", TEXT_KINDS)
-def test_template_text_names_no_drug_diagnosis_or_procedure(
-    templates: TemplateSet, catalogue: Catalogue, kind: str, lang: str
+@pytest.mark.parametrize(("kind", "variant"), [(k, v) for k, lang, v in ALL_TEMPLATES if lang == "en"])
+def test_default_english_texts_naming_one_medicine_fit_one_segment_and_the_72h_check_two(
+    templates: TemplateSet, catalogue: Catalogue, kind: str, variant: str
 ) -> None:
-    source = templates.source(kind, lang).lower()
+    body, info = render_worst(templates, catalogue, kind, "en", variant, detailed=False, medicines=1)
+    assert info.encoding == "GSM-7"
+    assert info.segments <= (2 if kind == "check_72h" else 1), (info, body)
+
+
+def test_every_notice_has_a_variant_naming_medicines_in_every_language(templates: TemplateSet) -> None:
+    for kind in NOTICE_KINDS:
+        for lang in LANGS:
+            assert templates.variants(kind, lang) == ("", "medicines")
+            assert "drug" in templates.variables(kind, lang, "medicines")
+            assert "drug" not in templates.variables(kind, lang)  # the plain one names none
+
+
+def test_the_spanish_72h_check_avoids_accents_gsm7_lacks_so_it_costs_half() -> None:
+    # Six UCS-2 segments with an accented clinic name; three GSM-7 ones with a plain one.
+    body = TemplateSet.load().render("check_72h", "es", {"clinic_name": CLINIC["en"], "clinic_phone": PHONE})
+    assert segments(body).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(("kind", "lang", "variant"), ALL_TEMPLATES)
+def test_template_text_names_no_drug_diagnosis_or_procedure(
+    templates: TemplateSet, catalogue: Catalogue, kind: str, lang: str, variant: str
+) -> None:
+    source = templates.source(kind, lang, variant).lower()
     assert "$clinic_name" in source
     for word in FORBIDDEN:
         assert word not in source, word
@@ -86,9 +151,9 @@ def test_template_text_names_no_drug_diagnosis_or_procedure(
         assert not re.search(rf"\b{generic}\b", source), generic
 
 
-@pytest.mark.parametrize("kind", TEXT_KINDS)
-def test_english_templates_are_plain_gsm7_with_straight_quotes(templates: TemplateSet, kind: str) -> None:
-    source = templates.source(kind, "en")
+@pytest.mark.parametrize(("kind", "variant"), [(k, v) for k, lang, v in ALL_TEMPLATES if lang == "en"])
+def test_english_templates_are_plain_gsm7_with_straight_quotes(templates: TemplateSet, kind: str, variant: str) -> None:
+    source = templates.source(kind, "en", variant)
     assert segments(source).encoding == "GSM-7"
     assert not set(source) & set("\u2018\u2019\u201c\u201d")
 
@@ -99,33 +164,32 @@ def test_enrolment_carries_the_opt_out_wording(templates: TemplateSet) -> None:
     assert "STOP" in spanish and "HELP" in spanish
 
 
+# One phrase per red flag of the clinical reference ("Red flags after the procedure"), in order.
+RED_FLAGS = {
+    "en": ("fever", "a red or leaking wound", "bleeding", "new leg weakness or numbness",
+           "groin or saddle numbness", "new trouble controlling bladder or bowel", "severe or much worse pain",
+           "chest pain", "trouble breathing", "a fall"),
+    "es": ("fiebre", "herida roja o que supura", "sangrado", "debilidad o entumecimiento nuevos en las piernas",
+           "entumecimiento en la ingle o entre las piernas", "problemas nuevos para controlar la orina o las heces",
+           "dolor fuerte o mucho peor", "dolor en el pecho", "falta de aire", "si se cae"),
+}
+
+
 @pytest.mark.parametrize("lang", LANGS)
-def test_72h_check_lists_the_red_flags_and_911(templates: TemplateSet, lang: str) -> None:
-    source = templates.source("check_72h", lang).lower()
+def test_72h_check_names_every_red_flag_of_the_reference_and_911(templates: TemplateSet, lang: str) -> None:
+    source = templates.source("check_72h", lang)
     assert "911" in source and "$clinic_phone" in source
-    words = {
-        "en": ("fever", "redness", "drainage", "bleeding", "weakness", "numbness", "bladder", "bowel"),
-        "es": (
-            "fiebre",
-            "enrojecimiento",
-            "supuración",
-            "sangrado",
-            "debilidad",
-            "entumecimiento",
-            "orinar",
-            "evacuar",
-        ),
-    }[lang]
-    for word in words:
-        assert word in source, word
+    for phrase in RED_FLAGS[lang]:
+        assert phrase in source, phrase
 
 
 @pytest.mark.parametrize(
-    "kind", ["last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start", "date_changed", "cancelled"]
+    ("kind", "lang", "variant"),
+    [t for t in ALL_TEMPLATES if t[0] in ("last_dose", "pre_procedure", "restart", "check_72h", "follow_up",
+                                          "pt_start", "date_changed", "cancelled", "help", "red_flag")],
 )
-@pytest.mark.parametrize("lang", LANGS)
-def test_texts_that_help_give_the_clinic_phone(templates: TemplateSet, kind: str, lang: str) -> None:
-    assert "$clinic_phone" in templates.source(kind, lang)
+def test_texts_that_help_give_the_clinic_phone(templates: TemplateSet, kind: str, lang: str, variant: str) -> None:
+    assert "$clinic_phone" in templates.source(kind, lang, variant)
 
 
 def test_minimum_necessary_by_default_and_drug_name_only_when_detailed(templates: TemplateSet) -> None:
@@ -145,8 +209,8 @@ def test_rendered_last_dose_reads_naturally() -> None:
     context = text_context({"last_dose_date": "2027-03-02"}, lang="en", tz=NY,
                            clinic_name="Lakeside Pain Clinic", clinic_phone="555-201-4477")
     assert templates.render("last_dose", "en", context) == (
-        "Lakeside Pain Clinic: Take your last dose of your blood thinner on Tue Mar 2, then stop "
-        "until we say to restart. Questions? 555-201-4477"
+        "Lakeside Pain Clinic: Take the last dose of your blood thinner on Tue Mar 2. Restart only "
+        "when we say. Call 555-201-4477"
     )
 
 
@@ -155,7 +219,7 @@ def test_hour_based_last_dose_says_by_what_time() -> None:
     en = text_context(facts, lang="en", tz=NY, clinic_name="C", clinic_phone="1")
     es = text_context(facts, lang="es", tz=NY, clinic_name="C", clinic_phone="1")
     assert en["last_dose_when"] == "Tue Mar 9 by 8:00 PM"
-    assert es["last_dose_when"] == "mar 9 de marzo antes de las 20:00"
+    assert es["last_dose_when"] == "martes 9 de marzo antes de las 20:00"
 
 
 def test_instants_are_shown_in_the_patients_zone() -> None:
@@ -172,9 +236,10 @@ def test_instants_are_shown_in_the_patients_zone() -> None:
     ("day", "lang", "expected"),
     [
         (date(2027, 3, 2), "en", "Tue Mar 2"),
-        (date(2027, 3, 2), "es", "mar 2 de marzo"),
-        (date(2027, 9, 25), "es", "sáb 25 de septiembre"),
-        (date(2027, 3, 10), "es", "mié 10 de marzo"),
+        (date(2027, 3, 2), "es", "martes 2 de marzo"),
+        (date(2027, 9, 25), "es", "sábado 25 de septiembre"),
+        (date(2027, 3, 10), "es", "miércoles 10 de marzo"),
+        (date(2027, 3, 14), "es", "domingo 14 de marzo"),
     ],
 )
 def test_dates_are_phrased_per_language(day: date, lang: str, expected: str) -> None:
@@ -196,7 +261,7 @@ def test_times_are_phrased_per_language(t: time, en: str, es: str) -> None:
 
 def test_spanish_one_oclock_takes_the_singular_article() -> None:
     ctx = text_context({"restart_at": "2027-03-11T06:00:00+00:00"}, lang="es", tz=NY, clinic_name="C", clinic_phone="1")
-    assert ctx["restart_when"] == "jue 11 de marzo a la 1:00"
+    assert ctx["restart_when"] == "jueves 11 de marzo a la 1:00"
 
 
 def test_unknown_language_is_refused() -> None:
@@ -218,6 +283,26 @@ def test_templates_load_from_a_given_folder_and_trim_whitespace(tmp_path: Path) 
     (tmp_path / "hello.en.txt").write_text("\n  $clinic_name: hi  \n\n", encoding="utf-8")
     templates = TemplateSet.load(tmp_path)
     assert templates.render("hello", "en", {"clinic_name": "C"}) == "C: hi"
+
+
+def test_a_variant_renders_beside_its_plain_template(tmp_path: Path) -> None:
+    (tmp_path / "hello.en.txt").write_text("$clinic_name: hi", encoding="utf-8")
+    (tmp_path / "hello.medicines.en.txt").write_text("$clinic_name: hi, $drug", encoding="utf-8")
+    templates = TemplateSet.load(tmp_path)
+    assert templates.keys() == (("hello", "en"),)
+    assert templates.names() == (("hello", "en", ""), ("hello", "en", "medicines"))
+    assert templates.variants("hello", "en") == ("", "medicines")
+    assert templates.render("hello", "en", {"clinic_name": "C", "drug": "D"}, "medicines") == "C: hi, D"
+    with pytest.raises(TemplateError, match=r"hello.medicines.en: no value for \$drug"):
+        templates.render("hello", "en", {"clinic_name": "C"}, "medicines")
+    with pytest.raises(TemplateError, match="no template for 'hello' \\(variant 'other'\\) in 'en'"):
+        templates.render("hello", "en", {"clinic_name": "C"}, "other")
+
+
+def test_a_variant_without_its_plain_template_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "hello.medicines.en.txt").write_text("hi $drug", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"no plain hello.en.txt beside it"):
+        TemplateSet.load(tmp_path)
 
 
 def test_badly_named_template_file_is_refused(tmp_path: Path) -> None:
@@ -280,3 +365,18 @@ def test_newlines_are_gsm7() -> None:
 def test_spanish_saturday_forces_ucs2() -> None:
     assert segments(format_date(date(2027, 9, 25), "es")).encoding == "UCS-2"
     assert segments(format_date(datetime(2027, 9, 29).date(), "es")).encoding == "GSM-7"
+
+
+def test_spanish_texts_keep_the_reviewed_wording(templates: TemplateSet) -> None:
+    """Issue 11's Spanish review: 'mensajes de texto', the cancellation agreeing with
+    'su procedimiento' (masculine), a date change that says the date changed, STOP worded so it
+    cannot be read as cancelling the procedure, and no English 'textos'."""
+    assert "mensajes de texto" in templates.source("enrolment", "es")
+    for variant in templates.variants("cancelled", "es"):
+        assert "$procedure del $procedure_date está cancelado" in templates.source("cancelled", "es", variant)
+    for variant in templates.variants("date_changed", "es"):
+        assert "cambiamos la fecha de $procedure al $procedure_when" in templates.source("date_changed", "es", variant)
+    for kind, lang, variant in templates.names():
+        source = templates.source(kind, lang, variant)
+        if lang == "es":
+            assert "STOP para cancelar" not in source and "textos" not in source, kind

@@ -25,7 +25,7 @@ def _signed(session: Any, env: Any, staff: Any, e: Any) -> None:
     ("en", ["Your medicine plan", "Take your last dose", "Blood thinner", "apixaban", "Plavix", "clopidogrel",
             "Sat Mar 6", "any time that day", "Estimated", "Call", "555"]),
     ("es", ["Plan de sus medicamentos", "Tome la última dosis", "Anticoagulante", "apixaban", "Plavix",
-            "sáb 6 de marzo", "a cualquier hora de ese día", "Aproximado"]),
+            "sábado 6 de marzo", "a cualquier hora de ese día", "Aproximado"]),
 ])
 def test_the_hold_plan_names_each_medicine_with_its_dates_in_the_patients_language(
     coordinator: Any, session: Any, env: Any, staff: Any, make_patient: Any, make_episode: Any,
@@ -58,7 +58,7 @@ def test_the_episode_page_shows_each_texts_body_and_segments(
     e = make_episode(holds=[{"drug": "apixaban"}, {"drug": "clopidogrel"}])
     _signed(session, env, staff, e)
     page = coordinator.text(f"/episodes/{e.id}")
-    assert "Take your last dose of your blood thinner on" in page
+    assert "Take the last dose of your blood thinner on" in page
     assert "SMS segment" in page
     assert f"/episodes/{e.id}/hold-plan" in page
 
