@@ -68,9 +68,15 @@ class Episode(Base):
     plan_revision: Mapped[int] = mapped_column(Integer, default=0)
 
     patient: Mapped[Patient] = relationship(back_populates="episodes")
+    # The episode's holds; a hold removed before the procedure (``removed_at`` set) is kept for
+    # the record (its texts, milestones and audit rows name it) but is no longer one of them.
     holds: Mapped[list[MedicationHold]] = relationship(
-        back_populates="episode", order_by="MedicationHold.id", cascade="all, delete-orphan"
+        back_populates="episode", order_by="MedicationHold.id", cascade="all, delete-orphan",
+        primaryjoin="and_(Episode.id == MedicationHold.episode_id, MedicationHold.removed_at.is_(None))",
     )
+    # Every hold ever entered, removed ones too: for the record (a removed hold's steps and texts
+    # still name it). Read-only; change holds through ``holds``.
+    all_holds: Mapped[list[MedicationHold]] = relationship(order_by="MedicationHold.id", viewonly=True)
     milestones: Mapped[list[Milestone]] = relationship(
         back_populates="episode", order_by="Milestone.id", cascade="all, delete-orphan"
     )
@@ -131,6 +137,10 @@ class MedicationHold(Base):
     inr_value: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
     inr_at: Mapped[datetime | None]
     inr_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Removed from the episode before the procedure: kept for the record, left out of the plan,
+    # the texts, the go / no go and every list (``Episode.holds`` does not load it).
+    removed_at: Mapped[datetime | None]
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     episode: Mapped[Episode] = relationship(back_populates="holds")
 

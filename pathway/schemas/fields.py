@@ -195,8 +195,9 @@ def read_day(raw: Any, *, required: bool) -> date | None:
 
 _DATE_SCHEMA = {"type": "string", "format": "date"}
 Day = Annotated[date, BeforeValidator(lambda raw: read_day(raw, required=True)), WithJsonSchema(_DATE_SCHEMA)]
+# null (or an empty string) is no date: a PATCH clears a recorded date with it.
 OptionalDay = Annotated[date | None, BeforeValidator(lambda raw: read_day(raw, required=False)),
-                        WithJsonSchema(_DATE_SCHEMA)]
+                        WithJsonSchema({"type": ["string", "null"], "format": "date"})]
 
 _ZONES: frozenset[str] | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -9,6 +10,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -178,9 +180,10 @@ def _in_future(at: datetime, info: ValidationInfo, what: str) -> datetime:
     return at
 
 
-class EpisodeIn(InputModel):
-    procedure_at: LocalInstant
-    duration_minutes: DurationMinutes = None
+class EpisodeDetails(InputModel):
+    """An episode's details and candidacy items: declared once, for scheduling (EpisodeIn) and
+    for changing them after saving (RescheduleIn, the PATCH body)."""
+
     facility: Text = ""
     proceduralist: Text = ""
     levels: ShortText = ""
@@ -189,6 +192,15 @@ class EpisodeIn(InputModel):
     tried_medication: Flag = False
     tried_injections: Flag = False
     escort_arranged: Flag = False
+
+
+# The fields of EpisodeDetails, in the order a person reads them.
+EPISODE_DETAILS = tuple(EpisodeDetails.model_fields)
+
+
+class EpisodeIn(EpisodeDetails):
+    procedure_at: LocalInstant
+    duration_minutes: DurationMinutes = None
     holds: Annotated[list[HoldIn], BeforeValidator(_hold_list)] = Field(default_factory=list)
 
     @field_validator("procedure_at")
@@ -197,18 +209,43 @@ class EpisodeIn(InputModel):
         return _in_future(at, info, "the scheduled date and time of the procedure")
 
 
-class RescheduleIn(InputModel):
+class RescheduleIn(EpisodeDetails):
+    """The PATCH of an episode: move the procedure (``procedure_at``) and/or change its details
+    and candidacy items. Only the fields sent change (``sent``); at least one must be sent."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    procedure_at: LocalInstant
+    procedure_at: OptionalLocalInstant = Field(None, description="the new date and time of the procedure")
     confirm_holds_at_risk: Flag = Field(
         False, description="true: apply a move that breaks signed holds (each goes back to `requested` and must be "
                            "answered and signed again); without it such a move answers 409 with `holds_at_risk`")
+    _sent: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_sent(cls, data: Any, handler: Any) -> Any:
+        """Which fields the request carries: a PATCH changes those and leaves the rest."""
+        model = handler(data)
+        if isinstance(data, Mapping):
+            changes = CHANGEABLE & set(data)
+            if not changes:
+                raise fail(f"send at least one field to change: {', '.join(sorted(CHANGEABLE))}")
+            model._sent = frozenset(changes)
+        return model
 
     @field_validator("procedure_at")
     @classmethod
-    def _ahead(cls, at: datetime, info: ValidationInfo) -> datetime:
-        return _in_future(at, info, "the new date and time of the procedure")
+    def _ahead(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
+        return None if at is None else _in_future(at, info, "the new date and time of the procedure")
+
+    @property
+    def sent(self) -> frozenset[str]:
+        """The fields to change (``procedure_at`` and the episode's details)."""
+        return self._sent
+
+
+# What a PATCH of an episode may change.
+CHANGEABLE = frozenset({"procedure_at", *EPISODE_DETAILS})
 
 
 class ProcedureEndIn(InputModel):
@@ -385,3 +422,16 @@ class PatientUpdateIn(InputModel):
         if not self.model_fields_set:
             raise fail(f"send at least one of {', '.join(type(self).model_fields)}")
         return self
+
+
+# --- editing an episode after saving (issue 10) ----------------------------------------------
+
+
+class HoldRemoveQuery(InputModel):
+    """The query of ``DELETE /holds/<id>``."""
+
+    preview: Flag = Field(False, description="1: answer what would change, change nothing")
+    confirm_stopped: Flag = Field(
+        False, description="1: remove a hold whose last dose has come (the patient may have stopped the medicine; "
+                           "its restart text is cancelled and a call about restarting goes on the worklist); "
+                           "without it such a removal answers 409")

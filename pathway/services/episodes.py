@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from pathway.models import Appointment, Episode, MedicationHold, Milestone, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
+    EPISODE_DETAILS,
     AppointmentIn,
     CancelIn,
     ClearanceIn,
@@ -140,6 +141,12 @@ class RescheduleResult:
     procedure_at_before: datetime
     procedure_at_after: datetime
     holds_at_risk: tuple[tuple[int, HoldAtRisk], ...] = ()
+    # A hold added or removed (the change's subject), and whether the patient may already have
+    # stopped it (a removal after its last dose).
+    hold: MedicationHold | None = None
+    stopped: bool = False
+    # A hold added whose last dose has already passed: the patient cannot stop it in time.
+    late: HoldAtRisk | None = None
 
 
 class HoldsAtRisk(Conflict):
@@ -201,9 +208,11 @@ def reschedule(
     session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | RescheduleIn,
     *, preview: bool = False,
 ) -> RescheduleResult:
-    """Move the procedure. With ``preview`` the diff is computed and nothing is changed.
+    """Move the procedure and/or change the episode's details and candidacy items (the PATCH):
+    only the fields sent change, in one transaction, with one audit row naming the fields that
+    changed. With ``preview`` the diff is computed and nothing is changed.
 
-    Every hold is checked against the new time first. A move that breaks a hold (see
+    Every hold is checked against a new time first. A move that breaks a hold (see
     ``timeline.holds.hold_at_risk``) is refused (409, ``HoldsAtRisk``) unless confirmed; when
     confirmed, each such hold loses its signature and goes on the worklist.
     """
@@ -211,30 +220,37 @@ def reschedule(
     episode = load_episode(session, episode_id, lock=not preview)
     _require_open(episode)
     given = read_input(RescheduleIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
-    new_at = given.procedure_at
-    if episode.ended_at is not None:
+    moving = given.procedure_at is not None
+    if moving and episode.ended_at is not None:
         raise ValidationError({"procedure_at": "the procedure already took place; it cannot be moved"})
     old_at = episode.procedure_at
-    risks = _holds_at_risk(env, episode, new_at)
+    new_at = given.procedure_at if given.procedure_at is not None else old_at
+    details = {f: getattr(given, f) for f in EPISODE_DETAILS
+               if f in given.sent and getattr(episode, f) != getattr(given, f)}
+    fields = sorted({*details, *(("procedure_at",) if moving and new_at != old_at else ())})
+    risks = _holds_at_risk(env, episode, new_at) if moving else ()
     keys = {h.id: h.drug_key or "free-text" for h in episode.holds}  # audit rows carry keys, not typed names
     risk_detail = [{"hold_id": hid, "drug": keys[hid], "last_dose_on": r.last_dose_on.isoformat(),
                     "problem": r.problem} for hid, r in risks]
+    moved_detail: dict[str, Any] = {"to": new_at.isoformat(), "holds_at_risk": risk_detail} if moving else {}
     if preview:
         with session.begin_nested() as sp:
             by_id = {h.id: h for h in episode.holds}
             for hold_id, risk in risks:  # show what the confirmed move would do: no stop text until re-signed
                 _unsign(env, episode, by_id[hold_id], risk)
+            for name, value in details.items():
+                setattr(episode, name, value)
             episode.procedure_at = new_at
             diff = compute_diff(session, env, episode, notice_kind="date_changed" if new_at != old_at else None)
             sp.rollback()
         session.expire(episode)
-        # Showing what a move would change shows the patient's plan: audited like a view.
-        audit(session, env, actor, "episode.reschedule_preview", "episode", episode.id,
-              patient_id=episode.patient_id, detail={"to": new_at.isoformat(), "holds_at_risk": risk_detail})
+        # Showing what a change would do shows the patient's plan: audited like a view.
+        audit(session, env, actor, "episode.reschedule_preview" if moving else "episode.edit_preview", "episode",
+              episode.id, patient_id=episode.patient_id, detail={**moved_detail, "fields": fields})
         return RescheduleResult(episode, diff, False, old_at, new_at, risks)
     if risks and not given.confirm_holds_at_risk:
         audit(session, env, actor, "episode.reschedule_refused", "episode", episode.id,
-              patient_id=episode.patient_id, detail={"to": new_at.isoformat(), "holds_at_risk": risk_detail})
+              patient_id=episode.patient_id, detail={**moved_detail, "fields": fields})
         raise HoldsAtRisk(risks)
     before = {h.id: h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()) for h in episode.holds}
     by_id = {h.id: h for h in episode.holds}
@@ -244,18 +260,23 @@ def reschedule(
                         f"Procedure moved: {RISK_WORDS[risk.problem]} (new last dose "
                         f"{risk.last_dose_on.strftime('%a %b %d')}). Get the prescriber's answer and sign again.",
                         patient_id=episode.patient_id, episode_id=episode.id)
+    for name, value in details.items():
+        setattr(episode, name, value)
     episode.procedure_at = new_at
     if new_at != old_at:
         episode.moved_at = env.now
-    diff = replan(session, env, actor, episode, reason="procedure moved",
+    diff = replan(session, env, actor, episode, reason="procedure moved" if moving else "episode details changed",
                   notice_kind="date_changed" if new_at != old_at else None)
     if diff.notice is not None:
         changed = [h for h in episode.holds if h.clearance not in NO_STOP and h.has_plan
                    and before.get(h.id) != (h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()))]
         _add_to_notice(session, env, episode, "date_changed", changed)
-    audit(session, env, actor, "episode.reschedule", "episode", episode.id, patient_id=episode.patient_id,
-          detail={"from": old_at.isoformat(), "to": new_at.isoformat(), "holds_at_risk": risk_detail,
-                  "confirmed": bool(risks)})
+    if moving:
+        audit(session, env, actor, "episode.reschedule", "episode", episode.id, patient_id=episode.patient_id,
+              detail={"from": old_at.isoformat(), **moved_detail, "confirmed": bool(risks), "fields": fields})
+    else:
+        audit(session, env, actor, "episode.edit", "episode", episode.id, patient_id=episode.patient_id,
+              detail={"fields": fields})
     return RescheduleResult(episode, diff, True, old_at, new_at, risks)
 
 
@@ -475,6 +496,8 @@ def cancel_episode(
 def load_hold(session: Session, hold_id: Any, *, lock: bool = True) -> MedicationHold:
     hold: MedicationHold = get_or_404(session, MedicationHold, hold_id, "hold")
     load_episode(session, hold.episode_id, lock=lock)
+    if hold.removed_at is not None:
+        raise Conflict("this hold was removed from the episode; add the medicine again if it must be held")
     return hold
 
 
@@ -552,6 +575,125 @@ def record_inr(
     audit(session, env, actor, "hold.inr", "hold", hold.id, patient_id=hold.episode.patient_id,
           detail={"value": str(hold.inr_value)})
     return hold
+
+
+# --- adding and removing a hold before the procedure ---------------------------------------
+
+
+class HoldStopped(Conflict):
+    """Removing a hold whose last dose has come (the patient may have stopped the medicine),
+    refused until the caller confirms it (a person then calls the patient about restarting)."""
+
+
+def _require_before_procedure(env: Env, episode: Episode, what: str) -> None:
+    _require_open(episode)
+    if episode.ended_at is not None or episode.status == "completed":
+        raise Conflict(f"the procedure has ended; {what} only before it")
+    if episode.procedure_at <= env.now:
+        raise Conflict(f"the procedure time has passed; {what} only before it")
+
+
+def _same_drug(hold: MedicationHold, drug_key: str | None, drug_name: str) -> bool:
+    if drug_key is not None:
+        return hold.drug_key == drug_key
+    return hold.drug_key is None and hold.drug_name.strip().lower() == drug_name.strip().lower()
+
+
+def add_hold(
+    session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | HoldIn,
+    *, preview: bool = False,
+) -> RescheduleResult:
+    """Add a medicine to hold, before the procedure. The hold needs clearance like any other (a
+    ``hold_clearance`` step, the worklist, no stop text until approved and signed); the plan is
+    re-planned, and other holds' texts are re-worded when the names must tell them apart. With
+    ``preview`` the diff is computed and nothing is changed."""
+    actor.require(*CARE_TEAM)
+    episode = load_episode(session, episode_id, lock=not preview)
+    _require_before_procedure(env, episode, "a hold can be added")
+    given = read_input(HoldIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone),
+                                             catalogue=env.rules.catalogue))
+    hold = _hold(env, actor, given)
+    if any(_same_drug(h, hold.drug_key, hold.drug_name) for h in episode.holds):
+        raise ValidationError({"drug": f"{hold.drug_name} is already held in this episode; record its clearance "
+                                       "there instead"})
+    at = episode.procedure_at
+    # Its last dose may already be past: the patient cannot stop in time (told before it is saved;
+    # once signed the go / no go says hold_started_late).
+    late = hold_at_risk("new", hold.drug_name, HoldPlanInput(hold.stop_days, hold.stop_hours, hold.restart_hours),
+                        signed_last_dose=None, procedure_at=at, tz=ZoneInfo(episode.patient.timezone),
+                        duration=timedelta(minutes=episode.duration_minutes), now=env.now)
+    if preview:
+        with session.begin_nested() as sp:
+            episode.holds.append(hold)
+            session.flush()
+            diff = compute_diff(session, env, episode)
+            sp.rollback()
+        session.expire(episode)
+        audit(session, env, actor, "hold.add_preview", "episode", episode.id, patient_id=episode.patient_id,
+              detail={"drug": hold.drug_key or "free-text"})
+        return RescheduleResult(episode, diff, False, at, at, late=late)
+    episode.holds.append(hold)
+    session.flush()
+    diff = replan(session, env, actor, episode, reason="hold added")  # rewords other holds' texts as needed
+    audit(session, env, actor, "hold.add", "hold", hold.id, patient_id=episode.patient_id,
+          detail={"drug": hold.drug_key or "free-text", "episode_id": episode.id, "started_late": late is not None})
+    risks = ((hold.id, late),) if late is not None else ()
+    return RescheduleResult(episode, diff, True, at, at, risks, hold=hold, late=late)
+
+
+def remove_hold(
+    session: Session, env: Env, actor: Actor, hold_id: Any, *, confirm_stopped: bool = False,
+    preview: bool = False,
+) -> RescheduleResult:
+    """Remove a hold before the procedure: its pending texts and open steps are cancelled and the
+    plan re-planned (other holds' texts may be re-worded). The hold is kept for the record,
+    marked removed, and left out everywhere.
+
+    When its last dose has come, the patient may already have stopped the medicine, and
+    removing the hold cancels the restart text: refused (409, ``HoldStopped``) unless confirmed;
+    when confirmed, a ``restart_after_removal`` task asks a person to call the patient about
+    restarting it as the prescriber advises.
+    """
+    actor.require(*CARE_TEAM)
+    hold = load_hold(session, hold_id, lock=not preview)
+    episode = hold.episode
+    _require_before_procedure(env, episode, "a hold can be removed")
+    stopped = hold in stopped_holds(env, episode)
+    at = episode.procedure_at
+    detail: dict[str, Any] = {"drug": hold.drug_key or "free-text", "episode_id": episode.id, "stopped": stopped}
+    if preview:
+        with session.begin_nested() as sp:
+            hold.removed_at = env.now
+            session.flush()
+            session.expire(episode, ["holds"])
+            diff = compute_diff(session, env, episode)
+            sp.rollback()
+        session.expire(episode)
+        session.expire(hold)
+        audit(session, env, actor, "hold.remove_preview", "hold", hold.id, patient_id=episode.patient_id,
+              detail=detail)
+        return RescheduleResult(episode, diff, False, at, at, hold=hold, stopped=stopped)
+    if stopped and not confirm_stopped:
+        audit(session, env, actor, "hold.remove_refused", "hold", hold.id, patient_id=episode.patient_id,
+              detail=detail)
+        day = hold.last_dose_at.astimezone(ZoneInfo(episode.patient.timezone)).date() if hold.last_dose_at \
+            else hold.last_dose_on
+        raise HoldStopped(
+            f"the last dose of {hold.drug_name} was {rules.day_words(day) if day else 'already'}: the patient may "
+            "have stopped it, and removing the hold cancels the restart text. Send confirm_stopped=1 to remove it; "
+            "a call to the patient about restarting then goes on the worklist")
+    hold.removed_at, hold.removed_by_id = env.now, actor.user_id
+    session.flush()
+    session.expire(episode, ["holds"])
+    tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{hold.id}"], "hold removed: nothing to sign again")
+    diff = replan(session, env, actor, episode, reason="hold removed")  # rewords other holds' texts as needed
+    if stopped:
+        tasks.open_task(session, env, "restart_after_removal", f"hold:{hold.id}",
+                        "Hold removed after its last dose: call the patient about restarting the medicine (as the "
+                        "prescriber advises) and record the call.", patient_id=episode.patient_id,
+                        episode_id=episode.id)
+    audit(session, env, actor, "hold.remove", "hold", hold.id, patient_id=episode.patient_id, detail=detail)
+    return RescheduleResult(episode, diff, True, at, at, hold=hold, stopped=stopped)
 
 
 # --- go / no-go ----------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def unsigned_holds(session: Session, env: Env, actor: Actor, *, limit: int = 500
         .join(MedicationHold.episode)
         .join(Episode.patient)
         .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
-        .where(Episode.status == "scheduled",
+        .where(Episode.status == "scheduled", MedicationHold.removed_at.is_(None),
                or_(MedicationHold.clearance == "requested",
                    and_(MedicationHold.clearance == "approved", MedicationHold.signed_at.is_(None))))
         .order_by(MedicationHold.last_dose_on, Episode.procedure_at, MedicationHold.id)

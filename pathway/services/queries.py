@@ -154,7 +154,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
         raise NotFound("episode") from None
     episode = session.scalars(
         select(Episode).where(Episode.id == key).options(
-            selectinload(Episode.patient), selectinload(Episode.holds), selectinload(Episode.milestones),
+            selectinload(Episode.patient), selectinload(Episode.holds), selectinload(Episode.all_holds),
+            selectinload(Episode.milestones),
             selectinload(Episode.appointments),
         )
     ).first()
@@ -185,7 +186,7 @@ def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
     tz = env.rules.clinic.tz
     today = now.astimezone(tz).date()
     definition = env.rules.definition
-    holds = {h.ref: h for h in episode.holds}
+    holds = {h.ref: h for h in episode.all_holds}  # a removed hold's steps still name its medicine
     steps = []
     for m in episode.milestones:
         when = m.due_at or m.window_start or m.window_end
@@ -209,7 +210,8 @@ def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
         steps.append(TimelineStep(
             milestone=m, when=when, phase=phase,
             status="overdue" if milestone_overdue(m, now) else m.status,
-            label=f"{label}: {hold.drug_name}" if hold else label,
+            label=(f"{label}: {hold.drug_name}" + (" (hold removed)" if hold.removed_at is not None else "")
+                   if hold else label),
             completable=markable and not early,
             done_from=opens if markable and early else None,
         ))

@@ -16,6 +16,7 @@ PRIORITY = {
     "red_flag": 0,
     "hold_at_risk": 2,  # a move broke a signed hold: right below red flags
     "restart_after_cancel": 3,  # cancelled after a stop: the patient must hear how to restart
+    "restart_after_removal": 3,  # a hold removed after its last dose: the same call, about one medicine
     "stop_request": 10,
     "phone_invalid": 20,
     "opted_out": 25,
@@ -57,7 +58,7 @@ MAX_RESOLUTION = 500
 
 
 # Tasks closed only by a person saying what they did (the call, and what the patient was told).
-NOTE_REQUIRED = ("restart_after_cancel",)
+NOTE_REQUIRED = ("restart_after_cancel", "restart_after_removal")
 
 
 def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolution: str) -> Task:

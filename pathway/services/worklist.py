@@ -42,6 +42,7 @@ PRIORITY = {
     "red_flag": 0,
     "hold_at_risk": 2,
     "restart_after_cancel": 3,
+    "restart_after_removal": 3,
     "hold_unresolved_urgent": 15,
     "hold_unresolved": 20,
     "last_dose_not_texted": 21,
@@ -182,13 +183,14 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
 
 
 # Task kinds with a source of their own below.
-OWN_SOURCE_TASKS = ("hold_at_risk", "restart_after_cancel")
+OWN_SOURCE_TASKS = ("hold_at_risk", "restart_after_cancel", "restart_after_removal")
 
 
 def _from_hold_risks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     """Holds a move broke (open ``hold_at_risk`` tasks) until signed again, and patients who
-    may have stopped a drug for a cancelled procedure (``restart_after_cancel``) until a
-    person records the call, whatever the episode's status."""
+    may have stopped a drug for a cancelled procedure (``restart_after_cancel``) or whose
+    hold was removed after its last dose (``restart_after_removal``) until a person records
+    the call, whatever the episode's status."""
     stmt = (
         select(Task, Patient)
         .join(Patient, Patient.id == Task.patient_id)
@@ -204,12 +206,14 @@ def _from_hold_risks(session: Session, env: Env, limit: int) -> list[WorklistIte
         hold = holds.get(int(task.subject.partition(":")[2])) if task.subject.startswith("hold:") else None
         if task.kind == "hold_at_risk":
             if (hold is None or hold.approved_and_signed or hold.clearance in ("declined", "not_required")
-                    or hold.episode.status == "cancelled"):
+                    or hold.episode.status == "cancelled" or hold.removed_at is not None):
                 continue  # answered and signed again: nothing left to do
             title, action = f"Hold needs signing again: {hold.drug_name}", "Get clearance and sign"
         else:
             name = hold.drug_name if hold is not None else "a medicine"
-            title, action = f"Cancelled after a stop: call about restarting {name}", "Call patient, record call"
+            why = "Hold removed after its last dose" if task.kind == "restart_after_removal" else \
+                "Cancelled after a stop"
+            title, action = f"{why}: call about restarting {name}", "Call patient, record call"
         out.append(WorklistItem(
             kind=task.kind, priority=PRIORITY[task.kind], patient_id=patient.id, episode_id=task.episode_id,
             subject_id=hold.id if hold is not None else task.id, title=title, detail=task.summary,
@@ -239,7 +243,8 @@ def _from_holds(session: Session, env: Env, limit: int) -> list[WorklistItem]:
         .join(MedicationHold.episode)
         .join(Episode.patient)
         .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
-        .where(MedicationHold.clearance.in_(("needed", "requested")), Episode.status == "scheduled")
+        .where(MedicationHold.clearance.in_(("needed", "requested")), Episode.status == "scheduled",
+               MedicationHold.removed_at.is_(None))
     )
     with_date = base.where(MedicationHold.last_dose_on.is_not(None)).order_by(MedicationHold.last_dose_on).limit(limit)
     no_default = base.where(MedicationHold.last_dose_on.is_(None)).order_by(Episode.procedure_at).limit(limit)
@@ -383,7 +388,7 @@ def _from_untexted_last_doses(session: Session, env: Env, limit: int) -> list[Wo
         .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
         .where(MedicationHold.clearance == ClearanceStatus.APPROVED, MedicationHold.signed_at.is_not(None),
                MedicationHold.last_dose_on.between(today - timedelta(days=1), today),
-               Episode.status == "scheduled")
+               Episode.status == "scheduled", MedicationHold.removed_at.is_(None))
         .order_by(MedicationHold.last_dose_on)
         .limit(limit)
     )
@@ -420,6 +425,7 @@ def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistI
     if grace is None:
         return []
     restarts = exists().where(MedicationHold.episode_id == Episode.id, MedicationHold.restart_hours.is_not(None),
+                              MedicationHold.removed_at.is_(None),
                               MedicationHold.clearance.not_in((ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED)))
     stmt = (
         select(Episode, Patient)

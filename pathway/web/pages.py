@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pathway.schemas.inputs import MIN_PASSWORD
+from pathway.schemas.inputs import EPISODE_DETAILS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
@@ -29,6 +29,7 @@ from pathway.services import queries, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
+from pathway.services.tasks import NOTE_REQUIRED
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
@@ -77,7 +78,8 @@ def worklist() -> Any:
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
     items = everything[(page - 1) * WORKLIST_PAGE: page * WORKLIST_PAGE]
     return render_template("pages/worklist.html", items=items, everything=everything, page=page, pages=pages,
-                           more=len(everything) >= WORKLIST_LIMIT, link_for=_worklist_link)
+                           more=len(everything) >= WORKLIST_LIMIT, link_for=_worklist_link,
+                           note_required=NOTE_REQUIRED)
 
 
 def _worklist_link(item: WorklistItem) -> str:
@@ -274,7 +276,8 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
         abort(404)
     db().commit()
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
-                           errors=errors or {}, values=values or {}, sms_segments=segment_info), status
+                           errors=errors or {}, values=values or {}, sms_segments=segment_info,
+                           catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED), status
 
 
 @bp.route("/episodes/<int:episode_id>")
@@ -447,6 +450,152 @@ def reschedule(episode_id: int) -> Any:
                                    risks=result.holds_at_risk, risk_error="")
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
+
+
+# --- editing an episode after saving (issue 10) --------------------------------------------
+
+DETAIL_TEXTS = ("facility", "proceduralist", "levels", "mri_reviewed_on")
+DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
+
+
+def _texts_change(diff: Any) -> bool:
+    """Whether a change touches what the patient is texted (then it is shown before it is saved)."""
+    return bool(diff.messages_cancelled or diff.messages_added or diff.reworded or diff.notice)
+
+
+def _change_preview(e: Any, result: Any, *, title: str, lead: str, action: str, hidden: Mapping[str, Any],
+                    confirm_text: str, warnings: tuple[str, ...] = (), warning_title: str = "",
+                    check: tuple[str, str] | None = None, check_error: str = "", status: int = 200) -> Any:
+    """The confirm step of an edit: what re-planning will do (texts cancelled, added and
+    re-worded, with their words), then the same form again with confirm=yes."""
+    tz = ZoneInfo(e.patient.timezone)
+    return render_template("episodes/change_preview.html", e=e, p=e.patient, title=title, lead=lead, action=action,
+                           hidden=hidden, confirm_text=confirm_text, warnings=warnings,
+                           warning_title=warning_title or "The patient may have stopped this medicine", check=check,
+                           check_error=check_error, lines=result.diff.summary(tz, env().rules.definition),
+                           reworded=result.diff.reworded), status
+
+
+@bp.post("/episodes/<int:episode_id>/details")
+@roles(*CARE_TEAM)
+def edit_details(episode_id: int) -> Any:
+    """The episode's details and candidacy items: the API's PATCH, from the page. Applied at once
+    unless the patient's texts change; then shown first, and applied when confirmed."""
+    values = _form()
+    data: dict[str, Any] = {k: values.get(k) or "" for k in DETAIL_TEXTS}
+    data.update({k: values.get(k) == "yes" for k in DETAIL_FLAGS})
+    confirm = values.get("confirm") == "yes"
+    try:
+        result = ep.reschedule(db(), env(), actor(), episode_id, data, preview=not confirm)
+        db().commit()
+        if not confirm and _texts_change(result.diff):
+            hidden = {**{k: data[k] for k in DETAIL_TEXTS}, **{k: "yes" for k in DETAIL_FLAGS if data[k]}}
+            return _change_preview(result.episode, result, title="Confirm the new details",
+                                   lead="Nothing has changed yet. These changes alter the patient's texts:",
+                                   action=url_for("pages.edit_details", episode_id=episode_id), hidden=hidden,
+                                   confirm_text="Confirm and re-plan")
+        if not confirm:  # nothing the patient reads changes: apply now
+            result = ep.reschedule(db(), env(), actor(), episode_id, data)
+    except ValidationError as exc:
+        db().rollback()
+        return _episode_page(episode_id, errors={"details": exc.errors}, values={"details": values}, status=422)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
+    db().commit()
+    flash("Details saved." if result.diff.is_empty else "Details saved; the plan is updated.", "success")
+    return redirect(url_for("pages.episode", episode_id=episode_id))
+
+
+def _add_hold_errors(errors: Mapping[str, str], form: Mapping[str, Any]) -> dict[str, str]:
+    """HoldIn's errors ("drug", "patient_label") as the episode page's row fields (hold-0-...)."""
+    out = {}
+    for key, message in errors.items():
+        field = "other" if key == "drug" and form.get("hold-0-drug") == "__other" else key
+        out[f"hold-0-{field}"] = message
+    return out
+
+
+@bp.post("/episodes/<int:episode_id>/holds")
+@roles(*CARE_TEAM)
+def add_hold(episode_id: int) -> Any:
+    """Add a medicine to hold: always shown first (steps and maybe texts change), then applied."""
+    values = _form()
+    holds, _ = _holds_from_form(values)
+    confirm = values.get("confirm") == "yes"
+    try:
+        if not holds:
+            raise ValidationError({"drug": "choose the medicine to hold (or Other, and type its name)"})
+        result = ep.add_hold(db(), env(), actor(), episode_id, holds[0], preview=not confirm)
+    except ValidationError as exc:
+        db().rollback()
+        return _episode_page(episode_id, errors={"add-hold": _add_hold_errors(exc.errors, values)},
+                             values={"add-hold": values}, status=422)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
+    db().commit()
+    if confirm:
+        assert result.hold is not None
+        log.info("hold added hold_id=%s episode_id=%s", result.hold.id, episode_id)
+        flash("Medicine added to hold. It needs the prescriber's clearance and a clinician's signature before any "
+              "stop text is sent.", "success")
+        return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"hold-{result.hold.id}"))
+    hidden = {k: v for k, v in values.items() if k.startswith("hold-0-")}
+    name = env().rules.catalogue.find(holds[0]["drug"])
+    late = result.late
+    warnings = (f"Its last dose ({late.last_dose_on:%a %b} {late.last_dose_on.day}) has already passed: the patient "
+                "cannot stop it in time for this procedure date. Agree a plan with the prescriber; the procedure may "
+                "need to move.",) if late is not None else ()
+    return _change_preview(
+        result.episode, result, title=f"Add {name.name if name else holds[0]['drug']} to the holds",
+        warnings=warnings, warning_title="Too late to stop this medicine in time",
+        lead="Nothing has changed yet. The new hold starts as clearance needed: it goes on the worklist, and no "
+             "stop text is sent until the prescriber approves and a clinician signs it. Re-planning will do this:",
+        action=url_for("pages.add_hold", episode_id=episode_id), hidden=hidden, confirm_text="Add the hold")
+
+
+@bp.route("/episodes/<int:episode_id>/holds/<int:hold_id>/remove", methods=["GET", "POST"])
+@roles(*CARE_TEAM)
+def remove_hold(episode_id: int, hold_id: int) -> Any:
+    """Remove a hold: a confirmation page says what happens (texts and steps cancelled; a patient
+    who may have stopped the medicine must be called), then the removal."""
+    back = url_for("pages.episode", episode_id=episode_id)
+    confirm = request.method == "POST"
+    stopped_ok = request.form.get("confirm_stopped") == "yes"
+    check_error = ""
+    try:
+        _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
+        try:
+            result = ep.remove_hold(db(), env(), actor(), hold_id, confirm_stopped=stopped_ok, preview=not confirm)
+        except ep.HoldStopped:
+            db().commit()  # the refusal's audit row
+            check_error = "Tick the box: the patient may have stopped this medicine and must be told how to restart."
+            result = ep.remove_hold(db(), env(), actor(), hold_id, preview=True)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, back)
+    db().commit()
+    if result.applied:
+        flash("Hold removed; its texts are cancelled." + (" A call to the patient about restarting is on the "
+                                                          "worklist." if result.stopped else ""), "success")
+        return redirect(back)
+    hold = result.hold
+    assert hold is not None
+    warnings: tuple[str, ...] = ()
+    check = None
+    if result.stopped:
+        warnings = (f"The last dose of {hold.drug_name} has come: the patient may already have stopped it. Removing "
+                    "the hold cancels the text telling them when to restart. A call to the patient about restarting "
+                    "(as the prescriber advises) goes on the worklist; record the call when it is made.",)
+        check = ("confirm_stopped", "I understand: someone must call the patient about restarting this medicine")
+    return _change_preview(
+        result.episode, result, title=f"Remove the {hold.drug_name} hold",
+        lead="Nothing has changed yet. Removing the hold cancels its texts and steps that have not happened; it is "
+             "kept in the record as removed. Re-planning will do this:",
+        action=url_for("pages.remove_hold", episode_id=episode_id, hold_id=hold_id), hidden={},
+        confirm_text="Remove the hold", warnings=warnings, check=check, check_error=check_error,
+        status=409 if check_error else 200)
 
 
 # --- follow-up board and messages ----------------------------------------------------------

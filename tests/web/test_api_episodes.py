@@ -179,16 +179,19 @@ def test_rescheduling_moves_the_plan_and_queues_one_notice(api: Harness) -> None
 
 
 def test_reschedule_refuses_other_fields_a_bad_preview_flag_and_a_past_date(api: Harness) -> None:
+    # Since issue 10's "Editing after saving" the PATCH also takes the episode's details (facility
+    # and the rest: tests/web/test_api_episode_edits.py); a field it cannot change is still a 422.
     e = api.episode()
     before = api.snapshot()
-    other = api.patch(f"/episodes/{e['id']}", {"procedure_at": "2027-03-17T08:00", "facility": "Elsewhere"})
-    assert other.status == 422 and set(other.errors) == {"facility"}
+    other = api.patch(f"/episodes/{e['id']}", {"procedure_at": "2027-03-17T08:00", "status": "completed"})
+    assert other.status == 422 and set(other.errors) == {"status"}
     flag = api.patch(f"/episodes/{e['id']}?preview=perhaps", {"procedure_at": "2027-03-17T08:00"})
     assert flag.status == 422 and set(flag.errors) == {"preview"}
     past = api.patch(f"/episodes/{e['id']}", {"procedure_at": "2027-01-17T08:00"})
     assert past.status == 422 and set(past.errors) == {"procedure_at"}
     missing = api.patch(f"/episodes/{e['id']}", {})
-    assert missing.status == 422 and set(missing.errors) == {"procedure_at"}
+    assert missing.status == 422 and set(missing.errors) == {"body"}  # nothing to change: say what may be sent
+    assert "procedure_at" in missing.errors["body"] and "facility" in missing.errors["body"]
     body = api.call("PATCH", f"/episodes/{e['id']}", raw=b"[]")
     assert body.status == 422 and set(body.errors) == {"body"}
     assert api.patch(f"/episodes/{MISSING_ID}", {"procedure_at": "2027-03-17T08:00"}).status == 404

@@ -108,6 +108,14 @@ ROUTES = [
     Route("follow-up board", "GET", "/followups", 200),
     Route("overdue follow-ups", "GET", "/followups", 200, query="?status=overdue&limit=50&offset=0"),
     Route("openapi", "GET", "/openapi.json", 200, public=True),
+    # Editing an episode after saving (issue 10): details, adding and removing a hold.
+    Route("edit details", "PATCH", "/episodes/{id}", 200, setup=_episode,
+          body=lambda api: {"facility": "Northside", "tried_pt": True}),
+    Route("add hold", "POST", "/episodes/{id}/holds", 201, setup=_episode, body=lambda api: {"drug": "apixaban"}),
+    Route("add hold preview", "POST", "/episodes/{id}/holds", 200, setup=_episode, query="?preview=1",
+          body=lambda api: {"drug": "apixaban"}),
+    Route("remove hold", "DELETE", "/holds/{id}", 200, setup=_hold),
+    Route("remove hold preview", "DELETE", "/holds/{id}", 200, setup=_hold, query="?preview=1"),
 ]
 
 

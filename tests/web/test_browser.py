@@ -476,6 +476,108 @@ def test_the_printable_hold_plan_fits_one_page_in_each_language(seeded: Any) -> 
             browser.close()
 
 
+# --- editing an episode after saving (issue 10) ------------------------------------------------
+
+EDIT_SHOTS = Path(os.environ.get("PATHWAY_EDIT_SHOTS", str(SHOTS)))
+
+
+def test_a_coordinator_edits_details_adds_a_hold_and_removes_holds_with_the_stopped_warning(live: Any) -> None:
+    from datetime import UTC, datetime
+
+    from pathway.services import episodes as ep
+    from pathway.services import patients as pt
+    from pathway.services.base import Actor
+
+    server, clock = live
+    with server.runtime.unit_of_work() as (session, env):
+        coordinator = Actor(role="coordinator", user_id=1, label="user:1")
+        patient = pt.enrol_patient(session, env, coordinator, {
+            "mrn": "MRN-8202", "given_name": "Rosa", "family_name": "Diaz", "birth_date": "1949-05-05",
+            "phone": "(312) 555-0144", "timezone": "America/Chicago", "language": "en", "sms_consent": True,
+            "consent_method": "verbal"})
+        episode = ep.schedule_episode(session, env, coordinator, patient.id, {
+            "procedure_at": "2027-03-10T08:00", "facility": "Riverside Surgery Center", "proceduralist": "Dr. Lee",
+            "holds": [{"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz"}]})
+        ep.record_clearance(session, env, Actor(role="clinician", user_id=2, label="user:2"), episode.holds[0].id,
+                            {"status": "approved", "by": "Dr. Ortiz"})
+        episode_url = f"{server.url}/episodes/{episode.id}"
+    sync_playwright = _playwright()
+    EDIT_SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def shot(step: str) -> None:
+            page.screenshot(path=str(EDIT_SHOTS / f"edit-{step}.png"), full_page=True)
+
+        try:
+            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
+            page.wait_for_url(server.url + "/")
+            page.goto(episode_url)
+
+            # Details and candidacy: saved at once (no text changes); the go / no go follows.
+            page.get_by_text("Edit details").click()
+            page.get_by_label("Facility").fill("Northside Spine Center")
+            page.get_by_label("Lumbar MRI reviewed on").fill("2027-01-15")
+            page.get_by_label("Tried physical therapy").check()
+            page.get_by_label("Escort or driver arranged").check()
+            shot("01-details-form")
+            page.get_by_role("button", name="Save details").click()
+            page.get_by_text("Details saved.").wait_for()
+            assert page.get_by_role("region", name="Go", exact=True).is_visible()
+            assert page.get_by_text("Northside Spine Center").first.is_visible()
+            shot("02-details-saved-go")
+
+            # Add a medicine to hold: the confirm step shows the clopidogrel text's new words.
+            page.get_by_text("Add a medicine to hold").click()
+            page.locator("#f-hold-0-drug").select_option("aspirin-secondary")
+            page.locator("#f-hold-0-prescriber_name").fill("Dr. Alan Ortiz")
+            page.locator("#add-hold").screenshot(path=str(EDIT_SHOTS / "edit-03a-add-hold-form.png"))
+            page.get_by_role("button", name="Review and add").click()
+            page.get_by_role("heading", name="Add aspirin (secondary prevention) to the holds").wait_for()
+            shot("03-add-hold-preview")
+            page.get_by_role("button", name="Add the hold").click()
+            page.get_by_text("Medicine added to hold.").wait_for()
+            assert page.get_by_role("region", name="No go").get_by_text(
+                "clearance not yet requested from the prescriber").is_visible()
+            shot("04-hold-added")
+
+            # Remove it again: what happens is said first.
+            page.get_by_role("link", name="Remove the aspirin (secondary prevention) hold").click()
+            page.get_by_role("heading", name="Remove the aspirin (secondary prevention) hold").wait_for()
+            shot("05-remove-confirm")
+            page.get_by_role("button", name="Remove the hold").click()
+            page.get_by_text("Hold removed; its texts are cancelled.").wait_for()
+            assert page.get_by_role("region", name="Go", exact=True).is_visible()
+
+            # After clopidogrel's last dose the patient may have stopped: removing it warns and asks.
+            clock.set(datetime(2027, 3, 3, 16, 0, tzinfo=UTC))
+            page.goto(episode_url)
+            if "/login" in page.url:
+                _sign_in(page, "coordinator@browser.test")
+                page.wait_for_url(episode_url)
+            page.get_by_role("link", name="Remove the clopidogrel hold").click()
+            page.get_by_text("The patient may have stopped this medicine").wait_for()
+            page.get_by_role("button", name="Remove the hold").click()
+            page.get_by_text("Tick the box").wait_for()
+            shot("06-remove-stopped-needs-tick")
+            page.get_by_label("I understand: someone must call the patient about restarting this medicine").check()
+            page.get_by_role("button", name="Remove the hold").click()
+            page.get_by_text("A call to the patient about restarting is on the worklist.").wait_for()
+            shot("07-removed-stopped")
+            page.goto(server.url + "/")
+            call = "Hold removed after its last dose: call about restarting clopidogrel"
+            page.get_by_text(call, exact=True).wait_for()
+            shot("08-worklist-call")
+            page.get_by_label("The call: whom you reached and what they were told").fill(
+                "Reached Rosa: restart clopidogrel as Dr. Ortiz advises")
+            page.get_by_role("button", name="Done").click()
+            page.get_by_text("Task marked as done.").wait_for()
+            shot("09-worklist-call-recorded")
+        finally:
+            browser.close()
+
+
 # --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
 
 

@@ -52,6 +52,8 @@ class Operation:
     description: str = ""
     # A 409 answered with more than `message` (e.g. a move's holds at risk): (text, schema).
     conflict: tuple[str, type[BaseModel]] | None = None
+    # Other success codes with the same answers (e.g. 200 for a ?preview=1 of a route that creates: 201).
+    also: tuple[int, ...] = ()
 
     @property
     def path(self) -> str:
@@ -65,14 +67,14 @@ def operation(
     rule: str, method: str, *, summary: str, tag: str, answers: tuple[type[BaseModel], ...], answer_text: str,
     status: int = 200, body: type[InputModel] | None = None, query: type[InputModel] | None = None,
     errors: tuple[int, ...] = CHANGE, public: bool = False, description: str = "",
-    conflict: tuple[str, type[BaseModel]] | None = None,
+    conflict: tuple[str, type[BaseModel]] | None = None, also: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the blueprint and describe it in the OpenAPI document."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, view_func=view, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), view.__name__, summary, tag, answers, answer_text,
-                                    status, body, query, errors, public, description, conflict))
+                                    status, body, query, errors, public, description, conflict, also))
         return view
 
     return register
@@ -150,6 +152,8 @@ def _operation(op: Operation) -> Schema:
     if op.status == 201:
         ok["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new record's URL"}}
     doc["responses"] = {str(op.status): ok}
+    for code in op.also:
+        doc["responses"][str(code)] = _json(schema, op.answer_text)
     for code in op.errors:
         doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
     if op.conflict is not None:

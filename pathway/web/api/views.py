@@ -71,11 +71,16 @@ def get_episode(episode_id: int) -> Response:
 
 
 @operation("/episodes/<int:episode_id>", "PATCH",
-           summary="Move the procedure (re-plans texts and steps, notifies the patient).", tag="episodes",
+           summary="Move the procedure and/or change the episode's details and candidacy items (re-plans what "
+                   "they affect; a move notifies the patient).", tag="episodes",
            body=inputs.RescheduleIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview: the episode with `change`. With ?preview=1: the PlanDiff alone.",
-           description="Only `procedure_at` (and `confirm_holds_at_risk`) may be sent; any other field is a 422. "
-                       "A move that breaks signed holds answers 409 with `holds_at_risk` unless confirmed.",
+           description="Send only the fields to change: `procedure_at` (with `confirm_holds_at_risk`), `facility`, "
+                       "`proceduralist`, `levels`, `mri_reviewed_on`, `tried_pt`, `tried_medication`, "
+                       "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none. "
+                       "All of them change in one transaction, audited once with the names of the fields that "
+                       "changed. Candidacy items change `go` and `blockers`. A move that breaks signed holds "
+                       "answers 409 with `holds_at_risk` unless confirmed.",
            conflict=("The episode is cancelled, or the move breaks signed holds: they are listed in "
                      "`holds_at_risk`; send `confirm_holds_at_risk: true` to apply it.", out.Conflict))
 def reschedule_episode(episode_id: int) -> Response:
@@ -145,6 +150,47 @@ def record_inr(hold_id: int) -> Response:
 def complete_milestone(milestone_id: int) -> Response:
     m = episodes.complete_milestone(db(), env(), staff(), milestone_id, json_body())
     return answer(answers.milestone(m, env().rules.definition))
+
+
+# --- editing an episode after saving: its holds (issue 10) ---------------------------------
+
+
+@operation("/episodes/<int:episode_id>/holds", "POST",
+           summary="Add a medicine to hold, before the procedure; it needs clearance like any other.", tag="holds",
+           body=inputs.HoldIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           answer_text="Without preview (201): the episode with `change` (the new hold is the last of `holds`). "
+                       "With ?preview=1 (200): the PlanDiff alone, nothing stored.", status=201, also=(200,),
+           description="The body is a hold as in scheduling (brand names resolve; free text needs a clinician's "
+                       "plan). The hold starts with clearance `needed`: a `hold_clearance` step is planned, the "
+                       "worklist shows it, and no stop text goes until it is approved and signed. 409 once the "
+                       "procedure time has passed or the episode is cancelled or completed.")
+def add_hold(episode_id: int) -> Response:
+    a = staff()
+    preview = query(inputs.PreviewQuery).preview
+    result = episodes.add_hold(db(), env(), a, episode_id, json_body(), preview=preview)
+    if not result.applied:
+        return answer(answers.rescheduled(db(), env(), result))
+    return answer(answers.rescheduled(db(), env(), result), 201,
+                  location=url_for("api.get_episode", episode_id=result.episode.id))
+
+
+@operation("/holds/<int:hold_id>", "DELETE",
+           summary="Remove a hold before the procedure: its texts are cancelled and the plan re-planned.",
+           tag="holds", query=inputs.HoldRemoveQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           answer_text="Without preview: the episode with `change`. With ?preview=1: the PlanDiff alone.",
+           description="The hold is kept for the record, marked removed, and left out of the episode, its texts, "
+                       "the go / no go and every list. When its last dose has come the patient may already have "
+                       "stopped the medicine: the removal answers 409 unless `confirm_stopped=1`; confirmed, a "
+                       "`restart_after_removal` call goes on the worklist. 409 once the procedure time has passed, "
+                       "or the episode is cancelled or completed, or the hold was already removed.")
+def remove_hold(hold_id: int) -> Response:
+    a = staff()
+    q = query(inputs.HoldRemoveQuery)
+    try:
+        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview)
+    except episodes.HoldStopped as refused:
+        return answer(out.Error(message=str(refused)), 409)  # the refusal's audit row is kept
+    return answer(answers.rescheduled(db(), env(), result))
 
 
 # --- lists ---------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ account's session generation, which every session cookie must match. Failed sign
 counted per client address and per (account, address), not per account, so a stranger cannot
 lock a user out.
 
-Revision ID: 0008_session_generation
-Revises: 0005_go_no_go_facts
+Revision ID: 0007_session_generation
+Revises: 0006_removed_holds
 Create Date: 2026-12-06 05:10:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import pathway.db
 
-revision: str = '0008_session_generation'
-down_revision: str | Sequence[str] | None = '0005_go_no_go_facts'
+revision: str = '0007_session_generation'
+down_revision: str | Sequence[str] | None = '0006_removed_holds'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
