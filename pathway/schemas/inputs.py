@@ -427,6 +427,19 @@ class PatientUpdateIn(InputModel):
 # --- editing an episode after saving (issue 10) ----------------------------------------------
 
 
+class HoldLabelIn(InputModel):
+    """The body of ``PATCH /holds/<id>``: what the patient calls the medicine. Words only: the
+    plan and its signature stay; texts not yet sent are re-worded. The label must be sent (an
+    empty string clears it); nothing else may be."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    partial = True
+
+    patient_label: PatientLabel = Field(description="what the patient calls this medicine (\"Plavix\", \"the small "
+                                                    "white pill\"), at most 40 characters; an empty string "
+                                                    "removes it (texts then use the plain term)")
+
+
 class HoldRemoveQuery(InputModel):
     """The query of ``DELETE /holds/<id>``."""
 

@@ -24,6 +24,7 @@ from pathway.schemas.inputs import (
     ClearanceIn,
     EpisodeIn,
     HoldIn,
+    HoldLabelIn,
     InrIn,
     MilestoneCompleteIn,
     ProcedureEndIn,
@@ -694,6 +695,38 @@ def remove_hold(
                         episode_id=episode.id)
     audit(session, env, actor, "hold.remove", "hold", hold.id, patient_id=episode.patient_id, detail=detail)
     return RescheduleResult(episode, diff, True, at, at, hold=hold, stopped=stopped)
+
+
+def label_hold(
+    session: Session, env: Env, actor: Actor, hold_id: Any, data: Mapping[str, Any] | HoldLabelIn,
+    *, preview: bool = False,
+) -> RescheduleResult:
+    """Record (or clear) what the patient calls a held medicine. Only words change: the plan, its
+    dates and its signature stay, and every text not yet sent is re-worded (the preview shows
+    each before and after). The way to keep a drug name off default texts when two medicines
+    would otherwise read the same (timeline.texts.medicine_words)."""
+    actor.require(*CARE_TEAM)
+    hold = load_hold(session, hold_id, lock=not preview)
+    episode = hold.episode
+    _require_open(episode)
+    label = read_input(HoldLabelIn, data).patient_label or None
+    at = episode.procedure_at
+    detail = {"drug": hold.drug_key or "free-text", "episode_id": episode.id, "labelled": label is not None}
+    if preview:
+        with session.begin_nested() as sp:
+            hold.patient_label = label
+            session.flush()
+            diff = compute_diff(session, env, episode)
+            sp.rollback()
+        session.expire(episode)
+        session.expire(hold)
+        audit(session, env, actor, "hold.label_preview", "hold", hold.id, patient_id=episode.patient_id, detail=detail)
+        return RescheduleResult(episode, diff, False, at, at, hold=hold)
+    hold.patient_label = label
+    session.flush()
+    diff = replan(session, env, actor, episode, reason="medicine's label changed")  # words only
+    audit(session, env, actor, "hold.label", "hold", hold.id, patient_id=episode.patient_id, detail=detail)
+    return RescheduleResult(episode, diff, True, at, at, hold=hold)
 
 
 # --- go / no-go ----------------------------------------------------------------------------

@@ -196,6 +196,23 @@ def hold_words(env: Env, hold: MedicationHold, patient: Patient) -> str:
     return medicine_words(medicine_name(env, hold), patient.language, patient.detailed_texts, others=others)
 
 
+@dataclass(frozen=True)
+class TextName:
+    """How texts name a hold's medicine, for staff: the words, and whether they carry the drug's
+    name although the patient did not choose detailed texts (two medicines would otherwise read
+    the same; a patient label for each keeps the name off)."""
+
+    words: str
+    names_drug: bool
+
+
+def text_name(env: Env, hold: MedicationHold) -> TextName:
+    patient = hold.episode.patient
+    words = hold_words(env, hold, patient)
+    leaks = not patient.detailed_texts and hold.drug_name.casefold() in words.casefold()
+    return TextName(words, leaks)
+
+
 def render(env: Env, patient: Patient, planned: PlannedMessage, holds: Sequence[MedicationHold] = ()) -> str:
     """The body of a planned text; a text about holds names each medicine in `planned.refs`."""
     context = text_context(

@@ -555,6 +555,43 @@ def add_hold(episode_id: int) -> Any:
         action=url_for("pages.add_hold", episode_id=episode_id), hidden=hidden, confirm_text="Add the hold")
 
 
+@bp.post("/episodes/<int:episode_id>/holds/<int:hold_id>/label")
+@roles(*CARE_TEAM)
+def label_hold(episode_id: int, hold_id: int) -> Any:
+    """What the patient calls a medicine: the API's PATCH /holds/<id>. The re-worded texts are
+    shown first (before and after), then saved when confirmed; nothing else changes."""
+    values = _form()
+    data = {"patient_label": values.get("patient_label") or ""}
+    confirm = values.get("confirm") == "yes"
+    form = f"label-{hold_id}"
+    try:
+        result = ep.label_hold(db(), env(), actor(), hold_id, data, preview=not confirm)
+        if result.episode.id != episode_id:
+            raise NotFound("hold")
+        db().commit()
+        if not confirm and _texts_change(result.diff):
+            assert result.hold is not None
+            return _change_preview(
+                result.episode, result, title=f"What the patient calls {result.hold.drug_name}",
+                lead="Nothing has changed yet. Only words change: the plan, its dates and its signature stay. "
+                     "These texts not yet sent get new words:",
+                action=url_for("pages.label_hold", episode_id=episode_id, hold_id=hold_id), hidden=data,
+                confirm_text="Save and re-word the texts")
+        if not confirm:  # no text changes its words: save now
+            result = ep.label_hold(db(), env(), actor(), hold_id, data)
+    except ValidationError as exc:
+        db().rollback()
+        return _episode_page(episode_id, errors={form: exc.errors}, values={form: values}, status=422)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.episode", episode_id=episode_id))
+    db().commit()
+    n = len(result.diff.reworded)
+    flash("Saved what the patient calls it." + (f" {n} text{'s' if n != 1 else ''} re-worded." if n else ""),
+          "success")
+    return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"hold-{hold_id}"))
+
+
 @bp.route("/episodes/<int:episode_id>/holds/<int:hold_id>/remove", methods=["GET", "POST"])
 @roles(*CARE_TEAM)
 def remove_hold(episode_id: int, hold_id: int) -> Any:

@@ -13,7 +13,8 @@ from flask_bootstrap import Bootstrap5
 from flask_login import current_user
 
 from pathway.services import catalogue as catalogue_service
-from pathway.web.context import db, runtime
+from pathway.services import planning
+from pathway.web.context import db, env, runtime
 
 
 def _not_found(_exc: Any) -> Any:
@@ -36,7 +37,8 @@ def _chrome() -> dict[str, Any]:
         banner = catalogue_service.unreviewed_banner(db(), rt.rules.catalogue)
     return {"clinic_name": rt.config.clinic.name, "clinic_tz": rt.config.clinic.timezone,
             "current_user": current_user, "catalogue_banner": banner,
-            "hold_renal_note": lambda hold: catalogue_service.renal_note(hold, rt.rules.catalogue)}
+            "hold_renal_note": lambda hold: catalogue_service.renal_note(hold, rt.rules.catalogue),
+            "hold_text_name": lambda hold: planning.text_name(env(), hold)}
 
 
 def init_app(app: Flask) -> None:

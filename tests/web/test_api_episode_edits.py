@@ -391,3 +391,64 @@ def test_a_hold_added_after_its_last_dose_would_have_been_is_answered_as_started
     # Once signed, the go / no go says so.
     _approve(api, hold["id"])
     assert "hold_started_late" in _codes(api.get(f"/episodes/{e['id']}").json)
+
+
+# --- what the patient calls a medicine: PATCH /holds/<id> ----------------------------------
+
+
+def test_two_blood_thinners_without_labels_name_the_drugs_until_the_patient_labels_each(api: Harness) -> None:
+    """Default texts keep drug names off, except when two medicines would read the same; a label
+    for each takes the names off again, keeps the signatures and re-words only unsent texts."""
+    e = api.episode(holds=[{"drug": "warfarin"}, {"drug": "apixaban"}])
+    warfarin_id, apixaban_id = (h["id"] for h in e["holds"])
+    _approve(api, warfarin_id)
+    _approve(api, apixaban_id)
+    texts = _bodies(api.get(f"/episodes/{e['id']}").json, "last_dose")
+    assert any("warfarin" in t for t in texts) and any("apixaban" in t for t in texts)
+
+    before = api.snapshot(exclude=NOT_PLAN)
+    preview = api.patch(f"/holds/{warfarin_id}?preview=1", {"patient_label": "the pink pill"})
+    assert preview.status == 200 and preview.json["applied"] is False
+    # Both texts change: warfarin's gets the label, and apixaban's no longer needs its drug name.
+    reworded = {r["body_before"]: r["body_after"] for r in preview.json["messages_reworded"]}
+    assert len(reworded) == 2
+    for old, new in reworded.items():
+        assert ("warfarin" in old and "the pink pill" in new) or ("apixaban" in old and "blood thinner" in new)
+        assert "warfarin" not in new and "apixaban" not in new
+    assert api.snapshot(exclude=NOT_PLAN) == before  # a preview stores nothing but its audit row
+    assert _audit(api, "hold.label_preview")[-1] == {"drug": "warfarin", "episode_id": e["id"], "labelled": True}
+
+    first = api.patch(f"/holds/{warfarin_id}", {"patient_label": "the pink pill"})
+    assert first.status == 200, first
+    second = api.patch(f"/holds/{apixaban_id}", {"patient_label": "Eliquis"})
+    assert second.status == 200, second
+    got = second.json
+    assert [h["patient_label"] for h in got["holds"]] == ["the pink pill", "Eliquis"]
+    assert all(h["clearance"] == "approved" and h["signed_at"] for h in got["holds"])  # words only: still signed
+    texts = _bodies(got, "last_dose")
+    assert sorted("the pink pill" in t for t in texts) == [False, True] and any("Eliquis" in t for t in texts)
+    assert not any("warfarin" in t or "apixaban" in t for t in texts)
+    assert got["change"]["messages_cancelled"] == [] and got["change"]["messages_added"] == []
+
+    cleared = api.patch(f"/holds/{warfarin_id}", {"patient_label": ""})
+    assert cleared.status == 200
+    assert [h["patient_label"] for h in cleared.json["holds"]] == [None, "Eliquis"]
+    assert _audit(api, "hold.label")[-1] == {"drug": "warfarin", "episode_id": e["id"], "labelled": False}
+
+
+def test_a_label_is_checked_and_needs_a_care_team_role_and_an_open_episode(api: Harness) -> None:
+    e = api.episode(holds=[CLOPIDOGREL])
+    hold_id = e["holds"][0]["id"]
+    before = api.snapshot()
+    long = api.patch(f"/holds/{hold_id}", {"patient_label": "x" * 41})
+    assert long.status == 422 and set(long.errors) == {"patient_label"}
+    missing = api.patch(f"/holds/{hold_id}", {})
+    assert missing.status == 422 and set(missing.errors) == {"patient_label"}
+    extra = api.patch(f"/holds/{hold_id}", {"patient_label": "Plavix", "drug": "aspirin"})
+    assert extra.status == 422 and "drug" in extra.errors
+    assert api.patch(f"/holds/{hold_id}", {"patient_label": "Plavix"}, role="admin").status == 403
+    assert api.patch(f"/holds/{MISSING_ID}", {"patient_label": "Plavix"}).status == 404
+    assert api.snapshot() == before
+    assert api.post(f"/episodes/{e['id']}/cancel", {"reason": "patient unwell"}).status == 200
+    closed = api.patch(f"/holds/{hold_id}", {"patient_label": "Plavix"})
+    assert closed.status == 409 and "cancelled" in closed.json["message"]

@@ -116,6 +116,9 @@ ROUTES = [
           body=lambda api: {"drug": "apixaban"}),
     Route("remove hold", "DELETE", "/holds/{id}", 200, setup=_hold),
     Route("remove hold preview", "DELETE", "/holds/{id}", 200, setup=_hold, query="?preview=1"),
+    Route("label hold", "PATCH", "/holds/{id}", 200, setup=_hold, body=lambda api: {"patient_label": "Plavix"}),
+    Route("label hold preview", "PATCH", "/holds/{id}", 200, setup=_hold, query="?preview=1",
+          body=lambda api: {"patient_label": "Plavix"}),
 ]
 
 

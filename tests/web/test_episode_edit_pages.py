@@ -172,3 +172,38 @@ def test_adding_a_hold_too_late_to_stop_warns_before_it_is_saved(
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "Too late to stop this medicine in time" in text
     assert "Tue Mar 2" in text and "cannot stop it in time" in text
+
+
+def test_the_page_warns_when_texts_name_a_drug_and_a_label_shown_first_takes_the_name_off(
+        as_role: Any, make_episode: Any, session: Any) -> None:
+    from pathway.models import Message
+
+    e = make_episode(holds=[{"drug": "warfarin"}, {"drug": "apixaban"}])
+    warfarin, apixaban = e.holds
+    _approve(as_role, e.id, warfarin.id)
+    _approve(as_role, e.id, apixaban.id)
+    coordinator = as_role("coordinator")
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert page.count("names-drug-note") == 2  # each hold says its texts carry the drug's name
+    assert "&ldquo;warfarin&rdquo;" in page
+
+    shown = coordinator.post(f"/episodes/{e.id}/holds/{warfarin.id}/label", {"patient_label": "the pink pill"})
+    preview = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "What the patient calls warfarin" in preview
+    assert "the pink pill" in preview and "Save and re-word the texts" in preview
+    session.expire_all()
+    assert session.get(MedicationHold, warfarin.id).patient_label is None  # shown, not saved
+
+    saved = coordinator.post(f"/episodes/{e.id}/holds/{warfarin.id}/label",
+                             {"patient_label": "the pink pill", "confirm": "yes"})
+    assert saved.status_code == 302
+    session.expire_all()
+    assert session.get(MedicationHold, warfarin.id).patient_label == "the pink pill"
+    bodies = [m.body for m in session.scalars(select(Message).where(
+        Message.episode_id == e.id, Message.kind == "last_dose", Message.status == "scheduled"))]
+    assert len(bodies) == 2 and not any("warfarin" in b or "apixaban" in b for b in bodies)
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert "names-drug-note" not in page and "2 texts re-worded" in page
+
+    bad = coordinator.post(f"/episodes/{e.id}/holds/{apixaban.id}/label", {"patient_label": "y" * 41})
+    assert bad.status_code == 422 and f'id="label-{apixaban.id}-patient_label-error"' in bad.get_data(as_text=True)

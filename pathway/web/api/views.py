@@ -193,6 +193,20 @@ def remove_hold(hold_id: int) -> Response:
     return answer(answers.rescheduled(db(), env(), result))
 
 
+@operation("/holds/<int:hold_id>", "PATCH",
+           summary="Record what the patient calls a held medicine; texts not yet sent are re-worded.", tag="holds",
+           body=inputs.HoldLabelIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           answer_text="Without preview: the episode with `change` (its `messages_reworded`). With ?preview=1: "
+                       "the PlanDiff alone.",
+           description="Words only: the hold's plan, dates and signature stay. When two medicines would read the "
+                       "same in default texts, texts name the drug; a label for each keeps drug names off them.")
+def label_hold(hold_id: int) -> Response:
+    a = staff()
+    preview = query(inputs.PreviewQuery).preview
+    result = episodes.label_hold(db(), env(), a, hold_id, json_body(), preview=preview)
+    return answer(answers.rescheduled(db(), env(), result))
+
+
 # --- lists ---------------------------------------------------------------------------------
 
 
