@@ -186,3 +186,4 @@ class TaskKind(StrEnum):
     SMS_CONFIG = "sms_config"
     HOLD_AT_RISK = "hold_at_risk"  # a move broke a signed hold: re-sign it
     RESTART_AFTER_CANCEL = "restart_after_cancel"  # cancelled after a stop: call about restarting
+    UNMATCHED_REPLY = "unmatched_reply"  # a reply from an unknown or shared number: say whom it concerns
