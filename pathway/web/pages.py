@@ -101,6 +101,16 @@ def _worklist_link(item: WorklistItem) -> str:
     return url_for("pages.episode", episode_id=item.episode_id, _anchor=anchor or None)
 
 
+@bp.app_template_global()
+def task_needs_note(kind: str) -> bool:
+    """Tasks a person closes only with a note of what was done (red flags...)."""
+    return kind in NOTE_REQUIRED
+
+
+def _refused(what: str, exc: ValidationError) -> None:
+    flash(f"{what}: {'; '.join(m.rstrip('.') for m in exc.errors.values())}.", "danger")
+
+
 @bp.post("/tasks/<int:task_id>/resolve")
 @roles(*CARE_TEAM)
 def resolve_task(task_id: int) -> Any:
@@ -110,7 +120,7 @@ def resolve_task(task_id: int) -> Any:
     try:
         resolve(db(), env(), actor(), task_id, {"resolution": note})
     except ValidationError as exc:
-        flash(f"Not marked as done: {'; '.join(exc.errors.values())}.", "danger")
+        _refused("Not marked as done", exc)
         return redirect(_back(url_for("pages.worklist")))
     except ServiceError as exc:
         return _fail_action(exc, url_for("pages.worklist"))
@@ -143,7 +153,7 @@ def link_reply(reply_id: int) -> Any:
     try:
         linked = replies.link_reply(db(), env(), actor(), reply_id, _form("patient_id", "episode_id"))
     except ValidationError as exc:
-        flash(f"Not linked: {'; '.join(exc.errors.values())}.", "danger")
+        _refused("Not linked", exc)
         return redirect(url_for("pages.reply", reply_id=reply_id))
     except ServiceError as exc:
         return _fail_action(exc, url_for("pages.worklist"))
@@ -160,7 +170,7 @@ def dismiss_reply(reply_id: int) -> Any:
     try:
         replies.dismiss_reply(db(), env(), actor(), reply_id, _form("note"))
     except ValidationError as exc:
-        flash(f"Not dismissed: {'; '.join(exc.errors.values())}.", "danger")
+        _refused("Not dismissed", exc)
         return redirect(_back(url_for("pages.worklist")))
     except ServiceError as exc:
         return _fail_action(exc, url_for("pages.worklist"))
