@@ -207,9 +207,11 @@ def dismiss_reply(session: Session, env: Env, actor: Actor, reply_id: Any, data:
     if task is None and reply.handled_at is not None:
         return reply  # dismissed already
     reply.handled_at, reply.handled_by_id = env.now, actor.user_id
-    if task is not None:
-        task.resolved_at, task.resolved_by_id, task.resolution = env.now, actor.user_id, form.note
-        audit(session, env, actor, "task.resolve", "task", task.id, detail={"kind": task.kind})
+    # Its unmatched_reply task, and any task it opened with no patient (before that kind existed).
+    for each in session.scalars(select(Task).where(Task.reply_id == reply.id, Task.patient_id.is_(None),
+                                                   Task.resolved_at.is_(None))):
+        each.resolved_at, each.resolved_by_id, each.resolution = env.now, actor.user_id, form.note
+        audit(session, env, actor, "task.resolve", "task", each.id, detail={"kind": each.kind})
     # The note may name someone: it stays on the task, never in the audit detail.
     audit(session, env, actor, "reply.dismiss", "reply", reply.id, detail={"classification": reply.classification})
     session.flush()

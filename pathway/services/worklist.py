@@ -223,12 +223,17 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     return out
 
 
+LEGACY_UNMATCHED = ("red_flag", "reply", "stop_request")
+
+
 def _from_unmatched_replies(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     """Replies no one has yet said whom they concern, with the patients on a shared number."""
     stmt = (
         select(Task, Reply)
         .join(Reply, Reply.id == Task.reply_id)
-        .where(Task.resolved_at.is_(None), Task.kind == "unmatched_reply")
+        .where(Task.resolved_at.is_(None),
+               # Before unmatched_reply existed, such a reply opened its own task with no patient.
+               or_(Task.kind == "unmatched_reply", and_(Task.patient_id.is_(None), Task.kind.in_(LEGACY_UNMATCHED))))
         .order_by(Task.priority, Task.created_at, Task.id)
         .limit(limit)
     )

@@ -16,6 +16,7 @@ from pathway.app import create_app
 from pathway.models import Message, MessageEvent, Patient, Reply, Task
 from pathway.runtime import Runtime
 from pathway.services import episodes as ep
+from tests.conftest import T0
 from tests.dispatch.conftest import PUBLIC_URL
 
 
@@ -429,3 +430,22 @@ def test_resolving_a_red_flag_needs_a_note_of_what_was_done_and_is_audited(
         assert task.resolution == "Called: sent to the emergency department" and task.resolved_at is not None
         audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "task.resolve")).one()
         assert (audit.entity_id, audit.patient_id, audit.detail) == (tid, pid, {"kind": "red_flag"})
+
+
+def test_a_red_flag_stored_with_no_patient_before_unmatched_items_existed_shows_and_can_be_linked(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.services.replies import link_reply
+    from pathway.services.tasks import open_task
+
+    pid = enrol()
+    with sessions.begin() as s:
+        old = Reply(from_number="+13055550100", body="fever 102", received_at=T0, classification="red_flag")
+        s.add(old)
+        s.flush()
+        rid = old.id
+    seed(open_task, "red_flag", f"reply:{rid}", "Patient reported a possible red-flag symptom (fever)",
+         reply_id=rid)
+    [item] = [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"]
+    assert (item.reply_id, item.priority, item.from_number) == (rid, 0, "+13055550100")
+    seed(link_reply, people["coordinator"], rid, {"patient_id": pid})
+    assert _tasks(sessions) == [("red_flag", 0, pid)]
