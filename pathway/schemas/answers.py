@@ -347,12 +347,21 @@ class EpisodeChanged(Episode):
 # --- lists ---------------------------------------------------------------------------------
 
 
+class WorklistCandidate(AnswerModel):
+    """A patient a reply from a shared number may be from or about."""
+
+    patient_id: Id
+    patient_name: str
+    mrn: str
+
+
 class WorklistItem(AnswerModel):
     """Something a coordinator should do, most urgent first."""
 
     kind: str
     priority: int = Field(description="lower is more urgent")
-    patient_id: Id
+    patient_id: Id | None = Field(description="null only for an `unmatched_reply` (a number that matches no "
+                                              "patient, or that several share)")
     episode_id: Id | None
     subject_id: int | None
     title: str
@@ -362,6 +371,12 @@ class WorklistItem(AnswerModel):
     task_id: Id | None = Field(description="the open task behind this item, if any")
     patient_name: str
     mrn: str
+    reply_id: Id | None = Field(None, description="the patient's reply behind this item, if any (link or dismiss "
+                                                  "an `unmatched_reply` with it)")
+    from_number: str | None = Field(None, description="the number an `unmatched_reply` came from (E.164)")
+    reply_body: str | None = Field(None, description="the words of the reply behind this item, if any")
+    candidates: list[WorklistCandidate] = Field(
+        default_factory=list, description="for a reply from a shared number: each patient on that number")
 
 
 class Worklist(AnswerModel):
@@ -468,9 +483,37 @@ class PatientChanged(Patient):
 
 
 # Every answer model, for the OpenAPI document and the schema-coverage test.
+class Reply(AnswerModel):
+    """A text a patient (or someone at their number) sent us."""
+
+    id: Id
+    patient_id: Id | None
+    episode_id: Id | None
+    from_number: str
+    body: str
+    received_at: Instant
+    classification: str = Field(description="stop | start | help | red_flag | stop_request | text")
+    handled_at: Instant | None = Field(description="when a person dismissed it, if they did")
+
+
+class Task(AnswerModel):
+    """Something a person had to do, and what they wrote when they did it."""
+
+    id: Id
+    kind: str
+    patient_id: Id | None
+    episode_id: Id | None
+    reply_id: Id | None
+    summary: str
+    created_at: Instant
+    resolved_at: Instant | None
+    resolution: str | None
+
+
 ANSWERS: tuple[type[AnswerModel], ...] = (
     Error, Conflict, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
-    TextChange, PatientChange, PatientChanged,
+    TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task,
 )
+

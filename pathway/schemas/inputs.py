@@ -448,3 +448,32 @@ class HoldRemoveQuery(InputModel):
         False, description="1: remove a hold whose last dose has come (the patient may have stopped the medicine; "
                            "its restart text is cancelled and a call about restarting goes on the worklist); "
                            "without it such a removal answers 409")
+
+
+# --- replies from unknown and shared numbers, and resolving tasks (issue 11) ----------------
+
+PatientId = Annotated[int | None, BeforeValidator(count_reader(1, 2**31 - 1)), count_schema(1, 2**31 - 1)]
+
+
+class ReplyLinkIn(InputModel):
+    """Whom a reply from an unknown or shared number concerns."""
+
+    patient_id: PatientId = Field(description="the patient the reply is from or about (required)")
+    episode_id: PatientId = Field(None, description="their episode it is about (default: their latest one not "
+                                                    "cancelled)")
+
+    @field_validator("patient_id")
+    @classmethod
+    def _patient_required(cls, value: int | None) -> int | None:
+        if value is None:
+            raise fail("required: pick the patient this reply is from or about")
+        return value
+
+
+class ReplyDismissIn(InputModel):
+    note: RequiredReason = Field(description="why the reply concerns no patient, and what was done (required)")
+
+
+class TaskResolveIn(InputModel):
+    resolution: Note = Field("", description="what was done: whom you reached and what they were told "
+                                             "(required for red flags and some other tasks)")

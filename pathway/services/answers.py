@@ -236,7 +236,10 @@ def worklist(items: Sequence[WorklistItem], limit: int) -> out.Worklist:
     return out.Worklist(
         items=[out.WorklistItem(kind=i.kind, priority=i.priority, patient_id=i.patient_id, episode_id=i.episode_id,
                                 subject_id=i.subject_id, title=i.title, detail=i.detail, due_at=_utc(i.due_at),
-                                action=i.action, task_id=i.task_id, patient_name=i.patient_name, mrn=i.mrn)
+                                action=i.action, task_id=i.task_id, patient_name=i.patient_name, mrn=i.mrn,
+                                reply_id=i.reply_id, from_number=i.from_number, reply_body=i.reply_body,
+                                candidates=[out.WorklistCandidate(patient_id=c.patient_id, patient_name=c.patient_name,
+                                                                  mrn=c.mrn) for c in i.candidates])
                for i in items],
         count=len(items), limit=limit,
     )
@@ -301,3 +304,15 @@ def patient_updated(env: Env, result: PatientUpdate) -> out.PatientChange | out.
     p = result.patient
     return out.PatientChanged(**dict(patient(p, sorted(p.episodes, key=lambda e: e.procedure_at, reverse=True)[:50])),
                               change=change)
+
+
+def reply(r: models.Reply) -> out.Reply:
+    return out.Reply(id=r.id, patient_id=r.patient_id, episode_id=r.episode_id, from_number=r.from_number,
+                     body=r.body, received_at=_utc(r.received_at), classification=r.classification,
+                     handled_at=_utc(r.handled_at))
+
+
+def task(t: models.Task) -> out.Task:
+    return out.Task(id=t.id, kind=t.kind, patient_id=t.patient_id, episode_id=t.episode_id, reply_id=t.reply_id,
+                    summary=t.summary, created_at=_utc(t.created_at), resolved_at=_utc(t.resolved_at),
+                    resolution=t.resolution)

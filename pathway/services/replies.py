@@ -9,20 +9,24 @@ and is answered at once with instructions to call the clinic or 911. A free-text
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, Message, Patient, Reply
+from pathway.models import Episode, Message, Patient, Reply, Task
+from pathway.schemas.inputs import ReplyDismissIn, ReplyLinkIn
 from pathway.services import outbox
-from pathway.services.base import Actor, Env
+from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.patients import opt_in, opt_out
 from pathway.services.reply_reader import Lexicon, read_reply
 from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
 from pathway.timeline import text_context
+from pathway.timeline.vocabulary import CARE_TEAM
 
 PATIENT = Actor(role="system", label="patient")
 
@@ -40,33 +44,36 @@ class InboundResult:
     red_flag_groups: tuple[str, ...] = ()  # fever, bleeding, ... as replies.toml names them
 
 
-def _find_patient(session: Session, phone: str) -> tuple[Patient | None, Episode | None]:
-    """The patient with this number; with several (a shared family phone), the one whose
-    episode is soonest active. Ambiguity is resolved by a person through the task."""
+def _latest_episode(session: Session, patient: Patient) -> Episode | None:
+    return session.scalar(select(Episode).where(Episode.patient_id == patient.id, Episode.status != "cancelled")
+                          .order_by(Episode.procedure_at.desc(), Episode.id.desc()).limit(1))
+
+
+def _senders(session: Session, phone: str) -> list[Patient]:
+    """The patients a reply from ``phone`` may be from: the one patient on the number; or, when
+    several share it (a family phone), those with an episode not cancelled (the one such patient
+    if there is just one), else all of them. Empty: the number matches no patient."""
     patients = list(session.scalars(select(Patient).where(Patient.phone == phone).order_by(Patient.id)))
-    best: tuple[Patient | None, Episode | None] = (patients[0] if len(patients) == 1 else None, None)
-    for p in patients:
-        ep = session.scalar(select(Episode).where(Episode.patient_id == p.id, Episode.status != "cancelled")
-                            .order_by(Episode.procedure_at.desc()).limit(1))
-        if ep is not None and (best[1] is None or ep.procedure_at > best[1].procedure_at):
-            best = (p, ep)
-    return best
-
-
-def _answer(env: Env, patient: Patient | None, kind: str) -> str:
-    lang = patient.language if patient else "en"
-    tz = ZoneInfo(patient.timezone) if patient else env.rules.clinic.tz
-    ctx = text_context({}, lang=lang, tz=tz, clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
-    return env.rules.templates.render(kind, lang, ctx)
+    if len(patients) <= 1:
+        return patients
+    active = [p for p in patients if _latest_episode(session, p) is not None]
+    return active or patients
 
 
 def receive_reply(session: Session, env: Env, *, from_number: str, body: str, provider_id: str | None) -> InboundResult:
-    """Store and act on one incoming text. Idempotent on the provider's message id."""
+    """Store and act on one incoming text. Idempotent on the provider's message id.
+
+    A reply from a number that matches no patient, or that several share, becomes one
+    ``unmatched_reply`` task (at red-flag priority when it reads as a red flag) until a person
+    links it to a patient (:func:`link_reply`) or dismisses it with a note. STOP and START from a
+    shared number act on every patient on it; HELP is answered once."""
     if provider_id:
         seen = session.scalar(select(Reply).where(Reply.provider_id == provider_id))
         if seen is not None:
             return InboundResult(seen.id, seen.classification, None)
-    patient, episode = _find_patient(session, from_number)
+    senders = _senders(session, from_number)
+    patient = senders[0] if len(senders) == 1 else None
+    episode = _latest_episode(session, patient) if patient is not None else None
     reading = read_reply(body)
     kind = reading.kind
     reply = Reply(patient_id=patient.id if patient else None, episode_id=episode.id if episode else None,
@@ -75,22 +82,41 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
     session.add(reply)
     session.flush()
     answer: str | None = None
-    pid = patient.id if patient else None
-    eid = episode.id if episode else None
-    if kind == "stop" and patient is not None:
+    if kind in ("help", "red_flag"):
+        answer = _answer(env, senders, kind)
+    if patient is not None:
+        _act(session, env, reply, patient, episode, kind, reading.groups)
+        if answer:
+            _record_answer(session, env, patient, episode, reply, kind, answer)
+    elif senders and kind in ("stop", "start", "help"):
+        for each in senders:  # a shared number: the keyword speaks for everyone on it
+            _act(session, env, reply, each, _latest_episode(session, each), kind, reading.groups)
+    else:
+        _open_unmatched(session, env, reply, len(senders), reading.groups)
+    return InboundResult(reply.id, kind, answer, reading.groups)
+
+
+def _act(session: Session, env: Env, reply: Reply, patient: Patient, episode: Episode | None, kind: str,
+         groups: tuple[str, ...], *, linked: bool = False) -> None:
+    """What a reply from ``patient`` sets going. ``linked``: a person said whom a reply from an
+    unknown or shared number concerns, so a keyword in it is a request for a person to confirm."""
+    pid, eid = patient.id, episode.id if episode else None
+    if kind == "stop" and linked:
+        kind = "stop_request"
+    if kind == "stop":
         opt_out(session, env, PATIENT, patient, "STOP reply")
         if episode is not None:
             open_task(session, env, "opted_out", f"patient:{patient.id}",
                       "The patient replied STOP mid-pathway: reach them by phone", patient_id=pid, episode_id=eid,
                       reply_id=reply.id)
-    elif kind == "start" and patient is not None:
-        opt_in(session, env, PATIENT, patient, "START reply")
+    elif kind == "start":
+        if not linked:
+            opt_in(session, env, PATIENT, patient, "START reply")
     elif kind == "help":
-        answer = _answer(env, patient, "help")
+        pass  # answered at once (TwiML)
     elif kind == "red_flag":
-        answer = _answer(env, patient, "red_flag")
         open_task(session, env, "red_flag", f"reply:{reply.id}",
-                  f"Patient reported a possible red-flag symptom ({_group_words(reading.groups)}): call them today",
+                  f"Patient reported a possible red-flag symptom ({_group_words(groups)}): call them today",
                   patient_id=pid, episode_id=eid, reply_id=reply.id)
     elif kind == "stop_request":
         open_task(session, env, "stop_request", f"reply:{reply.id}",
@@ -99,9 +125,97 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
     else:
         open_task(session, env, "reply", f"reply:{reply.id}", "A patient replied: read and answer",
                   patient_id=pid, episode_id=eid, reply_id=reply.id)
-    if answer and patient is not None:
-        _record_answer(session, env, patient, episode, reply, kind, answer)
-    return InboundResult(reply.id, kind, answer, reading.groups)
+
+
+def _open_unmatched(session: Session, env: Env, reply: Reply, shared_by: int, groups: tuple[str, ...]) -> None:
+    red = reply.classification == "red_flag"
+    who = (f"a number {shared_by} patients share: pick whom it concerns" if shared_by
+           else "a number that matches no patient: link it to the patient or dismiss it with a note")
+    what = f"Possible red flag ({_group_words(groups)}) from " if red else "Reply from "
+    open_task(session, env, "unmatched_reply", f"reply:{reply.id}", what + who, reply_id=reply.id,
+              priority=0 if red else None)
+
+
+def _answer(env: Env, senders: list[Patient], kind: str) -> str:
+    """The answer in the patients' language (English unless everyone on the number shares another)."""
+    langs = {p.language for p in senders}
+    lang = langs.pop() if len(langs) == 1 else "en"
+    tz = ZoneInfo(senders[0].timezone) if len(senders) == 1 else env.rules.clinic.tz
+    ctx = text_context({}, lang=lang, tz=tz, clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
+    return env.rules.templates.render(kind, lang, ctx)
+
+
+# --- a person says whom a reply concerns ---------------------------------------------------
+
+
+def _unmatched_task(session: Session, reply: Reply) -> Task | None:
+    return session.scalar(select(Task).where(Task.kind == "unmatched_reply", Task.subject == f"reply:{reply.id}",
+                                             Task.resolved_at.is_(None)))
+
+
+def link_reply(session: Session, env: Env, actor: Actor, reply_id: Any, data: Mapping[str, Any]) -> Reply:
+    """Attach a reply from an unknown or shared number (and any task it opened) to the patient
+    it concerns, and its episode (given, else their latest not cancelled); from then on it is
+    that patient's reply: a red flag becomes their red-flag item, free text their reply to read."""
+    actor.require(*CARE_TEAM)
+    form = read_input(ReplyLinkIn, data)
+    reply: Reply = get_or_404(session, Reply, reply_id, "reply", lock=True)
+    if reply.patient_id is not None:
+        if reply.patient_id == form.patient_id and form.episode_id in (None, reply.episode_id):
+            return reply  # linked already, as asked: nothing to do
+        raise Conflict("this reply is already linked to a patient")
+    task = _unmatched_task(session, reply)
+    if task is None and reply.handled_at is not None:
+        raise Conflict("this reply was dismissed; it can no longer be linked")
+    patient = session.get(Patient, form.patient_id) if form.patient_id else None
+    if patient is None:
+        raise ValidationError({"patient_id": "no patient with this id: search for the patient and pick them"})
+    if form.episode_id is not None:
+        episode = session.get(Episode, form.episode_id)
+        if episode is None or episode.patient_id != patient.id:
+            raise ValidationError({"episode_id": "not an episode of this patient: pick one of theirs or leave it "
+                                                 "out for their latest"})
+    else:
+        episode = _latest_episode(session, patient)
+    reply.patient_id, reply.episode_id = patient.id, episode.id if episode else None
+    # Tasks the reply opened before it had a patient (a red flag) now belong to them.
+    for other in session.scalars(select(Task).where(Task.reply_id == reply.id, Task.patient_id.is_(None),
+                                                    Task.kind != "unmatched_reply", Task.resolved_at.is_(None))):
+        other.patient_id, other.episode_id = reply.patient_id, reply.episode_id
+    if task is not None:
+        task.resolved_at, task.resolved_by_id = env.now, actor.user_id
+        task.resolution = f"linked to patient {patient.id}"
+        task.patient_id, task.episode_id = reply.patient_id, reply.episode_id
+        audit(session, env, actor, "task.resolve", "task", task.id, patient_id=patient.id,
+              detail={"kind": task.kind})
+    _act(session, env, reply, patient, episode, reply.classification, read_reply(reply.body).groups, linked=True)
+    audit(session, env, actor, "reply.link", "reply", reply.id, patient_id=patient.id,
+          detail={"episode_id": reply.episode_id, "classification": reply.classification})
+    session.flush()
+    return reply
+
+
+def dismiss_reply(session: Session, env: Env, actor: Actor, reply_id: Any, data: Mapping[str, Any]) -> Reply:
+    """Close a reply from an unknown or shared number that concerns no patient, with a note of
+    why and what was done (a wrong number, spam, a caller already helped...)."""
+    actor.require(*CARE_TEAM)
+    form = read_input(ReplyDismissIn, data)
+    reply: Reply = get_or_404(session, Reply, reply_id, "reply", lock=True)
+    if reply.patient_id is not None:
+        raise Conflict("this reply is linked to a patient: resolve its task instead")
+    task = _unmatched_task(session, reply)
+    if task is None and reply.handled_at is not None:
+        return reply  # dismissed already
+    reply.handled_at, reply.handled_by_id = env.now, actor.user_id
+    # Its unmatched_reply task, and any task it opened with no patient (before that kind existed).
+    for each in session.scalars(select(Task).where(Task.reply_id == reply.id, Task.patient_id.is_(None),
+                                                   Task.resolved_at.is_(None))):
+        each.resolved_at, each.resolved_by_id, each.resolution = env.now, actor.user_id, form.note
+        audit(session, env, actor, "task.resolve", "task", each.id, detail={"kind": each.kind})
+    # The note may name someone: it stays on the task, never in the audit detail.
+    audit(session, env, actor, "reply.dismiss", "reply", reply.id, detail={"classification": reply.classification})
+    session.flush()
+    return reply
 
 
 def _group_words(groups: tuple[str, ...]) -> str:
@@ -122,3 +236,15 @@ def _record_answer(session: Session, env: Env, patient: Patient, episode: Episod
                   attempts=1, created_at=env.now)
     outbox.record(session, msg, outbox.Sent(f"answered {kind} reply at once (TwiML)", sent_at=env.now), now=env.now,
                   source="dispatch")
+
+
+def reply_to_link(session: Session, env: Env, actor: Actor, reply_id: Any) -> tuple[Reply, list[Patient]]:
+    """A reply from an unknown or shared number and the patients on that number (audited view:
+    the page shows the number and the words)."""
+    actor.require(*CARE_TEAM)
+    reply: Reply = get_or_404(session, Reply, reply_id, "reply")
+    on_number = list(session.scalars(select(Patient).where(Patient.phone == reply.from_number)
+                                     .order_by(Patient.family_name, Patient.given_name, Patient.id)))
+    audit(session, env, actor, "reply.view", "reply", reply.id, patient_id=reply.patient_id,
+          detail={"patient_ids": [p.id for p in on_number]})
+    return reply, on_number

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathway.models import Task
-from pathway.services.base import Actor, Env, NotFound, ValidationError, audit
+from pathway.schemas.inputs import TaskResolveIn
+from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, read_input
 from pathway.timeline.vocabulary import CARE_TEAM
 
 # Lower is more urgent. Red flags go to the top of the worklist.
 PRIORITY = {
     "red_flag": 0,
     "hold_at_risk": 2,  # a move broke a signed hold: right below red flags
+    # A reply from a number that matches no patient, or that several share: someone must say whom
+    # it concerns before it can be acted on (a red flag among them is at red-flag priority, 0).
+    "unmatched_reply": 5,
     "restart_after_cancel": 3,  # cancelled after a stop: the patient must hear how to restart
     "restart_after_removal": 3,  # a hold removed after its last dose: the same call, about one medicine
     "stop_request": 10,
@@ -38,6 +43,7 @@ def open_task(
     episode_id: int | None = None,
     message_id: int | None = None,
     reply_id: int | None = None,
+    priority: int | None = None,
 ) -> Task:
     """Open a task, or return the open one for the same kind and subject (idempotent)."""
     existing = session.scalar(
@@ -46,7 +52,8 @@ def open_task(
     if existing is not None:
         return existing
     task = Task(
-        kind=kind, subject=subject, priority=PRIORITY.get(kind, 50), summary=summary, patient_id=patient_id,
+        kind=kind, subject=subject, priority=PRIORITY.get(kind, 50) if priority is None else priority,
+        summary=summary, patient_id=patient_id,
         episode_id=episode_id, message_id=message_id, reply_id=reply_id, created_at=env.now,
     )
     with session.begin_nested():
@@ -58,16 +65,35 @@ MAX_RESOLUTION = 500
 
 
 # Tasks closed only by a person saying what they did (the call, and what the patient was told).
-NOTE_REQUIRED = ("restart_after_cancel", "restart_after_removal")
+NOTE_REQUIRED = {
+    "restart_after_cancel": "record the call: whom you reached and what they were told",
+    "restart_after_removal": "record the call: whom you reached and what they were told",
+    "red_flag": "record what was done: called the patient, sent them to the emergency department, advised...",
+    "unmatched_reply": "say why the reply concerns no patient and what was done (or link it to a patient)",
+}
+
+# What is usually done about a red flag, offered as choices on the page next to a free-text note.
+RED_FLAG_OUTCOMES = (
+    "Called the patient: advised and reassured",
+    "Called the patient: booked to be seen at the clinic",
+    "Called the patient: sent to the emergency department",
+    "Called 911 for the patient",
+    "Could not reach the patient: left a message, will try again",
+)
 
 
-def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any, resolution: str) -> Task:
+def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any,
+                 resolution: str | Mapping[str, Any]) -> Task:
+    """Mark a task done with what the person wrote (an API body or a page's text). Red flags
+    and a few other kinds need that note: a 422 naming ``resolution`` says what to write."""
     actor.require(*CARE_TEAM)
+    if not isinstance(resolution, str):
+        resolution = read_input(TaskResolveIn, resolution).resolution
     task = session.get(Task, int(task_id)) if str(task_id).isdigit() else None
     if task is None:
         raise NotFound("task")
     if task.resolved_at is None and task.kind in NOTE_REQUIRED and not (resolution or "").strip():
-        raise ValidationError({"resolution": "record the call: whom you reached and what they were told"})
+        raise ValidationError({"resolution": NOTE_REQUIRED[task.kind]})
     if task.resolved_at is None:
         # What the person wrote, trimmed and at most 500 characters; "done" if nothing.
         note = (resolution or "").strip()[:MAX_RESOLUTION] or "done"

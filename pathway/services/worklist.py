@@ -19,7 +19,15 @@ in Python (never a loop over all patients):
    restart text sent or to be sent (the end was recorded more than a day late, or the text came
    too late to be useful): a person must call the patient about restarting.
 
-Cancelled episodes are left out (a red-flag reply is always shown: it is about the patient).
+10. replies from a number that matches no patient or that several patients share
+   (``unmatched_reply``), with the number, the words and the patients on it, until a person
+   links them to a patient or dismisses them with a note.
+
+A patient's free-text reply (a ``reply`` task) from the procedure day to
+``[timing] read_replies_days_after`` days after it comes right after the hold items; outside
+that window it stays at its routine priority.
+
+Cancelled episodes are left out (a patient's reply is always shown: it is about the patient).
 """
 
 from __future__ import annotations
@@ -30,11 +38,12 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
-from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Task
+from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, audit
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus
 
-__all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "WorklistItem", "hold_urgency", "milestone_overdue", "worklist"]
+__all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "Candidate", "WorklistItem", "hold_urgency", "milestone_overdue",
+           "worklist"]
 
 # Lower is more urgent. Task rows carry their own priority (services.tasks.PRIORITY); these
 # are for the items derived from the pathway's state.
@@ -43,6 +52,8 @@ PRIORITY = {
     "hold_at_risk": 2,
     "restart_after_cancel": 3,
     "restart_after_removal": 3,
+    "unmatched_reply": 5,
+    "reply_to_read": 12,  # a free-text reply in the days after the procedure
     "hold_unresolved_urgent": 15,
     "hold_unresolved": 20,
     "last_dose_not_texted": 21,
@@ -113,17 +124,27 @@ ACTIVE_EPISODE = ("scheduled", "completed")
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A patient a reply from a shared number may concern."""
+
+    patient_id: int
+    patient_name: str
+    mrn: str
+
+
+@dataclass(frozen=True)
 class WorklistItem:
     """One thing a person must do.
 
     ``subject_id`` is the row the item is about: the reply (red flag), the hold, the message,
     the milestone, the task (other tasks) or the patient (opted out). ``task_id`` is set when
-    the item comes from an open Task row (resolve it when done).
+    the item comes from an open Task row (resolve it when done). ``patient_id`` is None only for
+    an ``unmatched_reply``, which carries the number, the words and the ``candidates`` instead.
     """
 
     kind: str
     priority: int
-    patient_id: int
+    patient_id: int | None
     episode_id: int | None
     subject_id: int | None
     title: str
@@ -133,10 +154,14 @@ class WorklistItem:
     task_id: int | None = None
     patient_name: str = ""
     mrn: str = ""
+    reply_id: int | None = None
+    from_number: str | None = None
+    reply_body: str | None = None
+    candidates: tuple[Candidate, ...] = ()
 
     def sort_key(self) -> tuple[int, int, float, int, int]:
         due = self.due_at.timestamp() if self.due_at is not None else float("inf")
-        return (self.priority, 0 if self.due_at is not None else 1, due, self.patient_id, self.subject_id or 0)
+        return (self.priority, 0 if self.due_at is not None else 1, due, self.patient_id or 0, self.subject_id or 0)
 
 
 def _local_midnight(day: date, env: Env) -> datetime:
@@ -151,20 +176,36 @@ def _not_cancelled(column: InstrumentedAttribute[int | None]) -> ColumnElement[b
     return or_(column.is_(None), Episode.status != "cancelled")
 
 
+def _reads_soon(env: Env, received_at: datetime, procedure_at: datetime | None) -> bool:
+    """A reply from the procedure day (clinic calendar) to ``read_replies_days_after`` days after it."""
+    if procedure_at is None:
+        return False
+    day = procedure_at.astimezone(env.rules.clinic.tz).date()
+    return (_local_midnight(day, env) <= received_at
+            < _local_midnight(day + timedelta(days=env.rules.definition.read_replies_days_after + 1), env))
+
+
 def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     stmt = (
-        select(Task, Patient, Episode.status)
+        select(Task, Patient, Episode.procedure_at, Reply.body, Reply.received_at)
         .join(Patient, Patient.id == Task.patient_id)
         .outerjoin(Episode, Episode.id == Task.episode_id)
+        .outerjoin(Reply, Reply.id == Task.reply_id)
         .where(Task.resolved_at.is_(None), Task.kind.not_in(OWN_SOURCE_TASKS))
-        .where(or_(Task.kind == "red_flag", Task.episode_id.is_(None), Episode.status != "cancelled"))
+        .where(or_(Task.kind.in_(("red_flag", "reply")), Task.episode_id.is_(None), Episode.status != "cancelled"))
         .order_by(Task.priority, Task.created_at, Task.id)
         .limit(limit)
     )
     out = []
-    for task, patient, _status in session.execute(stmt):
+    for task, patient, procedure_at, body, received_at in session.execute(stmt):
         kind = TASK_KINDS.get(task.kind, "task")
-        if kind == "red_flag":
+        priority = 0 if kind == "red_flag" else task.priority
+        if task.kind == "reply":
+            soon = _reads_soon(env, received_at or task.created_at, procedure_at)
+            subject, title = task.id, "Patient's reply after the procedure: read it" if soon else "Patient replied"
+            if soon:
+                priority = min(priority, PRIORITY["reply_to_read"])
+        elif kind == "red_flag":
             subject, title = task.reply_id or task.id, "Red flag reply: call today"
         elif kind in ("text_failed", "text_unknown"):
             subject = task.message_id or task.id
@@ -174,10 +215,49 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
         else:
             subject, title = task.id, task.kind.replace("_", " ").capitalize()
         out.append(WorklistItem(
-            kind=kind, priority=0 if kind == "red_flag" else task.priority, patient_id=patient.id,
+            kind=kind, priority=priority, patient_id=patient.id,
             episode_id=task.episode_id, subject_id=subject, title=title, detail=task.summary,
-            due_at=task.created_at, action=TASK_ACTIONS[kind], task_id=task.id,
-            patient_name=patient.display_name, mrn=patient.mrn,
+            due_at=task.created_at, action="Read the reply" if task.kind == "reply" else TASK_ACTIONS[kind],
+            task_id=task.id, patient_name=patient.display_name, mrn=patient.mrn, reply_id=task.reply_id,
+            reply_body=body,
+        ))
+    return out
+
+
+LEGACY_UNMATCHED = ("red_flag", "reply", "stop_request")
+
+
+def _from_unmatched_replies(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Replies no one has yet said whom they concern, with the patients on a shared number."""
+    stmt = (
+        select(Task, Reply)
+        .join(Reply, Reply.id == Task.reply_id)
+        .where(Task.resolved_at.is_(None),
+               # Before unmatched_reply existed, such a reply opened its own task with no patient.
+               or_(Task.kind == "unmatched_reply", and_(Task.patient_id.is_(None), Task.kind.in_(LEGACY_UNMATCHED))))
+        .order_by(Task.priority, Task.created_at, Task.id)
+        .limit(limit)
+    )
+    rows = list(session.execute(stmt))
+    if not rows:
+        return []
+    on_number: dict[str, list[Candidate]] = {}
+    for p in session.scalars(select(Patient).where(Patient.phone.in_({r.from_number for _, r in rows}))
+                             .order_by(Patient.family_name, Patient.given_name, Patient.id)):
+        on_number.setdefault(p.phone, []).append(Candidate(p.id, p.display_name, p.mrn))
+    out = []
+    for task, reply in rows:
+        candidates = tuple(on_number.get(reply.from_number, ()))
+        red = task.priority == 0
+        if len(candidates) > 1:
+            title = "Red flag from a shared number: call today" if red else "Reply from a shared number"
+        else:
+            title = "Red flag from an unknown number: call today" if red else "Reply from an unknown number"
+        out.append(WorklistItem(
+            kind="unmatched_reply", priority=task.priority, patient_id=None, episode_id=None, subject_id=reply.id,
+            title=title, detail=task.summary, due_at=reply.received_at, action="Link to a patient", task_id=task.id,
+            reply_id=reply.id, from_number=reply.from_number, reply_body=reply.body,
+            candidates=candidates if len(candidates) > 1 else (),
         ))
     return out
 
@@ -501,7 +581,8 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     """Everything that needs a person, most urgent first; at most ``limit`` items."""
     actor.require(*CARE_TEAM)
     limit = max(1, min(int(limit), 1000))
-    tasks = _from_tasks(session, env, limit) + _from_hold_risks(session, env, limit)
+    tasks = (_from_tasks(session, env, limit) + _from_hold_risks(session, env, limit)
+             + _from_unmatched_replies(session, env, limit))
     holds = _from_holds(session, env, limit)
     texts = _from_messages(session, env, limit)
     unbooked = _from_unbooked_follow_ups(session, env, limit)
@@ -533,6 +614,6 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     items.sort(key=WorklistItem.sort_key)
     shown = items[:limit]
     audit(session, env, actor, "worklist.view", "worklist", None,
-          detail={"patient_ids": sorted({i.patient_id for i in shown})})
+          detail={"patient_ids": sorted({i.patient_id for i in shown if i.patient_id is not None})})
     return shown
 

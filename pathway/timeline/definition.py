@@ -121,6 +121,9 @@ class PathwayDefinition:
     # How long after the expected end an unrecorded procedure end goes on the worklist
     # (`[timing] procedure_end_missing_after_hours`; None: not checked).
     end_missing_after: timedelta | None = None
+    # Free-text replies from the procedure up to this many days after it are read by a person with
+    # priority (`[timing] read_replies_days_after`; clinical reference, "Hearing the patient").
+    read_replies_days_after: int = 14
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -342,7 +345,8 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         frozenset({"status", "reviewed_by", "reviewed_on"}),
     )
     timing = f.table(doc, "file", "timing")
-    f.check_fields(timing, "[timing]", _TIMING_FIELDS, frozenset({"procedure_end_missing_after_hours"}))
+    f.check_fields(timing, "[timing]", _TIMING_FIELDS,
+                   frozenset({"procedure_end_missing_after_hours", "read_replies_days_after"}))
     minutes = f.required_count(timing, "[timing]", "expected_duration_minutes")
     if minutes < 1:
         raise f.FieldError("[timing]", "expected_duration_minutes", "must be at least 1")
@@ -380,6 +384,8 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
             timedelta(hours=f.required_count(timing, "[timing]", "procedure_end_missing_after_hours"))
             if "procedure_end_missing_after_hours" in timing else None
         ),
+        read_replies_days_after=(f.required_count(timing, "[timing]", "read_replies_days_after")
+                                 if "read_replies_days_after" in timing else 14),
     )
 
 

@@ -57,6 +57,7 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "milestone_overdue": ("danger", "alarm", "Overdue step"),
     "opted_out": ("secondary", "bell-slash", "Opted out"),
     "task": ("info", "list-check", "Task"),
+    "unmatched_reply": ("warning", "question-octagon", "Unknown sender"),
     # roles
     "coordinator": ("primary", "person-badge", "Coordinator"),
     "clinician": ("success", "heart-pulse", "Clinician"),

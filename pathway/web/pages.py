@@ -25,11 +25,11 @@ from pathway.services import board as board_service
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import patients as pt
-from pathway.services import queries, users
+from pathway.services import queries, replies, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
-from pathway.services.tasks import NOTE_REQUIRED
+from pathway.services.tasks import NOTE_REQUIRED, RED_FLAG_OUTCOMES
 from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
@@ -79,10 +79,14 @@ def worklist() -> Any:
     items = everything[(page - 1) * WORKLIST_PAGE: page * WORKLIST_PAGE]
     return render_template("pages/worklist.html", items=items, everything=everything, page=page, pages=pages,
                            more=len(everything) >= WORKLIST_LIMIT, link_for=_worklist_link,
-                           note_required=NOTE_REQUIRED)
+                           red_flag_outcomes=RED_FLAG_OUTCOMES, note_required=NOTE_REQUIRED)
 
 
 def _worklist_link(item: WorklistItem) -> str:
+    if item.kind == "unmatched_reply" and item.reply_id is not None:
+        return url_for("pages.reply", reply_id=item.reply_id)
+    if item.patient_id is None:
+        return url_for("pages.worklist")
     if item.episode_id is None:
         return url_for("pages.patient", patient_id=item.patient_id)
     anchor = {
@@ -90,21 +94,88 @@ def _worklist_link(item: WorklistItem) -> str:
         "follow_up_unbooked": "book-follow_up",
         "milestone_overdue": f"milestone-{item.subject_id}",
         "red_flag": "replies",
+        "task": "replies" if item.reply_id else "",
         "text_failed": f"message-{item.subject_id}",
         "text_unknown": f"message-{item.subject_id}",
     }.get(item.kind, "")
     return url_for("pages.episode", episode_id=item.episode_id, _anchor=anchor or None)
 
 
+@bp.app_template_global()
+def task_needs_note(kind: str) -> bool:
+    """Tasks a person closes only with a note of what was done (red flags...)."""
+    return kind in NOTE_REQUIRED
+
+
+def _refused(what: str, exc: ValidationError) -> None:
+    flash(f"{what}: {'; '.join(m.rstrip('.') for m in exc.errors.values())}.", "danger")
+
+
 @bp.post("/tasks/<int:task_id>/resolve")
 @roles(*CARE_TEAM)
 def resolve_task(task_id: int) -> Any:
+    # The page offers the usual outcomes as a choice next to free text; the note is both.
+    note = " - ".join(p for p in ((request.form.get("outcome") or "").strip(),
+                                  (request.form.get("resolution") or "").strip()) if p)
     try:
-        resolve(db(), env(), actor(), task_id, request.form.get("resolution") or "")
+        resolve(db(), env(), actor(), task_id, {"resolution": note})
+    except ValidationError as exc:
+        _refused("Not marked as done", exc)
+        return redirect(_back(url_for("pages.worklist")))
     except ServiceError as exc:
         return _fail_action(exc, url_for("pages.worklist"))
     db().commit()
     flash("Task marked as done.", "success")
+    return redirect(_back(url_for("pages.worklist")))
+
+
+# --- replies from unknown and shared numbers (issue 11) --------------------------------------
+
+
+@bp.route("/replies/<int:reply_id>")
+@roles(*CARE_TEAM)
+def reply(reply_id: int) -> Any:
+    """Whom a reply from an unknown or shared number concerns: the patients on the number, and a
+    search for anyone else."""
+    try:
+        found_reply, on_number = replies.reply_to_link(db(), env(), actor(), reply_id)
+    except NotFound:
+        abort(404)
+    q = (request.args.get("q") or "").strip()
+    found = queries.find_patients(db(), env(), actor(), q) if q else []
+    db().commit()
+    return render_template("pages/reply.html", reply=found_reply, on_number=on_number, q=q, patients=found)
+
+
+@bp.post("/replies/<int:reply_id>/link")
+@roles(*CARE_TEAM)
+def link_reply(reply_id: int) -> Any:
+    try:
+        linked = replies.link_reply(db(), env(), actor(), reply_id, _form("patient_id", "episode_id"))
+    except ValidationError as exc:
+        _refused("Not linked", exc)
+        return redirect(url_for("pages.reply", reply_id=reply_id))
+    except ServiceError as exc:
+        return _fail_action(exc, url_for("pages.worklist"))
+    db().commit()
+    flash("Reply linked to the patient: it is now on the worklist as theirs.", "success")
+    if linked.episode_id is not None:
+        return redirect(url_for("pages.episode", episode_id=linked.episode_id, _anchor="replies"))
+    return redirect(url_for("pages.patient", patient_id=linked.patient_id))
+
+
+@bp.post("/replies/<int:reply_id>/dismiss")
+@roles(*CARE_TEAM)
+def dismiss_reply(reply_id: int) -> Any:
+    try:
+        replies.dismiss_reply(db(), env(), actor(), reply_id, _form("note"))
+    except ValidationError as exc:
+        _refused("Not dismissed", exc)
+        return redirect(_back(url_for("pages.worklist")))
+    except ServiceError as exc:
+        return _fail_action(exc, url_for("pages.worklist"))
+    db().commit()
+    flash("Reply dismissed with your note.", "success")
     return redirect(_back(url_for("pages.worklist")))
 
 

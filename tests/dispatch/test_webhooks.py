@@ -16,6 +16,7 @@ from pathway.app import create_app
 from pathway.models import Message, MessageEvent, Patient, Reply, Task
 from pathway.runtime import Runtime
 from pathway.services import episodes as ep
+from tests.conftest import T0
 from tests.dispatch.conftest import PUBLIC_URL
 
 
@@ -275,3 +276,176 @@ def test_healthz_reports_heartbeat_age_and_overdue_texts(app, sessions, enrol, m
     clock.advance(timedelta(minutes=10))  # the worker stopped: three ticks pass without a beat
     r = client.get("/healthz")
     assert r.status_code == 503 and r.json["overdue_unsent_messages"] == 1
+
+
+# --- replies from unknown and shared numbers (issue 11) -------------------------------------
+
+
+def _worklist(seed: Any, people: Any) -> list[Any]:
+    from pathway.services.worklist import worklist
+    return list(seed(worklist, people["coordinator"]))
+
+
+def _tasks(sessions: Any) -> list[tuple[str, int, int | None]]:
+    with sessions() as s:
+        return [(t.kind, t.priority, t.patient_id) for t in s.scalars(select(Task).where(Task.resolved_at.is_(None))
+                                                                       .order_by(Task.id))]
+
+
+def test_a_red_flag_from_an_unknown_number_is_a_red_flag_priority_item_a_person_links_to_the_patient(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.services.replies import link_reply
+
+    pid = enrol()
+    eid = seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00"})
+    text = _inbound(app, fake_twilio, "+13055550199", "this is his daughter, dad cant feel his legs", "SMun1")
+    assert "911" in text.get_data(as_text=True)  # answered at once, whoever wrote
+    [item] = [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"]
+    assert (item.priority, item.patient_id, item.from_number) == (0, None, "+13055550199")
+    assert item.reply_body == "this is his daughter, dad cant feel his legs" and item.reply_id is not None
+    assert item.title == "Red flag from an unknown number: call today"
+    seed(link_reply, people["coordinator"], item.reply_id, {"patient_id": pid})
+    top = _worklist(seed, people)[0]
+    assert (top.kind, top.priority, top.patient_id, top.episode_id, top.reply_id) == ("red_flag", 0, pid, eid,
+                                                                                     item.reply_id)
+    assert "unmatched_reply" not in {i.kind for i in _worklist(seed, people)}
+    with sessions() as s:
+        assert s.get(Reply, item.reply_id).patient_id == pid
+        from pathway.models import AuditEvent
+        link = s.scalars(select(AuditEvent).where(AuditEvent.action == "reply.link")).one()
+        assert (link.entity_id, link.patient_id) == (item.reply_id, pid)
+        assert "+1305" not in str(link.detail) and "legs" not in str(link.detail)
+
+
+def test_an_ordinary_reply_from_an_unknown_number_waits_until_dismissed_with_a_note(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.services.base import ValidationError
+    from pathway.services.replies import dismiss_reply
+
+    enrol()
+    _inbound(app, fake_twilio, "+13055550199", "who is this?", "SMun2")
+    [item] = [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"]
+    assert item.priority == 5 and item.title == "Reply from an unknown number" and item.reply_body == "who is this?"
+    with pytest.raises(ValidationError) as refused:
+        seed(dismiss_reply, people["coordinator"], item.reply_id, {"note": "  "})
+    assert set(refused.value.errors) == {"note"}
+    seed(dismiss_reply, people["coordinator"], item.reply_id, {"note": "wrong number, told them so"})
+    assert [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"] == []
+    with sessions() as s:
+        task = s.scalars(select(Task).where(Task.kind == "unmatched_reply")).one()
+        assert task.resolution == "wrong number, told them so" and s.get(Reply, item.reply_id).handled_at
+
+
+@pytest.mark.parametrize(("body", "priority", "then"), [("is the appointment still on?", 5, "reply"),
+                                                        ("tiene fiebre y la herida supura", 0, "red_flag")])
+def test_a_reply_from_a_shared_number_is_one_item_listing_each_patient_until_a_person_picks_one(
+        app, sessions, seed, people, enrol, fake_twilio, body: str, priority: int, then: str) -> None:
+    from pathway.services.replies import link_reply
+
+    husband = enrol(phone="+1 212 555 0001", family_name="Ruiz", given_name="Ana")
+    wife = enrol(phone="+1 212 555 0001", family_name="Ruiz", given_name="Luis")
+    for pid in (husband, wife):
+        seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00"})
+    _inbound(app, fake_twilio, "+12125550001", body, "SMsh1")
+    [item] = [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"]
+    assert item.priority == priority and item.patient_id is None
+    assert {c.patient_id for c in item.candidates} == {husband, wife}
+    assert "shared number" in item.title
+    seed(link_reply, people["coordinator"], item.reply_id, {"patient_id": wife})
+    assert _tasks(sessions) == [(then, priority if then == "red_flag" else 40, wife)]
+
+
+def test_linking_refuses_a_patient_that_does_not_exist_or_an_episode_of_someone_else(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.services.base import ValidationError
+    from pathway.services.replies import link_reply
+
+    pid, other = enrol(), enrol()
+    foreign = seed(ep.schedule_episode, people["coordinator"], other, {"procedure_at": "2027-03-10T08:00"})
+    _inbound(app, fake_twilio, "+13055550199", "hello", "SMun3")
+    [item] = [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"]
+    for data, field in (({}, "patient_id"), ({"patient_id": 999999}, "patient_id"),
+                        ({"patient_id": pid, "episode_id": foreign}, "episode_id")):
+        with pytest.raises(ValidationError) as refused:
+            seed(link_reply, people["coordinator"], item.reply_id, data)
+        assert set(refused.value.errors) == {field}
+    with sessions() as s:
+        assert s.get(Reply, item.reply_id).patient_id is None  # nothing half-stored
+
+
+def test_stop_from_a_shared_number_opts_out_everyone_on_it_start_brings_them_all_back_help_answers_once(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    first = enrol(phone="+1 212 555 0001")
+    second = enrol(phone="+1 212 555 0001")
+    for pid in (first, second):
+        seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00"})
+    r = _inbound(app, fake_twilio, "+12125550001", "STOP", "SMsh2")
+    assert "<Message>" not in r.get_data(as_text=True)
+    with sessions() as s:
+        assert [s.get(Patient, p).opted_out_via for p in (first, second)] == ["STOP reply", "STOP reply"]
+        assert set(s.scalars(select(Message.status))) == {"suppressed"}
+    assert sorted(_tasks(sessions)) == sorted([("opted_out", 25, first), ("opted_out", 25, second)])
+    _inbound(app, fake_twilio, "+12125550001", "START", "SMsh3")
+    with sessions() as s:
+        assert [s.get(Patient, p).opted_out_at for p in (first, second)] == [None, None]
+    body = _inbound(app, fake_twilio, "+12125550001", "HELP", "SMsh4").get_data(as_text=True)
+    assert body.count("<Message>") == 1 and "+15555550100" in body
+    assert "unmatched_reply" not in {k for k, _, _ in _tasks(sessions)}
+
+
+def test_a_free_text_reply_in_the_two_weeks_after_the_procedure_is_read_ahead_of_routine_items(
+        app, sessions, seed, people, enrol, fake_twilio, clock) -> None:
+    from datetime import UTC, datetime
+
+    pid = enrol()
+    seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00"})
+    clock.set(datetime(2027, 3, 24, 15, tzinfo=UTC))  # day 14
+    _inbound(app, fake_twilio, "+12125550001", "feeling ok, a bit stiff", "SMrd1")
+    [item] = [i for i in _worklist(seed, people) if i.reply_id is not None]
+    assert (item.kind, item.priority, item.patient_id) == ("task", 12, pid)
+    assert item.reply_body == "feeling ok, a bit stiff" and "read it" in item.title
+    clock.set(datetime(2027, 3, 25, 15, tzinfo=UTC))  # day 15: still shown, at routine priority
+    _inbound(app, fake_twilio, "+12125550001", "all good thanks", "SMrd2")
+    later = [i for i in _worklist(seed, people) if i.reply_body == "all good thanks"]
+    assert [(i.kind, i.priority) for i in later] == [("task", 40)]
+
+
+def test_resolving_a_red_flag_needs_a_note_of_what_was_done_and_is_audited(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.models import AuditEvent
+    from pathway.services.base import ValidationError
+    from pathway.services.tasks import resolve_task
+
+    pid = enrol()
+    _inbound(app, fake_twilio, "+12125550001", "I have a fever", "SMrf1")
+    with sessions() as s:
+        tid = s.scalars(select(Task.id).where(Task.kind == "red_flag")).one()
+    for blank in ("", {"resolution": "   "}):
+        with pytest.raises(ValidationError) as refused:
+            seed(resolve_task, people["coordinator"], tid, blank)
+        assert "emergency department" in refused.value.errors["resolution"]
+    seed(resolve_task, people["coordinator"], tid, {"resolution": "Called: sent to the emergency department"})
+    with sessions() as s:
+        task = s.get(Task, tid)
+        assert task.resolution == "Called: sent to the emergency department" and task.resolved_at is not None
+        audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "task.resolve")).one()
+        assert (audit.entity_id, audit.patient_id, audit.detail) == (tid, pid, {"kind": "red_flag"})
+
+
+def test_a_red_flag_stored_with_no_patient_before_unmatched_items_existed_shows_and_can_be_linked(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.services.replies import link_reply
+    from pathway.services.tasks import open_task
+
+    pid = enrol()
+    with sessions.begin() as s:
+        old = Reply(from_number="+13055550100", body="fever 102", received_at=T0, classification="red_flag")
+        s.add(old)
+        s.flush()
+        rid = old.id
+    seed(open_task, "red_flag", f"reply:{rid}", "Patient reported a possible red-flag symptom (fever)",
+         reply_id=rid)
+    [item] = [i for i in _worklist(seed, people) if i.kind == "unmatched_reply"]
+    assert (item.reply_id, item.priority, item.from_number) == (rid, 0, "+13055550100")
+    seed(link_reply, people["coordinator"], rid, {"patient_id": pid})
+    assert _tasks(sessions) == [("red_flag", 0, pid)]

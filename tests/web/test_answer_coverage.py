@@ -9,6 +9,7 @@ and so does a field a schema declares that no answer carried.
 from __future__ import annotations
 
 import copy
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from pathway.schemas import answers as out
+from pathway.services.replies import receive_reply
 from pathway.web.api.spec import document
 from tests.web.conftest_api import CONTRACT, T0, Harness
 
@@ -119,7 +121,22 @@ def _scenario(api: Harness) -> Recorded:
     call("PATCH", f"/patients/{patient['id']}?preview=1", {"timezone": "America/Chicago", "language": "es"})
     call("PATCH", f"/patients/{patient['id']}", {"timezone": "America/Chicago", "language": "es"})
     call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked"})
-    call("GET", "/worklist")
+    # Replies from a number two patients share and from one that matches no patient (issue 11).
+    spouse = call("POST", "/patients", api.patient_data(phone=patient["phone"])).json
+    call("POST", f"/patients/{spouse['id']}/episodes", {"procedure_at": "2027-02-16T08:00"})
+    with api.runtime.unit_of_work() as (session, env):
+        shared = receive_reply(session, env, from_number=patient["phone"], body="who is this for?",
+                               provider_id=f"SMcov1{uuid.uuid4().hex}").reply_id
+        stranger = receive_reply(session, env, from_number="+12125559876", body="my mom has a fever of 102",
+                                 provider_id=f"SMcov2{uuid.uuid4().hex}").reply_id
+    listed = call("GET", "/worklist").json
+    call("POST", f"/replies/{shared}/dismiss", {"note": ""})  # 422: the note is required
+    call("POST", f"/replies/{shared}/dismiss", {"note": "a neighbour's phone; told them the clinic's number"})
+    call("POST", f"/replies/{stranger}/link", {"patient_id": patient["id"]})
+    red = next(i for i in call("GET", "/worklist").json["items"] if i["reply_id"] == stranger)
+    call("POST", f"/tasks/{red['task_id']}/resolve", {"resolution": ""})  # 422: say what was done
+    call("POST", f"/tasks/{red['task_id']}/resolve", {"resolution": "Called: advised to go to the ED"})
+    assert any(i["candidates"] for i in listed["items"])
     call("GET", f"/followups?proceduralist=Dr. Coverage {api.tag}")
     call("GET", "/worklist", role=None)  # 401
     call("GET", "/episodes/987654321")  # 404

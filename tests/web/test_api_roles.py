@@ -8,6 +8,7 @@ lookup, so a refusal never says whether a record exists), and nothing is stored.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,25 @@ def _ended_episode(api: Harness) -> int:
     e = api.episode(procedure_at="2027-02-02T08:00")
     api.clock.set(datetime(2027, 2, 2, 16, 0, tzinfo=UTC))
     return int(e["id"])
+
+
+def _unmatched_reply(api: Harness, body: str = "who is this?") -> int:
+    """A reply from a number that matches no patient (issue 11)."""
+    from pathway.services.replies import receive_reply
+
+    with api.runtime.unit_of_work() as (session, env):
+        return receive_reply(session, env, from_number="+13055550142", body=body,
+                             provider_id=f"SM{uuid.uuid4().hex}").reply_id
+
+
+def _red_flag_task(api: Harness) -> int:
+    from sqlalchemy import select
+
+    from pathway.models import Task
+
+    reply_id = _unmatched_reply(api, "I have a fever")
+    with api.runtime.unit_of_work() as (session, _):
+        return int(session.scalars(select(Task.id).where(Task.reply_id == reply_id)).one())
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,12 @@ ROUTES = [
     Route("label hold", "PATCH", "/holds/{id}", 200, setup=_hold, body=lambda api: {"patient_label": "Plavix"}),
     Route("label hold preview", "PATCH", "/holds/{id}", 200, setup=_hold, query="?preview=1",
           body=lambda api: {"patient_label": "Plavix"}),
+    Route("link reply", "POST", "/replies/{id}/link", 200, setup=_unmatched_reply,
+          body=lambda api: {"patient_id": api.patient()["id"]}),
+    Route("dismiss reply", "POST", "/replies/{id}/dismiss", 200, setup=_unmatched_reply,
+          body=lambda api: {"note": "wrong number"}),
+    Route("resolve task", "POST", "/tasks/{id}/resolve", 200, setup=_red_flag_task,
+          body=lambda api: {"resolution": "called, advised to come in"}),
 ]
 
 

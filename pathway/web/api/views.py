@@ -15,6 +15,8 @@ from pathway.schemas import inputs
 from pathway.services import answers, episodes, patients, queries
 from pathway.services import board as board_service
 from pathway.services import holds as holds_service
+from pathway.services import replies as replies_service
+from pathway.services import tasks as tasks_service
 from pathway.services import worklist as worklist_service
 from pathway.web.api.core import answer, json_body, query, staff
 from pathway.web.api.spec import READ, document, operation
@@ -259,3 +261,37 @@ def update_patient(patient_id: int) -> Response:
     preview = query(inputs.PreviewQuery).preview
     result = patients.update_patient(db(), env(), a, patient_id, json_body(), preview=preview)
     return answer(answers.patient_updated(env(), result))
+
+
+# --- replies and tasks (issue 11, "Replies from unknown and shared numbers", "Acting on replies") --
+
+
+@operation("/replies/<int:reply_id>/link", "POST",
+           summary="Say whom a reply from an unknown or shared number concerns; it becomes that patient's reply "
+                   "(audited).", tag="replies", body=inputs.ReplyLinkIn, answers=(out.Reply,),
+           answer_text="The reply, with its patient and episode.",
+           description="A red flag becomes the patient's red-flag item, free text their reply to read. The "
+                       "worklist's `unmatched_reply` item carries the `reply_id` and, for a shared number, the "
+                       "`candidates`. 409 if the reply is linked to another patient or was dismissed.",
+           conflict=("The reply is already linked to another patient, or was dismissed.", out.Error))
+def link_reply(reply_id: int) -> Response:
+    reply = replies_service.link_reply(db(), env(), staff(), reply_id, json_body())
+    return answer(answers.reply(reply))
+
+
+@operation("/replies/<int:reply_id>/dismiss", "POST",
+           summary="Close a reply from an unknown or shared number that concerns no patient, with a note "
+                   "(audited).", tag="replies", body=inputs.ReplyDismissIn, answers=(out.Reply,),
+           answer_text="The reply, with `handled_at`.",
+           conflict=("The reply is linked to a patient: resolve its task instead.", out.Error))
+def dismiss_reply(reply_id: int) -> Response:
+    reply = replies_service.dismiss_reply(db(), env(), staff(), reply_id, json_body())
+    return answer(answers.reply(reply))
+
+
+@operation("/tasks/<int:task_id>/resolve", "POST",
+           summary="Mark a task done with a note of what was done (required for red flags; audited).",
+           tag="lists", body=inputs.TaskResolveIn, answers=(out.Task,), answer_text="The resolved task.")
+def resolve_task(task_id: int) -> Response:
+    task = tasks_service.resolve_task(db(), env(), staff(), task_id, json_body())
+    return answer(answers.task(task))
