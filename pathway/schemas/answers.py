@@ -294,18 +294,25 @@ class MovedMilestone(AnswerModel):
     to: Span
 
 
-HoldProblem = Annotated[str, choice_schema(("hold_too_short", "hold_started_late"))]
+HoldProblem = Annotated[str, choice_schema(("hold_too_short", "hold_started_late", "stopped_before_move",
+                                            "last_dose_day_changed"))]
 
 
 class HoldAtRisk(AnswerModel):
-    """A signed hold a move breaks: it must be answered and signed again before the procedure."""
+    """A hold a move (or a change of the patient's zone) breaks: it must be answered and signed again
+    before the procedure; or one the patient may already have stopped before a postponement."""
 
     hold_id: Id
     drug: str
-    last_dose_on: Day = Field(description="the new last-dose date, in the patient's zone")
+    last_dose_on: Day = Field(description="the new last-dose date, in the patient's zone (stopped_before_move: the "
+                                          "last-dose date the patient was given)")
     problem: HoldProblem = Field(description="hold_too_short: the new last dose is earlier than the signed one, so "
                                              "the signed stop no longer leaves the full interval; hold_started_late: "
-                                             "the new last dose is already past")
+                                             "the new last dose is already past; stopped_before_move: the procedure "
+                                             "is postponed after the last dose, so the patient may have stopped (a "
+                                             "person calls about restarting; the signature stands); "
+                                             "last_dose_day_changed: the patient's new zone makes the signed "
+                                             "last-dose day another day")
 
 
 class Conflict(Error):
@@ -474,6 +481,9 @@ class PatientChange(AnswerModel):
     messages_suppressed: int = Field(description="texts not yet sent that withdrawn consent stops")
     enrolment_text: bool = Field(description="an enrolment text (clinic name, STOP/HELP) is queued: on consent, "
                                              "or to a new number that never had it")
+    holds_at_risk: list[HoldAtRisk] = Field(
+        default_factory=list, description="signed holds whose last-dose day the new time zone changes; applying "
+                                          "needs `confirm_holds_at_risk: true` (else 409), and each is then unsigned")
 
 
 class PatientChanged(Patient):

@@ -408,6 +408,10 @@ class PatientUpdateIn(InputModel):
                                                  "suppressed, as on an opt-out, recorded as staff's")
     consent_method: ConsentMethod = Field(None, description="how consent was given (default verbal); only with "
                                                             "`sms_consent: true`")
+    confirm_holds_at_risk: Flag = Field(
+        False, description="true: apply a new `timezone` that changes a signed hold's last-dose day (each such "
+                           "hold goes back to `requested` and must be answered and signed again); without it "
+                           "such an edit answers 409 with `holds_at_risk`")
 
     @field_validator("consent_method", mode="wrap")
     @classmethod

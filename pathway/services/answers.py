@@ -293,6 +293,7 @@ def patient_change(env: Env, result: PatientUpdate) -> out.PatientChange:
                             definition, tz=after)
                   for e, diff in result.diffs],
         messages_suppressed=result.suppressed, enrolment_text=result.enrolment_text,
+        holds_at_risk=holds_at_risk(result.holds_at_risk),
     )
 
 

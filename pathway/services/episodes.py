@@ -152,12 +152,20 @@ class RescheduleResult:
 
 
 class HoldsAtRisk(Conflict):
-    """A move that breaks signed holds, refused until the caller confirms it."""
+    """A move that breaks signed holds (or postpones the procedure after the patient may have
+    stopped a medicine), refused until the caller confirms it."""
 
-    def __init__(self, risks: tuple[tuple[int, HoldAtRisk], ...]) -> None:
-        super().__init__(
-            f"this move breaks {len(risks)} hold plan(s): each must be answered and signed again before the "
-            "procedure; send confirm_holds_at_risk: true to move it anyway")
+    def __init__(self, risks: tuple[tuple[int, HoldAtRisk], ...], message: str | None = None) -> None:
+        stopped = sum(1 for _, r in risks if r.problem == STOPPED_BEFORE_MOVE)
+        broken = len(risks) - stopped
+        what = []
+        if broken:
+            what.append(f"breaks {broken} hold plan(s): each must be answered and signed again before the procedure")
+        if stopped:
+            what.append(f"comes after the last dose of {stopped} held medicine(s): the patient may have stopped, "
+                        "and a person must call about restarting")
+        super().__init__(message or (f"this move {'; and it '.join(what)}; send confirm_holds_at_risk: true to "
+                                     "move it anyway"))
         self.risks = risks
 
 
@@ -165,7 +173,14 @@ class HoldsAtRisk(Conflict):
 RISK_WORDS = {
     "hold_too_short": "the last dose is now earlier than the signed plan",
     "hold_started_late": "the new last dose is already past",
+    "stopped_before_move": "the patient may already have stopped the medicine",
+    "last_dose_day_changed": "the last-dose day is now a different day than the one signed",
 }
+# A postponement after a hold's last dose: the hold still stands (moving later never shortens
+# it), but the patient may have stopped and must hear how to restart (a restart_after_postpone call).
+STOPPED_BEFORE_MOVE = "stopped_before_move"
+# The template variant of the date-change notice for such holds (restart only as the doctor says).
+NOTICE_STOPPED_VARIANT = "stopped"
 # Holds that tell the patient to stop nothing: a move cannot break them.
 NO_STOP = ("declined", "not_required")
 
@@ -189,13 +204,14 @@ def _holds_at_risk(env: Env, episode: Episode, new_at: datetime) -> tuple[tuple[
     return tuple(found)
 
 
-def _unsign(env: Env, episode: Episode, hold: MedicationHold, risk: HoldAtRisk) -> None:
+def _unsign(env: Env, episode: Episode, hold: MedicationHold, risk: HoldAtRisk,
+            why: str = "the procedure moved") -> None:
     """A signature is for one plan: the hold goes back to ``requested``, unsigned, and its
     clearance step reopens, so no stop or restart text goes until it is answered and signed
     again (the dispatcher re-checks that at send time) and the episode is not a go."""
     hold.clearance = "requested"
     hold.clearance_by = None
-    hold.clearance_note = f"signature cleared: the procedure moved and {RISK_WORDS[risk.problem]}"
+    hold.clearance_note = f"signature cleared: {why} and {RISK_WORDS[risk.problem]}"
     hold.clearance_at = env.now
     hold.clearance_recorded_by_id = None
     hold.signed_at = None
@@ -231,9 +247,13 @@ def reschedule(
                if f in given.sent and getattr(episode, f) != getattr(given, f)}
     fields = sorted({*details, *(("procedure_at",) if moving and new_at != old_at else ())})
     risks = _holds_at_risk(env, episode, new_at) if moving else ()
+    # Postponed after a last dose: the patient may have stopped (judged before anything changes).
+    stopped = (stopped_holds(env, episode) if moving and new_at > old_at and episode.ended_at is None else [])
+    stopped_risks = tuple((h.id, _stopped_risk(episode, h)) for h in stopped)
+    listed = risks + stopped_risks  # what the answer lists and what needs confirming
     keys = {h.id: h.drug_key or "free-text" for h in episode.holds}  # audit rows carry keys, not typed names
     risk_detail = [{"hold_id": hid, "drug": keys[hid], "last_dose_on": r.last_dose_on.isoformat(),
-                    "problem": r.problem} for hid, r in risks]
+                    "problem": r.problem} for hid, r in listed]
     moved_detail: dict[str, Any] = {"to": new_at.isoformat(), "holds_at_risk": risk_detail} if moving else {}
     if preview:
         with session.begin_nested() as sp:
@@ -249,11 +269,11 @@ def reschedule(
         # Showing what a change would do shows the patient's plan: audited like a view.
         audit(session, env, actor, "episode.reschedule_preview" if moving else "episode.edit_preview", "episode",
               episode.id, patient_id=episode.patient_id, detail={**moved_detail, "fields": fields})
-        return RescheduleResult(episode, diff, False, old_at, new_at, risks)
-    if risks and not given.confirm_holds_at_risk:
+        return RescheduleResult(episode, diff, False, old_at, new_at, listed)
+    if listed and not given.confirm_holds_at_risk:
         audit(session, env, actor, "episode.reschedule_refused", "episode", episode.id,
               patient_id=episode.patient_id, detail={**moved_detail, "fields": fields})
-        raise HoldsAtRisk(risks)
+        raise HoldsAtRisk(listed)
     before = {h.id: h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()) for h in episode.holds}
     by_id = {h.id: h for h in episode.holds}
     for hold_id, risk in risks:
@@ -269,17 +289,33 @@ def reschedule(
         episode.moved_at = env.now
     diff = replan(session, env, actor, episode, reason="procedure moved" if moving else "episode details changed",
                   notice_kind="date_changed" if new_at != old_at else None)
-    if diff.notice is not None:
+    if diff.notice is not None and stopped:
+        # Never "we will text when to stop": the patient may have stopped already.
+        _add_to_notice(session, env, episode, "date_changed", stopped, variant=NOTICE_STOPPED_VARIANT)
+    elif diff.notice is not None:
         changed = [h for h in episode.holds if h.clearance not in NO_STOP and h.has_plan
                    and before.get(h.id) != (h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()))]
         _add_to_notice(session, env, episode, "date_changed", changed)
+    for hold in stopped:
+        tasks.open_task(session, env, "restart_after_postpone", f"hold:{hold.id}",
+                        "Postponed after the last dose: call the patient about restarting (as the prescriber "
+                        "advises) and about when to stop again for the new date, and record the call.",
+                        patient_id=episode.patient_id, episode_id=episode.id)
     if moving:
         audit(session, env, actor, "episode.reschedule", "episode", episode.id, patient_id=episode.patient_id,
-              detail={"from": old_at.isoformat(), **moved_detail, "confirmed": bool(risks), "fields": fields})
+              detail={"from": old_at.isoformat(), **moved_detail, "confirmed": bool(listed), "fields": fields})
     else:
         audit(session, env, actor, "episode.edit", "episode", episode.id, patient_id=episode.patient_id,
               detail={"fields": fields})
-    return RescheduleResult(episode, diff, True, old_at, new_at, risks)
+    return RescheduleResult(episode, diff, True, old_at, new_at, listed)
+
+
+def _stopped_risk(episode: Episode, hold: MedicationHold) -> HoldAtRisk:
+    """A hold the patient may have stopped, listed with the last-dose day they were given."""
+    day = (hold.last_dose_at.astimezone(ZoneInfo(episode.patient.timezone)).date() if hold.last_dose_at
+           else hold.last_dose_on)
+    assert day is not None  # stopped_holds lists only holds with a last dose
+    return HoldAtRisk(hold.ref, hold.drug_name, day, STOPPED_BEFORE_MOVE)
 
 
 # --- what a notice says about the medicines ------------------------------------------------
@@ -301,9 +337,10 @@ def _medicines(env: Env, holds: list[MedicationHold], lang: str) -> str:
     return join_words(names, lang)
 
 
-def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, holds: list[MedicationHold]) -> None:
+def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, holds: list[MedicationHold],
+                   *, variant: str = NOTICE_MEDICINES_VARIANT) -> None:
     """Word the notice just planned (still scheduled, not yet claimed) with its template's
-    medicines variant, so it names the medicines."""
+    medicines variant (or another that names them), so it names the medicines."""
     if not holds:
         return
     patient = episode.patient
@@ -316,7 +353,7 @@ def _add_to_notice(session: Session, env: Env, episode: Episode, kind: str, hold
                            tz=ZoneInfo(patient.timezone), detailed=patient.detailed_texts,
                            clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
     context["drug"] = _medicines(env, holds, lang)
-    notice.body = env.rules.templates.render(kind, lang, context, variant=NOTICE_MEDICINES_VARIANT)
+    notice.body = env.rules.templates.render(kind, lang, context, variant=variant)
 
 
 def record_procedure_end(

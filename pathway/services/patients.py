@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,10 +15,12 @@ from pathway.models import Episode, Message, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
-from pathway.services import outbox
+from pathway.services import episodes as ep
+from pathway.services import outbox, tasks
 from pathway.services.base import Actor, Env, audit, get_or_404, read_input
 from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
-from pathway.timeline import PlanDiff, PlannedMessage
+from pathway.timeline import HoldPlanInput, PlanDiff, PlannedMessage
+from pathway.timeline.holds import HoldAtRisk, compute_hold, hold_at_risk
 from pathway.timeline.vocabulary import CARE_TEAM, ConsentMethod, EpisodeStatus
 
 __all__ = ["CONSENT_METHODS", "PatientUpdate", "TextChange", "enrol_patient", "opt_in", "opt_out",
@@ -171,6 +173,9 @@ class PatientUpdate:
     texts: tuple[TextChange, ...]
     suppressed: int  # texts not yet sent that consent withdrawn stops
     enrolment_text: bool  # an enrolment text (clinic name, STOP/HELP) was queued
+    # Signed holds whose last-dose day the new zone changes (each with its hold id): applying
+    # needs confirm_holds_at_risk; each then loses its signature and goes on the worklist.
+    holds_at_risk: tuple[tuple[int, HoldAtRisk], ...] = ()
 
 
 def consenting(patient: Patient) -> bool:
@@ -197,6 +202,11 @@ def update_patient(
       text not yet sent is suppressed, as on an opt-out, recorded as staff's.
     - names: stored, nothing else.
 
+    A new zone keeps the procedure's instant, so a day-based hold's last-dose day may become
+    another day (Guam to New York: Tuesday becomes Monday). A signature is for one plan: such
+    an edit is refused (409, ``episodes.HoldsAtRisk``) unless ``confirm_holds_at_risk``; when
+    confirmed, each such hold loses its signature and goes on the worklist, as on a move.
+
     With ``preview`` the same change runs in a savepoint that is rolled back: the answer says
     what would change and nothing is stored but an audit row (it shows the patient's plan).
     One audit row per edit, naming the changed fields, never their values.
@@ -205,27 +215,66 @@ def update_patient(
     patient: Patient = get_or_404(session, Patient, patient_id, "patient", lock=not preview)
     given = read_input(PatientUpdateIn, data, Context(now=env.now))
     changes = _changes(patient, given)
+    risks = _zone_risks(env, patient, changes["timezone"]) if "timezone" in changes else ()
+    risk_detail = [{"hold_id": hid, "last_dose_on": r.last_dose_on.isoformat(), "problem": r.problem}
+                   for hid, r in risks]
     if preview:
         with session.begin_nested() as sp:
-            result = _apply(session, env, actor, patient, changes, applied=False)
+            result = _apply(session, env, actor, patient, changes, applied=False, risks=risks)
             sp.rollback()
         session.expire_all()  # what the savepoint changed is gone: read it again when asked
         audit(session, env, actor, "patient.update_preview", "patient", patient.id, patient_id=patient.id,
-              detail={"fields": list(result.fields)})
+              detail={"fields": list(result.fields), "holds_at_risk": risk_detail})
         return result
-    result = _apply(session, env, actor, patient, changes, applied=True)
+    if risks and not given.confirm_holds_at_risk:
+        audit(session, env, actor, "patient.update_refused", "patient", patient.id, patient_id=patient.id,
+              detail={"fields": sorted(changes), "holds_at_risk": risk_detail})
+        raise ep.HoldsAtRisk(risks, (
+            f"the new time zone changes the signed last-dose day of {len(risks)} hold(s): each must be answered "
+            "and signed again before the procedure; send confirm_holds_at_risk: true to change the zone anyway"))
+    result = _apply(session, env, actor, patient, changes, applied=True, risks=risks)
     audit(session, env, actor, "patient.update", "patient", patient.id, patient_id=patient.id,
           detail={"fields": list(result.fields), "episodes_replanned": [e.id for e, _ in result.diffs],
                   "texts_changed": len(result.texts), "suppressed": result.suppressed,
-                  "enrolment_text": result.enrolment_text})
+                  "enrolment_text": result.enrolment_text, "holds_at_risk": risk_detail})
     return result
+
+
+def _open_episodes(patient: Patient) -> list[Episode]:
+    return [e for e in patient.episodes if e.status != EpisodeStatus.CANCELLED]
+
+
+def _zone_risks(env: Env, patient: Patient, zone: str) -> tuple[tuple[int, HoldAtRisk], ...]:
+    """Signed holds whose last dose the new zone changes, checked before anything changes: the
+    procedure keeps its instant, so a day-based hold's last-dose day is recomputed in the new
+    zone (an hour-based hold's instant is the same in every zone)."""
+    tz = ZoneInfo(zone)
+    found: list[tuple[int, HoldAtRisk]] = []
+    for episode in _open_episodes(patient):
+        if episode.ended_at is not None:
+            continue
+        for hold in episode.holds:
+            if hold.signed_at is None or hold.clearance in ep.NO_STOP or not hold.has_plan:
+                continue
+            plan = HoldPlanInput(hold.stop_days, hold.stop_hours, hold.restart_hours)
+            duration = timedelta(minutes=episode.duration_minutes)
+            new = compute_hold(plan, procedure_at=episode.procedure_at, tz=tz, duration=duration)
+            if not new.computed or (new.last_dose_on, new.last_dose_at) == (hold.last_dose_on, hold.last_dose_at):
+                continue
+            signed = hold.last_dose_at if hold.last_dose_at is not None else hold.last_dose_on
+            risk = hold_at_risk(hold.ref, hold.drug_name, plan, signed_last_dose=signed,
+                                procedure_at=episode.procedure_at, tz=tz, duration=duration, now=env.now)
+            day = new.last_dose_day(tz)
+            assert day is not None  # computed
+            found.append((hold.id, risk or HoldAtRisk(hold.ref, hold.drug_name, day, "last_dose_day_changed")))
+    return tuple(found)
 
 
 def _changes(patient: Patient, given: PatientUpdateIn) -> dict[str, Any]:
     """The sent fields whose value differs from the stored one (consent: from ``consenting``)."""
     changes: dict[str, Any] = {}
     for name in PatientUpdateIn.model_fields:
-        if name not in given.model_fields_set or name == "consent_method":
+        if name not in given.model_fields_set or name in ("consent_method", "confirm_holds_at_risk"):
             continue
         value = getattr(given, name)
         stored = consenting(patient) if name == "sms_consent" else getattr(patient, name)
@@ -242,7 +291,8 @@ def _pending(session: Session, patient: Patient) -> dict[int, Message]:
 
 
 def _apply(
-    session: Session, env: Env, actor: Actor, patient: Patient, changes: dict[str, Any], *, applied: bool
+    session: Session, env: Env, actor: Actor, patient: Patient, changes: dict[str, Any], *, applied: bool,
+    risks: tuple[tuple[int, HoldAtRisk], ...] = (),
 ) -> PatientUpdate:
     zone_before = patient.timezone
     before = {i: (m.episode_id, m.kind, m.plan_key, m.send_at, m.body) for i, m in _pending(session, patient).items()}
@@ -253,10 +303,21 @@ def _apply(
         patient.phone_flagged_at = None
         patient.phone_flag_reason = None
     session.flush()
+    # A signature is for one plan: a hold whose last-dose day the zone moves is unsigned before the
+    # re-plan, so no stop text goes until it is signed again (the preview shows that too).
+    holds = {h.id: (e, h) for e in _open_episodes(patient) for h in e.holds}
+    for hold_id, risk in risks:
+        episode, hold = holds[hold_id]
+        ep._unsign(env, episode, hold, risk, why="the patient's time zone changed")
+        if applied:
+            tasks.open_task(session, env, "hold_at_risk", f"hold:{hold_id}",
+                            f"Patient's time zone changed: {ep.RISK_WORDS[risk.problem]} (new last dose "
+                            f"{risk.last_dose_on.strftime('%a %b %d')}). Get the prescriber's answer and sign again.",
+                            patient_id=patient.id, episode_id=episode.id)
     diffs: list[tuple[Episode, PlanDiff]] = []
     if REPLAN_FIELDS & changes.keys():
         reason = "patient's " + " and ".join(n.replace("_", " ") for n in sorted(REPLAN_FIELDS & changes.keys()))
-        for episode in [e for e in patient.episodes if e.status != EpisodeStatus.CANCELLED]:
+        for episode in _open_episodes(patient):
             diff = compute_diff(session, env, episode)  # moves and re-wordings (PlanDiff.reworded)
             if not diff.is_empty:
                 apply_diff(session, env, actor, episode, diff, f"{reason} changed")
@@ -279,7 +340,7 @@ def _apply(
     session.flush()
     fields = tuple(n for n in PatientUpdateIn.model_fields if n in changes)
     return PatientUpdate(patient, applied, fields, zone_before, patient.timezone, tuple(diffs),
-                         _text_changes(before, _pending(session, patient)), suppressed, enrolment)
+                         _text_changes(before, _pending(session, patient)), suppressed, enrolment, risks)
 
 
 def _requiet(session: Session, env: Env, episode: Episode) -> None:

@@ -22,6 +22,7 @@ PRIORITY = {
     "unmatched_reply": 5,
     "restart_after_cancel": 3,  # cancelled after a stop: the patient must hear how to restart
     "restart_after_removal": 3,  # a hold removed after its last dose: the same call, about one medicine
+    "restart_after_postpone": 3,  # postponed after a stop: the same call, and when to stop again
     "stop_request": 10,
     "phone_invalid": 20,
     "opted_out": 25,
@@ -68,6 +69,7 @@ MAX_RESOLUTION = 500
 NOTE_REQUIRED = {
     "restart_after_cancel": "record the call: whom you reached and what they were told",
     "restart_after_removal": "record the call: whom you reached and what they were told",
+    "restart_after_postpone": "record the call: whom you reached and what they were told",
     "red_flag": "record what was done: called the patient, sent them to the emergency department, advised...",
     "unmatched_reply": "say why the reply concerns no patient and what was done (or link it to a patient)",
 }

@@ -52,6 +52,7 @@ PRIORITY = {
     "hold_at_risk": 2,
     "restart_after_cancel": 3,
     "restart_after_removal": 3,
+    "restart_after_postpone": 3,
     "unmatched_reply": 5,
     "reply_to_read": 12,  # a free-text reply in the days after the procedure
     "hold_unresolved_urgent": 15,
@@ -263,13 +264,14 @@ def _from_unmatched_replies(session: Session, env: Env, limit: int) -> list[Work
 
 
 # Task kinds with a source of their own below.
-OWN_SOURCE_TASKS = ("hold_at_risk", "restart_after_cancel", "restart_after_removal")
+OWN_SOURCE_TASKS = ("hold_at_risk", "restart_after_cancel", "restart_after_removal", "restart_after_postpone")
 
 
 def _from_hold_risks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     """Holds a move broke (open ``hold_at_risk`` tasks) until signed again, and patients who
     may have stopped a drug for a cancelled procedure (``restart_after_cancel``) or whose
-    hold was removed after its last dose (``restart_after_removal``) until a person records
+    hold was removed after its last dose (``restart_after_removal``) or whose procedure was
+    postponed after its last dose (``restart_after_postpone``) until a person records
     the call, whatever the episode's status."""
     stmt = (
         select(Task, Patient)
@@ -291,8 +293,8 @@ def _from_hold_risks(session: Session, env: Env, limit: int) -> list[WorklistIte
             title, action = f"Hold needs signing again: {hold.drug_name}", "Get clearance and sign"
         else:
             name = hold.drug_name if hold is not None else "a medicine"
-            why = "Hold removed after its last dose" if task.kind == "restart_after_removal" else \
-                "Cancelled after a stop"
+            why = {"restart_after_removal": "Hold removed after its last dose",
+                   "restart_after_postpone": "Postponed after a stop"}.get(task.kind, "Cancelled after a stop")
             title, action = f"{why}: call about restarting {name}", "Call patient, record call"
         out.append(WorklistItem(
             kind=task.kind, priority=PRIORITY[task.kind], patient_id=patient.id, episode_id=task.episode_id,

@@ -187,4 +187,5 @@ class TaskKind(StrEnum):
     HOLD_AT_RISK = "hold_at_risk"  # a move broke a signed hold: re-sign it
     RESTART_AFTER_CANCEL = "restart_after_cancel"  # cancelled after a stop: call about restarting
     RESTART_AFTER_REMOVAL = "restart_after_removal"  # a hold removed after its last dose: call about restarting
+    RESTART_AFTER_POSTPONE = "restart_after_postpone"  # postponed after a stop: call about restarting
     UNMATCHED_REPLY = "unmatched_reply"  # a reply from an unknown or shared number: say whom it concerns

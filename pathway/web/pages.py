@@ -826,13 +826,22 @@ def edit_patient(patient_id: int) -> Any:
         values = _form(*PATIENT_EDIT_FIELDS)
         data = _patient_edit_data(values)
         confirm = request.form.get("confirm") == "yes"
+        confirmed = {"confirm_holds_at_risk": True} if request.form.get("confirm_holds_at_risk") == "yes" else {}
         try:
-            result = pt.update_patient(db(), env(), actor(), patient_id, data, preview=not confirm)
-            if not confirm and not result.texts and not result.diffs:  # no text changes: nothing to confirm
-                result = pt.update_patient(db(), env(), actor(), patient_id, data)
+            result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **confirmed}, preview=not confirm)
+            if not confirm and not result.texts and not result.diffs and not result.holds_at_risk:
+                result = pt.update_patient(db(), env(), actor(), patient_id, data)  # nothing to confirm
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors
+        except ep.HoldsAtRisk:
+            # Confirmed without ticking the holds box: show the preview again, with the warning.
+            db().commit()  # the refusal's audit row
+            result = pt.update_patient(db(), env(), actor(), patient_id, data, preview=True)
+            db().commit()
+            return render_template("patients/edit_preview.html", p=p, result=result, data=data,
+                                   labels=_field_labels(),
+                                   risk_error="Tick the box to confirm that these holds must be signed again."), 409
         except ServiceError as exc:
             db().rollback()
             return _fail_action(exc, back)
@@ -840,7 +849,7 @@ def edit_patient(patient_id: int) -> Any:
             db().commit()  # a preview stores only its audit row (a view of the plan), as the API's does
             if not result.applied:
                 return render_template("patients/edit_preview.html", p=p, result=result, data=data,
-                                       labels=_field_labels())
+                                       labels=_field_labels(), risk_error="")
             log.info("patient edited patient_id=%s fields=%s", p.id, ",".join(result.fields))
             flash(_edited_message(result), "success" if result.fields else "info")
             return redirect(back)

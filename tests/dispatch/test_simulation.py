@@ -315,7 +315,8 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
             ep.record_clearance(session, env, clinician, arg.id, {"status": action + "d", "by": "Dr. Rx"})
             arg.approved_at = env.now if action == "approve" else None
         elif action == "reschedule":
-            ep.reschedule(session, env, coordinator, case.episode_id, {"procedure_at": arg.isoformat()})
+            ep.reschedule(session, env, coordinator, case.episode_id, {"procedure_at": arg.isoformat(),
+                                                                 "confirm_holds_at_risk": True})
             case.procedures.append((env.now, arg))
         elif action == "cancel":
             ep.cancel_episode(session, env, coordinator, case.episode_id, {"reason": "patient declined"})

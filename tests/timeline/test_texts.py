@@ -127,9 +127,18 @@ def test_default_english_texts_naming_one_medicine_fit_one_segment_and_the_72h_c
 def test_every_notice_has_a_variant_naming_medicines_in_every_language(templates: TemplateSet) -> None:
     for kind in NOTICE_KINDS:
         for lang in LANGS:
-            assert templates.variants(kind, lang) == ("", "medicines")
-            assert "drug" in templates.variables(kind, lang, "medicines")
+            assert templates.variants(kind, lang)[:2] == ("", "medicines")
+            for variant in templates.variants(kind, lang)[1:]:
+                assert "drug" in templates.variables(kind, lang, variant)
             assert "drug" not in templates.variables(kind, lang)  # the plain one names none
+
+
+def test_a_date_change_after_a_stop_has_its_own_wording_that_never_says_when_to_stop(
+        templates: TemplateSet) -> None:
+    for lang, restart in (("en", "Restart $drug only as told"), ("es", "Retome $drug solo como le indiquen")):
+        source = templates.source("date_changed", lang, "stopped")
+        assert restart in source
+        assert "stop" not in source.lower() and "dejar de" not in source
 
 
 def test_the_spanish_72h_check_avoids_accents_gsm7_lacks_so_it_costs_half() -> None:

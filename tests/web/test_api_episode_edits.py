@@ -452,3 +452,58 @@ def test_a_label_is_checked_and_needs_a_care_team_role_and_an_open_episode(api: 
     assert api.post(f"/episodes/{e['id']}/cancel", {"reason": "patient unwell"}).status == 200
     closed = api.patch(f"/holds/{hold_id}", {"patient_label": "Plavix"})
     assert closed.status == 409 and "cancelled" in closed.json["message"]
+
+
+# --- postponing after a stop, and a new zone that moves a signed last-dose day -----------------
+
+
+def test_postponing_after_the_last_dose_needs_confirming_and_opens_a_restart_call(api: Harness) -> None:
+    e = api.episode(holds=[CLOPIDOGREL])
+    hold_id = e["holds"][0]["id"]
+    _approve(api, hold_id)
+    api.clock.set(AFTER_LAST_DOSE)  # the patient may have stopped clopidogrel
+    body = {"procedure_at": "2027-03-31T08:00"}
+    preview = api.patch(f"/episodes/{e['id']}?preview=1", body)
+    assert preview.status == 200
+    assert preview.json["holds_at_risk"] == [{"hold_id": hold_id, "drug": "clopidogrel",
+                                              "last_dose_on": "2027-03-02", "problem": "stopped_before_move"}]
+    before = api.snapshot(exclude=("audit_events",))
+    refused = api.patch(f"/episodes/{e['id']}", body)
+    assert refused.status == 409 and "restarting" in refused.json["message"]
+    assert refused.json["holds_at_risk"][0]["problem"] == "stopped_before_move"
+    assert api.snapshot(exclude=("audit_events",)) == before
+    applied = api.patch(f"/episodes/{e['id']}", {**body, "confirm_holds_at_risk": True})
+    assert applied.status == 200
+    assert applied.json["holds"][0]["clearance"] == "approved"  # moving later keeps the signed interval
+    (notice,) = _bodies(applied.json, "date_changed")
+    assert "We'll call. Restart your anti-platelet medicine only as told." in notice and "stop" not in notice
+    (item,) = [i for i in api.get("/worklist").json["items"] if i["kind"] == "restart_after_postpone"]
+    assert item["subject_id"] == hold_id and "clopidogrel" in item["title"] and item["task_id"] is not None
+    assert _audit(api, "episode.reschedule")[-1]["holds_at_risk"][0]["problem"] == "stopped_before_move"
+
+
+def test_a_new_zone_that_moves_a_signed_last_dose_day_needs_confirming_and_unsigns_the_hold(api: Harness) -> None:
+    p = api.patient(timezone="Pacific/Guam")
+    e = api.episode(p["id"], holds=[CLOPIDOGREL])
+    hold_id = e["holds"][0]["id"]
+    _approve(api, hold_id)
+    body = {"timezone": "America/New_York"}
+    preview = api.patch(f"/patients/{p['id']}?preview=1", body)
+    assert preview.status == 200
+    assert preview.json["holds_at_risk"] == [{"hold_id": hold_id, "drug": "clopidogrel",
+                                              "last_dose_on": "2027-03-01", "problem": "hold_too_short"}]
+    before = api.snapshot(exclude=("audit_events",))
+    refused = api.patch(f"/patients/{p['id']}", body)
+    assert refused.status == 409 and "time zone" in refused.json["message"]
+    assert refused.json["holds_at_risk"][0]["hold_id"] == hold_id
+    assert api.snapshot(exclude=("audit_events",)) == before
+    assert _audit(api, "patient.update_refused")[-1]["holds_at_risk"][0]["hold_id"] == hold_id
+    bad_flag = api.patch(f"/patients/{p['id']}", {**body, "confirm_holds_at_risk": "perhaps"})
+    assert bad_flag.status == 422 and set(bad_flag.errors) == {"confirm_holds_at_risk"}
+    applied = api.patch(f"/patients/{p['id']}", {**body, "confirm_holds_at_risk": True})
+    assert applied.status == 200 and applied.json["timezone"] == "America/New_York"
+    assert applied.json["change"]["holds_at_risk"][0]["hold_id"] == hold_id
+    got = api.get(f"/episodes/{e['id']}").json
+    assert got["holds"][0]["clearance"] == "requested" and got["go"] is False
+    assert not _bodies(got, "last_dose")  # no stop text until signed again
+    assert [i["kind"] for i in api.get("/worklist").json["items"] if i["subject_id"] == hold_id] == ["hold_at_risk"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -640,5 +640,73 @@ def test_a_coordinator_edits_a_patients_zone_and_language_and_confirms_the_texts
             assert page.get_by_text(saved).is_visible()
             assert page.get_by_text("America/Chicago · Spanish texts").is_visible()
             shot("3-saved")
+        finally:
+            browser.close()
+
+
+SAFETY_SHOTS = Path(os.environ.get("PATHWAY_SAFETY_SHOTS", str(SHOTS)))
+
+
+def test_a_postponement_after_a_stop_and_a_zone_change_that_moves_a_signed_day_warn_before_saving(
+        live: Any) -> None:
+    """The two confirms a person must see: the patient may have stopped (a restart call follows),
+    and a new zone that makes a signed last-dose day another day (the hold is signed again)."""
+    from pathway.services import episodes as ep
+    from pathway.services.base import Actor
+    from pathway.services.patients import enrol_patient
+
+    server, clock = live
+    sync_playwright = _playwright()
+    SAFETY_SHOTS.mkdir(parents=True, exist_ok=True)
+    with server.runtime.unit_of_work() as (session, env):
+        coordinator = Actor(role="coordinator", user_id=1, label="user:1")
+        clinician = Actor(role="clinician", user_id=2, label="user:2")
+        ids = []
+        for mrn, zone in (("MRN-8101", "America/New_York"), ("MRN-8102", "Pacific/Guam")):
+            patient = enrol_patient(session, env, coordinator, {
+                "mrn": mrn, "given_name": "Rosa", "family_name": "Vega", "birth_date": "1947-01-09",
+                "phone": "+1 212 555 0142", "timezone": zone, "language": "en", "sms_consent": True})
+            episode = ep.schedule_episode(session, env, coordinator, patient.id, {
+                "procedure_at": "2027-03-10T08:00", "facility": "Riverside Surgery Center",
+                "proceduralist": "Dr. Lee", "levels": "L4-L5",
+                "holds": [{"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz"}]})
+            ep.record_clearance(session, env, clinician, episode.holds[0].id, {"status": "approved", "by": "Dr. Ortiz"})
+            ids.append((patient.id, episode.id))
+    clock.set(datetime(2027, 3, 4, 15, 0, tzinfo=UTC))  # after clopidogrel's last dose (Tue 2 Mar)
+    (_, postponed), (guam, _) = ids
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
+            page.wait_for_url(server.url + "/")
+            page.goto(f"{server.url}/episodes/{postponed}/reschedule")
+            page.locator("input[name=procedure_at]").fill("2027-03-31T08:00")
+            page.locator("form button[type=submit]").last.click()
+            warning = page.locator(".holds-stopped")
+            warning.wait_for()
+            assert "may already have stopped 1 medicine" in warning.inner_text()
+            page.screenshot(path=str(SAFETY_SHOTS / "safety-01-postpone-after-stop.png"), full_page=True)
+            page.get_by_label("I understand: the patient must be called about restarting").check()
+            page.get_by_role("button", name="Confirm and re-plan").click()
+            page.wait_for_url(f"**/episodes/{postponed}")
+            page.goto(server.url + "/")
+            call = "Postponed after a stop: call about restarting clopidogrel"
+            assert page.get_by_text(call, exact=True).is_visible()
+            page.screenshot(path=str(SAFETY_SHOTS / "safety-02-worklist-restart-call.png"), full_page=True)
+
+            page.goto(f"{server.url}/patients/{guam}/edit")
+            page.locator("select[name=timezone]").select_option("America/New_York")
+            page.locator("form button[type=submit]").last.click()
+            warning = page.locator(".holds-at-risk")
+            warning.wait_for()
+            assert "The new time zone changes 1 signed hold plan" in warning.inner_text()
+            page.get_by_role("button", name="Confirm and save").click()
+            page.get_by_text("Tick the box to confirm").wait_for()
+            page.screenshot(path=str(SAFETY_SHOTS / "safety-03-zone-change-needs-the-tick.png"), full_page=True)
+            page.get_by_label("I understand: these holds must be answered and signed again").check()
+            page.get_by_role("button", name="Confirm and save").click()
+            page.wait_for_url(f"**/patients/{guam}")
         finally:
             browser.close()

@@ -207,3 +207,25 @@ def test_the_page_warns_when_texts_name_a_drug_and_a_label_shown_first_takes_the
 
     bad = coordinator.post(f"/episodes/{e.id}/holds/{apixaban.id}/label", {"patient_label": "y" * 41})
     assert bad.status_code == 422 and f'id="label-{apixaban.id}-patient_label-error"' in bad.get_data(as_text=True)
+
+
+def test_postponing_after_a_stop_warns_that_a_restart_call_follows_and_needs_the_box_ticked(
+        as_role: Any, make_episode: Any, session: Any, web_clock: FixedClock) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}])
+    hold_id = e.holds[0].id
+    _approve(as_role, e.id, hold_id)
+    web_clock.set(datetime(2027, 3, 4, 15, 0, tzinfo=UTC))  # after clopidogrel's last dose (Tue 2 Mar)
+    coordinator = as_role("coordinator")
+    r = coordinator.post(f"/episodes/{e.id}/reschedule", {"procedure_at": "2027-03-31T08:00"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "may already have stopped 1 medicine" in page
+    assert "last dose was Tue Mar 2" in page and 'name="confirm_holds_at_risk"' in page
+    assert "breaks" not in page
+    r = coordinator.post(f"/episodes/{e.id}/reschedule", {"procedure_at": "2027-03-31T08:00", "confirm": "yes"})
+    assert r.status_code == 409 and "Tick the box" in r.get_data(as_text=True)
+    r = coordinator.post(f"/episodes/{e.id}/reschedule", {"procedure_at": "2027-03-31T08:00", "confirm": "yes",
+                                                          "confirm_holds_at_risk": "yes"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.scalars(select(Task).where(Task.kind == "restart_after_postpone")).one().resolved_at is None
+    assert "Postponed after a stop: call about restarting clopidogrel" in coordinator.text("/")

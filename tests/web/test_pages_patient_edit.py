@@ -101,3 +101,30 @@ def test_the_edit_form_needs_the_csrf_token(coordinator: Any, session: Any, make
     assert r.status_code == 400
     session.refresh(p)
     assert p.family_name != "Ortega"
+
+
+def test_a_new_zone_that_moves_a_signed_last_dose_day_warns_and_needs_the_box_ticked(
+    as_role: Any, coordinator: Any, session: Any, make_patient: Any, make_episode: Any
+) -> None:
+    from pathway.models import MedicationHold, Task
+
+    p = make_patient(timezone="Pacific/Guam")
+    e = make_episode(patient=p, holds=[{"drug": "clopidogrel"}])
+    hold_id = e.holds[0].id
+    r = as_role("clinician").post(f"/episodes/{e.id}/holds/{hold_id}/clearance",
+                                  {"status": "approved", "by": "Dr. Ortiz"})
+    assert r.status_code in (200, 302)
+    form = _form(p, timezone="America/New_York")
+    r = coordinator.post(f"/patients/{p.id}/edit", form)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "The new time zone changes 1 signed hold plan" in page
+    assert "new last dose Mon Mar 1" in page and 'name="confirm_holds_at_risk"' in page
+    r = coordinator.post(f"/patients/{p.id}/edit", {**form, "confirm": "yes"})
+    assert r.status_code == 409 and "Tick the box" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(MedicationHold, hold_id).approved_and_signed
+    r = coordinator.post(f"/patients/{p.id}/edit", {**form, "confirm": "yes", "confirm_holds_at_risk": "yes"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.get(MedicationHold, hold_id).clearance == "requested"
+    assert session.scalars(select(Task).where(Task.kind == "hold_at_risk")).one().subject == f"hold:{hold_id}"

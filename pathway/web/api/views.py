@@ -254,12 +254,20 @@ def followups() -> Response:
            description="Only the fields sent change (at least one; MRN, birth date and any other field are a 422). "
                        "A new time zone moves texts not yet sent to the same local time in it; a new language or "
                        "detailed-texts choice re-words them; a new number clears the refused-number flag and gets "
-                       "the enrolment text; `sms_consent: false` stops every text not yet sent.")
+                       "the enrolment text; `sms_consent: false` stops every text not yet sent. A new time zone "
+                       "that changes a signed hold's last-dose day answers 409 with `holds_at_risk` unless "
+                       "`confirm_holds_at_risk: true`; confirmed, each such hold is unsigned and goes on the "
+                       "worklist.",
+           conflict=("The new time zone changes signed holds' last-dose days: they are listed in `holds_at_risk`; "
+                     "send `confirm_holds_at_risk: true` to apply it.", out.Conflict))
 def update_patient(patient_id: int) -> Response:
     """Edit a patient. ``?preview=1`` answers what would change and changes nothing."""
     a = staff()
     preview = query(inputs.PreviewQuery).preview
-    result = patients.update_patient(db(), env(), a, patient_id, json_body(), preview=preview)
+    try:
+        result = patients.update_patient(db(), env(), a, patient_id, json_body(), preview=preview)
+    except episodes.HoldsAtRisk as refused:
+        return answer(out.Conflict(message=str(refused), holds_at_risk=answers.holds_at_risk(refused.risks)), 409)
     return answer(answers.patient_updated(env(), result))
 
 
