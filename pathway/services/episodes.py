@@ -533,7 +533,7 @@ def record_clearance(
         # and every missing number is named at once. Checked before anything is changed.
         missing: dict[str, str] = {}
         if stop_days is None and stop_hours is None:
-            missing["stop_days"] = (f"{hold.drug_name} has no default hold; enter stop_days (or stop_hours) "
+            missing["stop_days"] = (f"{hold.drug_name} has no default hold; enter the stop days (or stop hours) "
                                     "with the approval")
         if restart_hours is None:
             missing["restart_hours"] = "enter when the patient may restart, in hours after the procedure"

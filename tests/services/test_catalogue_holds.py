@@ -65,6 +65,16 @@ def test_an_unknown_drug_is_free_text_and_cannot_be_signed_without_stop_and_rest
     assert hold.approved_and_signed and hold.stop_hours == 48
 
 
+def test_the_missing_interval_message_uses_the_words_on_the_form_not_field_names(
+    session, env, staff, make_episode
+) -> None:
+    (hold,) = make_episode(holds=[{"drug": "Mystery herbal blend"}]).holds
+    with pytest.raises(ValidationError) as err:
+        _approve(session, at(env, env.now + timedelta(days=1)), staff, hold)
+    message = err.value.errors["stop_days"]
+    assert "stop days (or stop hours)" in message and "_" not in message
+
+
 @pytest.mark.parametrize("typed", ["Zoloft", "duloxetine", "fish oil", "Ginkgo biloba", "Celebrex"])
 def test_a_consider_stopping_drug_gets_no_default_and_needs_the_clinicians_plan(
     session, env, staff, make_episode, typed: str
