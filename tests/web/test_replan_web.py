@@ -83,6 +83,14 @@ def test_the_reschedule_preview_warns_about_holds_a_move_breaks(
     assert moved.clearance == "requested" and moved.signed_at is None
 
 
+def test_the_reschedule_preview_says_which_medicine_each_hold_line_is_about(as_role: Any, make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}, {"drug": "apixaban"}])
+    page = as_role("coordinator").post(f"/episodes/{e.id}/reschedule", {"procedure_at": "2027-03-12T08:00"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Last dose before the hold (clopidogrel)" in text and "Last dose before the hold (apixaban)" in text
+
+
 def test_the_cancel_form_needs_a_reason_and_a_confirmation(as_role: Any, make_episode: Any, session: Any) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     coordinator = as_role("coordinator")
