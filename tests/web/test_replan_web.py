@@ -91,6 +91,12 @@ def test_the_reschedule_preview_says_which_medicine_each_hold_line_is_about(as_r
     assert "Last dose before the hold (clopidogrel)" in text and "Last dose before the hold (apixaban)" in text
 
 
+def test_a_one_day_hold_reads_one_day_not_one_days(as_role: Any, make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "ibuprofen"}])  # ASRA: 1 day before
+    page = as_role("coordinator").text(f"/episodes/{e.id}")
+    assert "1 day before; restart" in page and "1 days" not in page
+
+
 def test_the_cancel_form_needs_a_reason_and_a_confirmation(as_role: Any, make_episode: Any, session: Any) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     coordinator = as_role("coordinator")
