@@ -248,7 +248,7 @@ def reschedule(
     fields = sorted({*details, *(("procedure_at",) if moving and new_at != old_at else ())})
     risks = _holds_at_risk(env, episode, new_at) if moving else ()
     # Postponed after a last dose: the patient may have stopped (judged before anything changes).
-    stopped = (stopped_holds(env, episode) if moving and new_at > old_at and episode.ended_at is None else [])
+    stopped = (stopped_holds(env, episode, session) if moving and new_at > old_at and episode.ended_at is None else [])
     stopped_risks = tuple((h.id, _stopped_risk(episode, h)) for h in stopped)
     listed = risks + stopped_risks  # what the answer lists and what needs confirming
     keys = {h.id: h.drug_key or "free-text" for h in episode.holds}  # audit rows carry keys, not typed names
@@ -591,7 +591,7 @@ def record_clearance(
         # and every missing number is named at once. Checked before anything is changed.
         missing: dict[str, str] = {}
         if stop_days is None and stop_hours is None:
-            missing["stop_days"] = (f"{hold.drug_name} has no default hold; enter stop_days (or stop_hours) "
+            missing["stop_days"] = (f"{hold.drug_name} has no default hold; enter the stop days (or stop hours) "
                                     "with the approval")
         if restart_hours is None:
             missing["restart_hours"] = "enter when the patient may restart, in hours after the procedure"

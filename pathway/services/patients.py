@@ -21,7 +21,7 @@ from pathway.services.base import Actor, Env, audit, get_or_404, read_input
 from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
 from pathway.timeline import HoldPlanInput, PlanDiff, PlannedMessage
 from pathway.timeline.holds import HoldAtRisk, compute_hold, hold_at_risk
-from pathway.timeline.vocabulary import CARE_TEAM, ConsentMethod, EpisodeStatus
+from pathway.timeline.vocabulary import CARE_TEAM, NOTICE_KINDS, ConsentMethod, EpisodeStatus
 
 __all__ = ["CONSENT_METHODS", "PatientUpdate", "TextChange", "enrol_patient", "opt_in", "opt_out",
            "queue_enrolment_text", "record_consent", "search_patients", "suppress_pending", "update_patient"]
@@ -325,6 +325,8 @@ def _apply(
             if "timezone" in changes:
                 _requiet(session, env, episode)
         _reword_enrolment(session, env, patient, requiet="timezone" in changes)
+        if "timezone" in changes:
+            _requiet_notices(session, env, patient)
     suppressed, enrolment = 0, False
     if changes.get("sms_consent") is False:
         patient.sms_consent_at = patient.sms_consent_method = patient.sms_consent_by_id = None
@@ -353,6 +355,18 @@ def _requiet(session: Session, env: Env, episode: Episode) -> None:
         pm = planned.get(msg.plan_key)
         if msg.status == "scheduled" and pm is not None and pm.send_at != msg.send_at:
             _set_send_at(session, msg, pm.send_at)
+
+
+def _requiet_notices(session: Session, env: Env, patient: Patient) -> None:
+    """A date-change or cancellation notice still waiting is in no plan, so `_requiet` does not
+    see it (nor a cancelled episode's); it was timed for the old zone's morning, which can be
+    the middle of the night in the new one."""
+    tz = ZoneInfo(patient.timezone)
+    for msg in _pending(session, patient).values():
+        if msg.kind in NOTICE_KINDS:
+            allowed = env.rules.quiet.next_allowed(msg.send_at, tz)
+            if allowed != msg.send_at:
+                _set_send_at(session, msg, allowed)
 
 
 def _set_send_at(session: Session, msg: Message, send_at: datetime) -> None:

@@ -68,7 +68,7 @@ def hold_rule(env: Env, hold: MedicationHold) -> str:
 
             return rule_text(drug)
     if hold.stop_days is not None:
-        stop = f"{hold.stop_days} days before"
+        stop = f"{hold.stop_days} {'day' if hold.stop_days == 1 else 'days'} before"
     elif hold.stop_hours is not None:
         stop = f"{hold.stop_hours} h before"
     else:

@@ -88,6 +88,11 @@ PERSON_OWNED_GRACE = {
 OPEN_MILESTONE = ("planned", "due")
 
 
+
+def _day(d: date) -> str:
+    """A date as the pages show one ("Tue 8 Dec 2026"), not ISO: a coordinator reads this line."""
+    return f"{d:%a} {d.day} {d:%b %Y}"
+
 def milestone_overdue(milestone: Milestone, now: datetime) -> bool:
     """A person-owned step, not done, whose deadline (window end, else due time) passed more than
     its grace ago: the same rule as the worklist's query, for the episode page."""
@@ -336,7 +341,7 @@ def _from_holds(session: Session, env: Env, limit: int) -> list[WorklistItem]:
         if hold.last_dose_on is not None:
             due = hold.last_dose_at or _local_midnight(hold.last_dose_on, env)
             level = hold_urgency(env, hold.last_dose_on)
-            detail = f"{hold.drug_name}: clearance {hold.clearance}; last dose {hold.last_dose_on.isoformat()}"
+            detail = f"{hold.drug_name}: clearance {hold.clearance}; last dose {_day(hold.last_dose_on)}"
         else:
             due = episode.procedure_at
             level = hold_urgency(env, due.astimezone(env.rules.clinic.tz).date())
@@ -492,7 +497,7 @@ def _from_untexted_last_doses(session: Session, env: Env, limit: int) -> list[Wo
         out.append(WorklistItem(
             kind="last_dose_not_texted", priority=PRIORITY["last_dose_not_texted"], patient_id=patient.id,
             episode_id=hold.episode_id, subject_id=hold.id, title="Last-dose text not sent",
-            detail=f"{hold.drug_name}: last dose {hold.last_dose_on.isoformat() if hold.last_dose_on else ''}; "
+            detail=f"{hold.drug_name}: last dose {_day(hold.last_dose_on) if hold.last_dose_on else ''}; "
                    "signed too late for a text that day (quiet hours) or after it: call the patient",
             due_at=_local_midnight(hold.last_dose_on, env) if hold.last_dose_on else None, action="Call patient",
             patient_name=patient.display_name, mrn=patient.mrn,

@@ -98,6 +98,11 @@ def _kind_of(key: str) -> str:
     return key.partition(":")[0]
 
 
+def _ref_of(key: str) -> str:
+    """The hold ref in a milestone key ("kind:ref") or a per-hold text's plan key ("kind:ref:minute")."""
+    return key.split(":")[1] if key.count(":") >= 1 else ""
+
+
 def _humanise(kind: str) -> str:
     return kind.replace("_", " ")
 
@@ -164,27 +169,36 @@ class PlanDiff:
             or self.reworded
         )
 
-    def summary(self, tz: ZoneInfo, definition: PathwayDefinition | None = None) -> list[str]:
+    def summary(
+        self, tz: ZoneInfo, definition: PathwayDefinition | None = None, names: Mapping[str, str] | None = None
+    ) -> list[str]:
         """Lines for a preview before the change is saved, in the patient's local time.
 
-        Labels come from the pathway definition when given, else from the kind names.
+        Labels come from the pathway definition when given, else from the kind names. `names`
+        maps a hold ref to its medicine, so that with several holds each per-hold line says
+        which medicine it is about (three bare "Last dose before the hold" lines cannot be told apart).
         """
         labels = _Labels(definition)
+        names = names or {}
+
+        def of(ref: str) -> str:
+            return f" ({names[ref]})" if ref in names else ""
+
         lines: list[str] = []
         for old, new in self.milestones_moved:
             before = _span(old.due_at, old.window_start, old.window_end, tz)
             after = _span(new.due_at, new.window_start, new.window_end, tz)
-            lines.append(f"Move: {labels.milestone(new.kind)} {before} \u2192 {after}")
+            lines.append(f"Move: {labels.milestone(new.kind)}{of(new.ref)} {before} \u2192 {after}")
         for m in self.milestones_added:
             when = _span(m.due_at, m.window_start, m.window_end, tz)
-            lines.append(f"New step: {labels.milestone(m.kind)} {when}")
+            lines.append(f"New step: {labels.milestone(m.kind)}{of(m.ref)} {when}")
         for s in self.milestones_cancelled:
             when = _span(s.due_at, s.window_start, s.window_end, tz)
-            lines.append(f"Drop step: {labels.milestone(_kind_of(s.key))} {when}")
+            lines.append(f"Drop step: {labels.milestone(_kind_of(s.key))}{of(_ref_of(s.key))} {when}")
         for sm in self.messages_cancelled:
-            lines.append(f"Cancel: {labels.message(sm.kind)} {_when(sm.send_at, tz)}")
+            lines.append(f"Cancel: {labels.message(sm.kind)}{of(_ref_of(sm.plan_key))} {_when(sm.send_at, tz)}")
         for pm in self.messages_added:
-            lines.append(f"Add: {labels.message(pm.kind)} {_when(pm.send_at, tz)}")
+            lines.append(f"Add: {labels.message(pm.kind)}{of(pm.ref)} {_when(pm.send_at, tz)}")
         for rm in self.reworded:
             lines.append(f"Reword: {labels.message(rm.kind)} {_when(rm.send_at, tz)}")
         if self.notice is not None:

@@ -503,7 +503,8 @@ def reschedule(episode_id: int) -> Any:
             result = ep.reschedule(db(), env(), actor(), episode_id, {"procedure_at": new_at}, preview=True)
             db().commit()
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at,
-                                   lines=result.diff.summary(ZoneInfo(p.timezone), env().rules.definition),
+                                   lines=result.diff.summary(ZoneInfo(p.timezone), env().rules.definition,
+                                                             _hold_names(e)),
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk,
                                    risk_error="Tick the box to confirm that these holds must be signed again."), 409
@@ -515,7 +516,7 @@ def reschedule(episode_id: int) -> Any:
             if confirm:
                 flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
                 return redirect(url_for("pages.episode", episode_id=episode_id))
-            lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition)
+            lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition, _hold_names(e))
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk, risk_error="")
@@ -527,6 +528,11 @@ def reschedule(episode_id: int) -> Any:
 
 DETAIL_TEXTS = ("facility", "proceduralist", "levels", "mri_reviewed_on")
 DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
+
+
+def _hold_names(e: Any) -> dict[str, str]:
+    """Each hold's medicine by its ref, so preview lines about different holds can be told apart."""
+    return {h.ref: h.drug_name for h in e.holds}
 
 
 def _texts_change(diff: Any) -> bool:
@@ -543,7 +549,8 @@ def _change_preview(e: Any, result: Any, *, title: str, lead: str, action: str, 
     return render_template("episodes/change_preview.html", e=e, p=e.patient, title=title, lead=lead, action=action,
                            hidden=hidden, confirm_text=confirm_text, warnings=warnings,
                            warning_title=warning_title or "The patient may have stopped this medicine", check=check,
-                           check_error=check_error, lines=result.diff.summary(tz, env().rules.definition),
+                           check_error=check_error,
+                           lines=result.diff.summary(tz, env().rules.definition, _hold_names(e)),
                            reworded=result.diff.reworded), status
 
 

@@ -65,6 +65,24 @@ def test_an_unknown_drug_is_free_text_and_cannot_be_signed_without_stop_and_rest
     assert hold.approved_and_signed and hold.stop_hours == 48
 
 
+def test_the_missing_interval_message_uses_the_words_on_the_form_not_field_names(
+    session, env, staff, make_episode
+) -> None:
+    (hold,) = make_episode(holds=[{"drug": "Mystery herbal blend"}]).holds
+    with pytest.raises(ValidationError) as err:
+        _approve(session, at(env, env.now + timedelta(days=1)), staff, hold)
+    message = err.value.errors["stop_days"]
+    assert "stop days (or stop hours)" in message and "_" not in message
+
+
+def test_a_clinicians_one_day_plan_reads_one_day_on_the_timeline(session, env, staff, make_episode) -> None:
+    from pathway.services.planning import hold_rule
+
+    (hold,) = make_episode(holds=[{"drug": "Mystery herbal blend"}]).holds
+    _approve(session, at(env, env.now + timedelta(days=1)), staff, hold, stop_days=1, restart_hours=24)
+    assert "1 day before, restart 24 h after" in hold_rule(env, hold)
+
+
 @pytest.mark.parametrize("typed", ["Zoloft", "duloxetine", "fish oil", "Ginkgo biloba", "Celebrex"])
 def test_a_consider_stopping_drug_gets_no_default_and_needs_the_clinicians_plan(
     session, env, staff, make_episode, typed: str

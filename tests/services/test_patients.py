@@ -114,3 +114,20 @@ def test_a_preview_of_a_patient_edit_leaves_the_patient_and_texts_as_they_were(s
     assert (p.language, p.opted_out_at, p.sms_consent_at is not None) == ("es", None, True)
     assert list(session.scalars(select(Message.body).where(Message.patient_id == p.id))) == bodies
     assert set(session.scalars(select(Message.status).where(Message.patient_id == p.id))) == {"scheduled"}
+
+
+def test_a_new_time_zone_keeps_a_waiting_date_change_notice_out_of_the_new_zones_night(
+    session, env, staff, make_episode
+) -> None:
+    from pathway.services import episodes as ep
+    from pathway.services.patients import update_patient
+
+    e = make_episode()
+    night = at(env, datetime(2027, 2, 2, 4, 30, tzinfo=UTC))  # 23:30 in New York
+    ep.reschedule(session, night, staff["coordinator"], e.id, {"procedure_at": "2027-03-12T08:00"})
+    notice = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind == "date_changed")).one()
+    assert notice.send_at == datetime(2027, 2, 2, 13, 0, tzinfo=UTC)  # 08:00 New York = 05:00 Los Angeles
+    update_patient(session, night, staff["coordinator"], e.patient.id, {"timezone": "America/Los_Angeles"})
+    session.refresh(notice)
+    assert notice.status == "scheduled"
+    assert notice.send_at == datetime(2027, 2, 2, 16, 0, tzinfo=UTC)  # 08:00 Los Angeles

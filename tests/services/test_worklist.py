@@ -60,6 +60,14 @@ def test_an_unresolved_hold_is_on_the_worklist_from_the_day_the_episode_is_creat
     assert worklist(session, at(env, datetime(2027, 2, 23, 15, tzinfo=UTC)), staff["coordinator"]) == []
 
 
+def test_an_unresolved_holds_last_dose_reads_as_the_pages_write_dates(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    make_episode(holds=[{"drug": "clopidogrel"}])  # last dose Tue 2 March
+    (item,) = worklist(session, env, staff["coordinator"])
+    assert "last dose Tue 2 Mar 2027" in item.detail and "2027-03-02" not in item.detail
+
+
 def test_a_drug_without_a_default_is_on_the_worklist_from_the_day_the_episode_is_created(
     session: Any, env: Any, staff: Any, make_episode: Any
 ) -> None:

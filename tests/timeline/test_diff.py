@@ -330,6 +330,20 @@ def test_unknown_notice_kind_is_refused(definition: PathwayDefinition, quiet: Qu
         rediff(definition, quiet, stored(Plan((), ())), base, notice_kind="moved")
 
 
+def test_summary_names_the_medicine_of_each_per_hold_line_when_given_the_names(
+    definition: PathwayDefinition, quiet: QuietHours, base: EpisodeFacts, make_facts: FactsBuilder,
+    make_hold: HoldBuilder,
+) -> None:
+    before = stored(plan_episode(definition, base, quiet, now=EARLY))
+    moved = make_facts(holds=(make_hold(),), procedure_at=ny(3, 12, 8))
+    diff = rediff(definition, quiet, before, moved, notice_kind="date_changed")
+    lines = diff.summary(NY, definition, {"h1": "warfarin"})
+    assert "Cancel: last-dose reminder (warfarin) Mon Mar 1 5:00 PM" in lines
+    assert "Add: last-dose reminder (warfarin) Wed Mar 3 5:00 PM" in lines
+    assert any(line.startswith("Move: Last dose before the hold (warfarin) Tue Mar 2") for line in lines)
+    assert "Move: Procedure Wed Mar 10 8:00 AM \u2192 Fri Mar 12 8:00 AM" in lines  # not a hold's step
+
+
 def test_summary_reads_as_a_preview_in_local_time(
     definition: PathwayDefinition, quiet: QuietHours, base: EpisodeFacts, make_facts: FactsBuilder,
     make_hold: HoldBuilder,

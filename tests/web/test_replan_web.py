@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pathway.models import Episode, MedicationHold
+from pathway.models import Episode, MedicationHold, Task
 from tests.web.conftest_api import Harness
 
 CLOPIDOGREL = {"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz", "prescriber_phone": "(212) 555-0199"}
@@ -81,6 +81,37 @@ def test_the_reschedule_preview_warns_about_holds_a_move_breaks(
     session.expire_all()
     moved = session.get(MedicationHold, hold.id)
     assert moved.clearance == "requested" and moved.signed_at is None
+
+
+def test_the_reschedule_preview_says_which_medicine_each_hold_line_is_about(as_role: Any, make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}, {"drug": "apixaban"}])
+    page = as_role("coordinator").post(f"/episodes/{e.id}/reschedule", {"procedure_at": "2027-03-12T08:00"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Last dose before the hold (clopidogrel)" in text and "Last dose before the hold (apixaban)" in text
+
+
+def test_a_one_day_hold_reads_one_day_not_one_days(as_role: Any, make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "ibuprofen"}])  # ASRA: 1 day before
+    page = as_role("coordinator").text(f"/episodes/{e.id}")
+    assert "1 day before; restart" in page and "1 days" not in page
+
+
+def test_a_hold_at_risk_on_the_worklist_has_no_done_button_it_closes_when_signed_again(
+    as_role: Any, make_episode: Any, session: Any
+) -> None:
+    # "Done" there closed the task while the hold was still unsigned, and the item fell back to
+    # an ordinary "awaiting prescriber" line without saying the procedure had moved.
+    e = make_episode(holds=[{"drug": "clopidogrel"}])
+    _approve_page(as_role, e.id, e.holds[0].id)
+    coordinator = as_role("coordinator")
+    r = coordinator.post(f"/episodes/{e.id}/reschedule", {"procedure_at": "2027-03-05T08:00", "confirm": "yes",
+                                                          "confirm_holds_at_risk": "yes"})
+    assert r.status_code == 302
+    task_id = session.scalar(select(Task.id).where(Task.kind == "hold_at_risk", Task.episode_id == e.id))
+    page = coordinator.text("/")
+    assert "Hold needs signing again: clopidogrel" in page
+    assert f"/tasks/{task_id}/" not in page
 
 
 def test_the_cancel_form_needs_a_reason_and_a_confirmation(as_role: Any, make_episode: Any, session: Any) -> None:
