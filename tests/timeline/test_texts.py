@@ -59,13 +59,14 @@ def worst_instants(lang: str) -> list[datetime]:
 
 
 def medicine_names(catalogue: Catalogue) -> list[MedicineName]:
-    return [MedicineName(d.name, "", {lang: d.patient_term(lang) for lang in LANGS}) for d in catalogue.all()]
+    return [MedicineName(d.name, "", {lang: d.patient_term(lang) for lang in LANGS}, d.text_names)
+            for d in catalogue.all()]
 
 
 def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int) -> str:
     """`count` medicines named the longest ways the catalogue allows, joined as a text joins them
-    (the plain group terms by default, the drug names for detailed texts; all different, so the
-    naming rule never swaps one for a drug name)."""
+    (the plain group terms by default, the drugs' text names in `lang` for detailed texts; all
+    different, so the naming rule never swaps one for a drug name)."""
     words = {medicine_words(name, lang, detailed) for name in medicine_names(catalogue)}
     longest = sorted(words, key=lambda w: (-len(w), w))[:count]
     assert len(longest) == count
