@@ -316,3 +316,39 @@ def test_with_groups_defined_every_row_must_name_its_group(tmp_path: Path) -> No
     groups = '[group.x]\nen = "thing"\nes = "cosa"\n'
     with pytest.raises(CatalogueError, match="field 'group' is required"):
         load_catalogue(write(tmp_path, groups + "[[drug]]\n" + ROW))
+
+
+def test_every_row_has_a_plain_generic_text_name_in_english_and_spanish(catalogue: Catalogue) -> None:
+    for drug in catalogue.all():
+        assert set(drug.text_names) == {"en", "es"}, drug.key
+        for name in drug.text_names.values():
+            assert name.strip() and "(" not in name, (drug.key, name)  # no regimen words for a patient
+
+
+@pytest.mark.parametrize(("key", "en", "es"), [
+    ("aspirin-secondary", "aspirin", "aspirina"), ("warfarin", "warfarin", "warfarina"),
+    ("apixaban", "apixaban", "apixabán"), ("enoxaparin-prophylactic", "enoxaparin", "enoxaparina"),
+    ("dabigatran-renal", "dabigatran", "dabigatrán"), ("clopidogrel", "clopidogrel", "clopidogrel"),
+    ("ibuprofen", "ibuprofen", "ibuprofeno"), ("naproxen", "naproxen", "naproxeno"),
+    ("dipyridamole", "dipyridamole", "dipiridamol"), ("vitamin-e", "vitamin E", "vitamina E"),
+])
+def test_text_names_are_the_generic_in_each_language(catalogue: Catalogue, key: str, en: str, es: str) -> None:
+    drug = catalogue.get(key)
+    assert (drug.text_name("en"), drug.text_name("es")) == (en, es)
+    assert catalogue.text_names(key) == {"en": en, "es": es}
+    assert catalogue.text_names(None) == {} and catalogue.text_names("turmeric") == {}
+
+
+@pytest.mark.parametrize(("text_name", "message"), [
+    ("", "drug 'x': field 'text_name' is required"),
+    ('text_name = { en = "x" }\n', "drug 'x' text_name: field 'es' is required"),
+    ('text_name = { en = "x", es = "" }\n', "drug 'x' text_name: field 'es' must not be empty"),
+    ('text_name = { en = "x", es = "x", fr = "x" }\n', "drug 'x' text_name: field 'fr' is not a known field"),
+    ('text_name = "x"\n', "drug 'x': field 'text_name' must be a table"),
+])
+def test_a_row_without_a_text_name_in_each_language_stops_the_file_naming_the_row(
+    tmp_path: Path, text_name: str, message: str
+) -> None:
+    row = 'key = "x"\nname = "x"\n' + text_name + 'class = "c"\nsource = "s"\n'
+    with pytest.raises(CatalogueError, match=message):
+        load_catalogue(write(tmp_path, "[[drug]]\n" + row))

@@ -116,6 +116,15 @@ def test_every_template_renders_within_its_segment_budget_in_the_worst_case(
     assert info.segments <= definition.max_segments(kind, lang), (info, body)
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_worst_case_detailed_names_are_the_longest_text_names_in_the_language(
+    catalogue: Catalogue, lang: str
+) -> None:
+    longest = sorted((d.text_name(lang) for d in catalogue.all()), key=lambda w: (-len(w), w))[0]
+    assert worst_medicines(catalogue, lang, True, 1) == longest
+    assert not any(d.name in worst_medicines(catalogue, lang, True, 3) for d in catalogue.all() if "(" in d.name)
+
+
 @pytest.mark.parametrize(("kind", "variant"), [(k, v) for k, lang, v in ALL_TEMPLATES if lang == "en"])
 def test_default_english_texts_naming_one_medicine_fit_one_segment_and_the_72h_check_two(
     templates: TemplateSet, catalogue: Catalogue, kind: str, variant: str
