@@ -185,23 +185,23 @@ def backoff(attempt: int, base: timedelta, ceiling: timedelta, rng: random.Rando
 
 @dataclass(frozen=True)
 class HoldRow:
-    """The two columns of a medication hold the send-time check reads."""
+    """The columns of a medication hold the send-time check reads."""
     id: int
     clearance: str
     signed_at: datetime | None
+    removed_at: datetime | None = None
 
     @property
     def approved_and_signed(self) -> bool:  # the same rule as MedicationHold.approved_and_signed
-        return self.clearance == "approved" and self.signed_at is not None
+        return self.clearance == "approved" and self.signed_at is not None and self.removed_at is None
 
 
-# The send-time checks' reads: for each table, the columns the checks need (id first).
 _CHECK_READS: dict[str, tuple[Any, ...]] = {
     "patients": (Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at, Patient.opted_out_via,
                  Patient.phone_flagged_at, Patient.phone_flag_reason, Patient.timezone),
     "episodes": (Episode.id, Episode.status, Episode.procedure_at, Episode.ended_at),
     "milestones": (Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id),
-    "holds": (MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at),
+    "holds": (MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at, MedicationHold.removed_at),
 }
 
 
@@ -234,7 +234,7 @@ def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime,
     patients = _by_id(session, "patients", {m.patient_id for m in claimed})
     episodes = _by_id(session, "episodes", {m.episode_id for m in claimed if m.episode_id})
     milestones = _by_id(session, "milestones", {m.milestone_id for m in claimed if m.milestone_id})
-    holds = {r.id: HoldRow(r.id, r.clearance, r.signed_at)
+    holds = {r.id: HoldRow(r.id, r.clearance, r.signed_at, r.removed_at)
              for r in _by_id(session, "holds", {m.hold_id for m in milestones.values() if m.hold_id}).values()}
     ready = []
     for msg in claimed:

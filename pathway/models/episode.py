@@ -150,7 +150,8 @@ class MedicationHold(Base):
 
     @property
     def approved_and_signed(self) -> bool:
-        return self.clearance == ClearanceStatus.APPROVED and self.signed_at is not None
+        # A removed hold tells the patient nothing, whatever it said before.
+        return self.clearance == ClearanceStatus.APPROVED and self.signed_at is not None and self.removed_at is None
 
     @property
     def has_plan(self) -> bool:

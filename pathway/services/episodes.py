@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Appointment, Episode, MedicationHold, Milestone, Patient
+from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
     EPISODE_DETAILS,
@@ -443,11 +444,31 @@ def complete_milestone(
     return m
 
 
-def stopped_holds(env: Env, episode: Episode) -> list[MedicationHold]:
-    """Holds the patient may already have stopped: a stop plan whose last dose is today or past
-    in the patient's zone (from the day after it, the patient takes no more)."""
+# A text in these states has left, or may have left, for the patient's phone.
+MAY_HAVE_LEFT = ("sending", "sent", "delivered", "unknown")
+
+
+def _told_to_stop(session: Session, episode: Episode) -> set[str]:
+    """The refs of holds whose last-dose text has (or may have) reached the patient: it says
+    "take the last dose on ... restart only when we say", so from then the patient will stop,
+    whatever the calendar says."""
+    keys = session.scalars(select(Message.plan_key).where(
+        Message.episode_id == episode.id, Message.kind == "last_dose", Message.status.in_(MAY_HAVE_LEFT)))
+    refs: set[str] = set()
+    for key in keys:
+        parts = key.split(":")
+        if len(parts) >= 2:
+            refs.update(parts[1].split("+"))  # one text may name several medicines: "h3+h4"
+    return refs
+
+
+def stopped_holds(env: Env, episode: Episode, session: Session) -> list[MedicationHold]:
+    """Holds the patient may already have stopped, or will stop: a stop plan whose last dose is
+    today or past in the patient's zone (from the day after it, the patient takes no more), or
+    whose last-dose text has gone out: the patient was told to stop."""
     tz = ZoneInfo(episode.patient.timezone)
     today = local_date(env.now, tz)
+    told = _told_to_stop(session, episode)
     out = []
     for hold in episode.holds:
         if hold.clearance in NO_STOP or not hold.has_plan:
@@ -456,7 +477,7 @@ def stopped_holds(env: Env, episode: Episode) -> list[MedicationHold]:
             stopped = hold.last_dose_at <= env.now
         else:
             stopped = hold.last_dose_on is not None and hold.last_dose_on <= today
-        if stopped:
+        if stopped or hold.ref in told:
             out.append(hold)
     return out
 
@@ -473,7 +494,7 @@ def cancel_episode(
     _require_open(episode)
     reason = read_input(CancelIn, data).reason
     notify = episode.ended_at is None and episode.procedure_at > env.now
-    stopped = stopped_holds(env, episode) if episode.ended_at is None else []
+    stopped = stopped_holds(env, episode, session) if episode.ended_at is None else []
     episode.status = "cancelled"
     episode.cancelled_at = env.now
     episode.cancel_reason = reason
@@ -670,7 +691,7 @@ def remove_hold(
     hold = load_hold(session, hold_id, lock=not preview)
     episode = hold.episode
     _require_before_procedure(env, episode, "a hold can be removed")
-    stopped = hold in stopped_holds(env, episode)
+    stopped = hold in stopped_holds(env, episode, session)
     at = episode.procedure_at
     detail: dict[str, Any] = {"drug": hold.drug_key or "free-text", "episode_id": episode.id, "stopped": stopped}
     if preview:

@@ -21,7 +21,7 @@ from pathway.models import Episode, Message, Patient, Reply, Task
 from pathway.schemas.inputs import ReplyDismissIn, ReplyLinkIn
 from pathway.services import outbox
 from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
-from pathway.services.patients import opt_in, opt_out
+from pathway.services.patients import WITHDRAWN_VIA, opt_in, opt_out
 from pathway.services.reply_reader import Lexicon, read_reply
 from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
@@ -90,6 +90,8 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
             _record_answer(session, env, patient, episode, reply, kind, answer)
     elif senders and kind in ("stop", "start", "help"):
         for each in senders:  # a shared number: the keyword speaks for everyone on it
+            if kind == "start" and each.opted_out_via == WITHDRAWN_VIA:
+                continue  # but not over a consent staff recorded as withdrawn: that person said no
             _act(session, env, reply, each, _latest_episode(session, each), kind, reading.groups)
     else:
         _open_unmatched(session, env, reply, len(senders), reading.groups)

@@ -372,3 +372,20 @@ def test_a_restart_text_never_goes_on_an_episode_without_a_recorded_end(
     (restart,) = _messages(sessions, kind="restart")
     assert restart.status == "suppressed" and "procedure end not recorded" in restart.status_reason
     assert not any("restart" in b for b in fake_twilio.bodies())
+
+
+def test_a_removed_holds_text_is_suppressed_at_send_time_even_if_it_was_still_scheduled(
+        sessions, seed, people, enrol, make_dispatcher, clock, fake_twilio) -> None:
+    pid = enrol()
+    eid = seed(ep.schedule_episode, people["coordinator"], pid,
+               {"procedure_at": "2027-03-10T08:00", "holds": [{"drug": "clopidogrel"}]})
+    with sessions() as s:
+        hold_id = s.scalars(select(ep.MedicationHold.id).where(ep.MedicationHold.episode_id == eid)).one()
+    seed(ep.record_clearance, people["clinician"], hold_id, {"status": "approved", "by": "Dr. O"})
+    with sessions.begin() as s:  # removed while a worker held the text (the re-plan could not cancel it)
+        s.get(ep.MedicationHold, hold_id).removed_at = datetime(2027, 3, 1, 21, 0, tzinfo=UTC)
+    clock.set(datetime(2027, 3, 1, 22, 0, tzinfo=UTC))
+    make_dispatcher().dispatch_due()
+    (last_dose,) = _messages(sessions, kind="last_dose")
+    assert last_dose.status == "suppressed" and "no longer approved" in last_dose.status_reason
+    assert not any("last dose" in b for b in fake_twilio.bodies())

@@ -393,6 +393,21 @@ def test_stop_from_a_shared_number_opts_out_everyone_on_it_start_brings_them_all
     assert "unmatched_reply" not in {k for k, _, _ in _tasks(sessions)}
 
 
+def test_start_from_a_shared_number_does_not_undo_a_consent_staff_recorded_as_withdrawn(
+        app, sessions, seed, people, enrol, fake_twilio) -> None:
+    from pathway.services import patients as pt
+
+    first = enrol(phone="+1 212 555 0001")
+    second = enrol(phone="+1 212 555 0001")
+    seed(pt.update_patient, people["coordinator"], second, {"sms_consent": False})  # told staff: no texts
+    _inbound(app, fake_twilio, "+12125550001", "STOP", "SMwd1")
+    _inbound(app, fake_twilio, "+12125550001", "START", "SMwd2")  # someone on the phone wants texts again
+    with sessions() as s:
+        assert s.get(Patient, first).opted_out_at is None  # back in: it was their STOP
+        withdrawn = s.get(Patient, second)
+        assert withdrawn.opted_out_at is not None and withdrawn.opted_out_via == pt.WITHDRAWN_VIA
+
+
 def test_a_free_text_reply_in_the_two_weeks_after_the_procedure_is_read_ahead_of_routine_items(
         app, sessions, seed, people, enrol, fake_twilio, clock) -> None:
     from datetime import UTC, datetime

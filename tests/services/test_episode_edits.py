@@ -77,3 +77,50 @@ def test_a_patch_changes_only_the_fields_it_sends(
     assert result.applied and result.procedure_at_before == result.procedure_at_after
     assert (e.proceduralist, e.levels, e.tried_pt, e.facility) == ("Dr. Park", "L4-L5", True,
                                                                    "Riverside Surgery Center")
+
+
+def _send_last_dose_text(session: Any, e: Any) -> Message:
+    """The worker sends the last-dose text ("take the last dose on Tue Mar 2, restart only when
+    we say") at its time, the evening before the last-dose day."""
+    from pathway.services import outbox
+
+    msg = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind == "last_dose")).one()
+    t = msg.send_at
+    outbox.record(session, msg, outbox.Sending(worker="w", started_at=t), now=t, source="dispatch")
+    outbox.record(session, msg, outbox.Sent("ok", sid="SM-stop", sent_at=t), now=t, source="dispatch")
+    return msg
+
+
+# 18:30 New York on Mon Mar 1: the clopidogrel text went at 17:00; its last-dose day is tomorrow.
+EVENING_BEFORE = datetime(2027, 3, 1, 23, 30, tzinfo=UTC)
+
+
+def test_a_hold_whose_stop_text_went_counts_as_stopped_before_its_last_dose_day(
+        session: Any, env: Env, staff: dict[str, Any], make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}])
+    (hold,) = e.holds
+    ep.record_clearance(session, env, staff["clinician"], hold.id, {"status": "approved", "by": "Dr. Ortiz"})
+    later = Env(env.rules, EVENING_BEFORE)
+    assert ep.stopped_holds(later, e, session) == []  # not stopped by the calendar, and not told yet
+    _send_last_dose_text(session, e)
+    assert ep.stopped_holds(later, e, session) == [hold]  # told to stop: from now on the patient will
+    with pytest.raises(ep.HoldStopped):
+        ep.remove_hold(session, later, staff["coordinator"], hold.id)
+    result = ep.remove_hold(session, later, staff["coordinator"], hold.id, confirm_stopped=True)
+    assert result.applied and result.stopped
+    (task,) = session.scalars(select(Task).where(Task.kind == "restart_after_removal")).all()
+    assert task.subject == f"hold:{hold.id}" and task.resolved_at is None
+
+
+def test_cancelling_after_the_stop_text_went_tells_the_patient_to_restart_and_opens_the_call(
+        session: Any, env: Env, staff: dict[str, Any], make_episode: Any) -> None:
+    e = make_episode(holds=[{"drug": "clopidogrel"}])
+    (hold,) = e.holds
+    ep.record_clearance(session, env, staff["clinician"], hold.id, {"status": "approved", "by": "Dr. Ortiz"})
+    _send_last_dose_text(session, e)
+    later = Env(env.rules, EVENING_BEFORE)
+    ep.cancel_episode(session, later, staff["coordinator"], e.id, {"reason": "patient unwell"})
+    (task,) = session.scalars(select(Task).where(Task.kind == "restart_after_cancel")).all()
+    assert task.subject == f"hold:{hold.id}"
+    notice = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind == "cancelled")).one()
+    assert "Restart your anti-platelet medicine only as your doctor says" in notice.body

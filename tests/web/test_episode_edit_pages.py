@@ -137,7 +137,7 @@ def test_removing_a_stopped_hold_warns_and_needs_the_box_ticked(
     worklist = coordinator.text("/")
     assert "Hold removed after its last dose: call about restarting clopidogrel" in worklist
     # The call is recorded on the worklist itself: a note is asked for, and needed.
-    assert f'id="resolution-{task.id}"' in worklist
+    assert f'id="note-{task.id}"' in worklist
     coordinator.post(f"/tasks/{task.id}/resolve", {"resolution": ""})
     session.expire_all()
     assert session.get(Task, task.id).resolved_at is None
