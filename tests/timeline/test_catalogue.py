@@ -283,7 +283,8 @@ def test_a_name_claimed_by_two_rows_stops_the_file_naming_both(tmp_path: Path) -
         load_catalogue(write(tmp_path, body))
     with pytest.raises(CatalogueError, match="'a' is already claimed by drug 'a'"):
         load_catalogue(write(tmp_path, '[[drug]]\nkey = "a"\nname = "a"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\n'
-                                       '[[drug]]\nkey = "b"\nname = "b"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\naliases = ["a"]\n'))
+                                       '[[drug]]\nkey = "b"\nname = "b"\n' + TEXT_NAME
+                                       + 'class = "c"\nsource = "s"\naliases = ["a"]\n'))
 
 
 @pytest.mark.parametrize(
@@ -307,7 +308,8 @@ def test_malformed_issue_10_fields_are_refused_naming_row_and_field(tmp_path: Pa
 def test_a_renal_row_that_disagrees_with_its_band_is_refused(tmp_path: Path) -> None:
     body = ('[[drug]]\nkey = "d"\nname = "d"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\nstop_days = 4\n'
             "renal_bands = [{ crcl_below = 50, stop_days = 6 }]\n"
-            '[[drug]]\nkey = "d-renal"\nname = "d"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\nstop_days = 5\nrenal_band_of = "d"\n')
+            '[[drug]]\nkey = "d-renal"\nname = "d"\n' + TEXT_NAME
+            + 'class = "c"\nsource = "s"\nstop_days = 5\nrenal_band_of = "d"\n')
     with pytest.raises(CatalogueError, match="must equal d's renal band below 50 mL/min"):
         load_catalogue(write(tmp_path, body))
 
