@@ -151,6 +151,7 @@ class HoldIn(HoldPlan):
     def _known_once(cls, drug: str, info: ValidationInfo) -> str:
         ctx = context(info)
         key = drug.lower()
+        found = None
         if ctx.catalogue is not None:
             try:
                 found = ctx.catalogue.find(key)
@@ -160,6 +161,14 @@ class HoldIn(HoldPlan):
                 key = found.key  # "Coumadin" and "warfarin" are the same drug, listed twice
         if key in ctx.drugs_seen:
             raise fail(f"{drug} is listed twice")
+        if found is not None:
+            # Two regimens of one drug (aspirin for primary and for secondary prevention) are one
+            # medicine to the patient, and their texts would read the same: hold it once.
+            medicine = f"medicine:{found.text_name('en').casefold()}"
+            if medicine in ctx.drugs_seen:
+                raise fail(f"{drug} is {found.text_name('en')}, already listed: a patient takes one "
+                           f"{found.text_name('en')}; keep only the regimen that applies")
+            ctx.drugs_seen.add(medicine)
         ctx.drugs_seen.add(key)
         return drug
 

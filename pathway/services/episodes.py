@@ -652,9 +652,15 @@ def _require_before_procedure(env: Env, episode: Episode, what: str) -> None:
         raise Conflict(f"the procedure time has passed; {what} only before it")
 
 
-def _same_drug(hold: MedicationHold, drug_key: str | None, drug_name: str) -> bool:
+def _same_drug(env: Env, hold: MedicationHold, drug_key: str | None, drug_name: str) -> bool:
+    """The same drug, or another regimen of it (both aspirin rows): one medicine to the patient,
+    whose texts would name it alike, so an episode holds it once."""
     if drug_key is not None:
-        return hold.drug_key == drug_key
+        if hold.drug_key == drug_key:
+            return True
+        names = env.rules.catalogue.text_names
+        mine, theirs = names(drug_key).get("en"), names(hold.drug_key).get("en")
+        return mine is not None and theirs is not None and mine.casefold() == theirs.casefold()
     return hold.drug_key is None and hold.drug_name.strip().lower() == drug_name.strip().lower()
 
 
@@ -672,9 +678,14 @@ def add_hold(
     given = read_input(HoldIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone),
                                              catalogue=env.rules.catalogue))
     hold = _hold(env, actor, given)
-    if any(_same_drug(h, hold.drug_key, hold.drug_name) for h in episode.holds):
+    held = next((h for h in episode.holds if _same_drug(env, h, hold.drug_key, hold.drug_name)), None)
+    if held is not None and held.drug_key == hold.drug_key:
         raise ValidationError({"drug": f"{hold.drug_name} is already held in this episode; record its clearance "
                                        "there instead"})
+    if held is not None:
+        raise ValidationError({"drug": f"{held.drug_name} is already held in this episode, and it is the same "
+                                       f"medicine to the patient; remove that hold first to hold {hold.drug_name} "
+                                       "instead"})
     at = episode.procedure_at
     # Its last dose may already be past: the patient cannot stop in time (told before it is saved;
     # once signed the go / no go says hold_started_late).

@@ -181,9 +181,11 @@ def segment_info(body: str) -> SegmentInfo:
 
 
 def medicine_name(env: Env, hold: MedicationHold) -> MedicineName:
-    """What a text may call a hold's medicine: drug name, the patient's label, the group's term."""
-    term: dict[str, str] = {str(lang): env.rules.catalogue.patient_term(hold.drug_key, lang) for lang in Language}
-    return MedicineName(hold.drug_name, hold.patient_label or "", term)
+    """What a text may call a hold's medicine: drug name, the patient's label, the group's term,
+    and the drug's plain generic name in each language (none for a free-text drug)."""
+    catalogue = env.rules.catalogue
+    term: dict[str, str] = {str(lang): catalogue.patient_term(hold.drug_key, lang) for lang in Language}
+    return MedicineName(hold.drug_name, hold.patient_label or "", term, catalogue.text_names(hold.drug_key))
 
 
 def hold_words(env: Env, hold: MedicationHold, patient: Patient) -> str:
@@ -209,7 +211,8 @@ class TextName:
 def text_name(env: Env, hold: MedicationHold) -> TextName:
     patient = hold.episode.patient
     words = hold_words(env, hold, patient)
-    leaks = not patient.detailed_texts and hold.drug_name.casefold() in words.casefold()
+    drug = medicine_name(env, hold).name_in(patient.language)
+    leaks = not patient.detailed_texts and drug.casefold() in words.casefold()
     return TextName(words, leaks)
 
 
@@ -287,12 +290,15 @@ class HoldPlanRow:
     """One medicine on the patient's printed plan, every phrase in the patient's language."""
 
     words: str  # the patient's label, else the group's plain term ("blood thinner")
-    drug_name: str
+    drug_name: str  # the staff name ("aspirin (secondary prevention)")
     state: str  # "stop" (approved and signed), "waiting" (not signed yet), "keep" (declined / not needed)
     last_dose: str  # "" unless state == "stop"
     last_dose_all_day: bool  # a day-based hold: the last dose may be taken any time that day
     restart: str  # "" unless known
     restart_estimated: bool
+    # the drug's plain generic name in the patient's language ("apixabán"), the typed name for a
+    # free-text drug: what the sheet prints beside the patient's words
+    text_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,11 +315,11 @@ class HoldPlanSheet:
 
 def _hold_plan_row(env: Env, hold: MedicationHold, lang: str, tz: ZoneInfo, ended: bool) -> HoldPlanRow:
     name = medicine_name(env, hold)
-    words = name.patient_label or name.term_in(lang)
+    words, drug = name.patient_label or name.term_in(lang), name.name_in(lang)
     if hold.clearance in (ClearanceStatus.DECLINED, ClearanceStatus.NOT_REQUIRED):
-        return HoldPlanRow(words, hold.drug_name, "keep", "", False, "", False)
+        return HoldPlanRow(words, hold.drug_name, "keep", "", False, "", False, drug)
     if not hold.approved_and_signed:
-        return HoldPlanRow(words, hold.drug_name, "waiting", "", False, "", False)
+        return HoldPlanRow(words, hold.drug_name, "waiting", "", False, "", False, drug)
     if hold.last_dose_at is not None:
         last = format_when(to_local(hold.last_dose_at, tz), lang, deadline=True)
     elif hold.last_dose_on is not None:
@@ -322,7 +328,7 @@ def _hold_plan_row(env: Env, hold: MedicationHold, lang: str, tz: ZoneInfo, ende
         last = ""
     restart = format_when(to_local(hold.restart_at, tz), lang) if hold.restart_at is not None else ""
     all_day = hold.last_dose_at is None and hold.last_dose_on is not None
-    return HoldPlanRow(words, hold.drug_name, "stop", last, all_day, restart, restart != "" and not ended)
+    return HoldPlanRow(words, hold.drug_name, "stop", last, all_day, restart, restart != "" and not ended, drug)
 
 
 def hold_plan_sheet(session: Session, env: Env, actor: Actor, episode_id: Any) -> HoldPlanSheet:

@@ -34,7 +34,7 @@ __all__ = [
 DEFAULT_CATALOGUE = DATA_DIR / "anticoagulants.toml"
 
 _KEY = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_REQUIRED = frozenset({"key", "name", "class", "source"})
+_REQUIRED = frozenset({"key", "name", "text_name", "class", "source"})
 _OPTIONAL = frozenset(
     {
         "stop_days",
@@ -146,6 +146,15 @@ class DrugDefault:
     renal_bands: tuple[RenalBand, ...] = ()
     renal_band_of: str = ""
     term: PatientTerm = _NEUTRAL
+    # language -> the plain generic name a patient reads ("aspirin" / "aspirina"); see text_name()
+    text_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def text_name(self, lang: str) -> str:
+        """The generic name a patient's text uses in `lang` (no regimen words): "apixabán".
+
+        English for a language the data does not cover; the staff name if the row has none.
+        """
+        return self.text_names.get(lang) or self.text_names.get("en") or self.name
 
     @property
     def has_stop_default(self) -> bool:
@@ -304,6 +313,11 @@ class Catalogue:
             return drug.patient_term(lang)
         return self.terms.get(FREE_TEXT_GROUP, _NEUTRAL).text(lang)
 
+    def text_names(self, key: str | None) -> Mapping[str, str]:
+        """A hold's drug's patient-facing names by language; empty for a free-text drug."""
+        drug = self.drugs.get(key) if key else None
+        return drug.text_names if drug is not None else MappingProxyType({})
+
 
 def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
@@ -401,6 +415,16 @@ def _aliases(row: Mapping[str, Any], where: str, name: str = "aliases") -> tuple
     return tuple(normalise_key(v) for v in value)
 
 
+def _text_names(row: Mapping[str, Any], where: str) -> Mapping[str, str]:
+    """`text_name = { en = "aspirin", es = "aspirina" }`: every language, plain words."""
+    value = row["text_name"]
+    if not isinstance(value, Mapping):
+        raise f.FieldError(where, "text_name", 'must be a table { en = "...", es = "..." }: the generic name '
+                                               "a patient reads in each language")
+    f.check_fields(value, f"{where} text_name", frozenset(_LANGUAGES), frozenset())
+    return MappingProxyType({lang: f.text(value, f"{where} text_name", lang) for lang in _LANGUAGES})
+
+
 def _drug(row: Mapping[str, Any], index: int, citation: str, terms: Mapping[str, PatientTerm]) -> DrugDefault:
     where = f"drug #{index + 1}"
     if isinstance(row.get("key"), str):
@@ -473,6 +497,7 @@ def _drug(row: Mapping[str, Any], index: int, citation: str, terms: Mapping[str,
         renal_bands=_renal_bands(row, where, stop_days),
         renal_band_of=f.text(row, where, "renal_band_of", ""),
         term=terms[group],
+        text_names=_text_names(row, where),
     )
 
 

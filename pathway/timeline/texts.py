@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
@@ -138,24 +138,33 @@ _AND: dict[str, str] = {Language.EN: "and", Language.ES: "y"}
 
 @dataclass(frozen=True)
 class MedicineName:
-    """What a text may call one held medicine: its drug name, the patient's own word for it
-    (`patient_label`, "" when none was recorded) and its catalogue group's plain term per language."""
+    """What a text may call one held medicine: its drug name (the staff name, which tells rows
+    apart), the patient's own word for it (`patient_label`, "" when none was recorded), its
+    catalogue group's plain term per language, and its plain generic name per language
+    (`text_name`: "aspirin" / "aspirina"; empty for a free-text drug, which keeps its typed name)."""
 
     drug_name: str
     patient_label: str
     term: Mapping[str, str]
+    text_name: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def term_in(self, lang: str) -> str:
         return self.term.get(lang) or self.term.get(Language.EN) or "medicine"
 
+    def name_in(self, lang: str) -> str:
+        """The drug's name as a patient reads it in `lang`: the generic, never the staff name
+        ("aspirin (secondary prevention)"); the typed name for a drug the catalogue does not know."""
+        return self.text_name.get(lang) or self.text_name.get(Language.EN) or self.drug_name
+
 
 def _words(name: MedicineName, lang: str, detailed: bool) -> str:
     label = name.patient_label.strip()
+    drug = name.name_in(lang)
     if detailed:
         # The patient chose detailed texts: the drug's name, with their own word when it differs.
-        if label and label.casefold() != name.drug_name.casefold():
-            return f"{label} ({name.drug_name})"
-        return name.drug_name
+        if label and label.casefold() != drug.casefold():
+            return f"{label} ({drug})"
+        return drug
     if label:
         return label  # the patient's own word: no possessive ("Plavix", "the small white pill")
     return f"{_POSSESSIVE[lang]} {name.term_in(lang)}"
@@ -168,23 +177,28 @@ def medicine_words(
     (last dose, restart, date change, cancellation) must call it.
 
     - The patient's label when recorded ("Plavix"): the word they use, so they cannot mistake it.
-    - Otherwise, with detailed texts (the patient chose them): the drug name, as before.
+    - Otherwise, with detailed texts (the patient chose them): the drug's plain generic name in
+      the patient's language ("apixabán"), never the staff name with its regimen.
     - Otherwise the catalogue group's plain term: "your blood thinner", "su antiplaquetario".
 
     `others` are the episode's other held medicines. If this one's words would read the same as
     a DIFFERENT medicine's (two anti-inflammatories, two blood thinners, no labels), the drug
-    name is used instead, even in default texts: a patient told twice to stop "your blood
-    thinner" cannot know which pill is meant, and stopping the wrong one (or neither) risks a
-    spinal hematoma or a clot, which outweighs keeping a drug name off the phone. Refusing such
-    an episode was considered and rejected: scheduling must not fail for a missing nicety, and
-    the coordinator can record a `patient_label` at any time to replace the drug name.
+    name (the generic in the patient's language) is used instead, even in default texts: a
+    patient told twice to stop "your blood thinner" cannot know which pill is meant, and
+    stopping the wrong one (or neither) risks a spinal hematoma or a clot, which outweighs
+    keeping a drug name off the phone. Refusing such an episode was considered and rejected:
+    scheduling must not fail for a missing nicety, and the coordinator can record a
+    `patient_label` at any time to replace the drug name. Two holds whose generic names are the
+    same (aspirin for primary and for secondary prevention) are one medicine to a patient: an
+    episode holds at most one of them (services.episodes refuses the second).
     """
     _check_lang(lang)
     words = _words(name, lang, detailed)
     for other in others:
         same_drug = other.drug_name.casefold() == name.drug_name.casefold()
         if not same_drug and _words(other, lang, detailed).casefold() == words.casefold():
-            return name.drug_name if not name.patient_label else f"{name.patient_label} ({name.drug_name})"
+            drug = name.name_in(lang)
+            return drug if not name.patient_label else f"{name.patient_label} ({drug})"
     return words
 
 

@@ -113,7 +113,8 @@ def test_catalogue_records_its_version(catalogue: Catalogue) -> None:
 
 
 HEADER = '[catalogue]\nversion = "t"\ncitation = "ASRA 2018 high-risk"\n'
-ROW = 'key = "x"\nname = "x"\nclass = "c"\nsource = "s"\n'
+TEXT_NAME = 'text_name = { en = "x", es = "x" }\n'
+ROW = 'key = "x"\nname = "x"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\n'
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -142,7 +143,7 @@ def test_malformed_rows_are_refused_naming_row_and_field(tmp_path: Path, extra: 
 
 def test_missing_required_field_is_named(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError, match="field 'source' is required"):
-        load_catalogue(write(tmp_path, '[[drug]]\nkey = "x"\nname = "x"\nclass = "c"\n'))
+        load_catalogue(write(tmp_path, '[[drug]]\nkey = "x"\nname = "x"\n' + TEXT_NAME + 'class = "c"\n'))
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
@@ -276,13 +277,14 @@ def test_patient_terms_are_private_distinct_and_plain_gsm7(catalogue: Catalogue)
 
 
 def test_a_name_claimed_by_two_rows_stops_the_file_naming_both(tmp_path: Path) -> None:
-    body = ('[[drug]]\nkey = "a"\nname = "a"\nclass = "c"\nsource = "s"\naliases = ["Brand"]\n'
-            '[[drug]]\nkey = "b"\nname = "b"\nclass = "c"\nsource = "s"\naliases = ["brand"]\n')
+    body = ('[[drug]]\nkey = "a"\nname = "a"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\naliases = ["Brand"]\n'
+            '[[drug]]\nkey = "b"\nname = "b"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\naliases = ["brand"]\n')
     with pytest.raises(CatalogueError, match="drug 'b': field 'aliases' 'brand' is already claimed by drug 'a'"):
         load_catalogue(write(tmp_path, body))
     with pytest.raises(CatalogueError, match="'a' is already claimed by drug 'a'"):
-        load_catalogue(write(tmp_path, '[[drug]]\nkey = "a"\nname = "a"\nclass = "c"\nsource = "s"\n'
-                                       '[[drug]]\nkey = "b"\nname = "b"\nclass = "c"\nsource = "s"\naliases = ["a"]\n'))
+        load_catalogue(write(tmp_path, '[[drug]]\nkey = "a"\nname = "a"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\n'
+                                       '[[drug]]\nkey = "b"\nname = "b"\n' + TEXT_NAME
+                                       + 'class = "c"\nsource = "s"\naliases = ["a"]\n'))
 
 
 @pytest.mark.parametrize(
@@ -304,9 +306,10 @@ def test_malformed_issue_10_fields_are_refused_naming_row_and_field(tmp_path: Pa
 
 
 def test_a_renal_row_that_disagrees_with_its_band_is_refused(tmp_path: Path) -> None:
-    body = ('[[drug]]\nkey = "d"\nname = "d"\nclass = "c"\nsource = "s"\nstop_days = 4\n'
+    body = ('[[drug]]\nkey = "d"\nname = "d"\n' + TEXT_NAME + 'class = "c"\nsource = "s"\nstop_days = 4\n'
             "renal_bands = [{ crcl_below = 50, stop_days = 6 }]\n"
-            '[[drug]]\nkey = "d-renal"\nname = "d"\nclass = "c"\nsource = "s"\nstop_days = 5\nrenal_band_of = "d"\n')
+            '[[drug]]\nkey = "d-renal"\nname = "d"\n' + TEXT_NAME
+            + 'class = "c"\nsource = "s"\nstop_days = 5\nrenal_band_of = "d"\n')
     with pytest.raises(CatalogueError, match="must equal d's renal band below 50 mL/min"):
         load_catalogue(write(tmp_path, body))
 
@@ -315,3 +318,39 @@ def test_with_groups_defined_every_row_must_name_its_group(tmp_path: Path) -> No
     groups = '[group.x]\nen = "thing"\nes = "cosa"\n'
     with pytest.raises(CatalogueError, match="field 'group' is required"):
         load_catalogue(write(tmp_path, groups + "[[drug]]\n" + ROW))
+
+
+def test_every_row_has_a_plain_generic_text_name_in_english_and_spanish(catalogue: Catalogue) -> None:
+    for drug in catalogue.all():
+        assert set(drug.text_names) == {"en", "es"}, drug.key
+        for name in drug.text_names.values():
+            assert name.strip() and "(" not in name, (drug.key, name)  # no regimen words for a patient
+
+
+@pytest.mark.parametrize(("key", "en", "es"), [
+    ("aspirin-secondary", "aspirin", "aspirina"), ("warfarin", "warfarin", "warfarina"),
+    ("apixaban", "apixaban", "apixabán"), ("enoxaparin-prophylactic", "enoxaparin", "enoxaparina"),
+    ("dabigatran-renal", "dabigatran", "dabigatrán"), ("clopidogrel", "clopidogrel", "clopidogrel"),
+    ("ibuprofen", "ibuprofen", "ibuprofeno"), ("naproxen", "naproxen", "naproxeno"),
+    ("dipyridamole", "dipyridamole", "dipiridamol"), ("vitamin-e", "vitamin E", "vitamina E"),
+])
+def test_text_names_are_the_generic_in_each_language(catalogue: Catalogue, key: str, en: str, es: str) -> None:
+    drug = catalogue.get(key)
+    assert (drug.text_name("en"), drug.text_name("es")) == (en, es)
+    assert catalogue.text_names(key) == {"en": en, "es": es}
+    assert catalogue.text_names(None) == {} and catalogue.text_names("turmeric") == {}
+
+
+@pytest.mark.parametrize(("text_name", "message"), [
+    ("", "drug 'x': field 'text_name' is required"),
+    ('text_name = { en = "x" }\n', "drug 'x' text_name: field 'es' is required"),
+    ('text_name = { en = "x", es = "" }\n', "drug 'x' text_name: field 'es' must not be empty"),
+    ('text_name = { en = "x", es = "x", fr = "x" }\n', "drug 'x' text_name: field 'fr' is not a known field"),
+    ('text_name = "x"\n', "drug 'x': field 'text_name' must be a table"),
+])
+def test_a_row_without_a_text_name_in_each_language_stops_the_file_naming_the_row(
+    tmp_path: Path, text_name: str, message: str
+) -> None:
+    row = 'key = "x"\nname = "x"\n' + text_name + 'class = "c"\nsource = "s"\n'
+    with pytest.raises(CatalogueError, match=message):
+        load_catalogue(write(tmp_path, "[[drug]]\n" + row))

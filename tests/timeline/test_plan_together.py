@@ -55,3 +55,26 @@ def test_two_medicines_that_would_read_alike_are_named() -> None:
     assert medicine_words(a, "en", False, others=[b]) == "apixaban"
     assert join_words(["apixaban", "warfarin"], "es") == "apixaban y warfarin"
     assert join_words(["a", "b", "c"], "en") == "a, b and c"
+
+
+ASPIRIN = {"en": "aspirin", "es": "aspirina"}
+
+
+def test_detailed_words_use_the_generic_in_the_patients_language_not_the_staff_name() -> None:
+    name = MedicineName("aspirin (secondary prevention)", "", TERMS, ASPIRIN)
+    assert medicine_words(name, "en", True) == "aspirin"
+    assert medicine_words(name, "es", True) == "aspirina"
+    labelled = MedicineName("aspirin (secondary prevention)", "Bayer", TERMS, ASPIRIN)
+    assert medicine_words(labelled, "es", True) == "Bayer (aspirina)"
+    same = MedicineName("aspirin (secondary prevention)", "Aspirina", TERMS, ASPIRIN)
+    assert medicine_words(same, "es", True) == "aspirina"  # the label is the name: not said twice
+    typed = MedicineName("Turmeric capsules", "", TERMS)  # not in the catalogue: its typed name
+    assert medicine_words(typed, "es", True) == "Turmeric capsules"
+
+
+def test_the_fallback_for_two_alike_medicines_names_the_generic_in_the_patients_language() -> None:
+    a = MedicineName("aspirin (primary prevention)", "", TERMS, ASPIRIN)
+    b = MedicineName("dabigatran (renal impairment)", "", TERMS, {"en": "dabigatran", "es": "dabigatrán"})
+    assert medicine_words(a, "es", False, others=[b]) == "aspirina"
+    assert medicine_words(b, "es", False, others=[a]) == "dabigatrán"
+    assert medicine_words(b, "en", False, others=[a]) == "dabigatran"

@@ -59,13 +59,14 @@ def worst_instants(lang: str) -> list[datetime]:
 
 
 def medicine_names(catalogue: Catalogue) -> list[MedicineName]:
-    return [MedicineName(d.name, "", {lang: d.patient_term(lang) for lang in LANGS}) for d in catalogue.all()]
+    return [MedicineName(d.name, "", {lang: d.patient_term(lang) for lang in LANGS}, d.text_names)
+            for d in catalogue.all()]
 
 
 def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int) -> str:
     """`count` medicines named the longest ways the catalogue allows, joined as a text joins them
-    (the plain group terms by default, the drug names for detailed texts; all different, so the
-    naming rule never swaps one for a drug name)."""
+    (the plain group terms by default, the drugs' text names in `lang` for detailed texts; all
+    different, so the naming rule never swaps one for a drug name)."""
     words = {medicine_words(name, lang, detailed) for name in medicine_names(catalogue)}
     longest = sorted(words, key=lambda w: (-len(w), w))[:count]
     assert len(longest) == count
@@ -113,6 +114,15 @@ def test_every_template_renders_within_its_segment_budget_in_the_worst_case(
     if lang == "es":
         assert info.encoding == "UCS-2"  # the budget is counted the expensive way
     assert info.segments <= definition.max_segments(kind, lang), (info, body)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_worst_case_detailed_names_are_the_longest_text_names_in_the_language(
+    catalogue: Catalogue, lang: str
+) -> None:
+    longest = sorted((d.text_name(lang) for d in catalogue.all()), key=lambda w: (-len(w), w))[0]
+    assert worst_medicines(catalogue, lang, True, 1) == longest
+    assert not any(d.name in worst_medicines(catalogue, lang, True, 3) for d in catalogue.all() if "(" in d.name)
 
 
 @pytest.mark.parametrize(("kind", "variant"), [(k, v) for k, lang, v in ALL_TEMPLATES if lang == "en"])

@@ -414,3 +414,16 @@ def test_bad_milestone_completions(api: Harness) -> None:
     before = api.snapshot()
     gone = api.post(f"/milestones/{ms['last_dose']['id']}/complete", {})
     assert gone.status == 409 and api.snapshot() == before
+
+
+@pytest.mark.parametrize(("lang", "name"), [("en", "apixaban"), ("es", "apixabán")])
+def test_a_detailed_texts_body_in_the_episode_answer_names_the_generic_in_the_patients_language(
+    api: Harness, lang: str, name: str
+) -> None:
+    p = api.patient(language=lang, detailed_texts=True)
+    e = api.episode(p["id"], holds=[{"drug": "Eliquis"}])
+    signed = api.post(f"/holds/{e['holds'][0]['id']}/clearance", {"status": "approved", "by": "Dr. Ortiz"},
+                      role="clinician")
+    assert signed.status == 200
+    (last,) = [m for m in api.get(f"/episodes/{e['id']}").json["messages"] if m["kind"] == "last_dose"]
+    assert f"last dose of {name}" in last["body"] or f"última dosis de {name}" in last["body"], last["body"]

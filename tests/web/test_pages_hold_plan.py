@@ -24,7 +24,7 @@ def _signed(session: Any, env: Any, staff: Any, e: Any) -> None:
 @pytest.mark.parametrize(("lang", "words"), [
     ("en", ["Your medicine plan", "Take your last dose", "Blood thinner", "apixaban", "Plavix", "clopidogrel",
             "Sat Mar 6", "any time that day", "Estimated", "Call", "555"]),
-    ("es", ["Plan de sus medicamentos", "Tome la última dosis", "Anticoagulante", "apixaban", "Plavix",
+    ("es", ["Plan de sus medicamentos", "Tome la última dosis", "Anticoagulante", "apixabán", "Plavix",
             "sábado 6 de marzo", "a cualquier hora de ese día", "Aproximado"]),
 ])
 def test_the_hold_plan_names_each_medicine_with_its_dates_in_the_patients_language(
