@@ -181,7 +181,11 @@ def test_texts_already_sent_stay_as_history_when_replanned(session, env, staff, 
     sent = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind == "last_dose")).one()
     sent.status = "delivered"
     session.flush()
-    ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-12T08:00"})
+    # The patient has their stop text: postponing needs a confirmation and a call about restarting.
+    with pytest.raises(ep.HoldsAtRisk):
+        ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-12T08:00"})
+    ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-12T08:00",
+                                                            "confirm_holds_at_risk": True})
     session.refresh(sent)
     assert sent.status == "delivered"
 
