@@ -40,6 +40,7 @@ from pathway.timeline import gonogo as rules
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.holds import HoldAtRisk, hold_at_risk
 from pathway.timeline.localtime import local_date
+from pathway.timeline.plan import plan_key_refs
 from pathway.timeline.texts import join_words, text_context
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 
@@ -493,9 +494,7 @@ def _told_to_stop(session: Session, episode: Episode) -> set[str]:
         Message.episode_id == episode.id, Message.kind == "last_dose", Message.status.in_(MAY_HAVE_LEFT)))
     refs: set[str] = set()
     for key in keys:
-        parts = key.split(":")
-        if len(parts) >= 2:
-            refs.update(parts[1].split("+"))  # one text may name several medicines: "h3+h4"
+        refs.update(plan_key_refs(key))  # one text may name several medicines: "h3+h4"
     return refs
 
 

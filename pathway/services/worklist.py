@@ -40,6 +40,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, audit
+from pathway.timeline.plan import plan_key_refs
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus
 
 __all__ = ["PERSON_OWNED_GRACE", "PRIORITY", "Candidate", "WorklistItem", "hold_urgency", "milestone_overdue",
@@ -487,8 +488,7 @@ def _from_untexted_last_doses(session: Session, env: Env, limit: int) -> list[Wo
         Message.episode_id.in_({h.episode_id for h in holds}), Message.kind == "last_dose",
         Message.status != "cancelled"))
     for episode_id, plan_key in rows:
-        # plan key "last_dose:h1+h2:<minute>": one text may name several holds
-        texted.update((episode_id, ref) for ref in plan_key.split(":")[1].split("+"))
+        texted.update((episode_id, ref) for ref in plan_key_refs(plan_key))
     out = []
     for hold in holds:
         if (hold.episode_id, hold.ref) in texted:
@@ -568,7 +568,7 @@ def _from_untexted_restarts(session: Session, env: Env, limit: int) -> list[Work
         Message.episode_id.in_({h.episode_id for h in holds}), Message.kind == "restart",
         Message.status != "cancelled"))
     for episode_id, plan_key in rows:
-        texted.update((episode_id, ref) for ref in plan_key.split(":")[1].split("+"))
+        texted.update((episode_id, ref) for ref in plan_key_refs(plan_key))
     out = []
     for hold in holds:
         if (hold.episode_id, hold.ref) in texted:

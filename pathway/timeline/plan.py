@@ -40,6 +40,7 @@ __all__ = [
     "PlannedMessage",
     "PlannedMilestone",
     "plan_episode",
+    "plan_key_refs",
 ]
 
 CLEARANCE_STATUSES = frozenset(ClearanceStatus)
@@ -175,6 +176,13 @@ class PlannedMessage:
             return f"{self.kind}::{nominal:%Y%m%dT%H%M%SZ}"
         refs = "+".join(self.refs) if len(self.refs) > 1 else self.ref
         return f"{self.kind}:{refs}:{nominal:%Y%m%dT%H%MZ}"
+
+
+def plan_key_refs(plan_key: str) -> list[str]:
+    """The hold refs a stored text's plan key names ("last_dose:h1+h2:<minute>" -> h1, h2): one
+    text may name several medicines. The inverse of ``PlannedMessage.plan_key``."""
+    parts = plan_key.split(":")
+    return [ref for ref in parts[1].split("+") if ref] if len(parts) >= 2 else []
 
 
 @dataclass(frozen=True)
