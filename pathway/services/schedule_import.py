@@ -132,6 +132,13 @@ class ImportReport:
             out[row.action] += 1
         return out
 
+    def lines(self) -> list[tuple[int, RowResult | None, list[Problem]]]:
+        """Every line the report is about, in file order: what the row does (None when it was
+        refused before it could be decided) and its problems."""
+        bad = self.problems_by_line()
+        rows = {r.line: r for r in self.rows}
+        return [(line, rows.get(line), bad.get(line, [])) for line in sorted({*rows, *bad})]
+
     def problems_by_line(self) -> dict[int, list[Problem]]:
         out: dict[int, list[Problem]] = {}
         for p in self.problems:
@@ -462,19 +469,13 @@ def row_words(row: RowResult) -> str:
 def report_lines(report: ImportReport) -> list[str]:
     """The report, one line per row, each bad row with its column and problem, then the summary."""
     lines: list[str] = []
+    for line, row, problems in report.lines():
+        head = f"line {line}: MRN {row.mrn or '-'}: " if row is not None else f"line {line}: "
+        if problems:
+            lines.extend(f"{head}{p.column}: {p.message}" for p in problems)
+        elif row is not None:
+            lines.append(head + row_words(row) + "".join(f" (note: {n})" for n in row.notes))
     bad = report.problems_by_line()
-    shown: set[int] = set()
-    for row in report.rows:
-        head = f"line {row.line}: MRN {row.mrn or '-'}: "
-        if row.line in bad:
-            shown.add(row.line)
-            for p in bad[row.line]:
-                lines.append(f"{head}{p.column}: {p.message}")
-            continue
-        lines.append(head + row_words(row) + "".join(f" (note: {n})" for n in row.notes))
-    for line, problems in sorted(bad.items()):
-        if line not in shown:
-            lines.extend(f"line {p.line}: {p.column}: {p.message}" for p in problems)
     counts = ", ".join(f"{n} {a}" for a, n in report.counts().items() if n)
     if not report.ok:
         lines.append(f"{len(bad)} line(s) with problems: nothing was imported; fix them and import the file again")

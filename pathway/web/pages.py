@@ -25,7 +25,7 @@ from pathway.services import board as board_service
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import patients as pt
-from pathway.services import queries, replies, users
+from pathway.services import queries, replies, schedule_import, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
@@ -228,6 +228,27 @@ def _zones() -> list[str]:
               "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico"]
     clinic = runtime().config.clinic.timezone
     return [clinic] + [z for z in common if z != clinic]
+
+
+@bp.route("/patients/import", methods=["GET", "POST"])
+@roles(*CARE_TEAM)
+def import_schedule() -> Any:
+    """Upload the practice's schedule as CSV: every row is checked, then all are stored or none."""
+    report = None
+    dry_run = confirm = False
+    if request.method == "POST":
+        upload = request.files.get("file")
+        dry_run = request.form.get("dry_run") == "1"
+        confirm = request.form.get("confirm_holds_at_risk") == "1"
+        parsed = schedule_import.parse_file(upload.read() if upload and upload.filename else b"")
+        report = schedule_import.import_schedule(db(), env(), actor(), parsed, dry_run=dry_run,
+                                                 confirm_holds_at_risk=confirm)
+        db().commit()
+        if report.applied:
+            log.info("schedule imported rows=%s", len(report.rows))
+    return render_template("patients/import.html", report=report, columns=schedule_import.COLUMNS,
+                           row_words=schedule_import.row_words, dry_run=dry_run, confirm=confirm,
+                           separator=schedule_import.DRUG_SEPARATOR), (422 if report and not report.ok else 200)
 
 
 @bp.route("/patients/<int:patient_id>")
