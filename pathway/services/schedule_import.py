@@ -40,7 +40,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,6 +90,7 @@ class Problem:
     line: int
     column: str
     message: str
+    mrn: str = ""  # the row's MRN as written, when it has one
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,10 @@ class _Row:
     before: datetime | None = None  # a reschedule's old time
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def mrn(self) -> str:
+        return self.values["mrn"].strip()
+
 
 def import_schedule(
     session: Session, env: Env, actor: Actor, parsed: ParsedFile, *, dry_run: bool = False,
@@ -250,7 +255,7 @@ def import_schedule(
     first_line: dict[str, int] = {}
     for line, values in parsed.rows:
         row, bad = _check(env, line, values, known, first_line)
-        problems.extend(bad)
+        problems.extend(replace(p, mrn=values["mrn"].strip()) for p in bad)
         if row is not None:
             checked.append(row)
         tick(CHECKING, 1)
@@ -265,11 +270,11 @@ def import_schedule(
                 _apply(session, env, actor, row, confirm_holds_at_risk)
             except ep.HoldsAtRisk as exc:
                 row.action = NEEDS_CONFIRMATION
-                problems.append(Problem(row.line, "procedure_at", _risk_message(exc)))
+                problems.append(Problem(row.line, "procedure_at", _risk_message(exc), row.mrn))
             except ValidationError as exc:
-                problems.extend(Problem(row.line, _column(k), m) for k, m in exc.errors.items())
+                problems.extend(Problem(row.line, _column(k), m, row.mrn) for k, m in exc.errors.items())
             except ServiceError as exc:
-                problems.append(Problem(row.line, "row", str(exc)))
+                problems.append(Problem(row.line, "row", str(exc), row.mrn))
             results.append(_result(row, stored=not dry_run))
             tick(STORING, 1)
         store = not problems and not dry_run
@@ -470,7 +475,8 @@ def report_lines(report: ImportReport) -> list[str]:
     """The report, one line per row, each bad row with its column and problem, then the summary."""
     lines: list[str] = []
     for line, row, problems in report.lines():
-        head = f"line {line}: MRN {row.mrn or '-'}: " if row is not None else f"line {line}: "
+        mrn = row.mrn if row is not None else next((p.mrn for p in problems if p.mrn), "")
+        head = f"line {line}: MRN {mrn}: " if mrn else f"line {line}: "
         if problems:
             lines.extend(f"{head}{p.column}: {p.message}" for p in problems)
         elif row is not None:
