@@ -140,7 +140,7 @@ def test_a_move_that_puts_signed_holds_at_risk_needs_the_flag(cli_db: str, tmp_p
     assert _query(cli_db, lambda s: all(h.signed_at for h in s.scalars(select(MedicationHold))))
     confirmed = _import(earlier, "--by", "coord@example.test", "--confirm-holds-at-risk")
     assert confirmed.exit_code == 0, confirmed.output
-    assert "reschedule: 2027-03-10 08:00 CST -> 2027-03-05 08:00 CST" in confirmed.output
+    assert "reschedule: move 2027-03-10 08:00 CST -> 2027-03-05 08:00 CST" in confirmed.output
     assert _query(cli_db, lambda s: not any(h.signed_at for h in s.scalars(select(MedicationHold))))
 
 

@@ -461,13 +461,15 @@ def local_time(at: datetime | None, zone: str | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
-def row_words(row: RowResult) -> str:
-    """What a row does, in words (the time in the patient's zone)."""
+def row_words(row: RowResult, *, with_action: bool = True) -> str:
+    """What a row does, in words, with the times in the patient's zone (``with_action=False``:
+    the times only, for a page that shows the action beside them)."""
     at = local_time(row.procedure_at, row.timezone)
-    if row.action == RESCHEDULE:
-        return f"reschedule: {local_time(row.procedure_at_before, row.timezone)} -> {at}"
-    if row.action == NEEDS_CONFIRMATION:
-        return f"needs confirmation: move {local_time(row.procedure_at_before, row.timezone)} -> {at}"
+    if row.action in (RESCHEDULE, NEEDS_CONFIRMATION):
+        words = f"move {local_time(row.procedure_at_before, row.timezone)} -> {at}"
+        return f"{row.action}: {words}" if with_action else words.replace("move ", "from ", 1).replace("->", "to")
+    if not with_action:
+        return f"procedure {at}" if at else ""
     return f"{row.action}: {at}" if at else row.action
 
 

@@ -149,7 +149,7 @@ def test_a_new_time_reschedules_through_the_re_planning_never_a_second_episode(s
     detail = BOB.replace("Dr. Lee", "Dr. Kim")
     dry = _run(session, env, staff["coordinator"], moved, detail, dry_run=True)
     assert [r.action for r in dry.rows] == ["reschedule", "details changed"]
-    assert "reschedule: 2027-03-10 08:00 CST -> 2027-03-17 08:00 CDT" in si.report_lines(dry)[0]
+    assert "reschedule: move 2027-03-10 08:00 CST -> 2027-03-17 08:00 CDT" in si.report_lines(dry)[0]
     report = _run(session, env, staff["coordinator"], moved, detail)
     assert report.ok
     ana = session.scalars(select(Patient).where(Patient.mrn == "A100")).one()

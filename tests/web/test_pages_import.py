@@ -39,7 +39,7 @@ def test_uploading_imports_the_file_and_reports_each_line(coordinator: Any, sess
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page[:2000]
     assert "Imported 2 rows." in page and 'id="line-2"' in page and 'id="line-3"' in page
-    assert "new patient: 2027-03-10 08:00 CST" in page
+    assert "procedure 2027-03-10 08:00 CST" in page
     ana = session.scalars(select(Patient).where(Patient.mrn == "A100")).one()
     assert f'href="/patients/{ana.id}"' in page and f'href="/episodes/{ana.episodes[0].id}"' in page
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "schedule.import")).one()
@@ -65,7 +65,7 @@ def test_an_unknown_column_or_no_file_is_refused(coordinator: Any, session: Any)
 
 def test_check_only_reports_and_stores_nothing(coordinator: Any, session: Any) -> None:
     page = _upload(coordinator, ANA, BOB, dry_run="1").get_data(as_text=True)
-    assert "Checked only, nothing stored." in page and page.count("new patient:") == 2
+    assert "Checked only, nothing stored." in page and page.count(">new patient<") == 2
     assert _count(session, Patient) == 0
 
 
@@ -90,3 +90,27 @@ def test_the_upload_needs_the_csrf_token(coordinator: Any, session: Any) -> None
                                 content_type="multipart/form-data")
     assert response.status_code in (400, 403)
     assert _count(session, Patient) == 0
+
+
+def test_a_move_that_breaks_a_signed_hold_waits_for_the_confirm_box(coordinator: Any, session: Any, env: Any,
+                                                                    staff: Any) -> None:
+    from pathway.services import episodes as ep
+
+    _upload(coordinator, ANA)
+    episode = session.scalars(select(Patient).where(Patient.mrn == "A100")).one().episodes[0]
+    for hold in episode.holds:
+        ep.record_clearance(session, env, staff["clinician"], hold.id, {"status": "approved", "by": "Dr. Ortiz"})
+    session.flush()
+    earlier = ANA.replace("2027-03-10T08:00", "2027-03-05T08:00")
+    refused = _upload(coordinator, earlier)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and ">needs confirmation<" in page
+    assert "from 2027-03-10 08:00 CST to 2027-03-05 08:00 CST" not in page  # the problem is shown instead
+    assert "needs a coordinator&#39;s confirmation" in page
+    session.refresh(episode)
+    assert all(h.signed_at is not None for h in episode.holds)
+    confirmed = _upload(coordinator, earlier, confirm_holds_at_risk="1")
+    assert confirmed.status_code == 200 and "from 2027-03-10 08:00 CST to 2027-03-05 08:00 CST" in \
+        confirmed.get_data(as_text=True)
+    session.refresh(episode)
+    assert all(h.signed_at is None for h in episode.holds)
