@@ -81,7 +81,8 @@ def main() -> None:
         print(f"{label}: {took:.1f} s wall, {cpu:.1f} s CPU ({took / args.rows * 1000:.2f} ms a row; {counts}; "
               f"{len(report.problems)} problems)")
         if prof:
-            pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "25")))
+            stats = pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative"))
+            stats.print_stats(int(os.environ.get("TOP", "25")))
         return report
 
     run("dry run", dry_run=True)

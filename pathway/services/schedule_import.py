@@ -360,6 +360,8 @@ def _check(env: Env, line: int, values: dict[str, str], known: Mapping[str, Pati
                                                         f"MRN {mrn}: check the MRN"))
         differ = [c for c in PATIENT_COLUMNS if c not in ("mrn", "birth_date", "sms_consent")
                   and getattr(patient_in, c) != getattr(patient, c)]
+        if patient_in.sms_consent != (patient.sms_consent_at is not None and patient.opted_out_at is None):
+            differ.append("sms_consent")  # consent is recorded (or withdrawn) on the patient's page
         if differ:
             row.notes.append(f"{', '.join(differ)} differ{'s' if len(differ) == 1 else ''} from the patient's record "
                              "and were left as they are (edit the patient to change them)")

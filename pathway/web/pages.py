@@ -248,7 +248,8 @@ def import_schedule() -> Any:
             log.info("schedule imported rows=%s", len(report.rows))
     return render_template("patients/import.html", report=report, columns=schedule_import.COLUMNS,
                            row_words=schedule_import.row_words, dry_run=dry_run, confirm=confirm,
-                           separator=schedule_import.DRUG_SEPARATOR), (422 if report and not report.ok else 200)
+                           separator=schedule_import.DRUG_SEPARATOR,
+                           max_bytes=runtime().config.web.max_request_bytes), (422 if report and not report.ok else 200)
 
 
 @bp.route("/patients/<int:patient_id>")

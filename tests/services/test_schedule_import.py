@@ -252,3 +252,10 @@ def test_a_large_file_is_parsed_in_order_with_its_line_numbers() -> None:
                     "", "", "", ""])
     parsed = si.parse_file(out.getvalue())
     assert [line for line, _ in parsed.rows] == list(range(2, 502))
+
+
+def test_consent_in_the_file_that_differs_from_the_record_is_noted_not_changed(session, env, staff) -> None:
+    _run(session, env, staff["coordinator"], BOB)  # no consent
+    report = _run(session, env, staff["coordinator"], BOB.replace(",en,no,", ",en,yes,"))
+    assert report.ok and report.rows[0].action == "unchanged" and "sms_consent" in report.rows[0].notes[0]
+    assert session.scalars(select(Patient.sms_consent_at).where(Patient.mrn == "B200")).one() is None
