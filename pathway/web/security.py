@@ -13,6 +13,7 @@ address through trusted proxies, the request size limit, and the handler of unex
   ``request.remote_addr`` (the audit log, the login throttle) and ``request.is_secure`` are the
   client's. With 0, forwarded headers are ignored (a client could forge them).
 - ``[web] max_request_bytes``: Flask's MAX_CONTENT_LENGTH; a larger body answers 413.
+- ``<int:...>`` in routes matches only ids the database can hold (``RecordId``): a larger one is a 404.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
+
+from pathway.services.base import MAX_ID
 
 log = logging.getLogger("pathway.web")
 
@@ -113,8 +117,18 @@ def _headers(response: Response) -> Response:
     return response
 
 
+class RecordId(IntegerConverter):
+    """``<int:...>`` in every route: a number beyond the database's INTEGER range matches no route
+    (404), as a missing record does, instead of reaching the database and failing there."""
+
+    def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def init_app(app: Flask) -> None:
     web = app.extensions["pathway"].config.web
+    app.url_map.converters["int"] = RecordId  # before any blueprint adds its routes
     app.config["MAX_CONTENT_LENGTH"] = web.max_request_bytes
     if web.trusted_proxies > 0:
         n = web.trusted_proxies

@@ -50,7 +50,7 @@ def _authenticate() -> None:
         raise Unauthorized("the Authorization header must be: Bearer <token>", invalid=True)
     user = user_for_token(db(), env(), token.strip())
     if user is None:
-        raise Unauthorized("this token is unknown, revoked, or its user is deactivated", invalid=True)
+        raise Unauthorized("this token is unknown, revoked or expired, or its user is deactivated", invalid=True)
     g.api_user = user
     g.api_actor = Actor.for_user(user, client_addr())
 
