@@ -743,7 +743,8 @@ def board() -> Any:
 
 def _page() -> int:
     raw = request.args.get("page") or "1"
-    return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
+    # ASCII digits only: "²" is a digit to str.isdigit but not to int(), and 5000 digits are too many.
+    return max(1, min(int(raw), 10_000)) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 @bp.route("/messages")
