@@ -106,6 +106,8 @@ def name_reader(max_len: int, *, required: bool) -> Callable[[Any], str]:
 
 Mrn = Annotated[str, BeforeValidator(text_reader(64, required=True)), _str(64)]
 PersonName = Annotated[str, BeforeValidator(name_reader(120, required=True)), _str(120)]
+# A staff member's or a prescriber's name (optional): the same characters as a patient's.
+OptionalName = Annotated[str, BeforeValidator(name_reader(200, required=False)), _str(200)]
 DrugText = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str(120)]
 ShortText = Annotated[str, BeforeValidator(text_reader(100, required=False)), _str(100)]
 Text = Annotated[str, BeforeValidator(text_reader(200, required=False)), _str(200)]

@@ -30,6 +30,7 @@ from pathway.schemas.fields import (
     Note,
     OptionalDay,
     OptionalLocalInstant,
+    OptionalName,
     OptionalPhone,
     PatientLabel,
     PersonName,
@@ -145,7 +146,7 @@ class HoldIn(HoldPlan):
                                        "aspirin-primary), a brand name or a common misspelling (Coumadin, "
                                        "xeralto; any case, a trailing dose is ignored), answered as the generic "
                                        "key; any other text is a drug with no default that a clinician must plan")
-    prescriber_name: Text = ""
+    prescriber_name: OptionalName = ""
     prescriber_phone: OptionalPhone = ""
     crcl_ml_min: CrCl = Field(None, description="creatinine clearance, mL/min: drugs whose hold depends on "
                                                 "renal function (dabigatran) follow the catalogue's bands")
@@ -204,7 +205,7 @@ class EpisodeDetails(InputModel):
     for changing them after saving (RescheduleIn, the PATCH body)."""
 
     facility: Text = ""
-    proceduralist: Text = ""
+    proceduralist: OptionalName = ""
     levels: ShortText = ""
     mri_reviewed_on: OptionalDay = None
     tried_pt: Flag = False
@@ -299,7 +300,7 @@ class ClearanceIn(HoldPlan):
     need a clinician: the call also signs the hold plan."""
 
     status: ClearanceAnswer
-    by: Text = Field("", description="the prescriber who answered (required for approved and declined)")
+    by: OptionalName = Field("", description="the prescriber who answered (required for approved and declined)")
     note: Note = ""
 
     @field_validator("by")
@@ -340,7 +341,7 @@ class UserIn(InputModel):
     email: Email
     role: StaffRole
     password: Password
-    name: Text = ""
+    name: OptionalName = ""
 
     @field_validator("email")
     @classmethod

@@ -157,3 +157,9 @@ def test_a_deactivated_accounts_tokens_stop_and_it_gets_no_new_ones(
     with pytest.raises(ValidationError) as refused:
         create_token(session, env, ADMIN, EMAIL, "another")
     assert "email" in refused.value.errors
+
+
+def test_a_staff_name_with_a_direction_override_is_refused(session: Any, env: Any) -> None:
+    with pytest.raises(ValidationError) as refused:
+        create_user(session, env, ADMIN, "odd@clinic.example", "coordinator", "a long passphrase", "Ann\u202eeB")
+    assert "U+202E" in refused.value.errors["name"]

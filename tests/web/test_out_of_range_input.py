@@ -262,6 +262,12 @@ API_CASES = [
     ("POST", "/patients", {"given_name": "Ann\nMarie"}, "given_name"),
     ("POST", "/patients", {"given_name": "Ann\u0007"}, "given_name"),
     ("PATCH", "/patients/{patient}", {"given_name": "Rosa\u202d"}, "given_name"),
+    ("POST", "/patients/{patient}/episodes", {"procedure_at": "2027-03-20T08:00", "proceduralist": "Dr.\u202eeeL"},
+     "proceduralist"),
+    ("POST", "/patients/{patient}/episodes",
+     {"procedure_at": "2027-03-20T08:00", "holds": [{"drug": "warfarin", "prescriber_name": "Dr. Ng\u2069"}]},
+     "holds[0].prescriber_name"),
+    ("POST", "/holds/{hold}/clearance", {"status": "requested", "by": "Dr.\tNg"}, "by"),
     # nesting
     ("POST", "/patients/{patient}/episodes", '{"procedure_at": "2027-03-20T08:00", "holds": ' + NESTED_40 + "}",
      "holds"),
@@ -415,3 +421,15 @@ def test_bodies_just_under_the_limit_are_read_as_usual(live: Live) -> None:
     assert api.status_code == 422 and "given_name" in api.json()["errors"]
     page = live.page("POST", "/patients/new", _enrol_form(live, given_name="x" * (LIMIT - 4096)))
     assert page.status_code == 422 and 'id="f-given_name-error"' in page.text
+
+
+def test_the_id_pattern_matches_exactly_the_numbers_up_to_the_limit() -> None:
+    from pathway.web.security import RecordId, digits_up_to
+
+    for limit in (0, 5, 9, 10, 100, 109, 2024, MAX_ID):
+        pattern = re.compile(digits_up_to(limit) + "$")
+        edges = {0, 1, limit - 1, limit, limit + 1, limit * 10, 10 ** len(str(limit)) - 1}
+        for n in sorted(e for e in edges if e >= 0) + list(range(min(limit + 50, 300))):
+            assert bool(pattern.match(str(n))) == (n <= limit), (limit, n)
+    route = re.compile(RecordId.regex + "$")
+    assert route.match(str(MAX_ID)) and not route.match(str(MAX_ID + 1)) and not route.match("9" * 11)
