@@ -809,7 +809,9 @@ def _tokens_page(errors: dict[str, str], values: dict[str, Any], created: dict[s
     listed = users.list_tokens(db(), actor())
     now = env().now
     rows = [(t, users.token_state(t, now)) for t in listed]
-    accounts = [(u.email, f"{u.email} ({u.role})") for u in users.list_users(db(), actor()) if u.active]
+    # The API serves the care team; an admin's token could reach nothing there.
+    accounts = [(u.email, f"{u.email} ({u.role})") for u in users.list_users(db(), actor())
+                if u.active and u.role in CARE_TEAM]
     return render_template("admin/tokens.html", rows=rows, errors=errors, values=values, created=created,
                            accounts=accounts, max_days=MAX_TOKEN_DAYS), status
 
