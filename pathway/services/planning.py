@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
 from pathway.services import outbox
-from pathway.services.base import Actor, Env, NotFound, audit
+from pathway.services.base import MAX_ID, Actor, Env, NotFound, audit
 from pathway.timeline import (
     EpisodeFacts,
     HoldFacts,
@@ -363,9 +363,12 @@ def hold_plan_sheet(session: Session, env: Env, actor: Actor, episode_id: Any) -
 
 def _episode_key(raw: Any) -> int:
     try:
-        return int(raw)
-    except (TypeError, ValueError):
+        key = int(raw)
+    except (TypeError, ValueError, OverflowError):
         raise NotFound("episode") from None
+    if not 1 <= key <= MAX_ID:
+        raise NotFound("episode")
+    return key
 
 
 def cancel_messages(session: Session, env: Env, msgs: list[Message], reason: str, actor: Actor) -> int:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pathway.schemas.inputs import EPISODE_DETAILS, MIN_PASSWORD
+from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
@@ -743,7 +743,8 @@ def board() -> Any:
 
 def _page() -> int:
     raw = request.args.get("page") or "1"
-    return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
+    # ASCII digits only: "²" is a digit to str.isdigit but not to int(), and 5000 digits are too many.
+    return max(1, min(int(raw), 10_000)) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 @bp.route("/messages")
@@ -798,6 +799,59 @@ def user_active(user_id: int) -> Any:
     db().commit()
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("pages.users"))
+
+
+# --- API tokens (issue 13) ------------------------------------------------------------------
+
+
+def _tokens_page(errors: dict[str, str], values: dict[str, Any], created: dict[str, Any] | None = None,
+                 status: int = 200) -> Any:
+    listed = users.list_tokens(db(), actor())
+    now = env().now
+    rows = [(t, users.token_state(t, now)) for t in listed]
+    # The API serves the care team; an admin's token could reach nothing there.
+    accounts = [(u.email, f"{u.email} ({u.role})") for u in users.list_users(db(), actor())
+                if u.active and u.role in CARE_TEAM]
+    return render_template("admin/tokens.html", rows=rows, errors=errors, values=values, created=created,
+                           accounts=accounts, max_days=MAX_TOKEN_DAYS), status
+
+
+@bp.route("/admin/tokens", methods=["GET", "POST"], endpoint="tokens")
+@roles(Role.ADMIN)
+def tokens_page() -> Any:
+    """List, create and revoke API tokens. A new token's secret is shown on this answer only
+    (never flashed: the flash would travel in the session cookie)."""
+    default_days = runtime().config.web.api_token_days
+    values: dict[str, Any] = {"expires_in_days": str(default_days)}
+    if request.method == "GET":
+        return _tokens_page({}, values)
+    values = _form("email", "name", "expires_in_days")
+    try:
+        secret = users.create_token(db(), env(), actor(), values.get("email") or "", values.get("name") or "",
+                                    values.get("expires_in_days") or None, default_days=default_days)
+    except NotFound:
+        db().rollback()
+        return _tokens_page({"email": "pick an active account"}, values, status=422)
+    except ValidationError as exc:
+        db().rollback()
+        return _tokens_page(exc.errors, values, status=422)
+    db().commit()
+    log.info("api token created by user_id=%s", actor().user_id)
+    created = {"secret": secret, "name": (values.get("name") or "").strip(), "email": values.get("email")}
+    return _tokens_page({}, {"expires_in_days": str(default_days)}, created, status=201)
+
+
+@bp.post("/admin/tokens/<int:token_id>/revoke")
+@roles(Role.ADMIN)
+def token_revoke(token_id: int) -> Any:
+    try:
+        row = users.revoke_token(db(), env(), actor(), token_id)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.tokens"))
+    db().commit()
+    flash(f"Token {row.prefix}... ({row.name}) is revoked; requests with it now answer 401.", "success")
+    return redirect(url_for("pages.tokens"))
 
 
 # --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------
