@@ -89,6 +89,17 @@ def _label_reader(raw: Any) -> str:
 
 
 PatientLabel = Annotated[str, BeforeValidator(_label_reader), _str(40)]
+
+
+def _address_reader(raw: Any) -> str:
+    """A facility's address line: it goes into the patient's day-before text, so one short line."""
+    value = text_reader(60, required=False)(raw)
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise fail("must not contain control characters (line breaks, tabs); write the address on one line")
+    return value
+
+
+AddressLine = Annotated[str, BeforeValidator(_address_reader), _str(60)]
 Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
 RequiredReason = Annotated[str, BeforeValidator(text_reader(500, required=True)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
