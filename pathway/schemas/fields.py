@@ -271,6 +271,10 @@ _LOCAL_OR_OFFSET = {
                    "patient's local wall time (a time skipped or repeated by a DST change is refused).",
 }
 LocalInstant = Annotated[datetime, BeforeValidator(read_instant), WithJsonSchema(_LOCAL_OR_OFFSET)]
+# An instant that null clears (a PATCH back to the default).
+NullableLocalInstant = Annotated[
+    datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
+    WithJsonSchema({"anyOf": [_LOCAL_OR_OFFSET, {"type": "null"}]})]
 OptionalLocalInstant = Annotated[
     datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
     WithJsonSchema(_LOCAL_OR_OFFSET)]

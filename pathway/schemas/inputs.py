@@ -29,6 +29,7 @@ from pathway.schemas.fields import (
     MobilePhone,
     Mrn,
     Note,
+    NullableLocalInstant,
     OptionalDay,
     OptionalLocalInstant,
     OptionalPhone,
@@ -199,7 +200,7 @@ class EpisodeDetails(InputModel):
         "", description="the facility's address line as the patient reads it in the day-before text (at most 60 "
                         "characters, one line); no word that tells what the visit is for unless the patient chose "
                         "detailed texts")
-    arrival_at: OptionalLocalInstant = Field(
+    arrival_at: NullableLocalInstant = Field(
         None, description="when the patient should arrive (before the procedure, at most "
                           "`[procedure_day] arrival_max_minutes_before` ahead of it); null or absent: the pathway's "
                           "default lead (`arrival_minutes_before`)")
