@@ -82,7 +82,8 @@ def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int,
     the longest patient label a hold takes, and detailed texts add the longest drug names."""
     if labels:
         names = sorted(medicine_names(catalogue), key=lambda m: (-len(m.name_in(lang)), m.drug_name))[:count]
-        labelled = [MedicineName(m.drug_name, label, m.term, m.text_name) for m, label in zip(names, LABELS[:count], strict=True)]
+        labelled = [MedicineName(m.drug_name, label, m.term, m.text_name)
+                    for m, label in zip(names, LABELS[:count], strict=True)]
         return join_words([medicine_words(m, lang, detailed) for m in labelled], lang)
     words = {medicine_words(name, lang, detailed) for name in medicine_names(catalogue)}
     longest = sorted(words, key=lambda w: (-len(w), w))[:count]
