@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -274,7 +274,7 @@ def reschedule(
                if f in given.sent and getattr(episode, f) != getattr(given, f)}
     if moving and "arrival_at" not in given.sent and episode.arrival_at is not None and new_at != old_at:
         # The episode's own arrival keeps its lead before the procedure when the procedure moves.
-        details["arrival_at"] = new_at - (old_at - episode.arrival_at)
+        details["arrival_at"] = new_at.astimezone(UTC) - (old_at.astimezone(UTC) - episode.arrival_at.astimezone(UTC))
     _check_arrival_and_place(env, episode.patient, new_at, details.get("arrival_at", episode.arrival_at),
                              details.get("facility_address"))
     fields = sorted({*details, *(("procedure_at",) if moving and new_at != old_at else ())})

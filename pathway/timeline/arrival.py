@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from pathway.timeline.localtime import require_aware
+from pathway.timeline.localtime import UTC, require_aware
 
 __all__ = [
     "FACILITY_NAME_TEXT_MAX",
@@ -34,8 +34,9 @@ def effective_arrival(procedure_at: datetime, arrival_at: datetime | None, defau
     """When the patient is asked to arrive: the episode's own time, else the pathway's lead."""
     require_aware(procedure_at, "procedure_at")
     if arrival_at is not None:
-        return require_aware(arrival_at, "arrival_at")
-    return procedure_at - default_before
+        return require_aware(arrival_at, "arrival_at").astimezone(UTC)
+    # In UTC: aware arithmetic in one zone is wall-clock arithmetic, wrong across a DST change.
+    return procedure_at.astimezone(UTC) - default_before
 
 
 def arrival_problem(procedure_at: datetime, arrival_at: datetime, most_before: timedelta) -> str | None:
@@ -44,7 +45,7 @@ def arrival_problem(procedure_at: datetime, arrival_at: datetime, most_before: t
     It must come before the procedure's start, and not more than `most_before` ahead of it (a
     wrong day or AM/PM is far likelier than a real four-hour wait)."""
     require_aware(arrival_at, "arrival_at")
-    lead = procedure_at - arrival_at
+    lead = procedure_at.astimezone(UTC) - arrival_at.astimezone(UTC)  # real time, not wall time
     if lead <= timedelta(0):
         return "must be before the procedure's start; enter when the patient should arrive"
     if lead > most_before:
