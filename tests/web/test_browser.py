@@ -154,7 +154,9 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.get_by_role("link", name="Schedule an episode").click()
             page.get_by_label("Procedure date and time").fill("2027-03-10T08:00")
             page.get_by_label("Levels").fill("L4-L5")
-            page.get_by_label("Facility").fill("Riverside Surgery Center")
+            page.get_by_label("Facility", exact=True).fill("Riverside Surgery Center")
+            page.get_by_label("Facility address line").fill("1200 N Main St, Suite 300")
+            page.get_by_label("Arrival time").fill("2027-03-10T06:45")
             page.get_by_label("Proceduralist").fill("Dr. Morgan Lee")
             page.get_by_label("Physical therapy").check()
             page.get_by_label("Medication").check()
@@ -165,6 +167,8 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.get_by_role("button", name="Schedule episode").click()
             page.get_by_role("heading", name="Timeline").wait_for()
             assert page.get_by_text("clopidogrel: 7 days before").first.is_visible()
+            assert "Riverside Surgery Center, 1200 N Main St, Suite 300" in page.locator("#arrival").inner_text()
+            assert page.get_by_text("Arrive Wed Mar 10 by 6:45 AM for your procedure at Riverside").is_visible()
             episode_url = page.url
             shot("06-episode-scheduled")
 
