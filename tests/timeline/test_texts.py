@@ -433,3 +433,31 @@ def test_spanish_texts_keep_the_reviewed_wording(templates: TemplateSet) -> None
         source = templates.source(kind, lang, variant)
         if lang == "es":
             assert "STOP para cancelar" not in source and "textos" not in source, kind
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_day_before_text_always_gives_the_arrival_and_its_place_variant_the_place(
+        templates: TemplateSet, lang: str) -> None:
+    assert templates.variants("pre_procedure", lang) == ("", "place")
+    for variant in ("", "place"):
+        names = set(templates.variables("pre_procedure", lang, variant))
+        assert {"arrival_when", "procedure", "clinic_phone"} <= names
+        assert ("facility_place" in names) == (variant == "place")
+
+
+def test_spanish_agreement_cancelado_holds_for_every_way_a_text_names_the_procedure() -> None:
+    """'está cancelado' agrees with 'procedimiento' (masculine): every Spanish phrase for the
+    procedure, plain or detailed, must keep that noun, or the template needs 'cancelada'."""
+    for detailed in (False, True):
+        phrase = text_context({}, lang="es", tz=NY, clinic_name="C", clinic_phone="1", detailed=detailed)["procedure"]
+        assert phrase.startswith("su procedimiento"), phrase
+
+
+def test_the_spanish_day_before_text_reads_as_written(templates: TemplateSet) -> None:
+    facts = {"procedure_at": "2027-03-02T14:00:00+00:00", "arrival_at": "2027-03-02T13:00:00+00:00",
+             "facility": "Centro Quirúrgico Riverside", "facility_address": "1200 N Main St"}
+    context = text_context(facts, lang="es", tz=NY, clinic_name="Clínica del Valle", clinic_phone=PHONE)
+    assert templates.render("pre_procedure", "es", context, "place") == (
+        "Clínica del Valle: llegue el martes 2 de marzo antes de las 8:00 para su procedimiento en Centro "
+        "Quirúrgico Riverside, 1200 N Main St. Venga con quien le lleve a casa y siga las indicaciones de ayuno. "
+        "Dudas: (555) 555-0123")
