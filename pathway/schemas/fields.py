@@ -113,15 +113,26 @@ ShortText = Annotated[str, BeforeValidator(text_reader(100, required=False)), _s
 Text = Annotated[str, BeforeValidator(text_reader(200, required=False)), _str(200)]
 
 
-def _label_reader(raw: Any) -> str:
-    """What a patient calls a medicine: it goes into their texts, so no control characters."""
-    value = text_reader(40, required=False)(raw)
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
-        raise fail("must not contain control characters (line breaks, tabs)")
-    return value
+def patient_text_reader(max_len: int, *, advice: str) -> Callable[[Any], str]:
+    """Words that go into a patient's texts (a medicine's label, the facility's address line): one
+    line, without control characters or characters that reverse or hide what is shown."""
+    read_text = text_reader(max_len, required=False)
+
+    def read(raw: Any) -> str:
+        value = read_text(raw)
+        found = hidden_character(value)
+        if found is not None:
+            raise fail(f"must not contain control or text-direction characters (found {found}); {advice}")
+        return value
+
+    return read
 
 
-PatientLabel = Annotated[str, BeforeValidator(_label_reader), _str(40)]
+PatientLabel = Annotated[str, BeforeValidator(patient_text_reader(40, advice="type the name again")), _str(40)]
+
+
+# The facility's address line goes into the patient's day-before text.
+AddressLine = Annotated[str, BeforeValidator(patient_text_reader(60, advice="write the address on one line")), _str(60)]
 Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
 RequiredReason = Annotated[str, BeforeValidator(text_reader(500, required=True)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
@@ -309,6 +320,10 @@ _LOCAL_OR_OFFSET = {
                    "patient's local wall time (a time skipped or repeated by a DST change is refused).",
 }
 LocalInstant = Annotated[datetime, BeforeValidator(read_instant), WithJsonSchema(_LOCAL_OR_OFFSET)]
+# An instant that null clears (a PATCH back to the default).
+NullableLocalInstant = Annotated[
+    datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
+    WithJsonSchema({"anyOf": [_LOCAL_OR_OFFSET, {"type": "null"}]})]
 OptionalLocalInstant = Annotated[
     datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
     WithJsonSchema(_LOCAL_OR_OFFSET)]

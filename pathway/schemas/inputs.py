@@ -19,6 +19,7 @@ from pydantic import (
 
 from pathway.schemas.base import InputModel
 from pathway.schemas.fields import (
+    AddressLine,
     Day,
     DrugText,
     Email,
@@ -28,6 +29,7 @@ from pathway.schemas.fields import (
     MobilePhone,
     Mrn,
     Note,
+    NullableLocalInstant,
     OptionalDay,
     OptionalLocalInstant,
     OptionalName,
@@ -205,6 +207,14 @@ class EpisodeDetails(InputModel):
     for changing them after saving (RescheduleIn, the PATCH body)."""
 
     facility: Text = ""
+    facility_address: AddressLine = Field(
+        "", description="the facility's address line as the patient reads it in the day-before text (at most 60 "
+                        "characters, one line); no word that tells what the visit is for unless the patient chose "
+                        "detailed texts")
+    arrival_at: NullableLocalInstant = Field(
+        None, description="when the patient should arrive (before the procedure, at most "
+                          "`[procedure_day] arrival_max_minutes_before` ahead of it); null or absent: the pathway's "
+                          "default lead (`arrival_minutes_before`)")
     proceduralist: OptionalName = ""
     levels: ShortText = ""
     mri_reviewed_on: OptionalDay = None

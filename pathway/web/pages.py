@@ -265,8 +265,8 @@ def consent(patient_id: int) -> Any:
 
 # --- scheduling ----------------------------------------------------------------------------
 
-EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "proceduralist", "levels", "mri_reviewed_on",
-                  "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
+EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "facility_address", "arrival_at", "proceduralist",
+                  "levels", "mri_reviewed_on", "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
 
 
 def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -526,7 +526,7 @@ def reschedule(episode_id: int) -> Any:
 
 # --- editing an episode after saving (issue 10) --------------------------------------------
 
-DETAIL_TEXTS = ("facility", "proceduralist", "levels", "mri_reviewed_on")
+DETAIL_TEXTS = ("facility", "facility_address", "arrival_at", "proceduralist", "levels", "mri_reviewed_on")
 DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
 
 
