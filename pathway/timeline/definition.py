@@ -40,8 +40,13 @@ DEFAULT_DEFINITION = DATA_DIR / "mild_pathway.toml"
 
 # The kinds come from pathway.timeline.vocabulary; the data file must use exactly these.
 MILESTONE_KINDS: tuple[MilestoneKind, ...] = tuple(MilestoneKind)
-# The kinds of text with a send rule in the data file (all but the straight replies).
-MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k is not MessageKind.REPLY)
+# The kinds of text with a send rule in the data file (all but the straight replies and the
+# one-off texts a person types).
+OFF_PLAN_KINDS: tuple[MessageKind, ...] = (MessageKind.REPLY, MessageKind.STAFF)
+MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k not in OFF_PLAN_KINDS)
+# What staff call the texts that have no send rule (and so no label in the data file).
+OFF_PLAN_LABELS: Mapping[str, str] = MappingProxyType({MessageKind.REPLY: "answer to the patient's text",
+                                                       MessageKind.STAFF: "one-off text from staff"})
 # Answers sent straight back to a patient's text (HELP, a red-flag symptom); no send rule.
 REPLY_KINDS: tuple[ReplyText, ...] = tuple(ReplyText)
 # Every kind of text that has a template (and a segment budget).
@@ -124,6 +129,8 @@ class PathwayDefinition:
     # Free-text replies from the procedure up to this many days after it are read by a person with
     # priority (`[timing] read_replies_days_after`; clinical reference, "Hearing the patient").
     read_replies_days_after: int = 14
+    # The longest one-off text a person may type, in SMS segments (`[staff_text] max_segments`).
+    staff_text_max_segments: int = 3
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -162,6 +169,8 @@ class PathwayDefinition:
         return self.milestone(kind).label
 
     def message_label(self, kind: str) -> str:
+        if kind in OFF_PLAN_LABELS:
+            return OFF_PLAN_LABELS[kind]
         return self.rule(kind).label
 
 
@@ -324,6 +333,20 @@ def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
     return high, urgent
 
 
+def _staff_text(doc: Mapping[str, Any]) -> int:
+    """The longest one-off text a person may type, in segments (3 when the file says nothing)."""
+    if "staff_text" not in doc:
+        return 3
+    where = "[staff_text]"
+    row = f.table(doc, "file", "staff_text")
+    f.check_fields(row, where, frozenset({"max_segments", "source"}), frozenset())
+    value = f.required_count(row, where, "max_segments")
+    if not 1 <= value <= 10:
+        raise f.FieldError(where, "max_segments", "must be between 1 and 10 segments")
+    f.text(row, where, "source")
+    return value
+
+
 def _required_time(row: Mapping[str, Any], where: str, field: str) -> time:
     value = f.wall_time(row, where, field)
     if value is None:
@@ -337,7 +360,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         doc,
         "file",
         frozenset({"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}),
-        frozenset(),
+        frozenset({"staff_text"}),
     )
     meta = f.table(doc, "file", "pathway")
     f.check_fields(
@@ -386,6 +409,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         ),
         read_replies_days_after=(f.required_count(timing, "[timing]", "read_replies_days_after")
                                  if "read_replies_days_after" in timing else 14),
+        staff_text_max_segments=_staff_text(doc),
     )
 
 

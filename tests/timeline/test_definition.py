@@ -85,9 +85,10 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
         return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     lines: list[str] = []
-    for name in ("pathway", "timing", "procedure_day"):
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {value(v)}" for k, v in doc[name].items()]
+    for name in ("pathway", "timing", "procedure_day", "staff_text"):
+        if name in doc:
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {value(v)}" for k, v in doc[name].items()]
     for name in ("milestone", "message"):
         for row in doc[name]:
             lines.append(f"[[{name}]]")
@@ -95,7 +96,8 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
     for lang, row in doc["segment_budget"].items():
         lines.append(f"[segment_budget.{lang}]")
         lines += [f"{k} = {value(v)}" for k, v in row.items()]
-    for key in set(doc) - {"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}:
+    for key in set(doc) - {"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget",
+                           "staff_text"}:
         lines.append(f"[{key}]")
     path = tmp_path / "mild_pathway.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -104,6 +106,15 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
 
 def test_round_tripped_shipped_file_loads(tmp_path: Path, definition: PathwayDefinition) -> None:
     assert load_definition(dump(shipped(), tmp_path)) == definition
+
+
+def test_the_longest_one_off_text_is_read_from_the_file_and_checked(tmp_path: Path) -> None:
+    doc = shipped()
+    doc["staff_text"]["max_segments"] = 2
+    assert load_definition(dump(doc, tmp_path)).staff_text_max_segments == 2
+    doc["staff_text"]["max_segments"] = 0
+    with pytest.raises(DefinitionError, match=r"\[staff_text\]: field 'max_segments' must be between 1 and 10"):
+        load_definition(dump(doc, tmp_path))
 
 
 def test_unknown_timing_field_is_refused(tmp_path: Path) -> None:
