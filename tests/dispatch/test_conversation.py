@@ -95,6 +95,7 @@ def test_a_one_off_text_a_reply_and_the_red_flags_note_make_one_thread_in_time_o
     assert shape == [("text", "enrolment"), ("text", "staff"), ("reply", "red_flag"), ("text", "reply"),
                      ("note", "red_flag")]
     enrolment, mine, reply, straight_back, resolved = thread["items"]
+    assert enrolment["status"] == "sent" and enrolment["label"] == "enrolment confirmation"
     assert mine["body"] == words and mine["status"] == "delivered" and mine["by"] == "coordinator@example.test"
     assert [(h["from_status"], h["to_status"]) for h in mine["history"]] == [
         (None, "scheduled"), ("scheduled", "sending"), ("sending", "sent"), ("sent", "delivered")]
@@ -148,7 +149,8 @@ def test_a_text_too_long_empty_or_to_someone_who_cannot_be_texted_is_refused_and
     fits = "x" * 459  # three GSM-7 segments
     too_long = _api(app, token, "POST", f"/episodes/{episode_id}/messages", {"body": fits + "x"})
     assert too_long.status_code == 422
-    assert "4 SMS segments" in too_long.get_json()["errors"]["body"] and "at most 3" in too_long.get_json()["errors"]["body"]
+    said = too_long.get_json()["errors"]["body"]
+    assert "4 SMS segments" in said and "at most 3 SMS segments" in said
     # An accent makes it UCS-2: 201 units in three segments.
     accented = _api(app, token, "POST", f"/episodes/{episode_id}/messages", {"body": "á" * 202})
     assert accented.status_code == 422 and "UCS-2" in accented.get_json()["errors"]["body"]
