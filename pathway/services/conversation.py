@@ -139,7 +139,7 @@ def _capacity(encoding: str, n: int) -> int:
     return single if n == 1 else part * n
 
 
-def _refusal(patient: Patient, episode: Episode) -> str | None:
+def cannot_text(patient: Patient, episode: Episode) -> str | None:
     """Why the patient cannot be texted now, in words that say what to do instead."""
     if episode.status == "cancelled":
         return "this episode is cancelled and the patient was told: call them instead of texting"
@@ -167,7 +167,7 @@ def send_staff_text(session: Session, env: Env, actor: Actor, episode_id: Any, d
         raise ValidationError({"body": f"too long: {info.segments} SMS segments ({info.units} "
                                        f"{'characters' if info.encoding == 'GSM-7' else 'UCS-2 units'}); at most "
                                        f"{limit_words(max_segments)}. Shorten it, or call the patient"})
-    refusal = _refusal(patient, episode)
+    refusal = cannot_text(patient, episode)
     if refusal is not None:
         raise Conflict(refusal)
     tz = ZoneInfo(patient.timezone)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
+from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
@@ -65,6 +66,9 @@ class EpisodeRecord:
     timeline: list[TimelineStep] = field(default_factory=list)
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
+    thread: list[ThreadEntry] = field(default_factory=list)  # the conversation (conversation.entries)
+    text_refusal: str | None = None  # why a one-off text cannot be sent now, if it cannot
+    text_limit: str = ""  # the longest one-off text, in words
 
     @property
     def open(self) -> bool:
@@ -177,7 +181,9 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     decision = decide(env, episode)
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
-                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision)
+                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
+                         thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
+                         text_limit=limit_words(env.rules.definition.staff_text_max_segments))
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
