@@ -107,7 +107,7 @@ def test_too_long_or_empty_is_refused_naming_the_words_and_nothing_is_stored(
                                                         "key": "a" * 32})
     page = html.unescape(r.get_data(as_text=True))
     assert r.status_code == 422 and "Not sent: too long: 4 SMS segments" in page and "UCS-2" in page
-    assert "Shorten the text" in page and "Send the text" not in page
+    assert "Shorten the text" in page and "Send this text" not in page
     r = coordinator.post(f"/episodes/{e.id}/messages", {"body": "   "})
     page = html.unescape(r.get_data(as_text=True))
     assert r.status_code == 422 and "required: type the words to send" in page
