@@ -124,7 +124,7 @@ def test_a_coordinator_reads_the_thread_texts_the_patient_and_resolves_the_red_f
             page.get_by_label("The words, as the patient will read them").fill("Your paperwork is ready.")
             page.get_by_role("button", name="Review the text").click()
             when = page.locator("#text-when").inner_text()
-            assert when.startswith("At Tue 2 Feb 2027, 08:00 CST (clinic: 09:00 EST), when the patient's quiet hours end")
+            assert when == "At Tue 2 Feb 2027, 08:00 CST (clinic: 09:00 EST), when the patient's quiet hours end"
             shot("05-review-at-night")
             page.get_by_text("Change the words or mark it urgent").click()
             page.get_by_label("Urgent: send at once").check()
