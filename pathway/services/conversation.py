@@ -10,6 +10,8 @@ longer than the pathway file's ``[staff_text] max_segments``.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from pathway.schemas.inputs import StaffTextIn
 from pathway.services import outbox
 from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.reply_reader import read_reply
+from pathway.timeline import AmbiguousDrug
 from pathway.timeline.texts import SegmentInfo, segments
 from pathway.timeline.vocabulary import CARE_TEAM, MessageKind, MessageStatus
 
@@ -122,10 +125,40 @@ class StaffText:
     max_segments: int
     send_at: datetime
     message: Message | None  # None for a preview
+    # Words that name a medicine, a diagnosis or the procedure (see `identifying_words`).
+    names: tuple[str, ...] = ()
 
     @property
     def waits_for_quiet_hours(self) -> bool:
         return not self.urgent and self.message is not None and self.send_at > self.message.created_at
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
+def identifying_words(env: Env, body: str) -> tuple[str, ...]:
+    """The words of ``body`` that name a medicine the catalogue knows (a brand, a generic, a common
+    misspelling) or a diagnosis or the procedure (`[staff_text] identifying_words`), as written:
+    what a text to a patient without detailed texts should not carry."""
+    found: list[str] = []
+    catalogue = env.rules.catalogue
+    for word in dict.fromkeys(re.findall(r"[^\W\d_]{4,}", body)):
+        try:
+            named = catalogue.find(word) is not None
+        except AmbiguousDrug:  # a plain name with several regimens ("aspirin") is still a medicine
+            named = True
+        except ValueError:
+            named = False
+        if named:
+            found.append(word)
+    folded = _fold(body)
+    for term in env.rules.definition.staff_text_identifying_words:
+        exact = term.isupper()
+        hit = re.search(rf"\b{re.escape(term if exact else _fold(term))}\b", body if exact else folded)
+        if hit is not None and term not in found:
+            found.append(hit.group(0) if exact else term)
+    return tuple(w for w in found if not any(w != other and _fold(w) in _fold(other) for other in found))
 
 
 def limit_words(max_segments: int) -> str:
@@ -172,8 +205,9 @@ def send_staff_text(session: Session, env: Env, actor: Actor, episode_id: Any, d
         raise Conflict(refusal)
     tz = ZoneInfo(patient.timezone)
     send_at = env.now if form.urgent else env.rules.quiet.next_allowed(env.now, tz)
+    names = () if patient.detailed_texts else identifying_words(env, form.body)
     if preview:
-        return StaffText(episode, form.body, form.urgent, info, max_segments, send_at, None)
+        return StaffText(episode, form.body, form.urgent, info, max_segments, send_at, None, names)
     plan_key = f"staff:{key or uuid.uuid4().hex}"
     if key is not None:
         seen = session.scalar(select(Message).where(Message.patient_id == patient.id, Message.plan_key == plan_key))
@@ -190,5 +224,5 @@ def send_staff_text(session: Session, env: Env, actor: Actor, episode_id: Any, d
     # The words may name someone or something clinical: they stay in the outbox, never in the audit.
     audit(session, env, actor, "message.send", "message", msg.id, patient_id=patient.id,
           detail={"episode_id": episode.id, "kind": "staff", "urgent": form.urgent, "segments": info.segments})
-    return StaffText(episode, form.body, form.urgent, info, max_segments, send_at, msg)
+    return StaffText(episode, form.body, form.urgent, info, max_segments, send_at, msg, names)
 

@@ -131,6 +131,8 @@ class PathwayDefinition:
     read_replies_days_after: int = 14
     # The longest one-off text a person may type, in SMS segments (`[staff_text] max_segments`).
     staff_text_max_segments: int = 3
+    # Words a one-off text is warned about for a patient without detailed texts (`[staff_text]`).
+    staff_text_identifying_words: tuple[str, ...] = ()
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -339,12 +341,24 @@ def _staff_text(doc: Mapping[str, Any]) -> int:
         return 3
     where = "[staff_text]"
     row = f.table(doc, "file", "staff_text")
-    f.check_fields(row, where, frozenset({"max_segments", "source"}), frozenset())
+    f.check_fields(row, where, frozenset({"max_segments", "source"}),
+                   frozenset({"identifying_words", "identifying_words_source"}))
     value = f.required_count(row, where, "max_segments")
     if not 1 <= value <= 10:
         raise f.FieldError(where, "max_segments", "must be between 1 and 10 segments")
     f.text(row, where, "source")
     return value
+
+
+def _identifying_words(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """`[staff_text] identifying_words`: non-empty strings, with their source when given."""
+    row = doc.get("staff_text", {})
+    words = row.get("identifying_words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise f.FieldError("[staff_text]", "identifying_words", "must be a list of words or phrases")
+    if words:
+        f.text(row, "[staff_text]", "identifying_words_source")
+    return tuple(w.strip() for w in words)
 
 
 def _required_time(row: Mapping[str, Any], where: str, field: str) -> time:
@@ -410,6 +424,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         read_replies_days_after=(f.required_count(timing, "[timing]", "read_replies_days_after")
                                  if "read_replies_days_after" in timing else 14),
         staff_text_max_segments=_staff_text(doc),
+        staff_text_identifying_words=_identifying_words(doc),
     )
 
 

@@ -78,6 +78,8 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
     """A tiny TOML writer for the shapes this file uses (tomllib cannot write)."""
 
     def value(v: Any) -> str:
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, (int, float)):

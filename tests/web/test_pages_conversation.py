@@ -126,3 +126,18 @@ def test_a_patient_who_opted_out_gets_no_form_and_a_post_is_refused(
     assert r.status_code == 302
     assert "opted out" in html.unescape(coordinator.text(r.headers["Location"]))
     assert _staff_texts(session) == []
+
+
+def test_the_review_warns_when_a_text_names_a_medicine_or_the_procedure_unless_the_patient_chose_detailed_texts(
+        as_role: Any, session: Any, make_patient: Any, make_episode: Any) -> None:
+    plain = make_episode()
+    detailed = make_episode(make_patient(data={"detailed_texts": True}))
+    coordinator: Browser = as_role("coordinator")
+    words = "Please stop your Eliquis on Sunday, before your MILD procedure."
+    warned = _words(coordinator.post(f"/episodes/{plain.id}/messages", {"body": words}))
+    assert "This text names Eliquis, MILD. The patient did not choose detailed texts" in warned
+    assert "Send this text" in warned  # a warning: the person may still send it
+    quiet = _words(coordinator.post(f"/episodes/{detailed.id}/messages", {"body": words}))
+    assert "This text names" not in quiet and "This patient chose detailed texts" in quiet
+    mild = _words(coordinator.post(f"/episodes/{plain.id}/messages", {"body": "Some mild pain is normal."}))
+    assert "This text names" not in mild
