@@ -125,6 +125,8 @@ def test_a_coordinator_reads_the_thread_texts_the_patient_and_resolves_the_red_f
             page.get_by_role("button", name="Review the text").click()
             when = page.locator("#text-when").inner_text()
             assert when == "At Tue 2 Feb 2027, 08:00 CST (clinic: 09:00 EST), when the patient's quiet hours end"
+            queue = page.get_by_role("button", name="Send this text at Tue 2 Feb 2027, 08:00 CST, their time")
+            assert queue.is_visible()
             shot("05-review-at-night")
             page.get_by_text("Change the words or mark it urgent").click()
             page.get_by_label("Urgent: send at once").check()
