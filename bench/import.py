@@ -1,6 +1,6 @@
 """Benchmark: importing the schedule (issue 14), 10,000 rows.
 
-    python bench/import.py [--database URL] [--rows 10000] [--profile]
+    python bench/import.py [--database postgresql://SERVER/DB] [--rows 10000] [--profile]
 
 Writes a CSV of N new patients with their procedures (a third with no drug, the rest with one
 or two, brand names among them), then times, through the real use case and in one transaction
@@ -19,6 +19,9 @@ import pstats
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +39,35 @@ ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoen
 DRUGS = ["", "Plavix", "warfarin", "Eliquis;ibuprofen", "", "naproxen", "clopidogrel;Advil"]
 
 
+@contextmanager
+def scratch_database(base: str | None, tmp: Path, name: str) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file in ``tmp`` or a throwaway PostgreSQL database
+    (as in bench/dispatch.py)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from pathway.db import normalise_url
+
+    if base and not base.startswith("sqlite"):
+        url = make_url(normalise_url(base))
+        db = f"pathway_bench_{name}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{db}"'))
+        target = url.set(database=db).render_as_string(hide_password=False)
+        try:
+            migrate.upgrade(target)
+            yield target
+        finally:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            admin.dispose()
+    else:
+        target = f"sqlite:///{tmp / f'{name}.db'}"
+        migrate.upgrade(target)
+        yield target
+
+
 def schedule_csv(rows: int) -> bytes:
     out = io.StringIO()
     w = csv.writer(out)
@@ -51,12 +83,16 @@ def schedule_csv(rows: int) -> bytes:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--database", help="database URL (default: a new SQLite file)")
+    ap.add_argument("--database", help="a PostgreSQL server URL: the run gets a throwaway database on it, "
+                                       "dropped at the end (default: a new SQLite file)")
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--profile", action="store_true", help="print the 25 costliest functions of the import")
     args = ap.parse_args()
-    url = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='pathway-bench-')}/import.db"
-    migrate.upgrade(url)
+    with scratch_database(args.database, Path(tempfile.mkdtemp(prefix="pathway-bench-")), "import") as url:
+        bench(url, args)
+
+
+def bench(url: str, args: argparse.Namespace) -> None:
     rt = Runtime.build(load_config(env={}, overrides={"database": {"url": url}}), clock=lambda: T0)
     env = Env(rules=rt.rules, now=T0)
     with rt.sessions.begin() as s:
@@ -92,6 +128,7 @@ def main() -> None:
     print(f"import of {args.rows} rows under a minute: {'met' if took < 60 else 'NOT met'} ({took:.1f} s)"
           if report.ok else "import refused")
     run("same file again")
+    rt.engine.dispose()
 
 
 if __name__ == "__main__":
