@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -271,6 +272,57 @@ def catalogue_review(reviewed_by: str | None) -> None:
     finally:
         rt.engine.dispose()
     click.echo(f"catalogue version {version} reviewed by {reviewed_by.strip()} at {at.isoformat()}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import from other systems (issue 14)."""
+
+
+@import_group.command("schedule")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "by_email", required=True, metavar="EMAIL",
+              help="The coordinator or clinician importing (their account's email); audited as them.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report what would happen; store nothing.")
+@click.option("--confirm-holds-at-risk", is_flag=True,
+              help="Apply moves that break signed holds or come after a last dose (as confirmed on the "
+                   "episode page: each such hold is unsigned and goes on the worklist). Without it, such a "
+                   "row stops the import and nothing is stored.")
+def import_schedule_command(file: Path, by_email: str, dry_run: bool, confirm_holds_at_risk: bool) -> None:
+    """Import a CSV of patients and procedures (columns: see the README). Every row is checked
+    first; if any is bad nothing is stored and the exit code is 1."""
+    from pathway.services import schedule_import as si
+
+    parsed = si.parse_file(file.read_bytes())
+    rt = _runtime()
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, n: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            label = {si.CHECKING: "Checking rows", si.STORING: "Checking and storing" if not dry_run
+                     else "Trying each change"}.get(stage, stage)
+            bars[stage] = click.progressbar(length=len(parsed.rows), label=label, file=sys.stderr,
+                                            show_pos=True)
+            bars[stage].__enter__()
+        bars[stage].update(n)
+
+    try:
+        with rt.unit_of_work() as (session, env):
+            actor = si.importer(session, by_email)
+            report = si.import_schedule(session, env, actor, parsed, dry_run=dry_run,
+                                        confirm_holds_at_risk=confirm_holds_at_risk, progress=progress)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+        rt.engine.dispose()
+    for line in si.report_lines(report):
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

@@ -24,7 +24,7 @@ from flask_login import current_user
 from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
-from pathway.services import conversation, queries, replies, users
+from pathway.services import conversation, queries, replies, schedule_import, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import patients as pt
@@ -253,6 +253,28 @@ def _zones() -> list[str]:
               "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico"]
     clinic = runtime().config.clinic.timezone
     return [clinic] + [z for z in common if z != clinic]
+
+
+@bp.route("/patients/import", methods=["GET", "POST"])
+@roles(*CARE_TEAM)
+def import_schedule() -> Any:
+    """Upload the practice's schedule as CSV: every row is checked, then all are stored or none."""
+    report = None
+    dry_run = confirm = False
+    if request.method == "POST":
+        upload = request.files.get("file")
+        dry_run = request.form.get("dry_run") == "1"
+        confirm = request.form.get("confirm_holds_at_risk") == "1"
+        parsed = schedule_import.parse_file(upload.read() if upload and upload.filename else b"")
+        report = schedule_import.import_schedule(db(), env(), actor(), parsed, dry_run=dry_run,
+                                                 confirm_holds_at_risk=confirm)
+        db().commit()
+        if report.applied:
+            log.info("schedule imported rows=%s", len(report.rows))
+    return render_template("patients/import.html", report=report, columns=schedule_import.COLUMNS,
+                           row_words=schedule_import.row_words, dry_run=dry_run, confirm=confirm,
+                           separator=schedule_import.DRUG_SEPARATOR,
+                           max_bytes=runtime().config.web.max_request_bytes), (422 if report and not report.ok else 200)
 
 
 @bp.route("/patients/<int:patient_id>")
