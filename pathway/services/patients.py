@@ -17,7 +17,7 @@ from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import episodes as ep
 from pathway.services import outbox, tasks
-from pathway.services.base import Actor, Env, audit, get_or_404, read_input
+from pathway.services.base import Actor, Env, audit, check_version, get_or_404, read_input
 from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
 from pathway.timeline import HoldPlanInput, PlanDiff, PlannedMessage
 from pathway.timeline.holds import HoldAtRisk, compute_hold, hold_at_risk
@@ -213,6 +213,7 @@ def update_patient(
     """
     actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient", lock=not preview)
+    check_version(patient, data, "patient")
     given = read_input(PatientUpdateIn, data, Context(now=env.now))
     changes = _changes(patient, given)
     risks = _zone_risks(env, patient, changes["timezone"]) if "timezone" in changes else ()

@@ -59,8 +59,9 @@ def test_each_field_sent_is_changed_and_named_in_the_answer(api: Harness, field:
     assert answer.status == 200, answer
     assert answer.json[field] == stored
     assert answer.json["change"]["applied"] is True and answer.json["change"]["fields"] == [field]
-    untouched = {k: v for k, v in patient.items() if k not in (field, "can_text", "phone_flagged")}
+    untouched = {k: v for k, v in patient.items() if k not in (field, "can_text", "phone_flagged", "version")}
     assert {k: answer.json[k] for k in untouched} == untouched
+    assert answer.json["version"] == patient["version"] + 1
     assert api.get(f"/patients/{patient['id']}").json[field] == stored
 
 

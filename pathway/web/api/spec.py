@@ -30,7 +30,9 @@ ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
     403: ("Your role may not do this (admins manage users only; approvals need a clinician).", out.Error),
     404: ("No such record.", out.Error),
     409: ("The record's state forbids this (e.g. the episode is cancelled), or a record stored at the "
-          "same moment by another request conflicts (reload and retry).", out.Error),
+          "same moment by another request conflicts (reload and retry), or the change was made from an older "
+          "`version` (or `If-Match`) of the patient or episode than the stored one (`Stale`: someone else changed "
+          "it; nothing was changed).", out.Error),
     422: ("Bad input: every bad field is named in `errors`. Nothing was stored.", out.ValidationError),
 }
 
@@ -158,7 +160,7 @@ def _operation(op: Operation) -> Schema:
         doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
     if op.conflict is not None:
         text, model = op.conflict
-        doc["responses"]["409"] = _json(_ref(model), text)
+        doc["responses"]["409"] = _json(_stale_or(model), text + " Or `Stale`: made from an older `version`.")
     doc["responses"]["default"] = {"$ref": "#/components/responses/Default"}
     return doc
 
@@ -176,8 +178,14 @@ def _paths() -> dict[str, Schema]:
     return paths
 
 
+def _stale_or(model: type[BaseModel]) -> Schema:
+    """A 409's schema: the route's own conflict, or a stale version (anyOf: a Stale also reads as an Error)."""
+    return {"anyOf": [_ref(model), _ref(out.Stale)]}
+
+
 def _responses() -> dict[str, Schema]:
-    responses = {f"E{code}": _json(_ref(model), text) for code, (text, model) in ERRORS.items()}
+    responses = {f"E{code}": _json(_stale_or(model) if code == 409 else _ref(model), text)
+                 for code, (text, model) in ERRORS.items()}
     responses["E401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"},
                                                          "description": "Bearer realm=\"pathway\"…"}}
     responses["Default"] = _json(_ref(out.Error), "Any other error (405; 413, a body over [web] max_request_bytes; "
