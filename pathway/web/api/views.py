@@ -159,7 +159,7 @@ def complete_milestone(milestone_id: int) -> Response:
 
 @operation("/episodes/<int:episode_id>/holds", "POST",
            summary="Add a medicine to hold, before the procedure; it needs clearance like any other.", tag="holds",
-           body=inputs.HoldIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           body=inputs.HoldAddIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview (201): the episode with `change` (the new hold is the last of `holds`). "
                        "With ?preview=1 (200): the PlanDiff alone, nothing stored.", status=201, also=(200,),
            description="The body is a hold as in scheduling (brand names resolve; free text needs a clinician's "
@@ -189,7 +189,8 @@ def remove_hold(hold_id: int) -> Response:
     a = staff()
     q = query(inputs.HoldRemoveQuery)
     try:
-        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview)
+        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview,
+                                      version=q.version)
     except episodes.HoldStopped as refused:
         return answer(out.Error(message=str(refused)), 409)  # the refusal's audit row is kept
     return answer(answers.rescheduled(db(), env(), result))
