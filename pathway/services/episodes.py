@@ -897,9 +897,11 @@ def decide(env: Env, episode: Episode) -> Decision:
     return Decision(go, found, go_no_go(env, episode))
 
 
-def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool) -> Episode:
+def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool,
+               *, version: Any = None) -> Episode:
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, {"version": version}, "episode")
     episode.escort_arranged = arranged
     audit(session, env, actor, "episode.escort", "episode", episode.id, patient_id=episode.patient_id,
           detail={"arranged": arranged})

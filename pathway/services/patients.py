@@ -72,10 +72,14 @@ def queue_enrolment_text(session: Session, env: Env, patient: Patient, *, reason
     return add_message(session, env, patient, planned, episode=None, milestone=None, reason=reason)
 
 
-def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str) -> Patient:
+def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str,
+                   *, version: Any = None) -> Patient:
+    """Record consent to texts (and queue the enrolment text). ``version``: the patient's version
+    the page was made from (a stale one is a 409 ``StaleVersion``)."""
     actor.require(*CARE_TEAM)
     consent = read_input(ConsentIn, {"consent_method": method})
-    patient: Patient = get_or_404(session, Patient, patient_id, "patient")
+    patient: Patient = get_or_404(session, Patient, patient_id, "patient", lock=True)
+    check_version(patient, {"version": version}, "patient")
     _give_consent(session, env, actor, patient, consent.consent_method)
     audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
           detail={"method": consent.consent_method})

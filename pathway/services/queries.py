@@ -10,9 +10,11 @@ page shown again with a form's errors shows the record again, so it is audited a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -249,3 +251,86 @@ def outbox(
           detail={"patient_ids": sorted({p.id for _, p in shown})})
     return OutboxPage(rows=shown, history=history, status=status, offset=offset, limit=limit,
                       has_next=len(rows) > limit)
+
+
+# --- what changed since a page was loaded (optimistic concurrency) -------------------------
+
+
+def _when(at: datetime | None, tz: ZoneInfo) -> str:
+    if at is None:
+        return "not set"
+    local = at.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M %Z}"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def patient_snapshot(p: Patient) -> dict[str, str]:
+    """What a page shows of a patient's details, by label: kept in the page's form (``seen``), so
+    a change refused as stale can say which of them someone else changed, old and new."""
+    return {
+        "Given name": p.given_name, "Family name": p.family_name, "Mobile phone": p.phone,
+        "Time zone": p.timezone, "Language of texts": p.language, "Detailed texts": _yes(p.detailed_texts),
+        "Consent to texts": f"yes ({p.sms_consent_method or 'recorded'})" if p.sms_consent_at else "no",
+        "Opted out": f"yes ({p.opted_out_via or 'recorded'})" if p.opted_out_at else "no",
+    }
+
+
+def episode_snapshot(e: Episode) -> dict[str, str]:
+    """What the episode page shows of an episode, its holds and appointments, by label (see
+    ``patient_snapshot``)."""
+    tz = ZoneInfo(e.patient.timezone)
+    snap = {
+        "Status": e.status, "Procedure": _when(e.procedure_at, tz), "Procedure ended": _when(e.ended_at, tz),
+        "Facility": e.facility or "-", "Proceduralist": e.proceduralist or "-", "Levels": e.levels or "-",
+        "MRI reviewed on": e.mri_reviewed_on.isoformat() if e.mri_reviewed_on else "not set",
+        "Tried physical therapy": _yes(e.tried_pt), "Tried medication": _yes(e.tried_medication),
+        "Tried injections": _yes(e.tried_injections), "Escort arranged": _yes(e.escort_arranged),
+    }
+    for h in e.all_holds:
+        if h.removed_at is not None:
+            state = "removed"
+        else:
+            parts = [f"clearance {h.clearance.replace('_', ' ')}", "signed" if h.signed_at else "not signed"]
+            if h.patient_label:
+                parts.append(f"called \"{h.patient_label}\"")
+            if h.inr_value is not None:
+                parts.append(f"INR {h.inr_value}")
+            state = ", ".join(parts)
+        snap[f"{h.drug_name} hold"] = state
+    for a in e.appointments:
+        if a.status != "cancelled":
+            label = "Follow-up visit" if a.kind == "follow_up" else "PT start"
+            snap[label] = f"{_when(a.appointment_at, tz)} ({a.status})"
+    done = sorted(m.kind.replace("_", " ") for m in e.milestones if m.status == "done")
+    snap["Steps done"] = ", ".join(done) or "none"
+    return snap
+
+
+def what_changed(seen: str | None, now: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(label, as the page showed it, as it is now) for each detail that differs. ``seen`` is the
+    page's own copy (JSON); a missing or unreadable one shows every detail as it is now."""
+    try:
+        before = json.loads(seen or "{}")
+    except ValueError:
+        before = {}
+    if not isinstance(before, dict):
+        before = {}
+    labels = [*now, *(k for k in before if k not in now)]
+    pairs = [(k, str(before.get(k, "-")), now.get(k, "-")) for k in labels]
+    return [(k, old, new) for k, old, new in pairs if old != new]
+
+
+def snapshot_json(snap: dict[str, str]) -> str:
+    return json.dumps(snap, ensure_ascii=False, separators=(",", ":"))
+
+
+def seen_of(record: Patient | Episode) -> str:
+    """The ``seen`` copy a page's form keeps of the record it was made from."""
+    return snapshot_json(patient_snapshot(record) if isinstance(record, Patient) else episode_snapshot(record))
+
+
+def changed_since(record: Patient | Episode, seen: str | None) -> list[tuple[str, str, str]]:
+    return what_changed(seen, patient_snapshot(record) if isinstance(record, Patient) else episode_snapshot(record))

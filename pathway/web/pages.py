@@ -26,7 +26,7 @@ from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import patients as pt
 from pathway.services import queries, replies, users
-from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
+from pathway.services.base import Forbidden, NotFound, ServiceError, StaleVersion, ValidationError, given_version
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
 from pathway.services.tasks import NOTE_REQUIRED, RED_FLAG_OUTCOMES
@@ -48,6 +48,22 @@ PAGE_SIZE = 50
 def _form(*names: str) -> dict[str, Any]:
     data = request.form
     return {n: data.get(n) for n in names if n in data} if names else {k: v for k, v in data.items()}
+
+
+@bp.app_template_global()
+def seen_of(record: Any) -> str:
+    """What a form's page showed of its record (``version_fields`` keeps it in the form)."""
+    return queries.seen_of(record)
+
+
+def _version() -> dict[str, Any]:
+    """The record's version the submitted form was made from (a stale one is a 409 StaleVersion)."""
+    return {"version": request.form.get("version")} if request.form.get("version") else {}
+
+
+def _conflict(record: Any) -> dict[str, Any]:
+    """The notice of a change refused as stale: what someone else changed since the form was made."""
+    return {"changes": queries.changed_since(record, request.form.get("seen"))}
 
 
 def _fail_action(exc: ServiceError, back: str) -> Any:
@@ -233,13 +249,17 @@ def _zones() -> list[str]:
 @bp.route("/patients/<int:patient_id>")
 @roles(*CARE_TEAM)
 def patient(patient_id: int) -> Any:
+    return _patient_page(patient_id)
+
+
+def _patient_page(patient_id: int, *, conflict: bool = False) -> Any:
     try:
         record = queries.patient_record(db(), env(), actor(), patient_id)
     except NotFound:
         abort(404)
     db().commit()
-    return render_template("patients/show.html", record=record, p=record.patient,
-                           consent_methods=CONSENT_METHODS)
+    return render_template("patients/show.html", record=record, p=record.patient, consent_methods=CONSENT_METHODS,
+                           conflict=_conflict(record.patient) if conflict else None), (409 if conflict else 200)
 
 
 @bp.post("/patients/<int:patient_id>/consent")
@@ -251,7 +271,11 @@ def consent(patient_id: int) -> Any:
     except NotFound:
         abort(404)
     try:
-        pt.record_consent(db(), env(), actor(), patient_id, request.form.get("consent_method") or "")
+        pt.record_consent(db(), env(), actor(), patient_id, request.form.get("consent_method") or "",
+                          version=request.form.get("version") or None)
+    except StaleVersion:
+        db().rollback()
+        return _patient_page(patient_id, conflict=True)
     except ServiceError as exc:
         db().rollback()
         if isinstance(exc, ValidationError):
@@ -338,9 +362,11 @@ def schedule(patient_id: int) -> Any:
 
 
 def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | None = None,
-                  values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200) -> Any:
+                  values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200,
+                  conflict: bool = False) -> Any:
     """The episode's page; with a form's errors, shown again with them (and audited again: the
-    record is shown again)."""
+    record is shown again). ``conflict``: the form's change was refused as stale (409): the page
+    says what someone else changed, and keeps what was typed so it can be sent again."""
     try:
         record = queries.episode_record(db(), env(), actor(), episode_id)
     except NotFound:
@@ -348,7 +374,8 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
     db().commit()
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
-                           catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED), status
+                           catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
+                           conflict=_conflict(record.episode) if conflict else None), (409 if conflict else status)
 
 
 @bp.route("/episodes/<int:episode_id>")
@@ -375,6 +402,9 @@ def _episode_action(episode_id: int, form_name: str, call: Any, success: str) ->
     values = _form()
     try:
         result = call(values)
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={form_name: values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={form_name: exc.errors}, values={form_name: values}, status=422)
@@ -393,7 +423,7 @@ def clearance(episode_id: int, hold_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
         data = {k: v.get(k) for k in ("status", "by", "note", "stop_days", "stop_hours", "restart_hours") if v.get(k)}
-        return ep.record_clearance(db(), env(), actor(), hold_id, data)
+        return ep.record_clearance(db(), env(), actor(), hold_id, {**data, **_version()})
 
     status = request.form.get("status", "")
     return _episode_action(episode_id, f"clearance-{hold_id}", call, {
@@ -415,7 +445,8 @@ def inr(episode_id: int, hold_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
         return ep.record_inr(db(), env(), actor(), hold_id, {"value": v.get("value"),
-                                                               "measured_at": v.get("measured_at") or None})
+                                                               "measured_at": v.get("measured_at") or None,
+                                                               **_version()})
 
     return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
 
@@ -425,7 +456,7 @@ def inr(episode_id: int, hold_id: int) -> Any:
 def book(episode_id: int, kind: str) -> Any:
     def call(v: dict[str, Any]) -> Any:
         data = {"appointment_at": v.get("appointment_at"),
-                "confirm_outside_window": v.get("confirm_outside_window") == "yes"}
+                "confirm_outside_window": v.get("confirm_outside_window") == "yes", **_version()}
         try:
             return ep.book_appointment(db(), env(), actor(), episode_id, kind, data)
         except ep.OutsideWindow as exc:  # outside the window and not confirmed: ask on the form itself
@@ -441,7 +472,8 @@ def book(episode_id: int, kind: str) -> Any:
 def procedure_end(episode_id: int) -> Any:
     return _episode_action(
         episode_id, "procedure-end",
-        lambda v: ep.record_procedure_end(db(), env(), actor(), episode_id, {"ended_at": v.get("ended_at")}),
+        lambda v: ep.record_procedure_end(db(), env(), actor(), episode_id,
+                                          {"ended_at": v.get("ended_at"), **_version()}),
         "Procedure end recorded; restart texts are timed from it.")
 
 
@@ -450,7 +482,8 @@ def procedure_end(episode_id: int) -> Any:
 def complete(episode_id: int, milestone_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         note = (v.get("note") or "").strip()
-        m = ep.complete_milestone(db(), env(), actor(), milestone_id, {"result": {"note": note} if note else None})
+        m = ep.complete_milestone(db(), env(), actor(), milestone_id,
+                                  {"result": {"note": note} if note else None, **_version()})
         _same_episode(m.episode_id, episode_id)
         return m
 
@@ -463,7 +496,7 @@ def cancel(episode_id: int) -> Any:
     def call(v: Any) -> Any:
         if not v.get("confirm"):  # a second, deliberate step: not a dialog that one click dismisses
             raise ValidationError({"confirm": "tick the box to confirm the cancellation"})
-        return ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")})
+        return ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason"), **_version()})
 
     return _episode_action(episode_id, "cancel", call,
                            "Episode cancelled. Pending texts are cancelled and the patient is told.")
@@ -474,7 +507,8 @@ def cancel(episode_id: int) -> Any:
 def escort(episode_id: int) -> Any:
     arranged = request.form.get("arranged") == "yes"
     return _episode_action(
-        episode_id, "escort", lambda v: ep.set_escort(db(), env(), actor(), episode_id, arranged),
+        episode_id, "escort",
+        lambda v: ep.set_escort(db(), env(), actor(), episode_id, arranged, version=v.get("version") or None),
         "Escort recorded as arranged." if arranged else "Escort recorded as not arranged.")
 
 
@@ -491,9 +525,15 @@ def reschedule(episode_id: int) -> Any:
     new_at = request.form.get("procedure_at") or request.args.get("procedure_at") or ""
     if request.method == "POST":
         confirm = request.form.get("confirm") == "yes"
-        given = {"procedure_at": new_at, "confirm_holds_at_risk": request.form.get("confirm_holds_at_risk") == "yes"}
+        given = {"procedure_at": new_at, "confirm_holds_at_risk": request.form.get("confirm_holds_at_risk") == "yes",
+                 **_version()}
         try:
             result = ep.reschedule(db(), env(), actor(), episode_id, given, preview=not confirm)
+        except StaleVersion:
+            db().rollback()
+            e = queries.load_episode(db(), actor(), episode_id)
+            return render_template("episodes/reschedule.html", e=e, p=e.patient, errors={}, value=new_at,
+                                   conflict=_conflict(e)), 409
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors
@@ -564,7 +604,7 @@ def edit_details(episode_id: int) -> Any:
     data.update({k: values.get(k) == "yes" for k in DETAIL_FLAGS})
     confirm = values.get("confirm") == "yes"
     try:
-        result = ep.reschedule(db(), env(), actor(), episode_id, data, preview=not confirm)
+        result = ep.reschedule(db(), env(), actor(), episode_id, {**data, **_version()}, preview=not confirm)
         db().commit()
         if not confirm and _texts_change(result.diff):
             hidden = {**{k: data[k] for k in DETAIL_TEXTS}, **{k: "yes" for k in DETAIL_FLAGS if data[k]}}
@@ -573,7 +613,10 @@ def edit_details(episode_id: int) -> Any:
                                    action=url_for("pages.edit_details", episode_id=episode_id), hidden=hidden,
                                    confirm_text="Confirm and re-plan")
         if not confirm:  # nothing the patient reads changes: apply now
-            result = ep.reschedule(db(), env(), actor(), episode_id, data)
+            result = ep.reschedule(db(), env(), actor(), episode_id, {**data, **_version()})
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={"details": values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={"details": exc.errors}, values={"details": values}, status=422)
@@ -604,7 +647,10 @@ def add_hold(episode_id: int) -> Any:
     try:
         if not holds:
             raise ValidationError({"drug": "choose the medicine to hold (or Other, and type its name)"})
-        result = ep.add_hold(db(), env(), actor(), episode_id, holds[0], preview=not confirm)
+        result = ep.add_hold(db(), env(), actor(), episode_id, {**holds[0], **_version()}, preview=not confirm)
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={"add-hold": values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={"add-hold": _add_hold_errors(exc.errors, values)},
@@ -619,7 +665,7 @@ def add_hold(episode_id: int) -> Any:
         flash("Medicine added to hold. It needs the prescriber's clearance and a clinician's signature before any "
               "stop text is sent.", "success")
         return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"hold-{result.hold.id}"))
-    hidden = {k: v for k, v in values.items() if k.startswith("hold-0-")}
+    hidden = {k: v for k, v in values.items() if k.startswith("hold-0-")}  # the version goes with the form
     name = env().rules.catalogue.find(holds[0]["drug"])
     late = result.late
     warnings = (f"Its last dose ({late.last_dose_on:%a %b} {late.last_dose_on.day}) has already passed: the patient "
@@ -643,7 +689,7 @@ def label_hold(episode_id: int, hold_id: int) -> Any:
     confirm = values.get("confirm") == "yes"
     form = f"label-{hold_id}"
     try:
-        result = ep.label_hold(db(), env(), actor(), hold_id, data, preview=not confirm)
+        result = ep.label_hold(db(), env(), actor(), hold_id, {**data, **_version()}, preview=not confirm)
         if result.episode.id != episode_id:
             raise NotFound("hold")
         db().commit()
@@ -656,7 +702,10 @@ def label_hold(episode_id: int, hold_id: int) -> Any:
                 action=url_for("pages.label_hold", episode_id=episode_id, hold_id=hold_id), hidden=data,
                 confirm_text="Save and re-word the texts")
         if not confirm:  # no text changes its words: save now
-            result = ep.label_hold(db(), env(), actor(), hold_id, data)
+            result = ep.label_hold(db(), env(), actor(), hold_id, {**data, **_version()})
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={form: values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={form: exc.errors}, values={form: values}, status=422)
@@ -682,11 +731,15 @@ def remove_hold(episode_id: int, hold_id: int) -> Any:
     try:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
         try:
-            result = ep.remove_hold(db(), env(), actor(), hold_id, confirm_stopped=stopped_ok, preview=not confirm)
+            result = ep.remove_hold(db(), env(), actor(), hold_id, confirm_stopped=stopped_ok, preview=not confirm,
+                                    version=given_version(_version()) if confirm else None)
         except ep.HoldStopped:
             db().commit()  # the refusal's audit row
             check_error = "Tick the box: the patient may have stopped this medicine and must be told how to restart."
             result = ep.remove_hold(db(), env(), actor(), hold_id, preview=True)
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, conflict=True)
     except ServiceError as exc:
         db().rollback()
         return _fail_action(exc, back)
@@ -835,9 +888,17 @@ def edit_patient(patient_id: int) -> Any:
         confirm = request.form.get("confirm") == "yes"
         confirmed = {"confirm_holds_at_risk": True} if request.form.get("confirm_holds_at_risk") == "yes" else {}
         try:
-            result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **confirmed}, preview=not confirm)
+            result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **confirmed, **_version()},
+                                       preview=not confirm)
             if not confirm and not result.texts and not result.diffs and not result.holds_at_risk:
-                result = pt.update_patient(db(), env(), actor(), patient_id, data)  # nothing to confirm
+                # nothing to confirm: apply it now
+                result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **_version()})
+        except StaleVersion:
+            db().rollback()
+            p = queries.load_patient(db(), actor(), patient_id)
+            return render_template("patients/edit.html", p=p, values=values, errors={},
+                                   zones=_patient_zones(p.timezone), consent_methods=CONSENT_METHODS,
+                                   conflict=_conflict(p)), 409
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors
