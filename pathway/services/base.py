@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import AuditEvent
+from pathway.models import AuditEvent, Patient
 from pathway.schemas.base import InputModel, InvalidInput
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import VersionIn
@@ -164,6 +164,20 @@ def audit(
             detail=detail,
         )
     )
+
+
+def record_denied(
+    session: Session, env: Env, actor: Actor, *, method: str, route: str, args: Mapping[str, Any], reason: str,
+) -> None:
+    """Audit a refused attempt (a role that may not do something, a forged webhook): who, from
+    where, which route and ids, and why. The record's patient is named when the route names an
+    existing patient, so the patient's audit trail shows who tried to reach it."""
+    ids = {k: v for k, v in args.items() if isinstance(v, int) and not isinstance(v, bool)}
+    patient_id = ids.get("patient_id")
+    if patient_id is not None and not (0 < patient_id < 2**31 and session.get(Patient, patient_id) is not None):
+        patient_id = None
+    audit(session, env, actor, "access.denied", "route", None, patient_id=patient_id,
+          detail={"method": method, "route": route, "ids": ids, "reason": reason})
 
 
 def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool = False) -> Any:

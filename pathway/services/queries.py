@@ -112,8 +112,19 @@ def find_patients(session: Session, env: Env, actor: Actor, query: str, *, limit
     found = search_patients(session, query, limit=limit)
     # Like every list of patients, the audit names whom the list showed.
     audit(session, env, actor, "patient.search", "patient", None,
-          detail={"results": len(found), "patient_ids": sorted(p.id for p in found)})
+          detail={"query": query, "results": len(found), "patient_ids": sorted(p.id for p in found)})
     return found
+
+
+def form_viewed(session: Session, env: Env, actor: Actor, record: Patient | Episode, page: str) -> None:
+    """Audit a form page that shows a patient's record (their name, details or procedure time):
+    a view like any other, named by the page (``edit``, ``schedule``, ``reschedule``)."""
+    actor.require(*CARE_TEAM)
+    if isinstance(record, Patient):
+        audit(session, env, actor, "patient.view", "patient", record.id, patient_id=record.id, detail={"page": page})
+    else:
+        audit(session, env, actor, "episode.view", "episode", record.id, patient_id=record.patient_id,
+              detail={"page": page})
 
 
 def _open_tasks(session: Session, patient_id: int, limit: int = 20) -> list[Task]:
@@ -134,14 +145,14 @@ def patient_record(session: Session, env: Env, actor: Actor, patient_id: Any) ->
 
 
 def load_patient(session: Session, actor: Actor, patient_id: Any) -> Patient:
-    """A patient for a form page (no audit: the form itself shows only the name)."""
+    """A patient for a form page; a page that shows the form audits it (``form_viewed``)."""
     actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     return patient
 
 
 def load_episode(session: Session, actor: Actor, episode_id: Any) -> Episode:
-    """An episode for a form page (no audit: the form shows the patient's name and the date)."""
+    """An episode for a form page; a page that shows the form audits it (``form_viewed``)."""
     actor.require(*CARE_TEAM)
     episode: Episode = get_or_404(session, Episode, episode_id, "episode")
     return episode

@@ -36,7 +36,7 @@ from pathway.services.worklist import worklist as build_worklist
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 from pathway.web import filters
 from pathway.web.auth import actor, home_for, roles
-from pathway.web.context import db, env, runtime
+from pathway.web.context import audit_denied, db, env, runtime
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def _fail_action(exc: ServiceError, back: str) -> Any:
     """Conflicts and permission refusals on an action: say so and go back."""
     if isinstance(exc, NotFound):
         abort(404)
+    if isinstance(exc, Forbidden):
+        audit_denied(actor(), str(exc))
     flash(str(exc) if not isinstance(exc, Forbidden) else f"Not allowed: {exc}.", "danger")
     return redirect(back)
 
@@ -354,6 +356,8 @@ def schedule(patient_id: int) -> Any:
                   if episode.holds else "Episode scheduled.", "success")
             return redirect(url_for("pages.episode", episode_id=episode.id))
     catalogue = env().rules.catalogue.all()
+    queries.form_viewed(db(), env(), actor(), patient, "schedule")
+    db().commit()
     return render_template("episodes/new.html", patient=patient, values=values, errors=errors,
                            catalogue=catalogue, hold_rows=range(HOLD_ROWS)), (422 if errors else 200)
 
@@ -560,6 +564,8 @@ def reschedule(episode_id: int) -> Any:
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk, risk_error="")
+    queries.form_viewed(db(), env(), actor(), e, "reschedule")
+    db().commit()
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
 
@@ -921,6 +927,8 @@ def edit_patient(patient_id: int) -> Any:
             log.info("patient edited patient_id=%s fields=%s", p.id, ",".join(result.fields))
             flash(_edited_message(result), "success" if result.fields else "info")
             return redirect(back)
+    queries.form_viewed(db(), env(), actor(), p, "edit")
+    db().commit()
     return render_template("patients/edit.html", p=p, values=values, errors=errors, zones=_patient_zones(p.timezone),
                            consent_methods=CONSENT_METHODS), (422 if errors else 200)
 

@@ -15,11 +15,11 @@ from werkzeug.exceptions import HTTPException
 from pathway.models import User
 from pathway.schemas import answers as out
 from pathway.schemas.base import AnswerModel, InputModel
-from pathway.services.base import Actor, ServiceError, StaleVersion, ValidationError, read_input
+from pathway.services.base import Actor, Forbidden, ServiceError, StaleVersion, ValidationError, read_input
 from pathway.services.users import user_for_token
 from pathway.timeline.vocabulary import CARE_TEAM
 from pathway.web.api import bp
-from pathway.web.context import client_addr, db, env
+from pathway.web.context import audit_denied, client_addr, db, env
 from pathway.web.security import log_failure, request_id
 
 log = logging.getLogger("pathway.api")
@@ -182,6 +182,10 @@ def _unauthorized(exc: Unauthorized) -> Response:
 def _service_error(exc: ServiceError) -> Response:
     if isinstance(exc, ValidationError):
         return _error(422, errors=exc.errors)
+    if isinstance(exc, Forbidden):
+        response = _error(403, message=str(exc))
+        audit_denied(actor(), str(exc))
+        return response
     if isinstance(exc, StaleVersion):
         return _error(409, body=out.Stale(message=str(exc), record=exc.record, record_id=exc.record_id,
                                           sent_version=exc.given, version=exc.current))
