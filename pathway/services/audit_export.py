@@ -61,7 +61,9 @@ def _rows(session: Session, start: datetime, end: datetime) -> Iterator[tuple[Au
         .order_by(AuditEvent.at, AuditEvent.id)
         .execution_options(yield_per=1000)
     )
-    yield from session.execute(stmt).tuples()
+    for row in session.execute(stmt):
+        event, email, mrn = row
+        yield event, email, mrn
 
 
 def export_csv(session: Session, env: Env, actor: Actor, first: date, last: date, out: IO[str]) -> Export:
