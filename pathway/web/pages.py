@@ -61,9 +61,42 @@ def _version() -> dict[str, Any]:
     return {"version": request.form.get("version")} if request.form.get("version") else {}
 
 
-def _conflict(record: Any) -> dict[str, Any]:
-    """The notice of a change refused as stale: what someone else changed since the form was made."""
-    return {"changes": queries.changed_since(record, request.form.get("seen"))}
+def _conflict(record: Any, values: Any = None, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The notice of a change refused as stale: what someone else changed since the form was made.
+
+    With the form's ``values`` and ``fields`` (a detail's label -> its form field), a field the
+    person left as it was takes the other person's new value, so sending the form again does not
+    undo their change; a field the person changed keeps what they typed."""
+    changes = queries.changed_since(record, request.form.get("seen"))
+    if values is not None and fields:
+        for label, old, new in changes:
+            field = fields.get(label)
+            if field is None:
+                continue
+            if old in ("yes", "no"):  # a checkbox: sent as a value when ticked, left out when not
+                if (values.get(field) not in (None, "", False)) == (old == "yes"):
+                    values[field] = "yes" if new == "yes" else ""
+            elif _same_text(values.get(field), old):
+                values[field] = "" if new == "-" else new
+    return {"changes": changes, "rebased": bool(values is not None and fields)}
+
+
+def _same_text(typed: Any, shown: str) -> bool:
+    """Whether a form value is the one the page showed (a phone compares by its digits)."""
+    a, b = str(typed or "").strip(), shown.strip()
+    if a == b or (not a and b == "-"):
+        return True
+    digits_a, digits_b = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
+    return len(digits_b) >= 10 and digits_a[-10:] == digits_b[-10:] and b.startswith("+")
+
+
+# The patient edit form's and the episode details form's fields, by the label their "what
+# changed" rows use (services.queries.patient_snapshot / episode_snapshot).
+PATIENT_FIELDS_BY_LABEL = {"Given name": "given_name", "Family name": "family_name", "Mobile phone": "phone",
+                  "Time zone": "timezone", "Language of texts": "language", "Detailed texts": "detailed_texts"}
+DETAIL_FIELDS_BY_LABEL = {"Facility": "facility", "Proceduralist": "proceduralist", "Levels": "levels",
+                 "Tried physical therapy": "tried_pt", "Tried medication": "tried_medication",
+                 "Tried injections": "tried_injections", "Escort arranged": "escort_arranged"}
 
 
 def _fail_action(exc: ServiceError, back: str) -> Any:
@@ -379,7 +412,8 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
                            catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
-                           conflict=_conflict(record.episode) if conflict else None), (409 if conflict else status)
+                           conflict=_conflict(record.episode, dict(values or {}).get("details"), DETAIL_FIELDS_BY_LABEL)
+                           if conflict else None), (409 if conflict else status)
 
 
 @bp.route("/episodes/<int:episode_id>")
@@ -902,9 +936,10 @@ def edit_patient(patient_id: int) -> Any:
         except StaleVersion:
             db().rollback()
             p = queries.load_patient(db(), actor(), patient_id)
+            conflict = _conflict(p, values, PATIENT_FIELDS_BY_LABEL)
             return render_template("patients/edit.html", p=p, values=values, errors={},
                                    zones=_patient_zones(p.timezone), consent_methods=CONSENT_METHODS,
-                                   conflict=_conflict(p)), 409
+                                   conflict=conflict), 409
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors

@@ -63,12 +63,13 @@ def test_a_patient_edit_sent_after_someone_else_saved_is_refused_and_shows_what_
     assert "Someone else changed this record; here is what changed" in page and "not saved" in page
     assert _conflict_rows(page) == [("Family name", "Rivera", "Ortega")]
     assert 'value="Anabel"' in page  # what she typed is kept to send again
+    assert 'value="Ortega"' in page and 'value="Rivera"' not in page  # the field she left takes Ben's change
     session.expire_all()
     assert p.given_name != "Anabel" and p.family_name == "Ortega"
     # Sent again from the page that now shows the new version, it is applied.
     again = _hidden(page, "")
     assert again["version"] == str(p.version)
-    r = ana.post(f"/patients/{p.id}/edit", {**_patient_form(p, given_name="Anabel"), **again})
+    r = ana.post(f"/patients/{p.id}/edit", {**_patient_form(p, given_name="Anabel", family_name="Ortega"), **again})
     assert r.status_code == 302
     session.expire_all()
     assert (p.given_name, p.family_name) == ("Anabel", "Ortega")
@@ -146,3 +147,25 @@ def test_a_form_without_a_version_is_still_accepted(two: tuple[Any, Any], make_e
     assert r.status_code == 302
     session.expire_all()
     assert e.escort_arranged is True
+
+
+def test_a_stale_details_form_keeps_what_was_typed_and_takes_the_others_change_elsewhere(
+    two: tuple[Any, Any], make_episode: Any, session: Any
+) -> None:
+    ana, ben = two
+    e = make_episode(facility="Riverside Surgery Center", proceduralist="Dr. Lee")
+    details = f"/episodes/{e.id}/details"
+    mine = _hidden(ana.text(f"/episodes/{e.id}"), details)
+    his = _hidden(ben.text(f"/episodes/{e.id}"), details)
+    assert ben.post(details, {"facility": "Northside Spine Center", "proceduralist": "Dr. Lee", "levels": e.levels,
+                              "escort_arranged": "yes", **his}).status_code == 302
+    r = ana.post(details, {"facility": "Riverside Surgery Center", "proceduralist": "Dr. Park", "levels": e.levels,
+                           **mine})
+    assert r.status_code == 409
+    page = r.get_data(as_text=True)
+    rows = {label for label, _, _ in _conflict_rows(page)}
+    assert {"Facility", "Escort arranged"} <= rows
+    assert 'value="Northside Spine Center"' in page and 'value="Dr. Park"' in page
+    assert re.search(r'id="details-escort_arranged" name="escort_arranged" value="yes" checked', page)
+    session.expire_all()
+    assert (e.facility, e.proceduralist) == ("Northside Spine Center", "Dr. Lee")
