@@ -169,3 +169,51 @@ def test_a_stale_details_form_keeps_what_was_typed_and_takes_the_others_change_e
     assert re.search(r'id="details-escort_arranged" name="escort_arranged" value="yes" checked', page)
     session.expire_all()
     assert (e.facility, e.proceduralist) == ("Northside Spine Center", "Dr. Lee")
+
+
+def _bumped_under_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another transaction's change landing between this request's read and its write: the
+    episode's version goes up in the database right after the service has read the row."""
+    from sqlalchemy import text
+
+    from pathway.services import episodes as ep
+
+    original = ep.load_episode
+
+    def load_then_someone_writes(session: Any, episode_id: Any, *, lock: bool = False) -> Any:
+        episode = original(session, episode_id, lock=lock)
+        session.execute(text("UPDATE episodes SET version = version + 1 WHERE id = :id"), {"id": episode.id})
+        return episode
+
+    monkeypatch.setattr(ep, "load_episode", load_then_someone_writes)
+
+
+def test_a_write_that_loses_the_race_after_the_check_is_a_409_page_and_saves_nothing(
+    two: tuple[Any, Any], make_episode: Any, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ana, _ = two
+    e = make_episode()
+    mine = _hidden(ana.text(f"/episodes/{e.id}"), f"/episodes/{e.id}/escort")
+    _bumped_under_the_request(monkeypatch)
+    r = ana.post(f"/episodes/{e.id}/escort", {"arranged": "yes", **mine})
+    assert r.status_code == 409
+    assert "Someone else changed this record at the same moment" in r.get_data(as_text=True)
+    session.expire_all()
+    assert e.escort_arranged is False
+
+
+def test_the_api_answers_the_same_race_with_409(
+    web_app: Any, make_episode: Any, session: Any, env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathway.services.base import SYSTEM
+    from pathway.services.users import create_token
+
+    token = create_token(session, env, SYSTEM, "coordinator@example.test")
+    e = make_episode()
+    session.flush()
+    _bumped_under_the_request(monkeypatch)
+    r = web_app.test_client().patch(f"/api/v1/episodes/{e.id}", json={"facility": "North Clinic"},
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 409 and "someone else changed this record at the same moment" in r.get_json()["message"]
+    session.expire_all()
+    assert e.facility != "North Clinic"

@@ -224,6 +224,12 @@ for _code in (400, 403, 404, 405, 409, 413, 415, 422):
     bp.register_error_handler(_code, _http_error)
 
 
+def _caller_id() -> int | None:
+    """The caller's user id without touching the session (it may have failed mid-flush)."""
+    a: Actor | None = g.get("api_actor")
+    return a.user_id if a is not None else None
+
+
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> Any:
     if isinstance(exc, HTTPException):
@@ -235,11 +241,11 @@ def _unexpected(exc: Exception) -> Any:
                  g.api_user.id if g.get("api_user") is not None else "-")
         return _error(409, message="this conflicts with a record stored at the same moment; reload and try again")
     if isinstance(exc, StaleDataError):
+        db().rollback()  # before anything reads the session again
         # Another request changed the same patient or episode between this one's read and its write
         # (the version counter's ``WHERE version = :seen`` matched nothing): nothing is stored.
         log.info("api %s %s %s stale user=%s", request_id(), request.method,
-                 request.url_rule.rule if request.url_rule is not None else "-",
-                 g.api_user.id if g.get("api_user") is not None else "-")
+                 request.url_rule.rule if request.url_rule is not None else "-", _caller_id() or "-")
         return _error(409, message="someone else changed this record at the same moment; nothing was changed: "
                                    "reload it, check what changed and try again")
     # The exception's text may quote stored values (names, phone numbers): log where, not what.

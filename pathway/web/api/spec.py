@@ -120,11 +120,25 @@ def _nullable(node: Any) -> Any:
     return node
 
 
+# Answers that carry a patient, an episode, or a hold or step of one: they have an ETag.
+VERSIONED = (out.Patient, out.Episode, out.Hold, out.Milestone)
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "the ETag of the record's last answer (`\"v3\"`): the change is made from that version, "
+                           "as if the body said `\"version\": 3`, and answers 409 `Stale` if the record changed "
+                           "since; `*` checks nothing"}
+ETAG = {"schema": {"type": "string"}, "description": "the record's version, `\"v<n>\"` (the episode's for a hold or a "
+                                                      "step): send it back as `If-Match` with a change"}
+
+
+def _versioned(op: Operation) -> bool:
+    return any(m is not None and "version" in m.model_fields for m in (op.body, op.query))
+
+
 def _parameters(op: Operation) -> list[Schema]:
+    params: list[Schema] = [IF_MATCH] if _versioned(op) else []
     if op.query is None:
-        return []
+        return params
     props = op.query.model_json_schema()["properties"]
-    params = []
     for name, prop in props.items():
         schema = {k: v for k, v in prop.items() if k not in ("title", "description", "default")}
         params.append({"name": name, "in": "query", "required": False, "schema": schema,
@@ -153,6 +167,8 @@ def _operation(op: Operation) -> Schema:
     ok = _json(schema, op.answer_text)
     if op.status == 201:
         ok["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new record's URL"}}
+    if any(issubclass(m, VERSIONED) for m in op.answers):
+        ok.setdefault("headers", {})["ETag"] = ETAG
     doc["responses"] = {str(op.status): ok}
     for code in op.also:
         doc["responses"][str(code)] = _json(schema, op.answer_text)
