@@ -217,3 +217,24 @@ def test_the_api_answers_the_same_race_with_409(
     assert r.status_code == 409 and "someone else changed this record at the same moment" in r.get_json()["message"]
     session.expire_all()
     assert e.facility != "North Clinic"
+
+
+def test_consent_recorded_from_a_stale_patient_page_is_refused_with_what_changed(
+    two: tuple[Any, Any], make_patient: Any, session: Any
+) -> None:
+    ana, ben = two
+    p = make_patient(sms_consent=False)
+    consent = f"/patients/{p.id}/consent"
+    mine = _hidden(ana.text(f"/patients/{p.id}"), consent)
+    his = _hidden(ben.text(f"/patients/{p.id}/edit"), "")
+    form = {"given_name": "Pat", "family_name": p.family_name, "phone": p.phone, "timezone": p.timezone,
+            "language": "es"}
+    assert ben.post(f"/patients/{p.id}/edit", {**form, **his}).status_code in (200, 302)
+    session.expire_all()
+    if p.language != "es":  # the language change needed confirming: confirm it
+        assert ben.post(f"/patients/{p.id}/edit", {**form, "confirm": "yes", **his}).status_code == 302
+    r = ana.post(consent, {"consent_method": "written", **mine})
+    assert r.status_code == 409
+    assert ("Language of texts", "en", "es") in _conflict_rows(r.get_data(as_text=True))
+    session.expire_all()
+    assert p.sms_consent_at is None
