@@ -157,11 +157,25 @@ def token() -> None:
     """API bearer tokens."""
 
 
+_DATABASE_HELP = "Database URL (default from [database] url); the demo's is sqlite:///<dir>/instance/demo.db."
+
+
+def _no_database(rt) -> click.ClickException:  # type: ignore[no-untyped-def]
+    url = rt.engine.url.render_as_string(hide_password=True)
+    demo_url = "sqlite:///" + str(Path.cwd() / "instance" / "demo.db")
+    return click.ClickException(
+        f"no pathway database at {url}: run `pathway db upgrade` to create it, "
+        f"or, for the demo's, add --database {demo_url}"
+    )
+
+
 @token.command("create")
-@click.option("--email", required=True)
-@click.option("--database", default=None,
-              help="Database URL (default from [database] url); the demo's is sqlite:///<dir>/instance/demo.db.")
-def token_create(email: str, database: str | None) -> None:
+@click.option("--email", required=True, help="The account the token acts as.")
+@click.option("--name", default="(unnamed)", show_default=True, help="What the token is for, e.g. \"EHR sync\".")
+@click.option("--expires-in-days", type=int, default=None,
+              help="Days until the token stops working (default [web] api_token_days, 90; at most 365).")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+def token_create(email: str, name: str, expires_in_days: int | None, database: str | None) -> None:
     """Print a new API token for a user (only this once; it is stored hashed)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -170,19 +184,68 @@ def token_create(email: str, database: str | None) -> None:
     rt = _runtime(database)
     try:
         with rt.unit_of_work() as (session, env):
-            tok = create_token(session, env, CLI_ACTOR, email)
+            tok = create_token(session, env, CLI_ACTOR, email, name, expires_in_days,
+                               default_days=rt.config.web.api_token_days)
     except ServiceError as exc:
         raise _fail(exc) from None
     except (OperationalError, ProgrammingError):
-        url = rt.engine.url.render_as_string(hide_password=True)
-        demo_url = "sqlite:///" + str(Path.cwd() / "instance" / "demo.db")
-        raise click.ClickException(
-            f"no pathway database at {url}: run `pathway db upgrade` to create it, "
-            f"or, for the demo's, add --database {demo_url}"
-        ) from None
+        raise _no_database(rt) from None
     finally:
         rt.engine.dispose()
     click.echo(tok)
+
+
+@token.command("list")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+def token_list(database: str | None) -> None:
+    """List API tokens: id, state, name, account, prefix, created, expires, last used (never the secret)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from pathway.services.users import list_tokens, token_state
+
+    def day(value) -> str:  # type: ignore[no-untyped-def]
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+
+    rt = _runtime(database)
+    try:
+        with rt.unit_of_work() as (session, env):
+            rows = [(t.id, token_state(t, env.now), t.name, t.user.email, t.prefix, day(t.created_at),
+                     day(t.expires_at), day(t.last_used_at)) for t in list_tokens(session, CLI_ACTOR)]
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    except (OperationalError, ProgrammingError):
+        raise _no_database(rt) from None
+    finally:
+        rt.engine.dispose()
+    if not rows:
+        click.echo("no API tokens", err=True)
+        return
+    click.echo("\t".join(("id", "state", "name", "account", "prefix", "created", "expires", "last_used")))
+    for row in rows:
+        click.echo("\t".join(str(v) for v in row))
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+def token_revoke(token_id: str, database: str | None) -> None:
+    """Revoke an API token now (its id from `pathway token list`): its next request answers 401."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from pathway.services.users import revoke_token
+
+    rt = _runtime(database)
+    try:
+        with rt.unit_of_work() as (session, env):
+            row = revoke_token(session, env, CLI_ACTOR, token_id)
+            label = f"{row.id} ({row.name}, {row.user.email})"
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    except (OperationalError, ProgrammingError):
+        raise _no_database(rt) from None
+    finally:
+        rt.engine.dispose()
+    click.echo(f"token {label} is revoked", err=True)
 
 
 @main.group()

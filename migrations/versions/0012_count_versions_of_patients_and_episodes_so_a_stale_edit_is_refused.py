@@ -4,7 +4,7 @@ Every change to a patient or an episode (its holds and appointments included) ra
 ``version``; a change sent with an older version, or a stale ``If-Match``, answers 409.
 
 Revision ID: 0012_versions
-Revises: 0007_session_generation
+Revises: 0011_api_tokens
 Create Date: 2026-12-06 20:10:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0012_versions'
-down_revision: str | Sequence[str] | None = '0007_session_generation'
+down_revision: str | Sequence[str] | None = '0011_api_tokens'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

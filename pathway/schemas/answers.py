@@ -226,6 +226,15 @@ class Episode(AnswerModel):
     ended_at_local: LocalTwin | None
     duration_minutes: int
     facility: str
+    facility_address: str = Field(description="the facility's address line for the day-before text")
+    arrival_at: Instant = Field(description="when the patient is asked to arrive: the episode's own time, or the "
+                                            "pathway's default lead before the procedure")
+    arrival_at_local: LocalTwin
+    arrival_default: bool = Field(description="true when arrival_at is the pathway's default lead "
+                                              "(`[procedure_day] arrival_minutes_before`), not set on the episode")
+    place_in_text: str = Field(description="the place the day-before text names: the facility's name and address "
+                                           "line, without a part that would tell what the visit is for (unless the "
+                                           "patient chose detailed texts); empty when the text names none")
     proceduralist: str
     levels: str
     mri_reviewed_on: Day | None

@@ -26,6 +26,7 @@ from pathway.services.patients import PatientUpdate
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
+from pathway.timeline.arrival import effective_arrival, place_words
 from pathway.timeline.holds import HoldAtRisk
 from pathway.timeline.texts import segments
 
@@ -136,6 +137,17 @@ def _by_time(milestones: Iterable[models.Milestone]) -> list[models.Milestone]:
     return sorted(milestones, key=lambda m: (m.due_at or m.window_start or m.window_end or far, m.id))
 
 
+def _arrival(e: models.Episode, tz: ZoneInfo, definition: PathwayDefinition | None) -> dict[str, Any]:
+    """The day-before text's arrival and place, as the text says them."""
+    lead = definition.arrival_before if definition is not None else PathwayDefinition.arrival_before
+    words = definition.revealing_words if definition is not None else ()
+    return dict(
+        **_times(tz, arrival_at=effective_arrival(e.procedure_at, e.arrival_at, lead)),
+        arrival_default=e.arrival_at is None, facility_address=e.facility_address,
+        place_in_text=place_words(e.facility, e.facility_address, words, detailed=e.patient.detailed_texts),
+    )
+
+
 def _episode_fields(
     e: models.Episode, messages: Sequence[models.Message], decision: Decision,
     definition: PathwayDefinition | None,
@@ -145,6 +157,7 @@ def _episode_fields(
         id=e.id, patient_id=e.patient_id, status=e.status, timezone=e.patient.timezone,
         **_times(tz, procedure_at=e.procedure_at, ended_at=e.ended_at),
         duration_minutes=e.duration_minutes, facility=e.facility, proceduralist=e.proceduralist, levels=e.levels,
+        **_arrival(e, tz, definition),
         mri_reviewed_on=e.mri_reviewed_on, tried_pt=e.tried_pt, tried_medication=e.tried_medication,
         tried_injections=e.tried_injections, escort_arranged=e.escort_arranged, cancelled_at=_utc(e.cancelled_at),
         cancel_reason=e.cancel_reason, created_at=_utc(e.created_at), plan_revision=e.plan_revision,

@@ -166,6 +166,11 @@ def audit(
     )
 
 
+# Ids are the database's INTEGER (4 bytes on PostgreSQL): a larger number names no record, and
+# binding it would fail in the database (PostgreSQL: "integer out of range"), so it is a 404 here.
+MAX_ID = 2**31 - 1
+
+
 def record_denied(
     session: Session, env: Env, actor: Actor, *, method: str, route: str, args: Mapping[str, Any], reason: str,
 ) -> None:
@@ -174,7 +179,7 @@ def record_denied(
     existing patient, so the patient's audit trail shows who tried to reach it."""
     ids = {k: v for k, v in args.items() if isinstance(v, int) and not isinstance(v, bool)}
     patient_id = ids.get("patient_id")
-    if patient_id is not None and not (0 < patient_id < 2**31 and session.get(Patient, patient_id) is not None):
+    if patient_id is not None and not (0 < patient_id <= MAX_ID and session.get(Patient, patient_id) is not None):
         patient_id = None
     audit(session, env, actor, "access.denied", "route", None, patient_id=patient_id,
           detail={"method": method, "route": route, "ids": ids, "reason": reason})
@@ -183,8 +188,10 @@ def record_denied(
 def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool = False) -> Any:
     try:
         key = int(id_)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NotFound(what) from None
+    if not 1 <= key <= MAX_ID:
+        raise NotFound(what)
     stmt: Any = select(model).where(model.id == key)  # type: ignore[attr-defined]
     if lock:
         stmt = stmt.with_for_update()

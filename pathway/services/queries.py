@@ -24,6 +24,7 @@ from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, 
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
+from pathway.timeline.arrival import effective_arrival, place_words
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 
@@ -67,6 +68,9 @@ class EpisodeRecord:
     timeline: list[TimelineStep] = field(default_factory=list)
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
+    # The day-before text's arrival (the episode's own or the default lead) and the place it names.
+    arrival_at: datetime | None = None
+    place_in_text: str = ""
 
     @property
     def open(self) -> bool:
@@ -190,7 +194,12 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     decision = decide(env, episode)
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
-                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision)
+                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
+                         arrival_at=effective_arrival(episode.procedure_at, episode.arrival_at,
+                                                      env.rules.definition.arrival_before),
+                         place_in_text=place_words(episode.facility, episode.facility_address,
+                                                   env.rules.definition.revealing_words,
+                                                   detailed=patient.detailed_texts))
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
@@ -295,7 +304,9 @@ def episode_snapshot(e: Episode) -> dict[str, str]:
     tz = ZoneInfo(e.patient.timezone)
     snap = {
         "Status": e.status, "Procedure": _when(e.procedure_at, tz), "Procedure ended": _when(e.ended_at, tz),
-        "Facility": e.facility or "-", "Proceduralist": e.proceduralist or "-", "Levels": e.levels or "-",
+        "Facility": e.facility or "-", "Facility address": e.facility_address or "-",
+        "Arrival": _when(e.arrival_at, tz) if e.arrival_at else "the usual time",
+        "Proceduralist": e.proceduralist or "-", "Levels": e.levels or "-",
         "MRI reviewed on": e.mri_reviewed_on.isoformat() if e.mri_reviewed_on else "not set",
         "Tried physical therapy": _yes(e.tried_pt), "Tried medication": _yes(e.tried_medication),
         "Tried injections": _yes(e.tried_injections), "Escort arranged": _yes(e.escort_arranged),

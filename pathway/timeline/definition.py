@@ -124,6 +124,14 @@ class PathwayDefinition:
     # Free-text replies from the procedure up to this many days after it are read by a person with
     # priority (`[timing] read_replies_days_after`; clinical reference, "Hearing the patient").
     read_replies_days_after: int = 14
+    # The day-before text's arrival time when the episode sets none: this long before the
+    # procedure (`[procedure_day] arrival_minutes_before`), and the earliest an episode's own
+    # arrival may be (`arrival_max_minutes_before`).
+    arrival_before: timedelta = timedelta(minutes=60)
+    arrival_max_before: timedelta = timedelta(minutes=240)
+    # Words that tell whoever reads the patient's phone what the visit is for; a place named in a
+    # default (not detailed) text must not carry them (`[procedure_day] revealing_words`).
+    revealing_words: tuple[str, ...] = ()
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -307,12 +315,32 @@ def _inr(doc: Mapping[str, Any]) -> tuple[float, str, int]:
     day an INR may be drawn and still count."""
     where = "[procedure_day]"
     day = f.table(doc, "file", "procedure_day")
-    f.check_fields(day, where, frozenset({"inr_max", "inr_source", "inr_window_days"}), frozenset())
+    f.check_fields(day, where, frozenset({"inr_max", "inr_source", "inr_window_days"}),
+                   _ARRIVAL_FIELDS)
     value = day["inr_max"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise f.FieldError(where, "inr_max", f"must be a positive number, got {value!r}")
     window = f.required_count(day, where, "inr_window_days")
     return float(value), f.text(day, where, "inr_source"), window
+
+
+_ARRIVAL_FIELDS = frozenset({"arrival_minutes_before", "arrival_max_minutes_before", "revealing_words"})
+
+
+def _arrival(doc: Mapping[str, Any]) -> tuple[timedelta, timedelta, tuple[str, ...]]:
+    """The default arrival lead, the longest one an episode may set, and the words a place in a
+    default text must not carry."""
+    where = "[procedure_day]"
+    day = f.table(doc, "file", "procedure_day")
+    before = f.required_count(day, where, "arrival_minutes_before") if "arrival_minutes_before" in day else 60
+    most = (f.required_count(day, where, "arrival_max_minutes_before")
+            if "arrival_max_minutes_before" in day else 240)
+    if most < before:
+        raise f.FieldError(where, "arrival_max_minutes_before", "must not be less than arrival_minutes_before")
+    words = day.get("revealing_words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise f.FieldError(where, "revealing_words", "must be a list of words")
+    return timedelta(minutes=before), timedelta(minutes=most), tuple(w.strip().casefold() for w in words)
 
 
 def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
@@ -361,6 +389,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
     milestones = _milestones(doc)
     inr_max, inr_source, inr_window_days = _inr(doc)
     hold_high_days, hold_urgent_days = _worklist(timing)
+    arrival_before, arrival_max_before, revealing_words = _arrival(doc)
     return PathwayDefinition(
         name=f.text(meta, "[pathway]", "name"),
         version=f.text(meta, "[pathway]", "version"),
@@ -386,6 +415,9 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         ),
         read_replies_days_after=(f.required_count(timing, "[timing]", "read_replies_days_after")
                                  if "read_replies_days_after" in timing else 14),
+        arrival_before=arrival_before,
+        arrival_max_before=arrival_max_before,
+        revealing_words=revealing_words,
     )
 
 

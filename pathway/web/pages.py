@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pathway.schemas.inputs import EPISODE_DETAILS, MIN_PASSWORD
+from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
@@ -94,7 +94,8 @@ def _same_text(typed: Any, shown: str) -> bool:
 # changed" rows use (services.queries.patient_snapshot / episode_snapshot).
 PATIENT_FIELDS_BY_LABEL = {"Given name": "given_name", "Family name": "family_name", "Mobile phone": "phone",
                   "Time zone": "timezone", "Language of texts": "language", "Detailed texts": "detailed_texts"}
-DETAIL_FIELDS_BY_LABEL = {"Facility": "facility", "Proceduralist": "proceduralist", "Levels": "levels",
+DETAIL_FIELDS_BY_LABEL = {"Facility": "facility", "Facility address": "facility_address",
+                          "Proceduralist": "proceduralist", "Levels": "levels",
                  "Tried physical therapy": "tried_pt", "Tried medication": "tried_medication",
                  "Tried injections": "tried_injections", "Escort arranged": "escort_arranged"}
 
@@ -324,8 +325,8 @@ def consent(patient_id: int) -> Any:
 
 # --- scheduling ----------------------------------------------------------------------------
 
-EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "proceduralist", "levels", "mri_reviewed_on",
-                  "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
+EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "facility_address", "arrival_at", "proceduralist",
+                  "levels", "mri_reviewed_on", "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
 
 
 def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -606,7 +607,7 @@ def reschedule(episode_id: int) -> Any:
 
 # --- editing an episode after saving (issue 10) --------------------------------------------
 
-DETAIL_TEXTS = ("facility", "proceduralist", "levels", "mri_reviewed_on")
+DETAIL_TEXTS = ("facility", "facility_address", "arrival_at", "proceduralist", "levels", "mri_reviewed_on")
 DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
 
 
@@ -836,7 +837,8 @@ def board() -> Any:
 
 def _page() -> int:
     raw = request.args.get("page") or "1"
-    return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
+    # ASCII digits only: "²" is a digit to str.isdigit but not to int(), and 5000 digits are too many.
+    return max(1, min(int(raw), 10_000)) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 @bp.route("/messages")
@@ -891,6 +893,59 @@ def user_active(user_id: int) -> Any:
     db().commit()
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("pages.users"))
+
+
+# --- API tokens (issue 13) ------------------------------------------------------------------
+
+
+def _tokens_page(errors: dict[str, str], values: dict[str, Any], created: dict[str, Any] | None = None,
+                 status: int = 200) -> Any:
+    listed = users.list_tokens(db(), actor())
+    now = env().now
+    rows = [(t, users.token_state(t, now)) for t in listed]
+    # The API serves the care team; an admin's token could reach nothing there.
+    accounts = [(u.email, f"{u.email} ({u.role})") for u in users.list_users(db(), actor())
+                if u.active and u.role in CARE_TEAM]
+    return render_template("admin/tokens.html", rows=rows, errors=errors, values=values, created=created,
+                           accounts=accounts, max_days=MAX_TOKEN_DAYS), status
+
+
+@bp.route("/admin/tokens", methods=["GET", "POST"], endpoint="tokens")
+@roles(Role.ADMIN)
+def tokens_page() -> Any:
+    """List, create and revoke API tokens. A new token's secret is shown on this answer only
+    (never flashed: the flash would travel in the session cookie)."""
+    default_days = runtime().config.web.api_token_days
+    values: dict[str, Any] = {"expires_in_days": str(default_days)}
+    if request.method == "GET":
+        return _tokens_page({}, values)
+    values = _form("email", "name", "expires_in_days")
+    try:
+        secret = users.create_token(db(), env(), actor(), values.get("email") or "", values.get("name") or "",
+                                    values.get("expires_in_days") or None, default_days=default_days)
+    except NotFound:
+        db().rollback()
+        return _tokens_page({"email": "pick an active account"}, values, status=422)
+    except ValidationError as exc:
+        db().rollback()
+        return _tokens_page(exc.errors, values, status=422)
+    db().commit()
+    log.info("api token created by user_id=%s", actor().user_id)
+    created = {"secret": secret, "name": (values.get("name") or "").strip(), "email": values.get("email")}
+    return _tokens_page({}, {"expires_in_days": str(default_days)}, created, status=201)
+
+
+@bp.post("/admin/tokens/<int:token_id>/revoke")
+@roles(Role.ADMIN)
+def token_revoke(token_id: int) -> Any:
+    try:
+        row = users.revoke_token(db(), env(), actor(), token_id)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.tokens"))
+    db().commit()
+    flash(f"Token {row.prefix}... ({row.name}) is revoked; requests with it now answer 401.", "success")
+    return redirect(url_for("pages.tokens"))
 
 
 # --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------

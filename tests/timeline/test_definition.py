@@ -82,6 +82,8 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
             return "true" if v else "false"
         if isinstance(v, (int, float)):
             return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(item) for item in v) + "]"
         return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     lines: list[str] = []

@@ -78,11 +78,13 @@ def get_episode(episode_id: int) -> Response:
            body=inputs.RescheduleIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview: the episode with `change`. With ?preview=1: the PlanDiff alone.",
            description="Send only the fields to change: `procedure_at` (with `confirm_holds_at_risk`), `facility`, "
-                       "`proceduralist`, `levels`, `mri_reviewed_on`, `tried_pt`, `tried_medication`, "
+                       "`facility_address`, `arrival_at` (null: the default arrival), `proceduralist`, `levels`, "
+                       "`mri_reviewed_on`, `tried_pt`, `tried_medication`, "
                        "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none. "
                        "All of them change in one transaction, audited once with the names of the fields that "
                        "changed. Candidacy items change `go` and `blockers`. A move that breaks signed holds "
-                       "answers 409 with `holds_at_risk` unless confirmed.",
+                       "answers 409 with `holds_at_risk` unless confirmed. The arrival, the address line and the "
+                       "facility re-word the day-before text; a moved procedure keeps an episode's own arrival lead.",
            conflict=("The episode is cancelled, or the move breaks signed holds: they are listed in "
                      "`holds_at_risk`; send `confirm_holds_at_risk: true` to apply it.", out.Conflict))
 def reschedule_episode(episode_id: int) -> Response:
