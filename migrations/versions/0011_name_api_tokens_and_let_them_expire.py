@@ -5,7 +5,7 @@ neither: they are named "(unnamed)" and expire 90 days after the upgrade (the de
 so no script stops at the upgrade and none is left valid for ever.
 
 Revision ID: 0011_api_tokens
-Revises: 0009_arrival
+Revises: 0010_thread
 Create Date: 2026-12-06 20:20:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import pathway.db
 
 revision: str = '0011_api_tokens'
-down_revision: str | Sequence[str] | None = '0009_arrival'
+down_revision: str | Sequence[str] | None = '0010_thread'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -137,6 +137,28 @@ Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(
 RequiredReason = Annotated[str, BeforeValidator(text_reader(500, required=True)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
 
+# The most characters a one-off text may hold before its SMS segments are counted (ten GSM-7
+# segments); the real limit is the definition's `[staff_text] max_segments`, checked by the service.
+SMS_TEXT_MAX = 1530
+
+
+def read_sms_text(raw: Any) -> str:
+    """The words of a text a person typed: trimmed, line breaks kept (as \\n), no other control characters."""
+    if _blank(raw):
+        raise fail("required: type the words to send")
+    if not isinstance(raw, str):
+        raise fail("must be text")
+    value = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise fail("contains a control character: retype the text without it")
+    if len(value) > SMS_TEXT_MAX:
+        raise fail(f"too long: at most {SMS_TEXT_MAX} characters, and fewer SMS segments (see the limit shown)")
+    return value
+
+
+SmsText = Annotated[str, BeforeValidator(read_sms_text), WithJsonSchema({"type": "string", "minLength": 1,
+                                                                          "maxLength": SMS_TEXT_MAX})]
+
 _TRUE = {"true", "1", "yes", "on", "y"}
 _FALSE = {"false", "0", "no", "off", "n"}
 

@@ -39,6 +39,7 @@ from pathway.schemas.fields import (
     RequiredReason,
     Result,
     ShortText,
+    SmsText,
     Text,
     Zone,
     choice_reader,
@@ -555,6 +556,16 @@ class ReplyLinkIn(InputModel):
 
 class ReplyDismissIn(InputModel):
     note: RequiredReason = Field(description="why the reply concerns no patient, and what was done (required)")
+
+
+class StaffTextIn(InputModel):
+    """A one-off text a person sends a patient in their own words."""
+
+    body: SmsText = Field(description="the words, as the patient will read them (required; at most the SMS "
+                                      "segments of `[staff_text] max_segments` in the pathway file, 3 as shipped). "
+                                      "No diagnosis, procedure or drug name unless the patient chose detailed texts")
+    urgent: Flag = Field(False, description="true: send at once, even in the patient's quiet hours (08:00-20:00 "
+                                            "their time); false: a text typed in quiet hours waits for them to end")
 
 
 class TaskResolveIn(InputModel):

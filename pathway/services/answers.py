@@ -20,6 +20,7 @@ from pathway.schemas.inputs import BoardQuery
 from pathway.services import board as board_service
 from pathway.services.base import Env
 from pathway.services.catalogue import assumes_normal_renal_function
+from pathway.services.conversation import StaffText, Thread, ThreadEntry
 from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
 from pathway.services.holds import UnsignedHold
 from pathway.services.patients import PatientUpdate
@@ -341,3 +342,42 @@ def task(t: models.Task) -> out.Task:
     return out.Task(id=t.id, kind=t.kind, patient_id=t.patient_id, episode_id=t.episode_id, reply_id=t.reply_id,
                     summary=t.summary, created_at=_utc(t.created_at), resolved_at=_utc(t.resolved_at),
                     resolution=t.resolution)
+
+
+# --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
+
+
+def staff_text(result: StaffText, definition: PathwayDefinition | None) -> out.StaffText:
+    m = result.message
+    assert m is not None, "a stored one-off text"
+    tz = ZoneInfo(result.episode.patient.timezone)
+    return out.StaffText(**dict(_message(m, tz, definition)), episode_id=result.episode.id, urgent=m.urgent,
+                         created_by_id=m.created_by_id, waits_for_quiet_hours=result.waits_for_quiet_hours)
+
+
+def _thread_item(e: ThreadEntry, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.ThreadItem:
+    blank: dict[str, Any] = dict(message_id=None, message_kind=None, label=None, status=None, urgent=False,
+                                 history=[], reply_id=None, classification=None, red_flag_groups=[],
+                                 open_task_id=None, task_id=None, by=e.by)
+    if e.message is not None:
+        m = e.message
+        blank |= dict(body=m.body, message_id=m.id, message_kind=m.kind, status=m.status, urgent=m.urgent,
+                      label=_label(definition, m.kind, message=True),
+                      history=[out.DeliveryEvent(at=_utc(ev.at), source=ev.source, from_status=ev.from_status,
+                                                 to_status=ev.to_status, reason=ev.reason or "",
+                                                 error_code=ev.error_code) for ev in m.events])
+    elif e.reply is not None:
+        r = e.reply
+        blank |= dict(body=r.body, reply_id=r.id, classification=r.classification,
+                      red_flag_groups=list(e.red_flag_groups), open_task_id=e.open_task_id)
+    else:
+        assert e.task is not None
+        t = e.task
+        blank |= dict(body=t.resolution or "", reply_id=t.reply_id, task_id=t.id, label=t.kind)
+    return out.ThreadItem(type=e.type, **_times(tz, at=e.at), **blank)
+
+
+def thread(t: Thread, definition: PathwayDefinition | None) -> out.Thread:
+    tz = ZoneInfo(t.patient.timezone)
+    return out.Thread(episode_id=t.episode.id, patient_id=t.patient.id, timezone=t.patient.timezone,
+                      items=[_thread_item(e, tz, definition) for e in t.entries])

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
+from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
@@ -71,6 +72,9 @@ class EpisodeRecord:
     # The day-before text's arrival (the episode's own or the default lead) and the place it names.
     arrival_at: datetime | None = None
     place_in_text: str = ""
+    thread: list[ThreadEntry] = field(default_factory=list)  # the conversation (conversation.entries)
+    text_refusal: str | None = None  # why a one-off text cannot be sent now, if it cannot
+    text_limit: str = ""  # the longest one-off text, in words
 
     @property
     def open(self) -> bool:
@@ -199,7 +203,9 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                                                       env.rules.definition.arrival_before),
                          place_in_text=place_words(episode.facility, episode.facility_address,
                                                    env.rules.definition.revealing_words,
-                                                   detailed=patient.detailed_texts))
+                                                   detailed=patient.detailed_texts),
+                         thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
+                         text_limit=limit_words(env.rules.definition.staff_text_max_segments))
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:

@@ -40,8 +40,13 @@ DEFAULT_DEFINITION = DATA_DIR / "mild_pathway.toml"
 
 # The kinds come from pathway.timeline.vocabulary; the data file must use exactly these.
 MILESTONE_KINDS: tuple[MilestoneKind, ...] = tuple(MilestoneKind)
-# The kinds of text with a send rule in the data file (all but the straight replies).
-MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k is not MessageKind.REPLY)
+# The kinds of text with a send rule in the data file (all but the straight replies and the
+# one-off texts a person types).
+OFF_PLAN_KINDS: tuple[MessageKind, ...] = (MessageKind.REPLY, MessageKind.STAFF)
+MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k not in OFF_PLAN_KINDS)
+# What staff call the texts that have no send rule (and so no label in the data file).
+OFF_PLAN_LABELS: Mapping[str, str] = MappingProxyType({MessageKind.REPLY: "answer to the patient's text",
+                                                       MessageKind.STAFF: "one-off text from staff"})
 # Answers sent straight back to a patient's text (HELP, a red-flag symptom); no send rule.
 REPLY_KINDS: tuple[ReplyText, ...] = tuple(ReplyText)
 # Every kind of text that has a template (and a segment budget).
@@ -132,6 +137,10 @@ class PathwayDefinition:
     # Words that tell whoever reads the patient's phone what the visit is for; a place named in a
     # default (not detailed) text must not carry them (`[procedure_day] revealing_words`).
     revealing_words: tuple[str, ...] = ()
+    # The longest one-off text a person may type, in SMS segments (`[staff_text] max_segments`).
+    staff_text_max_segments: int = 3
+    # Words a one-off text is warned about for a patient without detailed texts (`[staff_text]`).
+    staff_text_identifying_words: tuple[str, ...] = ()
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -170,6 +179,8 @@ class PathwayDefinition:
         return self.milestone(kind).label
 
     def message_label(self, kind: str) -> str:
+        if kind in OFF_PLAN_LABELS:
+            return OFF_PLAN_LABELS[kind]
         return self.rule(kind).label
 
 
@@ -352,6 +363,32 @@ def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
     return high, urgent
 
 
+def _staff_text(doc: Mapping[str, Any]) -> int:
+    """The longest one-off text a person may type, in segments (3 when the file says nothing)."""
+    if "staff_text" not in doc:
+        return 3
+    where = "[staff_text]"
+    row = f.table(doc, "file", "staff_text")
+    f.check_fields(row, where, frozenset({"max_segments", "source"}),
+                   frozenset({"identifying_words", "identifying_words_source"}))
+    value = f.required_count(row, where, "max_segments")
+    if not 1 <= value <= 10:
+        raise f.FieldError(where, "max_segments", "must be between 1 and 10 segments")
+    f.text(row, where, "source")
+    return value
+
+
+def _identifying_words(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """`[staff_text] identifying_words`: non-empty strings, with their source when given."""
+    row = doc.get("staff_text", {})
+    words = row.get("identifying_words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise f.FieldError("[staff_text]", "identifying_words", "must be a list of words or phrases")
+    if words:
+        f.text(row, "[staff_text]", "identifying_words_source")
+    return tuple(w.strip() for w in words)
+
+
 def _required_time(row: Mapping[str, Any], where: str, field: str) -> time:
     value = f.wall_time(row, where, field)
     if value is None:
@@ -365,7 +402,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         doc,
         "file",
         frozenset({"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}),
-        frozenset(),
+        frozenset({"staff_text"}),
     )
     meta = f.table(doc, "file", "pathway")
     f.check_fields(
@@ -418,6 +455,8 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         arrival_before=arrival_before,
         arrival_max_before=arrival_max_before,
         revealing_words=revealing_words,
+        staff_text_max_segments=_staff_text(doc),
+        staff_text_identifying_words=_identifying_words(doc),
     )
 
 

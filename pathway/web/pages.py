@@ -12,6 +12,8 @@ is in ``create_app`` (``web.ui``, ``web.filters``).
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,10 +24,10 @@ from flask_login import current_user
 from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
+from pathway.services import conversation, queries, replies, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import patients as pt
-from pathway.services import queries, replies, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, StaleVersion, ValidationError, given_version
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
@@ -145,8 +147,9 @@ def _worklist_link(item: WorklistItem) -> str:
         "hold_unresolved": f"hold-{item.subject_id}",
         "follow_up_unbooked": "book-follow_up",
         "milestone_overdue": f"milestone-{item.subject_id}",
-        "red_flag": "replies",
-        "task": "replies" if item.reply_id else "",
+        # The reply itself, in the conversation with the patient.
+        "red_flag": f"reply-{item.reply_id}" if item.reply_id else "conversation",
+        "task": f"reply-{item.reply_id}" if item.reply_id else "",
         "text_failed": f"message-{item.subject_id}",
         "text_unknown": f"message-{item.subject_id}",
     }.get(item.kind, "")
@@ -157,6 +160,28 @@ def _worklist_link(item: WorklistItem) -> str:
 def task_needs_note(kind: str) -> bool:
     """Tasks a person closes only with a note of what was done (red flags...)."""
     return kind in NOTE_REQUIRED
+
+
+# What a reply was read as, and the title of a note that closed a reply's task, for a person.
+REPLY_WORDS = {"stop": "STOP: opted out", "start": "START: opted back in", "help": "HELP: answered",
+               "stop_request": "Asked to stop texts", "text": "Reply to read"}
+NOTE_TITLES = {"red_flag": "Red flag resolved", "reply": "Reply handled", "stop_request": "Request to stop handled",
+               "unmatched_reply": "Reply matched to this patient", "opted_out": "Opt-out followed up"}
+
+
+@bp.app_template_global()
+def red_flag_words(groups: tuple[str, ...]) -> str:
+    return replies.group_words(groups) or "possible symptom"
+
+
+@bp.app_template_global()
+def reply_words(classification: str) -> str:
+    return REPLY_WORDS.get(classification, classification.replace("_", " ").capitalize())
+
+
+@bp.app_template_global()
+def note_title(kind: str) -> str:
+    return NOTE_TITLES.get(kind, kind.replace("_", " ").capitalize() + " done")
 
 
 def _refused(what: str, exc: ValidationError) -> None:
@@ -212,7 +237,7 @@ def link_reply(reply_id: int) -> Any:
     db().commit()
     flash("Reply linked to the patient: it is now on the worklist as theirs.", "success")
     if linked.episode_id is not None:
-        return redirect(url_for("pages.episode", episode_id=linked.episode_id, _anchor="replies"))
+        return redirect(url_for("pages.episode", episode_id=linked.episode_id, _anchor=f"reply-{linked.id}"))
     return redirect(url_for("pages.patient", patient_id=linked.patient_id))
 
 
@@ -413,8 +438,69 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
                            catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
+                           red_flag_outcomes=RED_FLAG_OUTCOMES, **_quiet_words(),
                            conflict=_conflict(record.episode, dict(values or {}).get("details"), DETAIL_FIELDS_BY_LABEL)
                            if conflict else None), (409 if conflict else status)
+
+
+def _quiet_words() -> dict[str, str]:
+    quiet = env().rules.quiet
+    return {"quiet_start": f"{quiet.start:%H:%M}", "quiet_end": f"{quiet.end:%H:%M}"}
+
+
+_FORM_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+@bp.post("/episodes/<int:episode_id>/messages")
+@roles(*CARE_TEAM)
+def send_text(episode_id: int) -> Any:
+    """A one-off text: always shown first (the words as the phone shows them, length, segments,
+    when it goes), then sent when confirmed. The preview carries a one-time key, so the same
+    confirmation sent twice (a double click, a reload) queues one text."""
+    values = _form("body", "urgent")
+    body = str(values.get("body") or "")
+    data: dict[str, Any] = {"body": body, "urgent": values.get("urgent") == "yes"}
+    confirm = request.form.get("confirm") == "yes"
+    raw_key = request.form.get("key") or ""
+    key = raw_key if _FORM_KEY.fullmatch(raw_key) else None
+    try:
+        result = conversation.send_staff_text(db(), env(), actor(), episode_id, data, preview=not confirm, key=key)
+    except ValidationError as exc:
+        db().rollback()
+        if "body" in exc.errors and body.strip():  # too long: show the count beside the words
+            return _text_preview(episode_id, data, None, exc.errors["body"], 422)
+        return _episode_page(episode_id, errors={"text": exc.errors}, values={"text": values}, status=422)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.episode", episode_id=episode_id, _anchor="conversation"))
+    db().commit()
+    if not confirm:
+        return _text_preview(episode_id, data, result, "", 200)
+    assert result.message is not None
+    log.info("one-off text queued message_id=%s episode_id=%s urgent=%s", result.message.id, episode_id,
+             result.urgent)
+    p = result.episode.patient
+    if result.waits_for_quiet_hours:
+        at = filters.zone_time(result.send_at, p.timezone)
+        flash(f"Text queued. It is the patient's quiet hours: it goes at {at}, their time.", "success")
+    else:
+        flash("Text queued: it goes now. Its delivery shows in the conversation.", "success")
+    return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"thread-message-{result.message.id}"))
+
+
+def _text_preview(episode_id: int, data: Mapping[str, Any], result: conversation.StaffText | None, error: str,
+                  status: int) -> Any:
+    try:
+        episode = queries.load_episode(db(), actor(), episode_id)
+    except NotFound:
+        abort(404)
+    body = str(data.get("body") or "").replace("\r\n", "\n").strip()
+    return render_template("episodes/text_preview.html", e=episode, p=episode.patient, body=body,
+                           urgent=bool(data.get("urgent")), result=result, error=error, info=segment_info(body),
+                           limit=conversation.limit_words(env().rules.definition.staff_text_max_segments),
+                           key=uuid.uuid4().hex, now=env().now,
+                           quiet_now=not env().rules.quiet.allowed(env().now, ZoneInfo(episode.patient.timezone)),
+                           **_quiet_words()), status
 
 
 @bp.route("/episodes/<int:episode_id>")

@@ -145,6 +145,10 @@ ROUTES = [
           body=lambda api: {"note": "wrong number"}),
     Route("resolve task", "POST", "/tasks/{id}/resolve", 200, setup=_red_flag_task,
           body=lambda api: {"resolution": "called, advised to come in"}),
+    # Acting on replies (issue 11): the conversation and a one-off text.
+    Route("thread", "GET", "/episodes/{id}/thread", 200, setup=_episode),
+    Route("one-off text", "POST", "/episodes/{id}/messages", 201, setup=_episode,
+          body=lambda api: {"body": "Please call the clinic when you can.", "urgent": False}),
 ]
 
 

@@ -455,7 +455,7 @@ def test_the_printable_hold_plan_fits_one_page_in_each_language(seeded: Any) -> 
             page.wait_for_url(server.url + "/")
 
             page.goto(f"{server.url}/episodes/{ids['en']}")
-            page.get_by_role("heading", name="Texts to the patient").wait_for()
+            page.get_by_role("heading", name="Every text, planned and sent").wait_for()
             assert page.get_by_text("Take the last dose of your blood thinner on").first.is_visible()
             page.locator("#texts").screenshot(path=str(SHOTS / "texts-episode-texts.png"))
             with page.expect_popup() as popup:
