@@ -84,8 +84,9 @@ def test_a_cancellation_sent_after_someone_else_changed_the_episode_is_refused_w
     mine = _hidden(ana.text(f"/episodes/{e.id}"), cancel)
     details = f"/episodes/{e.id}/details"
     his = _hidden(ben.text(f"/episodes/{e.id}"), details)
+    # (A new facility changes the day-before text: the form is confirmed, as after its preview.)
     r = ben.post(details, {"facility": "Northside Spine Center", "proceduralist": e.proceduralist,
-                           "levels": e.levels, **his})
+                           "levels": e.levels, "confirm": "yes", **his})
     assert r.status_code == 302
     r = ana.post(cancel, {"reason": "patient asked", "confirm": "yes", **mine})
     assert r.status_code == 409
@@ -158,7 +159,7 @@ def test_a_stale_details_form_keeps_what_was_typed_and_takes_the_others_change_e
     mine = _hidden(ana.text(f"/episodes/{e.id}"), details)
     his = _hidden(ben.text(f"/episodes/{e.id}"), details)
     assert ben.post(details, {"facility": "Northside Spine Center", "proceduralist": "Dr. Lee", "levels": e.levels,
-                              "escort_arranged": "yes", **his}).status_code == 302
+                              "escort_arranged": "yes", "confirm": "yes", **his}).status_code == 302
     r = ana.post(details, {"facility": "Riverside Surgery Center", "proceduralist": "Dr. Park", "levels": e.levels,
                            **mine})
     assert r.status_code == 409

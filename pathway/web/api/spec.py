@@ -225,7 +225,10 @@ def document() -> dict[str, Any]:
                 "`Authorization: Bearer <token>` (`pathway token create --email ...`). Coordinators and "
                 "clinicians see and change patients; admins manage users only and get 403 here. "
                 "Every instant is ISO 8601 with an offset (UTC); timeline instants also come as "
-                "`<name>_local` with the patient's own offset. Fields may be added, never renamed."
+                "`<name>_local` with the patient's own offset. Fields may be added, never renamed. "
+                "Patients and episodes carry a `version` (and an `ETag`): send it back as `version` or "
+                "`If-Match` with a change, which answers 409 `Stale` and changes nothing if someone else "
+                "changed the record meanwhile."
             ),
         },
         "servers": [{"url": "/api/v1"}],
