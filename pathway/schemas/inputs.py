@@ -67,6 +67,18 @@ StopDays = Annotated[int | None, BeforeValidator(count_reader(0, MAX_STOP_DAYS))
 CrCl = Annotated[int | None, BeforeValidator(count_reader(1, 250)), count_schema(1, 250)]
 IntervalHours = Annotated[int | None, BeforeValidator(count_reader(0, MAX_INTERVAL_HOURS)),
                           count_schema(0, MAX_INTERVAL_HOURS)]
+# Optimistic concurrency: the ``version`` of the record a change was made from (every patient and
+# episode answer carries it, and its ETag). Absent: no check. Older than the stored one: 409.
+MAX_VERSION = 2**31 - 1
+Version = Annotated[int | None, BeforeValidator(count_reader(1, MAX_VERSION)), count_schema(1, MAX_VERSION)]
+
+
+def version_field(record: str) -> Any:
+    return Field(None, description=f"the {record}'s `version` this change was made from (as its last answer "
+                                   f"carried it, or send `If-Match` with its ETag): if the {record} has changed "
+                                   f"since, the answer is 409 and nothing changes; leave it out to skip the check")
+
+
 DurationMinutes = Annotated[int | None, BeforeValidator(count_reader(10, 480)), count_schema(10, 480)]
 Language = Annotated[str, BeforeValidator(choice_reader(LANGUAGES, default="en")), choice_schema(LANGUAGES)]
 ConsentMethod = Annotated[str | None, BeforeValidator(choice_reader(CONSENT_METHODS, default="verbal")),
@@ -184,6 +196,18 @@ class HoldIn(HoldPlan):
         return drug
 
 
+class VersionIn(InputModel):
+    """The ``version`` alone, read before the rest of a body (a stale one is a 409 whatever else is wrong)."""
+
+    version: Version = version_field("record")
+
+
+class HoldAddIn(HoldIn):
+    """The body of ``POST /episodes/<id>/holds``: a hold as in scheduling, and the episode's version."""
+
+    version: Version = version_field("episode")
+
+
 def _hold_list(raw: Any) -> Any:
     if raw is None or raw == "":
         return []
@@ -250,6 +274,7 @@ class RescheduleIn(EpisodeDetails):
     confirm_holds_at_risk: Flag = Field(
         False, description="true: apply a move that breaks signed holds (each goes back to `requested` and must be "
                            "answered and signed again); without it such a move answers 409 with `holds_at_risk`")
+    version: Version = version_field("episode")
     _sent: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="wrap")
@@ -281,6 +306,7 @@ CHANGEABLE = frozenset({"procedure_at", *EPISODE_DETAILS})
 
 class ProcedureEndIn(InputModel):
     ended_at: LocalInstant
+    version: Version = version_field("episode")
 
     @field_validator("ended_at")
     @classmethod
@@ -295,14 +321,17 @@ class AppointmentIn(InputModel):
     appointment_at: LocalInstant
     confirm_outside_window: Flag = Field(
         False, description="a follow-up visit outside its day 7-10 window is booked only with this set to true")
+    version: Version = version_field("episode")
 
 
 class CancelIn(InputModel):
     reason: RequiredReason = Field(description="why the procedure is cancelled (required; kept with the episode)")
+    version: Version = version_field("episode")
 
 
 class MilestoneCompleteIn(InputModel):
     result: Result = None
+    version: Version = version_field("episode")
 
 
 class ClearanceIn(HoldPlan):
@@ -313,6 +342,7 @@ class ClearanceIn(HoldPlan):
     status: ClearanceAnswer
     by: OptionalName = Field("", description="the prescriber who answered (required for approved and declined)")
     note: Note = ""
+    version: Version = version_field("episode")
 
     @field_validator("by")
     @classmethod
@@ -325,6 +355,7 @@ class ClearanceIn(HoldPlan):
 class InrIn(InputModel):
     value: Inr
     measured_at: OptionalLocalInstant = None
+    version: Version = version_field("episode")
 
     @field_validator("measured_at")
     @classmethod
@@ -457,6 +488,7 @@ class PatientUpdateIn(InputModel):
         False, description="true: apply a new `timezone` that changes a signed hold's last-dose day (each such "
                            "hold goes back to `requested` and must be answered and signed again); without it "
                            "such an edit answers 409 with `holds_at_risk`")
+    version: Version = version_field("patient")
 
     @field_validator("consent_method", mode="wrap")
     @classmethod
@@ -468,8 +500,9 @@ class PatientUpdateIn(InputModel):
 
     @model_validator(mode="after")
     def _something(self) -> PatientUpdateIn:
-        if not self.model_fields_set:
-            raise fail(f"send at least one of {', '.join(type(self).model_fields)}")
+        if not self.model_fields_set - {"version"}:
+            fields = (f for f in type(self).model_fields if f != "version")
+            raise fail(f"send at least one of {', '.join(fields)}")
         return self
 
 
@@ -487,6 +520,7 @@ class HoldLabelIn(InputModel):
     patient_label: PatientLabel = Field(description="what the patient calls this medicine (\"Plavix\", \"the small "
                                                     "white pill\"), at most 40 characters; an empty string "
                                                     "removes it (texts then use the plain term)")
+    version: Version = version_field("episode")
 
 
 class HoldRemoveQuery(InputModel):
@@ -497,6 +531,7 @@ class HoldRemoveQuery(InputModel):
         False, description="1: remove a hold whose last dose has come (the patient may have stopped the medicine; "
                            "its restart text is cancelled and a call about restarting goes on the worklist); "
                            "without it such a removal answers 409")
+    version: Version = version_field("episode")
 
 
 # --- replies from unknown and shared numbers, and resolving tasks (issue 11) ----------------

@@ -24,6 +24,7 @@ from pathway.schemas.inputs import (
     CancelIn,
     ClearanceIn,
     EpisodeIn,
+    HoldAddIn,
     HoldIn,
     HoldLabelIn,
     InrIn,
@@ -33,7 +34,17 @@ from pathway.schemas.inputs import (
 )
 from pathway.schemas.vocab import APPOINTMENT_KINDS
 from pathway.services import tasks
-from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationError, audit, get_or_404, read_input
+from pathway.services.base import (
+    Actor,
+    Conflict,
+    Env,
+    Forbidden,
+    ValidationError,
+    audit,
+    check_version,
+    get_or_404,
+    read_input,
+)
 from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
@@ -263,6 +274,7 @@ def reschedule(
     """
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=not preview)
+    check_version(episode, data, "episode")
     _require_open(episode)
     given = read_input(RescheduleIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
     moving = given.procedure_at is not None
@@ -393,6 +405,7 @@ def record_procedure_end(
 ) -> Episode:
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     ended = read_input(ProcedureEndIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone))).ended_at
     if ended <= episode.procedure_at:
@@ -416,6 +429,7 @@ def book_appointment(
     if kind not in APPOINTMENT_KINDS:
         raise ValidationError({"kind": f"must be one of {', '.join(APPOINTMENT_KINDS)}"})
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     given = read_input(AppointmentIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
     at = given.appointment_at
@@ -494,6 +508,7 @@ def complete_milestone(
         raise Forbidden("a hold's clearance is completed only by recording the prescriber's answer and "
                         "signing the hold (the clearance route)")
     episode = load_episode(session, m.episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     result = read_input(MilestoneCompleteIn, data).result
     if m.status == "cancelled":
@@ -558,6 +573,7 @@ def cancel_episode(
     task, resolved with a note)."""
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     reason = read_input(CancelIn, data).reason
     notify = episode.ended_at is None and episode.procedure_at > env.now
@@ -608,6 +624,7 @@ def record_clearance(
         actor.require(Role.CLINICIAN)  # the prescriber's answer and the clinician's signature, together
     hold = load_hold(session, hold_id)
     episode = hold.episode
+    check_version(episode, data, "episode")
     _require_open(episode)
     given = read_input(ClearanceIn, data)
     status = given.status
@@ -656,6 +673,7 @@ def record_inr(
 ) -> MedicationHold:
     actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id)
+    check_version(hold.episode, data, "episode")
     _require_open(hold.episode)
     given = read_input(InrIn, data, Context(now=env.now, tz=ZoneInfo(hold.episode.patient.timezone)))
     hold.inr_value = given.value
@@ -695,7 +713,7 @@ def _same_drug(env: Env, hold: MedicationHold, drug_key: str | None, drug_name: 
 
 
 def add_hold(
-    session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | HoldIn,
+    session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | HoldAddIn,
     *, preview: bool = False,
 ) -> RescheduleResult:
     """Add a medicine to hold, before the procedure. The hold needs clearance like any other (a
@@ -704,8 +722,9 @@ def add_hold(
     ``preview`` the diff is computed and nothing is changed."""
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=not preview)
+    check_version(episode, data, "episode")
     _require_before_procedure(env, episode, "a hold can be added")
-    given = read_input(HoldIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone),
+    given = read_input(HoldAddIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone),
                                              catalogue=env.rules.catalogue))
     hold = _hold(env, actor, given)
     held = next((h for h in episode.holds if _same_drug(env, h, hold.drug_key, hold.drug_name)), None)
@@ -743,7 +762,7 @@ def add_hold(
 
 def remove_hold(
     session: Session, env: Env, actor: Actor, hold_id: Any, *, confirm_stopped: bool = False,
-    preview: bool = False,
+    preview: bool = False, version: int | None = None,
 ) -> RescheduleResult:
     """Remove a hold before the procedure: its pending texts and open steps are cancelled and the
     plan re-planned (other holds' texts may be re-worded). The hold is kept for the record,
@@ -757,6 +776,7 @@ def remove_hold(
     actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id, lock=not preview)
     episode = hold.episode
+    check_version(episode, version, "episode")
     _require_before_procedure(env, episode, "a hold can be removed")
     stopped = hold in stopped_holds(env, episode, session)
     at = episode.procedure_at
@@ -807,6 +827,7 @@ def label_hold(
     actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id, lock=not preview)
     episode = hold.episode
+    check_version(episode, data, "episode")
     _require_open(episode)
     label = read_input(HoldLabelIn, data).patient_label or None
     at = episode.procedure_at
@@ -907,9 +928,11 @@ def decide(env: Env, episode: Episode) -> Decision:
     return Decision(go, found, go_no_go(env, episode))
 
 
-def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool) -> Episode:
+def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool,
+               *, version: Any = None) -> Episode:
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, {"version": version}, "episode")
     episode.escort_arranged = arranged
     audit(session, env, actor, "episode.escort", "episode", episode.id, patient_id=episode.patient_id,
           detail={"arranged": arranged})

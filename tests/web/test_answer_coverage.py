@@ -120,6 +120,8 @@ def _scenario(api: Harness) -> Recorded:
     # Editing the patient re-plans the open episode's texts (preview, then applied).
     call("PATCH", f"/patients/{patient['id']}?preview=1", {"timezone": "America/Chicago", "language": "es"})
     call("PATCH", f"/patients/{patient['id']}", {"timezone": "America/Chicago", "language": "es"})
+    # A change made from the episode as first answered (version 1): its clearance changed it since (409 Stale).
+    call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked", "version": other["version"]})
     call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked"})
     # Replies from a number two patients share and from one that matches no patient (issue 11).
     spouse = call("POST", "/patients", api.patient_data(phone=patient["phone"])).json

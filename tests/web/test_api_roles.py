@@ -162,17 +162,21 @@ def test_role_matrix(api: Harness, route: Route, caller: str) -> None:
     role = None if caller == "anonymous" else caller
     record_id = route.setup(api) if route.setup else None
     body = route.body(api) if route.body else None
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     existing = api.call(route.method, route.url(record_id), role=role, json_body=body)
     assert existing.status == route.expected(caller, exists=True), existing
     if existing.status in (401, 403):
-        assert api.snapshot() == before, "a refused request stored something"
+        assert api.snapshot(exclude=("audit_events",)) == before, "a refused request stored something"
+        # ... but its own audit row (issue 13: denied attempts are audited).
+        refusals = ["access.denied"] if existing.status == 403 else []
+        assert [a[0] for a in api.audit_actions()[audited:]] == refusals
     if route.setup is None:
         return
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     missing = api.call(route.method, route.url(MISSING_ID), role=role, json_body=body)
     assert missing.status == route.expected(caller, exists=False), missing
-    assert api.snapshot() == before
+    assert api.snapshot(exclude=("audit_events",)) == before
+    assert all(a[0] == "access.denied" for a in api.audit_actions()[audited:])
     if existing.status in (401, 403):
         # The same refusal, word for word: a wrong role cannot probe which ids exist.
         assert (missing.status, missing.json) == (existing.status, existing.json)

@@ -80,7 +80,8 @@ def get_episode(episode_id: int) -> Response:
            description="Send only the fields to change: `procedure_at` (with `confirm_holds_at_risk`), `facility`, "
                        "`facility_address`, `arrival_at` (null: the default arrival), `proceduralist`, `levels`, "
                        "`mri_reviewed_on`, `tried_pt`, `tried_medication`, "
-                       "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none. "
+                       "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none "
+                       "(`version`, the episode's version the change was made from, may go with them). "
                        "All of them change in one transaction, audited once with the names of the fields that "
                        "changed. Candidacy items change `go` and `blockers`. A move that breaks signed holds "
                        "answers 409 with `holds_at_risk` unless confirmed. The arrival, the address line and the "
@@ -161,7 +162,7 @@ def complete_milestone(milestone_id: int) -> Response:
 
 @operation("/episodes/<int:episode_id>/holds", "POST",
            summary="Add a medicine to hold, before the procedure; it needs clearance like any other.", tag="holds",
-           body=inputs.HoldIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           body=inputs.HoldAddIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview (201): the episode with `change` (the new hold is the last of `holds`). "
                        "With ?preview=1 (200): the PlanDiff alone, nothing stored.", status=201, also=(200,),
            description="The body is a hold as in scheduling (brand names resolve; free text needs a clinician's "
@@ -191,7 +192,8 @@ def remove_hold(hold_id: int) -> Response:
     a = staff()
     q = query(inputs.HoldRemoveQuery)
     try:
-        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview)
+        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview,
+                                      version=q.version)
     except episodes.HoldStopped as refused:
         return answer(out.Error(message=str(refused)), 409)  # the refusal's audit row is kept
     return answer(answers.rescheduled(db(), env(), result))
@@ -253,7 +255,8 @@ def followups() -> Response:
                    "their texts.", tag="patients",
            body=inputs.PatientUpdateIn, query=inputs.PreviewQuery, answers=(out.PatientChanged, out.PatientChange),
            answer_text="Without preview: the patient with `change`. With ?preview=1: the PatientChange alone.",
-           description="Only the fields sent change (at least one; MRN, birth date and any other field are a 422). "
+           description="Only the fields sent change (at least one; MRN, birth date and any other field are a 422; "
+                       "`version`, the patient's version the change was made from, may go with them). "
                        "A new time zone moves texts not yet sent to the same local time in it; a new language or "
                        "detailed-texts choice re-words them; a new number clears the refused-number flag and gets "
                        "the enrolment text; `sms_consent: false` stops every text not yet sent. A new time zone "
