@@ -520,10 +520,25 @@ class Task(AnswerModel):
     resolution: str | None
 
 
+class Observation(AnswerModel):
+    """An observation of the episode: a pain score, a stopped medicine, walking minutes."""
+
+    id: Id
+    code: str = Field(description="nprs | stopped_medicine | walk_minutes")
+    value: float = Field(description="nprs 0-10; stopped_medicine 1 (yes) or 0 (no); walk_minutes")
+    unit: str
+    time_point: str | None = Field(description="baseline | 72h | visit | 6w | 3m | 6m | 12m | 24m, or null")
+    received_at: Instant
+    source: str = Field(description="sms (the patient's answer to a question text) | staff")
+    message_id: Id | None = Field(description="for an answer by text: the question text it answers")
+    reply_id: Id | None = Field(None, description="for an answer by text: the patient's reply")
+    hold_id: Id | None = Field(None, description="for stopped_medicine: the hold it is about")
+
+
 ANSWERS: tuple[type[AnswerModel], ...] = (
     Error, Conflict, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
-    TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task,
+    TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, Observation,
 )
 

@@ -317,3 +317,10 @@ def task(t: models.Task) -> out.Task:
     return out.Task(id=t.id, kind=t.kind, patient_id=t.patient_id, episode_id=t.episode_id, reply_id=t.reply_id,
                     summary=t.summary, created_at=_utc(t.created_at), resolved_at=_utc(t.resolved_at),
                     resolution=t.resolution)
+
+
+def observation(o: models.Observation) -> out.Observation:
+    value = float(o.value)
+    return out.Observation(id=o.id, code=o.code, value=int(value) if value.is_integer() else value, unit=o.unit,
+                           time_point=o.time_point, received_at=_utc(o.received_at), source=o.source,
+                           message_id=o.message_id, reply_id=o.reply_id, hold_id=o.hold_id)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
+from pathway.models import Episode, Message, MessageEvent, Milestone, Observation, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
@@ -65,6 +65,7 @@ class EpisodeRecord:
     timeline: list[TimelineStep] = field(default_factory=list)
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
+    observations: list[Observation] = field(default_factory=list)  # pain scores, stopped medicines...
 
     @property
     def open(self) -> bool:
@@ -175,9 +176,11 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     ))
     audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
     decision = decide(env, episode)
+    observations = list(session.scalars(select(Observation).where(Observation.episode_id == episode.id)
+                                        .order_by(Observation.received_at, Observation.id)))
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
-                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision)
+                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision, observations=observations)
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:

@@ -23,6 +23,8 @@ PRIORITY = {
     "restart_after_cancel": 3,  # cancelled after a stop: the patient must hear how to restart
     "restart_after_removal": 3,  # a hold removed after its last dose: the same call, about one medicine
     "restart_after_postpone": 3,  # postponed after a stop: the same call, and when to stop again
+    # A 72-hour pain score at or over the threshold, or far over the baseline: a same-day call.
+    "pain_high": 4,
     "stop_request": 10,
     "phone_invalid": 20,
     "opted_out": 25,
@@ -30,6 +32,7 @@ PRIORITY = {
     "text_undelivered": 30,
     "reconcile_unknown": 35,
     "reply": 40,
+    "answer_unread": 40,  # an answer that could not be read, even re-asked: a person reads it
 }
 
 

@@ -112,8 +112,12 @@ TASK_KINDS = {
     "reconcile_unknown": "text_unknown",
     "opted_out": "opted_out",
     "stop_request": "opted_out",
+    "pain_high": "pain_high",
+    "answer_unread": "answer_unread",
 }
 TASK_ACTIONS = {
+    "pain_high": "Call patient today",
+    "answer_unread": "Read the reply",
     "red_flag": "Call patient today",
     "text_failed": "Call patient",
     "text_unknown": "Check text",
@@ -219,6 +223,10 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
             title = "Text not delivered" if kind == "text_failed" else "Text may not have been sent"
         elif kind == "opted_out":
             subject, title = patient.id, "Patient asked to stop texts"
+        elif kind == "pain_high":
+            subject, title = task.id, "High pain after the procedure: call today"
+        elif kind == "answer_unread":
+            subject, title = task.id, "Answer to a question not understood: read it"
         else:
             subject, title = task.id, task.kind.replace("_", " ").capitalize()
         out.append(WorklistItem(

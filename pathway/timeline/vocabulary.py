@@ -28,10 +28,13 @@ __all__ = [
     "MessageStatus",
     "MilestoneKind",
     "MilestoneStatus",
+    "ObservationCode",
+    "ObservationSource",
     "ReplyClassification",
     "ReplyText",
     "Role",
     "TaskKind",
+    "TimePoint",
 ]
 
 
@@ -189,3 +192,31 @@ class TaskKind(StrEnum):
     RESTART_AFTER_REMOVAL = "restart_after_removal"  # a hold removed after its last dose: call about restarting
     RESTART_AFTER_POSTPONE = "restart_after_postpone"  # postponed after a stop: call about restarting
     UNMATCHED_REPLY = "unmatched_reply"  # a reply from an unknown or shared number: say whom it concerns
+    PAIN_HIGH = "pain_high"  # a pain score at or over the threshold, or well above the patient's baseline
+    ANSWER_UNREAD = "answer_unread"  # an answer to a question that could not be read, even once re-asked
+
+
+class ObservationCode(StrEnum):
+    """What an observation measures (its unit and bounds are in data/answers.toml)."""
+
+    NPRS = "nprs"  # pain, numeric rating scale 0-10
+    STOPPED_MEDICINE = "stopped_medicine"  # 1 = the patient says they stopped a held medicine, 0 = not
+    WALK_MINUTES = "walk_minutes"  # how long the patient can walk
+
+
+class TimePoint(StrEnum):
+    """When in the pathway an observation was taken (the outcome time points of MiDAS ENCORE / MOTION)."""
+
+    BASELINE = "baseline"
+    H72 = "72h"
+    VISIT = "visit"
+    W6 = "6w"
+    M3 = "3m"
+    M6 = "6m"
+    M12 = "12m"
+    M24 = "24m"
+
+
+class ObservationSource(StrEnum):
+    SMS = "sms"  # the patient's answer to a question text
+    STAFF = "staff"  # recorded by a person

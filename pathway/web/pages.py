@@ -24,6 +24,7 @@ from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
+from pathway.services import observations as observations_service
 from pathway.services import patients as pt
 from pathway.services import queries, replies, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
@@ -418,6 +419,16 @@ def inr(episode_id: int, hold_id: int) -> Any:
                                                                "measured_at": v.get("measured_at") or None})
 
     return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
+
+
+@bp.post("/episodes/<int:episode_id>/observations")
+@roles(*CARE_TEAM)
+def observe(episode_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        data = {k: v.get(k) or None for k in ("code", "value", "time_point", "received_at", "hold_id")}
+        return observations_service.record_observation(db(), env(), actor(), episode_id, data)
+
+    return _episode_action(episode_id, "observe", call, "Observation recorded.")
 
 
 @bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")

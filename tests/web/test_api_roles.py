@@ -145,6 +145,10 @@ ROUTES = [
           body=lambda api: {"note": "wrong number"}),
     Route("resolve task", "POST", "/tasks/{id}/resolve", 200, setup=_red_flag_task,
           body=lambda api: {"resolution": "called, advised to come in"}),
+    # Observations (issue 11).
+    Route("list observations", "GET", "/episodes/{id}/observations", 200, setup=_episode),
+    Route("record observation", "POST", "/episodes/{id}/observations", 201, setup=_episode,
+          body=lambda api: {"code": "nprs", "value": 6, "time_point": "baseline"}),
 ]
 
 

@@ -98,7 +98,8 @@ def query(model: type[Q]) -> Q:
 # --- output --------------------------------------------------------------------------------
 
 
-def answer(payload: AnswerModel | dict[str, Any], status: int = 200, *, location: str | None = None) -> Response:
+def answer(payload: AnswerModel | dict[str, Any] | list[Any], status: int = 200, *,
+           location: str | None = None) -> Response:
     """Commit the unit of work (the change and its audit rows), then answer."""
     db().commit()
     response = jsonify(payload.dump() if isinstance(payload, AnswerModel) else payload)

@@ -1,0 +1,42 @@
+"""The episode page's observations (issue 11): the list, and the small form to record one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pathway.models import AuditEvent, Observation
+
+
+@pytest.fixture
+def coordinator(as_role: Any) -> Any:
+    return as_role("coordinator")
+
+
+def test_a_coordinator_records_a_baseline_pain_score_from_the_episode_page(coordinator: Any, make_episode: Any,
+                                                                          session: Any) -> None:
+    e = make_episode()
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert 'id="obs-h"' in page and "No observations yet" in page
+    r = coordinator.post(f"/episodes/{e.id}/observations", {"code": "nprs", "value": "6", "time_point": "baseline"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    obs = session.scalars(select(Observation).where(Observation.episode_id == e.id)).one()
+    assert (obs.code, int(obs.value), obs.time_point, obs.source) == ("nprs", 6, "baseline", "staff")
+    assert session.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == obs.id,
+                                                           AuditEvent.action == "observation.record")).one()
+    page = coordinator.text(f"/episodes/{e.id}")
+    row = page[page.index(f'id="observation-{obs.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Pain (0-10)" in row and "6/10" in row and "baseline" in row and "Staff" in row
+
+
+def test_a_bad_value_shows_the_form_again_with_the_field_named(coordinator: Any, make_episode: Any,
+                                                               session: Any) -> None:
+    e = make_episode()
+    r = coordinator.post(f"/episodes/{e.id}/observations", {"code": "nprs", "value": "12", "time_point": "72h"})
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert "must be from 0 to 10" in page and 'value="12"' in page
+    assert session.scalars(select(Observation).where(Observation.episode_id == e.id)).all() == []
