@@ -103,13 +103,17 @@ class AnswerWords:
                                Decimal(str(row["max"])), bool(row["whole"]), str(row["source"]))
         pain = doc["pain"]
         _only(pain, {"fuzzy_min_score", "fuzzy_min_length", "range_words", "scale_words", "zero_phrases",
-                     "numbers"}, f"{name} [pain]")
+                     "numbers", "also"}, f"{name} [pain]")
         numbers: dict[str, int] = {}
         for code, spelled in pain["numbers"].items():
             if len(spelled) != 11:
                 raise ValueError(f"{name} [pain.numbers.{code}]: give the words for 0 to 10, in order")
             for n, word in enumerate(spelled):
                 numbers[fold(word)] = n
+        for word, n in pain.get("also", {}).items():
+            if not 0 <= int(n) <= 10:
+                raise ValueError(f"{name} [pain.also]: {word} must be a score from 0 to 10")
+            numbers[fold(word)] = int(n)
         yn = doc["yes_no"]
         _only(yn, {"fuzzy_min_score", "fuzzy_min_length", "yes", "no", "unsure"}, f"{name} [yes_no]")
         mins = doc["minutes"]
