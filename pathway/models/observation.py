@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pathway.db import Base, check_in
-from pathway.timeline.vocabulary import ObservationCode, ObservationSource, TimePoint
+from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode, ObservationSource
 
 
 class Observation(Base):
@@ -22,7 +22,7 @@ class Observation(Base):
     __table_args__ = (
         check_in("code", ObservationCode),
         check_in("source", ObservationSource),
-        check_in("time_point", TimePoint),
+        check_in("time_point", TIME_POINTS),
         # The episode's observations in time order (the API, the page, the baseline lookup).
         Index("ix_observations_episode_id_code_received_at", "episode_id", "code", "received_at"),
     )

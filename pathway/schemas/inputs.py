@@ -49,7 +49,7 @@ from pathway.schemas.fields import (
 )
 from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES, ROLES
 from pathway.timeline import AmbiguousDrug
-from pathway.timeline.vocabulary import ObservationCode, TimePoint
+from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode
 
 # The longest hold interval anyone may enter (a sanity bound, not a clinical default).
 MAX_STOP_DAYS = 60
@@ -497,7 +497,6 @@ class TaskResolveIn(InputModel):
 # --- observations (issue 11: questions with answers) ---------------------------------------
 
 OBSERVATION_CODES = tuple(ObservationCode)
-TIME_POINTS = tuple(TimePoint)
 
 
 def _read_value(raw: Any) -> Decimal:

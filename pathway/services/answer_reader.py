@@ -79,7 +79,8 @@ class AnswerWords:
     """answers.toml, compiled. Build with :func:`load_answers` (cached) or ``from_document``."""
 
     codes: dict[str, Code]
-    numbers: dict[str, int]  # "seven" / "siete" -> 7
+    numbers: dict[str, int]  # "seven" / "siete" / "sinco" -> the score
+    spelled: tuple[str, ...]  # the number words a typo may stand for (not the other spellings)
     number_fuzzy: tuple[int, int]  # (min score, min length)
     range_words: frozenset[str]
     scale: list[tuple[str, ...]]
@@ -110,6 +111,7 @@ class AnswerWords:
                 raise ValueError(f"{name} [pain.numbers.{code}]: give the words for 0 to 10, in order")
             for n, word in enumerate(spelled):
                 numbers[fold(word)] = n
+        spelled_words = tuple(numbers)
         for word, n in pain.get("also", {}).items():
             if not 0 <= int(n) <= 10:
                 raise ValueError(f"{name} [pain.also]: {word} must be a score from 0 to 10")
@@ -121,6 +123,7 @@ class AnswerWords:
         return cls(
             codes=codes,
             numbers=numbers,
+            spelled=spelled_words,
             number_fuzzy=(int(pain["fuzzy_min_score"]), int(pain["fuzzy_min_length"])),
             range_words=frozenset(fold(w) for w in pain["range_words"]),
             scale=_phrases(pain["scale_words"]),
@@ -198,7 +201,7 @@ def _number(word: str, aw: AnswerWords) -> float | None:
         return aw.numbers[word]
     score, length = aw.number_fuzzy
     if len(word) >= length and word.isalpha():  # only number words as long: "dose" is not "dos"
-        best = process.extractOne(word, [n for n in aw.numbers if len(n) >= length], scorer=fuzz.ratio,
+        best = process.extractOne(word, [n for n in aw.spelled if len(n) >= length], scorer=fuzz.ratio,
                                   score_cutoff=score)
         if best is not None and best[0][0] == word[0]:
             return aw.numbers[best[0]]

@@ -23,7 +23,7 @@ from pathway.schemas.inputs import ObservationIn
 from pathway.services.answer_reader import load_answers
 from pathway.services.base import Actor, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.tasks import open_task
-from pathway.timeline.vocabulary import CARE_TEAM, ObservationCode, ObservationSource, TimePoint
+from pathway.timeline.vocabulary import AT_72H, BASELINE, CARE_TEAM, ObservationCode, ObservationSource
 
 
 def episode_observations(session: Session, episode_id: int) -> list[Observation]:
@@ -101,13 +101,13 @@ def pain_check(session: Session, env: Env, episode: Episode, obs: Observation) -
     """Whether a 72-hour pain score needs a same-day call: at or over the threshold, or far
     enough above the patient's own baseline (their latest baseline score before it)."""
     d = env.rules.definition
-    if obs.code != ObservationCode.NPRS or obs.time_point != TimePoint.H72:
+    if obs.code != ObservationCode.NPRS or obs.time_point != AT_72H:
         return PainCheck(False, "")
     if obs.value >= d.pain_high_nprs:
         return PainCheck(True, f"pain {obs.value:.0f}/10 at the 72-hour check (at or over {d.pain_high_nprs})")
     baseline = session.scalar(select(Observation.value).where(
         Observation.episode_id == episode.id, Observation.code == ObservationCode.NPRS,
-        Observation.time_point == TimePoint.BASELINE).order_by(Observation.received_at.desc(),
+        Observation.time_point == BASELINE).order_by(Observation.received_at.desc(),
                                                                Observation.id.desc()).limit(1))
     if baseline is not None and obs.value - baseline >= d.pain_rise_over_baseline:
         return PainCheck(True, f"pain {obs.value:.0f}/10 at the 72-hour check, {obs.value - baseline:.0f} points "

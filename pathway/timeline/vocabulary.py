@@ -15,8 +15,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "AT_72H",
+    "BASELINE",
     "CARE_TEAM",
     "NOTICE_KINDS",
+    "TIME_POINTS",
     "AppointmentKind",
     "AppointmentStatus",
     "ClearanceStatus",
@@ -34,7 +37,6 @@ __all__ = [
     "ReplyText",
     "Role",
     "TaskKind",
-    "TimePoint",
 ]
 
 
@@ -112,6 +114,9 @@ class ReplyText(StrEnum):
 
     HELP = "help"
     RED_FLAG = "red_flag"
+    # An answer to a question text that could not be read: asked again, once.
+    REASK_PAIN = "reask_pain"
+    REASK_YES_NO = "reask_yes_no"
 
 
 class MessageStatus(StrEnum):
@@ -171,8 +176,12 @@ class ReplyClassification(StrEnum):
     START = "start"
     HELP = "help"
     RED_FLAG = "red_flag"
+    # An answer to a question text that could not be read: asked again, once.
+    REASK_PAIN = "reask_pain"
+    REASK_YES_NO = "reask_yes_no"
     STOP_REQUEST = "stop_request"
     TEXT = "text"
+    ANSWER = "answer"  # read as the answer to an open question (a red flag in it is RED_FLAG)
 
 
 class TaskKind(StrEnum):
@@ -204,17 +213,10 @@ class ObservationCode(StrEnum):
     WALK_MINUTES = "walk_minutes"  # how long the patient can walk
 
 
-class TimePoint(StrEnum):
-    """When in the pathway an observation was taken (the outcome time points of MiDAS ENCORE / MOTION)."""
-
-    BASELINE = "baseline"
-    H72 = "72h"
-    VISIT = "visit"
-    W6 = "6w"
-    M3 = "3m"
-    M6 = "6m"
-    M12 = "12m"
-    M24 = "24m"
+# When in the pathway an observation was taken (the outcome time points of MiDAS ENCORE and
+# MOTION, around the pathway's own steps). Not a StrEnum: "72h" cannot be a member's name.
+TIME_POINTS: tuple[str, ...] = ("baseline", "72h", "visit", "6w", "3m", "6m", "12m", "24m")
+BASELINE, AT_72H = TIME_POINTS[0], TIME_POINTS[1]
 
 
 class ObservationSource(StrEnum):
