@@ -2,7 +2,8 @@
 
 A patient's answer to a question text (the 72-hour check's pain score, whether a held medicine
 was stopped) and what staff record are kept as observations of the episode, each with its code,
-value, unit, time point and where it came from.
+value, unit, time point and where it came from. A new kind of text, ``stop_confirm``, asks the
+morning after a last-dose day whether the patient has stopped the medicine.
 
 Revision ID: 0008_observations
 Revises: 0007_session_generation
@@ -17,6 +18,15 @@ import sqlalchemy as sa
 from alembic import op
 
 import pathway.db
+
+KINDS_BEFORE = "kind IN ('enrolment', 'last_dose', 'pre_procedure', 'restart', 'check_72h', 'follow_up', 'pt_start', 'date_changed', 'cancelled', 'reply')"
+KINDS_AFTER = "kind IN ('enrolment', 'last_dose', 'pre_procedure', 'restart', 'check_72h', 'follow_up', 'pt_start', 'stop_confirm', 'date_changed', 'cancelled', 'reply')"
+
+
+def _message_kinds(check: str) -> None:
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_messages_kind'), type_='check')
+        batch_op.create_check_constraint(batch_op.f('ck_messages_kind'), check)
 
 revision: str = '0008_observations'
 down_revision: str | Sequence[str] | None = '0007_session_generation'
@@ -57,9 +67,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_observations_episode_id_code_received_at', ['episode_id', 'code', 'received_at'],
                               unique=False)
         batch_op.create_index(batch_op.f('ix_observations_message_id'), ['message_id'], unique=False)
+    _message_kinds(KINDS_AFTER)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM message_events WHERE message_id IN (SELECT id FROM messages WHERE kind = 'stop_confirm')")
+    op.execute("DELETE FROM messages WHERE kind = 'stop_confirm'")
+    _message_kinds(KINDS_BEFORE)
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_observations_message_id'))
         batch_op.drop_index('ix_observations_episode_id_code_received_at')

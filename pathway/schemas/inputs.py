@@ -544,3 +544,12 @@ class ObservationIn(InputModel):
         if now is not None and at > now:
             raise fail("is in the future")
         return at
+
+
+class StopDecisionIn(InputModel):
+    """The body of ``POST /holds/<id>/stop-decision``: a clinician's decision about a medicine the
+    patient says they have not stopped (go ahead, postpone, a shorter plan agreed with the
+    prescriber...)."""
+
+    note: RequiredReason = Field(description="the clinician's decision and why (required): e.g. \"spoke to the "
+                                             "patient and the prescriber: postpone one week\"")

@@ -116,7 +116,16 @@ def pain_check(session: Session, env: Env, episode: Episode, obs: Observation) -
 
 
 def after_observation(session: Session, env: Env, episode: Episode, obs: Observation) -> None:
-    """What an observation sets going: a high 72-hour pain score becomes a same-day worklist item."""
+    """What an observation sets going: a high 72-hour pain score becomes a same-day worklist item;
+    a patient who says they have NOT stopped a held medicine, a `hold_not_stopped` item right below
+    red flags and a blocker of the go / no go until a clinician records a decision."""
+    if obs.code == ObservationCode.STOPPED_MEDICINE and obs.value == 0 and obs.hold_id is not None:
+        hold = session.get(MedicationHold, obs.hold_id)
+        if hold is not None and hold.removed_at is None and episode.status != "cancelled":
+            open_task(session, env, "hold_not_stopped", f"hold:{hold.id}",
+                      f"The patient says they have NOT stopped {hold.drug_name}: call them; a clinician must "
+                      f"decide before the procedure",
+                      patient_id=episode.patient_id, episode_id=episode.id, reply_id=obs.reply_id)
     check = pain_check(session, env, episode, obs)
     if check.high:
         open_task(session, env, "pain_high", f"episode:{episode.id}:nprs:72h",

@@ -30,10 +30,14 @@ class Question:
     code: str  # an ObservationCode
     time_point: str | None
     reask: str  # the ReplyText template sent when an answer cannot be read
+    # Open until the procedure starts (a stop question), rather than for [answers] answer_window_hours.
+    until_procedure: bool = False
 
 
 QUESTIONS: dict[str, Question] = {
     MessageKind.CHECK_72H: Question(PAIN, ObservationCode.NPRS, AT_72H, "reask_pain"),
+    MessageKind.STOP_CONFIRM: Question(YES_NO, ObservationCode.STOPPED_MEDICINE, None, "reask_yes_no",
+                                       until_procedure=True),
 }
 
 # A question has been asked once its text left (a report of delivery or failure comes later).
@@ -48,19 +52,25 @@ class OpenQuestion:
 
 def open_question(session: Session, env: Env, episode: Episode) -> OpenQuestion | None:
     """The question the patient's next reply answers: the latest question text of the episode
-    that went out within ``[answers] answer_window_hours`` and has no answer yet."""
+    that has gone out, is still open (``[answers] answer_window_hours`` after it was sent; a stop
+    question until the procedure starts) and has no answer yet."""
     if episode.status == EpisodeStatus.CANCELLED:
         return None
     window = env.rules.definition.answer_window
     answered = exists().where(Observation.message_id == Message.id)
-    msg = session.scalar(
+    asked = session.scalars(
         select(Message).where(Message.episode_id == episode.id, Message.kind.in_(list(QUESTIONS)),
                               Message.status.in_(ASKED), Message.sent_at.is_not(None),
-                              Message.sent_at <= env.now, Message.sent_at > env.now - window, ~answered)
-        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1))
-    if msg is None:
-        return None
-    return OpenQuestion(msg, QUESTIONS[msg.kind])
+                              Message.sent_at <= env.now, ~answered)
+        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(5))
+    for msg in asked:
+        question = QUESTIONS[msg.kind]
+        assert msg.sent_at is not None
+        still_open = (env.now < episode.procedure_at if question.until_procedure
+                      else env.now < msg.sent_at + window)
+        if still_open:
+            return OpenQuestion(msg, question)
+    return None
 
 
 def read(question: OpenQuestion, body: str) -> Answer:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, Message, Patient, Reply, Task
+from pathway.models import Episode, MedicationHold, Message, Patient, Reply, Task
 from pathway.schemas.inputs import ReplyDismissIn, ReplyLinkIn
 from pathway.services import outbox, questions
 from pathway.services.answer_reader import PAIN, Answer
@@ -28,7 +28,8 @@ from pathway.services.reply_reader import UNCLEAR, FlagHit, Lexicon, Reading, re
 from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
 from pathway.timeline import text_context
-from pathway.timeline.vocabulary import CARE_TEAM
+from pathway.timeline.plan import plan_key_refs
+from pathway.timeline.vocabulary import CARE_TEAM, ObservationCode
 
 PATIENT = Actor(role="system", label="patient")
 
@@ -142,10 +143,17 @@ def _receive_answer(session: Session, env: Env, patient: Patient, episode: Episo
     text: str | None = None
     if answer.read:
         assert answer.value is not None
-        obs = add_observation(session, env, episode, q.code, answer.value, time_point=q.time_point,
-                              received_at=env.now, source="sms", message_id=question.message.id,
-                              reply_id=reply.id, hold_id=None)
-        after_observation(session, env, episode, obs)
+        # A stop question is about the holds its text named ("stop_confirm:h1+h2:..."), one
+        # observation each; another question is about the episode.
+        holds: list[MedicationHold | None] = [None]
+        if q.code == ObservationCode.STOPPED_MEDICINE:
+            refs = plan_key_refs(question.message.plan_key)
+            holds = [h for h in episode.all_holds if h.ref in refs]
+        for hold in holds:
+            obs = add_observation(session, env, episode, q.code, answer.value, time_point=q.time_point,
+                                  received_at=env.now, source="sms", message_id=question.message.id,
+                                  reply_id=reply.id, hold_id=hold.id if hold else None)
+            after_observation(session, env, episode, obs)
         if not red and answer.rest:  # more than the answer: a person reads the rest
             _act(session, env, reply, patient, episode, "text", ())
     elif not red:

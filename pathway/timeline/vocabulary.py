@@ -99,6 +99,8 @@ class MessageKind(StrEnum):
     CHECK_72H = "check_72h"
     FOLLOW_UP = "follow_up"
     PT_START = "pt_start"
+    # The morning after a last-dose day: has the patient stopped the medicine? (a yes/no question)
+    STOP_CONFIRM = "stop_confirm"
     DATE_CHANGED = "date_changed"
     CANCELLED = "cancelled"
     # An answer sent straight back to a patient's text (its words are a ReplyText template).
@@ -201,6 +203,8 @@ class TaskKind(StrEnum):
     RESTART_AFTER_REMOVAL = "restart_after_removal"  # a hold removed after its last dose: call about restarting
     RESTART_AFTER_POSTPONE = "restart_after_postpone"  # postponed after a stop: call about restarting
     UNMATCHED_REPLY = "unmatched_reply"  # a reply from an unknown or shared number: say whom it concerns
+    HOLD_NOT_STOPPED = "hold_not_stopped"  # the patient says they have not stopped: a clinician decides
+    STOP_UNCONFIRMED = "stop_unconfirmed"  # no answer to the stop question by the day before: call
     PAIN_HIGH = "pain_high"  # a pain score at or over the threshold, or well above the patient's baseline
     ANSWER_UNREAD = "answer_unread"  # an answer to a question that could not be read, even once re-asked
 

@@ -232,6 +232,21 @@ def label_hold(hold_id: int) -> Response:
     return answer(answers.rescheduled(db(), env(), result))
 
 
+@operation("/holds/<int:hold_id>/stop-decision", "POST",
+           summary="A clinician's decision about a medicine the patient says they have not stopped (audited).",
+           tag="holds", body=inputs.StopDecisionIn, answers=(out.Episode,),
+           answer_text="The episode: the hold's `hold_not_stopped` blocker is lifted.",
+           description="The patient answered the stop question (the morning after the last-dose day) with no: "
+                       "the episode shows a `hold_not_stopped` blocker (`go: false`) and the worklist an item right "
+                       "below red flags, until a clinician records a decision here with a note. 403 for a "
+                       "coordinator; 409 when there is nothing to decide.")
+def stop_decision(hold_id: int) -> Response:
+    a = staff()
+    tasks_service.decide_not_stopped(db(), env(), a, hold_id, json_body())
+    hold = episodes.load_hold(db(), hold_id, lock=False)
+    return answer(answers.episode_now(db(), env(), hold.episode))
+
+
 # --- lists ---------------------------------------------------------------------------------
 
 
