@@ -115,3 +115,60 @@ def test_a_pain_score_at_another_time_point_opens_nothing(api: Harness) -> None:
     e = api.episode()
     assert _observe(api, e["id"], code="nprs", value=9, time_point="baseline").status == 201
     assert "pain_high" not in _worklist_kinds(api, e["id"])
+
+
+# --- a medicine the patient has not stopped (issue 11, last-dose confirmation) ---------------
+
+READY = {"mri_reviewed_on": "2027-01-15", "tried_pt": True, "escort_arranged": True}
+
+
+def _not_stopped(api: Harness) -> tuple[dict[str, Any], int]:
+    e = api.episode(holds=[{"drug": "clopidogrel"}], **READY)
+    hold_id = e["holds"][0]["id"]
+    assert api.post(f"/holds/{hold_id}/clearance", {"status": "approved", "by": "Dr. Ortiz"},
+                    role="clinician").status == 200
+    assert _observe(api, e["id"], code="stopped_medicine", value=0, hold_id=hold_id).status == 201
+    return e, hold_id
+
+
+def test_a_medicine_not_stopped_blocks_the_episode_until_a_clinician_decides(api: Harness) -> None:
+    e, hold_id = _not_stopped(api)
+    got = api.get(f"/episodes/{e['id']}").json
+    assert got["go"] is False and [b["code"] for b in got["blockers"]] == ["hold_not_stopped"]
+    assert got["blockers"][0]["hold_id"] == hold_id
+    check = next(c for c in got["checklist"] if c["item"].endswith("stop confirmed"))
+    assert check["ok"] is False and "a clinician must decide" in check["detail"]
+    items = [i for i in api.get("/worklist").json["items"] if i["episode_id"] == e["id"]]
+    assert items[0]["kind"] == "hold_not_stopped" and items[0]["priority"] == 1
+    assert items[0]["action"] == "Clinician decides"
+
+    before = api.snapshot()
+    assert api.post(f"/holds/{hold_id}/stop-decision", {"note": "go ahead"}).status == 403  # a coordinator
+    missing = api.post(f"/holds/{hold_id}/stop-decision", {"note": " "}, role="clinician")
+    assert missing.status == 422 and "note" in missing.errors
+    # Nor may the generic task route close it for a coordinator, or without a note.
+    task_id = items[0]["task_id"]
+    assert api.post(f"/tasks/{task_id}/resolve", {"resolution": "done"}).status == 403
+    assert api.post(f"/tasks/{task_id}/resolve", {"resolution": ""}, role="clinician").status == 422
+    assert api.snapshot() == before
+
+    decided = api.post(f"/holds/{hold_id}/stop-decision",
+                       {"note": "spoke to the prescriber: stop today, go ahead"}, role="clinician")
+    assert decided.status == 200, decided
+    assert decided.json["go"] is True and decided.json["blockers"] == []
+    check = next(c for c in decided.json["checklist"] if c["item"].endswith("stop confirmed"))
+    assert check["ok"] is True and "decision is recorded" in check["detail"]
+    assert api.audit_actions(action="hold.stop_decision", entity_id=hold_id)
+    again = api.post(f"/holds/{hold_id}/stop-decision", {"note": "again"}, role="clinician")
+    assert again.status == 409  # nothing left to decide
+
+
+def test_a_stop_confirmed_by_staff_shows_in_the_go_no_go(api: Harness) -> None:
+    e = api.episode(holds=[{"drug": "clopidogrel"}], **READY)
+    hold_id = e["holds"][0]["id"]
+    api.post(f"/holds/{hold_id}/clearance", {"status": "approved", "by": "Dr. Ortiz"}, role="clinician")
+    assert _observe(api, e["id"], code="stopped_medicine", value=1).status == 201
+    got = api.get(f"/episodes/{e['id']}").json
+    check = next(c for c in got["checklist"] if c["item"].endswith("stop confirmed"))
+    assert check["ok"] is True and check["detail"].startswith("stop confirmed: recorded yes")
+    assert got["go"] is True

@@ -40,3 +40,33 @@ def test_a_bad_value_shows_the_form_again_with_the_field_named(coordinator: Any,
     page = r.get_data(as_text=True)
     assert "must be from 0 to 10" in page and 'value="12"' in page
     assert session.scalars(select(Observation).where(Observation.episode_id == e.id)).all() == []
+
+
+def test_a_medicine_not_stopped_is_decided_from_the_episode_page_by_a_clinician_only(
+        coordinator: Any, as_role: Any, make_episode: Any, session: Any) -> None:
+    from pathway.models import Task
+
+    e = make_episode(holds=[{"drug": "clopidogrel"}], mri_reviewed_on="2027-01-15", tried_pt=True,
+                     escort_arranged=True)
+    hold = e.holds[0]
+    r = coordinator.post(f"/episodes/{e.id}/observations",
+                         {"code": "stopped_medicine", "value": "0", "hold_id": str(hold.id)})
+    assert r.status_code == 302
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert "the patient replied they have NOT stopped it" in page or "have NOT stopped" in page
+    assert "Clinician&#39;s decision (required; clinicians only)" in page
+    task = session.scalars(select(Task).where(Task.kind == "hold_not_stopped")).one()
+    refused = coordinator.post(f"/tasks/{task.id}/resolve", {"resolution": "go ahead",
+                                                            "next": f"/episodes/{e.id}"})
+    assert refused.status_code in (302, 403)
+    session.expire_all()
+    assert session.get(Task, task.id).resolved_at is None
+    clinician = as_role("clinician")
+    done = clinician.post(f"/tasks/{task.id}/resolve", {"resolution": "spoke to the prescriber: go ahead",
+                                                        "next": f"/episodes/{e.id}"})
+    assert done.status_code == 302
+    session.expire_all()
+    assert session.get(Task, task.id).resolution == "spoke to the prescriber: go ahead"
+    assert session.scalars(select(AuditEvent.action).where(AuditEvent.action == "hold.stop_decision")).one()
+    page = clinician.text(f"/episodes/{e.id}")
+    assert "a clinician&#39;s decision is recorded" in page or "decision is recorded" in page
