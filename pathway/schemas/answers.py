@@ -502,7 +502,8 @@ class Reply(AnswerModel):
     from_number: str
     body: str
     received_at: Instant
-    classification: str = Field(description="stop | start | help | red_flag | stop_request | text")
+    classification: str = Field(description="stop | start | help | red_flag | stop_request | text | answer (read as "
+                                            "the answer to an open question)")
     handled_at: Instant | None = Field(description="when a person dismissed it, if they did")
 
 

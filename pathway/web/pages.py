@@ -96,6 +96,10 @@ def _worklist_link(item: WorklistItem) -> str:
         "milestone_overdue": f"milestone-{item.subject_id}",
         "red_flag": "replies",
         "task": "replies" if item.reply_id else "",
+        "pain_high": "observations",
+        "answer_unread": "replies",
+        "hold_not_stopped": "decision",
+        "stop_unconfirmed": f"hold-{item.subject_id}",
         "text_failed": f"message-{item.subject_id}",
         "text_unknown": f"message-{item.subject_id}",
     }.get(item.kind, "")

@@ -70,3 +70,25 @@ def test_a_medicine_not_stopped_is_decided_from_the_episode_page_by_a_clinician_
     assert session.scalars(select(AuditEvent.action).where(AuditEvent.action == "hold.stop_decision")).one()
     page = clinician.text(f"/episodes/{e.id}")
     assert "a clinician&#39;s decision is recorded" in page or "decision is recorded" in page
+
+
+def test_the_worklist_page_shows_a_high_pain_score_and_a_medicine_not_stopped(coordinator: Any, make_episode: Any,
+                                                                              session: Any, env: Any) -> None:
+    from datetime import UTC, datetime
+
+    from pathway.services.base import SYSTEM
+    from pathway.services.observations import record_observation
+    from tests.conftest import at
+
+    e = make_episode(holds=[{"drug": "clopidogrel"}], procedure_at="2027-02-02T08:00")
+    coordinator.post(f"/episodes/{e.id}/observations",
+                     {"code": "stopped_medicine", "value": "0", "hold_id": str(e.holds[0].id)})
+    later = at(env, datetime(2027, 2, 5, 14, 0, tzinfo=UTC))
+    record_observation(session, later, SYSTEM, e.id, {"code": "nprs", "value": 9, "time_point": "72h",
+                                                      "received_at": "2027-02-05T09:00"})
+    session.commit()
+    page = coordinator.text("/")
+    assert "Medicine not stopped: call; a clinician decides" in page
+    assert "The clinician's decision (clinicians only)" in page
+    assert "High pain after the procedure: call today" in page and "pain 9/10 at the 72-hour check" in page
+    assert page.index("Medicine not stopped") < page.index("High pain after the procedure")
