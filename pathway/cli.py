@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -156,11 +157,25 @@ def token() -> None:
     """API bearer tokens."""
 
 
+_DATABASE_HELP = "Database URL (default from [database] url); the demo's is sqlite:///<dir>/instance/demo.db."
+
+
+def _no_database(rt) -> click.ClickException:  # type: ignore[no-untyped-def]
+    url = rt.engine.url.render_as_string(hide_password=True)
+    demo_url = "sqlite:///" + str(Path.cwd() / "instance" / "demo.db")
+    return click.ClickException(
+        f"no pathway database at {url}: run `pathway db upgrade` to create it, "
+        f"or, for the demo's, add --database {demo_url}"
+    )
+
+
 @token.command("create")
-@click.option("--email", required=True)
-@click.option("--database", default=None,
-              help="Database URL (default from [database] url); the demo's is sqlite:///<dir>/instance/demo.db.")
-def token_create(email: str, database: str | None) -> None:
+@click.option("--email", required=True, help="The account the token acts as.")
+@click.option("--name", default="(unnamed)", show_default=True, help="What the token is for, e.g. \"EHR sync\".")
+@click.option("--expires-in-days", type=int, default=None,
+              help="Days until the token stops working (default [web] api_token_days, 90; at most 365).")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+def token_create(email: str, name: str, expires_in_days: int | None, database: str | None) -> None:
     """Print a new API token for a user (only this once; it is stored hashed)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -169,19 +184,68 @@ def token_create(email: str, database: str | None) -> None:
     rt = _runtime(database)
     try:
         with rt.unit_of_work() as (session, env):
-            tok = create_token(session, env, CLI_ACTOR, email)
+            tok = create_token(session, env, CLI_ACTOR, email, name, expires_in_days,
+                               default_days=rt.config.web.api_token_days)
     except ServiceError as exc:
         raise _fail(exc) from None
     except (OperationalError, ProgrammingError):
-        url = rt.engine.url.render_as_string(hide_password=True)
-        demo_url = "sqlite:///" + str(Path.cwd() / "instance" / "demo.db")
-        raise click.ClickException(
-            f"no pathway database at {url}: run `pathway db upgrade` to create it, "
-            f"or, for the demo's, add --database {demo_url}"
-        ) from None
+        raise _no_database(rt) from None
     finally:
         rt.engine.dispose()
     click.echo(tok)
+
+
+@token.command("list")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+def token_list(database: str | None) -> None:
+    """List API tokens: id, state, name, account, prefix, created, expires, last used (never the secret)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from pathway.services.users import list_tokens, token_state
+
+    def day(value) -> str:  # type: ignore[no-untyped-def]
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+
+    rt = _runtime(database)
+    try:
+        with rt.unit_of_work() as (session, env):
+            rows = [(t.id, token_state(t, env.now), t.name, t.user.email, t.prefix, day(t.created_at),
+                     day(t.expires_at), day(t.last_used_at)) for t in list_tokens(session, CLI_ACTOR)]
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    except (OperationalError, ProgrammingError):
+        raise _no_database(rt) from None
+    finally:
+        rt.engine.dispose()
+    if not rows:
+        click.echo("no API tokens", err=True)
+        return
+    click.echo("\t".join(("id", "state", "name", "account", "prefix", "created", "expires", "last_used")))
+    for row in rows:
+        click.echo("\t".join(str(v) for v in row))
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+def token_revoke(token_id: str, database: str | None) -> None:
+    """Revoke an API token now (its id from `pathway token list`): its next request answers 401."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from pathway.services.users import revoke_token
+
+    rt = _runtime(database)
+    try:
+        with rt.unit_of_work() as (session, env):
+            row = revoke_token(session, env, CLI_ACTOR, token_id)
+            label = f"{row.id} ({row.name}, {row.user.email})"
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    except (OperationalError, ProgrammingError):
+        raise _no_database(rt) from None
+    finally:
+        rt.engine.dispose()
+    click.echo(f"token {label} is revoked", err=True)
 
 
 @main.group()
@@ -208,6 +272,57 @@ def catalogue_review(reviewed_by: str | None) -> None:
     finally:
         rt.engine.dispose()
     click.echo(f"catalogue version {version} reviewed by {reviewed_by.strip()} at {at.isoformat()}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import from other systems (issue 14)."""
+
+
+@import_group.command("schedule")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "by_email", required=True, metavar="EMAIL",
+              help="The coordinator or clinician importing (their account's email); audited as them.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report what would happen; store nothing.")
+@click.option("--confirm-holds-at-risk", is_flag=True,
+              help="Apply moves that break signed holds or come after a last dose (as confirmed on the "
+                   "episode page: each such hold is unsigned and goes on the worklist). Without it, such a "
+                   "row stops the import and nothing is stored.")
+def import_schedule_command(file: Path, by_email: str, dry_run: bool, confirm_holds_at_risk: bool) -> None:
+    """Import a CSV of patients and procedures (columns: see the README). Every row is checked
+    first; if any is bad nothing is stored and the exit code is 1."""
+    from pathway.services import schedule_import as si
+
+    parsed = si.parse_file(file.read_bytes())
+    rt = _runtime()
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, n: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            label = {si.CHECKING: "Checking rows", si.STORING: "Checking and storing" if not dry_run
+                     else "Trying each change"}.get(stage, stage)
+            bars[stage] = click.progressbar(length=len(parsed.rows), label=label, file=sys.stderr,
+                                            show_pos=True)
+            bars[stage].__enter__()
+        bars[stage].update(n)
+
+    try:
+        with rt.unit_of_work() as (session, env):
+            actor = si.importer(session, by_email)
+            report = si.import_schedule(session, env, actor, parsed, dry_run=dry_run,
+                                        confirm_holds_at_risk=confirm_holds_at_risk, progress=progress)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+        rt.engine.dispose()
+    for line in si.report_lines(report):
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

@@ -101,6 +101,7 @@ class WebConfig:
     session_absolute_hours: Whole = 12
     trusted_proxies: Whole = 0
     max_request_bytes: Whole = 1_048_576
+    api_token_days: Whole = 90
 
 
 @dataclass(config=_SECTION)
@@ -294,6 +295,8 @@ def _validate(cfg: Config) -> None:
     for name in ("session_idle_minutes", "session_absolute_hours", "max_request_bytes"):
         if getattr(cfg.web, name) < 1:
             raise ConfigError(f"[web] {name}: must be at least 1")
+    if not 1 <= cfg.web.api_token_days <= 365:
+        raise ConfigError(f"[web] api_token_days: must be between 1 and 365, got {cfg.web.api_token_days}")
     if cfg.web.trusted_proxies < 0:
         raise ConfigError("[web] trusted_proxies: must be 0 (the app faces clients directly) or more")
     for name in ("tick_seconds", "housekeeping_seconds", "lease_seconds"):

@@ -6,7 +6,7 @@ value, unit, time point and where it came from. A new kind of text, ``stop_confi
 morning after a last-dose day whether the patient has stopped the medicine.
 
 Revision ID: 0008_observations
-Revises: 0007_session_generation
+Revises: 0011_api_tokens
 Create Date: 2026-12-06 20:30:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import pathway.db
 
-KINDS_BEFORE = "kind IN ('enrolment', 'last_dose', 'pre_procedure', 'restart', 'check_72h', 'follow_up', 'pt_start', 'date_changed', 'cancelled', 'reply')"
-KINDS_AFTER = "kind IN ('enrolment', 'last_dose', 'pre_procedure', 'restart', 'check_72h', 'follow_up', 'pt_start', 'stop_confirm', 'date_changed', 'cancelled', 'reply')"
+KINDS_BEFORE = "kind IN ('enrolment', 'last_dose', 'pre_procedure', 'restart', 'check_72h', 'follow_up', 'pt_start', 'date_changed', 'cancelled', 'reply', 'staff')"
+KINDS_AFTER = "kind IN ('enrolment', 'last_dose', 'pre_procedure', 'restart', 'check_72h', 'follow_up', 'pt_start', 'stop_confirm', 'date_changed', 'cancelled', 'reply', 'staff')"
 
 
 def _message_kinds(check: str) -> None:
@@ -29,7 +29,7 @@ def _message_kinds(check: str) -> None:
         batch_op.create_check_constraint(batch_op.f('ck_messages_kind'), check)
 
 revision: str = '0008_observations'
-down_revision: str | Sequence[str] | None = '0007_session_generation'
+down_revision: str | Sequence[str] | None = '0011_api_tokens'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

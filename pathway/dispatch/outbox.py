@@ -98,7 +98,7 @@ def _due_ids(dialect: str, now: datetime, limit: int) -> Select[Any] | TextualSe
 
 # What the claim returns and the send-time checks read: plain rows, no ORM objects.
 _CLAIM_COLUMNS = tuple(_MESSAGES.c[name] for name in ("attempts", "body", "patient_id", "episode_id",
-                                                       "milestone_id", "kind", "send_at", "lease_until"))
+                                                       "milestone_id", "kind", "send_at", "lease_until", "urgent"))
 
 
 def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[Row[Any]]:
@@ -165,7 +165,7 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
     stale = _stale_after(msg, episode, milestone)
     if stale is not None and now >= stale:
         return Verdict("cancelled", "too late to be useful: its milestone has passed")
-    if msg.kind != "reply":
+    if msg.kind != "reply" and not msg.urgent:  # a person marked a one-off text urgent: it goes now
         tz = ZoneInfo(patient.timezone)
         if not quiet.allowed(now, tz):
             return Verdict("defer", "quiet hours in the patient's time zone", quiet.next_allowed(now, tz))

@@ -51,6 +51,10 @@ class Episode(Base):
     duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     ended_at: Mapped[datetime | None]
     facility: Mapped[str] = mapped_column(String(200), default="")
+    # The facility's address line as the patient reads it in the day-before text.
+    facility_address: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    # When the patient is asked to arrive; None: the pathway's default lead before the procedure.
+    arrival_at: Mapped[datetime | None]
     proceduralist: Mapped[str] = mapped_column(String(200), default="", index=True)
     levels: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(16), default=EpisodeStatus.SCHEDULED, index=True)

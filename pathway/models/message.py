@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pathway.db import Base, check_in
@@ -51,6 +51,10 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
+    # A person marked it urgent (a one-off text): it goes at once, even in the patient's quiet hours.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The person who typed a one-off text (null for planned texts and answers to replies).
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Dispatch bookkeeping.
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     lease_until: Mapped[datetime | None]

@@ -32,7 +32,8 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the JSON API; only its SHA-256 is stored."""
+    """A bearer token for the JSON API; only its SHA-256 is stored. It has a name (what it is
+    for), ends at ``expires_at`` and can be revoked earlier; either answers 401 at once."""
 
     __tablename__ = "api_tokens"
 
@@ -40,7 +41,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(60), default="", server_default="")
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 

@@ -220,6 +220,15 @@ class Episode(AnswerModel):
     ended_at_local: LocalTwin | None
     duration_minutes: int
     facility: str
+    facility_address: str = Field(description="the facility's address line for the day-before text")
+    arrival_at: Instant = Field(description="when the patient is asked to arrive: the episode's own time, or the "
+                                            "pathway's default lead before the procedure")
+    arrival_at_local: LocalTwin
+    arrival_default: bool = Field(description="true when arrival_at is the pathway's default lead "
+                                              "(`[procedure_day] arrival_minutes_before`), not set on the episode")
+    place_in_text: str = Field(description="the place the day-before text names: the facility's name and address "
+                                           "line, without a part that would tell what the visit is for (unless the "
+                                           "patient chose detailed texts); empty when the text names none")
     proceduralist: str
     levels: str
     mri_reviewed_on: Day | None
@@ -534,12 +543,70 @@ class Observation(AnswerModel):
     message_id: Id | None = Field(description="for an answer by text: the question text it answers")
     reply_id: Id | None = Field(None, description="for an answer by text: the patient's reply")
     hold_id: Id | None = Field(None, description="for stopped_medicine: the hold it is about")
+# --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
+
+
+class StaffText(Message):
+    """A one-off text a person typed, as stored in the outbox."""
+
+    episode_id: Id
+    urgent: bool = Field(description="sent at once, even in the patient's quiet hours")
+    created_by_id: Id | None = Field(description="the user who typed it")
+    waits_for_quiet_hours: bool = Field(description="true when it was typed in the patient's quiet hours and not "
+                                                    "marked urgent: `send_at` is when they end")
+
+
+class DeliveryEvent(AnswerModel):
+    """One step in a text's delivery history."""
+
+    at: Instant
+    source: str = Field(description="plan | dispatch | callback | reconcile | user")
+    from_status: str | None
+    to_status: str | None
+    reason: str
+    error_code: int | None
+
+
+ThreadItemType = Annotated[str, choice_schema(("text", "reply", "note"))]
+
+
+class ThreadItem(AnswerModel):
+    """One entry of the conversation: a text out, a reply in, or a person's note on a reply."""
+
+    type: ThreadItemType = Field(description="text: a text to the patient; reply: the patient's text; note: what a "
+                                             "person did about a reply (a red flag's resolution...)")
+    at: Instant = Field(description="text: when it was sent (or will be); reply: received; note: written")
+    at_local: LocalTwin
+    body: str = Field(description="the words of the text or reply, or the note")
+    message_id: Id | None
+    message_kind: MessageKind | None
+    label: str | None = Field(description="what staff call the text (e.g. \"72-hour check\"), or the task's kind")
+    status: Annotated[str, choice_schema(MESSAGE_STATUSES)] | None = Field(description="a text's delivery state")
+    urgent: bool = Field(description="a one-off text marked urgent")
+    history: list[DeliveryEvent] = Field(description="a text's delivery history, oldest first (empty otherwise)")
+    reply_id: Id | None = Field(description="the reply (for a note: the reply it is about)")
+    classification: str | None = Field(description="a reply: stop | start | help | red_flag | stop_request | text")
+    red_flag_groups: list[str] = Field(description="a red-flag reply: what was read (fever, bleeding, ...)")
+    open_task_id: Id | None = Field(description="a reply whose task is still open (resolve it with its note)")
+    task_id: Id | None = Field(description="a note: the task it closed")
+    by: str | None = Field(description="who typed a one-off text or wrote a note (the user's name)")
+
+
+class Thread(AnswerModel):
+    """The conversation with the patient about an episode, oldest first: texts sent (and one-off
+    texts waiting), replies, and the notes people wrote when they dealt with a reply."""
+
+    episode_id: Id
+    patient_id: Id
+    timezone: str = Field(description="the patient's zone, used for the *_local fields")
+    items: list[ThreadItem]
 
 
 ANSWERS: tuple[type[AnswerModel], ...] = (
     Error, Conflict, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
-    TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, Observation,
+    TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
+    Thread, Observation,
 )
 

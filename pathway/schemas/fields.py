@@ -9,6 +9,7 @@ patient's zone for a local wall time, the clock for "in the past", the catalogue
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -73,25 +74,90 @@ def _str(max_len: int) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "maxLength": max_len})
 
 
+# Characters that change how the text around them is shown without being seen themselves: the
+# bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), the direction
+# marks, and line and paragraph separators. "Ana\u202eztiuR" shows as "AnaRuitz" reversed: a name
+# that reads differently from what is stored (CVE-2021-42574, "Trojan Source").
+_HIDDEN = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u2028\u2029")
+
+
+def hidden_character(value: str) -> str | None:
+    """The first control or bidirectional-override character in ``value``, named (U+202E), or None."""
+    for ch in value:
+        if ch in _HIDDEN or unicodedata.category(ch) == "Cc":
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def name_reader(max_len: int, *, required: bool) -> Callable[[Any], str]:
+    """A name people read (a patient's, an API token's): text without control characters (line
+    breaks, tabs) or characters that reverse or hide what is shown."""
+    read_text = text_reader(max_len, required=required)
+
+    def read(raw: Any) -> str:
+        value = read_text(raw)
+        found = hidden_character(value)
+        if found is not None:
+            raise fail(f"must not contain control or text-direction characters (found {found}); type the name again")
+        return value
+
+    return read
+
+
 Mrn = Annotated[str, BeforeValidator(text_reader(64, required=True)), _str(64)]
-PersonName = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str(120)]
+PersonName = Annotated[str, BeforeValidator(name_reader(120, required=True)), _str(120)]
+# A staff member's or a prescriber's name (optional): the same characters as a patient's.
+OptionalName = Annotated[str, BeforeValidator(name_reader(200, required=False)), _str(200)]
 DrugText = Annotated[str, BeforeValidator(text_reader(120, required=True)), _str(120)]
 ShortText = Annotated[str, BeforeValidator(text_reader(100, required=False)), _str(100)]
 Text = Annotated[str, BeforeValidator(text_reader(200, required=False)), _str(200)]
 
 
-def _label_reader(raw: Any) -> str:
-    """What a patient calls a medicine: it goes into their texts, so no control characters."""
-    value = text_reader(40, required=False)(raw)
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
-        raise fail("must not contain control characters (line breaks, tabs)")
-    return value
+def patient_text_reader(max_len: int, *, advice: str) -> Callable[[Any], str]:
+    """Words that go into a patient's texts (a medicine's label, the facility's address line): one
+    line, without control characters or characters that reverse or hide what is shown."""
+    read_text = text_reader(max_len, required=False)
+
+    def read(raw: Any) -> str:
+        value = read_text(raw)
+        found = hidden_character(value)
+        if found is not None:
+            raise fail(f"must not contain control or text-direction characters (found {found}); {advice}")
+        return value
+
+    return read
 
 
-PatientLabel = Annotated[str, BeforeValidator(_label_reader), _str(40)]
+PatientLabel = Annotated[str, BeforeValidator(patient_text_reader(40, advice="type the name again")), _str(40)]
+
+
+# The facility's address line goes into the patient's day-before text.
+AddressLine = Annotated[str, BeforeValidator(patient_text_reader(60, advice="write the address on one line")), _str(60)]
 Reason = Annotated[str, BeforeValidator(text_reader(500, required=False)), _str(500)]
 RequiredReason = Annotated[str, BeforeValidator(text_reader(500, required=True)), _str(500)]
 Note = Annotated[str, BeforeValidator(text_reader(2000, required=False)), _str(2000)]
+
+# The most characters a one-off text may hold before its SMS segments are counted (ten GSM-7
+# segments); the real limit is the definition's `[staff_text] max_segments`, checked by the service.
+SMS_TEXT_MAX = 1530
+
+
+def read_sms_text(raw: Any) -> str:
+    """The words of a text a person typed: trimmed, line breaks kept (as \\n), no other control characters."""
+    if _blank(raw):
+        raise fail("required: type the words to send")
+    if not isinstance(raw, str):
+        raise fail("must be text")
+    value = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise fail("contains a control character: retype the text without it")
+    if len(value) > SMS_TEXT_MAX:
+        raise fail(f"too long: at most {SMS_TEXT_MAX} characters, and fewer SMS segments (see the limit shown)")
+    return value
+
+
+SmsText = Annotated[str, BeforeValidator(read_sms_text), WithJsonSchema({"type": "string", "minLength": 1,
+                                                                          "maxLength": SMS_TEXT_MAX})]
 
 _TRUE = {"true", "1", "yes", "on", "y"}
 _FALSE = {"false", "0", "no", "off", "n"}
@@ -120,7 +186,7 @@ def count_reader(minimum: int, maximum: int) -> Callable[[Any], int | None]:
             raise fail("must be a whole number")
         try:
             value = int(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e309 is read as infinity
             raise fail(f"must be a whole number, got {raw!r}") from None
         if not minimum <= value <= maximum:
             raise fail(f"must be between {minimum} and {maximum}")
@@ -180,17 +246,32 @@ def password_reader(min_len: int) -> Callable[[Any], str]:
 # --- dates, zones, instants -----------------------------------------------------------------
 
 
+# Every date and time anyone enters lies in these years (a sanity bound, not a clinical rule):
+# year 9999 or 0001 is a typing slip, and date arithmetic near either end overflows.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2199
+
+
+def _in_years(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise fail(f"year {value.year} is out of range: enter a date between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
 def read_day(raw: Any, *, required: bool) -> date | None:
     if _blank(raw):
         if required:
             raise fail("required: a date like 1950-04-30")
         return None
     if isinstance(raw, date) and not isinstance(raw, datetime):
-        return raw
+        return _in_years(raw)
+    if not isinstance(raw, str):
+        raise fail("must be a date string like 1950-04-30")
     try:
-        return date.fromisoformat(str(raw))
+        value = date.fromisoformat(raw.strip())
     except ValueError:
         raise fail(f"not a date: {raw!r} (use YYYY-MM-DD)") from None
+    return _in_years(value)
 
 
 _DATE_SCHEMA = {"type": "string", "format": "date"}
@@ -243,6 +324,7 @@ def read_instant(raw: Any, info: ValidationInfo, *, required: bool = True) -> da
             raise fail(f"not a date and time: {raw!r} (use ISO 8601, e.g. 2027-03-10T08:00)") from None
     else:
         raise fail("must be an ISO 8601 date-time string")
+    _in_years(value.date())
     if value.tzinfo is not None and value.utcoffset() is not None:
         return value.astimezone(UTC)
     tz = context(info).tz
@@ -260,6 +342,10 @@ _LOCAL_OR_OFFSET = {
                    "patient's local wall time (a time skipped or repeated by a DST change is refused).",
 }
 LocalInstant = Annotated[datetime, BeforeValidator(read_instant), WithJsonSchema(_LOCAL_OR_OFFSET)]
+# An instant that null clears (a PATCH back to the default).
+NullableLocalInstant = Annotated[
+    datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
+    WithJsonSchema({"anyOf": [_LOCAL_OR_OFFSET, {"type": "null"}]})]
 OptionalLocalInstant = Annotated[
     datetime | None, BeforeValidator(lambda raw, info: read_instant(raw, info, required=False)),
     WithJsonSchema(_LOCAL_OR_OFFSET)]

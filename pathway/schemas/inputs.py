@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import (
 
 from pathway.schemas.base import InputModel
 from pathway.schemas.fields import (
+    AddressLine,
     Day,
     DrugText,
     Email,
@@ -29,14 +30,17 @@ from pathway.schemas.fields import (
     MobilePhone,
     Mrn,
     Note,
+    NullableLocalInstant,
     OptionalDay,
     OptionalLocalInstant,
+    OptionalName,
     OptionalPhone,
     PatientLabel,
     PersonName,
     RequiredReason,
     Result,
     ShortText,
+    SmsText,
     Text,
     Zone,
     choice_reader,
@@ -45,12 +49,17 @@ from pathway.schemas.fields import (
     count_reader,
     count_schema,
     fail,
+    name_reader,
     password_reader,
 )
 from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES, ROLES
 from pathway.timeline import AmbiguousDrug
 from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode
 
+# Plausibility bounds on dates people type (not clinical rules): no patient was born before 1900,
+# and no procedure is booked more than two years ahead.
+EARLIEST_BIRTH = date(1900, 1, 1)
+PROCEDURE_HORIZON = timedelta(days=731)
 # The longest hold interval anyone may enter (a sanity bound, not a clinical default).
 MAX_STOP_DAYS = 60
 MAX_INTERVAL_HOURS = 24 * 30
@@ -96,8 +105,10 @@ class PatientIn(InputModel):
     @classmethod
     def _born(cls, birth: date, info: ValidationInfo) -> date:
         now = context(info).now
-        if now is not None and birth > now.date():
+        if now is not None and birth > (now + timedelta(hours=14)).date():  # today, wherever the patient is
             raise fail("is in the future")
+        if birth < EARLIEST_BIRTH:
+            raise fail(f"is before {EARLIEST_BIRTH.year}; check the year")
         return birth
 
     @field_validator("consent_method", mode="wrap")
@@ -140,7 +151,7 @@ class HoldIn(HoldPlan):
                                        "aspirin-primary), a brand name or a common misspelling (Coumadin, "
                                        "xeralto; any case, a trailing dose is ignored), answered as the generic "
                                        "key; any other text is a drug with no default that a clinician must plan")
-    prescriber_name: Text = ""
+    prescriber_name: OptionalName = ""
     prescriber_phone: OptionalPhone = ""
     crcl_ml_min: CrCl = Field(None, description="creatinine clearance, mL/min: drugs whose hold depends on "
                                                 "renal function (dabigatran) follow the catalogue's bands")
@@ -184,10 +195,13 @@ def _hold_list(raw: Any) -> Any:
 
 
 def _in_future(at: datetime, info: ValidationInfo, what: str) -> datetime:
-    """A procedure time must lie ahead of the injected ``now`` (when the context has one)."""
+    """A procedure time must lie ahead of the injected ``now`` (when the context has one), and
+    not more than ``PROCEDURE_HORIZON`` ahead (2100 for 2027 is a slip, not a booking)."""
     now = context(info).now
     if now is not None and at <= now:
         raise fail(f"is in the past; enter {what}")
+    if now is not None and at > now + PROCEDURE_HORIZON:
+        raise fail(f"is more than two years ahead; check the year of {what}")
     return at
 
 
@@ -196,7 +210,15 @@ class EpisodeDetails(InputModel):
     for changing them after saving (RescheduleIn, the PATCH body)."""
 
     facility: Text = ""
-    proceduralist: Text = ""
+    facility_address: AddressLine = Field(
+        "", description="the facility's address line as the patient reads it in the day-before text (at most 60 "
+                        "characters, one line); no word that tells what the visit is for unless the patient chose "
+                        "detailed texts")
+    arrival_at: NullableLocalInstant = Field(
+        None, description="when the patient should arrive (before the procedure, at most "
+                          "`[procedure_day] arrival_max_minutes_before` ahead of it); null or absent: the pathway's "
+                          "default lead (`arrival_minutes_before`)")
+    proceduralist: OptionalName = ""
     levels: ShortText = ""
     mri_reviewed_on: OptionalDay = None
     tried_pt: Flag = False
@@ -291,7 +313,7 @@ class ClearanceIn(HoldPlan):
     need a clinician: the call also signs the hold plan."""
 
     status: ClearanceAnswer
-    by: Text = Field("", description="the prescriber who answered (required for approved and declined)")
+    by: OptionalName = Field("", description="the prescriber who answered (required for approved and declined)")
     note: Note = ""
 
     @field_validator("by")
@@ -332,7 +354,7 @@ class UserIn(InputModel):
     email: Email
     role: StaffRole
     password: Password
-    name: Text = ""
+    name: OptionalName = ""
 
     @field_validator("email")
     @classmethod
@@ -347,6 +369,20 @@ class PasswordIn(InputModel):
     """A new password for an existing account (``pathway user set-password``)."""
 
     password: Password
+
+
+# The longest an API token may live, in days (``[web] api_token_days`` is the default).
+MAX_TOKEN_DAYS = 365
+TokenName = Annotated[str, BeforeValidator(name_reader(60, required=True)),
+                     WithJsonSchema({"type": "string", "maxLength": 60})]
+
+
+class TokenIn(InputModel):
+    """A new API token (``pathway token create`` and the admin's API tokens page)."""
+
+    name: TokenName = Field(description="what the token is for, e.g. \"EHR nightly sync\"")
+    expires_in_days: Annotated[int | None, BeforeValidator(count_reader(1, MAX_TOKEN_DAYS)),
+                               count_schema(1, MAX_TOKEN_DAYS)] = None
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -487,6 +523,16 @@ class ReplyLinkIn(InputModel):
 
 class ReplyDismissIn(InputModel):
     note: RequiredReason = Field(description="why the reply concerns no patient, and what was done (required)")
+
+
+class StaffTextIn(InputModel):
+    """A one-off text a person sends a patient in their own words."""
+
+    body: SmsText = Field(description="the words, as the patient will read them (required; at most the SMS "
+                                      "segments of `[staff_text] max_segments` in the pathway file, 3 as shipped). "
+                                      "No diagnosis, procedure or drug name unless the patient chose detailed texts")
+    urgent: Flag = Field(False, description="true: send at once, even in the patient's quiet hours (08:00-20:00 "
+                                            "their time); false: a text typed in quiet hours waits for them to end")
 
 
 class TaskResolveIn(InputModel):

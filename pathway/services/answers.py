@@ -20,12 +20,14 @@ from pathway.schemas.inputs import BoardQuery
 from pathway.services import board as board_service
 from pathway.services.base import Env
 from pathway.services.catalogue import assumes_normal_renal_function
+from pathway.services.conversation import StaffText, Thread, ThreadEntry
 from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
 from pathway.services.holds import UnsignedHold
 from pathway.services.patients import PatientUpdate
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
+from pathway.timeline.arrival import effective_arrival, place_words
 from pathway.timeline.holds import HoldAtRisk
 from pathway.timeline.texts import segments
 
@@ -126,6 +128,17 @@ def _by_time(milestones: Iterable[models.Milestone]) -> list[models.Milestone]:
     return sorted(milestones, key=lambda m: (m.due_at or m.window_start or m.window_end or far, m.id))
 
 
+def _arrival(e: models.Episode, tz: ZoneInfo, definition: PathwayDefinition | None) -> dict[str, Any]:
+    """The day-before text's arrival and place, as the text says them."""
+    lead = definition.arrival_before if definition is not None else PathwayDefinition.arrival_before
+    words = definition.revealing_words if definition is not None else ()
+    return dict(
+        **_times(tz, arrival_at=effective_arrival(e.procedure_at, e.arrival_at, lead)),
+        arrival_default=e.arrival_at is None, facility_address=e.facility_address,
+        place_in_text=place_words(e.facility, e.facility_address, words, detailed=e.patient.detailed_texts),
+    )
+
+
 def _episode_fields(
     e: models.Episode, messages: Sequence[models.Message], decision: Decision,
     definition: PathwayDefinition | None,
@@ -135,6 +148,7 @@ def _episode_fields(
         id=e.id, patient_id=e.patient_id, status=e.status, timezone=e.patient.timezone,
         **_times(tz, procedure_at=e.procedure_at, ended_at=e.ended_at),
         duration_minutes=e.duration_minutes, facility=e.facility, proceduralist=e.proceduralist, levels=e.levels,
+        **_arrival(e, tz, definition),
         mri_reviewed_on=e.mri_reviewed_on, tried_pt=e.tried_pt, tried_medication=e.tried_medication,
         tried_injections=e.tried_injections, escort_arranged=e.escort_arranged, cancelled_at=_utc(e.cancelled_at),
         cancel_reason=e.cancel_reason, created_at=_utc(e.created_at), plan_revision=e.plan_revision,
@@ -324,3 +338,40 @@ def observation(o: models.Observation) -> out.Observation:
     return out.Observation(id=o.id, code=o.code, value=int(value) if value.is_integer() else value, unit=o.unit,
                            time_point=o.time_point, received_at=_utc(o.received_at), source=o.source,
                            message_id=o.message_id, reply_id=o.reply_id, hold_id=o.hold_id)
+# --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
+
+
+def staff_text(result: StaffText, definition: PathwayDefinition | None) -> out.StaffText:
+    m = result.message
+    assert m is not None, "a stored one-off text"
+    tz = ZoneInfo(result.episode.patient.timezone)
+    return out.StaffText(**dict(_message(m, tz, definition)), episode_id=result.episode.id, urgent=m.urgent,
+                         created_by_id=m.created_by_id, waits_for_quiet_hours=result.waits_for_quiet_hours)
+
+
+def _thread_item(e: ThreadEntry, tz: ZoneInfo, definition: PathwayDefinition | None) -> out.ThreadItem:
+    blank: dict[str, Any] = dict(message_id=None, message_kind=None, label=None, status=None, urgent=False,
+                                 history=[], reply_id=None, classification=None, red_flag_groups=[],
+                                 open_task_id=None, task_id=None, by=e.by)
+    if e.message is not None:
+        m = e.message
+        blank |= dict(body=m.body, message_id=m.id, message_kind=m.kind, status=m.status, urgent=m.urgent,
+                      label=_label(definition, m.kind, message=True),
+                      history=[out.DeliveryEvent(at=_utc(ev.at), source=ev.source, from_status=ev.from_status,
+                                                 to_status=ev.to_status, reason=ev.reason or "",
+                                                 error_code=ev.error_code) for ev in m.events])
+    elif e.reply is not None:
+        r = e.reply
+        blank |= dict(body=r.body, reply_id=r.id, classification=r.classification,
+                      red_flag_groups=list(e.red_flag_groups), open_task_id=e.open_task_id)
+    else:
+        assert e.task is not None
+        t = e.task
+        blank |= dict(body=t.resolution or "", reply_id=t.reply_id, task_id=t.id, label=t.kind)
+    return out.ThreadItem(type=e.type, **_times(tz, at=e.at), **blank)
+
+
+def thread(t: Thread, definition: PathwayDefinition | None) -> out.Thread:
+    tz = ZoneInfo(t.patient.timezone)
+    return out.Thread(episode_id=t.episode.id, patient_id=t.patient.id, timezone=t.patient.timezone,
+                      items=[_thread_item(e, tz, definition) for e in t.entries])

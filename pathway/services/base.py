@@ -143,11 +143,18 @@ def audit(
     )
 
 
+# Ids are the database's INTEGER (4 bytes on PostgreSQL): a larger number names no record, and
+# binding it would fail in the database (PostgreSQL: "integer out of range"), so it is a 404 here.
+MAX_ID = 2**31 - 1
+
+
 def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool = False) -> Any:
     try:
         key = int(id_)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NotFound(what) from None
+    if not 1 <= key <= MAX_ID:
+        raise NotFound(what)
     stmt: Any = select(model).where(model.id == key)  # type: ignore[attr-defined]
     if lock:
         stmt = stmt.with_for_update()

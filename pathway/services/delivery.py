@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Message, Patient
 from pathway.services import outbox
-from pathway.services.base import Env
+from pathway.services.base import MAX_ID, Env
 from pathway.services.tasks import open_task
 
 
@@ -25,6 +25,14 @@ class CallbackResult:
     status: str | None
 
 
+def _message_key(ref: str | None) -> int | None:
+    """The ``m`` of a callback URL as a message id, or None (not a number, or beyond the ids' range)."""
+    if not ref or not ref.isascii() or not ref.isdigit() or len(ref) > 10:
+        return None
+    key = int(ref)
+    return key if 1 <= key <= MAX_ID else None
+
+
 def apply_status_callback(session: Session, env: Env, message_ref: str | None, *, sid: str, provider_status: str,
                           status: str | None, error_code: int | None, bad_number: str | None) -> CallbackResult:
     """Record one signed status callback. Idempotent: the same callback twice changes nothing more.
@@ -33,8 +41,9 @@ def apply_status_callback(session: Session, env: Env, message_ref: str | None, *
     not know), and ``bad_number``, why the error code says the number cannot take texts.
     """
     msg = None
-    if message_ref and message_ref.isdigit():
-        msg = session.scalar(select(Message).where(Message.id == int(message_ref)).with_for_update())
+    key = _message_key(message_ref)
+    if key is not None:
+        msg = session.scalar(select(Message).where(Message.id == key).with_for_update())
     if msg is None and sid:
         msg = session.scalar(select(Message).where(Message.provider_id == sid).with_for_update())
     if msg is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +37,7 @@ from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationErr
 from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
+from pathway.timeline.arrival import arrival_problem, revealing_word
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.holds import HoldAtRisk, hold_at_risk
 from pathway.timeline.localtime import local_date
@@ -95,12 +96,15 @@ def schedule_episode(
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     given = read_input(EpisodeIn, data, Context(now=env.now, tz=ZoneInfo(patient.timezone),
                                                 catalogue=env.rules.catalogue))
+    _check_arrival_and_place(env, patient, given.procedure_at, given.arrival_at, given.facility_address)
     holds = [_hold(env, actor, h) for h in given.holds]
     episode = Episode(
         patient=patient,
         procedure_at=given.procedure_at,
         duration_minutes=given.duration_minutes or int(env.rules.definition.expected_duration.total_seconds() // 60),
         facility=given.facility,
+        facility_address=given.facility_address,
+        arrival_at=given.arrival_at,
         proceduralist=given.proceduralist,
         levels=given.levels,
         status="scheduled",
@@ -119,6 +123,28 @@ def schedule_episode(
     audit(session, env, actor, "episode.schedule", "episode", episode.id, patient_id=patient.id,
           detail={"holds": [h.drug_key or "free-text" for h in holds]})
     return episode
+
+
+def _check_arrival_and_place(env: Env, patient: Patient, procedure_at: datetime, arrival_at: datetime | None,
+                             address: str | None) -> None:
+    """The day-before text's arrival and address line, checked before anything is stored: the
+    arrival before the procedure and not absurdly early (422 naming `arrival_at`); an address line
+    (`address`, None when not being set) that would tell a reader of the patient's phone what the
+    visit is for is refused unless the patient chose detailed texts (422 naming `facility_address`)."""
+    definition = env.rules.definition
+    errors: dict[str, str] = {}
+    if arrival_at is not None:
+        problem = arrival_problem(procedure_at, arrival_at, definition.arrival_max_before)
+        if problem is not None:
+            errors["arrival_at"] = problem
+    if address and not patient.detailed_texts:
+        word = revealing_word(address, definition.revealing_words)
+        if word is not None:
+            errors["facility_address"] = (
+                f"contains \"{word}\", which tells whoever reads the patient's phone what the visit is for; give the "
+                "street address without it (the patient did not choose detailed texts)")
+    if errors:
+        raise ValidationError(errors)
 
 
 def load_episode(session: Session, episode_id: Any, *, lock: bool = False) -> Episode:
@@ -246,6 +272,11 @@ def reschedule(
     new_at = given.procedure_at if given.procedure_at is not None else old_at
     details = {f: getattr(given, f) for f in EPISODE_DETAILS
                if f in given.sent and getattr(episode, f) != getattr(given, f)}
+    if moving and "arrival_at" not in given.sent and episode.arrival_at is not None and new_at != old_at:
+        # The episode's own arrival keeps its lead before the procedure when the procedure moves.
+        details["arrival_at"] = new_at.astimezone(UTC) - (old_at.astimezone(UTC) - episode.arrival_at.astimezone(UTC))
+    _check_arrival_and_place(env, episode.patient, new_at, details.get("arrival_at", episode.arrival_at),
+                             details.get("facility_address"))
     fields = sorted({*details, *(("procedure_at",) if moving and new_at != old_at else ())})
     risks = _holds_at_risk(env, episode, new_at) if moving else ()
     # Postponed after a last dose: the patient may have stopped (judged before anything changes).

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
 from pathway.services import outbox
-from pathway.services.base import Actor, Env, NotFound, audit
+from pathway.services.base import MAX_ID, Actor, Env, NotFound, audit
 from pathway.timeline import (
     EpisodeFacts,
     HoldFacts,
@@ -90,6 +90,9 @@ def episode_facts(env: Env, episode: Episode) -> EpisodeFacts:
         holds=tuple(hold_facts(h, hold_rule(env, h)) for h in episode.holds),
         follow_up_at=follow_up.appointment_at if follow_up else None,
         pt_start_at=pt.appointment_at if pt else None,
+        arrival_at=episode.arrival_at,
+        facility=episode.facility,
+        facility_address=episode.facility_address,
     )
 
 
@@ -216,6 +219,10 @@ def text_name(env: Env, hold: MedicationHold) -> TextName:
     return TextName(words, leaks)
 
 
+# The day-before text's variant that says where to go: `templates/sms/pre_procedure.place.<lang>.txt`.
+PLACE_VARIANT = "place"
+
+
 def render(env: Env, patient: Patient, planned: PlannedMessage, holds: Sequence[MedicationHold] = ()) -> str:
     """The body of a planned text; a text about holds names each medicine in `planned.refs`."""
     context = text_context(
@@ -225,12 +232,15 @@ def render(env: Env, patient: Patient, planned: PlannedMessage, holds: Sequence[
         detailed=patient.detailed_texts,
         clinic_name=env.rules.clinic.name,
         clinic_phone=env.rules.clinic.phone,
+        revealing=env.rules.definition.revealing_words,
     )
     by_ref = {h.ref: h for h in holds}
     named = [by_ref[ref] for ref in planned.refs if ref in by_ref]
     if named:
         context["drug"] = join_words([hold_words(env, h, patient) for h in named], patient.language)
-    return env.rules.templates.render(planned.kind, patient.language, context)
+    # The day-before text names the place when the episode has one a text may carry.
+    variant = PLACE_VARIANT if context.get("facility_place") else ""
+    return env.rules.templates.render(planned.kind, patient.language, context, variant)
 
 
 def add_message(
@@ -363,9 +373,12 @@ def hold_plan_sheet(session: Session, env: Env, actor: Actor, episode_id: Any) -
 
 def _episode_key(raw: Any) -> int:
     try:
-        return int(raw)
-    except (TypeError, ValueError):
+        key = int(raw)
+    except (TypeError, ValueError, OverflowError):
         raise NotFound("episode") from None
+    if not 1 <= key <= MAX_ID:
+        raise NotFound("episode")
+    return key
 
 
 def cancel_messages(session: Session, env: Env, msgs: list[Message], reason: str, actor: Actor) -> int:

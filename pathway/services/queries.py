@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from pathway.models import Episode, Message, MessageEvent, Milestone, Observation, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
+from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
+from pathway.timeline.arrival import effective_arrival, place_words
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 
@@ -66,6 +68,12 @@ class EpisodeRecord:
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
     observations: list[Observation] = field(default_factory=list)  # pain scores, stopped medicines...
+    # The day-before text's arrival (the episode's own or the default lead) and the place it names.
+    arrival_at: datetime | None = None
+    place_in_text: str = ""
+    thread: list[ThreadEntry] = field(default_factory=list)  # the conversation (conversation.entries)
+    text_refusal: str | None = None  # why a one-off text cannot be sent now, if it cannot
+    text_limit: str = ""  # the longest one-off text, in words
 
     @property
     def open(self) -> bool:
@@ -180,7 +188,15 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                                         .order_by(Observation.received_at, Observation.id)))
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
-                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision, observations=observations)
+                         may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
+                         arrival_at=effective_arrival(episode.procedure_at, episode.arrival_at,
+                                                      env.rules.definition.arrival_before),
+                         place_in_text=place_words(episode.facility, episode.facility_address,
+                                                   env.rules.definition.revealing_words,
+                                                   detailed=patient.detailed_texts),
+                         thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
+                         text_limit=limit_words(env.rules.definition.staff_text_max_segments),
+                         observations=observations)
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:

@@ -203,7 +203,7 @@ def _act(session: Session, env: Env, reply: Reply, patient: Patient, episode: Ep
         pass  # answered at once (TwiML)
     elif kind == "red_flag":
         open_task(session, env, "red_flag", f"reply:{reply.id}",
-                  f"Patient reported a possible red-flag symptom ({_group_words(groups)}): call them today",
+                  f"Patient reported a possible red-flag symptom ({group_words(groups)}): call them today",
                   patient_id=pid, episode_id=eid, reply_id=reply.id)
     elif kind == "stop_request":
         open_task(session, env, "stop_request", f"reply:{reply.id}",
@@ -218,7 +218,7 @@ def _open_unmatched(session: Session, env: Env, reply: Reply, shared_by: int, gr
     red = reply.classification == "red_flag"
     who = (f"a number {shared_by} patients share: pick whom it concerns" if shared_by
            else "a number that matches no patient: link it to the patient or dismiss it with a note")
-    what = f"Possible red flag ({_group_words(groups)}) from " if red else "Reply from "
+    what = f"Possible red flag ({group_words(groups)}) from " if red else "Reply from "
     open_task(session, env, "unmatched_reply", f"reply:{reply.id}", what + who, reply_id=reply.id,
               priority=0 if red else None)
 
@@ -305,7 +305,7 @@ def dismiss_reply(session: Session, env: Env, actor: Actor, reply_id: Any, data:
     return reply
 
 
-def _group_words(groups: tuple[str, ...]) -> str:
+def group_words(groups: tuple[str, ...]) -> str:
     """The red-flag groups for a person: ("bladder_bowel", "fall") -> "bladder or bowel, fall"."""
     return ", ".join(GROUP_WORDS.get(g, g.replace("_", " ")) for g in groups)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import MedicationHold, Task
 from pathway.schemas.inputs import StopDecisionIn, TaskResolveIn
-from pathway.services.base import Actor, Conflict, Env, NotFound, ValidationError, audit, read_input
+from pathway.services.base import Actor, Conflict, Env, NotFound, ValidationError, audit, get_or_404, read_input
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 
 # Lower is more urgent. Red flags go to the top of the worklist.
@@ -100,9 +100,7 @@ def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any,
     actor.require(*CARE_TEAM)
     if not isinstance(resolution, str):
         resolution = read_input(TaskResolveIn, resolution).resolution
-    task = session.get(Task, int(task_id)) if str(task_id).isdigit() else None
-    if task is None:
-        raise NotFound("task")
+    task: Task = get_or_404(session, Task, task_id, "task")
     if task.resolved_at is None and task.kind in CLINICIAN_DECIDES:
         actor.require(Role.CLINICIAN)
     if task.resolved_at is None and task.kind in NOTE_REQUIRED and not (resolution or "").strip():

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from pathway.models import ApiToken, LoginThrottle, User
 from pathway.schemas.fields import Context
-from pathway.schemas.inputs import PasswordIn, UserIn
-from pathway.services.base import Actor, Env, Forbidden, NotFound, audit, get_or_404, read_input
+from pathway.schemas.inputs import PasswordIn, TokenIn, UserIn
+from pathway.services.base import (
+    Actor,
+    Env,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    audit,
+    get_or_404,
+    read_input,
+)
 from pathway.timeline.vocabulary import Role
 
 # Passwords are hashed with argon2id in RFC 9106's second recommended profile (t=3, 64 MiB, p=4),
@@ -212,25 +221,72 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, env: Env, actor: Actor, email: str) -> str:
-    """Make an API token for a user; return it once. Only its hash is kept."""
+# A token unused for this long has its last use written again (reads do not write every time).
+LAST_USE_GRAIN = timedelta(minutes=5)
+DEFAULT_TOKEN_DAYS = 90
+
+
+def create_token(session: Session, env: Env, actor: Actor, email: str, name: str = "(unnamed)",
+                 expires_in_days: int | None = None, *, default_days: int = DEFAULT_TOKEN_DAYS) -> str:
+    """Make an API token for a user; return it once. Only its hash is kept.
+
+    It is named (what it is for) and ends ``expires_in_days`` from now (``default_days``, the
+    ``[web] api_token_days`` setting, when not given). Audited as ``token.create``.
+    """
     actor.require(Role.ADMIN)
+    data = read_input(TokenIn, {"name": name, "expires_in_days": expires_in_days})
     user = find_user(session, email)
     if user is None:
         raise NotFound(f"user {email}")
+    if not user.active:
+        raise ValidationError({"email": f"{user.email}'s account is deactivated; reactivate it first"})
+    days = data.expires_in_days or default_days
     token = "pw_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:10], created_at=env.now))
-    audit(session, env, actor, "token.create", "user", user.id)
+    row = ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:10], name=data.name,
+                   created_at=env.now, expires_at=env.now + timedelta(days=days))
+    session.add(row)
+    session.flush()
+    audit(session, env, actor, "token.create", "api_token", row.id,
+          detail={"user_id": user.id, "expires_at": row.expires_at.isoformat(), "days": days})
     return token
 
 
+def token_state(row: ApiToken, now: datetime) -> str:
+    """``active``, ``revoked``, ``expired`` or ``user_deactivated``: whether the token works now."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= now:
+        return "expired"
+    if not row.user.active:
+        return "user_deactivated"
+    return "active"
+
+
 def user_for_token(session: Session, env: Env, token: str) -> User | None:
+    """The token's user, or None when it is unknown, revoked, expired or its user deactivated."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token or "")))
-    if row is None or row.revoked_at is not None or not row.user.active:
+    if row is None or token_state(row, env.now) != "active":
         return None
-    if row.last_used_at is None or env.now - row.last_used_at > timedelta(minutes=5):
+    if row.last_used_at is None or env.now - row.last_used_at > LAST_USE_GRAIN:
         row.last_used_at = env.now  # coarse, so reads do not write on every request
     return row.user
+
+
+def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    """Every API token, newest first, with its user (for the admin: never the secret, only its prefix)."""
+    actor.require(Role.ADMIN)
+    return list(session.scalars(select(ApiToken).options(joinedload(ApiToken.user))
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, env: Env, actor: Actor, token_id: Any) -> ApiToken:
+    """End a token now: its next request answers 401. Revoking a revoked token changes nothing."""
+    actor.require(Role.ADMIN)
+    row: ApiToken = get_or_404(session, ApiToken, token_id, "API token")
+    if row.revoked_at is None:
+        row.revoked_at = env.now
+        audit(session, env, actor, "token.revoke", "api_token", row.id, detail={"user_id": row.user_id})
+    return row
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:
@@ -243,9 +299,7 @@ def set_active(session: Session, env: Env, actor: Actor, user_id: Any, active: b
     if not active and actor.user_id is not None and int(user_id) == actor.user_id:
         # Whoever calls (a page, the API, the CLI): an admin never locks themselves out.
         raise Forbidden("you cannot deactivate your own account; ask another admin")
-    user = session.get(User, int(user_id))
-    if user is None:
-        raise NotFound("user")
+    user: User = get_or_404(session, User, user_id, "user")
     user.active = active
     if not active:
         _end_sessions(user)  # a deactivated account's sessions end now, and stay ended if reactivated

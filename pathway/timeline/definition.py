@@ -40,8 +40,13 @@ DEFAULT_DEFINITION = DATA_DIR / "mild_pathway.toml"
 
 # The kinds come from pathway.timeline.vocabulary; the data file must use exactly these.
 MILESTONE_KINDS: tuple[MilestoneKind, ...] = tuple(MilestoneKind)
-# The kinds of text with a send rule in the data file (all but the straight replies).
-MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k is not MessageKind.REPLY)
+# The kinds of text with a send rule in the data file (all but the straight replies and the
+# one-off texts a person types).
+OFF_PLAN_KINDS: tuple[MessageKind, ...] = (MessageKind.REPLY, MessageKind.STAFF)
+MESSAGE_KINDS: tuple[MessageKind, ...] = tuple(k for k in MessageKind if k not in OFF_PLAN_KINDS)
+# What staff call the texts that have no send rule (and so no label in the data file).
+OFF_PLAN_LABELS: Mapping[str, str] = MappingProxyType({MessageKind.REPLY: "answer to the patient's text",
+                                                       MessageKind.STAFF: "one-off text from staff"})
 # Answers sent straight back to a patient's text (HELP, a red-flag symptom); no send rule.
 REPLY_KINDS: tuple[ReplyText, ...] = tuple(ReplyText)
 # Every kind of text that has a template (and a segment budget).
@@ -131,6 +136,18 @@ class PathwayDefinition:
     pain_rise_over_baseline: int = 3
     pain_source: str = ""
     answer_window: timedelta = timedelta(hours=48)
+    # The day-before text's arrival time when the episode sets none: this long before the
+    # procedure (`[procedure_day] arrival_minutes_before`), and the earliest an episode's own
+    # arrival may be (`arrival_max_minutes_before`).
+    arrival_before: timedelta = timedelta(minutes=60)
+    arrival_max_before: timedelta = timedelta(minutes=240)
+    # Words that tell whoever reads the patient's phone what the visit is for; a place named in a
+    # default (not detailed) text must not carry them (`[procedure_day] revealing_words`).
+    revealing_words: tuple[str, ...] = ()
+    # The longest one-off text a person may type, in SMS segments (`[staff_text] max_segments`).
+    staff_text_max_segments: int = 3
+    # Words a one-off text is warned about for a patient without detailed texts (`[staff_text]`).
+    staff_text_identifying_words: tuple[str, ...] = ()
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -169,6 +186,8 @@ class PathwayDefinition:
         return self.milestone(kind).label
 
     def message_label(self, kind: str) -> str:
+        if kind in OFF_PLAN_LABELS:
+            return OFF_PLAN_LABELS[kind]
         return self.rule(kind).label
 
 
@@ -314,12 +333,32 @@ def _inr(doc: Mapping[str, Any]) -> tuple[float, str, int]:
     day an INR may be drawn and still count."""
     where = "[procedure_day]"
     day = f.table(doc, "file", "procedure_day")
-    f.check_fields(day, where, frozenset({"inr_max", "inr_source", "inr_window_days"}), frozenset())
+    f.check_fields(day, where, frozenset({"inr_max", "inr_source", "inr_window_days"}),
+                   _ARRIVAL_FIELDS)
     value = day["inr_max"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise f.FieldError(where, "inr_max", f"must be a positive number, got {value!r}")
     window = f.required_count(day, where, "inr_window_days")
     return float(value), f.text(day, where, "inr_source"), window
+
+
+_ARRIVAL_FIELDS = frozenset({"arrival_minutes_before", "arrival_max_minutes_before", "revealing_words"})
+
+
+def _arrival(doc: Mapping[str, Any]) -> tuple[timedelta, timedelta, tuple[str, ...]]:
+    """The default arrival lead, the longest one an episode may set, and the words a place in a
+    default text must not carry."""
+    where = "[procedure_day]"
+    day = f.table(doc, "file", "procedure_day")
+    before = f.required_count(day, where, "arrival_minutes_before") if "arrival_minutes_before" in day else 60
+    most = (f.required_count(day, where, "arrival_max_minutes_before")
+            if "arrival_max_minutes_before" in day else 240)
+    if most < before:
+        raise f.FieldError(where, "arrival_max_minutes_before", "must not be less than arrival_minutes_before")
+    words = day.get("revealing_words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise f.FieldError(where, "revealing_words", "must be a list of words")
+    return timedelta(minutes=before), timedelta(minutes=most), tuple(w.strip().casefold() for w in words)
 
 
 def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
@@ -329,6 +368,32 @@ def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
     if urgent > high:
         raise f.FieldError("[timing]", "hold_urgent_days", "must not be more than hold_high_days")
     return high, urgent
+
+
+def _staff_text(doc: Mapping[str, Any]) -> int:
+    """The longest one-off text a person may type, in segments (3 when the file says nothing)."""
+    if "staff_text" not in doc:
+        return 3
+    where = "[staff_text]"
+    row = f.table(doc, "file", "staff_text")
+    f.check_fields(row, where, frozenset({"max_segments", "source"}),
+                   frozenset({"identifying_words", "identifying_words_source"}))
+    value = f.required_count(row, where, "max_segments")
+    if not 1 <= value <= 10:
+        raise f.FieldError(where, "max_segments", "must be between 1 and 10 segments")
+    f.text(row, where, "source")
+    return value
+
+
+def _identifying_words(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """`[staff_text] identifying_words`: non-empty strings, with their source when given."""
+    row = doc.get("staff_text", {})
+    words = row.get("identifying_words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise f.FieldError("[staff_text]", "identifying_words", "must be a list of words or phrases")
+    if words:
+        f.text(row, "[staff_text]", "identifying_words_source")
+    return tuple(w.strip() for w in words)
 
 
 def _required_time(row: Mapping[str, Any], where: str, field: str) -> time:
@@ -344,7 +409,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         doc,
         "file",
         frozenset({"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}),
-        frozenset({"answers"}),
+        frozenset({"answers", "staff_text"}),
     )
     meta = f.table(doc, "file", "pathway")
     f.check_fields(
@@ -369,6 +434,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
     inr_max, inr_source, inr_window_days = _inr(doc)
     hold_high_days, hold_urgent_days = _worklist(timing)
     answers = _answers(doc)
+    arrival_before, arrival_max_before, revealing_words = _arrival(doc)
     return PathwayDefinition(
         name=f.text(meta, "[pathway]", "name"),
         version=f.text(meta, "[pathway]", "version"),
@@ -395,6 +461,11 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         read_replies_days_after=(f.required_count(timing, "[timing]", "read_replies_days_after")
                                  if "read_replies_days_after" in timing else 14),
         **answers,
+        arrival_before=arrival_before,
+        arrival_max_before=arrival_max_before,
+        revealing_words=revealing_words,
+        staff_text_max_segments=_staff_text(doc),
+        staff_text_identifying_words=_identifying_words(doc),
     )
 
 

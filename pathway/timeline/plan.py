@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from pathway.timeline.arrival import effective_arrival
 from pathway.timeline.definition import (
     DATE_ANCHORS,
     INSTANT_ANCHORS,
@@ -28,7 +29,7 @@ from pathway.timeline.localtime import (
     require_aware,
 )
 from pathway.timeline.quiet import QuietHours
-from pathway.timeline.vocabulary import ClearanceStatus, EpisodeStatus, MilestoneKind
+from pathway.timeline.vocabulary import ClearanceStatus, EpisodeStatus, MessageKind, MilestoneKind
 
 __all__ = [
     "CLEARANCE_STATUSES",
@@ -103,6 +104,11 @@ class EpisodeFacts:
     holds: tuple[HoldFacts, ...]
     follow_up_at: datetime | None
     pt_start_at: datetime | None
+    # The day-before text: the episode's own arrival time (None: the pathway's default lead) and
+    # the place as staff recorded it (the text leaves out what would reveal the visit's purpose).
+    arrival_at: datetime | None = None
+    facility: str = ""
+    facility_address: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in EPISODE_STATUSES:
@@ -112,7 +118,7 @@ class EpisodeFacts:
             raise ValueError("expected duration must be positive")
         require_aware(self.procedure_at, "procedure_at")
         require_aware(self.created_at, "created_at")
-        for name in ("ended_at", "follow_up_at", "pt_start_at"):
+        for name in ("ended_at", "follow_up_at", "pt_start_at", "arrival_at"):
             value = getattr(self, name)
             if value is not None:
                 require_aware(value, name)
@@ -411,6 +417,13 @@ def _episode_facts(facts: EpisodeFacts) -> dict[str, str]:
     return found
 
 
+def _day_before_facts(c: _Context) -> dict[str, str]:
+    """The day-before text's arrival (`arrival_at`: the episode's own, else the default lead) and
+    the place as recorded; `text_context` decides what of the place a text may say."""
+    at = effective_arrival(c.facts.procedure_at, c.facts.arrival_at, c.definition.arrival_before)
+    return {"arrival_at": _iso(at), "facility": c.facts.facility, "facility_address": c.facts.facility_address}
+
+
 def _hold_facts(h: _Hold) -> dict[str, str]:
     found = {"hold_ref": h.facts.ref, "drug_label": h.facts.drug_label}
     if h.last_day is not None:
@@ -443,7 +456,8 @@ def _candidates(c: _Context, milestones: Mapping[str, PlannedMilestone]) -> Iter
         if not c.definition.milestone(rule.milestone).per_hold:
             found = milestones.get(f"{rule.milestone}:")
             if found is not None:
-                yield _Candidate(rule, found, c.anchors, MappingProxyType(base))
+                extra = _day_before_facts(c) if rule.kind == MessageKind.PRE_PROCEDURE else {}
+                yield _Candidate(rule, found, c.anchors, MappingProxyType(base | extra))
             continue
         for h in c.holds:
             found = milestones.get(f"{rule.milestone}:{h.facts.ref}")

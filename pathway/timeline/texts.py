@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -17,6 +17,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from pathway.resources import sms_templates_dir
+from pathway.timeline.arrival import place_words
 from pathway.timeline.localtime import to_local
 from pathway.timeline.vocabulary import Language
 
@@ -211,7 +212,7 @@ def join_words(items: Sequence[str], lang: str) -> str:
 
 
 # Instants that are deadlines ("take it by 8:00 PM") rather than appointments ("at 8:00 PM").
-_DEADLINES = frozenset({"last_dose"})
+_DEADLINES = frozenset({"last_dose", "arrival"})
 
 
 def _check_lang(lang: str) -> None:
@@ -271,13 +272,16 @@ def text_context(
     clinic_name: str,
     clinic_phone: str,
     detailed: bool = False,
+    revealing: Collection[str] = (),
 ) -> dict[str, str]:
     """Template variables for one text, from a planned message's facts.
 
     Facts ending in `_at` (ISO instants) give `<base>_date`, `<base>_time`, `<base>_when` in
     the patient's zone; facts ending in `_date` (ISO dates) give a date phrase under the same
     name and `<base>_when`. `$drug` and `$procedure` stay generic unless `detailed` (the
-    patient chose detailed texts), so a text read over someone's shoulder says little.
+    patient chose detailed texts), so a text read over someone's shoulder says little. The facts
+    `facility` and `facility_address` give `$facility_place`, without a part that carries one of
+    the `revealing` words unless `detailed` (`timeline.arrival.place_words`).
     """
     _check_lang(lang)
     phrases = _PHRASES[lang]
@@ -296,6 +300,9 @@ def text_context(
     for name, value in facts.items():
         if name.endswith("_at"):
             context.update(_instant_phrases(name, value, lang, tz))
+    if "facility" in facts or "facility_address" in facts:
+        context["facility_place"] = place_words(facts.get("facility", ""), facts.get("facility_address", ""),
+                                                revealing, detailed=detailed)
     return context
 
 

@@ -90,7 +90,7 @@ class MilestoneStatus(StrEnum):
 
 
 class MessageKind(StrEnum):
-    """A stored text's kind. Every kind but ``REPLY`` has a send rule in the definition file."""
+    """A stored text's kind. Every kind but ``REPLY`` and ``STAFF`` has a send rule in the definition file."""
 
     ENROLMENT = "enrolment"
     LAST_DOSE = "last_dose"
@@ -105,6 +105,9 @@ class MessageKind(StrEnum):
     CANCELLED = "cancelled"
     # An answer sent straight back to a patient's text (its words are a ReplyText template).
     REPLY = "reply"
+    # A one-off text a person typed on the episode page or sent through the API (no template:
+    # its words are the person's; its longest length is [staff_text] in the definition file).
+    STAFF = "staff"
 
 
 # Texts sent when an episode's date changes or it is cancelled.

@@ -109,6 +109,19 @@ def clinic_time(dt: datetime | None, patient_tz: str | None = None) -> Markup:
     return Markup(html)
 
 
+def patient_time(dt: datetime | None, patient_tz: str) -> Markup:
+    """'Mon 1 Feb 2027, 09:00 CST' on the patient's clock, then the clinic's when it differs:
+    a conversation is read as the patient lived it."""
+    if dt is None:
+        return Markup('<span class="text-body-secondary">not set</span>')
+    ptz, tz = ZoneInfo(patient_tz), _clinic_tz()
+    html = f'<time datetime="{dt.isoformat()}">{escape(_fmt(dt, ptz))}</time>'
+    if dt.astimezone(ptz).utcoffset() != dt.astimezone(tz).utcoffset():
+        other = _fmt(dt, tz, with_date=dt.astimezone(tz).date() != dt.astimezone(ptz).date())
+        html += f' <span class="text-body-secondary">(clinic: {escape(other)})</span>'
+    return Markup(html)
+
+
 def when(dt: datetime | None, patient_tz: str | None = None) -> Markup:
     """Like clinic_time, but a moment at midnight in the patient's zone is a whole day: shown as a date."""
     if dt is not None and patient_tz:
@@ -175,6 +188,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
-        message_label=message_label, zone_time=zone_time,
+        message_label=message_label, zone_time=zone_time, patient_time=patient_time,
     )
     app.jinja_env.globals.update(badge=badge)

@@ -12,6 +12,8 @@ is in ``create_app`` (``web.ui``, ``web.filters``).
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,14 +21,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pathway.schemas.inputs import EPISODE_DETAILS, MIN_PASSWORD
+from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
+from pathway.services import conversation, queries, replies, schedule_import, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
 from pathway.services import patients as pt
-from pathway.services import queries, replies, users
 from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
@@ -94,10 +96,11 @@ def _worklist_link(item: WorklistItem) -> str:
         "hold_unresolved": f"hold-{item.subject_id}",
         "follow_up_unbooked": "book-follow_up",
         "milestone_overdue": f"milestone-{item.subject_id}",
-        "red_flag": "replies",
-        "task": "replies" if item.reply_id else "",
+        # The reply itself, in the conversation with the patient.
+        "red_flag": f"reply-{item.reply_id}" if item.reply_id else "conversation",
+        "task": f"reply-{item.reply_id}" if item.reply_id else "",
         "pain_high": "observations",
-        "answer_unread": "replies",
+        "answer_unread": f"reply-{item.reply_id}" if item.reply_id else "conversation",
         "hold_not_stopped": "decision",
         "stop_unconfirmed": f"hold-{item.subject_id}",
         "text_failed": f"message-{item.subject_id}",
@@ -110,6 +113,28 @@ def _worklist_link(item: WorklistItem) -> str:
 def task_needs_note(kind: str) -> bool:
     """Tasks a person closes only with a note of what was done (red flags...)."""
     return kind in NOTE_REQUIRED
+
+
+# What a reply was read as, and the title of a note that closed a reply's task, for a person.
+REPLY_WORDS = {"stop": "STOP: opted out", "start": "START: opted back in", "help": "HELP: answered",
+               "stop_request": "Asked to stop texts", "text": "Reply to read"}
+NOTE_TITLES = {"red_flag": "Red flag resolved", "reply": "Reply handled", "stop_request": "Request to stop handled",
+               "unmatched_reply": "Reply matched to this patient", "opted_out": "Opt-out followed up"}
+
+
+@bp.app_template_global()
+def red_flag_words(groups: tuple[str, ...]) -> str:
+    return replies.group_words(groups) or "possible symptom"
+
+
+@bp.app_template_global()
+def reply_words(classification: str) -> str:
+    return REPLY_WORDS.get(classification, classification.replace("_", " ").capitalize())
+
+
+@bp.app_template_global()
+def note_title(kind: str) -> str:
+    return NOTE_TITLES.get(kind, kind.replace("_", " ").capitalize() + " done")
 
 
 def _refused(what: str, exc: ValidationError) -> None:
@@ -165,7 +190,7 @@ def link_reply(reply_id: int) -> Any:
     db().commit()
     flash("Reply linked to the patient: it is now on the worklist as theirs.", "success")
     if linked.episode_id is not None:
-        return redirect(url_for("pages.episode", episode_id=linked.episode_id, _anchor="replies"))
+        return redirect(url_for("pages.episode", episode_id=linked.episode_id, _anchor=f"reply-{linked.id}"))
     return redirect(url_for("pages.patient", patient_id=linked.patient_id))
 
 
@@ -235,6 +260,28 @@ def _zones() -> list[str]:
     return [clinic] + [z for z in common if z != clinic]
 
 
+@bp.route("/patients/import", methods=["GET", "POST"])
+@roles(*CARE_TEAM)
+def import_schedule() -> Any:
+    """Upload the practice's schedule as CSV: every row is checked, then all are stored or none."""
+    report = None
+    dry_run = confirm = False
+    if request.method == "POST":
+        upload = request.files.get("file")
+        dry_run = request.form.get("dry_run") == "1"
+        confirm = request.form.get("confirm_holds_at_risk") == "1"
+        parsed = schedule_import.parse_file(upload.read() if upload and upload.filename else b"")
+        report = schedule_import.import_schedule(db(), env(), actor(), parsed, dry_run=dry_run,
+                                                 confirm_holds_at_risk=confirm)
+        db().commit()
+        if report.applied:
+            log.info("schedule imported rows=%s", len(report.rows))
+    return render_template("patients/import.html", report=report, columns=schedule_import.COLUMNS,
+                           row_words=schedule_import.row_words, dry_run=dry_run, confirm=confirm,
+                           separator=schedule_import.DRUG_SEPARATOR,
+                           max_bytes=runtime().config.web.max_request_bytes), (422 if report and not report.ok else 200)
+
+
 @bp.route("/patients/<int:patient_id>")
 @roles(*CARE_TEAM)
 def patient(patient_id: int) -> Any:
@@ -270,8 +317,8 @@ def consent(patient_id: int) -> Any:
 
 # --- scheduling ----------------------------------------------------------------------------
 
-EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "proceduralist", "levels", "mri_reviewed_on",
-                  "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
+EPISODE_FIELDS = ("procedure_at", "duration_minutes", "facility", "facility_address", "arrival_at", "proceduralist",
+                  "levels", "mri_reviewed_on", "tried_pt", "tried_medication", "tried_injections", "escort_arranged")
 
 
 def _holds_from_form(form: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -353,7 +400,68 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
     db().commit()
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
-                           catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED), status
+                           catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
+                           red_flag_outcomes=RED_FLAG_OUTCOMES, **_quiet_words()), status
+
+
+def _quiet_words() -> dict[str, str]:
+    quiet = env().rules.quiet
+    return {"quiet_start": f"{quiet.start:%H:%M}", "quiet_end": f"{quiet.end:%H:%M}"}
+
+
+_FORM_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+@bp.post("/episodes/<int:episode_id>/messages")
+@roles(*CARE_TEAM)
+def send_text(episode_id: int) -> Any:
+    """A one-off text: always shown first (the words as the phone shows them, length, segments,
+    when it goes), then sent when confirmed. The preview carries a one-time key, so the same
+    confirmation sent twice (a double click, a reload) queues one text."""
+    values = _form("body", "urgent")
+    body = str(values.get("body") or "")
+    data: dict[str, Any] = {"body": body, "urgent": values.get("urgent") == "yes"}
+    confirm = request.form.get("confirm") == "yes"
+    raw_key = request.form.get("key") or ""
+    key = raw_key if _FORM_KEY.fullmatch(raw_key) else None
+    try:
+        result = conversation.send_staff_text(db(), env(), actor(), episode_id, data, preview=not confirm, key=key)
+    except ValidationError as exc:
+        db().rollback()
+        if "body" in exc.errors and body.strip():  # too long: show the count beside the words
+            return _text_preview(episode_id, data, None, exc.errors["body"], 422)
+        return _episode_page(episode_id, errors={"text": exc.errors}, values={"text": values}, status=422)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.episode", episode_id=episode_id, _anchor="conversation"))
+    db().commit()
+    if not confirm:
+        return _text_preview(episode_id, data, result, "", 200)
+    assert result.message is not None
+    log.info("one-off text queued message_id=%s episode_id=%s urgent=%s", result.message.id, episode_id,
+             result.urgent)
+    p = result.episode.patient
+    if result.waits_for_quiet_hours:
+        at = filters.zone_time(result.send_at, p.timezone)
+        flash(f"Text queued. It is the patient's quiet hours: it goes at {at}, their time.", "success")
+    else:
+        flash("Text queued: it goes now. Its delivery shows in the conversation.", "success")
+    return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"thread-message-{result.message.id}"))
+
+
+def _text_preview(episode_id: int, data: Mapping[str, Any], result: conversation.StaffText | None, error: str,
+                  status: int) -> Any:
+    try:
+        episode = queries.load_episode(db(), actor(), episode_id)
+    except NotFound:
+        abort(404)
+    body = str(data.get("body") or "").replace("\r\n", "\n").strip()
+    return render_template("episodes/text_preview.html", e=episode, p=episode.patient, body=body,
+                           urgent=bool(data.get("urgent")), result=result, error=error, info=segment_info(body),
+                           limit=conversation.limit_words(env().rules.definition.staff_text_max_segments),
+                           key=uuid.uuid4().hex, now=env().now,
+                           quiet_now=not env().rules.quiet.allowed(env().now, ZoneInfo(episode.patient.timezone)),
+                           **_quiet_words()), status
 
 
 @bp.route("/episodes/<int:episode_id>")
@@ -541,7 +649,7 @@ def reschedule(episode_id: int) -> Any:
 
 # --- editing an episode after saving (issue 10) --------------------------------------------
 
-DETAIL_TEXTS = ("facility", "proceduralist", "levels", "mri_reviewed_on")
+DETAIL_TEXTS = ("facility", "facility_address", "arrival_at", "proceduralist", "levels", "mri_reviewed_on")
 DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
 
 
@@ -758,7 +866,8 @@ def board() -> Any:
 
 def _page() -> int:
     raw = request.args.get("page") or "1"
-    return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
+    # ASCII digits only: "²" is a digit to str.isdigit but not to int(), and 5000 digits are too many.
+    return max(1, min(int(raw), 10_000)) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 @bp.route("/messages")
@@ -813,6 +922,59 @@ def user_active(user_id: int) -> Any:
     db().commit()
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "success")
     return redirect(url_for("pages.users"))
+
+
+# --- API tokens (issue 13) ------------------------------------------------------------------
+
+
+def _tokens_page(errors: dict[str, str], values: dict[str, Any], created: dict[str, Any] | None = None,
+                 status: int = 200) -> Any:
+    listed = users.list_tokens(db(), actor())
+    now = env().now
+    rows = [(t, users.token_state(t, now)) for t in listed]
+    # The API serves the care team; an admin's token could reach nothing there.
+    accounts = [(u.email, f"{u.email} ({u.role})") for u in users.list_users(db(), actor())
+                if u.active and u.role in CARE_TEAM]
+    return render_template("admin/tokens.html", rows=rows, errors=errors, values=values, created=created,
+                           accounts=accounts, max_days=MAX_TOKEN_DAYS), status
+
+
+@bp.route("/admin/tokens", methods=["GET", "POST"], endpoint="tokens")
+@roles(Role.ADMIN)
+def tokens_page() -> Any:
+    """List, create and revoke API tokens. A new token's secret is shown on this answer only
+    (never flashed: the flash would travel in the session cookie)."""
+    default_days = runtime().config.web.api_token_days
+    values: dict[str, Any] = {"expires_in_days": str(default_days)}
+    if request.method == "GET":
+        return _tokens_page({}, values)
+    values = _form("email", "name", "expires_in_days")
+    try:
+        secret = users.create_token(db(), env(), actor(), values.get("email") or "", values.get("name") or "",
+                                    values.get("expires_in_days") or None, default_days=default_days)
+    except NotFound:
+        db().rollback()
+        return _tokens_page({"email": "pick an active account"}, values, status=422)
+    except ValidationError as exc:
+        db().rollback()
+        return _tokens_page(exc.errors, values, status=422)
+    db().commit()
+    log.info("api token created by user_id=%s", actor().user_id)
+    created = {"secret": secret, "name": (values.get("name") or "").strip(), "email": values.get("email")}
+    return _tokens_page({}, {"expires_in_days": str(default_days)}, created, status=201)
+
+
+@bp.post("/admin/tokens/<int:token_id>/revoke")
+@roles(Role.ADMIN)
+def token_revoke(token_id: int) -> Any:
+    try:
+        row = users.revoke_token(db(), env(), actor(), token_id)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, url_for("pages.tokens"))
+    db().commit()
+    flash(f"Token {row.prefix}... ({row.name}) is revoked; requests with it now answer 401.", "success")
+    return redirect(url_for("pages.tokens"))
 
 
 # --- patient edits (issue 10, "Editing after saving": the patient half) ----------------------

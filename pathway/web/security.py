@@ -13,6 +13,7 @@ address through trusted proxies, the request size limit, and the handler of unex
   ``request.remote_addr`` (the audit log, the login throttle) and ``request.is_secure`` are the
   client's. With 0, forwarded headers are ignored (a client could forge them).
 - ``[web] max_request_bytes``: Flask's MAX_CONTENT_LENGTH; a larger body answers 413.
+- ``<int:...>`` in routes matches only ids the database can hold (``RecordId``): a larger one is a 404.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
+
+from pathway.schemas.base import unsafe_values
+from pathway.services.base import MAX_ID
 
 log = logging.getLogger("pathway.web")
 
@@ -98,6 +103,23 @@ def _too_large(exc: HTTPException) -> Any:
                                    "Send less at once."), 413
 
 
+def _refuse_unreadable_input() -> Any:
+    """A page's query or form that holds a NUL character answers 422 naming the field, before any
+    view reads it (the database would refuse it: PostgreSQL allows no NUL in text). The API checks
+    its own input and answers JSON (``web/api/core.py``); Twilio's webhooks keep a signed text whole."""
+    if request.blueprint in ("api", "webhooks") or request.path.startswith(("/api/", "/webhooks/")):
+        return None
+    fields = request.args.to_dict()
+    if request.method in ("POST", "PUT", "PATCH"):
+        fields.update(request.form.to_dict())
+    unsafe = unsafe_values(fields)
+    if not unsafe:
+        return None
+    problems = "; ".join(f"{name}: {problem}" for name, problem in unsafe.items())
+    return render_template("errors/error.html", code=422, title="This cannot be read",
+                           message=f"Nothing was saved. {problems}."), 422
+
+
 def _headers(response: Response) -> Response:
     headers = response.headers
     headers["Content-Security-Policy"] = CSP
@@ -113,12 +135,39 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def digits_up_to(limit: int) -> str:
+    """A regular expression matching the decimal numbers from 0 to ``limit`` (no sign)."""
+    text = str(limit)
+    options = [rf"\d{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for i, ch in enumerate(text):
+        if ch != "0":
+            rest = len(text) - i - 1
+            options.append(text[:i] + f"[0-{int(ch) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    options.append(text)
+    return "(?:" + "|".join(options) + ")"
+
+
+class RecordId(IntegerConverter):
+    """``<int:...>`` in every route: a number beyond the database's INTEGER range matches no route
+    (404), as a missing record does, instead of reaching the database and failing there. The bound
+    is in the pattern, not only in ``max``: Werkzeug checks ``max`` after choosing a rule, and a
+    refused value then reads as "method not allowed" (405) when another method's rule shares the path."""
+
+    regex = digits_up_to(MAX_ID)
+
+    def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def init_app(app: Flask) -> None:
     web = app.extensions["pathway"].config.web
+    app.url_map.converters["int"] = RecordId  # before any blueprint adds its routes
     app.config["MAX_CONTENT_LENGTH"] = web.max_request_bytes
     if web.trusted_proxies > 0:
         n = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.before_request(_refuse_unreadable_input)
     app.after_request(_headers)
     app.register_error_handler(413, _too_large)
     app.register_error_handler(Exception, _unexpected)

@@ -42,7 +42,9 @@ def _signed_params() -> dict[str, str] | None:
     if not _backend().webhook_signed(_public_url(), params, dict(request.headers.items())):
         log.warning("webhook %s: rejected a request without a valid signature", request.path)
         return None
-    return params
+    # A signed text is the patient's: keep it whole rather than refuse it, but a NUL cannot be
+    # stored (PostgreSQL refuses it in text), so it is shown as the replacement character.
+    return {key: value.replace("\x00", "\ufffd") for key, value in params.items()}
 
 
 @bp.post("/twilio/status")

@@ -89,7 +89,7 @@ def test_postponing_before_the_last_dose_needs_no_confirming_and_opens_no_call(
     result = ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-31T08:00"})
     assert result.applied and result.holds_at_risk == ()
     session.flush()
-    assert "We will text when to stop your anti-platelet medicine" in _notice(session, e).body
+    assert "We'll text when to stop your anti-platelet medicine" in _notice(session, e).body
     assert not session.scalars(select(Task)).all()
 
 

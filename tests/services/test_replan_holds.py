@@ -118,7 +118,7 @@ def test_hold_at_risk_comes_right_below_red_flags(session, env, staff, make_epis
     assert kinds[:2] == ["red_flag", "hold_at_risk"]
 
 
-@pytest.mark.parametrize(("lang", "words"), [("en", "We will text when to stop your anti-platelet medicine."),
+@pytest.mark.parametrize(("lang", "words"), [("en", "We'll text when to stop your anti-platelet medicine."),
                                              ("es", "Le avisaremos cuándo dejar de tomar su antiplaquetario.")])
 def test_moving_later_names_the_medicines_with_a_new_last_dose_day(
     session, env, staff, make_patient, make_episode, lang, words
@@ -141,7 +141,7 @@ def test_a_detailed_date_change_names_each_drug(session, env, staff, make_patien
         _approve(session, env, staff, h)
     ep.reschedule(session, env, staff["coordinator"], e.id, {"procedure_at": "2027-03-17T08:00"})
     (notice,) = _msgs(session, e, "date_changed")
-    assert "We will text when to stop clopidogrel and apixaban." in notice.body
+    assert "We'll text when to stop clopidogrel and apixaban." in notice.body
 
 
 # --- cancelling ----------------------------------------------------------------------------

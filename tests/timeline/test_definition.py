@@ -78,18 +78,21 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
     """A tiny TOML writer for the shapes this file uses (tomllib cannot write)."""
 
     def value(v: Any) -> str:
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, (int, float)):
             return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(item) for item in v) + "]"
         return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     lines: list[str] = []
-    for name in ("pathway", "timing", "procedure_day", "answers"):
-        if name not in doc:
-            continue
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {value(v)}" for k, v in doc[name].items()]
+    for name in ("pathway", "timing", "procedure_day", "staff_text", "answers"):
+        if name in doc:
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {value(v)}" for k, v in doc[name].items()]
     for name in ("milestone", "message"):
         for row in doc[name]:
             lines.append(f"[[{name}]]")
@@ -97,7 +100,8 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
     for lang, row in doc["segment_budget"].items():
         lines.append(f"[segment_budget.{lang}]")
         lines += [f"{k} = {value(v)}" for k, v in row.items()]
-    for key in set(doc) - {"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget", "answers"}:
+    for key in set(doc) - {"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget",
+                           "staff_text", "answers"}:
         lines.append(f"[{key}]")
     path = tmp_path / "mild_pathway.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -106,6 +110,15 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
 
 def test_round_tripped_shipped_file_loads(tmp_path: Path, definition: PathwayDefinition) -> None:
     assert load_definition(dump(shipped(), tmp_path)) == definition
+
+
+def test_the_longest_one_off_text_is_read_from_the_file_and_checked(tmp_path: Path) -> None:
+    doc = shipped()
+    doc["staff_text"]["max_segments"] = 2
+    assert load_definition(dump(doc, tmp_path)).staff_text_max_segments == 2
+    doc["staff_text"]["max_segments"] = 0
+    with pytest.raises(DefinitionError, match=r"\[staff_text\]: field 'max_segments' must be between 1 and 10"):
+        load_definition(dump(doc, tmp_path))
 
 
 def test_unknown_timing_field_is_refused(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pathway.timeline import (
     segments,
     text_context,
 )
+from pathway.timeline.arrival import FACILITY_NAME_TEXT_MAX
 from pathway.timeline.texts import MedicineName, join_words, medicine_words
 
 UTC = UTC
@@ -36,7 +37,18 @@ PHONE = "(555) 555-0123"
 TYPICAL_CLINIC = "Lakeside Pain Clinic"
 FORBIDDEN = ("mild", "stenosis", "decompression", "spine", "blood thinner", "anticoagulante")
 # Instants a planned text's facts carry (pathway.timeline.plan), each given the worst instant.
-INSTANT_FACTS = ("procedure_at", "restart_at", "follow_up_at", "pt_start_at", "last_dose_at")
+INSTANT_FACTS = ("procedure_at", "restart_at", "follow_up_at", "pt_start_at", "last_dose_at", "arrival_at")
+# The longest place the day-before text may name: a facility name of the most a text carries and
+# an address line of the most the field takes (60 each; pathway.timeline.arrival).
+FACILITY = ("Saint Christopher's Ambulatory Surgery & Endoscopy Center 12"[:FACILITY_NAME_TEXT_MAX]).ljust(
+    FACILITY_NAME_TEXT_MAX, "x")
+ADDRESS = "12345 North Martin Luther King Jr Boulevard, Suite 1200, Apt"[:60].ljust(60, "x")
+# The longest patient label a hold takes (PatientLabel, 40 characters), three different ones.
+LABELS = tuple(f"the small round white pill number {n}".ljust(40, ".") for n in (1, 2, 3))
+# Kinds whose English text may take two segments in the worst case, and why (mild_pathway.toml):
+# the 72-hour check names every red flag; the day-before text with a place names a 60-character
+# facility and a 60-character address line besides the arrival, driver, fasting and phone.
+TWO_SEGMENTS_EN = {("check_72h", ""), ("pre_procedure", "place")}
 
 
 def test_the_worst_case_clinic_names_are_24_characters_and_only_spanish_needs_ucs2() -> None:
@@ -63,10 +75,16 @@ def medicine_names(catalogue: Catalogue) -> list[MedicineName]:
             for d in catalogue.all()]
 
 
-def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int) -> str:
+def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int, labels: bool = False) -> str:
     """`count` medicines named the longest ways the catalogue allows, joined as a text joins them
     (the plain group terms by default, the drugs' text names in `lang` for detailed texts; all
-    different, so the naming rule never swaps one for a drug name)."""
+    different, so the naming rule never swaps one for a drug name). With `labels`, each carries
+    the longest patient label a hold takes, and detailed texts add the longest drug names."""
+    if labels:
+        names = sorted(medicine_names(catalogue), key=lambda m: (-len(m.name_in(lang)), m.drug_name))[:count]
+        labelled = [MedicineName(m.drug_name, label, m.term, m.text_name)
+                    for m, label in zip(names, LABELS[:count], strict=True)]
+        return join_words([medicine_words(m, lang, detailed) for m in labelled], lang)
     words = {medicine_words(name, lang, detailed) for name in medicine_names(catalogue)}
     longest = sorted(words, key=lambda w: (-len(w), w))[:count]
     assert len(longest) == count
@@ -75,17 +93,17 @@ def worst_medicines(catalogue: Catalogue, lang: str, detailed: bool, count: int)
 
 def render_worst(
     templates: TemplateSet, catalogue: Catalogue, kind: str, lang: str, variant: str, *,
-    detailed: bool, medicines: int, clinic: str | None = None,
+    detailed: bool, medicines: int, clinic: str | None = None, labels: bool = False,
 ) -> tuple[str, SegmentInfo]:
     """The body that takes the most segments over every weekday's worst date."""
     found: tuple[str, SegmentInfo] | None = None
     for local in worst_instants(lang):
         facts = {name: local.isoformat() for name in INSTANT_FACTS}
-        facts["last_dose_date"] = local.date().isoformat()
+        facts |= {"last_dose_date": local.date().isoformat(), "facility": FACILITY, "facility_address": ADDRESS}
         context = text_context(facts, lang=lang, tz=NY, clinic_name=clinic or CLINIC[lang], clinic_phone=PHONE,
                                detailed=detailed)
         if "drug" in templates.variables(kind, lang, variant):
-            context["drug"] = worst_medicines(catalogue, lang, detailed, medicines)
+            context["drug"] = worst_medicines(catalogue, lang, detailed, medicines, labels)
         body = templates.render(kind, lang, context, variant)
         info = segments(body)
         if found is None or (info.segments, info.units) > (found[1].segments, found[1].units):
@@ -104,11 +122,13 @@ def test_there_is_a_template_for_every_kind_and_language(templates: TemplateSet)
 @pytest.mark.parametrize(("kind", "lang", "variant"), ALL_TEMPLATES)
 @pytest.mark.parametrize("detailed", [False, True])
 @pytest.mark.parametrize("medicines", [1, 2, 3])
+@pytest.mark.parametrize("labels", [False, True], ids=["terms", "labels"])
 def test_every_template_renders_within_its_segment_budget_in_the_worst_case(
     templates: TemplateSet, definition: PathwayDefinition, catalogue: Catalogue,
-    kind: str, lang: str, variant: str, detailed: bool, medicines: int,
+    kind: str, lang: str, variant: str, detailed: bool, medicines: int, labels: bool,
 ) -> None:
-    body, info = render_worst(templates, catalogue, kind, lang, variant, detailed=detailed, medicines=medicines)
+    body, info = render_worst(templates, catalogue, kind, lang, variant, detailed=detailed, medicines=medicines,
+                              labels=labels)
     assert "$" not in body and body == body.strip()
     assert CLINIC[lang] in body
     if lang == "es":
@@ -126,12 +146,26 @@ def test_the_worst_case_detailed_names_are_the_longest_text_names_in_the_languag
 
 
 @pytest.mark.parametrize(("kind", "variant"), [(k, v) for k, lang, v in ALL_TEMPLATES if lang == "en"])
+@pytest.mark.parametrize("labels", [False, True], ids=["terms", "labels"])
 def test_default_english_texts_naming_one_medicine_fit_one_segment_and_the_72h_check_two(
-    templates: TemplateSet, catalogue: Catalogue, kind: str, variant: str
+    templates: TemplateSet, catalogue: Catalogue, kind: str, variant: str, labels: bool
 ) -> None:
-    body, info = render_worst(templates, catalogue, kind, "en", variant, detailed=False, medicines=1)
+    body, info = render_worst(templates, catalogue, kind, "en", variant, detailed=False, medicines=1, labels=labels)
     assert info.encoding == "GSM-7"
-    assert info.segments <= (2 if kind == "check_72h" else 1), (info, body)
+    assert info.segments <= (2 if (kind, variant) in TWO_SEGMENTS_EN else 1), (info, body)
+
+
+def test_the_day_before_text_with_a_typical_place_fits_two_english_segments_and_without_one_a_single(
+        templates: TemplateSet) -> None:
+    facts = {"procedure_at": "2027-09-29T16:45:00+00:00", "arrival_at": "2027-09-29T15:45:00+00:00",
+             "facility": "Riverside Surgery Center", "facility_address": "1200 N Main St, Suite 300"}
+    context = text_context(facts, lang="en", tz=NY, clinic_name=CLINIC["en"], clinic_phone=PHONE)
+    body = templates.render("pre_procedure", "en", context, "place")
+    assert body == ("Northside Pain Institute: Arrive Wed Sep 29 by 11:45 AM for your procedure at Riverside "
+                    "Surgery Center, 1200 N Main St, Suite 300. Bring a driver. Follow your food and drink "
+                    "instructions. Call (555) 555-0123")
+    assert segments(body).segments == 2
+    assert segments(templates.render("pre_procedure", "en", context)).segments == 1
 
 
 def test_every_notice_has_a_variant_naming_medicines_in_every_language(templates: TemplateSet) -> None:
@@ -229,7 +263,7 @@ def test_rendered_last_dose_reads_naturally() -> None:
                            clinic_name="Lakeside Pain Clinic", clinic_phone="555-201-4477")
     assert templates.render("last_dose", "en", context) == (
         "Lakeside Pain Clinic: Take the last dose of your blood thinner on Tue Mar 2. Restart only "
-        "when we say. Call 555-201-4477"
+        "when told. Call 555-201-4477"
     )
 
 
@@ -410,3 +444,29 @@ def test_72h_check_asks_for_a_pain_score_from_0_to_10_and_any_problems(templates
         assert words in source, words
     # ... before the red flags, so the question is read first.
     assert source.index(asks[0]) < source.index(RED_FLAGS[lang][0])
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_day_before_text_always_gives_the_arrival_and_its_place_variant_the_place(
+        templates: TemplateSet, lang: str) -> None:
+    assert templates.variants("pre_procedure", lang) == ("", "place")
+    for variant in ("", "place"):
+        names = set(templates.variables("pre_procedure", lang, variant))
+        assert {"arrival_when", "procedure", "clinic_phone"} <= names
+        assert ("facility_place" in names) == (variant == "place")
+
+
+def test_spanish_agreement_cancelado_holds_for_every_way_a_text_names_the_procedure() -> None:
+    """'está cancelado' agrees with 'procedimiento' (masculine): every Spanish phrase for the
+    procedure, plain or detailed, must keep that noun, or the template needs 'cancelada'."""
+    for detailed in (False, True):
+        phrase = text_context({}, lang="es", tz=NY, clinic_name="C", clinic_phone="1", detailed=detailed)["procedure"]
+        assert phrase.startswith("su procedimiento"), phrase
+
+
+def test_the_spanish_day_before_text_reads_as_written(templates: TemplateSet) -> None:
+    facts = {"procedure_at": "2027-03-02T14:00:00+00:00", "arrival_at": "2027-03-02T13:00:00+00:00",
+             "facility": "Centro Quirúrgico Riverside", "facility_address": "1200 N Main St"}
+    context = text_context(facts, lang="es", tz=NY, clinic_name="Clínica del Valle", clinic_phone=PHONE)
+    assert templates.render("pre_procedure", "es", context, "place") == (
+        "Clínica del Valle: llegue el martes 2 de marzo antes de las 8:00 para su procedimiento en Centro "
+        "Quirúrgico Riverside, 1200 N Main St. Venga con quien le lleve a casa y siga las indicaciones de ayuno. "
+        "Dudas: (555) 555-0123")

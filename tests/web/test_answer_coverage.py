@@ -146,6 +146,10 @@ def _scenario(api: Harness) -> Recorded:
     call("POST", f"/tasks/{red['task_id']}/resolve", {"resolution": ""})  # 422: say what was done
     call("POST", f"/tasks/{red['task_id']}/resolve", {"resolution": "Called: advised to go to the ED"})
     assert any(i["candidates"] for i in listed["items"])
+    # A one-off text, and the conversation: texts with their history, replies, the red flag's note.
+    call("POST", f"/episodes/{eid}/messages", {"body": "Please call us when you can.", "urgent": True})
+    call("POST", f"/episodes/{eid}/messages", {"body": ""})  # 422 naming body
+    call("GET", f"/episodes/{eid}/thread")
     call("GET", f"/followups?proceduralist=Dr. Coverage {api.tag}")
     call("GET", "/worklist", role=None)  # 401
     call("GET", "/episodes/987654321")  # 404

@@ -132,7 +132,10 @@ def test_a_details_preview_changes_nothing(api: Harness) -> None:
     e = api.episode()
     before = api.snapshot(exclude=NOT_PLAN)
     preview = api.patch(f"/episodes/{e['id']}?preview=1", {"facility": "Elsewhere", "escort_arranged": True})
-    assert preview.status == 200 and preview.json["applied"] is False and preview.json["summary"] == []
+    # The day-before text names the facility, so the preview shows it re-worded (and nothing else).
+    assert preview.status == 200 and preview.json["applied"] is False
+    assert [s.split(" Tue")[0] for s in preview.json["summary"]] == ["Reword: pre-procedure reminder"]
+    assert "at Elsewhere." in preview.json["messages_reworded"][0]["body_after"]
     assert api.snapshot(exclude=NOT_PLAN) == before
     assert _audit(api, "episode.edit_preview")[-1] == {"fields": ["escort_arranged", "facility"]}
 

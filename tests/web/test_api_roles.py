@@ -160,6 +160,10 @@ ROUTES = [
           body=lambda api: {"code": "nprs", "value": 6, "time_point": "baseline"}),
     Route("stop decision", "POST", "/holds/{id}/stop-decision", 200, setup=_hold_not_stopped, allowed=("clinician",),
           body=lambda api: {"note": "spoke to the prescriber: postpone"}),
+    # Acting on replies (issue 11): the conversation and a one-off text.
+    Route("thread", "GET", "/episodes/{id}/thread", 200, setup=_episode),
+    Route("one-off text", "POST", "/episodes/{id}/messages", 201, setup=_episode,
+          body=lambda api: {"body": "Please call the clinic when you can.", "urgent": False}),
 ]
 
 

@@ -154,7 +154,9 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.get_by_role("link", name="Schedule an episode").click()
             page.get_by_label("Procedure date and time").fill("2027-03-10T08:00")
             page.get_by_label("Levels").fill("L4-L5")
-            page.get_by_label("Facility").fill("Riverside Surgery Center")
+            page.get_by_label("Facility", exact=True).fill("Riverside Surgery Center")
+            page.get_by_label("Facility address line").fill("1200 N Main St, Suite 300")
+            page.get_by_label("Arrival time").fill("2027-03-10T06:45")
             page.get_by_label("Proceduralist").fill("Dr. Morgan Lee")
             page.get_by_label("Physical therapy").check()
             page.get_by_label("Medication").check()
@@ -165,6 +167,8 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.get_by_role("button", name="Schedule episode").click()
             page.get_by_role("heading", name="Timeline").wait_for()
             assert page.get_by_text("clopidogrel: 7 days before").first.is_visible()
+            assert "Riverside Surgery Center, 1200 N Main St, Suite 300" in page.locator("#arrival").inner_text()
+            assert page.get_by_text("Arrive Wed Mar 10 by 6:45 AM for your procedure at Riverside").is_visible()
             episode_url = page.url
             shot("06-episode-scheduled")
 
@@ -451,7 +455,7 @@ def test_the_printable_hold_plan_fits_one_page_in_each_language(seeded: Any) -> 
             page.wait_for_url(server.url + "/")
 
             page.goto(f"{server.url}/episodes/{ids['en']}")
-            page.get_by_role("heading", name="Texts to the patient").wait_for()
+            page.get_by_role("heading", name="Every text, planned and sent").wait_for()
             assert page.get_by_text("Take the last dose of your blood thinner on").first.is_visible()
             page.locator("#texts").screenshot(path=str(SHOTS / "texts-episode-texts.png"))
             with page.expect_popup() as popup:
@@ -515,15 +519,18 @@ def test_a_coordinator_edits_details_adds_a_hold_and_removes_holds_with_the_stop
             page.wait_for_url(server.url + "/")
             page.goto(episode_url)
 
-            # Details and candidacy: saved at once (no text changes); the go / no go follows.
+            # Details and candidacy: the facility's name is in the day-before text, so the change is
+            # shown first (this name tells what the visit is for: the text leaves it out); the go /
+            # no go follows.
             page.get_by_text("Edit details").click()
-            page.get_by_label("Facility").fill("Northside Spine Center")
+            page.get_by_label("Facility", exact=True).fill("Northside Spine Center")
             page.get_by_label("Lumbar MRI reviewed on").fill("2027-01-15")
             page.get_by_label("Tried physical therapy").check()
             page.get_by_label("Escort or driver arranged").check()
             shot("01-details-form")
             page.get_by_role("button", name="Save details").click()
-            page.get_by_text("Details saved.").wait_for()
+            page.get_by_role("button", name="Confirm and re-plan").click()
+            page.get_by_text("Details saved").wait_for()
             assert page.get_by_role("region", name="Go", exact=True).is_visible()
             assert page.get_by_text("Northside Spine Center").first.is_visible()
             shot("02-details-saved-go")
@@ -708,5 +715,65 @@ def test_a_postponement_after_a_stop_and_a_zone_change_that_moves_a_signed_day_w
             page.get_by_label("I understand: these holds must be answered and signed again").check()
             page.get_by_role("button", name="Confirm and save").click()
             page.wait_for_url(f"**/patients/{guam}")
+        finally:
+            browser.close()
+
+
+def test_a_coordinator_sets_the_arrival_time_and_address_line_and_sees_the_day_before_text(live: Any) -> None:
+    """Issue 11: the day-before text's arrival and place, set on the episode page; a revealing
+    address line is refused naming the field; the new words are shown before they are saved."""
+    from pathway.services import episodes as ep
+    from pathway.services import patients as pt
+    from pathway.services.base import Actor
+
+    server, _clock = live
+    with server.runtime.unit_of_work() as (session, env):
+        coordinator = Actor(role="coordinator", user_id=1, label="user:1")
+        patient = pt.enrol_patient(session, env, coordinator, {
+            "mrn": "MRN-8311", "given_name": "Ana", "family_name": "Reyes", "birth_date": "1948-02-02",
+            "phone": "(312) 555-0177", "timezone": "America/New_York", "language": "en", "sms_consent": True,
+            "consent_method": "verbal"})
+        # Monday 15 March 2027, the day after the clocks go forward in New York.
+        episode = ep.schedule_episode(session, env, coordinator, patient.id, {
+            "procedure_at": "2027-03-15T08:00", "facility": "Riverside Surgery Center", "proceduralist": "Dr. Lee"})
+        episode_url = f"{server.url}/episodes/{episode.id}"
+    sync_playwright = _playwright()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def shot(step: str) -> None:
+            page.screenshot(path=str(SHOTS / f"arrival-{step}.png"), full_page=True)
+
+        try:
+            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
+            page.wait_for_url(server.url + "/")
+            page.goto(episode_url)
+            arrival = page.locator("#arrival")
+            assert "(usual time before the procedure)" in arrival.inner_text()
+            assert "Riverside Surgery Center" in arrival.inner_text()
+            page.get_by_text("Edit details").click()
+            page.get_by_label("Facility address line").fill("Spine wing, 1200 N Main St")
+            page.get_by_label("Arrival time").fill("2027-03-15T06:30")
+            shot("01-form")
+            page.get_by_role("button", name="Save details").click()
+            error = page.locator("#details-facility_address-error")
+            error.wait_for()
+            assert "tells whoever reads the patient's phone" in error.inner_text()
+            shot("02-revealing-address-refused")
+            page.get_by_label("Facility address line").fill("1200 N Main St, Suite 300")
+            page.get_by_label("Arrival time").fill("2027-03-15T06:30")
+            page.get_by_role("button", name="Save details").click()
+            page.get_by_role("button", name="Confirm and re-plan").wait_for()
+            preview = page.content()
+            assert "Arrive Mon Mar 15 by 6:30 AM for your procedure at Riverside Surgery Center, 1200 N Main St" \
+                in preview
+            shot("03-new-words-before-saving")
+            page.get_by_role("button", name="Confirm and re-plan").click()
+            page.get_by_text("Details saved").wait_for()
+            assert "Riverside Surgery Center, 1200 N Main St, Suite 300" in page.locator("#arrival").inner_text()
+            assert "(usual time" not in page.locator("#arrival").inner_text()
+            shot("04-saved")
         finally:
             browser.close()

@@ -29,7 +29,7 @@ def test_a_red_flag_from_an_unknown_number_is_linked_to_the_patient_and_resolved
             "phone": "+1 212 555 0142", "timezone": "America/New_York", "language": "es", "sms_consent": True,
             "consent_method": "verbal"})
         session.flush()
-        ep.schedule_episode(session, env, SYSTEM, patient.id, {"procedure_at": "2027-02-03T08:00"})
+        eid = ep.schedule_episode(session, env, SYSTEM, patient.id, {"procedure_at": "2027-02-03T08:00"}).id
         receive_reply(session, env, from_number="+13055550199", body="soy su hija, mi mama tiene calentura",
                       provider_id="SMbrowser1")
     sync_playwright = _playwright()
@@ -60,9 +60,15 @@ def test_a_red_flag_from_an_unknown_number_is_linked_to_the_patient_and_resolved
             page.get_by_role("button", name="Search").click()
             shot("02-reply-search")
             page.get_by_role("button", name="Link to Ruiz, Ana").click()
-            page.wait_for_url("**/episodes/**")
+            page.wait_for_url("**/episodes/**#reply-*")
             assert page.get_by_text("Reply linked to the patient").is_visible()
-            assert page.get_by_label("What was done (red flag)").get_attribute("required") is not None
+            # It is now hers: in her conversation, from the daughter's number, an open red flag.
+            linked = page.locator("#conversation .thread-in")
+            assert "soy su hija, mi mama tiene calentura" in linked.inner_text()
+            assert "from (305) 555-0199" in linked.inner_text()
+            assert linked.get_by_text("Red flag: fever").is_visible()
+            assert linked.get_by_role("link", name="Not resolved yet: record what was done").is_visible()
+            assert page.locator(".resolve-red").get_by_label("What was done").is_visible()
             shot("03-linked-episode")
 
             page.goto(server.url + "/")
@@ -80,5 +86,17 @@ def test_a_red_flag_from_an_unknown_number_is_linked_to_the_patient_and_resolved
             assert page.get_by_text("Task marked as done").is_visible()
             assert page.locator(".worklist-item.kind-red_flag").count() == 0
             shot("05-worklist-after")
+
+            # Her episode's conversation keeps what was done, by whom: the note follows the reply.
+            page.goto(server.url + f"/episodes/{eid}#conversation")
+            items = page.locator("#conversation .thread > li")
+            texts = [items.nth(i).inner_text() for i in range(items.count())]
+            where = next(i for i, t in enumerate(texts) if "soy su hija" in t)
+            matched, note = texts[where + 1:where + 3]
+            assert matched.strip().startswith("Reply matched to this patient by Casey Coordinator")
+            assert "linked to patient" not in matched  # the title says it; no database ids
+            assert "Red flag resolved by Casey Coordinator" in note
+            assert "Called the patient: sent to the emergency department - daughter drove her to St Mary's ED" in note
+            page.locator("#conversation").screenshot(path=str(SHOTS / "replies-06-conversation-after.png"))
         finally:
             browser.close()

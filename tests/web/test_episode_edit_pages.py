@@ -33,14 +33,19 @@ def test_saving_details_applies_at_once_and_moves_the_go_no_go(
         as_role: Any, make_episode: Any, session: Any) -> None:
     e = make_episode()
     coordinator = as_role("coordinator")
-    r = coordinator.post(f"/episodes/{e.id}/details", DETAILS)
+    # The facility's name is in the day-before text (issue 11): a new one is shown before it is
+    # saved; this one tells what the visit is for, so the text leaves it out.
+    shown = coordinator.post(f"/episodes/{e.id}/details", DETAILS)
+    assert shown.status_code == 200 and "Confirm the new details" in shown.get_data(as_text=True)
+    r = coordinator.post(f"/episodes/{e.id}/details", {**DETAILS, "confirm": "yes"})
     assert r.status_code == 302
     session.expire_all()
     saved = session.get(Episode, e.id)
     assert (saved.facility, saved.proceduralist, saved.levels) == ("Northside Spine Center", "Dr. Park", "L3-L4")
     assert saved.tried_pt and saved.escort_arranged and not saved.tried_medication
     page = coordinator.text(f"/episodes/{e.id}")
-    assert "decision-go" in page and "Details saved." in page
+    assert "decision-go" in page and "Details saved" in page
+    assert "The facility's name is left out of the patient's texts" in page
     edits = session.scalars(select(AuditEvent).where(AuditEvent.action == "episode.edit")).all()
     assert [a.detail for a in edits] == [{"fields": ["escort_arranged", "facility", "levels", "mri_reviewed_on",
                                                      "proceduralist", "tried_pt"]}]
@@ -230,3 +235,32 @@ def test_postponing_after_a_stop_warns_that_a_restart_call_follows_and_needs_the
     session.expire_all()
     assert session.scalars(select(Task).where(Task.kind == "restart_after_postpone")).one().resolved_at is None
     assert "Postponed after a stop: call about restarting clopidogrel" in coordinator.text("/")
+
+
+def test_the_arrival_time_and_address_line_are_set_from_the_page_and_checked_like_the_api(
+        as_role: Any, make_episode: Any, session: Any) -> None:
+    e = make_episode()  # 2027-03-10 08:00 in New York
+    coordinator = as_role("coordinator")
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert 'name="arrival_at"' in page and 'name="facility_address"' in page
+    assert "(usual time before the procedure)" in page and "day-before text names" in page
+    form = {"facility": "Riverside Surgery Center", "proceduralist": "Dr. Lee", "levels": "L4-L5"}
+    bad = coordinator.post(f"/episodes/{e.id}/details", {**form, "facility_address": "Spine wing, 9 Elm St",
+                                                         "arrival_at": "2027-03-10T09:00", "confirm": "yes"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert 'id="details-facility_address-error"' in text and 'id="details-arrival_at-error"' in text
+    session.expire_all()
+    assert session.get(Episode, e.id).facility_address == ""
+    shown = coordinator.post(f"/episodes/{e.id}/details", {**form, "facility_address": "9 Elm St",
+                                                           "arrival_at": "2027-03-10T06:30"})
+    assert shown.status_code == 200 and "by 6:30 AM" in shown.get_data(as_text=True)
+    r = coordinator.post(f"/episodes/{e.id}/details", {**form, "facility_address": "9 Elm St",
+                                                       "arrival_at": "2027-03-10T06:30", "confirm": "yes"})
+    assert r.status_code == 302
+    session.expire_all()
+    saved = session.get(Episode, e.id)
+    assert saved.facility_address == "9 Elm St"
+    assert saved.arrival_at == datetime(2027, 3, 10, 11, 30, tzinfo=UTC)
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert "Riverside Surgery Center, 9 Elm St" in page and 'value="2027-03-10T06:30"' in page

@@ -108,6 +108,9 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any], tuple[s
         ("GET", "/admin/users", {}, ("admin",)),
         ("POST", "/admin/users", {"email": "bad"}, ("admin",)),
         ("POST", f"/admin/users/{ids['user']}/active", {"active": "yes"}, ("admin",)),
+        ("GET", "/admin/tokens", {}, ("admin",)),
+        ("POST", "/admin/tokens", {"name": ""}, ("admin",)),
+        ("POST", f"/admin/tokens/{ids['token']}/revoke", {}, ("admin",)),
     ]
 
 
@@ -118,15 +121,19 @@ def _missing(url: str) -> str:
 
 @pytest.fixture
 def ids(session: Any, env: Any, staff: Any, make_episode: Any) -> dict[str, int]:
+    from pathway.models import ApiToken
     from pathway.services.tasks import open_task
+    from pathway.services.users import create_token
 
+    token = create_token(session, env, staff["admin"], "coordinator@example.test", "sync")
+    token_id = session.scalar(select(ApiToken.id).where(ApiToken.prefix == token[:10]))
     e = make_episode(holds=[{"drug": "warfarin"}])
     task = open_task(session, env, "send_failed", "message:x", "Text failed", patient_id=e.patient_id,
                      episode_id=e.id)
     session.flush()
     milestone = next(m for m in e.milestones if m.kind == "check_72h")
     return {"patient": e.patient_id, "episode": e.id, "hold": e.holds[0].id, "milestone": milestone.id,
-            "task": task.id, "user": staff["clinician"].user_id}
+            "task": task.id, "user": staff["clinician"].user_id, "token": token_id}
 
 
 @pytest.mark.parametrize("caller", CALLERS)

@@ -52,7 +52,7 @@ def test_the_worklist_lists_red_flags_first_with_a_link_to_act(
     session.flush()
     page = coordinator.text("/")
     assert page.index("Red flag reply: call today") < page.index("Hold clearance not requested")
-    assert f'/episodes/{e.id}#replies' in page and f'/episodes/{e.id}#hold-{e.holds[0].id}' in page
+    assert f'/episodes/{e.id}#reply-{reply.id}' in page and f'/episodes/{e.id}#hold-{e.holds[0].id}' in page
 
 
 def test_resolving_a_task_from_the_worklist(coordinator: Any, session: Any, env: Any, make_episode: Any) -> None:
@@ -217,7 +217,7 @@ def test_the_episode_page_shows_the_timeline_texts_and_checklist(
     e = make_episode(holds=[{"drug": "warfarin"}])
     page = coordinator.text(f"/episodes/{e.id}")
     for text in ("Timeline", "Today · Mon 1 Feb 2027", "Blood-thinner hold cleared and signed: warfarin",
-                 "72-hour check", "Texts to the patient", "Enrolment confirmation", "Go / no-go",
+                 "72-hour check", "Every text, planned and sent", "Enrolment confirmation", "Go / no-go",
                  "Escort arranged", "Not ready", "Record INR"):
         assert text in page, text
     # Readable without colour: every status badge carries a word.

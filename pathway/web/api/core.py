@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from pathway.models import User
 from pathway.schemas import answers as out
-from pathway.schemas.base import AnswerModel, InputModel
+from pathway.schemas.base import MAX_DEPTH, AnswerModel, InputModel, unsafe_values
 from pathway.services.base import Actor, ServiceError, ValidationError, read_input
 from pathway.services.users import user_for_token
 from pathway.timeline.vocabulary import CARE_TEAM
@@ -50,9 +50,10 @@ def _authenticate() -> None:
         raise Unauthorized("the Authorization header must be: Bearer <token>", invalid=True)
     user = user_for_token(db(), env(), token.strip())
     if user is None:
-        raise Unauthorized("this token is unknown, revoked, or its user is deactivated", invalid=True)
+        raise Unauthorized("this token is unknown, revoked or expired, or its user is deactivated", invalid=True)
     g.api_user = user
     g.api_actor = Actor.for_user(user, client_addr())
+    check_query()
 
 
 def current_user() -> User:
@@ -81,18 +82,31 @@ def json_body() -> Mapping[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    data = request.get_json(force=True, silent=True)
+    try:
+        data = request.get_json(force=True, silent=True)
+    except RecursionError:  # the parser recursed past Python's limit (thousands of levels)
+        raise ValidationError({"body": f"nested too deeply (more than {MAX_DEPTH} levels)"}) from None
     if data is None:
         raise ValidationError(
             {"body": "not valid JSON; send a JSON object, e.g. {\"procedure_at\": \"2027-03-10T08:00\"}"})
     if not isinstance(data, dict):
         raise ValidationError({"body": f"must be a JSON object, not a {type(data).__name__}"})
+    unsafe = unsafe_values(data)  # NUL, lone surrogates, 1e309 and NaN, deep nesting: named, never stored
+    if unsafe:
+        raise ValidationError(unsafe)
     return data
 
 
 def query(model: type[Q]) -> Q:
     """The request's query string as ``model`` (a 422 names every bad parameter)."""
     return read_input(model, request.args.to_dict())
+
+
+def check_query() -> None:
+    """Every query parameter, read by a model or not, holds no NUL (a 422 naming it)."""
+    unsafe = unsafe_values(request.args.to_dict())
+    if unsafe:
+        raise ValidationError(unsafe)
 
 
 # --- output --------------------------------------------------------------------------------

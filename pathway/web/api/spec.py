@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from pathway.schemas import answers as out
 from pathway.schemas.base import InputModel
+from pathway.services.base import MAX_ID
 from pathway.web.api import bp
 
 Schema = dict[str, Any]
@@ -26,7 +27,7 @@ READ = (401, 403, 404)
 CHANGE = (401, 403, 404, 409, 422)
 
 ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
-    401: ("No token, or an unknown, revoked or deactivated one (see WWW-Authenticate).", out.Error),
+    401: ("No token, or an unknown, revoked, expired or deactivated one (see WWW-Authenticate).", out.Error),
     403: ("Your role may not do this (admins manage users only; approvals need a clinician).", out.Error),
     404: ("No such record.", out.Error),
     409: ("The record's state forbids this (e.g. the episode is cancelled), or a record stored at the "
@@ -173,7 +174,8 @@ def _paths() -> dict[str, Schema]:
         names = re.findall(r"\{([a-z_]+)\}", op.path)
         if names:
             item["parameters"] = [
-                {"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1},
+                {"name": n, "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                  "description": f"the {n.removesuffix('_id')}'s id"} for n in names]
         item[op.method] = _operation(op)
     return paths

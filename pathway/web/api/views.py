@@ -12,7 +12,7 @@ from flask import Response, jsonify, url_for
 
 from pathway.schemas import answers as out
 from pathway.schemas import inputs
-from pathway.services import answers, episodes, patients, queries
+from pathway.services import answers, conversation, episodes, patients, queries
 from pathway.services import board as board_service
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
@@ -79,11 +79,13 @@ def get_episode(episode_id: int) -> Response:
            body=inputs.RescheduleIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview: the episode with `change`. With ?preview=1: the PlanDiff alone.",
            description="Send only the fields to change: `procedure_at` (with `confirm_holds_at_risk`), `facility`, "
-                       "`proceduralist`, `levels`, `mri_reviewed_on`, `tried_pt`, `tried_medication`, "
+                       "`facility_address`, `arrival_at` (null: the default arrival), `proceduralist`, `levels`, "
+                       "`mri_reviewed_on`, `tried_pt`, `tried_medication`, "
                        "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none. "
                        "All of them change in one transaction, audited once with the names of the fields that "
                        "changed. Candidacy items change `go` and `blockers`. A move that breaks signed holds "
-                       "answers 409 with `holds_at_risk` unless confirmed.",
+                       "answers 409 with `holds_at_risk` unless confirmed. The arrival, the address line and the "
+                       "facility re-word the day-before text; a moved procedure keeps an episode's own arrival lead.",
            conflict=("The episode is cancelled, or the move breaks signed holds: they are listed in "
                      "`holds_at_risk`; send `confirm_holds_at_risk: true` to apply it.", out.Conflict))
 def reschedule_episode(episode_id: int) -> Response:
@@ -341,3 +343,37 @@ def dismiss_reply(reply_id: int) -> Response:
 def resolve_task(task_id: int) -> Response:
     task = tasks_service.resolve_task(db(), env(), staff(), task_id, json_body())
     return answer(answers.task(task))
+
+
+# --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
+
+
+@operation("/episodes/<int:episode_id>/thread", "GET",
+           summary="The conversation with the patient about the episode, oldest first (audited).", tag="episodes",
+           answers=(out.Thread,), answer_text="Texts sent (and one-off texts waiting), replies, and the notes "
+                                             "people wrote when they dealt with a reply.", errors=READ,
+           description="Each text carries its delivery state and history; each reply what it was read as (a red "
+                       "flag's groups) and its open task, if any; each note (`type: note`) the task it closed, "
+                       "who wrote it and when. Planned texts not yet sent are in the episode's `messages`.")
+def episode_thread(episode_id: int) -> Response:
+    t = conversation.thread(db(), env(), staff(), episode_id)  # audits the view
+    return answer(answers.thread(t, env().rules.definition))
+
+
+@operation("/episodes/<int:episode_id>/messages", "POST",
+           summary="Send the patient a one-off text in your own words, through the outbox (audited).",
+           tag="episodes", body=inputs.StaffTextIn, answers=(out.StaffText,),
+           answer_text="The text as stored: `send_at` is now, or when the patient's quiet hours end.", status=201,
+           description="The dispatcher sends it like any text and re-checks consent and opt-out when it goes. "
+                       "Not urgent, a text typed in the patient's quiet hours waits for them to end "
+                       "(`waits_for_quiet_hours`); `urgent: true` sends it at once. 422 naming `body` when it is "
+                       "empty or longer than the pathway file's `[staff_text] max_segments` (3 SMS segments as "
+                       "shipped). 409 when the patient opted out, has no consent to texts or a refused number, or "
+                       "the episode is cancelled: call them instead.",
+           conflict=("The patient cannot be texted (opted out, no consent, refused number) or the episode is "
+                     "cancelled: the message says what to do instead.", out.Error))
+def send_staff_text(episode_id: int) -> Response:
+    result = conversation.send_staff_text(db(), env(), staff(), episode_id, json_body())
+    assert result.message is not None
+    return answer(answers.staff_text(result, env().rules.definition), 201,
+                  location=url_for("api.episode_thread", episode_id=episode_id))
