@@ -531,7 +531,8 @@ class Reply(AnswerModel):
     from_number: str
     body: str
     received_at: Instant
-    classification: str = Field(description="stop | start | help | red_flag | stop_request | text")
+    classification: str = Field(description="stop | start | help | red_flag | stop_request | text | answer (read as "
+                                            "the answer to an open question)")
     handled_at: Instant | None = Field(description="when a person dismissed it, if they did")
 
 
@@ -549,6 +550,19 @@ class Task(AnswerModel):
     resolution: str | None
 
 
+class Observation(AnswerModel):
+    """An observation of the episode: a pain score, a stopped medicine, walking minutes."""
+
+    id: Id
+    code: str = Field(description="nprs | stopped_medicine | walk_minutes")
+    value: float = Field(description="nprs 0-10; stopped_medicine 1 (yes) or 0 (no); walk_minutes")
+    unit: str
+    time_point: str | None = Field(description="baseline | 72h | visit | 6w | 3m | 6m | 12m | 24m, or null")
+    received_at: Instant
+    source: str = Field(description="sms (the patient's answer to a question text) | staff")
+    message_id: Id | None = Field(description="for an answer by text: the question text it answers")
+    reply_id: Id | None = Field(None, description="for an answer by text: the patient's reply")
+    hold_id: Id | None = Field(None, description="for stopped_medicine: the hold it is about")
 # --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
 
 
@@ -613,6 +627,6 @@ ANSWERS: tuple[type[AnswerModel], ...] = (
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
-    Thread,
+    Thread, Observation,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -53,6 +54,7 @@ from pathway.schemas.fields import (
 )
 from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES, ROLES
 from pathway.timeline import AmbiguousDrug
+from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode
 
 # Plausibility bounds on dates people type (not clinical rules): no patient was born before 1900,
 # and no procedure is booked more than two years ahead.
@@ -571,3 +573,64 @@ class StaffTextIn(InputModel):
 class TaskResolveIn(InputModel):
     resolution: Note = Field("", description="what was done: whom you reached and what they were told "
                                              "(required for red flags and some other tasks)")
+
+
+# --- observations (issue 11: questions with answers) ---------------------------------------
+
+OBSERVATION_CODES = tuple(ObservationCode)
+
+
+def _read_value(raw: Any) -> Decimal:
+    if raw is None or raw == "" or isinstance(raw, bool):
+        raise fail("required: a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise fail(f"not a number: {raw!r}") from None
+    if not value.is_finite():
+        raise fail(f"not a number: {raw!r}")
+    return value
+
+
+def _read_time_point(raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw not in TIME_POINTS:
+        raise fail(f"must be one of {', '.join(TIME_POINTS)}, or left out")
+    return str(raw)
+
+
+class ObservationIn(InputModel):
+    """The body of ``POST /episodes/<id>/observations`` and the episode page's form: one
+    observation a person records (a pain score, a stopped medicine, walking minutes). Its bounds
+    and unit come from ``pathway/data/answers.toml``."""
+
+    code: Annotated[str, BeforeValidator(choice_reader(OBSERVATION_CODES)), choice_schema(OBSERVATION_CODES)]
+    value: Annotated[Decimal, BeforeValidator(_read_value),
+                     WithJsonSchema({"type": ["number", "string"], "description": "a number within the code's "
+                                     "bounds: nprs 0-10, stopped_medicine 1 (yes) or 0 (no), walk_minutes 0-600"})]
+    unit: Text = Field("", description="the code's unit (points, yes/no, min); left out, the code's own")
+    time_point: Annotated[str | None, BeforeValidator(_read_time_point),
+                          WithJsonSchema({"type": ["string", "null"], "enum": [*TIME_POINTS, None]})] = None
+    received_at: OptionalLocalInstant = Field(None, description="when it was measured or said; now if left out")
+    hold_id: Annotated[int | None, BeforeValidator(count_reader(1, 2**31 - 1)),
+                       count_schema(1, 2**31 - 1)] = Field(None, description="for stopped_medicine: the hold")
+
+    @field_validator("received_at")
+    @classmethod
+    def _received(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
+        now = context(info).now
+        if at is None:
+            return now
+        if now is not None and at > now:
+            raise fail("is in the future")
+        return at
+
+
+class StopDecisionIn(InputModel):
+    """The body of ``POST /holds/<id>/stop-decision``: a clinician's decision about a medicine the
+    patient says they have not stopped (go ahead, postpone, a shorter plan agreed with the
+    prescriber...)."""
+
+    note: RequiredReason = Field(description="the clinician's decision and why (required): e.g. \"spoke to the "
+                                             "patient and the prescriber: postpone one week\"")

@@ -344,6 +344,11 @@ def task(t: models.Task) -> out.Task:
                     resolution=t.resolution)
 
 
+def observation(o: models.Observation) -> out.Observation:
+    value = float(o.value)
+    return out.Observation(id=o.id, code=o.code, value=int(value) if value.is_integer() else value, unit=o.unit,
+                           time_point=o.time_point, received_at=_utc(o.received_at), source=o.source,
+                           message_id=o.message_id, reply_id=o.reply_id, hold_id=o.hold_id)
 # --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient
+from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Observation, Patient, Task
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
     EPISODE_DETAILS,
@@ -879,6 +879,23 @@ def go_no_go(env: Env, episode: Episode) -> list[CheckItem]:
                 detail = (f"INR {h.inr_value} drawn {drawn} (needs <= {inr_max}"
                           + ("" if fresh else ", drawn on the procedure day or the day before") + ")")
             items.append(CheckItem(f"INR for {h.drug_name}", ok, detail))
+    answers = stop_answers(episode)
+    undecided = _not_stopped(episode)
+    tz = ZoneInfo(episode.patient.timezone)
+    for h in episode.holds:
+        said = answers.get(h.id)
+        if said is None and h.id not in undecided:
+            continue
+        when = rules.day_words(said.received_at.astimezone(tz).date()) if said is not None else ""
+        who = "the patient replied" if said is not None and said.source == "sms" else "recorded"
+        if h.id in undecided:
+            items.append(CheckItem(f"{h.drug_name} stop confirmed", False,
+                                   f"not stopped: {who} no ({when}); a clinician must decide"))
+        elif said is not None and said.value == 1:
+            items.append(CheckItem(f"{h.drug_name} stop confirmed", True, f"stop confirmed: {who} yes ({when})"))
+        else:
+            items.append(CheckItem(f"{h.drug_name} stop confirmed", True,
+                                   f"not stopped ({who} no, {when}); a clinician's decision is recorded"))
     items.append(CheckItem("Escort arranged", episode.escort_arranged,
                            "yes" if episode.escort_arranged else "not recorded"))
     return items
@@ -901,7 +918,34 @@ def _signed_for(hold: MedicationHold, episode: Episode) -> datetime | None:
     return signed_for
 
 
+def _not_stopped(episode: Episode) -> set[int]:
+    """The holds whose patient said they have not stopped, with no clinician's decision since
+    (an open ``hold_not_stopped`` task)."""
+    session = object_session(episode)
+    if session is None or not episode.holds:
+        return set()
+    subjects = [f"hold:{h.id}" for h in episode.holds]
+    return {int(s.split(":")[1]) for s in session.scalars(
+        select(Task.subject).where(Task.kind == "hold_not_stopped", Task.subject.in_(subjects),
+                                   Task.resolved_at.is_(None)))}
+
+
+def stop_answers(episode: Episode) -> dict[int, Observation]:
+    """Each hold's latest stopped_medicine observation (the patient's answer, or staff's record)."""
+    session = object_session(episode)
+    if session is None or not episode.holds:
+        return {}
+    found: dict[int, Observation] = {}
+    for o in session.scalars(select(Observation).where(
+            Observation.episode_id == episode.id, Observation.code == "stopped_medicine",
+            Observation.hold_id.is_not(None)).order_by(Observation.received_at, Observation.id)):
+        assert o.hold_id is not None
+        found[o.hold_id] = o
+    return found
+
+
 def _facts(episode: Episode) -> rules.EpisodeFacts:
+    not_stopped = _not_stopped(episode)
     return rules.EpisodeFacts(
         status=episode.status, procedure_at=episode.procedure_at, tz=ZoneInfo(episode.patient.timezone),
         planned_at=episode.created_at, moved_at=episode.moved_at,
@@ -909,7 +953,7 @@ def _facts(episode: Episode) -> rules.EpisodeFacts:
             id=h.id, drug_name=h.drug_name, clearance=h.clearance, signed_at=h.signed_at, stop_days=h.stop_days,
             stop_hours=h.stop_hours, last_dose_on=h.last_dose_on, last_dose_at=h.last_dose_at,
             inr_required=h.inr_required, inr_value=h.inr_value, inr_at=h.inr_at,
-            signed_for=_signed_for(h, episode),
+            signed_for=_signed_for(h, episode), not_stopped=h.id in not_stopped,
         ) for h in episode.holds],
         mri_reviewed=episode.mri_reviewed_on is not None,
         conservative_care=episode.tried_pt or episode.tried_medication or episode.tried_injections,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
+from pathway.models import Episode, Message, MessageEvent, Milestone, Observation, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
 from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
@@ -69,6 +69,7 @@ class EpisodeRecord:
     timeline: list[TimelineStep] = field(default_factory=list)
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
+    observations: list[Observation] = field(default_factory=list)  # pain scores, stopped medicines...
     # The day-before text's arrival (the episode's own or the default lead) and the place it names.
     arrival_at: datetime | None = None
     place_in_text: str = ""
@@ -196,6 +197,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     ))
     audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
     decision = decide(env, episode)
+    observations = list(session.scalars(select(Observation).where(Observation.episode_id == episode.id)
+                                        .order_by(Observation.received_at, Observation.id)))
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
                          may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
@@ -205,7 +208,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                                                    env.rules.definition.revealing_words,
                                                    detailed=patient.detailed_texts),
                          thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
-                         text_limit=limit_words(env.rules.definition.staff_text_max_segments))
+                         text_limit=limit_words(env.rules.definition.staff_text_max_segments),
+                         observations=observations)
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:

@@ -27,6 +27,7 @@ from pathway.services import board as board_service
 from pathway.services import conversation, queries, replies, schedule_import, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
+from pathway.services import observations as observations_service
 from pathway.services import patients as pt
 from pathway.services.base import Forbidden, NotFound, ServiceError, StaleVersion, ValidationError, given_version
 from pathway.services.patients import CONSENT_METHODS
@@ -150,6 +151,10 @@ def _worklist_link(item: WorklistItem) -> str:
         # The reply itself, in the conversation with the patient.
         "red_flag": f"reply-{item.reply_id}" if item.reply_id else "conversation",
         "task": f"reply-{item.reply_id}" if item.reply_id else "",
+        "pain_high": "observations",
+        "answer_unread": f"reply-{item.reply_id}" if item.reply_id else "conversation",
+        "hold_not_stopped": "decision",
+        "stop_unconfirmed": f"hold-{item.subject_id}",
         "text_failed": f"message-{item.subject_id}",
         "text_unknown": f"message-{item.subject_id}",
     }.get(item.kind, "")
@@ -596,6 +601,16 @@ def inr(episode_id: int, hold_id: int) -> Any:
                                                                **_version()})
 
     return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
+
+
+@bp.post("/episodes/<int:episode_id>/observations")
+@roles(*CARE_TEAM)
+def observe(episode_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        data = {k: v.get(k) or None for k in ("code", "value", "time_point", "received_at", "hold_id")}
+        return observations_service.record_observation(db(), env(), actor(), episode_id, data)
+
+    return _episode_action(episode_id, "observe", call, "Observation recorded.")
 
 
 @bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")

@@ -414,9 +414,10 @@ def test_two_blood_thinners_without_labels_name_the_drugs_until_the_patient_labe
     before = api.snapshot(exclude=NOT_PLAN)
     preview = api.patch(f"/holds/{warfarin_id}?preview=1", {"patient_label": "the pink pill"})
     assert preview.status == 200 and preview.json["applied"] is False
-    # Both texts change: warfarin's gets the label, and apixaban's no longer needs its drug name.
+    # Both medicines' texts change (the last-dose text and the stop question of each): warfarin's
+    # get the label, and apixaban's no longer need its drug name.
     reworded = {r["body_before"]: r["body_after"] for r in preview.json["messages_reworded"]}
-    assert len(reworded) == 2
+    assert len(reworded) == 4
     for old, new in reworded.items():
         assert ("warfarin" in old and "the pink pill" in new) or ("apixaban" in old and "blood thinner" in new)
         assert "warfarin" not in new and "apixaban" not in new

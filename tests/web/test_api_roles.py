@@ -67,6 +67,15 @@ def _red_flag_task(api: Harness) -> int:
         return int(session.scalars(select(Task.id).where(Task.reply_id == reply_id)).one())
 
 
+def _hold_not_stopped(api: Harness) -> int:
+    """A hold whose patient says they have not stopped it (issue 11): a clinician must decide."""
+    e = api.episode(holds=[{"drug": "clopidogrel"}])
+    hold_id = int(e["holds"][0]["id"])
+    made = api.post(f"/episodes/{e['id']}/observations", {"code": "stopped_medicine", "value": 0, "hold_id": hold_id})
+    assert made.status == 201, made
+    return hold_id
+
+
 @dataclass(frozen=True)
 class Route:
     name: str
@@ -145,6 +154,12 @@ ROUTES = [
           body=lambda api: {"note": "wrong number"}),
     Route("resolve task", "POST", "/tasks/{id}/resolve", 200, setup=_red_flag_task,
           body=lambda api: {"resolution": "called, advised to come in"}),
+    # Observations (issue 11).
+    Route("list observations", "GET", "/episodes/{id}/observations", 200, setup=_episode),
+    Route("record observation", "POST", "/episodes/{id}/observations", 201, setup=_episode,
+          body=lambda api: {"code": "nprs", "value": 6, "time_point": "baseline"}),
+    Route("stop decision", "POST", "/holds/{id}/stop-decision", 200, setup=_hold_not_stopped, allowed=("clinician",),
+          body=lambda api: {"note": "spoke to the prescriber: postpone"}),
     # Acting on replies (issue 11): the conversation and a one-off text.
     Route("thread", "GET", "/episodes/{id}/thread", 200, setup=_episode),
     Route("one-off text", "POST", "/episodes/{id}/messages", 201, setup=_episode,

@@ -148,7 +148,8 @@ def check_query() -> None:
 # --- output --------------------------------------------------------------------------------
 
 
-def answer(payload: AnswerModel | dict[str, Any], status: int = 200, *, location: str | None = None) -> Response:
+def answer(payload: AnswerModel | dict[str, Any] | list[Any], status: int = 200, *,
+           location: str | None = None) -> Response:
     """Commit the unit of work (the change and its audit rows), then answer."""
     db().commit()
     response = jsonify(payload.dump() if isinstance(payload, AnswerModel) else payload)

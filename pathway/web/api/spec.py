@@ -57,6 +57,7 @@ class Operation:
     conflict: tuple[str, type[BaseModel]] | None = None
     # Other success codes with the same answers (e.g. 200 for a ?preview=1 of a route that creates: 201).
     also: tuple[int, ...] = ()
+    many: bool = False  # the answer is a JSON array of `answers[0]`
 
     @property
     def path(self) -> str:
@@ -70,14 +71,14 @@ def operation(
     rule: str, method: str, *, summary: str, tag: str, answers: tuple[type[BaseModel], ...], answer_text: str,
     status: int = 200, body: type[InputModel] | None = None, query: type[InputModel] | None = None,
     errors: tuple[int, ...] = CHANGE, public: bool = False, description: str = "",
-    conflict: tuple[str, type[BaseModel]] | None = None, also: tuple[int, ...] = (),
+    conflict: tuple[str, type[BaseModel]] | None = None, also: tuple[int, ...] = (), many: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the blueprint and describe it in the OpenAPI document."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, view_func=view, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), view.__name__, summary, tag, answers, answer_text,
-                                    status, body, query, errors, public, description, conflict, also))
+                                    status, body, query, errors, public, description, conflict, also, many))
         return view
 
     return register
@@ -161,6 +162,8 @@ def _operation(op: Operation) -> Schema:
         doc["requestBody"] = {"required": required, "content": {"application/json": {"schema": _ref(op.body)}}}
     if not op.answers:
         schema: Schema = {"type": "object"}
+    elif op.many:
+        schema = {"type": "array", "items": _ref(op.answers[0])}
     elif len(op.answers) == 1:
         schema = _ref(op.answers[0])
     else:

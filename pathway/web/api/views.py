@@ -15,6 +15,7 @@ from pathway.schemas import inputs
 from pathway.services import answers, conversation, episodes, patients, queries
 from pathway.services import board as board_service
 from pathway.services import holds as holds_service
+from pathway.services import observations as observations_service
 from pathway.services import replies as replies_service
 from pathway.services import tasks as tasks_service
 from pathway.services import worklist as worklist_service
@@ -131,6 +132,28 @@ def book_pt_start(episode_id: int) -> Response:
     return answer(answers.episode_now(db(), env(), appointment.episode))
 
 
+@operation("/episodes/<int:episode_id>/observations", "GET",
+           summary="The episode's observations (pain scores, stopped medicines, walking minutes), oldest first "
+                   "(audited).", tag="episodes", answers=(out.Observation,), many=True,
+           answer_text="A list of observations.", errors=READ)
+def list_observations(episode_id: int) -> Response:
+    found = observations_service.list_observations(db(), env(), staff(), episode_id)
+    return answer([answers.observation(o).dump() for o in found])
+
+
+@operation("/episodes/<int:episode_id>/observations", "POST",
+           summary="Record an observation of the episode (audited).", tag="episodes", body=inputs.ObservationIn,
+           answers=(out.Observation,), answer_text="The new observation.", status=201,
+           description="`code` is nprs (0-10), stopped_medicine (1 yes, 0 no; with `hold_id` when the episode "
+                       "has more than one hold) or walk_minutes; `time_point` is baseline, 72h, visit, 6w, 3m, 6m, "
+                       "12m, 24m or null. A 72h pain score at or over the threshold of mild_pathway.toml, or far "
+                       "over the baseline, opens a same-day `pain_high` worklist item. 422 names the bad field.")
+def record_observation(episode_id: int) -> Response:
+    obs = observations_service.record_observation(db(), env(), staff(), episode_id, json_body())
+    return answer(answers.observation(obs), 201,
+                  location=url_for("api.list_observations", episode_id=obs.episode_id))
+
+
 # --- holds and milestones ------------------------------------------------------------------
 
 
@@ -211,6 +234,21 @@ def label_hold(hold_id: int) -> Response:
     preview = query(inputs.PreviewQuery).preview
     result = episodes.label_hold(db(), env(), a, hold_id, json_body(), preview=preview)
     return answer(answers.rescheduled(db(), env(), result))
+
+
+@operation("/holds/<int:hold_id>/stop-decision", "POST",
+           summary="A clinician's decision about a medicine the patient says they have not stopped (audited).",
+           tag="holds", body=inputs.StopDecisionIn, answers=(out.Episode,),
+           answer_text="The episode: the hold's `hold_not_stopped` blocker is lifted.",
+           description="The patient answered the stop question (the morning after the last-dose day) with no: "
+                       "the episode shows a `hold_not_stopped` blocker (`go: false`) and the worklist an item right "
+                       "below red flags, until a clinician records a decision here with a note. 403 for a "
+                       "coordinator; 409 when there is nothing to decide.")
+def stop_decision(hold_id: int) -> Response:
+    a = staff()
+    tasks_service.decide_not_stopped(db(), env(), a, hold_id, json_body())
+    hold = episodes.load_hold(db(), hold_id, lock=False)
+    return answer(answers.episode_now(db(), env(), hold.episode))
 
 
 # --- lists ---------------------------------------------------------------------------------
