@@ -5,8 +5,8 @@ was stopped) and what staff record are kept as observations of the episode, each
 value, unit, time point and where it came from. A new kind of text, ``stop_confirm``, asks the
 morning after a last-dose day whether the patient has stopped the medicine.
 
-Revision ID: 0008_observations
-Revises: 0011_api_tokens
+Revision ID: 0013_observations
+Revises: 0012_versions
 Create Date: 2026-12-06 20:30:00
 """
 
@@ -28,8 +28,8 @@ def _message_kinds(check: str) -> None:
         batch_op.drop_constraint(batch_op.f('ck_messages_kind'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_messages_kind'), check)
 
-revision: str = '0008_observations'
-down_revision: str | Sequence[str] | None = '0011_api_tokens'
+revision: str = '0013_observations'
+down_revision: str | Sequence[str] | None = '0012_versions'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
