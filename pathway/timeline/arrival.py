@@ -78,7 +78,10 @@ def _parts(facility: str, address: str, words: Collection[str], *, detailed: boo
            max_chars: int | None) -> tuple[str, str, str | None]:
     """The name and address line a text may carry ("" for one it may not), and why the name is out."""
     name, line = facility.strip(), address.strip()
-    fits = (lambda text: True) if max_chars is None else (lambda text: len(text) <= max_chars)
+
+    def fits(text: str) -> bool:
+        return max_chars is None or len(text) <= max_chars
+
     if line and not (fits(line) and (detailed or revealing_word(line, words) is None)):
         line = ""  # refused at entry; kept only by older data or detailed texts turned off later
     why: str | None = None

@@ -107,7 +107,8 @@ def test_an_address_line_that_tells_what_the_visit_is_for_is_refused_unless_deta
     assert refused.status == 422 and set(refused.errors) == {"facility_address"}
     # A patient who chose detailed texts may be told.
     detailed = api.patient(detailed_texts=True)
-    d = api.episode(detailed["id"], procedure_at=MONDAY, facility="Riverside", facility_address="Spine wing, 40 Painter St")
+    d = api.episode(detailed["id"], procedure_at=MONDAY, facility="Riverside",
+                    facility_address="Spine wing, 40 Painter St")
     assert "at Riverside, Spine wing, 40 Painter St." in _day_before(d)["body"]
 
 
@@ -148,8 +149,8 @@ def test_an_address_line_that_cannot_fit_beside_the_name_is_refused_and_a_long_n
     may take `[procedure_day] place_max_chars` (40) characters together in it."""
     patient = api.patient()
     before = api.snapshot(exclude=NOT_PLAN)
-    bad = api.post(f"/patients/{patient['id']}/episodes", {
-        "procedure_at": MONDAY, "facility": "Riverside Surgery Center", "facility_address": "1200 N Main St, Suite 300"})
+    data = {"procedure_at": MONDAY, "facility": "Riverside Surgery Center", "facility_address": "1200 N Main St, Suite 300"}
+    bad = api.post(f"/patients/{patient['id']}/episodes", data)
     assert bad.status == 422 and set(bad.errors) == {"facility_address"}, bad
     assert "40 characters together" in bad.errors["facility_address"]
     assert "shorten the address line or the facility's name" in bad.errors["facility_address"]
