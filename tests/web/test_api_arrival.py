@@ -149,7 +149,8 @@ def test_an_address_line_that_cannot_fit_beside_the_name_is_refused_and_a_long_n
     may take `[procedure_day] place_max_chars` (40) characters together in it."""
     patient = api.patient()
     before = api.snapshot(exclude=NOT_PLAN)
-    data = {"procedure_at": MONDAY, "facility": "Riverside Surgery Center", "facility_address": "1200 N Main St, Suite 300"}
+    data = {"procedure_at": MONDAY, "facility": "Riverside Surgery Center",
+            "facility_address": "1200 N Main St, Suite 300"}
     bad = api.post(f"/patients/{patient['id']}/episodes", data)
     assert bad.status == 422 and set(bad.errors) == {"facility_address"}, bad
     assert "40 characters together" in bad.errors["facility_address"]
