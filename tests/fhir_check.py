@@ -8,7 +8,6 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-
 # fhir.resources checks structure and cardinality, not code bindings: the required value sets of
 # each exported resource's `status` (FHIR R4), checked here.
 STATUS = {
