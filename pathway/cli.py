@@ -333,7 +333,8 @@ def export_group() -> None:
 
 @export_group.command("fhir")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the NDJSON files (created if missing; files of the same name are replaced).")
+              help="Directory for the NDJSON files (created if missing). Each export replaces the <Type>.ndjson "
+                   "files there as a whole, once it has finished.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
               help="Only episodes whose procedure is on or after DATE, or created or moved since (clinic's zone).")
 def export_fhir(out_dir: Path, since: Any) -> None:
@@ -347,6 +348,7 @@ def export_fhir(out_dir: Path, since: Any) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
     counts: dict[str, int] = {}
+    done = False
     try:
         with rt.unit_of_work() as (session, env):
             start = None if since is None else since.date()
@@ -358,19 +360,30 @@ def export_fhir(out_dir: Path, since: Any) -> None:
                 for n, resource in fhir.export_resources(session, env, actor, after):
                     kind = resource["resourceType"]
                     if kind not in files:
-                        files[kind] = (out_dir / f"{kind}.ndjson").open("w", encoding="utf-8")
+                        files[kind] = (out_dir / f"{kind}.ndjson.part").open("w", encoding="utf-8")
                         counts[kind] = 0
                     files[kind].write(json.dumps(resource, separators=(",", ":"), ensure_ascii=False) + "\n")
                     counts[kind] += 1
                     if n > seen:
                         bar.update(n - seen)
                         seen = n
+        done = True
     except ServiceError as exc:
         raise _fail(exc) from None
     finally:
         for fh in files.values():
             fh.close()
         rt.engine.dispose()
+        # All or nothing: the new files replace the old ones only when the export finished, and a
+        # type this export has none of leaves no stale file from an earlier one.
+        for kind in fhir.RESOURCE_TYPES:
+            part, final = out_dir / f"{kind}.ndjson.part", out_dir / f"{kind}.ndjson"
+            if not done:
+                part.unlink(missing_ok=True)
+            elif kind in files:
+                part.replace(final)
+            else:
+                final.unlink(missing_ok=True)
     for kind in fhir.RESOURCE_TYPES:
         if kind in counts:
             click.echo(f"{kind}.ndjson: {counts[kind]} resource(s)")

@@ -124,6 +124,19 @@ def test_since_keeps_episodes_on_or_after_the_date(runtime: Any, tmp_path: Path)
     assert sorted(p["name"][0]["given"][0] for p in files["Patient"]) == ["Ana", "Bob"]
     bad = CliRunner().invoke(main, ["export", "fhir", "--out", str(out), "--since", "11/03/2027"])
     assert bad.exit_code == 2 and "--since" in bad.output
+    assert _read(out) == files  # a refused command leaves the last export as it was
+
+
+def test_a_new_export_replaces_the_files_and_leaves_no_stale_type(runtime: Any, tmp_path: Path) -> None:
+    _seed(runtime)
+    out = tmp_path / "again"
+    assert CliRunner().invoke(main, ["export", "fhir", "--out", str(out)]).exit_code == 0
+    assert "MedicationStatement" in _read(out)
+    # From 2027-07-01 there is nothing: every file of the earlier export goes, none is left half-written.
+    result = CliRunner().invoke(main, ["export", "fhir", "--out", str(out), "--since", "2027-07-01"])
+    assert result.exit_code == 0, result.output
+    assert "exported 0 resource(s)" in result.output
+    assert sorted(p.name for p in out.iterdir()) == []
 
 
 def test_export_reads_in_batches_and_lets_each_go(runtime: Any) -> None:
