@@ -80,27 +80,50 @@ def _read(out: Path) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def _send_due_texts(rt: Any) -> int:
+    """One dispatch pass through the console transport: the enrolment texts go now."""
+    import io
+
+    from pathway.dispatch.run import Dispatcher
+    from pathway.dispatch.settings import DispatchSettings
+    from pathway.sms.console import ConsoleTransport
+
+    d = Dispatcher(sessions=rt.sessions, transport=ConsoleTransport(io.StringIO(), clock=rt.clock),
+                   settings=DispatchSettings.from_config(rt.config, None), rules=rt.rules, clock=rt.clock,
+                   worker_id="fhir-export-test", sleep=lambda s: None)
+    try:
+        return d.dispatch_due().sent
+    finally:
+        d.close()
+
+
 def test_every_episode_is_written_as_ndjson_one_file_per_type_each_resource_once(runtime: Any, tmp_path: Path) -> None:
     _seed(runtime)
+    assert _send_due_texts(runtime) == 4  # an enrolment text per patient, and Cy's cancellation notice
     out = tmp_path / "bulk"
     result = CliRunner().invoke(main, ["export", "fhir", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Exporting episodes" in result.output  # the progress bar (CliRunner mixes stderr in)
     files = _read(out)
     assert set(files) == {"Patient", "CarePlan", "Task", "Appointment", "MedicationStatement",
-                          "CommunicationRequest"}  # nothing sent yet: no Communication
+                          "CommunicationRequest", "Communication"}
+    # The enrolment text belongs to no episode: written once per patient, not once per episode.
+    sent = files["Communication"]
+    enrolments = [c for c in sent if c["category"][0]["text"] == "enrolment confirmation"]
+    assert sorted(c["subject"]["reference"] for c in enrolments) == sorted(
+        f"Patient/{p['id']}" for p in files["Patient"])
+    assert len(sent) == 4
     check_bulk(r for rows in files.values() for r in rows)
     assert sorted(p["name"][0]["given"][0] for p in files["Patient"]) == ["Ana", "Bob", "Cy"]  # once each
     assert len(files["CarePlan"]) == 4
     assert sorted(c["status"] for c in files["CarePlan"]) == ["active", "active", "active", "revoked"]
     codes = sorted(m["medicationCodeableConcept"]["coding"][0]["code"] for m in files["MedicationStatement"])
     assert codes == sorted(["32968", "1364430", "5640", "11289"])
-    # The enrolment text belongs to no episode: written once per patient, not once per episode.
     requests = files["CommunicationRequest"]
     assert len({r["id"] for r in requests}) == len(requests)
     # Words only for the patient who chose detailed texts (Bob).
     bob = next(p for p in files["Patient"] if p["name"][0]["given"] == ["Bob"])
-    with_words = {r["subject"]["reference"] for r in requests if "payload" in r}
+    with_words = {r["subject"]["reference"] for r in [*requests, *sent] if "payload" in r}
     assert with_words == {f"Patient/{bob['id']}"}
     assert "Patient.ndjson: 3 resource(s)" in result.output and "CarePlan.ndjson: 4 resource(s)" in result.output
     from sqlalchemy import select
