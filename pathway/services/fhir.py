@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -50,7 +49,7 @@ __all__ = [
     "FHIR_JSON",
     "RESOURCE_TYPES",
     "RXNORM",
-    "BulkExport",
+    "count_episodes",
     "episode_bundle",
     "episode_resources",
     "export_resources",
@@ -333,14 +332,6 @@ def episode_bundle(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     }
 
 
-@dataclass
-class BulkExport:
-    """What `export_resources` wrote: episodes and resources per type."""
-
-    episodes: int = 0
-    counts: dict[str, int] | None = None
-
-
 def count_episodes(session: Session, since: datetime | None) -> int:
     """How many episodes `export_resources` will write (for the progress bar)."""
     query = select(func.count(Episode.id))
@@ -380,15 +371,22 @@ def export_resources(session: Session, env: Env, actor: Actor, since: datetime |
         keys = session.execute(query).all()
         if not keys:
             return
+        # The batch in a few queries: its episodes with their steps, holds and visits, then its
+        # patients' texts (a patient's texts of episodes in other batches are skipped).
+        ids = [int(k[0]) for k in keys]
+        episodes = {e.id: e for e in session.scalars(select(Episode).where(Episode.id.in_(ids)).options(
+            selectinload(Episode.patient), selectinload(Episode.all_holds), selectinload(Episode.milestones),
+            selectinload(Episode.appointments)))}
+        texts: dict[tuple[int, int | None], list[Message]] = {}
+        for msg in session.scalars(select(Message).where(Message.patient_id.in_({int(k[1]) for k in keys}))
+                                   .order_by(Message.send_at, Message.id)):
+            texts.setdefault((msg.patient_id, msg.episode_id), []).append(msg)
         for episode_id, patient_id in keys:
-            episode = _load_episode(session, episode_id)
-            assert episode is not None
+            episode = episodes[episode_id]
             first = patient_id != last_patient
-            mine = Message.episode_id == episode_id
-            messages = list(session.scalars(
-                select(Message).where(Message.patient_id == patient_id,
-                                      or_(mine, Message.episode_id.is_(None)) if first else mine)
-                .order_by(Message.send_at, Message.id)))
+            messages = texts.get((patient_id, episode_id), [])
+            if first:  # the texts about no episode (the enrolment text) go with the patient, once
+                messages = sorted([*texts.get((patient_id, None), []), *messages], key=lambda m: (m.send_at, m.id))
             done += 1
             for resource in episode_resources(episode, messages, definition, catalogue, bulk_ref,
                                               with_patient=first):
