@@ -45,6 +45,7 @@ def _seed(rt: Any) -> dict[str, int]:
     """Three patients: Ana with two episodes, Bob with one (detailed texts), Cy with a cancelled one."""
     from pathway.services.base import SYSTEM
     from pathway.services.episodes import cancel_episode, schedule_episode
+    from pathway.services.observations import record_observation
     from pathway.services.patients import enrol_patient
 
     ids: dict[str, int] = {}
@@ -65,6 +66,7 @@ def _seed(rt: Any) -> dict[str, int]:
         cy = schedule_episode(session, env, SYSTEM, ids["Cy"], {"procedure_at": "2027-02-20T08:00"})
         session.flush()
         cancel_episode(session, env, SYSTEM, cy.id, {"reason": "unwell"})
+        record_observation(session, env, SYSTEM, a1.id, {"code": "nprs", "value": 8, "time_point": "baseline"})
         ids["ana_first"] = a1.id
     return ids
 
@@ -106,7 +108,9 @@ def test_every_episode_is_written_as_ndjson_one_file_per_type_each_resource_once
     assert "Exporting episodes" in result.output  # the progress bar (CliRunner mixes stderr in)
     files = _read(out)
     assert set(files) == {"Patient", "CarePlan", "Task", "Appointment", "MedicationStatement",
-                          "CommunicationRequest", "Communication"}
+                          "CommunicationRequest", "Communication", "Observation"}
+    (pain,) = files["Observation"]
+    assert pain["code"]["coding"][0]["code"] == "72514-3" and pain["valueQuantity"]["value"] == 8
     # The enrolment text belongs to no episode: written once per patient, not once per episode.
     sent = files["Communication"]
     enrolments = [c for c in sent if c["category"][0]["text"] == "enrolment confirmation"]

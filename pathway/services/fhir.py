@@ -16,8 +16,9 @@ What is exported:
   (`data/anticoagulants.toml`), `on-hold` from the last dose to the restart.
 - `CommunicationRequest` per text still to be sent, `Communication` per text sent. The body
   only for patients who chose detailed texts (the same rule as the texts themselves).
-
-Not exported (yet): `Observation`, as the project records no observations table to export.
+- `Observation` per observation (pain 0-10, stopped medicine, walking minutes), coded with LOINC
+  where `data/answers.toml` gives a code (pain: 72514-3); an answer by text is `derivedFrom` the
+  question's Communication, and a stopped medicine has the hold's MedicationStatement as `focus`.
 Nothing here reads the clock or writes except the audit rows.
 """
 
@@ -31,9 +32,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from pathway.models import Episode, Message, Patient
+from pathway.models import Episode, Message, Observation, Patient
 from pathway.models.episode import Appointment, MedicationHold, Milestone
+from pathway.services.answer_reader import Code, load_answers
 from pathway.services.base import Actor, Env, NotFound, audit
+from pathway.services.observations import episode_observations
 from pathway.timeline.catalogue import Catalogue
 from pathway.timeline.definition import PathwayDefinition
 from pathway.timeline.vocabulary import (
@@ -65,7 +68,10 @@ SMS = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Participa
 MRN_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR",
                         "display": "Medical record number"}]}
 RESOURCE_TYPES = ("Patient", "CarePlan", "Task", "Appointment", "MedicationStatement", "CommunicationRequest",
-                  "Communication")
+                  "Communication", "Observation")
+LOINC = "http://loinc.org"
+SURVEY = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey",
+                      "display": "Survey"}]}
 
 _TASK_STATUS = {MilestoneStatus.PLANNED: "requested", MilestoneStatus.DUE: "ready", MilestoneStatus.DONE: "completed",
                 MilestoneStatus.MISSED: "failed", MilestoneStatus.CANCELLED: "cancelled"}
@@ -246,8 +252,35 @@ def message_resource(msg: Message, patient: Patient, definition: PathwayDefiniti
     return None
 
 
+def observation_resource(obs: Observation, code: Code | None, ref: Ref, patient_id: str,
+                         messages: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+    """One observation; `messages` maps a text's id to its exported resource (for `derivedFrom`)."""
+    label = code.label if code else obs.code
+    coding = [{"system": LOINC, "code": code.loinc}] if code and code.loinc else []
+    value = int(obs.value) if obs.value == obs.value.to_integral_value() else float(obs.value)
+    question = messages.get(obs.message_id) if obs.message_id is not None else None
+    return _clean({
+        "resourceType": "Observation",
+        "id": resource_id("observations", obs.id),
+        "identifier": [{"system": "urn:pathway:observation-code", "value": obs.code}],
+        "status": "final",
+        "category": [SURVEY],
+        "code": _clean({"coding": coding, "text": label}),
+        "subject": ref("Patient", patient_id),
+        "focus": [ref("MedicationStatement", resource_id("medication_holds", obs.hold_id))]
+        if obs.hold_id is not None else None,
+        "effectiveDateTime": obs.received_at.isoformat(),
+        "issued": obs.created_at.isoformat(),
+        "valueQuantity": {"value": value, "unit": obs.unit},
+        "note": [{"text": f"time point: {obs.time_point}"}] if obs.time_point else None,
+        "derivedFrom": [ref(question["resourceType"], question["id"])] if question else None,
+        "method": {"text": "patient's answer by text" if obs.source == "sms" else "recorded by staff"},
+    })
+
+
 def episode_resources(episode: Episode, messages: list[Message], definition: PathwayDefinition,
-                      catalogue: Catalogue, ref: Ref, *, with_patient: bool = True) -> Iterator[dict[str, Any]]:
+                      catalogue: Catalogue, ref: Ref, *, with_patient: bool = True,
+                      observations: list[Observation] | None = None) -> Iterator[dict[str, Any]]:
     """The episode's resources, the Patient first (unless `with_patient` is false)."""
     patient = episode.patient
     pid = resource_id("patients", patient.id)
@@ -285,10 +318,15 @@ def episode_resources(episode: Episode, messages: list[Message], definition: Pat
                            a.appointment_at, definition.milestone_label(a.kind), ref, pid, a.booked_at)
     for hold in episode.all_holds:
         yield medication_resource(hold, episode, catalogue, ref, pid)
+    exported: dict[int, dict[str, Any]] = {}
     for msg in messages:
         resource = message_resource(msg, patient, definition, ref, pid)
         if resource is not None:
+            exported[msg.id] = resource
             yield resource
+    codes = load_answers().codes
+    for obs in observations or ():
+        yield observation_resource(obs, codes.get(obs.code), ref, pid, exported)
 
 
 def _appointment_status(a: Appointment) -> str:
@@ -321,7 +359,8 @@ def episode_bundle(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                               or_(Message.episode_id == episode.id, Message.episode_id.is_(None)))
         .order_by(Message.send_at, Message.id)))
     audit(session, env, actor, "episode.fhir", "episode", episode.id, patient_id=episode.patient_id)
-    resources = episode_resources(episode, messages, env.rules.definition, env.rules.catalogue, bundle_ref)
+    resources = episode_resources(episode, messages, env.rules.definition, env.rules.catalogue, bundle_ref,
+                                  observations=episode_observations(session, episode.id))
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid5(NAMESPACE, f"bundle/episodes/{episode.id}/{env.now.isoformat()}")),
@@ -381,6 +420,10 @@ def export_resources(session: Session, env: Env, actor: Actor, since: datetime |
         for msg in session.scalars(select(Message).where(Message.patient_id.in_({int(k[1]) for k in keys}))
                                    .order_by(Message.send_at, Message.id)):
             texts.setdefault((msg.patient_id, msg.episode_id), []).append(msg)
+        measured: dict[int, list[Observation]] = {}
+        for obs in session.scalars(select(Observation).where(Observation.episode_id.in_(ids))
+                                   .order_by(Observation.received_at, Observation.id)):
+            measured.setdefault(obs.episode_id, []).append(obs)
         for episode_id, patient_id in keys:
             episode = episodes[episode_id]
             first = patient_id != last_patient
@@ -389,7 +432,7 @@ def export_resources(session: Session, env: Env, actor: Actor, since: datetime |
                 messages = sorted([*texts.get((patient_id, None), []), *messages], key=lambda m: (m.send_at, m.id))
             done += 1
             for resource in episode_resources(episode, messages, definition, catalogue, bulk_ref,
-                                              with_patient=first):
+                                              with_patient=first, observations=measured.get(episode_id, [])):
                 yield done, resource
             last_patient = patient_id
         last = (int(keys[-1][1]), int(keys[-1][0]))

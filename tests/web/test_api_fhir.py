@@ -168,3 +168,42 @@ def test_a_cancelled_episode_is_a_revoked_care_plan_with_cancelled_tasks(api: Ha
     assert med["medicationCodeableConcept"]["coding"][0]["code"] == "11289"
     assert med["status"] == "unknown" and med["statusReason"][0]["text"] == "procedure cancelled"
     assert {t["status"] for t in by_type["Task"]} <= {"cancelled", "completed"}
+
+
+def test_each_observation_is_coded_with_loinc_where_one_exists_and_points_at_its_hold(api: Harness) -> None:
+    _, e = _episode_with_everything(api)
+    plavix = next(h for h in e["holds"] if h["drug"] == "clopidogrel")
+    for body in ({"code": "nprs", "value": 7, "time_point": "baseline"},
+                 {"code": "stopped_medicine", "value": 1, "hold_id": plavix["id"]},
+                 {"code": "walk_minutes", "value": 15, "time_point": "baseline"}):
+        assert api.post(f"/episodes/{e['id']}/observations", body).status == 201
+    by_type = check_bundle(_bundle(api, e["id"]))
+    found = {o["identifier"][0]["value"]: o for o in by_type["Observation"]}
+    assert set(found) == {"nprs", "stopped_medicine", "walk_minutes"}
+    pain = found["nprs"]
+    assert pain["code"]["coding"] == [{"system": "http://loinc.org", "code": "72514-3"}]
+    assert pain["valueQuantity"] == {"value": 7, "unit": "points"} and pain["status"] == "final"
+    assert pain["note"] == [{"text": "time point: baseline"}]
+    assert "coding" not in found["walk_minutes"]["code"]  # no LOINC code we are sure of: the label only
+    meds = {f"urn:uuid:{m['id']}": m for m in by_type["MedicationStatement"]}
+    (focus,) = found["stopped_medicine"]["focus"]
+    assert meds[focus["reference"]]["medicationCodeableConcept"]["coding"][0]["code"] == "32968"
+
+
+def test_a_pain_score_answered_by_text_is_derived_from_the_question_text(api: Harness) -> None:
+    import uuid
+
+    from pathway.services.replies import receive_reply
+
+    p = api.patient()
+    e = api.episode(p["id"], procedure_at="2027-02-02T08:00")
+    api.clock.set(datetime.fromisoformat("2027-02-05T14:00:00+00:00"))  # the 72-hour check asks for pain
+    assert _send_due_texts(api) >= 1
+    with api.runtime.unit_of_work() as (session, env):
+        receive_reply(session, env, from_number=p["phone"], body="3", provider_id=f"SM{uuid.uuid4().hex}")
+    by_type = check_bundle(_bundle(api, e["id"]))
+    (pain,) = by_type["Observation"]
+    assert pain["valueQuantity"]["value"] == 3 and pain["method"]["text"] == "patient's answer by text"
+    sent = {f"urn:uuid:{c['id']}": c for c in by_type["Communication"]}
+    (source,) = pain["derivedFrom"]
+    assert sent[source["reference"]]["category"][0]["text"] == "72-hour check"
