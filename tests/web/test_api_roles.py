@@ -162,6 +162,8 @@ ROUTES = [
           body=lambda api: {"note": "spoke to the prescriber: postpone"}),
     # Acting on replies (issue 11): the conversation and a one-off text.
     Route("thread", "GET", "/episodes/{id}/thread", 200, setup=_episode),
+    # Interop (issue 14): the episode as a FHIR R4 Bundle.
+    Route("FHIR bundle", "GET", "/episodes/{id}/fhir", 200, setup=_episode),
     Route("one-off text", "POST", "/episodes/{id}/messages", 201, setup=_episode,
           body=lambda api: {"body": "Please call the clinic when you can.", "urgent": False}),
 ]

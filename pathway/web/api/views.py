@@ -12,7 +12,7 @@ from flask import Response, jsonify, url_for
 
 from pathway.schemas import answers as out
 from pathway.schemas import inputs
-from pathway.services import answers, conversation, episodes, patients, queries
+from pathway.services import answers, conversation, episodes, fhir, patients, queries
 from pathway.services import board as board_service
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
@@ -71,6 +71,22 @@ def get_episode(episode_id: int) -> Response:
     assert record.decision is not None
     return answer(answers.episode(record.episode, messages=record.episode_messages, decision=record.decision,
                                   definition=env().rules.definition))
+
+
+@operation("/episodes/<int:episode_id>/fhir", "GET",
+           summary="The episode as a FHIR R4 Bundle (type collection), for an EHR (audited).", tag="episodes",
+           answers=(), answer_text="A FHIR R4 `Bundle` of type `collection`: the Patient, a CarePlan whose "
+                                   "activities are the milestones' Tasks, Appointments, a MedicationStatement "
+                                   "per hold (RxNorm-coded), CommunicationRequests, Communications and "
+                                   "Observations.",
+           errors=READ, media_type=fhir.FHIR_JSON,
+           description="Every entry has a `fullUrl` `urn:uuid:<id>`, and every reference points at an entry "
+                       "of the same bundle. Ids are stable: the same record always has the same id. A text's "
+                       "words are included only for patients who chose detailed texts. Observations are coded "
+                       "with LOINC where one exists (pain 0-10: 72514-3).")
+def episode_fhir(episode_id: int) -> Response:
+    bundle = fhir.episode_bundle(db(), env(), staff(), episode_id)  # audits the view
+    return answer(bundle, media_type=fhir.FHIR_JSON)
 
 
 @operation("/episodes/<int:episode_id>", "PATCH",
