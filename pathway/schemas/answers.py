@@ -88,6 +88,8 @@ class Patient(AnswerModel):
     phone_flagged: bool
     can_text: bool
     created_at: Instant
+    calendar_url: str | None = Field(description="the patient's private calendar (iCalendar, no sign-in): "
+                                                 "null once staff revoked it")
     episodes: list[EpisodeSummary] = Field(
         description="the patient's episodes, latest procedure first (at most 50)")
 
@@ -240,6 +242,8 @@ class Episode(AnswerModel):
     cancel_reason: str | None
     created_at: Instant
     plan_revision: int
+    calendar_url: str | None = Field(description="the patient's private calendar (iCalendar, no sign-in) with "
+                                                 "this episode's procedure and visits; null once revoked")
     milestones: list[Milestone]
     holds: list[Hold]
     appointments: list[Appointment]
@@ -248,6 +252,23 @@ class Episode(AnswerModel):
     go: bool = Field(description="true only when the episode is scheduled (not cancelled, not completed) "
                                  "and nothing blocks it")
     blockers: list[Blocker] = Field(description="why it is not a go; empty when go is true")
+
+
+class CalendarFeed(AnswerModel):
+    """A staff calendar feed (per proceduralist or facility): patients by initials only."""
+
+    id: Id
+    kind: Annotated[str, choice_schema(("proceduralist", "facility"))]
+    name: str
+    url: str = Field(description="the feed's address (iCalendar, no sign-in): keep it private")
+    created_at: Instant
+    revoked_at: Instant | None
+
+
+class CalendarFeeds(AnswerModel):
+    """The staff calendar feeds, revoked ones too."""
+
+    feeds: list[CalendarFeed]
 
 
 # --- re-planning diffs ---------------------------------------------------------------------
@@ -593,6 +614,6 @@ ANSWERS: tuple[type[AnswerModel], ...] = (
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
-    Thread,
+    Thread, CalendarFeed, CalendarFeeds,
 )
 

@@ -19,6 +19,7 @@ __all__ = [
     "NOTICE_KINDS",
     "AppointmentKind",
     "AppointmentStatus",
+    "CalendarKind",
     "ClearanceStatus",
     "ConsentMethod",
     "EpisodeStatus",
@@ -146,6 +147,14 @@ class AppointmentStatus(StrEnum):
     DONE = "done"
     MISSED = "missed"
     CANCELLED = "cancelled"
+
+
+class CalendarKind(StrEnum):
+    """Whose calendar a feed link gives: one patient's, or staff's per proceduralist or facility."""
+
+    PATIENT = "patient"
+    PROCEDURALIST = "proceduralist"
+    FACILITY = "facility"
 
 
 class Language(StrEnum):
