@@ -34,7 +34,7 @@ from pathway.models import CalendarLink, Episode, Patient
 from pathway.resources import DATA_DIR
 from pathway.schemas.inputs import CalendarFeedIn
 from pathway.services.base import Actor, Conflict, Env, NotFound, audit, get_or_404, read_input
-from pathway.timeline.arrival import effective_arrival, place_words
+from pathway.timeline.arrival import effective_arrival, place_words, revealing_word
 from pathway.timeline.vocabulary import CARE_TEAM, AppointmentKind, CalendarKind, EpisodeStatus, Language, Role
 
 __all__ = [
@@ -250,12 +250,14 @@ def _patient_calendar(env: Env, p: Patient) -> Calendar:
     tz = ZoneInfo(p.timezone)
     clinic = env.rules.clinic
     definition = env.rules.definition
-    cal = _new_calendar(text["calendar"].format(clinic=clinic.name), p.timezone)
+    shown = clinic.name if p.detailed_texts or revealing_word(clinic.name, definition.revealing_words) is None \
+        else text["clinic_plain"]
+    cal = _new_calendar(text["calendar"], p.timezone)
     for e in p.episodes:
         arrival = effective_arrival(e.procedure_at, e.arrival_at, definition.arrival_before).astimezone(tz)
         start = e.procedure_at.astimezone(tz)
         end = (e.procedure_at + timedelta(minutes=e.duration_minutes)).astimezone(tz)
-        fill = dict(clinic=clinic.name, phone=clinic.phone, arrival=_clock(arrival, p.language),
+        fill = dict(clinic=shown, phone=clinic.phone, arrival=_clock(arrival, p.language),
                     start=_clock(start, p.language))
         place = place_words(e.facility, e.facility_address, definition.revealing_words, detailed=p.detailed_texts)
         cal.add_component(_event(
@@ -285,7 +287,7 @@ def _staff_calendar(session: Session, env: Env, link: CalendarLink) -> Calendar:
         .options(selectinload(Episode.patient), selectinload(Episode.milestones),
                  selectinload(Episode.appointments))
         .order_by(Episode.procedure_at, Episode.id)).all()
-    cal = _new_calendar(text["staff_calendar"].format(clinic=clinic.name, name=link.name), clinic.timezone)
+    cal = _new_calendar(text["staff_calendar"].format(name=link.name), clinic.timezone)
     for e in episodes:
         tz = ZoneInfo(e.patient.timezone)
         fill = dict(initials=_initials(e.patient))

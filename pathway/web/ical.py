@@ -22,7 +22,6 @@ def feed(token: str) -> Response:
     except NotFound:
         abort(404)
     response = Response(body, content_type="text/calendar; charset=utf-8")
-    # The address is the secret: no caching by shared proxies, no referrer leaking it.
-    response.headers["Cache-Control"] = "private, no-cache"
+    # (security.py answers every request with Cache-Control: no-store: the address is the secret.)
     response.headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
     return response
