@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +324,45 @@ def import_schedule_command(file: Path, by_email: str, dry_run: bool, confirm_ho
         click.echo(line)
     if not report.ok:
         sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """The audit log (who saw or changed which patient's record, and refused attempts)."""
+
+
+@audit.command("export")
+@click.option("--from", "first", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The first day to include (YYYY-MM-DD, the clinic's time zone).")
+@click.option("--to", "last", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The last day to include (YYYY-MM-DD, the clinic's time zone).")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the CSV to this file (default: standard output).")
+def audit_export(first: datetime, last: datetime, out_path: Path | None) -> None:
+    """Write the audit events of the days --from to --to (both included) as CSV, oldest first
+    (the export is itself audited)."""
+    from pathway.services.audit_export import export_csv
+
+    rt = _runtime()
+    try:
+        with rt.unit_of_work() as (session, env):
+            if out_path is None:
+                result = export_csv(session, env, CLI_ACTOR, first.date(), last.date(), sys.stdout)
+            else:
+                # Written whole, then moved into place: a failed export leaves no half file.
+                partial = out_path.with_name(out_path.name + ".partial")
+                try:
+                    with partial.open("w", encoding="utf-8", newline="") as fh:
+                        result = export_csv(session, env, CLI_ACTOR, first.date(), last.date(), fh)
+                    partial.replace(out_path)
+                finally:
+                    partial.unlink(missing_ok=True)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.engine.dispose()
+    where = f" to {out_path}" if out_path is not None else ""
+    click.echo(f"{result.rows} audit event(s) from {first.date()} to {last.date()} exported{where}", err=True)
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""0013_calendar gives every patient enrolled before it a private calendar link of its own."""
+"""0013_calendar (after 0013_observations) gives every patient enrolled before it a private calendar link of its own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathway.db import make_engine
 def test_patients_enrolled_before_the_upgrade_get_a_calendar_link_each(fresh_db: Any) -> None:
     engine = make_engine(fresh_db.url, pool=False)
     try:
-        migrate.upgrade(fresh_db.url, "0011_api_tokens", engine=engine)
+        migrate.upgrade(fresh_db.url, "0013_observations", engine=engine)
         with engine.begin() as conn:
             for n in (1, 2):
                 conn.execute(text(
@@ -28,7 +28,7 @@ def test_patients_enrolled_before_the_upgrade_get_a_calendar_link_each(fresh_db:
         assert len(rows) == 2 and rows[0].patient_id != rows[1].patient_id
         assert all(r.kind == "patient" and r.revoked_at is None for r in rows)
         assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", r.token) for r in rows) and rows[0].token != rows[1].token
-        migrate.downgrade(fresh_db.url, "0011_api_tokens", engine=engine)
+        migrate.downgrade(fresh_db.url, "0013_observations", engine=engine)
         migrate.upgrade(fresh_db.url, engine=engine)
     finally:
         engine.dispose()

@@ -6,7 +6,7 @@ proceduralist's or a facility's). Each patient enrolled before this revision get
 so every patient answer carries a ``calendar_url``.
 
 Revision ID: 0013_calendar
-Revises: 0011_api_tokens
+Revises: 0013_observations
 Create Date: 2026-12-06 21:10:00
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 import pathway.db
 
 revision: str = '0013_calendar'
-down_revision: str | Sequence[str] | None = '0011_api_tokens'
+down_revision: str | Sequence[str] | None = '0013_observations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -127,7 +127,7 @@ def _stale_after(msg: Message, episode: Episode | None, milestone: Milestone | N
     """After this moment a reminder would do more harm than good (it would arrive too late)."""
     if episode is None:
         return None
-    if msg.kind in ("last_dose", "pre_procedure"):
+    if msg.kind in ("last_dose", "pre_procedure", "stop_confirm"):
         return episode.procedure_at
     if msg.kind in ("follow_up", "pt_start") and milestone is not None and milestone.due_at is not None:
         return milestone.due_at
@@ -154,7 +154,7 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
         return Verdict("suppressed", f"phone flagged: {patient.phone_flag_reason or 'refused by carrier'}")
     if episode is not None and episode.status == "cancelled" and msg.kind != "cancelled":
         return Verdict("cancelled", "episode cancelled")
-    if msg.kind in ("last_dose", "restart") and (hold is None or not hold.approved_and_signed):
+    if msg.kind in ("last_dose", "restart", "stop_confirm") and (hold is None or not hold.approved_and_signed):
         return Verdict("suppressed", "hold is no longer approved and signed")
     if msg.kind == "restart" and (episode is None or episode.ended_at is None):
         # Planning waits for the recorded end; a restart text stored before that rule (or by

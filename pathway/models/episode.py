@@ -17,9 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import flag_modified
 
 from pathway.db import Base, check_in
 from pathway.timeline.vocabulary import (
@@ -70,6 +72,11 @@ class Episode(Base):
     moved_at: Mapped[datetime | None]  # when the procedure time last changed (a late start is judged from it)
     # Bumped by every re-plan; services lock the row, so two re-plans never interleave.
     plan_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # Optimistic concurrency: bumped by every UPDATE of the row, and by any change to its holds or
+    # appointments (``_bump_episodes`` below); a change sent with an older one is a 409.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
     patient: Mapped[Patient] = relationship(back_populates="episodes")
     # The episode's holds; a hold removed before the procedure (``removed_at`` set) is kept for
@@ -226,3 +233,25 @@ class Milestone(Base):
     def due_estimated(self) -> bool:
         """A restart step's due time is an estimate until the procedure's end is recorded."""
         return self.kind == MilestoneKind.RESTART and self.due_at is not None and self.episode.ended_at is None
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_episodes(session: Session, _ctx: Any, _instances: Any) -> None:
+    """A change to an episode's holds, appointments or steps is a change to the episode: its
+    ``version`` goes up with it (the UPDATE also checks the version this session read, so two
+    people changing the same hold at once cannot both win). The worker's bulk updates of steps
+    (housekeeping) are not ORM changes and leave it alone."""
+    touched: set[int] = set()
+    parts = (MedicationHold, Appointment, Milestone)
+    for obj in [*session.new, *session.dirty, *session.deleted]:
+        if not isinstance(obj, parts) or (obj in session.dirty and not session.is_modified(obj)):
+            continue
+        episode = obj.episode
+        if episode is None and obj.episode_id is not None:
+            episode = session.get(Episode, obj.episode_id)
+        if episode is None or id(episode) in touched or episode in session.new or episode in session.deleted:
+            continue
+        touched.add(id(episode))
+        if not session.is_modified(episode):
+            episode.plan_revision = episode.plan_revision  # loaded, so it can be flagged
+            flag_modified(episode, "plan_revision")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pathway.db import Base
@@ -44,6 +44,11 @@ class Patient(Base):
     phone_flagged_at: Mapped[datetime | None]
     phone_flag_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # Optimistic concurrency: bumped by every UPDATE of the row (SQLAlchemy's version counter,
+    # which also adds ``WHERE version = :seen`` to it); a change sent with an older one is a 409.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
     episodes: Mapped[list[Episode]] = relationship(back_populates="patient", order_by="Episode.procedure_at")
     # The patient's calendar link that works (none once staff revoked it). Read-only.

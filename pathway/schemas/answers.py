@@ -88,6 +88,9 @@ class Patient(AnswerModel):
     phone_flagged: bool
     can_text: bool
     created_at: Instant
+    version: int = Field(description="the patient's version: it goes up with every change; send it back as "
+                                     "`version` (or `If-Match` with the ETag) with a change, which then answers 409 "
+                                     "if someone else changed the patient meanwhile")
     calendar_url: str | None = Field(description="the patient's private calendar (iCalendar, no sign-in): "
                                                  "null once staff revoked it")
     episodes: list[EpisodeSummary] = Field(
@@ -119,6 +122,7 @@ class Milestone(AnswerModel):
     completed_at_local: LocalTwin | None
     rule: str = Field(description="the rule and its source that placed this step")
     result: dict[str, Any] | None
+    episode_version: int = Field(description="the episode's `version` (a change to this step changes it)")
 
 
 class Hold(AnswerModel):
@@ -130,6 +134,8 @@ class Hold(AnswerModel):
     drug_name: str
     patient_label: str | None = Field(description="what the patient calls the medicine; texts name it by this")
     catalogued: bool
+    episode_version: int = Field(description="the episode's `version` (a change to this hold changes it): send "
+                                             "it back as `version` with the hold's next change")
     stop_days: int | None
     stop_hours: int | None
     restart_hours: int | None
@@ -242,6 +248,10 @@ class Episode(AnswerModel):
     cancel_reason: str | None
     created_at: Instant
     plan_revision: int
+    version: int = Field(description="the episode's version: it goes up with every change (to its holds, "
+                                     "appointments and steps too); send it back as "
+                                     "`version` (or `If-Match` with the ETag) with a change, which then answers 409 "
+                                     "if someone else changed the episode meanwhile")
     calendar_url: str | None = Field(description="the patient's private calendar (iCalendar, no sign-in) with "
                                                  "this episode's procedure and visits; null once revoked")
     milestones: list[Milestone]
@@ -343,6 +353,16 @@ class HoldAtRisk(AnswerModel):
                                              "person calls about restarting; the signature stands); "
                                              "last_dose_day_changed: the patient's new zone makes the signed "
                                              "last-dose day another day")
+
+
+class Stale(Error):
+    """A 409 for a change made from an older version of the record than the stored one: someone else
+    changed it meanwhile, and nothing was changed. Read the record again and decide again."""
+
+    record: Annotated[str, choice_schema(("patient", "episode"))]
+    record_id: Id
+    sent_version: int = Field(description="the version the change was made from")
+    version: int = Field(description="the record's version now")
 
 
 class Conflict(Error):
@@ -532,7 +552,8 @@ class Reply(AnswerModel):
     from_number: str
     body: str
     received_at: Instant
-    classification: str = Field(description="stop | start | help | red_flag | stop_request | text")
+    classification: str = Field(description="stop | start | help | red_flag | stop_request | text | answer (read as "
+                                            "the answer to an open question)")
     handled_at: Instant | None = Field(description="when a person dismissed it, if they did")
 
 
@@ -550,6 +571,19 @@ class Task(AnswerModel):
     resolution: str | None
 
 
+class Observation(AnswerModel):
+    """An observation of the episode: a pain score, a stopped medicine, walking minutes."""
+
+    id: Id
+    code: str = Field(description="nprs | stopped_medicine | walk_minutes")
+    value: float = Field(description="nprs 0-10; stopped_medicine 1 (yes) or 0 (no); walk_minutes")
+    unit: str
+    time_point: str | None = Field(description="baseline | 72h | visit | 6w | 3m | 6m | 12m | 24m, or null")
+    received_at: Instant
+    source: str = Field(description="sms (the patient's answer to a question text) | staff")
+    message_id: Id | None = Field(description="for an answer by text: the question text it answers")
+    reply_id: Id | None = Field(None, description="for an answer by text: the patient's reply")
+    hold_id: Id | None = Field(None, description="for stopped_medicine: the hold it is about")
 # --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
 
 
@@ -610,10 +644,10 @@ class Thread(AnswerModel):
 
 
 ANSWERS: tuple[type[AnswerModel], ...] = (
-    Error, Conflict, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
+    Error, Conflict, Stale, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
-    Thread, CalendarFeed, CalendarFeeds,
+    Thread, Observation, CalendarFeed, CalendarFeeds,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -53,6 +54,7 @@ from pathway.schemas.fields import (
 )
 from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES, ROLES
 from pathway.timeline import AmbiguousDrug
+from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode
 
 # Plausibility bounds on dates people type (not clinical rules): no patient was born before 1900,
 # and no procedure is booked more than two years ahead.
@@ -67,6 +69,18 @@ StopDays = Annotated[int | None, BeforeValidator(count_reader(0, MAX_STOP_DAYS))
 CrCl = Annotated[int | None, BeforeValidator(count_reader(1, 250)), count_schema(1, 250)]
 IntervalHours = Annotated[int | None, BeforeValidator(count_reader(0, MAX_INTERVAL_HOURS)),
                           count_schema(0, MAX_INTERVAL_HOURS)]
+# Optimistic concurrency: the ``version`` of the record a change was made from (every patient and
+# episode answer carries it, and its ETag). Absent: no check. Older than the stored one: 409.
+MAX_VERSION = 2**31 - 1
+Version = Annotated[int | None, BeforeValidator(count_reader(1, MAX_VERSION)), count_schema(1, MAX_VERSION)]
+
+
+def version_field(record: str) -> Any:
+    return Field(None, description=f"the {record}'s `version` this change was made from (as its last answer "
+                                   f"carried it, or send `If-Match` with its ETag): if the {record} has changed "
+                                   f"since, the answer is 409 and nothing changes; leave it out to skip the check")
+
+
 DurationMinutes = Annotated[int | None, BeforeValidator(count_reader(10, 480)), count_schema(10, 480)]
 Language = Annotated[str, BeforeValidator(choice_reader(LANGUAGES, default="en")), choice_schema(LANGUAGES)]
 ConsentMethod = Annotated[str | None, BeforeValidator(choice_reader(CONSENT_METHODS, default="verbal")),
@@ -184,6 +198,18 @@ class HoldIn(HoldPlan):
         return drug
 
 
+class VersionIn(InputModel):
+    """The ``version`` alone, read before the rest of a body (a stale one is a 409 whatever else is wrong)."""
+
+    version: Version = version_field("record")
+
+
+class HoldAddIn(HoldIn):
+    """The body of ``POST /episodes/<id>/holds``: a hold as in scheduling, and the episode's version."""
+
+    version: Version = version_field("episode")
+
+
 def _hold_list(raw: Any) -> Any:
     if raw is None or raw == "":
         return []
@@ -250,6 +276,7 @@ class RescheduleIn(EpisodeDetails):
     confirm_holds_at_risk: Flag = Field(
         False, description="true: apply a move that breaks signed holds (each goes back to `requested` and must be "
                            "answered and signed again); without it such a move answers 409 with `holds_at_risk`")
+    version: Version = version_field("episode")
     _sent: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="wrap")
@@ -281,6 +308,7 @@ CHANGEABLE = frozenset({"procedure_at", *EPISODE_DETAILS})
 
 class ProcedureEndIn(InputModel):
     ended_at: LocalInstant
+    version: Version = version_field("episode")
 
     @field_validator("ended_at")
     @classmethod
@@ -295,14 +323,17 @@ class AppointmentIn(InputModel):
     appointment_at: LocalInstant
     confirm_outside_window: Flag = Field(
         False, description="a follow-up visit outside its day 7-10 window is booked only with this set to true")
+    version: Version = version_field("episode")
 
 
 class CancelIn(InputModel):
     reason: RequiredReason = Field(description="why the procedure is cancelled (required; kept with the episode)")
+    version: Version = version_field("episode")
 
 
 class MilestoneCompleteIn(InputModel):
     result: Result = None
+    version: Version = version_field("episode")
 
 
 class ClearanceIn(HoldPlan):
@@ -313,6 +344,7 @@ class ClearanceIn(HoldPlan):
     status: ClearanceAnswer
     by: OptionalName = Field("", description="the prescriber who answered (required for approved and declined)")
     note: Note = ""
+    version: Version = version_field("episode")
 
     @field_validator("by")
     @classmethod
@@ -325,6 +357,7 @@ class ClearanceIn(HoldPlan):
 class InrIn(InputModel):
     value: Inr
     measured_at: OptionalLocalInstant = None
+    version: Version = version_field("episode")
 
     @field_validator("measured_at")
     @classmethod
@@ -471,6 +504,7 @@ class PatientUpdateIn(InputModel):
         False, description="true: apply a new `timezone` that changes a signed hold's last-dose day (each such "
                            "hold goes back to `requested` and must be answered and signed again); without it "
                            "such an edit answers 409 with `holds_at_risk`")
+    version: Version = version_field("patient")
 
     @field_validator("consent_method", mode="wrap")
     @classmethod
@@ -482,8 +516,9 @@ class PatientUpdateIn(InputModel):
 
     @model_validator(mode="after")
     def _something(self) -> PatientUpdateIn:
-        if not self.model_fields_set:
-            raise fail(f"send at least one of {', '.join(type(self).model_fields)}")
+        if not self.model_fields_set - {"version"}:
+            fields = (f for f in type(self).model_fields if f != "version")
+            raise fail(f"send at least one of {', '.join(fields)}")
         return self
 
 
@@ -501,6 +536,7 @@ class HoldLabelIn(InputModel):
     patient_label: PatientLabel = Field(description="what the patient calls this medicine (\"Plavix\", \"the small "
                                                     "white pill\"), at most 40 characters; an empty string "
                                                     "removes it (texts then use the plain term)")
+    version: Version = version_field("episode")
 
 
 class HoldRemoveQuery(InputModel):
@@ -511,6 +547,7 @@ class HoldRemoveQuery(InputModel):
         False, description="1: remove a hold whose last dose has come (the patient may have stopped the medicine; "
                            "its restart text is cancelled and a call about restarting goes on the worklist); "
                            "without it such a removal answers 409")
+    version: Version = version_field("episode")
 
 
 # --- replies from unknown and shared numbers, and resolving tasks (issue 11) ----------------
@@ -550,3 +587,64 @@ class StaffTextIn(InputModel):
 class TaskResolveIn(InputModel):
     resolution: Note = Field("", description="what was done: whom you reached and what they were told "
                                              "(required for red flags and some other tasks)")
+
+
+# --- observations (issue 11: questions with answers) ---------------------------------------
+
+OBSERVATION_CODES = tuple(ObservationCode)
+
+
+def _read_value(raw: Any) -> Decimal:
+    if raw is None or raw == "" or isinstance(raw, bool):
+        raise fail("required: a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise fail(f"not a number: {raw!r}") from None
+    if not value.is_finite():
+        raise fail(f"not a number: {raw!r}")
+    return value
+
+
+def _read_time_point(raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw not in TIME_POINTS:
+        raise fail(f"must be one of {', '.join(TIME_POINTS)}, or left out")
+    return str(raw)
+
+
+class ObservationIn(InputModel):
+    """The body of ``POST /episodes/<id>/observations`` and the episode page's form: one
+    observation a person records (a pain score, a stopped medicine, walking minutes). Its bounds
+    and unit come from ``pathway/data/answers.toml``."""
+
+    code: Annotated[str, BeforeValidator(choice_reader(OBSERVATION_CODES)), choice_schema(OBSERVATION_CODES)]
+    value: Annotated[Decimal, BeforeValidator(_read_value),
+                     WithJsonSchema({"type": ["number", "string"], "description": "a number within the code's "
+                                     "bounds: nprs 0-10, stopped_medicine 1 (yes) or 0 (no), walk_minutes 0-600"})]
+    unit: Text = Field("", description="the code's unit (points, yes/no, min); left out, the code's own")
+    time_point: Annotated[str | None, BeforeValidator(_read_time_point),
+                          WithJsonSchema({"type": ["string", "null"], "enum": [*TIME_POINTS, None]})] = None
+    received_at: OptionalLocalInstant = Field(None, description="when it was measured or said; now if left out")
+    hold_id: Annotated[int | None, BeforeValidator(count_reader(1, 2**31 - 1)),
+                       count_schema(1, 2**31 - 1)] = Field(None, description="for stopped_medicine: the hold")
+
+    @field_validator("received_at")
+    @classmethod
+    def _received(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
+        now = context(info).now
+        if at is None:
+            return now
+        if now is not None and at > now:
+            raise fail("is in the future")
+        return at
+
+
+class StopDecisionIn(InputModel):
+    """The body of ``POST /holds/<id>/stop-decision``: a clinician's decision about a medicine the
+    patient says they have not stopped (go ahead, postpone, a shorter plan agreed with the
+    prescriber...)."""
+
+    note: RequiredReason = Field(description="the clinician's decision and why (required): e.g. \"spoke to the "
+                                             "patient and the prescriber: postpone one week\"")

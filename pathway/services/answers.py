@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from pathway import models
 from pathway.schemas import answers as out
@@ -60,6 +60,15 @@ def _label(definition: PathwayDefinition | None, kind: str, *, message: bool = F
         return fallback
 
 
+def version(record: models.Patient | models.Episode) -> int:
+    """A record's version as stored: pending changes are flushed first, since the UPDATE is what
+    raises it (and checks that nobody else did meanwhile)."""
+    session = object_session(record)
+    if session is not None and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return record.version
+
+
 # --- patients ------------------------------------------------------------------------------
 
 
@@ -71,6 +80,7 @@ def patient(p: models.Patient, episodes: Iterable[models.Episode] = (), *, publi
         sms_consent=p.sms_consent_at is not None, sms_consent_at=_utc(p.sms_consent_at),
         sms_consent_method=p.sms_consent_method, opted_out_at=_utc(p.opted_out_at), opted_out_via=p.opted_out_via,
         phone_flagged=p.phone_flagged_at is not None, can_text=p.can_text, created_at=_utc(p.created_at),
+        version=version(p),
         calendar_url=calendar_url(public_url, p.calendar_token),
         episodes=[out.EpisodeSummary(id=e.id, status=e.status, proceduralist=e.proceduralist, facility=e.facility,
                                      **_times(tz, procedure_at=e.procedure_at)) for e in episodes],
@@ -90,7 +100,7 @@ def _milestone(m: models.Milestone, tz: ZoneInfo, definition: PathwayDefinition 
         status=m.status, rule=m.rule, result=dict(m.result) if m.result else None,
         **_times(tz, due_at=m.due_at, window_start=m.window_start, window_end=m.window_end,
                  completed_at=m.completed_at),
-        due_at_estimated=m.due_estimated,
+        due_at_estimated=m.due_estimated, episode_version=version(m.episode),
     )
 
 
@@ -100,7 +110,7 @@ def hold(h: models.MedicationHold) -> out.Hold:
 
 def _hold(h: models.MedicationHold, tz: ZoneInfo) -> out.Hold:
     return out.Hold(
-        id=h.id, episode_id=h.episode_id,
+        id=h.id, episode_id=h.episode_id, episode_version=version(h.episode),
         # The catalogue key; a drug outside the catalogue keeps the text it was entered with.
         drug=h.drug_key or h.drug_name, drug_name=h.drug_name, patient_label=h.patient_label,
         catalogued=h.drug_key is not None,
@@ -154,6 +164,7 @@ def _episode_fields(
         mri_reviewed_on=e.mri_reviewed_on, tried_pt=e.tried_pt, tried_medication=e.tried_medication,
         tried_injections=e.tried_injections, escort_arranged=e.escort_arranged, cancelled_at=_utc(e.cancelled_at),
         cancel_reason=e.cancel_reason, created_at=_utc(e.created_at), plan_revision=e.plan_revision,
+        version=version(e),
         calendar_url=calendar_url(public_url, e.patient.calendar_token),
         milestones=[_milestone(m, tz, definition) for m in _by_time(e.milestones)],
         holds=[_hold(h, tz) for h in e.holds],
@@ -337,6 +348,11 @@ def task(t: models.Task) -> out.Task:
                     resolution=t.resolution)
 
 
+def observation(o: models.Observation) -> out.Observation:
+    value = float(o.value)
+    return out.Observation(id=o.id, code=o.code, value=int(value) if value.is_integer() else value, unit=o.unit,
+                           time_point=o.time_point, received_at=_utc(o.received_at), source=o.source,
+                           message_id=o.message_id, reply_id=o.reply_id, hold_id=o.hold_id)
 # --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
 
 

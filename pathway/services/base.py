@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import AuditEvent
+from pathway.models import AuditEvent, Patient
 from pathway.schemas.base import InputModel, InvalidInput
 from pathway.schemas.fields import Context
+from pathway.schemas.inputs import VersionIn
 from pathway.timeline import (
     Catalogue,
     PathwayDefinition,
@@ -54,6 +55,28 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class StaleVersion(Conflict):
+    """A change made from an older version of a record than the stored one: someone else changed
+    it meanwhile. Nothing is changed; the caller reloads, sees what changed, and decides again."""
+
+    def __init__(self, record: str, record_id: int, given: int, current: int) -> None:
+        super().__init__(f"someone else changed this {record} since you loaded it (you sent version {given}; it is "
+                         f"now version {current}); nothing was changed: reload it, check what changed and try again")
+        self.record = record
+        self.record_id = record_id
+        self.given = given
+        self.current = current
+
+
+def check_version(record: Any, data: Mapping[str, Any] | InputModel | int | None, what: str) -> None:
+    """Refuse a change made from another version of ``record`` (a patient or an episode) than the
+    stored one. ``data``: the request's body (its ``version``), or the version itself; no version:
+    the caller did not say, so nothing is checked."""
+    given = given_version(data)
+    if given is not None and given != record.version:
+        raise StaleVersion(what, record.id, given, record.version)
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,20 @@ def audit(
 MAX_ID = 2**31 - 1
 
 
+def record_denied(
+    session: Session, env: Env, actor: Actor, *, method: str, route: str, args: Mapping[str, Any], reason: str,
+) -> None:
+    """Audit a refused attempt (a role that may not do something, a forged webhook): who, from
+    where, which route and ids, and why. The record's patient is named when the route names an
+    existing patient, so the patient's audit trail shows who tried to reach it."""
+    ids = {k: v for k, v in args.items() if isinstance(v, int) and not isinstance(v, bool)}
+    patient_id = ids.get("patient_id")
+    if patient_id is not None and not (0 < patient_id <= MAX_ID and session.get(Patient, patient_id) is not None):
+        patient_id = None
+    audit(session, env, actor, "access.denied", "route", None, patient_id=patient_id,
+          detail={"method": method, "route": route, "ids": ids, "reason": reason})
+
+
 def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool = False) -> Any:
     try:
         key = int(id_)
@@ -164,6 +201,16 @@ def get_or_404(session: Session, model: type, id_: Any, what: str, *, lock: bool
     if obj is None:
         raise NotFound(what)
     return obj
+
+
+def given_version(data: Mapping[str, Any] | InputModel | int | None) -> int | None:
+    """The ``version`` a body carries (a 422 names it when it is not a version)."""
+    if data is None or isinstance(data, int):
+        return data
+    if isinstance(data, InputModel):
+        version: int | None = getattr(data, "version", None)
+        return version
+    return read_input(VersionIn, {"version": data.get("version")}).version
 
 
 # --- input ---------------------------------------------------------------------------------

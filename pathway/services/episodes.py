@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient
+from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Observation, Patient, Task
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import (
     EPISODE_DETAILS,
@@ -24,6 +24,7 @@ from pathway.schemas.inputs import (
     CancelIn,
     ClearanceIn,
     EpisodeIn,
+    HoldAddIn,
     HoldIn,
     HoldLabelIn,
     InrIn,
@@ -33,7 +34,17 @@ from pathway.schemas.inputs import (
 )
 from pathway.schemas.vocab import APPOINTMENT_KINDS
 from pathway.services import tasks
-from pathway.services.base import Actor, Conflict, Env, Forbidden, ValidationError, audit, get_or_404, read_input
+from pathway.services.base import (
+    Actor,
+    Conflict,
+    Env,
+    Forbidden,
+    ValidationError,
+    audit,
+    check_version,
+    get_or_404,
+    read_input,
+)
 from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
@@ -263,6 +274,7 @@ def reschedule(
     """
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=not preview)
+    check_version(episode, data, "episode")
     _require_open(episode)
     given = read_input(RescheduleIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
     moving = given.procedure_at is not None
@@ -393,6 +405,7 @@ def record_procedure_end(
 ) -> Episode:
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     ended = read_input(ProcedureEndIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone))).ended_at
     if ended <= episode.procedure_at:
@@ -416,6 +429,7 @@ def book_appointment(
     if kind not in APPOINTMENT_KINDS:
         raise ValidationError({"kind": f"must be one of {', '.join(APPOINTMENT_KINDS)}"})
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     given = read_input(AppointmentIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone)))
     at = given.appointment_at
@@ -494,6 +508,7 @@ def complete_milestone(
         raise Forbidden("a hold's clearance is completed only by recording the prescriber's answer and "
                         "signing the hold (the clearance route)")
     episode = load_episode(session, m.episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     result = read_input(MilestoneCompleteIn, data).result
     if m.status == "cancelled":
@@ -558,6 +573,7 @@ def cancel_episode(
     task, resolved with a note)."""
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, data, "episode")
     _require_open(episode)
     reason = read_input(CancelIn, data).reason
     notify = episode.ended_at is None and episode.procedure_at > env.now
@@ -608,6 +624,7 @@ def record_clearance(
         actor.require(Role.CLINICIAN)  # the prescriber's answer and the clinician's signature, together
     hold = load_hold(session, hold_id)
     episode = hold.episode
+    check_version(episode, data, "episode")
     _require_open(episode)
     given = read_input(ClearanceIn, data)
     status = given.status
@@ -656,6 +673,7 @@ def record_inr(
 ) -> MedicationHold:
     actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id)
+    check_version(hold.episode, data, "episode")
     _require_open(hold.episode)
     given = read_input(InrIn, data, Context(now=env.now, tz=ZoneInfo(hold.episode.patient.timezone)))
     hold.inr_value = given.value
@@ -695,7 +713,7 @@ def _same_drug(env: Env, hold: MedicationHold, drug_key: str | None, drug_name: 
 
 
 def add_hold(
-    session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | HoldIn,
+    session: Session, env: Env, actor: Actor, episode_id: Any, data: Mapping[str, Any] | HoldAddIn,
     *, preview: bool = False,
 ) -> RescheduleResult:
     """Add a medicine to hold, before the procedure. The hold needs clearance like any other (a
@@ -704,8 +722,9 @@ def add_hold(
     ``preview`` the diff is computed and nothing is changed."""
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=not preview)
+    check_version(episode, data, "episode")
     _require_before_procedure(env, episode, "a hold can be added")
-    given = read_input(HoldIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone),
+    given = read_input(HoldAddIn, data, Context(now=env.now, tz=ZoneInfo(episode.patient.timezone),
                                              catalogue=env.rules.catalogue))
     hold = _hold(env, actor, given)
     held = next((h for h in episode.holds if _same_drug(env, h, hold.drug_key, hold.drug_name)), None)
@@ -743,7 +762,7 @@ def add_hold(
 
 def remove_hold(
     session: Session, env: Env, actor: Actor, hold_id: Any, *, confirm_stopped: bool = False,
-    preview: bool = False,
+    preview: bool = False, version: int | None = None,
 ) -> RescheduleResult:
     """Remove a hold before the procedure: its pending texts and open steps are cancelled and the
     plan re-planned (other holds' texts may be re-worded). The hold is kept for the record,
@@ -757,6 +776,7 @@ def remove_hold(
     actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id, lock=not preview)
     episode = hold.episode
+    check_version(episode, version, "episode")
     _require_before_procedure(env, episode, "a hold can be removed")
     stopped = hold in stopped_holds(env, episode, session)
     at = episode.procedure_at
@@ -807,6 +827,7 @@ def label_hold(
     actor.require(*CARE_TEAM)
     hold = load_hold(session, hold_id, lock=not preview)
     episode = hold.episode
+    check_version(episode, data, "episode")
     _require_open(episode)
     label = read_input(HoldLabelIn, data).patient_label or None
     at = episode.procedure_at
@@ -858,6 +879,23 @@ def go_no_go(env: Env, episode: Episode) -> list[CheckItem]:
                 detail = (f"INR {h.inr_value} drawn {drawn} (needs <= {inr_max}"
                           + ("" if fresh else ", drawn on the procedure day or the day before") + ")")
             items.append(CheckItem(f"INR for {h.drug_name}", ok, detail))
+    answers = stop_answers(episode)
+    undecided = _not_stopped(episode)
+    tz = ZoneInfo(episode.patient.timezone)
+    for h in episode.holds:
+        said = answers.get(h.id)
+        if said is None and h.id not in undecided:
+            continue
+        when = rules.day_words(said.received_at.astimezone(tz).date()) if said is not None else ""
+        who = "the patient replied" if said is not None and said.source == "sms" else "recorded"
+        if h.id in undecided:
+            items.append(CheckItem(f"{h.drug_name} stop confirmed", False,
+                                   f"not stopped: {who} no ({when}); a clinician must decide"))
+        elif said is not None and said.value == 1:
+            items.append(CheckItem(f"{h.drug_name} stop confirmed", True, f"stop confirmed: {who} yes ({when})"))
+        else:
+            items.append(CheckItem(f"{h.drug_name} stop confirmed", True,
+                                   f"not stopped ({who} no, {when}); a clinician's decision is recorded"))
     items.append(CheckItem("Escort arranged", episode.escort_arranged,
                            "yes" if episode.escort_arranged else "not recorded"))
     return items
@@ -880,7 +918,34 @@ def _signed_for(hold: MedicationHold, episode: Episode) -> datetime | None:
     return signed_for
 
 
+def _not_stopped(episode: Episode) -> set[int]:
+    """The holds whose patient said they have not stopped, with no clinician's decision since
+    (an open ``hold_not_stopped`` task)."""
+    session = object_session(episode)
+    if session is None or not episode.holds:
+        return set()
+    subjects = [f"hold:{h.id}" for h in episode.holds]
+    return {int(s.split(":")[1]) for s in session.scalars(
+        select(Task.subject).where(Task.kind == "hold_not_stopped", Task.subject.in_(subjects),
+                                   Task.resolved_at.is_(None)))}
+
+
+def stop_answers(episode: Episode) -> dict[int, Observation]:
+    """Each hold's latest stopped_medicine observation (the patient's answer, or staff's record)."""
+    session = object_session(episode)
+    if session is None or not episode.holds:
+        return {}
+    found: dict[int, Observation] = {}
+    for o in session.scalars(select(Observation).where(
+            Observation.episode_id == episode.id, Observation.code == "stopped_medicine",
+            Observation.hold_id.is_not(None)).order_by(Observation.received_at, Observation.id)):
+        assert o.hold_id is not None
+        found[o.hold_id] = o
+    return found
+
+
 def _facts(episode: Episode) -> rules.EpisodeFacts:
+    not_stopped = _not_stopped(episode)
     return rules.EpisodeFacts(
         status=episode.status, procedure_at=episode.procedure_at, tz=ZoneInfo(episode.patient.timezone),
         planned_at=episode.created_at, moved_at=episode.moved_at,
@@ -888,7 +953,7 @@ def _facts(episode: Episode) -> rules.EpisodeFacts:
             id=h.id, drug_name=h.drug_name, clearance=h.clearance, signed_at=h.signed_at, stop_days=h.stop_days,
             stop_hours=h.stop_hours, last_dose_on=h.last_dose_on, last_dose_at=h.last_dose_at,
             inr_required=h.inr_required, inr_value=h.inr_value, inr_at=h.inr_at,
-            signed_for=_signed_for(h, episode),
+            signed_for=_signed_for(h, episode), not_stopped=h.id in not_stopped,
         ) for h in episode.holds],
         mri_reviewed=episode.mri_reviewed_on is not None,
         conservative_care=episode.tried_pt or episode.tried_medication or episode.tried_injections,
@@ -907,9 +972,11 @@ def decide(env: Env, episode: Episode) -> Decision:
     return Decision(go, found, go_no_go(env, episode))
 
 
-def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool) -> Episode:
+def set_escort(session: Session, env: Env, actor: Actor, episode_id: Any, arranged: bool,
+               *, version: Any = None) -> Episode:
     actor.require(*CARE_TEAM)
     episode = load_episode(session, episode_id, lock=True)
+    check_version(episode, {"version": version}, "episode")
     episode.escort_arranged = arranged
     audit(session, env, actor, "episode.escort", "episode", episode.id, patient_id=episode.patient_id,
           detail={"arranged": arranged})

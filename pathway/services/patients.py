@@ -17,7 +17,7 @@ from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import episodes as ep
 from pathway.services import outbox, tasks
-from pathway.services.base import Actor, Env, audit, get_or_404, read_input
+from pathway.services.base import Actor, Env, audit, check_version, get_or_404, read_input
 from pathway.services.calendar import issue_patient_link
 from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
 from pathway.timeline import HoldPlanInput, PlanDiff, PlannedMessage
@@ -74,10 +74,14 @@ def queue_enrolment_text(session: Session, env: Env, patient: Patient, *, reason
     return add_message(session, env, patient, planned, episode=None, milestone=None, reason=reason)
 
 
-def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str) -> Patient:
+def record_consent(session: Session, env: Env, actor: Actor, patient_id: Any, method: str,
+                   *, version: Any = None) -> Patient:
+    """Record consent to texts (and queue the enrolment text). ``version``: the patient's version
+    the page was made from (a stale one is a 409 ``StaleVersion``)."""
     actor.require(*CARE_TEAM)
     consent = read_input(ConsentIn, {"consent_method": method})
-    patient: Patient = get_or_404(session, Patient, patient_id, "patient")
+    patient: Patient = get_or_404(session, Patient, patient_id, "patient", lock=True)
+    check_version(patient, {"version": version}, "patient")
     _give_consent(session, env, actor, patient, consent.consent_method)
     audit(session, env, actor, "patient.consent", "patient", patient.id, patient_id=patient.id,
           detail={"method": consent.consent_method})
@@ -215,6 +219,7 @@ def update_patient(
     """
     actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient", lock=not preview)
+    check_version(patient, data, "patient")
     given = read_input(PatientUpdateIn, data, Context(now=env.now))
     changes = _changes(patient, given)
     risks = _zone_risks(env, patient, changes["timezone"]) if "timezone" in changes else ()

@@ -10,14 +10,16 @@ page shown again with a form's errors shows the record again, so it is audited a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pathway.models import Episode, Message, MessageEvent, Milestone, Patient, Reply, Task
+from pathway.models import Episode, Message, MessageEvent, Milestone, Observation, Patient, Reply, Task
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
 from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
@@ -67,6 +69,7 @@ class EpisodeRecord:
     timeline: list[TimelineStep] = field(default_factory=list)
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
+    observations: list[Observation] = field(default_factory=list)  # pain scores, stopped medicines...
     # The day-before text's arrival (the episode's own or the default lead) and the place it names.
     arrival_at: datetime | None = None
     place_in_text: str = ""
@@ -118,8 +121,19 @@ def find_patients(session: Session, env: Env, actor: Actor, query: str, *, limit
     found = search_patients(session, query, limit=limit)
     # Like every list of patients, the audit names whom the list showed.
     audit(session, env, actor, "patient.search", "patient", None,
-          detail={"results": len(found), "patient_ids": sorted(p.id for p in found)})
+          detail={"query": query, "results": len(found), "patient_ids": sorted(p.id for p in found)})
     return found
+
+
+def form_viewed(session: Session, env: Env, actor: Actor, record: Patient | Episode, page: str) -> None:
+    """Audit a form page that shows a patient's record (their name, details or procedure time):
+    a view like any other, named by the page (``edit``, ``schedule``, ``reschedule``)."""
+    actor.require(*CARE_TEAM)
+    if isinstance(record, Patient):
+        audit(session, env, actor, "patient.view", "patient", record.id, patient_id=record.id, detail={"page": page})
+    else:
+        audit(session, env, actor, "episode.view", "episode", record.id, patient_id=record.patient_id,
+              detail={"page": page})
 
 
 def _open_tasks(session: Session, patient_id: int, limit: int = 20) -> list[Task]:
@@ -140,14 +154,14 @@ def patient_record(session: Session, env: Env, actor: Actor, patient_id: Any) ->
 
 
 def load_patient(session: Session, actor: Actor, patient_id: Any) -> Patient:
-    """A patient for a form page (no audit: the form itself shows only the name)."""
+    """A patient for a form page; a page that shows the form audits it (``form_viewed``)."""
     actor.require(*CARE_TEAM)
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     return patient
 
 
 def load_episode(session: Session, actor: Actor, episode_id: Any) -> Episode:
-    """An episode for a form page (no audit: the form shows the patient's name and the date)."""
+    """An episode for a form page; a page that shows the form audits it (``form_viewed``)."""
     actor.require(*CARE_TEAM)
     episode: Episode = get_or_404(session, Episode, episode_id, "episode")
     return episode
@@ -183,6 +197,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     ))
     audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
     decision = decide(env, episode)
+    observations = list(session.scalars(select(Observation).where(Observation.episode_id == episode.id)
+                                        .order_by(Observation.received_at, Observation.id)))
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
                          decision.checklist, timeline(env, episode),
                          may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
@@ -192,7 +208,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                                                    env.rules.definition.revealing_words,
                                                    detailed=patient.detailed_texts),
                          thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
-                         text_limit=limit_words(env.rules.definition.staff_text_max_segments))
+                         text_limit=limit_words(env.rules.definition.staff_text_max_segments),
+                         observations=observations)
 
 
 def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
@@ -264,3 +281,88 @@ def outbox(
           detail={"patient_ids": sorted({p.id for _, p in shown})})
     return OutboxPage(rows=shown, history=history, status=status, offset=offset, limit=limit,
                       has_next=len(rows) > limit)
+
+
+# --- what changed since a page was loaded (optimistic concurrency) -------------------------
+
+
+def _when(at: datetime | None, tz: ZoneInfo) -> str:
+    if at is None:
+        return "not set"
+    local = at.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M %Z}"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def patient_snapshot(p: Patient) -> dict[str, str]:
+    """What a page shows of a patient's details, by label: kept in the page's form (``seen``), so
+    a change refused as stale can say which of them someone else changed, old and new."""
+    return {
+        "Given name": p.given_name, "Family name": p.family_name, "Mobile phone": p.phone,
+        "Time zone": p.timezone, "Language of texts": p.language, "Detailed texts": _yes(p.detailed_texts),
+        "Consent to texts": f"yes ({p.sms_consent_method or 'recorded'})" if p.sms_consent_at else "no",
+        "Opted out": f"yes ({p.opted_out_via or 'recorded'})" if p.opted_out_at else "no",
+    }
+
+
+def episode_snapshot(e: Episode) -> dict[str, str]:
+    """What the episode page shows of an episode, its holds and appointments, by label (see
+    ``patient_snapshot``)."""
+    tz = ZoneInfo(e.patient.timezone)
+    snap = {
+        "Status": e.status, "Procedure": _when(e.procedure_at, tz), "Procedure ended": _when(e.ended_at, tz),
+        "Facility": e.facility or "-", "Facility address": e.facility_address or "-",
+        "Arrival": _when(e.arrival_at, tz) if e.arrival_at else "the usual time",
+        "Proceduralist": e.proceduralist or "-", "Levels": e.levels or "-",
+        "MRI reviewed on": e.mri_reviewed_on.isoformat() if e.mri_reviewed_on else "not set",
+        "Tried physical therapy": _yes(e.tried_pt), "Tried medication": _yes(e.tried_medication),
+        "Tried injections": _yes(e.tried_injections), "Escort arranged": _yes(e.escort_arranged),
+    }
+    for h in e.all_holds:
+        if h.removed_at is not None:
+            state = "removed"
+        else:
+            parts = [f"clearance {h.clearance.replace('_', ' ')}", "signed" if h.signed_at else "not signed"]
+            if h.patient_label:
+                parts.append(f"called \"{h.patient_label}\"")
+            if h.inr_value is not None:
+                parts.append(f"INR {h.inr_value}")
+            state = ", ".join(parts)
+        snap[f"{h.drug_name} hold"] = state
+    for a in e.appointments:
+        if a.status != "cancelled":
+            label = "Follow-up visit" if a.kind == "follow_up" else "PT start"
+            snap[label] = f"{_when(a.appointment_at, tz)} ({a.status})"
+    done = sorted(m.kind.replace("_", " ") for m in e.milestones if m.status == "done")
+    snap["Steps done"] = ", ".join(done) or "none"
+    return snap
+
+
+def what_changed(seen: str | None, now: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(label, as the page showed it, as it is now) for each detail that differs. ``seen`` is the
+    page's own copy (JSON); a missing or unreadable one shows every detail as it is now."""
+    try:
+        before = json.loads(seen or "{}")
+    except ValueError:
+        before = {}
+    if not isinstance(before, dict):
+        before = {}
+    labels = [*now, *(k for k in before if k not in now)]
+    pairs = [(k, str(before.get(k, "-")), now.get(k, "-")) for k in labels]
+    return [(k, old, new) for k, old, new in pairs if old != new]
+
+
+def snapshot_json(snap: dict[str, str]) -> str:
+    return json.dumps(snap, ensure_ascii=False, separators=(",", ":"))
+
+
+def seen_of(record: Patient | Episode) -> str:
+    """The ``seen`` copy a page's form keeps of the record it was made from."""
+    return snapshot_json(patient_snapshot(record) if isinstance(record, Patient) else episode_snapshot(record))
+
+
+def changed_since(record: Patient | Episode, seen: str | None) -> list[tuple[str, str, str]]:
+    return what_changed(seen, patient_snapshot(record) if isinstance(record, Patient) else episode_snapshot(record))

@@ -17,16 +17,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, Message, Patient, Reply, Task
+from pathway.models import Episode, MedicationHold, Message, Patient, Reply, Task
 from pathway.schemas.inputs import ReplyDismissIn, ReplyLinkIn
-from pathway.services import outbox
+from pathway.services import outbox, questions
+from pathway.services.answer_reader import PAIN, Answer
 from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
+from pathway.services.observations import add_observation, after_observation
 from pathway.services.patients import WITHDRAWN_VIA, opt_in, opt_out
-from pathway.services.reply_reader import Lexicon, read_reply
+from pathway.services.reply_reader import UNCLEAR, FlagHit, Lexicon, Reading, read_reply
 from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
 from pathway.timeline import text_context
-from pathway.timeline.vocabulary import CARE_TEAM
+from pathway.timeline.plan import plan_key_refs
+from pathway.timeline.vocabulary import CARE_TEAM, ObservationCode
 
 PATIENT = Actor(role="system", label="patient")
 
@@ -76,6 +79,10 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
     episode = _latest_episode(session, patient) if patient is not None else None
     reading = read_reply(body)
     kind = reading.kind
+    question = questions.open_question(session, env, episode) if episode is not None else None
+    if patient is not None and question is not None and _answers_question(kind, patient, question):
+        return _receive_answer(session, env, patient, episode, question, reading, from_number=from_number,
+                               body=body, provider_id=provider_id)
     reply = Reply(patient_id=patient.id if patient else None, episode_id=episode.id if episode else None,
                   from_number=from_number, body=body[:1600], provider_id=provider_id, received_at=env.now,
                   classification=kind)
@@ -96,6 +103,84 @@ def receive_reply(session: Session, env: Env, *, from_number: str, body: str, pr
     else:
         _open_unmatched(session, env, reply, len(senders), reading.groups)
     return InboundResult(reply.id, kind, answer, reading.groups)
+
+
+def _answers_question(kind: str, patient: Patient, question: questions.OpenQuestion) -> bool:
+    """Whether a reply is read as the answer to the open question. STOP always opts out and HELP is
+    always answered; YES (an opt-in keyword) answers a yes/no question unless the patient has opted
+    out, when it opts them back in as carriers expect."""
+    if kind in ("stop", "help"):
+        return False
+    if kind == "start":
+        return questions.is_yes_no(question) and patient.opted_out_at is None
+    return True
+
+
+def _receive_answer(session: Session, env: Env, patient: Patient, episode: Episode | None,
+                    question: questions.OpenQuestion, reading: Reading, *, from_number: str, body: str,
+                    provider_id: str | None) -> InboundResult:
+    """A reply while a question is open: its answer first, then the red-flag reader's reading.
+
+    Read, the answer is stored as an observation; words beyond it go to a person to read. Not
+    read, the question is asked again once (if the patient may be texted) and a person reads it.
+    A red flag in it is a red flag, whatever the answer."""
+    assert episode is not None
+    answer = questions.read(question, body)
+    hits = tuple(h for h in reading.hits if not _part_of_the_answer(h, answer, question))
+    red = bool(hits)
+    groups = tuple(dict.fromkeys(h.group for h in hits))
+    if red:
+        kind = "red_flag"
+    elif answer.read:
+        kind = "answer"
+    else:
+        kind = "text"
+    reply = Reply(patient_id=patient.id, episode_id=episode.id, from_number=from_number, body=body[:1600],
+                  provider_id=provider_id, received_at=env.now, classification=kind)
+    session.add(reply)
+    session.flush()
+    q = question.question
+    text: str | None = None
+    if answer.read:
+        assert answer.value is not None
+        # A stop question is about the holds its text named ("stop_confirm:h1+h2:..."), one
+        # observation each; another question is about the episode.
+        holds: list[MedicationHold | None] = [None]
+        if q.code == ObservationCode.STOPPED_MEDICINE:
+            refs = plan_key_refs(question.message.plan_key)
+            holds = [h for h in episode.all_holds if h.ref in refs]
+        for hold in holds:
+            obs = add_observation(session, env, episode, q.code, answer.value, time_point=q.time_point,
+                                  received_at=env.now, source="sms", message_id=question.message.id,
+                                  reply_id=reply.id, hold_id=hold.id if hold else None)
+            after_observation(session, env, episode, obs)
+        if not red and answer.rest:  # more than the answer: a person reads the rest
+            _act(session, env, reply, patient, episode, "text", ())
+    elif not red:
+        open_task(session, env, "answer_unread", f"reply:{reply.id}",
+                  f"The patient's answer to the {env.rules.definition.message_label(question.message.kind)} "
+                  f"could not be read ({answer.why}): read it and call if needed",
+                  patient_id=patient.id, episode_id=episode.id, reply_id=reply.id)
+        if patient.opted_out_at is None and not questions.reasked(session, question):
+            text = _answer(env, [patient], q.reask)
+            _record_answer(session, env, patient, episode, reply, q.reask, text,
+                           plan_key=questions.reask_key(question))
+    if red:
+        _act(session, env, reply, patient, episode, "red_flag", groups)
+        text = _answer(env, [patient], "red_flag")
+        _record_answer(session, env, patient, episode, reply, "red_flag", text)
+    return InboundResult(reply.id, kind, text, groups)
+
+
+def _part_of_the_answer(hit: FlagHit, answer: Answer, question: questions.OpenQuestion) -> bool:
+    """A red-flag match the answer itself explains: a pain score ("8/10", "pain 9") is judged by
+    the pain thresholds, not as severe-pain words; and a reply that is nothing but its answer
+    ("my pain is 4") is not the safety net's unexplained talk of the body."""
+    if not answer.read:
+        return False
+    if hit.group == "severe_pain" and question.question.answer == PAIN and any(c.isdigit() for c in hit.words):
+        return True
+    return hit.group == UNCLEAR and not answer.rest
 
 
 def _act(session: Session, env: Env, reply: Reply, patient: Patient, episode: Episode | None, kind: str,
@@ -231,10 +316,11 @@ GROUP_WORDS = {"bladder_bowel": "bladder or bowel", "severe_pain": "severe pain"
 
 
 def _record_answer(session: Session, env: Env, patient: Patient, episode: Episode | None, reply: Reply, kind: str,
-                   body: str) -> None:
+                   body: str, *, plan_key: str | None = None) -> None:
     """The TwiML answer leaves with Twilio's response; keep it in the outbox history too."""
     msg = Message(patient_id=patient.id, episode_id=episode.id if episode else None, kind="reply",
-                  language=patient.language, body=body, plan_key=f"reply:{reply.id}:{kind}", send_at=env.now,
+                  language=patient.language, body=body, plan_key=plan_key or f"reply:{reply.id}:{kind}",
+                  send_at=env.now,
                   attempts=1, created_at=env.now)
     outbox.record(session, msg, outbox.Sent(f"answered {kind} reply at once (TwiML)", sent_at=env.now), now=env.now,
                   source="dispatch")

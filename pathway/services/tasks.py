@@ -8,21 +8,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathway.models import Task
-from pathway.schemas.inputs import TaskResolveIn
-from pathway.services.base import Actor, Env, ValidationError, audit, get_or_404, read_input
-from pathway.timeline.vocabulary import CARE_TEAM
+from pathway.models import MedicationHold, Task
+from pathway.schemas.inputs import StopDecisionIn, TaskResolveIn
+from pathway.services.base import Actor, Conflict, Env, NotFound, ValidationError, audit, get_or_404, read_input
+from pathway.timeline.vocabulary import CARE_TEAM, Role
 
 # Lower is more urgent. Red flags go to the top of the worklist.
 PRIORITY = {
     "red_flag": 0,
+    "hold_not_stopped": 1,  # the patient has not stopped a held medicine: right below red flags
     "hold_at_risk": 2,  # a move broke a signed hold: right below red flags
     # A reply from a number that matches no patient, or that several share: someone must say whom
     # it concerns before it can be acted on (a red flag among them is at red-flag priority, 0).
     "unmatched_reply": 5,
+    "stop_unconfirmed": 3,  # no answer to the stop question by the day before the procedure: call
     "restart_after_cancel": 3,  # cancelled after a stop: the patient must hear how to restart
     "restart_after_removal": 3,  # a hold removed after its last dose: the same call, about one medicine
     "restart_after_postpone": 3,  # postponed after a stop: the same call, and when to stop again
+    # A 72-hour pain score at or over the threshold, or far over the baseline: a same-day call.
+    "pain_high": 4,
     "stop_request": 10,
     "phone_invalid": 20,
     "opted_out": 25,
@@ -30,6 +34,7 @@ PRIORITY = {
     "text_undelivered": 30,
     "reconcile_unknown": 35,
     "reply": 40,
+    "answer_unread": 40,  # an answer that could not be read, even re-asked: a person reads it
 }
 
 
@@ -72,7 +77,11 @@ NOTE_REQUIRED = {
     "restart_after_postpone": "record the call: whom you reached and what they were told",
     "red_flag": "record what was done: called the patient, sent them to the emergency department, advised...",
     "unmatched_reply": "say why the reply concerns no patient and what was done (or link it to a patient)",
+    "hold_not_stopped": "record the clinician's decision: go ahead, postpone, or the plan agreed with the prescriber",
 }
+
+# Tasks only a clinician may close: the decision is a clinical one.
+CLINICIAN_DECIDES = frozenset({"hold_not_stopped"})
 
 # What is usually done about a red flag, offered as choices on the page next to a free-text note.
 RED_FLAG_OUTCOMES = (
@@ -92,6 +101,8 @@ def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any,
     if not isinstance(resolution, str):
         resolution = read_input(TaskResolveIn, resolution).resolution
     task: Task = get_or_404(session, Task, task_id, "task")
+    if task.resolved_at is None and task.kind in CLINICIAN_DECIDES:
+        actor.require(Role.CLINICIAN)
     if task.resolved_at is None and task.kind in NOTE_REQUIRED and not (resolution or "").strip():
         raise ValidationError({"resolution": NOTE_REQUIRED[task.kind]})
     if task.resolved_at is None:
@@ -100,7 +111,29 @@ def resolve_task(session: Session, env: Env, actor: Actor, task_id: Any,
         task.resolved_at, task.resolved_by_id, task.resolution = env.now, actor.user_id, note
         audit(session, env, actor, "task.resolve", "task", task.id, patient_id=task.patient_id,
               detail={"kind": task.kind})
+        if task.kind == "hold_not_stopped":
+            # The note may name someone: it stays on the task, never in the audit detail.
+            audit(session, env, actor, "hold.stop_decision", "hold", int(task.subject.split(":")[1]),
+                  patient_id=task.patient_id, detail={"task_id": task.id})
     return task
+
+
+def decide_not_stopped(session: Session, env: Env, actor: Actor, hold_id: Any,
+                       data: Mapping[str, Any]) -> Task:
+    """A clinician's decision about a medicine the patient says they have not stopped: it closes
+    the ``hold_not_stopped`` item and lifts its blocker of the go / no go (audited)."""
+    actor.require(Role.CLINICIAN)
+    form = read_input(StopDecisionIn, data)
+    key = int(hold_id) if str(hold_id).isdigit() else None
+    hold = session.get(MedicationHold, key) if key is not None else None
+    if hold is None:
+        raise NotFound("hold")
+    task = session.scalar(select(Task).where(Task.kind == "hold_not_stopped", Task.subject == f"hold:{hold.id}",
+                                             Task.resolved_at.is_(None)))
+    if task is None:
+        raise Conflict("the patient has not said they did not stop this medicine (or a decision is recorded): "
+                       "nothing to decide")
+    return resolve_task(session, env, actor, task.id, form.note)
 
 
 def close_open(session: Session, env: Env, actor: Actor, kind: str, subjects: list[str], resolution: str) -> int:

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager
 
-from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Patient, Reply, Task
+from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Observation, Patient, Reply, Task
 from pathway.services.base import Actor, Env, audit
 from pathway.timeline.plan import plan_key_refs
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus
@@ -54,6 +55,7 @@ PRIORITY = {
     "restart_after_cancel": 3,
     "restart_after_removal": 3,
     "restart_after_postpone": 3,
+    "stop_unconfirmed": 3,  # no answer to the stop question by the day before the procedure: call
     "unmatched_reply": 5,
     "reply_to_read": 12,  # a free-text reply in the days after the procedure
     "hold_unresolved_urgent": 15,
@@ -112,8 +114,14 @@ TASK_KINDS = {
     "reconcile_unknown": "text_unknown",
     "opted_out": "opted_out",
     "stop_request": "opted_out",
+    "pain_high": "pain_high",
+    "answer_unread": "answer_unread",
+    "hold_not_stopped": "hold_not_stopped",
 }
 TASK_ACTIONS = {
+    "hold_not_stopped": "Clinician decides",
+    "pain_high": "Call patient today",
+    "answer_unread": "Read the reply",
     "red_flag": "Call patient today",
     "text_failed": "Call patient",
     "text_unknown": "Check text",
@@ -219,6 +227,12 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
             title = "Text not delivered" if kind == "text_failed" else "Text may not have been sent"
         elif kind == "opted_out":
             subject, title = patient.id, "Patient asked to stop texts"
+        elif kind == "hold_not_stopped":
+            subject, title = task.id, "Medicine not stopped: call; a clinician decides"
+        elif kind == "pain_high":
+            subject, title = task.id, "High pain after the procedure: call today"
+        elif kind == "answer_unread":
+            subject, title = task.id, "Answer to a question not understood: read it"
         else:
             subject, title = task.id, task.kind.replace("_", " ").capitalize()
         out.append(WorklistItem(
@@ -505,6 +519,52 @@ def _from_untexted_last_doses(session: Session, env: Env, limit: int) -> list[Wo
     return out
 
 
+def _from_unconfirmed_stops(session: Session, env: Env, limit: int) -> list[WorklistItem]:
+    """Holds whose patient was asked whether they stopped the medicine and has not answered by
+    the day before the procedure (patient-local): call them (``stop_unconfirmed``)."""
+    stmt = (
+        select(MedicationHold)
+        .join(MedicationHold.episode)
+        .join(Episode.patient)
+        .options(contains_eager(MedicationHold.episode).contains_eager(Episode.patient))
+        .where(MedicationHold.clearance == ClearanceStatus.APPROVED, MedicationHold.signed_at.is_not(None),
+               MedicationHold.removed_at.is_(None), Episode.status == "scheduled",
+               Episode.procedure_at > env.now, Episode.procedure_at <= env.now + timedelta(days=2))
+        .order_by(Episode.procedure_at, MedicationHold.id)
+        .limit(limit)
+    )
+    holds = []
+    for hold in session.scalars(stmt):
+        tz = ZoneInfo(hold.episode.patient.timezone)
+        if env.now.astimezone(tz).date() >= hold.episode.procedure_at.astimezone(tz).date() - timedelta(days=1):
+            holds.append(hold)
+    if not holds:
+        return []
+    episode_ids = {h.episode_id for h in holds}
+    asked: set[tuple[int | None, str]] = set()
+    for episode_id, plan_key in session.execute(select(Message.episode_id, Message.plan_key).where(
+            Message.episode_id.in_(episode_ids), Message.kind == "stop_confirm",
+            Message.status.in_(("sent", "delivered")))):
+        asked.update((episode_id, ref) for ref in plan_key_refs(plan_key))
+    answered = set(session.scalars(select(Observation.hold_id).where(
+        Observation.episode_id.in_(episode_ids), Observation.code == "stopped_medicine")))
+    out = []
+    for hold in holds:
+        if (hold.episode_id, hold.ref) not in asked or hold.id in answered:
+            continue
+        patient = hold.episode.patient
+        out.append(WorklistItem(
+            kind="stop_unconfirmed", priority=PRIORITY["stop_unconfirmed"], patient_id=patient.id,
+            episode_id=hold.episode_id, subject_id=hold.id, title="Stop not confirmed: call the patient",
+            detail=f"{hold.drug_name}: the patient did not answer whether they stopped it; the procedure is "
+                   f"{_day(hold.episode.procedure_at.astimezone(ZoneInfo(patient.timezone)).date())}. Call, and "
+                   "record what they say (Observations: stopped the medicine)",
+            due_at=hold.episode.procedure_at - timedelta(days=1), action="Call patient",
+            patient_name=patient.display_name, mrn=patient.mrn,
+        ))
+    return out
+
+
 def _from_missing_ends(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     """Procedures with a held medicine to restart, past their expected end plus the pathway's
     grace with no end recorded (episodes without such a hold keep the 12-hour overdue item)."""
@@ -597,6 +657,7 @@ def worklist(session: Session, env: Env, actor: Actor, *, limit: int = 200) -> l
     opted = _from_opt_outs(session, env, limit)
     ends = _from_missing_ends(session, env, limit)
     untexted = _from_untexted_last_doses(session, env, limit) + _from_untexted_restarts(session, env, limit)
+    untexted += _from_unconfirmed_stops(session, env, limit)
 
     # One item per thing: a task, a hold or an unbooked follow-up already says what a
     # derived item would (a hold a move broke is shown once, as hold_at_risk).

@@ -129,6 +129,13 @@ class PathwayDefinition:
     # Free-text replies from the procedure up to this many days after it are read by a person with
     # priority (`[timing] read_replies_days_after`; clinical reference, "Hearing the patient").
     read_replies_days_after: int = 14
+    # The answers to question texts (`[answers]`): a 72-hour pain score at or over pain_high_nprs,
+    # or pain_rise_over_baseline points over the patient's own baseline, is a same-day worklist
+    # item; a question stays open for answers this long after it was sent.
+    pain_high_nprs: int = 8
+    pain_rise_over_baseline: int = 3
+    pain_source: str = ""
+    answer_window: timedelta = timedelta(hours=48)
     # The day-before text's arrival time when the episode sets none: this long before the
     # procedure (`[procedure_day] arrival_minutes_before`), and the earliest an episode's own
     # arrival may be (`arrival_max_minutes_before`).
@@ -402,7 +409,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         doc,
         "file",
         frozenset({"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}),
-        frozenset({"staff_text"}),
+        frozenset({"answers", "staff_text"}),
     )
     meta = f.table(doc, "file", "pathway")
     f.check_fields(
@@ -426,6 +433,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
     milestones = _milestones(doc)
     inr_max, inr_source, inr_window_days = _inr(doc)
     hold_high_days, hold_urgent_days = _worklist(timing)
+    answers = _answers(doc)
     arrival_before, arrival_max_before, revealing_words = _arrival(doc)
     return PathwayDefinition(
         name=f.text(meta, "[pathway]", "name"),
@@ -452,12 +460,34 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         ),
         read_replies_days_after=(f.required_count(timing, "[timing]", "read_replies_days_after")
                                  if "read_replies_days_after" in timing else 14),
+        **answers,
         arrival_before=arrival_before,
         arrival_max_before=arrival_max_before,
         revealing_words=revealing_words,
         staff_text_max_segments=_staff_text(doc),
         staff_text_identifying_words=_identifying_words(doc),
     )
+
+
+def _answers(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The `[answers]` table: pain thresholds for the 72-hour check and how long a question stays open."""
+    if "answers" not in doc:
+        return {}
+    where = "[answers]"
+    row = f.table(doc, "file", "answers")
+    f.check_fields(row, where, frozenset({"pain_high_nprs", "pain_rise_over_baseline", "pain_source",
+                                          "answer_window_hours"}), frozenset())
+    high = f.required_count(row, where, "pain_high_nprs")
+    if not 0 < high <= 10:
+        raise f.FieldError(where, "pain_high_nprs", "must be a pain score from 1 to 10")
+    rise = f.required_count(row, where, "pain_rise_over_baseline")
+    if not 0 < rise <= 10:
+        raise f.FieldError(where, "pain_rise_over_baseline", "must be from 1 to 10 points")
+    hours = f.required_count(row, where, "answer_window_hours")
+    if hours < 1:
+        raise f.FieldError(where, "answer_window_hours", "must be at least 1")
+    return {"pain_high_nprs": high, "pain_rise_over_baseline": rise, "pain_source": f.text(row, where, "pain_source"),
+            "answer_window": timedelta(hours=hours)}
 
 
 def load_definition(path: Path | None = None) -> PathwayDefinition:

@@ -45,6 +45,8 @@ class HoldFacts:
     inr_at: datetime | None
     # The procedure time the signature was given for, when the procedure has moved since.
     signed_for: datetime | None = None
+    # The patient answered the stop question "no" and no clinician has decided since.
+    not_stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,15 @@ def hold_started_late(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
                       f"may not have stopped in time. Confirm with the patient and the prescriber.")
 
 
+def hold_not_stopped(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
+    """The patient said they have not stopped a held medicine: a clinician decides first."""
+    for h in e.holds:
+        if h.not_stopped:
+            yield Blocker("hold_not_stopped", h.id,
+                          f"{_name(h)}: the patient replied they have NOT stopped it. Call them; a clinician "
+                          f"must record a decision before the procedure.")
+
+
 def inr_fresh(inr_at: datetime, procedure_at: datetime, tz: ZoneInfo, limits: GoLimits) -> bool:
     """Drawn before the procedure, on its local day or within the window's days before it."""
     first_day = _local(procedure_at, tz) - timedelta(days=limits.inr_window_days)
@@ -200,8 +211,8 @@ def escort_missing(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
 
 Rule = Callable[[EpisodeFacts, GoLimits], Iterable[Blocker]]
 # Every blocker rule, in the order a clinician reads them. Add a rule here.
-RULES: tuple[Rule, ...] = (hold_unsigned, hold_too_short, hold_started_late, inr, candidacy_missing,
-                           escort_missing)
+RULES: tuple[Rule, ...] = (hold_unsigned, hold_too_short, hold_started_late, hold_not_stopped, inr,
+                           candidacy_missing, escort_missing)
 
 
 def blockers(e: EpisodeFacts, limits: GoLimits, rules: Sequence[Rule] = RULES) -> list[Blocker]:

@@ -501,6 +501,8 @@ def _schedule(
     if nominal is None:
         return None
     send_at = quiet.next_allowed(nominal, tz)
+    if candidate.rule.catch_up_until == "procedure_start" and send_at >= candidate.anchors.procedure_start:
+        return None  # a text that helps only before the procedure (a stop question after a late last dose)
     if send_at < now:
         deadline = _catch_up_deadline(candidate, nominal, tz)
         if deadline is None or deadline <= now:

@@ -15,8 +15,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "AT_72H",
+    "BASELINE",
     "CARE_TEAM",
     "NOTICE_KINDS",
+    "TIME_POINTS",
     "AppointmentKind",
     "AppointmentStatus",
     "CalendarKind",
@@ -29,6 +32,8 @@ __all__ = [
     "MessageStatus",
     "MilestoneKind",
     "MilestoneStatus",
+    "ObservationCode",
+    "ObservationSource",
     "ReplyClassification",
     "ReplyText",
     "Role",
@@ -95,6 +100,8 @@ class MessageKind(StrEnum):
     CHECK_72H = "check_72h"
     FOLLOW_UP = "follow_up"
     PT_START = "pt_start"
+    # The morning after a last-dose day: has the patient stopped the medicine? (a yes/no question)
+    STOP_CONFIRM = "stop_confirm"
     DATE_CHANGED = "date_changed"
     CANCELLED = "cancelled"
     # An answer sent straight back to a patient's text (its words are a ReplyText template).
@@ -113,6 +120,9 @@ class ReplyText(StrEnum):
 
     HELP = "help"
     RED_FLAG = "red_flag"
+    # An answer to a question text that could not be read: asked again, once.
+    REASK_PAIN = "reask_pain"
+    REASK_YES_NO = "reask_yes_no"
 
 
 class MessageStatus(StrEnum):
@@ -180,8 +190,12 @@ class ReplyClassification(StrEnum):
     START = "start"
     HELP = "help"
     RED_FLAG = "red_flag"
+    # An answer to a question text that could not be read: asked again, once.
+    REASK_PAIN = "reask_pain"
+    REASK_YES_NO = "reask_yes_no"
     STOP_REQUEST = "stop_request"
     TEXT = "text"
+    ANSWER = "answer"  # read as the answer to an open question (a red flag in it is RED_FLAG)
 
 
 class TaskKind(StrEnum):
@@ -201,3 +215,26 @@ class TaskKind(StrEnum):
     RESTART_AFTER_REMOVAL = "restart_after_removal"  # a hold removed after its last dose: call about restarting
     RESTART_AFTER_POSTPONE = "restart_after_postpone"  # postponed after a stop: call about restarting
     UNMATCHED_REPLY = "unmatched_reply"  # a reply from an unknown or shared number: say whom it concerns
+    HOLD_NOT_STOPPED = "hold_not_stopped"  # the patient says they have not stopped: a clinician decides
+    STOP_UNCONFIRMED = "stop_unconfirmed"  # no answer to the stop question by the day before: call
+    PAIN_HIGH = "pain_high"  # a pain score at or over the threshold, or well above the patient's baseline
+    ANSWER_UNREAD = "answer_unread"  # an answer to a question that could not be read, even once re-asked
+
+
+class ObservationCode(StrEnum):
+    """What an observation measures (its unit and bounds are in data/answers.toml)."""
+
+    NPRS = "nprs"  # pain, numeric rating scale 0-10
+    STOPPED_MEDICINE = "stopped_medicine"  # 1 = the patient says they stopped a held medicine, 0 = not
+    WALK_MINUTES = "walk_minutes"  # how long the patient can walk
+
+
+# When in the pathway an observation was taken (the outcome time points of MiDAS ENCORE and
+# MOTION, around the pathway's own steps). Not a StrEnum: "72h" cannot be a member's name.
+TIME_POINTS: tuple[str, ...] = ("baseline", "72h", "visit", "6w", "3m", "6m", "12m", "24m")
+BASELINE, AT_72H = TIME_POINTS[0], TIME_POINTS[1]
+
+
+class ObservationSource(StrEnum):
+    SMS = "sms"  # the patient's answer to a question text
+    STAFF = "staff"  # recorded by a person

@@ -32,7 +32,7 @@ from pathway.services import users
 from pathway.services.base import Actor, NotFound
 from pathway.services.users import authenticate
 from pathway.timeline.vocabulary import Role
-from pathway.web.context import client_addr, db, env, runtime
+from pathway.web.context import audit_denied, client_addr, db, env, runtime
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def roles(*allowed: str) -> Callable[[F], F]:
     def wrap(view: F) -> F:
         def checked(*args: Any, **kwargs: Any) -> Any:
             if current_user.role not in allowed:
+                audit_denied(actor(), f"needs the {' or '.join(allowed)} role")
                 abort(404)  # the same answer as a missing record: nothing is revealed
             return view(*args, **kwargs)
 

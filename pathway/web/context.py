@@ -10,7 +10,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from pathway.runtime import Runtime
-from pathway.services.base import Env
+from pathway.services.base import Actor, Env, record_denied
 
 
 def runtime() -> Runtime:
@@ -35,6 +35,17 @@ def env() -> Env:
 
 def client_addr() -> str | None:
     return request.remote_addr
+
+
+def audit_denied(actor: Actor, reason: str) -> None:
+    """Audit a refused attempt in a transaction of its own: whatever the request began is rolled
+    back first (nothing it did is stored), then the refusal's row is committed."""
+    session = db()
+    session.rollback()
+    route = request.url_rule.rule if request.url_rule is not None else request.path
+    record_denied(session, env(), actor, method=request.method, route=route, args=request.view_args or {},
+                  reason=reason)
+    session.commit()
 
 
 def _close(_exc: BaseException | None) -> None:

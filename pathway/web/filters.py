@@ -58,6 +58,10 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "opted_out": ("secondary", "bell-slash", "Opted out"),
     "task": ("info", "list-check", "Task"),
     "unmatched_reply": ("warning", "question-octagon", "Unknown sender"),
+    "hold_not_stopped": ("danger", "capsule-pill", "Not stopped"),
+    "stop_unconfirmed": ("warning", "telephone-outbound", "Stop unconfirmed"),
+    "pain_high": ("danger", "activity", "High pain"),
+    "answer_unread": ("info", "chat-square-text", "Answer to read"),
     # roles
     "coordinator": ("primary", "person-badge", "Coordinator"),
     "clinician": ("success", "heart-pulse", "Clinician"),

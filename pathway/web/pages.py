@@ -28,8 +28,9 @@ from pathway.services import calendar as calendar_service
 from pathway.services import conversation, queries, replies, schedule_import, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
+from pathway.services import observations as observations_service
 from pathway.services import patients as pt
-from pathway.services.base import Forbidden, NotFound, ServiceError, ValidationError
+from pathway.services.base import Forbidden, NotFound, ServiceError, StaleVersion, ValidationError, given_version
 from pathway.services.patients import CONSENT_METHODS
 from pathway.services.planning import hold_plan_sheet, segment_info
 from pathway.services.tasks import NOTE_REQUIRED, RED_FLAG_OUTCOMES
@@ -39,7 +40,7 @@ from pathway.services.worklist import worklist as build_worklist
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 from pathway.web import filters
 from pathway.web.auth import actor, home_for, roles
-from pathway.web.context import db, env, runtime
+from pathway.web.context import audit_denied, db, env, runtime
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,62 @@ def _form(*names: str) -> dict[str, Any]:
     return {n: data.get(n) for n in names if n in data} if names else {k: v for k, v in data.items()}
 
 
+@bp.app_template_global()
+def seen_of(record: Any) -> str:
+    """What a form's page showed of its record (``version_fields`` keeps it in the form)."""
+    return queries.seen_of(record)
+
+
+def _version() -> dict[str, Any]:
+    """The record's version the submitted form was made from (a stale one is a 409 StaleVersion)."""
+    return {"version": request.form.get("version")} if request.form.get("version") else {}
+
+
+def _conflict(record: Any, values: Any = None, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The notice of a change refused as stale: what someone else changed since the form was made.
+
+    With the form's ``values`` and ``fields`` (a detail's label -> its form field), a field the
+    person left as it was takes the other person's new value, so sending the form again does not
+    undo their change; a field the person changed keeps what they typed."""
+    changes = queries.changed_since(record, request.form.get("seen"))
+    if values is not None and fields:
+        for label, old, new in changes:
+            field = fields.get(label)
+            if field is None:
+                continue
+            if old in ("yes", "no"):  # a checkbox: sent as a value when ticked, left out when not
+                if (values.get(field) not in (None, "", False)) == (old == "yes"):
+                    values[field] = "yes" if new == "yes" else ""
+            elif _same_text(values.get(field), old):
+                values[field] = "" if new == "-" else new
+    return {"changes": changes, "rebased": bool(values is not None and fields)}
+
+
+def _same_text(typed: Any, shown: str) -> bool:
+    """Whether a form value is the one the page showed (a phone compares by its digits)."""
+    a, b = str(typed or "").strip(), shown.strip()
+    if a == b or (not a and b == "-"):
+        return True
+    digits_a, digits_b = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
+    return len(digits_b) >= 10 and digits_a[-10:] == digits_b[-10:] and b.startswith("+")
+
+
+# The patient edit form's and the episode details form's fields, by the label their "what
+# changed" rows use (services.queries.patient_snapshot / episode_snapshot).
+PATIENT_FIELDS_BY_LABEL = {"Given name": "given_name", "Family name": "family_name", "Mobile phone": "phone",
+                  "Time zone": "timezone", "Language of texts": "language", "Detailed texts": "detailed_texts"}
+DETAIL_FIELDS_BY_LABEL = {"Facility": "facility", "Facility address": "facility_address",
+                          "Proceduralist": "proceduralist", "Levels": "levels",
+                 "Tried physical therapy": "tried_pt", "Tried medication": "tried_medication",
+                 "Tried injections": "tried_injections", "Escort arranged": "escort_arranged"}
+
+
 def _fail_action(exc: ServiceError, back: str) -> Any:
     """Conflicts and permission refusals on an action: say so and go back."""
     if isinstance(exc, NotFound):
         abort(404)
+    if isinstance(exc, Forbidden):
+        audit_denied(actor(), str(exc))
     flash(str(exc) if not isinstance(exc, Forbidden) else f"Not allowed: {exc}.", "danger")
     return redirect(back)
 
@@ -99,6 +152,10 @@ def _worklist_link(item: WorklistItem) -> str:
         # The reply itself, in the conversation with the patient.
         "red_flag": f"reply-{item.reply_id}" if item.reply_id else "conversation",
         "task": f"reply-{item.reply_id}" if item.reply_id else "",
+        "pain_high": "observations",
+        "answer_unread": f"reply-{item.reply_id}" if item.reply_id else "conversation",
+        "hold_not_stopped": "decision",
+        "stop_unconfirmed": f"hold-{item.subject_id}",
         "text_failed": f"message-{item.subject_id}",
         "text_unknown": f"message-{item.subject_id}",
     }.get(item.kind, "")
@@ -281,13 +338,18 @@ def import_schedule() -> Any:
 @bp.route("/patients/<int:patient_id>")
 @roles(*CARE_TEAM)
 def patient(patient_id: int) -> Any:
+    return _patient_page(patient_id)
+
+
+def _patient_page(patient_id: int, *, conflict: bool = False) -> Any:
     try:
         record = queries.patient_record(db(), env(), actor(), patient_id)
     except NotFound:
         abort(404)
     db().commit()
-    return render_template("patients/show.html", record=record, p=record.patient,
-                           consent_methods=CONSENT_METHODS, calendar_url=_calendar_url(record.patient))
+    return render_template("patients/show.html", record=record, p=record.patient, consent_methods=CONSENT_METHODS,
+                           calendar_url=_calendar_url(record.patient),
+                           conflict=_conflict(record.patient) if conflict else None), (409 if conflict else 200)
 
 
 def _calendar_url(patient: Any) -> str | None:
@@ -321,7 +383,11 @@ def consent(patient_id: int) -> Any:
     except NotFound:
         abort(404)
     try:
-        pt.record_consent(db(), env(), actor(), patient_id, request.form.get("consent_method") or "")
+        pt.record_consent(db(), env(), actor(), patient_id, request.form.get("consent_method") or "",
+                          version=request.form.get("version") or None)
+    except StaleVersion:
+        db().rollback()
+        return _patient_page(patient_id, conflict=True)
     except ServiceError as exc:
         db().rollback()
         if isinstance(exc, ValidationError):
@@ -400,6 +466,8 @@ def schedule(patient_id: int) -> Any:
                   if episode.holds else "Episode scheduled.", "success")
             return redirect(url_for("pages.episode", episode_id=episode.id))
     catalogue = env().rules.catalogue.all()
+    queries.form_viewed(db(), env(), actor(), patient, "schedule")
+    db().commit()
     return render_template("episodes/new.html", patient=patient, values=values, errors=errors,
                            catalogue=catalogue, hold_rows=range(HOLD_ROWS)), (422 if errors else 200)
 
@@ -408,9 +476,11 @@ def schedule(patient_id: int) -> Any:
 
 
 def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | None = None,
-                  values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200) -> Any:
+                  values: Mapping[str, Mapping[str, Any]] | None = None, status: int = 200,
+                  conflict: bool = False) -> Any:
     """The episode's page; with a form's errors, shown again with them (and audited again: the
-    record is shown again)."""
+    record is shown again). ``conflict``: the form's change was refused as stale (409): the page
+    says what someone else changed, and keeps what was typed so it can be sent again."""
     try:
         record = queries.episode_record(db(), env(), actor(), episode_id)
     except NotFound:
@@ -419,8 +489,10 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
     return render_template("episodes/show.html", r=record, e=record.episode, p=record.patient, now=env().now,
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
                            catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
-                           red_flag_outcomes=RED_FLAG_OUTCOMES, calendar_url=_calendar_url(record.patient),
-                           **_quiet_words()), status
+                           red_flag_outcomes=RED_FLAG_OUTCOMES, **_quiet_words(),
+                           calendar_url=_calendar_url(record.patient),
+                           conflict=_conflict(record.episode, dict(values or {}).get("details"), DETAIL_FIELDS_BY_LABEL)
+                           if conflict else None), (409 if conflict else status)
 
 
 def _quiet_words() -> dict[str, str]:
@@ -507,6 +579,9 @@ def _episode_action(episode_id: int, form_name: str, call: Any, success: str) ->
     values = _form()
     try:
         result = call(values)
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={form_name: values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={form_name: exc.errors}, values={form_name: values}, status=422)
@@ -525,7 +600,7 @@ def clearance(episode_id: int, hold_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
         data = {k: v.get(k) for k in ("status", "by", "note", "stop_days", "stop_hours", "restart_hours") if v.get(k)}
-        return ep.record_clearance(db(), env(), actor(), hold_id, data)
+        return ep.record_clearance(db(), env(), actor(), hold_id, {**data, **_version()})
 
     status = request.form.get("status", "")
     return _episode_action(episode_id, f"clearance-{hold_id}", call, {
@@ -547,9 +622,20 @@ def inr(episode_id: int, hold_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
         return ep.record_inr(db(), env(), actor(), hold_id, {"value": v.get("value"),
-                                                               "measured_at": v.get("measured_at") or None})
+                                                               "measured_at": v.get("measured_at") or None,
+                                                               **_version()})
 
     return _episode_action(episode_id, f"inr-{hold_id}", call, "INR recorded.")
+
+
+@bp.post("/episodes/<int:episode_id>/observations")
+@roles(*CARE_TEAM)
+def observe(episode_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        data = {k: v.get(k) or None for k in ("code", "value", "time_point", "received_at", "hold_id")}
+        return observations_service.record_observation(db(), env(), actor(), episode_id, data)
+
+    return _episode_action(episode_id, "observe", call, "Observation recorded.")
 
 
 @bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")
@@ -557,7 +643,7 @@ def inr(episode_id: int, hold_id: int) -> Any:
 def book(episode_id: int, kind: str) -> Any:
     def call(v: dict[str, Any]) -> Any:
         data = {"appointment_at": v.get("appointment_at"),
-                "confirm_outside_window": v.get("confirm_outside_window") == "yes"}
+                "confirm_outside_window": v.get("confirm_outside_window") == "yes", **_version()}
         try:
             return ep.book_appointment(db(), env(), actor(), episode_id, kind, data)
         except ep.OutsideWindow as exc:  # outside the window and not confirmed: ask on the form itself
@@ -573,7 +659,8 @@ def book(episode_id: int, kind: str) -> Any:
 def procedure_end(episode_id: int) -> Any:
     return _episode_action(
         episode_id, "procedure-end",
-        lambda v: ep.record_procedure_end(db(), env(), actor(), episode_id, {"ended_at": v.get("ended_at")}),
+        lambda v: ep.record_procedure_end(db(), env(), actor(), episode_id,
+                                          {"ended_at": v.get("ended_at"), **_version()}),
         "Procedure end recorded; restart texts are timed from it.")
 
 
@@ -582,7 +669,8 @@ def procedure_end(episode_id: int) -> Any:
 def complete(episode_id: int, milestone_id: int) -> Any:
     def call(v: dict[str, Any]) -> Any:
         note = (v.get("note") or "").strip()
-        m = ep.complete_milestone(db(), env(), actor(), milestone_id, {"result": {"note": note} if note else None})
+        m = ep.complete_milestone(db(), env(), actor(), milestone_id,
+                                  {"result": {"note": note} if note else None, **_version()})
         _same_episode(m.episode_id, episode_id)
         return m
 
@@ -595,7 +683,7 @@ def cancel(episode_id: int) -> Any:
     def call(v: Any) -> Any:
         if not v.get("confirm"):  # a second, deliberate step: not a dialog that one click dismisses
             raise ValidationError({"confirm": "tick the box to confirm the cancellation"})
-        return ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason")})
+        return ep.cancel_episode(db(), env(), actor(), episode_id, {"reason": v.get("reason"), **_version()})
 
     return _episode_action(episode_id, "cancel", call,
                            "Episode cancelled. Pending texts are cancelled and the patient is told.")
@@ -606,7 +694,8 @@ def cancel(episode_id: int) -> Any:
 def escort(episode_id: int) -> Any:
     arranged = request.form.get("arranged") == "yes"
     return _episode_action(
-        episode_id, "escort", lambda v: ep.set_escort(db(), env(), actor(), episode_id, arranged),
+        episode_id, "escort",
+        lambda v: ep.set_escort(db(), env(), actor(), episode_id, arranged, version=v.get("version") or None),
         "Escort recorded as arranged." if arranged else "Escort recorded as not arranged.")
 
 
@@ -623,9 +712,15 @@ def reschedule(episode_id: int) -> Any:
     new_at = request.form.get("procedure_at") or request.args.get("procedure_at") or ""
     if request.method == "POST":
         confirm = request.form.get("confirm") == "yes"
-        given = {"procedure_at": new_at, "confirm_holds_at_risk": request.form.get("confirm_holds_at_risk") == "yes"}
+        given = {"procedure_at": new_at, "confirm_holds_at_risk": request.form.get("confirm_holds_at_risk") == "yes",
+                 **_version()}
         try:
             result = ep.reschedule(db(), env(), actor(), episode_id, given, preview=not confirm)
+        except StaleVersion:
+            db().rollback()
+            e = queries.load_episode(db(), actor(), episode_id)
+            return render_template("episodes/reschedule.html", e=e, p=e.patient, errors={}, value=new_at,
+                                   conflict=_conflict(e)), 409
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors
@@ -652,6 +747,8 @@ def reschedule(episode_id: int) -> Any:
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk, risk_error="")
+    queries.form_viewed(db(), env(), actor(), e, "reschedule")
+    db().commit()
     return render_template("episodes/reschedule.html", e=e, p=p, errors=errors,
                            value=new_at or filters.local_input(e.procedure_at, p.timezone)), (422 if errors else 200)
 
@@ -696,7 +793,7 @@ def edit_details(episode_id: int) -> Any:
     data.update({k: values.get(k) == "yes" for k in DETAIL_FLAGS})
     confirm = values.get("confirm") == "yes"
     try:
-        result = ep.reschedule(db(), env(), actor(), episode_id, data, preview=not confirm)
+        result = ep.reschedule(db(), env(), actor(), episode_id, {**data, **_version()}, preview=not confirm)
         db().commit()
         if not confirm and _texts_change(result.diff):
             hidden = {**{k: data[k] for k in DETAIL_TEXTS}, **{k: "yes" for k in DETAIL_FLAGS if data[k]}}
@@ -705,7 +802,10 @@ def edit_details(episode_id: int) -> Any:
                                    action=url_for("pages.edit_details", episode_id=episode_id), hidden=hidden,
                                    confirm_text="Confirm and re-plan")
         if not confirm:  # nothing the patient reads changes: apply now
-            result = ep.reschedule(db(), env(), actor(), episode_id, data)
+            result = ep.reschedule(db(), env(), actor(), episode_id, {**data, **_version()})
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={"details": values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={"details": exc.errors}, values={"details": values}, status=422)
@@ -736,7 +836,10 @@ def add_hold(episode_id: int) -> Any:
     try:
         if not holds:
             raise ValidationError({"drug": "choose the medicine to hold (or Other, and type its name)"})
-        result = ep.add_hold(db(), env(), actor(), episode_id, holds[0], preview=not confirm)
+        result = ep.add_hold(db(), env(), actor(), episode_id, {**holds[0], **_version()}, preview=not confirm)
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={"add-hold": values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={"add-hold": _add_hold_errors(exc.errors, values)},
@@ -751,7 +854,7 @@ def add_hold(episode_id: int) -> Any:
         flash("Medicine added to hold. It needs the prescriber's clearance and a clinician's signature before any "
               "stop text is sent.", "success")
         return redirect(url_for("pages.episode", episode_id=episode_id, _anchor=f"hold-{result.hold.id}"))
-    hidden = {k: v for k, v in values.items() if k.startswith("hold-0-")}
+    hidden = {k: v for k, v in values.items() if k.startswith("hold-0-")}  # the version goes with the form
     name = env().rules.catalogue.find(holds[0]["drug"])
     late = result.late
     warnings = (f"Its last dose ({late.last_dose_on:%a %b} {late.last_dose_on.day}) has already passed: the patient "
@@ -775,7 +878,7 @@ def label_hold(episode_id: int, hold_id: int) -> Any:
     confirm = values.get("confirm") == "yes"
     form = f"label-{hold_id}"
     try:
-        result = ep.label_hold(db(), env(), actor(), hold_id, data, preview=not confirm)
+        result = ep.label_hold(db(), env(), actor(), hold_id, {**data, **_version()}, preview=not confirm)
         if result.episode.id != episode_id:
             raise NotFound("hold")
         db().commit()
@@ -788,7 +891,10 @@ def label_hold(episode_id: int, hold_id: int) -> Any:
                 action=url_for("pages.label_hold", episode_id=episode_id, hold_id=hold_id), hidden=data,
                 confirm_text="Save and re-word the texts")
         if not confirm:  # no text changes its words: save now
-            result = ep.label_hold(db(), env(), actor(), hold_id, data)
+            result = ep.label_hold(db(), env(), actor(), hold_id, {**data, **_version()})
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, values={form: values}, conflict=True)
     except ValidationError as exc:
         db().rollback()
         return _episode_page(episode_id, errors={form: exc.errors}, values={form: values}, status=422)
@@ -814,11 +920,15 @@ def remove_hold(episode_id: int, hold_id: int) -> Any:
     try:
         _same_episode(ep.load_hold(db(), hold_id, lock=False).episode_id, episode_id)
         try:
-            result = ep.remove_hold(db(), env(), actor(), hold_id, confirm_stopped=stopped_ok, preview=not confirm)
+            result = ep.remove_hold(db(), env(), actor(), hold_id, confirm_stopped=stopped_ok, preview=not confirm,
+                                    version=given_version(_version()) if confirm else None)
         except ep.HoldStopped:
             db().commit()  # the refusal's audit row
             check_error = "Tick the box: the patient may have stopped this medicine and must be told how to restart."
             result = ep.remove_hold(db(), env(), actor(), hold_id, preview=True)
+    except StaleVersion:
+        db().rollback()
+        return _episode_page(episode_id, conflict=True)
     except ServiceError as exc:
         db().rollback()
         return _fail_action(exc, back)
@@ -1021,9 +1131,18 @@ def edit_patient(patient_id: int) -> Any:
         confirm = request.form.get("confirm") == "yes"
         confirmed = {"confirm_holds_at_risk": True} if request.form.get("confirm_holds_at_risk") == "yes" else {}
         try:
-            result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **confirmed}, preview=not confirm)
+            result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **confirmed, **_version()},
+                                       preview=not confirm)
             if not confirm and not result.texts and not result.diffs and not result.holds_at_risk:
-                result = pt.update_patient(db(), env(), actor(), patient_id, data)  # nothing to confirm
+                # nothing to confirm: apply it now
+                result = pt.update_patient(db(), env(), actor(), patient_id, {**data, **_version()})
+        except StaleVersion:
+            db().rollback()
+            p = queries.load_patient(db(), actor(), patient_id)
+            conflict = _conflict(p, values, PATIENT_FIELDS_BY_LABEL)
+            return render_template("patients/edit.html", p=p, values=values, errors={},
+                                   zones=_patient_zones(p.timezone), consent_methods=CONSENT_METHODS,
+                                   conflict=conflict), 409
         except ValidationError as exc:
             db().rollback()
             errors = exc.errors
@@ -1046,6 +1165,8 @@ def edit_patient(patient_id: int) -> Any:
             log.info("patient edited patient_id=%s fields=%s", p.id, ",".join(result.fields))
             flash(_edited_message(result), "success" if result.fields else "info")
             return redirect(back)
+    queries.form_viewed(db(), env(), actor(), p, "edit")
+    db().commit()
     return render_template("patients/edit.html", p=p, values=values, errors=errors, zones=_patient_zones(p.timezone),
                            consent_methods=CONSENT_METHODS), (422 if errors else 200)
 

@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -90,6 +91,12 @@ def _unexpected(exc: Exception) -> Any:
     session = g.get("db_session")
     if session is not None:
         session.rollback()  # nothing half-stored
+    if isinstance(exc, StaleDataError):
+        # Another request changed the same patient or episode between this one's read and its
+        # write (the version counter's ``WHERE version = :seen`` matched nothing).
+        return render_template("errors/error.html", code=409, title="Someone else changed this record",
+                               message="Someone else changed this record at the same moment, so nothing was "
+                                       "saved. Go back, reload the page, check what changed and try again."), 409
     rid = log_failure(exc, _signed_in_user_id())
     return render_template("errors/error.html", code=500, title="Something went wrong",
                            message="Nothing was saved. Try again; if it happens again, tell your administrator.",

@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from pathway.services.base import Actor
 from pathway.services.delivery import apply_status_callback
 from pathway.services.replies import receive_reply
 from pathway.sms import Backend, backend
-from pathway.web.context import db, env, runtime
+from pathway.web.context import audit_denied, client_addr, db, env, runtime
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger("pathway.webhooks")
@@ -28,6 +29,8 @@ def _public_url() -> str:
 
 
 def _forbidden() -> Response:
+    audit_denied(Actor(role="anonymous", label="webhook:unsigned", remote_addr=client_addr()),
+                 "not signed by the SMS provider")
     return Response("Forbidden: not signed by Twilio\n", status=403, mimetype="text/plain")
 
 

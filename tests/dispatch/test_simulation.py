@@ -7,6 +7,7 @@ should be -- computed here, independently of the planner, from the episode's fac
 
 - last_dose: 17:00 local the day before the last-dose day (procedure's local date minus
   ``stop_days + 1``; for hour holds the local date of start minus ``stop_hours``);
+- stop_confirm: 09:00 local the morning after the last-dose day, while before the procedure;
 - pre_procedure: 10:00 local the day before the procedure;
 - restart: the RECORDED end + the drug's restart hours (absolute hours), planned when the end is
   recorded (never before: most ends are recorded within two hours, some late, some never); one
@@ -139,6 +140,11 @@ def nominal_texts(case: Case, procedure_at: datetime) -> list[Text]:
             last_day, deadline = last_at.astimezone(z).date(), last_at
             nominal = local_at(last_day - timedelta(days=1), time(17, 0), z)
         out.append(("last_dose", h.drug, nominal, deadline, h.approved_at, signed_late))
+        # The stop question: 09:00 local the morning after the last-dose day, while before the
+        # procedure (an hour-based hold's last dose is often the day before: then there is none).
+        ask = local_at(last_day + timedelta(days=1), time(9, 0), z)
+        if ask < procedure_at:
+            out.append(("stop_confirm", h.drug, ask, procedure_at, h.approved_at, False))
     return out  # no restart text from the scheduled time: it waits for the recorded end
 
 
@@ -432,8 +438,8 @@ def test_thirty_days_of_texts_across_zones_and_a_dst_change_go_out_on_time_once(
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:15])
     assert len(recorder.sent) == expected_total
     # The scenario really covered what it claims to.
-    assert {"enrolment", "last_dose", "pre_procedure", "restart", "check_72h", "follow_up", "pt_start",
-            "date_changed", "cancelled"} <= set(kinds)
+    assert {"enrolment", "last_dose", "stop_confirm", "pre_procedure", "restart", "check_72h", "follow_up",
+            "pt_start", "date_changed", "cancelled"} <= set(kinds)
     # Restart texts: never without a recorded end; some ends were recorded after the restart
     # moment (their text went at once), some more than a day after it (no text), some never.
     restarts = [(case, h) for case in cases for h in case.holds if h.approved_at is not None]

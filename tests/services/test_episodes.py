@@ -160,7 +160,8 @@ def test_reschedule_preview_changes_nothing_and_apply_replans_with_one_notice(
     assert not preview.applied and preview.diff.notice is not None
     cancelled = {m.kind for m in preview.diff.messages_cancelled}
     added = {m.kind for m in preview.diff.messages_added}
-    assert cancelled == added == {"last_dose", "pre_procedure", "check_72h"}  # no restart text before the end
+    # No restart text before the end.
+    assert cancelled == added == {"last_dose", "stop_confirm", "pre_procedure", "check_72h"}
     assert _texts(session, e) == before
     assert e.procedure_at == datetime(2027, 3, 10, 13, 0, tzinfo=UTC)
 
@@ -169,10 +170,12 @@ def test_reschedule_preview_changes_nothing_and_apply_replans_with_one_notice(
     assert e.holds[0].last_dose_on == date(2027, 3, 9)
     msgs = list(session.scalars(select(Message).where(Message.episode_id == e.id)))
     assert sum(1 for m in msgs if m.kind == "date_changed") == 1
-    assert {m.kind for m in msgs if m.status == "cancelled"} == {"last_dose", "pre_procedure", "check_72h"}
+    assert {m.kind for m in msgs if m.status == "cancelled"} == {"last_dose", "stop_confirm", "pre_procedure",
+                                                                 "check_72h"}
     scheduled = {(m.kind, m.send_at) for m in msgs if m.status == "scheduled"}
     assert ("pre_procedure", datetime(2027, 3, 16, 14, 0, tzinfo=UTC)) in scheduled  # 10:00 EDT
     assert ("last_dose", datetime(2027, 3, 8, 22, 0, tzinfo=UTC)) in scheduled  # 17:00 EST, before the DST change
+    assert ("stop_confirm", datetime(2027, 3, 10, 14, 0, tzinfo=UTC)) in scheduled  # 09:00 EST, the morning after
 
 
 def test_texts_already_sent_stay_as_history_when_replanned(session, env, staff, make_episode) -> None:

@@ -35,7 +35,8 @@ def _sign_all(session, env, staff, e) -> None:
 
 
 def _hold_texts(session, e) -> list[Message]:
-    rows = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind.in_(HOLD_KINDS),
+    kinds = (*HOLD_KINDS, "stop_confirm")
+    rows = session.scalars(select(Message).where(Message.episode_id == e.id, Message.kind.in_(kinds),
                                                  Message.status == "scheduled").order_by(Message.send_at))
     return list(rows)
 
@@ -294,13 +295,14 @@ def test_unsent_texts_are_re_rendered_when_a_medicines_name_changes(
     before = {m.plan_key: m.body for m in _hold_texts(session, e)}
     hold.patient_label = "Eliquis"
     preview = compute_diff(session, env, e)
-    assert {rm.plan_key for rm in preview.reworded} == set(before)  # the last-dose text; the restart waits
+    # The last-dose text and the stop question; the restart waits.
+    assert {rm.plan_key for rm in preview.reworded} == set(before)
     assert [rm.body_before for rm in preview.reworded] == [before[rm.plan_key] for rm in preview.reworded]
     assert all("Eliquis" in rm.body_after for rm in preview.reworded)
     assert not preview.messages_cancelled and not preview.messages_added  # same times: words only
     assert all("Eliquis" not in m.body for m in _hold_texts(session, e))  # a preview changes nothing
     diff = replan(session, env, staff["coordinator"], e, reason="label changed")
-    assert len(diff.reworded) == 1
+    assert len(diff.reworded) == 2
     session.expire_all()
     assert all("Eliquis" in m.body for m in _hold_texts(session, e))
     assert compute_diff(session, env, e).is_empty  # applied: nothing left to reword
@@ -321,13 +323,14 @@ def test_rewording_leaves_a_text_a_worker_has_claimed_as_it_was_claimed(
     for hold in e.holds:
         hold.patient_label = "Eliquis" if hold.drug_key == "apixaban" else "Xarelto"
     diff = compute_diff(session, env, e)
-    assert len(diff.reworded) == 2  # each medicine's last-dose text
+    assert len(diff.reworded) == 4  # each medicine's last-dose text and stop question
     claimed = diff.reworded[0].plan_key
     # A worker claims one text between the diff and its application (its own conditional UPDATE).
     session.execute(update(Message).where(Message.plan_key == claimed).values(status="sending"))
     assert reword(session, env, e, diff.reworded) == len(diff.reworded) - 1
     session.expire_all()
-    bodies = {m.plan_key: m.body for m in episode_messages(session, e) if m.kind in ("last_dose", "restart")}
+    bodies = {m.plan_key: m.body for m in episode_messages(session, e)
+              if m.kind in ("last_dose", "restart", "stop_confirm")}
     assert "Eliquis" not in bodies[claimed] and "Xarelto" not in bodies[claimed]
     others = [b for k, b in bodies.items() if k != claimed]
     assert others and all("Eliquis" in b or "Xarelto" in b for b in others)

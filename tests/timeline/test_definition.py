@@ -89,7 +89,7 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
         return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     lines: list[str] = []
-    for name in ("pathway", "timing", "procedure_day", "staff_text"):
+    for name in ("pathway", "timing", "procedure_day", "staff_text", "answers"):
         if name in doc:
             lines.append(f"[{name}]")
             lines += [f"{k} = {value(v)}" for k, v in doc[name].items()]
@@ -101,7 +101,7 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
         lines.append(f"[segment_budget.{lang}]")
         lines += [f"{k} = {value(v)}" for k, v in row.items()]
     for key in set(doc) - {"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget",
-                           "staff_text"}:
+                           "staff_text", "answers"}:
         lines.append(f"[{key}]")
     path = tmp_path / "mild_pathway.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -174,3 +174,16 @@ def test_missing_budget_for_a_kind_is_refused(tmp_path: Path) -> None:
 def test_all_kinds_constants_match_the_file(definition: PathwayDefinition) -> None:
     assert {m.kind for m in definition.milestones} == set(MILESTONE_KINDS)
     assert {r.kind for r in definition.messages} == set(MESSAGE_KINDS)
+
+
+def test_the_pain_thresholds_of_the_72_hour_check_are_read_from_the_file_with_their_source(
+        tmp_path: Path, definition: PathwayDefinition) -> None:
+    assert (definition.pain_high_nprs, definition.pain_rise_over_baseline) == (8, 3)
+    assert "Clinical reference" in definition.pain_source and definition.answer_window == timedelta(hours=48)
+    doc = shipped()
+    doc["answers"]["pain_high_nprs"] = 11
+    with pytest.raises(DefinitionError, match="pain_high_nprs' must be a pain score from 1 to 10"):
+        load_definition(dump(doc, tmp_path))
+    doc = shipped()
+    doc["answers"]["pain_high_nprs"] = 7
+    assert load_definition(dump(doc, tmp_path)).pain_high_nprs == 7

@@ -31,9 +31,11 @@ EARLY = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # 10:00 in New York
 # The texts planned before the procedure: the restart text waits for the recorded end.
 ORIGINAL_TEXTS = {
     "last_dose:h1:20270301T2200Z",
+    "stop_confirm:h1:20270303T1400Z",  # the morning after the last-dose day (Tue 2 Mar): 09:00 EST
     "pre_procedure::20270309T1500Z",
     "check_72h::20270313T1300Z",
 }
+STOP_CONFIRM = "stop_confirm:h1:20270303T1400Z"
 # The procedure's end as recorded (Wed Mar 10 09:30 New York), and the restart text it times.
 RESTART_TEXT = "restart:h1:20270311T1430Z"
 ALL_MILESTONES = {
@@ -130,6 +132,7 @@ def test_procedure_moved_replaces_every_dated_text_and_sends_one_notice(
     assert keys(diff.messages_cancelled) == ORIGINAL_TEXTS
     assert keys(diff.messages_added) == {
         "last_dose:h1:20270303T2200Z",
+        "stop_confirm:h1:20270305T1400Z",
         "pre_procedure::20270311T1500Z",
         "check_72h::20270315T1300Z",
     }
@@ -163,6 +166,7 @@ def test_recorded_end_moves_only_the_restart_and_adds_its_text(
     plan = plan_episode(definition, base, quiet, now=EARLY)
     before = stored(plan, message_status={
         "last_dose:h1:20270301T2200Z": "delivered", "pre_procedure::20270309T1500Z": "delivered",
+        STOP_CONFIRM: "delivered",
     })
     ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9, 30))
     diff = rediff(definition, quiet, before, ended, now=ny(3, 10, 10))
@@ -217,12 +221,13 @@ def test_hold_approved_and_signed_adds_the_stop_and_restart_texts(
     before = stored(plan_episode(definition, pending, quiet, now=EARLY))
     approved = make_facts(holds=(make_hold(),))
     diff = rediff(definition, quiet, before, approved)
-    assert keys(diff.messages_added) == {"last_dose:h1:20270301T2200Z"}  # the restart text waits for the end
+    # The restart text waits for the end.
+    assert keys(diff.messages_added) == {"last_dose:h1:20270301T2200Z", STOP_CONFIRM}
     assert diff.messages_cancelled == () and diff.milestones_moved == ()
     assert diff.notice is None
     ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9, 30))
     assert keys(rediff(definition, quiet, before, ended).messages_added) == {
-        "last_dose:h1:20270301T2200Z", RESTART_TEXT}
+        "last_dose:h1:20270301T2200Z", STOP_CONFIRM, RESTART_TEXT}
 
 
 def test_hold_declined_cancels_its_texts_and_steps(
@@ -232,7 +237,7 @@ def test_hold_declined_cancels_its_texts_and_steps(
     before = stored(plan_episode(definition, base, quiet, now=EARLY))
     declined = make_facts(holds=(make_hold(clearance="declined"),))
     diff = rediff(definition, quiet, before, declined)
-    assert keys(diff.messages_cancelled) == {"last_dose:h1:20270301T2200Z"}
+    assert keys(diff.messages_cancelled) == {"last_dose:h1:20270301T2200Z", STOP_CONFIRM}
     assert keys(diff.milestones_cancelled) == {"last_dose:h1", "restart:h1"}
     assert diff.messages_added == ()
     # Declined after the end was recorded: its restart text goes too.

@@ -63,19 +63,22 @@ def test_approved_signed_clopidogrel_gets_the_full_timeline(
     # Before the end is recorded, the restart step shows the estimate and its text waits.
     assert list(texts(plan)) == [
         "last_dose:h1:20270301T2200Z",
+        "stop_confirm:h1:20270303T1400Z",  # the morning after the last-dose day: did you stop?
         "pre_procedure::20270309T1500Z",
         "check_72h::20270313T1300Z",
     ]
-    assert [m.send_at for m in plan.messages] == [ny(3, 1, 17), ny(3, 9, 10), ny(3, 13, 8)]
+    assert [m.send_at for m in plan.messages] == [ny(3, 1, 17), ny(3, 3, 9), ny(3, 9, 10), ny(3, 13, 8)]
     ended = make_facts(holds=(make_hold(),), status="completed", ended_at=ny(3, 10, 9))
     plan = plan_episode(definition, ended, quiet, now=EARLY)
     assert list(texts(plan)) == [
         "last_dose:h1:20270301T2200Z",
+        "stop_confirm:h1:20270303T1400Z",
         "pre_procedure::20270309T1500Z",
         "restart:h1:20270311T1400Z",
         "check_72h::20270313T1300Z",
     ]
-    assert [m.send_at for m in plan.messages] == [ny(3, 1, 17), ny(3, 9, 10), ny(3, 11, 9), ny(3, 13, 8)]
+    assert [m.send_at for m in plan.messages] == [ny(3, 1, 17), ny(3, 3, 9), ny(3, 9, 10), ny(3, 11, 9),
+                                                  ny(3, 13, 8)]
 
 
 def test_every_instant_in_the_plan_is_aware_utc(

@@ -435,6 +435,15 @@ def test_spanish_texts_keep_the_reviewed_wording(templates: TemplateSet) -> None
             assert "STOP para cancelar" not in source and "textos" not in source, kind
 
 
+@pytest.mark.parametrize(("lang", "asks"), [("en", ("Pain 0-10?", "Any problems?", "Reply.")),
+                                            ("es", ("¿Su dolor del 0 al 10?", "¿Tiene problemas?", "Responda."))])
+def test_72h_check_asks_for_a_pain_score_from_0_to_10_and_any_problems(templates: TemplateSet, lang: str,
+                                                                        asks: tuple[str, ...]) -> None:
+    source = templates.source("check_72h", lang)
+    for words in asks:
+        assert words in source, words
+    # ... before the red flags, so the question is read first.
+    assert source.index(asks[0]) < source.index(RED_FLAGS[lang][0])
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_day_before_text_always_gives_the_arrival_and_its_place_variant_the_place(
         templates: TemplateSet, lang: str) -> None:

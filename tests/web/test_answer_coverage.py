@@ -111,15 +111,26 @@ def _scenario(api: Harness) -> Recorded:
     call("POST", f"/milestones/{check['id']}/complete", {"result": {"pain": 3}})
     api.clock.set(T0)
     call("GET", f"/episodes/{eid}")
+    # Observations (issue 11): a staff-recorded score, a bad one, the list.
+    call("POST", f"/episodes/{eid}/observations", {"code": "nprs", "value": 4, "time_point": "baseline"})
+    call("POST", f"/episodes/{eid}/observations", {"code": "nprs", "value": 11})  # 422
+    call("GET", f"/episodes/{eid}/observations")
     call("GET", f"/patients/{patient['id']}")
     other = call("POST", f"/patients/{patient['id']}/episodes", {"procedure_at": "2027-02-09T08:00",
                                                                    "holds": [{"drug": "rivaroxaban"}]}).json
     call("POST", f"/holds/{other['holds'][0]['id']}/clearance", {"status": "requested"})
     call("POST", f"/holds/{other['holds'][0]['id']}/inr", {"value": "1.0"})
+    # The patient has not stopped it: a clinician decides.
+    call("POST", f"/episodes/{other['id']}/observations",
+         {"code": "stopped_medicine", "value": 0, "hold_id": other["holds"][0]["id"]})
+    call("POST", f"/holds/{other['holds'][0]['id']}/stop-decision", {"note": "spoke to the prescriber: go ahead"},
+         role="clinician")
     call("GET", "/holds?status=unsigned")
     # Editing the patient re-plans the open episode's texts (preview, then applied).
     call("PATCH", f"/patients/{patient['id']}?preview=1", {"timezone": "America/Chicago", "language": "es"})
     call("PATCH", f"/patients/{patient['id']}", {"timezone": "America/Chicago", "language": "es"})
+    # A change made from the episode as first answered (version 1): its clearance changed it since (409 Stale).
+    call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked", "version": other["version"]})
     call("POST", f"/episodes/{other['id']}/cancel", {"reason": "patient asked"})
     # Replies from a number two patients share and from one that matches no patient (issue 11).
     spouse = call("POST", "/patients", api.patient_data(phone=patient["phone"])).json

@@ -252,13 +252,15 @@ def test_a_hold_is_added_only_before_the_procedure_of_an_open_episode(api: Harne
 
 def test_adding_or_removing_a_hold_needs_a_care_team_role(api: Harness) -> None:
     e = api.episode(holds=[CLOPIDOGREL])
-    before = api.snapshot(exclude=("api_tokens",))
+    before, audited = api.snapshot(exclude=("api_tokens", "audit_events")), len(api.audit_actions())
     assert api.post(f"/episodes/{e['id']}/holds", APIXABAN, role="admin").status == 403
     assert api.post(f"/episodes/{MISSING_ID}/holds", APIXABAN, role="admin").status == 403
     assert _delete(api, f"/holds/{e['holds'][0]['id']}", role="admin").status == 403
     assert _delete(api, f"/holds/{MISSING_ID}", role="admin").status == 403
     assert _delete(api, f"/holds/{e['holds'][0]['id']}", role=None).status == 401
-    assert api.snapshot(exclude=("api_tokens",)) == before
+    assert api.snapshot(exclude=("api_tokens", "audit_events")) == before
+    # Each 403 is audited as a refused attempt (issue 13); nothing else is stored.
+    assert [a[0] for a in api.audit_actions()[audited:]] == ["access.denied"] * 4
     assert api.post(f"/episodes/{MISSING_ID}/holds", APIXABAN).status == 404
     assert _delete(api, f"/holds/{MISSING_ID}").status == 404
 
@@ -412,9 +414,10 @@ def test_two_blood_thinners_without_labels_name_the_drugs_until_the_patient_labe
     before = api.snapshot(exclude=NOT_PLAN)
     preview = api.patch(f"/holds/{warfarin_id}?preview=1", {"patient_label": "the pink pill"})
     assert preview.status == 200 and preview.json["applied"] is False
-    # Both texts change: warfarin's gets the label, and apixaban's no longer needs its drug name.
+    # Both medicines' texts change (the last-dose text and the stop question of each): warfarin's
+    # get the label, and apixaban's no longer need its drug name.
     reworded = {r["body_before"]: r["body_after"] for r in preview.json["messages_reworded"]}
-    assert len(reworded) == 2
+    assert len(reworded) == 4
     for old, new in reworded.items():
         assert ("warfarin" in old and "the pink pill" in new) or ("apixaban" in old and "blood thinner" in new)
         assert "warfarin" not in new and "apixaban" not in new
@@ -442,7 +445,7 @@ def test_two_blood_thinners_without_labels_name_the_drugs_until_the_patient_labe
 def test_a_label_is_checked_and_needs_a_care_team_role_and_an_open_episode(api: Harness) -> None:
     e = api.episode(holds=[CLOPIDOGREL])
     hold_id = e["holds"][0]["id"]
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     long = api.patch(f"/holds/{hold_id}", {"patient_label": "x" * 41})
     assert long.status == 422 and set(long.errors) == {"patient_label"}
     missing = api.patch(f"/holds/{hold_id}", {})
@@ -451,7 +454,9 @@ def test_a_label_is_checked_and_needs_a_care_team_role_and_an_open_episode(api: 
     assert extra.status == 422 and "drug" in extra.errors
     assert api.patch(f"/holds/{hold_id}", {"patient_label": "Plavix"}, role="admin").status == 403
     assert api.patch(f"/holds/{MISSING_ID}", {"patient_label": "Plavix"}).status == 404
-    assert api.snapshot() == before
+    assert api.snapshot(exclude=("audit_events",)) == before
+    # Only each refusal's audit row is stored (issue 13: denied attempts are audited).
+    assert [a[0] for a in api.audit_actions()[audited:]] == ["access.denied"] * 1
     assert api.post(f"/episodes/{e['id']}/cancel", {"reason": "patient unwell"}).status == 200
     closed = api.patch(f"/holds/{hold_id}", {"patient_label": "Plavix"})
     assert closed.status == 409 and "cancelled" in closed.json["message"]

@@ -305,12 +305,14 @@ def test_a_coordinator_records_requested_and_a_clinician_approves_and_signs(api:
 def test_a_coordinator_may_not_approve_decline_or_change_the_plan(api: Harness) -> None:
     e = api.episode(holds=[CLOPIDOGREL])
     hold_id = e["holds"][0]["id"]
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     for body in ({"status": "approved", "by": "Dr. Ortiz"}, {"status": "declined", "by": "Dr. Ortiz"},
                  {"status": "requested", "stop_days": 10}):
         answer = api.post(f"/holds/{hold_id}/clearance", body)
         assert answer.status == 403 and "clinician" in answer.json["message"]
-    assert api.snapshot() == before
+    assert api.snapshot(exclude=("audit_events",)) == before
+    # Only each refusal's audit row is stored (issue 13: denied attempts are audited).
+    assert [a[0] for a in api.audit_actions()[audited:]] == ["access.denied"] * 3
 
 
 def test_a_declined_hold_plans_no_stop_texts(api: Harness) -> None:

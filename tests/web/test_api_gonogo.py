@@ -78,10 +78,12 @@ def test_the_inr_window_is_the_patients_local_day_before_across_the_spring_dst_c
 def test_no_role_completes_a_hold_clearance_milestone_through_the_milestone_route(api: Harness) -> None:
     e = api.episode(holds=[{"drug": "clopidogrel"}])
     m = _by_kind(e["milestones"])["hold_clearance"]
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     for role in ("coordinator", "clinician", "admin"):
         assert api.post(f"/milestones/{m['id']}/complete", {}, role=role).status == 403
-    assert api.snapshot() == before
+    assert api.snapshot(exclude=("audit_events",)) == before
+    # Only each refusal's audit row is stored (issue 13: denied attempts are audited).
+    assert [a[0] for a in api.audit_actions()[audited:]] == ["access.denied"] * 3
 
 
 def test_a_last_dose_cannot_be_completed_before_it_is_due(api: Harness) -> None:

@@ -59,8 +59,9 @@ def test_each_field_sent_is_changed_and_named_in_the_answer(api: Harness, field:
     assert answer.status == 200, answer
     assert answer.json[field] == stored
     assert answer.json["change"]["applied"] is True and answer.json["change"]["fields"] == [field]
-    untouched = {k: v for k, v in patient.items() if k not in (field, "can_text", "phone_flagged")}
+    untouched = {k: v for k, v in patient.items() if k not in (field, "can_text", "phone_flagged", "version")}
     assert {k: answer.json[k] for k in untouched} == untouched
+    assert answer.json["version"] == patient["version"] + 1
     assert api.get(f"/patients/{patient['id']}").json[field] == stored
 
 
@@ -128,10 +129,12 @@ def test_a_missing_patient_is_404_and_a_bad_preview_flag_is_422(api: Harness) ->
 
 def test_an_admin_may_not_edit_a_patient_whether_or_not_it_exists(api: Harness) -> None:
     patient = api.patient()
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     assert api.patch(f"/patients/{patient['id']}", {"language": "es"}, role="admin").status == 403
     assert api.patch(f"/patients/{MISSING_ID}", {"language": "es"}, role="admin").status == 403
-    assert api.snapshot() == before
+    assert api.snapshot(exclude=("audit_events",)) == before
+    # Only each refusal's audit row is stored (issue 13: denied attempts are audited).
+    assert [a[0] for a in api.audit_actions()[audited:]] == ["access.denied"] * 2
 
 
 def test_a_clinician_may_edit_a_patient(api: Harness) -> None:

@@ -67,6 +67,15 @@ def _red_flag_task(api: Harness) -> int:
         return int(session.scalars(select(Task.id).where(Task.reply_id == reply_id)).one())
 
 
+def _hold_not_stopped(api: Harness) -> int:
+    """A hold whose patient says they have not stopped it (issue 11): a clinician must decide."""
+    e = api.episode(holds=[{"drug": "clopidogrel"}])
+    hold_id = int(e["holds"][0]["id"])
+    made = api.post(f"/episodes/{e['id']}/observations", {"code": "stopped_medicine", "value": 0, "hold_id": hold_id})
+    assert made.status == 201, made
+    return hold_id
+
+
 def _feed(api: Harness) -> int:
     return int(api.post("/calendar-feeds", {"kind": "facility", "name": f"North {api.tag}"}).json["id"])
 
@@ -152,6 +161,12 @@ ROUTES = [
           body=lambda api: {"note": "wrong number"}),
     Route("resolve task", "POST", "/tasks/{id}/resolve", 200, setup=_red_flag_task,
           body=lambda api: {"resolution": "called, advised to come in"}),
+    # Observations (issue 11).
+    Route("list observations", "GET", "/episodes/{id}/observations", 200, setup=_episode),
+    Route("record observation", "POST", "/episodes/{id}/observations", 201, setup=_episode,
+          body=lambda api: {"code": "nprs", "value": 6, "time_point": "baseline"}),
+    Route("stop decision", "POST", "/holds/{id}/stop-decision", 200, setup=_hold_not_stopped, allowed=("clinician",),
+          body=lambda api: {"note": "spoke to the prescriber: postpone"}),
     # Acting on replies (issue 11): the conversation and a one-off text.
     Route("thread", "GET", "/episodes/{id}/thread", 200, setup=_episode),
     Route("one-off text", "POST", "/episodes/{id}/messages", 201, setup=_episode,
@@ -176,17 +191,21 @@ def test_role_matrix(api: Harness, route: Route, caller: str) -> None:
     role = None if caller == "anonymous" else caller
     record_id = route.setup(api) if route.setup else None
     body = route.body(api) if route.body else None
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     existing = api.call(route.method, route.url(record_id), role=role, json_body=body)
     assert existing.status == route.expected(caller, exists=True), existing
     if existing.status in (401, 403):
-        assert api.snapshot() == before, "a refused request stored something"
+        assert api.snapshot(exclude=("audit_events",)) == before, "a refused request stored something"
+        # ... but its own audit row (issue 13: denied attempts are audited).
+        refusals = ["access.denied"] if existing.status == 403 else []
+        assert [a[0] for a in api.audit_actions()[audited:]] == refusals
     if route.setup is None:
         return
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     missing = api.call(route.method, route.url(MISSING_ID), role=role, json_body=body)
     assert missing.status == route.expected(caller, exists=False), missing
-    assert api.snapshot() == before
+    assert api.snapshot(exclude=("audit_events",)) == before
+    assert all(a[0] == "access.denied" for a in api.audit_actions()[audited:])
     if existing.status in (401, 403):
         # The same refusal, word for word: a wrong role cannot probe which ids exist.
         assert (missing.status, missing.json) == (existing.status, existing.json)

@@ -208,7 +208,8 @@ def test_the_page_warns_when_texts_name_a_drug_and_a_label_shown_first_takes_the
         Message.episode_id == e.id, Message.kind == "last_dose", Message.status == "scheduled"))]
     assert len(bodies) == 2 and not any("warfarin" in b or "apixaban" in b for b in bodies)
     page = coordinator.text(f"/episodes/{e.id}")
-    assert "names-drug-note" not in page and "2 texts re-worded" in page
+    # Each medicine's last-dose text and its stop question.
+    assert "names-drug-note" not in page and "4 texts re-worded" in page
 
     bad = coordinator.post(f"/episodes/{e.id}/holds/{apixaban.id}/label", {"patient_label": "y" * 41})
     assert bad.status_code == 422 and f'id="label-{apixaban.id}-patient_label-error"' in bad.get_data(as_text=True)

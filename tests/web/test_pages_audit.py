@@ -111,8 +111,12 @@ def test_the_messages_page_audits_the_patients_it_shows(both: Both, episode: Any
 
 def test_patient_search_from_the_page_is_audited_with_the_patients_found(both: Both, episode: Any) -> None:
     (row,) = both.page_rows("GET", "/patients?q=Example")
-    assert row[0] == "patient.search" and row[-1] == {"results": 1, "patient_ids": [episode.patient_id]}
+    assert row[0] == "patient.search" and row[-1] == {"query": "Example", "results": 1,
+                                                      "patient_ids": [episode.patient_id]}
 
 
-def test_the_reschedule_form_alone_writes_no_audit_row(both: Both, episode: Any) -> None:
-    assert both.page_rows("GET", f"/episodes/{episode.id}/reschedule") == []
+def test_the_reschedule_form_is_audited_as_a_view_of_the_episode(both: Both, episode: Any) -> None:
+    """It shows the patient's name and procedure time (issue 13: every page view of a record)."""
+    (row,) = both.page_rows("GET", f"/episodes/{episode.id}/reschedule")
+    assert row[:4] == ("episode.view", "episode", episode.id, episode.patient_id)
+    assert row[-1] == {"page": "reschedule"} and row[5] == ADDR

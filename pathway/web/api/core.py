@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from flask import Response, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from pathway.models import User
 from pathway.schemas import answers as out
 from pathway.schemas.base import MAX_DEPTH, AnswerModel, InputModel, unsafe_values
-from pathway.services.base import Actor, ServiceError, ValidationError, read_input
+from pathway.services.base import Actor, Forbidden, ServiceError, StaleVersion, ValidationError, read_input
 from pathway.services.users import user_for_token
 from pathway.timeline.vocabulary import CARE_TEAM
 from pathway.web.api import bp
-from pathway.web.context import client_addr, db, env
+from pathway.web.context import audit_denied, client_addr, db, env
 from pathway.web.security import log_failure, request_id
 
 log = logging.getLogger("pathway.api")
@@ -78,10 +80,11 @@ def staff() -> Actor:
 
 def json_body() -> Mapping[str, Any]:
     """The request's JSON object. An empty body is ``{}`` (the services then name each missing
-    field); anything else that is not a JSON object is a 422 naming ``body``."""
+    field); anything else that is not a JSON object is a 422 naming ``body``. An ``If-Match``
+    header is the body's ``version`` (see ``_with_if_match``)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
-        return {}
+        return _with_if_match({})
     try:
         data = request.get_json(force=True, silent=True)
     except RecursionError:  # the parser recursed past Python's limit (thousands of levels)
@@ -94,12 +97,45 @@ def json_body() -> Mapping[str, Any]:
     unsafe = unsafe_values(data)  # NUL, lone surrogates, 1e309 and NaN, deep nesting: named, never stored
     if unsafe:
         raise ValidationError(unsafe)
-    return data
+    return _with_if_match(data)
 
 
 def query(model: type[Q]) -> Q:
     """The request's query string as ``model`` (a 422 names every bad parameter)."""
-    return read_input(model, request.args.to_dict())
+    args: dict[str, Any] = request.args.to_dict()
+    if "version" in model.model_fields:
+        args = _with_if_match(args)
+    return read_input(model, args)
+
+
+# Optimistic concurrency. Every answer that carries a patient, an episode or a part of one (a hold,
+# a step) has an ETag naming the record's version, ``"v3"``; a change sent with ``If-Match: "v3"``
+# is made from that version (as if the body said ``"version": 3``), and answers 409 if the record
+# has changed since. ``If-Match: *`` checks nothing.
+ETAG = re.compile(r'^\s*(?:W/)?"v([0-9]{1,10})"\s*$')
+
+
+def _with_if_match(data: dict[str, Any]) -> dict[str, Any]:
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return data
+    found = ETAG.match(header)
+    if found is None:
+        raise ValidationError({"If-Match": 'send the ETag of the record\'s last answer, e.g. If-Match: "v3"'})
+    version = int(found.group(1))
+    if data.get("version") not in (None, "", version):
+        raise ValidationError({"If-Match": f"says version {version} but the body's version is {data['version']!r}; "
+                                           "send one of them"})
+    return {**data, "version": version}
+
+
+def etag_of(payload: AnswerModel) -> str | None:
+    """The ETag of an answer that carries a patient, an episode, or a hold or step of an episode."""
+    if isinstance(payload, out.Patient | out.Episode):
+        return f'"v{payload.version}"'
+    if isinstance(payload, out.Hold | out.Milestone):
+        return f'"v{payload.episode_version}"'
+    return None
 
 
 def check_query() -> None:
@@ -112,22 +148,28 @@ def check_query() -> None:
 # --- output --------------------------------------------------------------------------------
 
 
-def answer(payload: AnswerModel | dict[str, Any], status: int = 200, *, location: str | None = None) -> Response:
+def answer(payload: AnswerModel | dict[str, Any] | list[Any], status: int = 200, *,
+           location: str | None = None) -> Response:
     """Commit the unit of work (the change and its audit rows), then answer."""
     db().commit()
     response = jsonify(payload.dump() if isinstance(payload, AnswerModel) else payload)
     response.status_code = status
     if location:
         response.headers["Location"] = location
+    tag = etag_of(payload) if isinstance(payload, AnswerModel) else None
+    if tag is not None:
+        response.headers["ETag"] = tag
     return response
 
 
-def _error(status: int, *, errors: dict[str, str] | None = None, message: str | None = None) -> Response:
+def _error(status: int, *, errors: dict[str, str] | None = None, message: str | None = None,
+           body: AnswerModel | None = None) -> Response:
     session = g.get("db_session")
     if session is not None:
         session.rollback()  # nothing is stored on any error
     text = message or _default_message(status)
-    body = out.Error(message=text) if errors is None else out.ValidationError(errors=errors, message=text)
+    if body is None:
+        body = out.Error(message=text) if errors is None else out.ValidationError(errors=errors, message=text)
     response = jsonify(body.dump())
     response.status_code = status
     return response
@@ -155,6 +197,13 @@ def _unauthorized(exc: Unauthorized) -> Response:
 def _service_error(exc: ServiceError) -> Response:
     if isinstance(exc, ValidationError):
         return _error(422, errors=exc.errors)
+    if isinstance(exc, Forbidden):
+        response = _error(403, message=str(exc))
+        audit_denied(actor(), str(exc))
+        return response
+    if isinstance(exc, StaleVersion):
+        return _error(409, body=out.Stale(message=str(exc), record=exc.record, record_id=exc.record_id,
+                                          sent_version=exc.given, version=exc.current))
     return _error(exc.status, message=str(exc))
 
 
@@ -190,6 +239,12 @@ for _code in (400, 403, 404, 405, 409, 413, 415, 422):
     bp.register_error_handler(_code, _http_error)
 
 
+def _caller_id() -> int | None:
+    """The caller's user id without touching the session (it may have failed mid-flush)."""
+    a: Actor | None = g.get("api_actor")
+    return a.user_id if a is not None else None
+
+
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> Any:
     if isinstance(exc, HTTPException):
@@ -200,6 +255,14 @@ def _unexpected(exc: Exception) -> Any:
                  request.url_rule.rule if request.url_rule is not None else "-",
                  g.api_user.id if g.get("api_user") is not None else "-")
         return _error(409, message="this conflicts with a record stored at the same moment; reload and try again")
+    if isinstance(exc, StaleDataError):
+        db().rollback()  # before anything reads the session again
+        # Another request changed the same patient or episode between this one's read and its write
+        # (the version counter's ``WHERE version = :seen`` matched nothing): nothing is stored.
+        log.info("api %s %s %s stale user=%s", request_id(), request.method,
+                 request.url_rule.rule if request.url_rule is not None else "-", _caller_id() or "-")
+        return _error(409, message="someone else changed this record at the same moment; nothing was changed: "
+                                   "reload it, check what changed and try again")
     # The exception's text may quote stored values (names, phone numbers): log where, not what.
     rid = log_failure(exc, g.api_user.id if g.get("api_user") is not None else None)
     return _error(500, message=f"internal error; nothing was stored (request id {rid})")

@@ -31,7 +31,9 @@ ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
     403: ("Your role may not do this (admins manage users only; approvals need a clinician).", out.Error),
     404: ("No such record.", out.Error),
     409: ("The record's state forbids this (e.g. the episode is cancelled), or a record stored at the "
-          "same moment by another request conflicts (reload and retry).", out.Error),
+          "same moment by another request conflicts (reload and retry), or the change was made from an older "
+          "`version` (or `If-Match`) of the patient or episode than the stored one (`Stale`: someone else changed "
+          "it; nothing was changed).", out.Error),
     422: ("Bad input: every bad field is named in `errors`. Nothing was stored.", out.ValidationError),
 }
 
@@ -55,6 +57,7 @@ class Operation:
     conflict: tuple[str, type[BaseModel]] | None = None
     # Other success codes with the same answers (e.g. 200 for a ?preview=1 of a route that creates: 201).
     also: tuple[int, ...] = ()
+    many: bool = False  # the answer is a JSON array of `answers[0]`
 
     @property
     def path(self) -> str:
@@ -68,14 +71,14 @@ def operation(
     rule: str, method: str, *, summary: str, tag: str, answers: tuple[type[BaseModel], ...], answer_text: str,
     status: int = 200, body: type[InputModel] | None = None, query: type[InputModel] | None = None,
     errors: tuple[int, ...] = CHANGE, public: bool = False, description: str = "",
-    conflict: tuple[str, type[BaseModel]] | None = None, also: tuple[int, ...] = (),
+    conflict: tuple[str, type[BaseModel]] | None = None, also: tuple[int, ...] = (), many: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the blueprint and describe it in the OpenAPI document."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, view_func=view, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), view.__name__, summary, tag, answers, answer_text,
-                                    status, body, query, errors, public, description, conflict, also))
+                                    status, body, query, errors, public, description, conflict, also, many))
         return view
 
     return register
@@ -119,11 +122,25 @@ def _nullable(node: Any) -> Any:
     return node
 
 
+# Answers that carry a patient, an episode, or a hold or step of one: they have an ETag.
+VERSIONED = (out.Patient, out.Episode, out.Hold, out.Milestone)
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "the ETag of the record's last answer (`\"v3\"`): the change is made from that version, "
+                           "as if the body said `\"version\": 3`, and answers 409 `Stale` if the record changed "
+                           "since; `*` checks nothing"}
+ETAG = {"schema": {"type": "string"}, "description": "the record's version, `\"v<n>\"` (the episode's for a hold or a "
+                                                      "step): send it back as `If-Match` with a change"}
+
+
+def _versioned(op: Operation) -> bool:
+    return any(m is not None and "version" in m.model_fields for m in (op.body, op.query))
+
+
 def _parameters(op: Operation) -> list[Schema]:
+    params: list[Schema] = [IF_MATCH] if _versioned(op) else []
     if op.query is None:
-        return []
+        return params
     props = op.query.model_json_schema()["properties"]
-    params = []
     for name, prop in props.items():
         schema = {k: v for k, v in prop.items() if k not in ("title", "description", "default")}
         params.append({"name": name, "in": "query", "required": False, "schema": schema,
@@ -145,6 +162,8 @@ def _operation(op: Operation) -> Schema:
         doc["requestBody"] = {"required": required, "content": {"application/json": {"schema": _ref(op.body)}}}
     if not op.answers:
         schema: Schema = {"type": "object"}
+    elif op.many:
+        schema = {"type": "array", "items": _ref(op.answers[0])}
     elif len(op.answers) == 1:
         schema = _ref(op.answers[0])
     else:
@@ -152,6 +171,8 @@ def _operation(op: Operation) -> Schema:
     ok = _json(schema, op.answer_text)
     if op.status == 201:
         ok["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new record's URL"}}
+    if any(issubclass(m, VERSIONED) for m in op.answers):
+        ok.setdefault("headers", {})["ETag"] = ETAG
     doc["responses"] = {str(op.status): ok}
     for code in op.also:
         doc["responses"][str(code)] = _json(schema, op.answer_text)
@@ -159,7 +180,7 @@ def _operation(op: Operation) -> Schema:
         doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
     if op.conflict is not None:
         text, model = op.conflict
-        doc["responses"]["409"] = _json(_ref(model), text)
+        doc["responses"]["409"] = _json(_stale_or(model), text + " Or `Stale`: made from an older `version`.")
     doc["responses"]["default"] = {"$ref": "#/components/responses/Default"}
     return doc
 
@@ -178,8 +199,14 @@ def _paths() -> dict[str, Schema]:
     return paths
 
 
+def _stale_or(model: type[BaseModel]) -> Schema:
+    """A 409's schema: the route's own conflict, or a stale version (anyOf: a Stale also reads as an Error)."""
+    return {"anyOf": [_ref(model), _ref(out.Stale)]}
+
+
 def _responses() -> dict[str, Schema]:
-    responses = {f"E{code}": _json(_ref(model), text) for code, (text, model) in ERRORS.items()}
+    responses = {f"E{code}": _json(_stale_or(model) if code == 409 else _ref(model), text)
+                 for code, (text, model) in ERRORS.items()}
     responses["E401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"},
                                                          "description": "Bearer realm=\"pathway\"…"}}
     responses["Default"] = _json(_ref(out.Error), "Any other error (405; 413, a body over [web] max_request_bytes; "
@@ -201,7 +228,10 @@ def document() -> dict[str, Any]:
                 "`Authorization: Bearer <token>` (`pathway token create --email ...`). Coordinators and "
                 "clinicians see and change patients; admins manage users only and get 403 here. "
                 "Every instant is ISO 8601 with an offset (UTC); timeline instants also come as "
-                "`<name>_local` with the patient's own offset. Fields may be added, never renamed."
+                "`<name>_local` with the patient's own offset. Fields may be added, never renamed. "
+                "Patients and episodes carry a `version` (and an `ETag`): send it back as `version` or "
+                "`If-Match` with a change, which answers 409 `Stale` and changes nothing if someone else "
+                "changed the record meanwhile."
             ),
         },
         "servers": [{"url": "/api/v1"}],

@@ -16,6 +16,7 @@ from pathway.services import answers, conversation, episodes, patients, queries
 from pathway.services import board as board_service
 from pathway.services import calendar as calendar_service
 from pathway.services import holds as holds_service
+from pathway.services import observations as observations_service
 from pathway.services import replies as replies_service
 from pathway.services import tasks as tasks_service
 from pathway.services import worklist as worklist_service
@@ -130,7 +131,8 @@ def get_episode(episode_id: int) -> Response:
            description="Send only the fields to change: `procedure_at` (with `confirm_holds_at_risk`), `facility`, "
                        "`facility_address`, `arrival_at` (null: the default arrival), `proceduralist`, `levels`, "
                        "`mri_reviewed_on`, `tried_pt`, `tried_medication`, "
-                       "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none. "
+                       "`tried_injections`, `escort_arranged`; any other field is a 422, and so is a body with none "
+                       "(`version`, the episode's version the change was made from, may go with them). "
                        "All of them change in one transaction, audited once with the names of the fields that "
                        "changed. Candidacy items change `go` and `blockers`. A move that breaks signed holds "
                        "answers 409 with `holds_at_risk` unless confirmed. The arrival, the address line and the "
@@ -180,6 +182,28 @@ def book_pt_start(episode_id: int) -> Response:
     return answer(answers.episode_now(db(), env(), appointment.episode))
 
 
+@operation("/episodes/<int:episode_id>/observations", "GET",
+           summary="The episode's observations (pain scores, stopped medicines, walking minutes), oldest first "
+                   "(audited).", tag="episodes", answers=(out.Observation,), many=True,
+           answer_text="A list of observations.", errors=READ)
+def list_observations(episode_id: int) -> Response:
+    found = observations_service.list_observations(db(), env(), staff(), episode_id)
+    return answer([answers.observation(o).dump() for o in found])
+
+
+@operation("/episodes/<int:episode_id>/observations", "POST",
+           summary="Record an observation of the episode (audited).", tag="episodes", body=inputs.ObservationIn,
+           answers=(out.Observation,), answer_text="The new observation.", status=201,
+           description="`code` is nprs (0-10), stopped_medicine (1 yes, 0 no; with `hold_id` when the episode "
+                       "has more than one hold) or walk_minutes; `time_point` is baseline, 72h, visit, 6w, 3m, 6m, "
+                       "12m, 24m or null. A 72h pain score at or over the threshold of mild_pathway.toml, or far "
+                       "over the baseline, opens a same-day `pain_high` worklist item. 422 names the bad field.")
+def record_observation(episode_id: int) -> Response:
+    obs = observations_service.record_observation(db(), env(), staff(), episode_id, json_body())
+    return answer(answers.observation(obs), 201,
+                  location=url_for("api.list_observations", episode_id=obs.episode_id))
+
+
 # --- holds and milestones ------------------------------------------------------------------
 
 
@@ -211,7 +235,7 @@ def complete_milestone(milestone_id: int) -> Response:
 
 @operation("/episodes/<int:episode_id>/holds", "POST",
            summary="Add a medicine to hold, before the procedure; it needs clearance like any other.", tag="holds",
-           body=inputs.HoldIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
+           body=inputs.HoldAddIn, query=inputs.PreviewQuery, answers=(out.EpisodeChanged, out.PlanDiff),
            answer_text="Without preview (201): the episode with `change` (the new hold is the last of `holds`). "
                        "With ?preview=1 (200): the PlanDiff alone, nothing stored.", status=201, also=(200,),
            description="The body is a hold as in scheduling (brand names resolve; free text needs a clinician's "
@@ -241,7 +265,8 @@ def remove_hold(hold_id: int) -> Response:
     a = staff()
     q = query(inputs.HoldRemoveQuery)
     try:
-        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview)
+        result = episodes.remove_hold(db(), env(), a, hold_id, confirm_stopped=q.confirm_stopped, preview=q.preview,
+                                      version=q.version)
     except episodes.HoldStopped as refused:
         return answer(out.Error(message=str(refused)), 409)  # the refusal's audit row is kept
     return answer(answers.rescheduled(db(), env(), result))
@@ -259,6 +284,21 @@ def label_hold(hold_id: int) -> Response:
     preview = query(inputs.PreviewQuery).preview
     result = episodes.label_hold(db(), env(), a, hold_id, json_body(), preview=preview)
     return answer(answers.rescheduled(db(), env(), result))
+
+
+@operation("/holds/<int:hold_id>/stop-decision", "POST",
+           summary="A clinician's decision about a medicine the patient says they have not stopped (audited).",
+           tag="holds", body=inputs.StopDecisionIn, answers=(out.Episode,),
+           answer_text="The episode: the hold's `hold_not_stopped` blocker is lifted.",
+           description="The patient answered the stop question (the morning after the last-dose day) with no: "
+                       "the episode shows a `hold_not_stopped` blocker (`go: false`) and the worklist an item right "
+                       "below red flags, until a clinician records a decision here with a note. 403 for a "
+                       "coordinator; 409 when there is nothing to decide.")
+def stop_decision(hold_id: int) -> Response:
+    a = staff()
+    tasks_service.decide_not_stopped(db(), env(), a, hold_id, json_body())
+    hold = episodes.load_hold(db(), hold_id, lock=False)
+    return answer(answers.episode_now(db(), env(), hold.episode))
 
 
 # --- lists ---------------------------------------------------------------------------------
@@ -303,7 +343,8 @@ def followups() -> Response:
                    "their texts.", tag="patients",
            body=inputs.PatientUpdateIn, query=inputs.PreviewQuery, answers=(out.PatientChanged, out.PatientChange),
            answer_text="Without preview: the patient with `change`. With ?preview=1: the PatientChange alone.",
-           description="Only the fields sent change (at least one; MRN, birth date and any other field are a 422). "
+           description="Only the fields sent change (at least one; MRN, birth date and any other field are a 422; "
+                       "`version`, the patient's version the change was made from, may go with them). "
                        "A new time zone moves texts not yet sent to the same local time in it; a new language or "
                        "detailed-texts choice re-words them; a new number clears the refused-number flag and gets "
                        "the enrolment text; `sms_consent: false` stops every text not yet sent. A new time zone "
