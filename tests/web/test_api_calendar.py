@@ -258,6 +258,10 @@ def test_staff_feeds_list_one_proceduralists_or_facilitys_procedures_and_visits_
     assert api.patch(f"/episodes/{a['id']}", {"procedure_at": "2027-03-16T10:00"}).status == 200
     moved = [e for e in events(fetch(api, created.json["url"])[1]) if str(e["UID"]) == uid]
     assert len(moved) == 1 and moved[0].decoded("DTSTART") == datetime(2027, 3, 16, 10, 0, tzinfo=CHICAGO)
+    # Episodes more than [lengths] staff_days_back (60) days past leave the staff feed.
+    api.clock.set(datetime(2027, 3, 12, 15, 0, tzinfo=UTC) + words().staff_days_back + timedelta(days=1))
+    left = sorted(str(e["SUMMARY"]) for e in events(fetch(api, created.json["url"])[1]))
+    assert left == ["Follow-up visit: A.R.", "Procedure: A.R."]  # B.T.'s procedure of 12 March is gone
 
 
 def test_staff_feeds_are_made_and_revoked_by_an_admin_or_coordinator_audited(api: Harness) -> None:
