@@ -240,7 +240,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "meta")],
+        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "calendars", "meta")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
