@@ -1,4 +1,4 @@
-"""0013_calendar (after 0013_observations) gives every patient enrolled before it a private calendar link of its own."""
+"""0014_calendar (after 0013_observations) gives every patient enrolled before it a private calendar link of its own."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ one per patient (from enrolment; staff may revoke and re-issue it) and one per s
 proceduralist's or a facility's). Each patient enrolled before this revision gets a link here,
 so every patient answer carries a ``calendar_url``.
 
-Revision ID: 0013_calendar
+Revision ID: 0014_calendar
 Revises: 0013_observations
 Create Date: 2026-12-06 21:10:00
 """
@@ -21,7 +21,7 @@ from alembic import op
 
 import pathway.db
 
-revision: str = '0013_calendar'
+revision: str = '0014_calendar'
 down_revision: str | Sequence[str] | None = '0013_observations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
