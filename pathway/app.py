@@ -9,7 +9,7 @@ from flask import Flask
 from pathway.config import Config, load_config
 from pathway.resources import templates_dir
 from pathway.runtime import Runtime
-from pathway.web import api, auth, context, filters, health, pages, security, ui, webhooks
+from pathway.web import api, auth, context, filters, health, ical, pages, security, ui, webhooks
 
 
 def create_app(config: Config | None = None, *, runtime: Runtime | None = None, **flask_config: Any) -> Flask:
@@ -26,6 +26,7 @@ def create_app(config: Config | None = None, *, runtime: Runtime | None = None, 
     filters.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(ical.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     return app

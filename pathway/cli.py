@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +324,70 @@ def import_schedule_command(file: Path, by_email: str, dry_run: bool, confirm_ho
         click.echo(line)
     if not report.ok:
         sys.exit(1)
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export to other systems (issue 14)."""
+
+
+@export_group.command("fhir")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the NDJSON files (created if missing). Each export replaces the <Type>.ndjson "
+                   "files there as a whole, once it has finished.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE",
+              help="Only episodes whose procedure is on or after DATE, or created or moved since (clinic's zone).")
+def export_fhir(out_dir: Path, since: Any) -> None:
+    """Write every episode as FHIR R4 Bulk Data NDJSON: one file per resource type (Patient.ndjson,
+    CarePlan.ndjson, ...), one resource a line. Audited once (fhir.export)."""
+    import json
+
+    from pathway.services import fhir
+
+    rt = _runtime()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    done = False
+    try:
+        with rt.unit_of_work() as (session, env):
+            start = None if since is None else since.date()
+            after = None if start is None else datetime.combine(start, time(0), env.rules.clinic.tz)
+            total = fhir.count_episodes(session, after)
+            actor = Actor(role="system", label="cli:export-fhir")
+            with click.progressbar(length=total, label="Exporting episodes", file=sys.stderr, show_pos=True) as bar:
+                seen = 0
+                for n, resource in fhir.export_resources(session, env, actor, after):
+                    kind = resource["resourceType"]
+                    if kind not in files:
+                        files[kind] = (out_dir / f"{kind}.ndjson.part").open("w", encoding="utf-8")
+                        counts[kind] = 0
+                    files[kind].write(json.dumps(resource, separators=(",", ":"), ensure_ascii=False) + "\n")
+                    counts[kind] += 1
+                    if n > seen:
+                        bar.update(n - seen)
+                        seen = n
+        done = True
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    finally:
+        for fh in files.values():
+            fh.close()
+        rt.engine.dispose()
+        # All or nothing: the new files replace the old ones only when the export finished, and a
+        # type this export has none of leaves no stale file from an earlier one.
+        for kind in fhir.RESOURCE_TYPES:
+            part, final = out_dir / f"{kind}.ndjson.part", out_dir / f"{kind}.ndjson"
+            if not done:
+                part.unlink(missing_ok=True)
+            elif kind in files:
+                part.replace(final)
+            else:
+                final.unlink(missing_ok=True)
+    for kind in fhir.RESOURCE_TYPES:
+        if kind in counts:
+            click.echo(f"{kind}.ndjson: {counts[kind]} resource(s)")
+    click.echo(f"exported {sum(counts.values())} resource(s) to {out_dir}")
 
 
 @main.group()

@@ -33,7 +33,7 @@ class Runtime:
     ) -> Runtime:
         config = config or load_config()
         engine = engine or make_engine(config.database.url, echo=config.database.echo)
-        clinic = Clinic(config.clinic.name, config.clinic.phone, config.clinic.timezone)
+        clinic = Clinic(config.clinic.name, config.clinic.phone, config.clinic.timezone, config.web.public_url)
         rules = Rules.load(clinic, QuietHours(config.quiet_hours.start, config.quiet_hours.end))
         return cls(config=config, engine=engine, sessions=make_session_factory(engine), rules=rules, clock=clock)
 

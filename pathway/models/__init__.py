@@ -2,6 +2,7 @@
 
 from pathway.db import Base
 from pathway.models.audit import AuditEvent
+from pathway.models.calendar import CalendarLink
 from pathway.models.catalogue import CatalogueReview
 from pathway.models.episode import Appointment, Episode, MedicationHold, Milestone
 from pathway.models.message import Message, MessageEvent, Reply
@@ -11,7 +12,7 @@ from pathway.models.patient import Patient
 from pathway.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "Appointment", "AuditEvent", "Base", "CatalogueReview", "Episode", "LoginThrottle", "MedicationHold",
-    "Message", "MessageEvent", "Milestone", "Observation", "Patient", "Reply", "SendRate", "Task", "User",
-    "WorkerHeartbeat",
+    "ApiToken", "Appointment", "AuditEvent", "Base", "CalendarLink", "CatalogueReview", "Episode", "LoginThrottle",
+    "MedicationHold", "Message", "MessageEvent", "Milestone", "Observation", "Patient", "Reply", "SendRate", "Task",
+    "User", "WorkerHeartbeat",
 ]

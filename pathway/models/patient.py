@@ -10,6 +10,7 @@ from pathway.db import Base
 from pathway.timeline.vocabulary import Language
 
 if TYPE_CHECKING:
+    from pathway.models.calendar import CalendarLink
     from pathway.models.episode import Episode
 
 OPTED_OUT_WHERE = text("opted_out_at IS NOT NULL")
@@ -50,6 +51,15 @@ class Patient(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
     episodes: Mapped[list[Episode]] = relationship(back_populates="patient", order_by="Episode.procedure_at")
+    # The patient's calendar link that works (none once staff revoked it). Read-only.
+    calendar_links: Mapped[list[CalendarLink]] = relationship(
+        viewonly=True, order_by="CalendarLink.id",
+        primaryjoin="and_(Patient.id == CalendarLink.patient_id, CalendarLink.revoked_at.is_(None))",
+    )
+
+    @property
+    def calendar_token(self) -> str | None:
+        return self.calendar_links[-1].token if self.calendar_links else None
 
     @property
     def can_text(self) -> bool:

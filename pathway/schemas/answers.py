@@ -91,6 +91,8 @@ class Patient(AnswerModel):
     version: int = Field(description="the patient's version: it goes up with every change; send it back as "
                                      "`version` (or `If-Match` with the ETag) with a change, which then answers 409 "
                                      "if someone else changed the patient meanwhile")
+    calendar_url: str | None = Field(description="the patient's private calendar (iCalendar, no sign-in): "
+                                                 "null once staff revoked it")
     episodes: list[EpisodeSummary] = Field(
         description="the patient's episodes, latest procedure first (at most 50)")
 
@@ -250,6 +252,8 @@ class Episode(AnswerModel):
                                      "appointments and steps too); send it back as "
                                      "`version` (or `If-Match` with the ETag) with a change, which then answers 409 "
                                      "if someone else changed the episode meanwhile")
+    calendar_url: str | None = Field(description="the patient's private calendar (iCalendar, no sign-in) with "
+                                                 "this episode's procedure and visits; null once revoked")
     milestones: list[Milestone]
     holds: list[Hold]
     appointments: list[Appointment]
@@ -258,6 +262,23 @@ class Episode(AnswerModel):
     go: bool = Field(description="true only when the episode is scheduled (not cancelled, not completed) "
                                  "and nothing blocks it")
     blockers: list[Blocker] = Field(description="why it is not a go; empty when go is true")
+
+
+class CalendarFeed(AnswerModel):
+    """A staff calendar feed (per proceduralist or facility): patients by initials only."""
+
+    id: Id
+    kind: Annotated[str, choice_schema(("proceduralist", "facility"))]
+    name: str
+    url: str = Field(description="the feed's address (iCalendar, no sign-in): keep it private")
+    created_at: Instant
+    revoked_at: Instant | None
+
+
+class CalendarFeeds(AnswerModel):
+    """The staff calendar feeds, revoked ones too."""
+
+    feeds: list[CalendarFeed]
 
 
 # --- re-planning diffs ---------------------------------------------------------------------
@@ -627,6 +648,6 @@ ANSWERS: tuple[type[AnswerModel], ...] = (
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
-    Thread, Observation,
+    Thread, Observation, CalendarFeed, CalendarFeeds,
 )
 

@@ -417,6 +417,20 @@ class TokenIn(InputModel):
                                count_schema(1, MAX_TOKEN_DAYS)] = None
 
 
+# --- calendar feeds (issue 14) ---------------------------------------------------------------
+
+FEED_KINDS = ("proceduralist", "facility")
+FeedName = Annotated[str, BeforeValidator(name_reader(200, required=True)),
+                     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200})]
+
+
+class CalendarFeedIn(InputModel):
+    """A staff calendar feed: one proceduralist's or one facility's procedures and visits."""
+
+    kind: Annotated[str, BeforeValidator(choice_reader(FEED_KINDS)), choice_schema(FEED_KINDS)]
+    name: FeedName = Field(description="the proceduralist or facility exactly as episodes spell it")
+
+
 # --- queries --------------------------------------------------------------------------------
 
 Limit = Annotated[int | None, BeforeValidator(count_reader(1, 500)), count_schema(1, 500)]

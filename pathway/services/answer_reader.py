@@ -36,6 +36,7 @@ ANSWER_KINDS = (PAIN, YES_NO, MINUTES)
 
 _EMOJI_NUMBERS = {"\U0001f51f": "10"}  # the keycap ten; keycap 0-9 fold to their digit
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|[^\sa-z\d]")
+_LOINC = re.compile(r"[0-9]{1,7}-[0-9]")  # a LOINC code: digits, a hyphen and its check digit
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Code:
     max: Decimal
     whole: bool
     source: str
+    loinc: str = ""  # the LOINC code (FHIR export), "" when none is known
 
     def check(self, value: Decimal) -> str | None:
         """Why ``value`` cannot be stored for this code, or None."""
@@ -99,9 +101,12 @@ class AnswerWords:
         _only(doc, {"version", "reviewed_by", "codes", "pain", "yes_no", "minutes", "filler"}, name)
         codes = {}
         for code, row in doc["codes"].items():
-            _only(row, {"label", "unit", "min", "max", "whole", "source"}, f"{name} [codes.{code}]")
+            _only(row, {"label", "unit", "min", "max", "whole", "source", "loinc"}, f"{name} [codes.{code}]")
+            loinc = row.get("loinc", "")
+            if not (isinstance(loinc, str) and (loinc == "" or _LOINC.fullmatch(loinc))):
+                raise ValueError(f"{name} [codes.{code}] loinc: must be a LOINC code such as \"72514-3\"")
             codes[code] = Code(code, str(row["label"]), str(row["unit"]), Decimal(str(row["min"])),
-                               Decimal(str(row["max"])), bool(row["whole"]), str(row["source"]))
+                               Decimal(str(row["max"])), bool(row["whole"]), str(row["source"]), loinc)
         pain = doc["pain"]
         _only(pain, {"fuzzy_min_score", "fuzzy_min_length", "range_words", "scale_words", "zero_phrases",
                      "numbers", "also"}, f"{name} [pain]")

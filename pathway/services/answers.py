@@ -19,6 +19,7 @@ from pathway.schemas import answers as out
 from pathway.schemas.inputs import BoardQuery
 from pathway.services import board as board_service
 from pathway.services.base import Env
+from pathway.services.calendar import calendar_url
 from pathway.services.catalogue import assumes_normal_renal_function
 from pathway.services.conversation import StaffText, Thread, ThreadEntry
 from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
@@ -71,7 +72,7 @@ def version(record: models.Patient | models.Episode) -> int:
 # --- patients ------------------------------------------------------------------------------
 
 
-def patient(p: models.Patient, episodes: Iterable[models.Episode] = ()) -> out.Patient:
+def patient(p: models.Patient, episodes: Iterable[models.Episode] = (), *, public_url: str = "") -> out.Patient:
     tz = ZoneInfo(p.timezone)
     return out.Patient(
         id=p.id, mrn=p.mrn, given_name=p.given_name, family_name=p.family_name, birth_date=p.birth_date,
@@ -80,6 +81,7 @@ def patient(p: models.Patient, episodes: Iterable[models.Episode] = ()) -> out.P
         sms_consent_method=p.sms_consent_method, opted_out_at=_utc(p.opted_out_at), opted_out_via=p.opted_out_via,
         phone_flagged=p.phone_flagged_at is not None, can_text=p.can_text, created_at=_utc(p.created_at),
         version=version(p),
+        calendar_url=calendar_url(public_url, p.calendar_token),
         episodes=[out.EpisodeSummary(id=e.id, status=e.status, proceduralist=e.proceduralist, facility=e.facility,
                                      **_times(tz, procedure_at=e.procedure_at)) for e in episodes],
     )
@@ -153,7 +155,7 @@ def _arrival(e: models.Episode, tz: ZoneInfo, definition: PathwayDefinition | No
 
 def _episode_fields(
     e: models.Episode, messages: Sequence[models.Message], decision: Decision,
-    definition: PathwayDefinition | None,
+    definition: PathwayDefinition | None, public_url: str,
 ) -> dict[str, Any]:
     tz = ZoneInfo(e.patient.timezone)
     return dict(
@@ -165,6 +167,7 @@ def _episode_fields(
         tried_injections=e.tried_injections, escort_arranged=e.escort_arranged, cancelled_at=_utc(e.cancelled_at),
         cancel_reason=e.cancel_reason, created_at=_utc(e.created_at), plan_revision=e.plan_revision,
         version=version(e),
+        calendar_url=calendar_url(public_url, e.patient.calendar_token),
         milestones=[_milestone(m, tz, definition) for m in _by_time(e.milestones)],
         holds=[_hold(h, tz) for h in e.holds],
         appointments=[out.Appointment(id=a.id, episode_id=a.episode_id, kind=a.kind, status=a.status,
@@ -180,15 +183,15 @@ def _episode_fields(
 
 def episode(
     e: models.Episode, *, messages: Sequence[models.Message], decision: Decision,
-    definition: PathwayDefinition | None,
+    definition: PathwayDefinition | None, public_url: str = "",
 ) -> out.Episode:
-    return out.Episode(**_episode_fields(e, messages, decision, definition))
+    return out.Episode(**_episode_fields(e, messages, decision, definition, public_url))
 
 
 def episode_now(session: Session, env: Env, e: models.Episode) -> out.Episode:
     """An episode as it stands after a change: its own texts and today's go / no go."""
     return episode(e, messages=episode_messages(session, e), decision=decide(env, e),
-                   definition=env.rules.definition)
+                   definition=env.rules.definition, public_url=env.rules.clinic.public_url)
 
 
 # --- re-planning diffs ---------------------------------------------------------------------
@@ -330,7 +333,8 @@ def patient_updated(env: Env, result: PatientUpdate) -> out.PatientChange | out.
     if not result.applied:
         return change
     p = result.patient
-    return out.PatientChanged(**dict(patient(p, sorted(p.episodes, key=lambda e: e.procedure_at, reverse=True)[:50])),
+    return out.PatientChanged(**dict(patient(p, sorted(p.episodes, key=lambda e: e.procedure_at, reverse=True)[:50],
+                                                     public_url=env.rules.clinic.public_url)),
                               change=change)
 
 
@@ -382,6 +386,11 @@ def _thread_item(e: ThreadEntry, tz: ZoneInfo, definition: PathwayDefinition | N
         t = e.task
         blank |= dict(body=t.resolution or "", reply_id=t.reply_id, task_id=t.id, label=t.kind)
     return out.ThreadItem(type=e.type, **_times(tz, at=e.at), **blank)
+
+
+def calendar_feed(link: models.CalendarLink, public_url: str) -> out.CalendarFeed:
+    return out.CalendarFeed(id=link.id, kind=link.kind, name=link.name, url=calendar_url(public_url, link.token) or "",
+                            created_at=_utc(link.created_at), revoked_at=_utc(link.revoked_at))
 
 
 def thread(t: Thread, definition: PathwayDefinition | None) -> out.Thread:

@@ -105,6 +105,8 @@ class Clinic:
     name: str
     phone: str
     timezone: str
+    # The app's public address ([web] public_url): calendar links are given under it.
+    public_url: str = ""
 
     @property
     def tz(self) -> ZoneInfo:

@@ -18,6 +18,7 @@ from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import episodes as ep
 from pathway.services import outbox, tasks
 from pathway.services.base import Actor, Env, audit, check_version, get_or_404, read_input
+from pathway.services.calendar import issue_patient_link
 from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
 from pathway.timeline import HoldPlanInput, PlanDiff, PlannedMessage
 from pathway.timeline.holds import HoldAtRisk, compute_hold, hold_at_risk
@@ -50,6 +51,7 @@ def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, A
     )
     session.add(patient)
     session.flush()
+    issue_patient_link(session, env, actor, patient)  # the private calendar, from enrolment
     audit(session, env, actor, "patient.enrol", "patient", patient.id, patient_id=patient.id,
           detail={"sms_consent": consent, "language": given.language})
     if consent:

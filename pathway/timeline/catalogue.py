@@ -56,6 +56,7 @@ _OPTIONAL = frozenset(
         "group",
         "citation",
         "note",
+        "rxcui",
     }
 )
 _META_REQUIRED = frozenset({"version", "citation"})
@@ -148,6 +149,7 @@ class DrugDefault:
     term: PatientTerm = _NEUTRAL
     # language -> the plain generic name a patient reads ("aspirin" / "aspirina"); see text_name()
     text_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    rxcui: str = ""  # RxNorm ingredient code ("11289" for warfarin); "" when the row has none
 
     def text_name(self, lang: str) -> str:
         """The generic name a patient's text uses in `lang` (no regimen words): "apixabán".
@@ -425,6 +427,13 @@ def _text_names(row: Mapping[str, Any], where: str) -> Mapping[str, str]:
     return MappingProxyType({lang: f.text(value, f"{where} text_name", lang) for lang in _LANGUAGES})
 
 
+def _rxcui(row: Mapping[str, Any], where: str) -> str:
+    code = f.text(row, where, "rxcui", "")
+    if "rxcui" in row and not (code.isascii() and code.isdigit()):
+        raise f.FieldError(where, "rxcui", "must be an RxNorm code: digits only, as a string (\"11289\")")
+    return code
+
+
 def _drug(row: Mapping[str, Any], index: int, citation: str, terms: Mapping[str, PatientTerm]) -> DrugDefault:
     where = f"drug #{index + 1}"
     if isinstance(row.get("key"), str):
@@ -498,6 +507,7 @@ def _drug(row: Mapping[str, Any], index: int, citation: str, terms: Mapping[str,
         renal_band_of=f.text(row, where, "renal_band_of", ""),
         term=terms[group],
         text_names=_text_names(row, where),
+        rxcui=_rxcui(row, where),
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "TIME_POINTS",
     "AppointmentKind",
     "AppointmentStatus",
+    "CalendarKind",
     "ClearanceStatus",
     "ConsentMethod",
     "EpisodeStatus",
@@ -156,6 +157,14 @@ class AppointmentStatus(StrEnum):
     DONE = "done"
     MISSED = "missed"
     CANCELLED = "cancelled"
+
+
+class CalendarKind(StrEnum):
+    """Whose calendar a feed link gives: one patient's, or staff's per proceduralist or facility."""
+
+    PATIENT = "patient"
+    PROCEDURALIST = "proceduralist"
+    FACILITY = "facility"
 
 
 class Language(StrEnum):

@@ -24,6 +24,7 @@ from flask_login import current_user
 from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
+from pathway.services import calendar as calendar_service
 from pathway.services import conversation, queries, replies, schedule_import, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
@@ -347,7 +348,30 @@ def _patient_page(patient_id: int, *, conflict: bool = False) -> Any:
         abort(404)
     db().commit()
     return render_template("patients/show.html", record=record, p=record.patient, consent_methods=CONSENT_METHODS,
+                           calendar_url=_calendar_url(record.patient),
                            conflict=_conflict(record.patient) if conflict else None), (409 if conflict else 200)
+
+
+def _calendar_url(patient: Any) -> str | None:
+    base = env().rules.clinic.public_url or request.url_root  # the public address, once configured
+    return calendar_service.calendar_url(base, patient.calendar_token)
+
+
+@bp.post("/patients/<int:patient_id>/calendar/<any(reissue, revoke):action>")
+@roles(*CARE_TEAM)
+def patient_calendar(patient_id: int, action: str) -> Any:
+    """Revoke the patient's calendar link, or issue a new one in its place (audited)."""
+    back = url_for("pages.patient", patient_id=patient_id) + "#calendar-h"
+    change = calendar_service.reissue_patient_link if action == "reissue" else calendar_service.revoke_patient_link
+    try:
+        change(db(), env(), actor(), patient_id)
+    except ServiceError as exc:
+        db().rollback()
+        return _fail_action(exc, back)
+    db().commit()
+    flash("A new calendar link is ready; the old one no longer works." if action == "reissue"
+          else "The calendar link is revoked: it no longer works.", "success")
+    return redirect(back)
 
 
 @bp.post("/patients/<int:patient_id>/consent")
@@ -467,6 +491,7 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
                            errors=errors or {}, values=values or {}, sms_segments=segment_info,
                            catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
                            red_flag_outcomes=RED_FLAG_OUTCOMES, **_quiet_words(),
+                           calendar_url=_calendar_url(record.patient),
                            conflict=_conflict(record.episode, dict(values or {}).get("details"), DETAIL_FIELDS_BY_LABEL)
                            if conflict else None), (409 if conflict else status)
 

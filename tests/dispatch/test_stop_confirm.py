@@ -90,7 +90,7 @@ def test_a_spanish_patient_with_detailed_texts_is_asked_in_spanish_naming_the_dr
     _, eid, _ = signed(language="es", detailed_texts=True)
     (question,) = _asked(sessions, eid)
     assert question.body.startswith("Riverside") and "¿Ya dejó de tomar" in question.body
-    assert "clopidogrel" in question.body.lower() and "Responda SI o NO" in question.body
+    assert "clopidogrel" in question.body.lower() and "Responda SÍ o NO" in question.body
 
 
 @pytest.mark.parametrize(("language", "body"), [("en", "YES"), ("en", "yep i stopped it"), ("es", "sí, ya lo dejé"),
@@ -157,7 +157,7 @@ def test_an_unreadable_answer_is_asked_again_once_in_the_patients_language(app, 
     clock.set(ASK_AT)
     make_dispatcher().dispatch_due()
     twiml = text_in(app, fake_twilio, "no se, cual medicina?")
-    assert "no entendimos" in twiml and "Responda SI o NO" in twiml
+    assert "no entendimos" in twiml and "Responda SÍ o NO" in twiml
     assert _task_kinds(sessions, pid) == ["answer_unread"]
     text_in(app, fake_twilio, "si")
     with sessions() as s:

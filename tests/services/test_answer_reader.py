@@ -64,7 +64,7 @@ YES_NO = [
     ("✅", 1), ("yes ma'am", 1), ("yes thank you", 1), ("not taking it anymore", 1), ("she did", 1),
     ("yes she stopped it", 1), ("Yes, my wife stopped it", 1), ("yse", None),
     # Spanish yes
-    ("si", 1), ("sí", 1), ("Si", 1), ("SI", 1), ("siii", 1), ("sip", 1), ("claro", 1), ("ya", 1),
+    ("si", 1), ("sí", 1), ("Si", 1), ("SI", 1), ("SÍ", 1), ("siii", 1), ("sip", 1), ("claro", 1), ("ya", 1),
     ("ya lo dejé", 1), ("ya lo deje", 1), ("ya la deje", 1), ("ya no la tomo", 1), ("ya no lo tomo", 1),
     ("si ya", 1), ("sí, ya la dejó", 1), ("listo", 1), ("ya no", 1), ("si señor", 1), ("sí gracias", 1),
     ("mi mamá ya la dejó", 1), ("ya no se la doy", 1),

@@ -123,7 +123,8 @@ class Contract:
             raise AssertionError(f"{where} does not match the OpenAPI document:\n" + "\n".join(lines))
 
     def check_response(self, method: str, path: str, status: int, body: Any, content_type: str) -> None:
-        assert content_type.startswith("application/json"), f"{method} {path} {status}: {content_type}"
+        media = self._media_type(method, path, status)
+        assert content_type.split(";")[0] == media, f"{method} {path} {status}: {content_type}"
         if status == 405 and method.lower() not in self.doc["paths"][self.template(path)]:
             self.validate({"$ref": "#/components/schemas/Error"}, body, f"{method} {path} -> 405")
             return
@@ -135,8 +136,19 @@ class Contract:
                 f"{method} {path} answered {status}, which its operation does not document"
             key = "default"
         documented = self._resolve(responses[key])
-        schema = documented["content"]["application/json"]["schema"]
+        schema = documented["content"][media]["schema"]
         self.validate(schema, body, f"{method} {path} -> {status}")
+
+    def _media_type(self, method: str, path: str, status: int) -> str:
+        """The documented media type of this answer: application/json unless the operation says
+        otherwise (the FHIR export's application/fhir+json)."""
+        try:
+            responses = self.operation(method, path)["responses"]
+        except AssertionError:  # an undocumented method (405): an Error
+            return "application/json"
+        documented = self._resolve(responses.get(str(status), responses["default"]))
+        (media,) = documented["content"]
+        return str(media)
 
     def check_request(self, method: str, path: str, body: Any) -> None:
         op = self.operation(method, path)

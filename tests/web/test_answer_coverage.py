@@ -153,6 +153,12 @@ def _scenario(api: Harness) -> Recorded:
     call("POST", f"/episodes/{eid}/messages", {"body": ""})  # 422 naming body
     call("GET", f"/episodes/{eid}/thread")
     call("GET", f"/followups?proceduralist=Dr. Coverage {api.tag}")
+    # Calendars (issue 14): a patient's link re-issued and revoked; a staff feed made, listed, revoked.
+    call("POST", f"/patients/{spouse['id']}/calendar")
+    call("DELETE", f"/patients/{spouse['id']}/calendar")
+    feed = call("POST", "/calendar-feeds", {"kind": "proceduralist", "name": f"Dr. Coverage {api.tag}"}).json
+    call("DELETE", f"/calendar-feeds/{feed['id']}")
+    call("GET", "/calendar-feeds")
     call("GET", "/worklist", role=None)  # 401
     call("GET", "/episodes/987654321")  # 404
     return answers

@@ -142,7 +142,7 @@ def test_a_medicine_not_stopped_blocks_the_episode_until_a_clinician_decides(api
     assert items[0]["kind"] == "hold_not_stopped" and items[0]["priority"] == 1
     assert items[0]["action"] == "Clinician decides"
 
-    before = api.snapshot()
+    before, audited = api.snapshot(exclude=("audit_events",)), len(api.audit_actions())
     assert api.post(f"/holds/{hold_id}/stop-decision", {"note": "go ahead"}).status == 403  # a coordinator
     missing = api.post(f"/holds/{hold_id}/stop-decision", {"note": " "}, role="clinician")
     assert missing.status == 422 and "note" in missing.errors
@@ -150,7 +150,9 @@ def test_a_medicine_not_stopped_blocks_the_episode_until_a_clinician_decides(api
     task_id = items[0]["task_id"]
     assert api.post(f"/tasks/{task_id}/resolve", {"resolution": "done"}).status == 403
     assert api.post(f"/tasks/{task_id}/resolve", {"resolution": ""}, role="clinician").status == 422
-    assert api.snapshot() == before
+    # Nothing stored but the two refusals' own audit rows (denied attempts are audited).
+    assert api.snapshot(exclude=("audit_events",)) == before
+    assert [a[0] for a in api.audit_actions()[audited:]] == ["access.denied", "access.denied"]
 
     decided = api.post(f"/holds/{hold_id}/stop-decision",
                        {"note": "spoke to the prescriber: stop today, go ahead"}, role="clinician")

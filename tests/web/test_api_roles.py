@@ -76,6 +76,13 @@ def _hold_not_stopped(api: Harness) -> int:
     return hold_id
 
 
+def _feed(api: Harness) -> int:
+    return int(api.post("/calendar-feeds", {"kind": "facility", "name": f"North {api.tag}"}).json["id"])
+
+
+FEEDS = ("coordinator", "admin")  # staff calendar feeds (issue 14)
+
+
 @dataclass(frozen=True)
 class Route:
     name: str
@@ -162,8 +169,17 @@ ROUTES = [
           body=lambda api: {"note": "spoke to the prescriber: postpone"}),
     # Acting on replies (issue 11): the conversation and a one-off text.
     Route("thread", "GET", "/episodes/{id}/thread", 200, setup=_episode),
+    # Interop (issue 14): the episode as a FHIR R4 Bundle.
+    Route("FHIR bundle", "GET", "/episodes/{id}/fhir", 200, setup=_episode),
     Route("one-off text", "POST", "/episodes/{id}/messages", 201, setup=_episode,
           body=lambda api: {"body": "Please call the clinic when you can.", "urgent": False}),
+    # Calendars (issue 14): a patient's private link; staff feeds by an admin or a coordinator.
+    Route("reissue calendar link", "POST", "/patients/{id}/calendar", 200, setup=_patient),
+    Route("revoke calendar link", "DELETE", "/patients/{id}/calendar", 200, setup=_patient),
+    Route("list calendar feeds", "GET", "/calendar-feeds", 200, allowed=FEEDS),
+    Route("create calendar feed", "POST", "/calendar-feeds", 201, allowed=FEEDS,
+          body=lambda api: {"kind": "proceduralist", "name": "Dr. Lee"}),
+    Route("revoke calendar feed", "DELETE", "/calendar-feeds/{id}", 200, setup=_feed, allowed=FEEDS),
 ]
 
 

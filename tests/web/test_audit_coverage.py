@@ -16,6 +16,9 @@ from tests.web.test_pages_audit import ADDR, Both, _last_id, _written
 # GET pages that show no patient's record, so write no view row. Every other GET page must.
 # The schedule import form shows no one until a file is sent (the import itself is audited).
 NO_PATIENT = {"/login", "/patients/new", "/patients/import", "/admin/users", "/admin/tokens", "/healthz"}
+# Not staff pages: a calendar link's feed, fetched by the patient's (or a staff feed's) calendar app with
+# the link's token and no sign-in, polled often; the link's issue and revocation are audited instead.
+NO_SIGN_IN = ("/ical/",)
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ def _page_urls(app: Any, ids: dict[str, int]) -> list[str]:
     urls = []
     for rule in app.url_map.iter_rules():
         if ("GET" not in (rule.methods or ()) or rule.rule in NO_PATIENT or "<path:filename>" in rule.rule
-                or rule.rule.startswith(("/api/", "/webhooks"))):
+                or rule.rule.startswith(("/api/", "/webhooks", *NO_SIGN_IN))):
             continue
         urls.append(_fill(rule.rule, ids))
     return sorted(urls)

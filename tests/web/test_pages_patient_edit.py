@@ -66,8 +66,8 @@ def test_a_change_that_moves_texts_is_previewed_then_saved_on_confirmation(
     assert r.status_code == 302
     session.refresh(p)
     assert (p.timezone, p.language) == ("America/Chicago", "es")
-    # Read what the request stored, not the messages make_episode left in this session (whether
-    # those are reloaded otherwise depends on when the weak identity map lets them go).
+    # The texts this session loaded when it made the episode still hold their old words until
+    # expired; whether they are still in the identity map depends on the garbage collector.
     session.expire_all()
     pending = session.scalars(select(Message).where(Message.patient_id == p.id, Message.status == "scheduled"))
     assert all(m.language == "es" for m in pending)

@@ -149,11 +149,13 @@ def check_query() -> None:
 
 
 def answer(payload: AnswerModel | dict[str, Any] | list[Any], status: int = 200, *,
-           location: str | None = None) -> Response:
+           location: str | None = None, media_type: str | None = None) -> Response:
     """Commit the unit of work (the change and its audit rows), then answer."""
     db().commit()
     response = jsonify(payload.dump() if isinstance(payload, AnswerModel) else payload)
     response.status_code = status
+    if media_type:
+        response.mimetype = media_type
     if location:
         response.headers["Location"] = location
     tag = etag_of(payload) if isinstance(payload, AnswerModel) else None

@@ -58,6 +58,8 @@ class Operation:
     # Other success codes with the same answers (e.g. 200 for a ?preview=1 of a route that creates: 201).
     also: tuple[int, ...] = ()
     many: bool = False  # the answer is a JSON array of `answers[0]`
+    # The success answer's media type (the FHIR export answers application/fhir+json).
+    media_type: str = "application/json"
 
     @property
     def path(self) -> str:
@@ -72,13 +74,15 @@ def operation(
     status: int = 200, body: type[InputModel] | None = None, query: type[InputModel] | None = None,
     errors: tuple[int, ...] = CHANGE, public: bool = False, description: str = "",
     conflict: tuple[str, type[BaseModel]] | None = None, also: tuple[int, ...] = (), many: bool = False,
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the blueprint and describe it in the OpenAPI document."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         bp.add_url_rule(rule, view_func=view, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), view.__name__, summary, tag, answers, answer_text,
-                                    status, body, query, errors, public, description, conflict, also, many))
+                                    status, body, query, errors, public, description, conflict, also, many,
+                                    media_type))
         return view
 
     return register
@@ -88,8 +92,8 @@ def _ref(model: type[BaseModel]) -> Schema:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _json(schema: Schema, description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: Schema, description: str, media_type: str = "application/json") -> Schema:
+    return {"description": description, "content": {media_type: {"schema": schema}}}
 
 
 def _components() -> dict[str, Schema]:
@@ -168,14 +172,14 @@ def _operation(op: Operation) -> Schema:
         schema = _ref(op.answers[0])
     else:
         schema = {"oneOf": [_ref(m) for m in op.answers]}
-    ok = _json(schema, op.answer_text)
+    ok = _json(schema, op.answer_text, op.media_type)
     if op.status == 201:
         ok["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new record's URL"}}
     if any(issubclass(m, VERSIONED) for m in op.answers):
         ok.setdefault("headers", {})["ETag"] = ETAG
     doc["responses"] = {str(op.status): ok}
     for code in op.also:
-        doc["responses"][str(code)] = _json(schema, op.answer_text)
+        doc["responses"][str(code)] = _json(schema, op.answer_text, op.media_type)
     for code in op.errors:
         doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
     if op.conflict is not None:
@@ -236,7 +240,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "meta")],
+        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "calendars", "meta")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -12,14 +12,15 @@ from flask import Response, jsonify, url_for
 
 from pathway.schemas import answers as out
 from pathway.schemas import inputs
-from pathway.services import answers, conversation, episodes, patients, queries
+from pathway.services import answers, conversation, episodes, fhir, patients, queries
 from pathway.services import board as board_service
+from pathway.services import calendar as calendar_service
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
 from pathway.services import replies as replies_service
 from pathway.services import tasks as tasks_service
 from pathway.services import worklist as worklist_service
-from pathway.web.api.core import answer, json_body, query, staff
+from pathway.web.api.core import actor, answer, json_body, query, staff
 from pathway.web.api.spec import READ, document, operation
 from pathway.web.context import db, env
 
@@ -40,14 +41,63 @@ def openapi_document() -> Response:
            status=201, errors=(401, 403, 409, 422))
 def create_patient() -> Response:
     patient = patients.enrol_patient(db(), env(), staff(), json_body())
-    return answer(answers.patient(patient), 201, location=url_for("api.get_patient", patient_id=patient.id))
+    return answer(answers.patient(patient, public_url=_public_url()), 201,
+                  location=url_for("api.get_patient", patient_id=patient.id))
 
 
 @operation("/patients/<int:patient_id>", "GET", summary="A patient and their episodes (audited).",
            tag="patients", answers=(out.Patient,), answer_text="The patient.", errors=READ)
 def get_patient(patient_id: int) -> Response:
     record = queries.patient_record(db(), env(), staff(), patient_id)  # audits the view
-    return answer(answers.patient(record.patient, record.episodes))
+    return answer(answers.patient(record.patient, record.episodes, public_url=_public_url()))
+
+
+def _public_url() -> str:
+    return env().rules.clinic.public_url
+
+
+@operation("/patients/<int:patient_id>/calendar", "POST",
+           summary="Re-issue the patient's private calendar link: the old one answers 404 at once (audited).",
+           tag="calendars", answers=(out.Patient,), answer_text="The patient, with the new `calendar_url`.",
+           errors=(401, 403, 404))
+def reissue_calendar(patient_id: int) -> Response:
+    patient = calendar_service.reissue_patient_link(db(), env(), staff(), patient_id)
+    return answer(answers.patient(patient, public_url=_public_url()))
+
+
+@operation("/patients/<int:patient_id>/calendar", "DELETE",
+           summary="Revoke the patient's private calendar link (audited); `calendar_url` is then null.",
+           tag="calendars", answers=(out.Patient,), answer_text="The patient, without a `calendar_url`.",
+           errors=(401, 403, 404))
+def revoke_calendar(patient_id: int) -> Response:
+    patient = calendar_service.revoke_patient_link(db(), env(), staff(), patient_id)
+    return answer(answers.patient(patient, public_url=_public_url()))
+
+
+@operation("/calendar-feeds", "GET", summary="The staff calendar feeds (admin or coordinator).",
+           tag="calendars", answers=(out.CalendarFeeds,), answer_text="Every staff feed, revoked ones too.",
+           errors=(401, 403))
+def list_calendar_feeds() -> Response:
+    feeds = calendar_service.list_feeds(db(), actor())
+    return answer(out.CalendarFeeds(feeds=[answers.calendar_feed(f, _public_url()) for f in feeds]))
+
+
+@operation("/calendar-feeds", "POST",
+           summary="Create a staff calendar feed of one proceduralist's or facility's procedures and visits "
+                   "(admin or coordinator; audited).", tag="calendars", body=inputs.CalendarFeedIn,
+           answers=(out.CalendarFeed,), answer_text="The feed with its `url` (patients by initials only).",
+           status=201, errors=(401, 403, 422))
+def create_calendar_feed() -> Response:
+    feed = calendar_service.create_feed(db(), env(), actor(), json_body())
+    return answer(answers.calendar_feed(feed, _public_url()), 201)
+
+
+@operation("/calendar-feeds/<int:feed_id>", "DELETE",
+           summary="Revoke a staff calendar feed: its address answers 404 at once (audited).", tag="calendars",
+           answers=(out.CalendarFeed,), answer_text="The revoked feed.", errors=(401, 403, 404, 409))
+def revoke_calendar_feed(feed_id: int) -> Response:
+    feed = calendar_service.revoke_feed(db(), env(), actor(), feed_id)
+    return answer(answers.calendar_feed(feed, _public_url()))
 
 
 # --- episodes ------------------------------------------------------------------------------
@@ -70,7 +120,23 @@ def get_episode(episode_id: int) -> Response:
     record = queries.episode_record(db(), env(), staff(), episode_id)  # audits the view
     assert record.decision is not None
     return answer(answers.episode(record.episode, messages=record.episode_messages, decision=record.decision,
-                                  definition=env().rules.definition))
+                                  definition=env().rules.definition, public_url=_public_url()))
+
+
+@operation("/episodes/<int:episode_id>/fhir", "GET",
+           summary="The episode as a FHIR R4 Bundle (type collection), for an EHR (audited).", tag="episodes",
+           answers=(), answer_text="A FHIR R4 `Bundle` of type `collection`: the Patient, a CarePlan whose "
+                                   "activities are the milestones' Tasks, Appointments, a MedicationStatement "
+                                   "per hold (RxNorm-coded), CommunicationRequests, Communications and "
+                                   "Observations.",
+           errors=READ, media_type=fhir.FHIR_JSON,
+           description="Every entry has a `fullUrl` `urn:uuid:<id>`, and every reference points at an entry "
+                       "of the same bundle. Ids are stable: the same record always has the same id. A text's "
+                       "words are included only for patients who chose detailed texts. Observations are coded "
+                       "with LOINC where one exists (pain 0-10: 72514-3).")
+def episode_fhir(episode_id: int) -> Response:
+    bundle = fhir.episode_bundle(db(), env(), staff(), episode_id)  # audits the view
+    return answer(bundle, media_type=fhir.FHIR_JSON)
 
 
 @operation("/episodes/<int:episode_id>", "PATCH",
