@@ -235,9 +235,10 @@ class EpisodeDetails(InputModel):
 
     facility: Text = ""
     facility_address: AddressLine = Field(
-        "", description="the facility's address line as the patient reads it in the day-before text (at most 60 "
-                        "characters, one line); no word that tells what the visit is for unless the patient chose "
-                        "detailed texts")
+        "", description="the facility's address line as the patient reads it in the day-before text (one line); "
+                        "with the facility's name it may take `[procedure_day] place_max_chars` (40) characters "
+                        "(\"name, address\"), else 422; no word that tells what the visit is for unless the patient "
+                        "chose detailed texts")
     arrival_at: NullableLocalInstant = Field(
         None, description="when the patient should arrive (before the procedure, at most "
                           "`[procedure_day] arrival_max_minutes_before` ahead of it); null or absent: the pathway's "

@@ -144,10 +144,12 @@ def _arrival(e: models.Episode, tz: ZoneInfo, definition: PathwayDefinition | No
     """The day-before text's arrival and place, as the text says them."""
     lead = definition.arrival_before if definition is not None else PathwayDefinition.arrival_before
     words = definition.revealing_words if definition is not None else ()
+    room = definition.place_max_chars if definition is not None else PathwayDefinition.place_max_chars
     return dict(
         **_times(tz, arrival_at=effective_arrival(e.procedure_at, e.arrival_at, lead)),
         arrival_default=e.arrival_at is None, facility_address=e.facility_address,
-        place_in_text=place_words(e.facility, e.facility_address, words, detailed=e.patient.detailed_texts),
+        place_in_text=place_words(e.facility, e.facility_address, words, detailed=e.patient.detailed_texts,
+                                  max_chars=room),
     )
 
 

@@ -86,7 +86,7 @@ def seed_demo(session: Session, env: Env) -> list[tuple[str, str]]:
         booked = replace(env, now=min(procedure_at - timedelta(days=25), env.now - timedelta(hours=1)))
         episode = ep.schedule_episode(session, booked, coord, patient.id, {
             "procedure_at": procedure_at.isoformat(), "facility": "Riverside Surgery Center",
-            "facility_address": "1200 N Main St, Suite 300",
+            "facility_address": "1200 N Main St",
             "proceduralist": ["Dr. Morgan Lee", "Dr. Priya Shah"][i % 2], "levels": "L4-L5",
             "mri_reviewed_on": (booked.now - timedelta(days=10)).date().isoformat(),
             "tried_pt": True, "tried_medication": True, "tried_injections": i % 2 == 0,

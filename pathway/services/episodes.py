@@ -48,7 +48,7 @@ from pathway.services.base import (
 from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
-from pathway.timeline.arrival import arrival_problem, revealing_word
+from pathway.timeline.arrival import address_problem, arrival_problem
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.holds import HoldAtRisk, hold_at_risk
 from pathway.timeline.localtime import local_date
@@ -107,7 +107,8 @@ def schedule_episode(
     patient: Patient = get_or_404(session, Patient, patient_id, "patient")
     given = read_input(EpisodeIn, data, Context(now=env.now, tz=ZoneInfo(patient.timezone),
                                                 catalogue=env.rules.catalogue))
-    _check_arrival_and_place(env, patient, given.procedure_at, given.arrival_at, given.facility_address)
+    _check_arrival_and_place(env, patient, given.procedure_at, given.arrival_at, given.facility_address,
+                             given.facility)
     holds = [_hold(env, actor, h) for h in given.holds]
     episode = Episode(
         patient=patient,
@@ -137,23 +138,25 @@ def schedule_episode(
 
 
 def _check_arrival_and_place(env: Env, patient: Patient, procedure_at: datetime, arrival_at: datetime | None,
-                             address: str | None) -> None:
+                             address: str | None, facility: str) -> None:
     """The day-before text's arrival and address line, checked before anything is stored: the
     arrival before the procedure and not absurdly early (422 naming `arrival_at`); an address line
     (`address`, None when not being set) that would tell a reader of the patient's phone what the
-    visit is for is refused unless the patient chose detailed texts (422 naming `facility_address`)."""
+    visit is for (unless the patient chose detailed texts), or that cannot fit the text beside the
+    facility's name (`[procedure_day] place_max_chars` for both), is refused (422 naming
+    `facility_address`). A new facility name alone is never refused: one that does not fit beside
+    the address line is kept for staff and left out of the text (`timeline.arrival.place_words`)."""
     definition = env.rules.definition
     errors: dict[str, str] = {}
     if arrival_at is not None:
         problem = arrival_problem(procedure_at, arrival_at, definition.arrival_max_before)
         if problem is not None:
             errors["arrival_at"] = problem
-    if address and not patient.detailed_texts:
-        word = revealing_word(address, definition.revealing_words)
-        if word is not None:
-            errors["facility_address"] = (
-                f"contains \"{word}\", which tells whoever reads the patient's phone what the visit is for; give the "
-                "street address without it (the patient did not choose detailed texts)")
+    if address:
+        problem = address_problem(facility, address, definition.revealing_words, detailed=patient.detailed_texts,
+                                  max_chars=definition.place_max_chars)
+        if problem is not None:
+            errors["facility_address"] = problem
     if errors:
         raise ValidationError(errors)
 
@@ -288,7 +291,7 @@ def reschedule(
         # The episode's own arrival keeps its lead before the procedure when the procedure moves.
         details["arrival_at"] = new_at.astimezone(UTC) - (old_at.astimezone(UTC) - episode.arrival_at.astimezone(UTC))
     _check_arrival_and_place(env, episode.patient, new_at, details.get("arrival_at", episode.arrival_at),
-                             details.get("facility_address"))
+                             details.get("facility_address"), details.get("facility", episode.facility))
     fields = sorted({*details, *(("procedure_at",) if moving and new_at != old_at else ())})
     risks = _holds_at_risk(env, episode, new_at) if moving else ()
     # Postponed after a last dose: the patient may have stopped (judged before anything changes).

@@ -233,6 +233,7 @@ def render(env: Env, patient: Patient, planned: PlannedMessage, holds: Sequence[
         clinic_name=env.rules.clinic.name,
         clinic_phone=env.rules.clinic.phone,
         revealing=env.rules.definition.revealing_words,
+        place_max=env.rules.definition.place_max_chars,
     )
     by_ref = {h.ref: h for h in holds}
     named = [by_ref[ref] for ref in planned.refs if ref in by_ref]

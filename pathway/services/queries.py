@@ -25,7 +25,7 @@ from pathway.services.conversation import ThreadEntry, cannot_text, entries, lim
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import search_patients
 from pathway.services.worklist import milestone_overdue
-from pathway.timeline.arrival import effective_arrival, place_words
+from pathway.timeline.arrival import effective_arrival, name_left_out, place_words
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.vocabulary import CARE_TEAM, Role
 
@@ -73,6 +73,10 @@ class EpisodeRecord:
     # The day-before text's arrival (the episode's own or the default lead) and the place it names.
     arrival_at: datetime | None = None
     place_in_text: str = ""
+    # Why the facility's name is not in that text (arrival.NAME_REVEALS / NAME_TOO_LONG), and the
+    # characters the name and address line may take together there.
+    name_left_out: str | None = None
+    place_max_chars: int = 0
     thread: list[ThreadEntry] = field(default_factory=list)  # the conversation (conversation.entries)
     text_refusal: str | None = None  # why a one-off text cannot be sent now, if it cannot
     text_limit: str = ""  # the longest one-off text, in words
@@ -197,6 +201,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     ))
     audit(session, env, actor, "episode.view", "episode", episode.id, patient_id=patient.id)
     decision = decide(env, episode)
+    place = (episode.facility, episode.facility_address, env.rules.definition.revealing_words)
+    how: dict[str, Any] = {"detailed": patient.detailed_texts, "max_chars": env.rules.definition.place_max_chars}
     observations = list(session.scalars(select(Observation).where(Observation.episode_id == episode.id)
                                         .order_by(Observation.received_at, Observation.id)))
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
@@ -204,9 +210,8 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                          may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
                          arrival_at=effective_arrival(episode.procedure_at, episode.arrival_at,
                                                       env.rules.definition.arrival_before),
-                         place_in_text=place_words(episode.facility, episode.facility_address,
-                                                   env.rules.definition.revealing_words,
-                                                   detailed=patient.detailed_texts),
+                         place_in_text=place_words(*place, **how), name_left_out=name_left_out(*place, **how),
+                         place_max_chars=env.rules.definition.place_max_chars,
                          thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
                          text_limit=limit_words(env.rules.definition.staff_text_max_segments),
                          observations=observations)

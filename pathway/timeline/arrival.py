@@ -4,7 +4,9 @@ The clinical reference ("The timeline") puts arrival time, escort and fasting in
 before the procedure. The arrival is the episode's own `arrival_at` when a person set one, else
 `[procedure_day] arrival_minutes_before` the procedure (data/mild_pathway.toml). The place is the
 facility's name and its address line; neither may tell a reader of the patient's phone what the
-visit is for unless the patient chose detailed texts (`[procedure_day] revealing_words`).
+visit is for unless the patient chose detailed texts (`[procedure_day] revealing_words`), and
+together they must fit the room the default English text has for a place in one segment
+(`[procedure_day] place_max_chars`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from datetime import datetime, timedelta
 from pathway.timeline.localtime import UTC, require_aware
 
 __all__ = [
-    "FACILITY_NAME_TEXT_MAX",
+    "NAME_REVEALS",
+    "NAME_TOO_LONG",
+    "address_problem",
     "arrival_problem",
     "effective_arrival",
+    "name_left_out",
     "place_words",
     "revealing_word",
 ]
 
-# The longest facility name a text carries (the address line's own limit is its field's, 60):
-# with a 60-character address line the day-before text stays within its segment budget
-# (tests/timeline/test_texts.py). A longer name is kept for staff and left out of the text.
-FACILITY_NAME_TEXT_MAX = 60
+# Why a facility's name is not in the day-before text (`name_left_out`).
+NAME_REVEALS = "reveals"
+NAME_TOO_LONG = "too_long"
 
 
 def effective_arrival(procedure_at: datetime, arrival_at: datetime | None, default_before: timedelta) -> datetime:
@@ -70,16 +74,65 @@ def revealing_word(text: str, words: Collection[str]) -> str | None:
     return None
 
 
-def place_words(facility: str, address: str, words: Collection[str], *, detailed: bool) -> str:
+def _parts(facility: str, address: str, words: Collection[str], *, detailed: bool,
+           max_chars: int | None) -> tuple[str, str, str | None]:
+    """The name and address line a text may carry ("" for one it may not), and why the name is out."""
+    name, line = facility.strip(), address.strip()
+
+    def fits(text: str) -> bool:
+        return max_chars is None or len(text) <= max_chars
+
+    if line and not (fits(line) and (detailed or revealing_word(line, words) is None)):
+        line = ""  # refused at entry; kept only by older data or detailed texts turned off later
+    why: str | None = None
+    if name and not detailed and revealing_word(name, words) is not None:
+        why = NAME_REVEALS
+    elif name and not fits(f"{name}, {line}" if line else name):
+        why = NAME_TOO_LONG
+    return ("" if why else name), line, why
+
+
+def place_words(facility: str, address: str, words: Collection[str], *, detailed: bool,
+                max_chars: int | None = None) -> str:
     """The place a text names: 'Riverside Surgery Center, 1200 N Main St', or part or none of it.
 
     In a default text a part that carries a revealing word is left out (the address line is
-    refused at entry, but a patient may later turn detailed texts off), and so is a facility name
-    longer than FACILITY_NAME_TEXT_MAX."""
-    parts = []
-    name, line = facility.strip(), address.strip()
-    if name and len(name) <= FACILITY_NAME_TEXT_MAX and (detailed or revealing_word(name, words) is None):
-        parts.append(name)
-    if line and (detailed or revealing_word(line, words) is None):
-        parts.append(line)
-    return ", ".join(parts)
+    refused at entry, but a patient may later turn detailed texts off). The whole place must fit
+    `max_chars` (the room the day-before text has for it in one segment): a name that does not
+    fit beside the address line is left out and the text gives the address line alone."""
+    name, line, _ = _parts(facility, address, words, detailed=detailed, max_chars=max_chars)
+    return ", ".join(part for part in (name, line) if part)
+
+
+def name_left_out(facility: str, address: str, words: Collection[str], *, detailed: bool,
+                  max_chars: int | None = None) -> str | None:
+    """Why the facility's name is not in the day-before text: NAME_REVEALS, NAME_TOO_LONG, or None."""
+    return _parts(facility, address, words, detailed=detailed, max_chars=max_chars)[2]
+
+
+def address_problem(facility: str, address: str, words: Collection[str], *, detailed: bool,
+                    max_chars: int) -> str | None:
+    """What is wrong with an address line being entered, in words for the 422; None if fine.
+
+    It must not tell a reader of the patient's phone what the visit is for (unless detailed
+    texts), and must fit the text beside the facility's name: the two take at most `max_chars`
+    characters together ("name, address"). A name that can never fit (longer than the room, or
+    one the text leaves out because it reveals) does not count: the text then gives the address
+    line alone, which must fit by itself."""
+    line = address.strip()
+    if not line:
+        return None
+    word = None if detailed else revealing_word(line, words)
+    if word is not None:
+        return (f"contains \"{word}\", which tells whoever reads the patient's phone what the visit is for; give the "
+                "street address without it (the patient did not choose detailed texts)")
+    name = facility.strip()
+    if name and (len(name) > max_chars or (not detailed and revealing_word(name, words) is not None)):
+        name = ""
+    if name and len(f"{name}, {line}") > max_chars:
+        return (f"does not fit the day-before text beside the facility's name: the name and address line may take "
+                f"{max_chars} characters together there (\"{name}, {line}\" is {len(name) + 2 + len(line)}); "
+                f"shorten the address line or the facility's name")
+    if len(line) > max_chars:
+        return (f"is {len(line)} characters; the day-before text has room for {max_chars}: shorten the address line")
+    return None

@@ -144,6 +144,10 @@ class PathwayDefinition:
     # Words that tell whoever reads the patient's phone what the visit is for; a place named in a
     # default (not detailed) text must not carry them (`[procedure_day] revealing_words`).
     revealing_words: tuple[str, ...] = ()
+    # The most characters the facility's name and address line may take together ("name,
+    # address") in the day-before text, so the default English text stays one segment in the
+    # worst case (`[procedure_day] place_max_chars`).
+    place_max_chars: int = 40
     # The longest one-off text a person may type, in SMS segments (`[staff_text] max_segments`).
     staff_text_max_segments: int = 3
     # Words a one-off text is warned about for a patient without detailed texts (`[staff_text]`).
@@ -342,12 +346,13 @@ def _inr(doc: Mapping[str, Any]) -> tuple[float, str, int]:
     return float(value), f.text(day, where, "inr_source"), window
 
 
-_ARRIVAL_FIELDS = frozenset({"arrival_minutes_before", "arrival_max_minutes_before", "revealing_words"})
+_ARRIVAL_FIELDS = frozenset({"arrival_minutes_before", "arrival_max_minutes_before", "revealing_words",
+                             "place_max_chars"})
 
 
-def _arrival(doc: Mapping[str, Any]) -> tuple[timedelta, timedelta, tuple[str, ...]]:
-    """The default arrival lead, the longest one an episode may set, and the words a place in a
-    default text must not carry."""
+def _arrival(doc: Mapping[str, Any]) -> tuple[timedelta, timedelta, tuple[str, ...], int]:
+    """The default arrival lead, the longest one an episode may set, the words a place in a
+    default text must not carry, and the characters the place may take."""
     where = "[procedure_day]"
     day = f.table(doc, "file", "procedure_day")
     before = f.required_count(day, where, "arrival_minutes_before") if "arrival_minutes_before" in day else 60
@@ -358,7 +363,11 @@ def _arrival(doc: Mapping[str, Any]) -> tuple[timedelta, timedelta, tuple[str, .
     words = day.get("revealing_words", [])
     if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
         raise f.FieldError(where, "revealing_words", "must be a list of words")
-    return timedelta(minutes=before), timedelta(minutes=most), tuple(w.strip().casefold() for w in words)
+    room = f.required_count(day, where, "place_max_chars") if "place_max_chars" in day else 40
+    if room < 1:
+        raise f.FieldError(where, "place_max_chars", "must be at least 1")
+    return (timedelta(minutes=before), timedelta(minutes=most), tuple(w.strip().casefold() for w in words),
+            room)
 
 
 def _worklist(timing: Mapping[str, Any]) -> tuple[int, int]:
@@ -434,7 +443,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
     inr_max, inr_source, inr_window_days = _inr(doc)
     hold_high_days, hold_urgent_days = _worklist(timing)
     answers = _answers(doc)
-    arrival_before, arrival_max_before, revealing_words = _arrival(doc)
+    arrival_before, arrival_max_before, revealing_words, place_max_chars = _arrival(doc)
     return PathwayDefinition(
         name=f.text(meta, "[pathway]", "name"),
         version=f.text(meta, "[pathway]", "version"),
@@ -464,6 +473,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         arrival_before=arrival_before,
         arrival_max_before=arrival_max_before,
         revealing_words=revealing_words,
+        place_max_chars=place_max_chars,
         staff_text_max_segments=_staff_text(doc),
         staff_text_identifying_words=_identifying_words(doc),
     )

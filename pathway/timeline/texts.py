@@ -273,6 +273,7 @@ def text_context(
     clinic_phone: str,
     detailed: bool = False,
     revealing: Collection[str] = (),
+    place_max: int | None = None,
 ) -> dict[str, str]:
     """Template variables for one text, from a planned message's facts.
 
@@ -281,7 +282,7 @@ def text_context(
     name and `<base>_when`. `$drug` and `$procedure` stay generic unless `detailed` (the
     patient chose detailed texts), so a text read over someone's shoulder says little. The facts
     `facility` and `facility_address` give `$facility_place`, without a part that carries one of
-    the `revealing` words unless `detailed` (`timeline.arrival.place_words`).
+    the `revealing` words unless `detailed`, within `place_max` characters (`timeline.arrival.place_words`).
     """
     _check_lang(lang)
     phrases = _PHRASES[lang]
@@ -302,7 +303,7 @@ def text_context(
             context.update(_instant_phrases(name, value, lang, tz))
     if "facility" in facts or "facility_address" in facts:
         context["facility_place"] = place_words(facts.get("facility", ""), facts.get("facility_address", ""),
-                                                revealing, detailed=detailed)
+                                                revealing, detailed=detailed, max_chars=place_max)
     return context
 
 

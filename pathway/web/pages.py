@@ -469,7 +469,8 @@ def schedule(patient_id: int) -> Any:
     queries.form_viewed(db(), env(), actor(), patient, "schedule")
     db().commit()
     return render_template("episodes/new.html", patient=patient, values=values, errors=errors,
-                           catalogue=catalogue, hold_rows=range(HOLD_ROWS)), (422 if errors else 200)
+                           catalogue=catalogue, hold_rows=range(HOLD_ROWS),
+                           place_max=env().rules.definition.place_max_chars), (422 if errors else 200)
 
 
 # --- the episode page ----------------------------------------------------------------------

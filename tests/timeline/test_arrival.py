@@ -10,9 +10,12 @@ import pytest
 
 from pathway.timeline import PathwayDefinition, TemplateSet, plan_episode, text_context
 from pathway.timeline.arrival import (
-    FACILITY_NAME_TEXT_MAX,
+    NAME_REVEALS,
+    NAME_TOO_LONG,
+    address_problem,
     arrival_problem,
     effective_arrival,
+    name_left_out,
     place_words,
     revealing_word,
 )
@@ -28,6 +31,7 @@ def test_the_default_lead_and_its_limit_come_from_the_pathway_file(definition: P
     assert definition.arrival_before == timedelta(minutes=60)
     assert definition.arrival_max_before == timedelta(minutes=240)
     assert {"spine", "pain", "mild", "columna", "dolor"} <= set(definition.revealing_words)
+    assert definition.place_max_chars == 40  # derived from the template in tests/timeline/test_texts.py
 
 
 def test_the_default_arrival_is_an_hour_of_real_time_before_even_across_the_spring_forward_gap() -> None:
@@ -72,8 +76,57 @@ def test_the_place_leaves_out_what_reveals_unless_detailed_and_a_name_too_long_f
     assert place_words("Northside Spine Center", "9 Elm St", words, detailed=False) == "9 Elm St"
     assert place_words("Northside Spine Center", "9 Elm St", words, detailed=True) == \
         "Northside Spine Center, 9 Elm St"
-    assert place_words("x" * (FACILITY_NAME_TEXT_MAX + 1), "", words, detailed=True) == ""
     assert place_words("", "", words, detailed=False) == ""
+
+
+def test_the_place_fits_its_room_leaving_out_the_name_first(definition: PathwayDefinition) -> None:
+    words, room = definition.revealing_words, 40
+    # 24 + 2 + 14 = 40: both fit.
+    assert place_words("Riverside Surgery Center", "1200 N Main St", words, detailed=False, max_chars=room) == \
+        "Riverside Surgery Center, 1200 N Main St"
+    assert name_left_out("Riverside Surgery Center", "1200 N Main St", words, detailed=False, max_chars=room) is None
+    # One more character: the name is left out and the address line says where to go.
+    assert place_words("Riverside Surgery Center", "1200 N Main St.", words, detailed=False, max_chars=room) == \
+        "1200 N Main St."
+    assert name_left_out("Riverside Surgery Center", "1200 N Main St.", words, detailed=False,
+                         max_chars=room) == NAME_TOO_LONG
+    # Without an address line the name alone must fit; a longer one gives no place at all.
+    assert place_words("x" * 40, "", words, detailed=True, max_chars=room) == "x" * 40
+    assert place_words("x" * 41, "", words, detailed=True, max_chars=room) == ""
+    assert name_left_out("x" * 41, "", words, detailed=True, max_chars=room) == NAME_TOO_LONG
+    # An address line too long for the text (older data) is left out; the name is kept if it fits.
+    assert place_words("Riverside", "x" * 41, words, detailed=False, max_chars=room) == "Riverside"
+    # A revealing name is left out for what it says, whatever its length.
+    assert name_left_out("Northside Spine Center", "9 Elm St", words, detailed=False, max_chars=room) == NAME_REVEALS
+    assert name_left_out("", "9 Elm St", words, detailed=False, max_chars=room) is None
+
+
+def test_an_address_line_must_fit_beside_the_name_or_alone_when_the_name_never_fits(
+        definition: PathwayDefinition) -> None:
+    words, room = definition.revealing_words, 40
+    assert address_problem("Riverside Surgery Center", "1200 N Main St", words, detailed=False, max_chars=room) is None
+    problem = address_problem("Riverside Surgery Center", "1200 N Main St, Suite 300", words, detailed=False,
+                              max_chars=room)
+    assert problem is not None and "40 characters together" in problem and "is 51" in problem
+    assert "shorten" in problem
+    # A name the text never carries (it reveals, or is over the room alone) does not count.
+    assert address_problem("Northside Spine Center", "1200 N Main St, Suite 300", words, detailed=False,
+                           max_chars=room) is None
+    assert address_problem("x" * 41, "1200 N Main St, Suite 300", words, detailed=False, max_chars=room) is None
+    alone = address_problem("", "12345 N Martin Luther King Jr Blvd, Ste 12", words, detailed=False, max_chars=room)
+    assert alone is not None and "room for 40" in alone
+    assert "tells whoever reads" in (address_problem("", "200 Spine Way", words, detailed=False, max_chars=room) or "")
+    assert address_problem("", "200 Spine Way", words, detailed=True, max_chars=room) is None
+
+
+def test_the_place_room_must_be_a_positive_count(tmp_path: Path) -> None:
+    from pathway.timeline.definition import DEFAULT_DEFINITION
+
+    path = tmp_path / "mild_pathway.toml"
+    path.write_text(DEFAULT_DEFINITION.read_text(encoding="utf-8").replace("place_max_chars = 40",
+                                                                          "place_max_chars = 0"), encoding="utf-8")
+    with pytest.raises(DefinitionError, match="place_max_chars"):
+        load_definition(path)
 
 
 def test_the_planner_gives_the_day_before_text_its_arrival_and_place(

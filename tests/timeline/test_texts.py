@@ -22,7 +22,8 @@ from pathway.timeline import (
     segments,
     text_context,
 )
-from pathway.timeline.arrival import FACILITY_NAME_TEXT_MAX
+from pathway.timeline.arrival import place_words
+from pathway.timeline.definition import load_definition
 from pathway.timeline.texts import MedicineName, join_words, medicine_words
 
 UTC = UTC
@@ -38,17 +39,16 @@ TYPICAL_CLINIC = "Lakeside Pain Clinic"
 FORBIDDEN = ("mild", "stenosis", "decompression", "spine", "blood thinner", "anticoagulante")
 # Instants a planned text's facts carry (pathway.timeline.plan), each given the worst instant.
 INSTANT_FACTS = ("procedure_at", "restart_at", "follow_up_at", "pt_start_at", "last_dose_at", "arrival_at")
-# The longest place the day-before text may name: a facility name of the most a text carries and
-# an address line of the most the field takes (60 each; pathway.timeline.arrival).
-FACILITY = ("Saint Christopher's Ambulatory Surgery & Endoscopy Center 12"[:FACILITY_NAME_TEXT_MAX]).ljust(
-    FACILITY_NAME_TEXT_MAX, "x")
-ADDRESS = "12345 North Martin Luther King Jr Boulevard, Suite 1200, Apt"[:60].ljust(60, "x")
+# The longest place the day-before text may name: a facility name and an address line that take
+# `[procedure_day] place_max_chars` together ("name, address"; pathway.timeline.arrival).
+PLACE_MAX = load_definition().place_max_chars
+ADDRESS = "12345 N Martin Luther King Jr Blvd, Suite 1200"[: PLACE_MAX // 2]
+FACILITY = "Saint Christopher's Ambulatory Surgery & Endoscopy Center"[: PLACE_MAX - 2 - len(ADDRESS)]
 # The longest patient label a hold takes (PatientLabel, 40 characters), three different ones.
 LABELS = tuple(f"the small round white pill number {n}".ljust(40, ".") for n in (1, 2, 3))
 # Kinds whose English text may take two segments in the worst case, and why (mild_pathway.toml):
-# the 72-hour check names every red flag; the day-before text with a place names a 60-character
-# facility and a 60-character address line besides the arrival, driver, fasting and phone.
-TWO_SEGMENTS_EN = {("check_72h", ""), ("pre_procedure", "place")}
+# the 72-hour check names every red flag.
+TWO_SEGMENTS_EN = {("check_72h", "")}
 
 
 def test_the_worst_case_clinic_names_are_24_characters_and_only_spanish_needs_ucs2() -> None:
@@ -101,7 +101,7 @@ def render_worst(
         facts = {name: local.isoformat() for name in INSTANT_FACTS}
         facts |= {"last_dose_date": local.date().isoformat(), "facility": FACILITY, "facility_address": ADDRESS}
         context = text_context(facts, lang=lang, tz=NY, clinic_name=clinic or CLINIC[lang], clinic_phone=PHONE,
-                               detailed=detailed)
+                               detailed=detailed, place_max=PLACE_MAX)
         if "drug" in templates.variables(kind, lang, variant):
             context["drug"] = worst_medicines(catalogue, lang, detailed, medicines, labels)
         body = templates.render(kind, lang, context, variant)
@@ -155,17 +155,42 @@ def test_default_english_texts_naming_one_medicine_fit_one_segment_and_the_72h_c
     assert info.segments <= (2 if (kind, variant) in TWO_SEGMENTS_EN else 1), (info, body)
 
 
-def test_the_day_before_text_with_a_typical_place_fits_two_english_segments_and_without_one_a_single(
-        templates: TemplateSet) -> None:
+def test_the_worst_case_place_is_the_most_a_text_names() -> None:
+    assert len(FACILITY) + 2 + len(ADDRESS) == PLACE_MAX
+    assert place_words(FACILITY, ADDRESS, (), detailed=False, max_chars=PLACE_MAX) == f"{FACILITY}, {ADDRESS}"
+
+
+def test_the_place_room_in_the_data_is_what_the_english_template_leaves_in_one_segment(
+        templates: TemplateSet, definition: PathwayDefinition, catalogue: Catalogue) -> None:
+    """`[procedure_day] place_max_chars` is derived here from the template and the worst case (a
+    24-character clinic name, the longest date and time, the phone), so the two cannot drift."""
+    longest = 0
+    for detailed in (False, True):
+        for local in worst_instants("en"):
+            facts = {name: local.isoformat() for name in INSTANT_FACTS} | {"facility_address": "x"}
+            context = text_context(facts, lang="en", tz=NY, clinic_name=CLINIC["en"], clinic_phone=PHONE,
+                                   detailed=detailed)
+            body = templates.render("pre_procedure", "en", context, "place")
+            assert segments(body).encoding == "GSM-7"
+            longest = max(longest, segments(body).units - 1)
+    assert definition.place_max_chars == 160 - longest
+    assert definition.max_segments("pre_procedure", "en") == 1
+
+
+def test_the_day_before_text_with_a_typical_place_fits_one_english_segment(templates: TemplateSet) -> None:
     facts = {"procedure_at": "2027-09-29T16:45:00+00:00", "arrival_at": "2027-09-29T15:45:00+00:00",
-             "facility": "Riverside Surgery Center", "facility_address": "1200 N Main St, Suite 300"}
-    context = text_context(facts, lang="en", tz=NY, clinic_name=CLINIC["en"], clinic_phone=PHONE)
+             "facility": "Riverside Surgery Center", "facility_address": "1200 N Main St"}
+    context = text_context(facts, lang="en", tz=NY, clinic_name=CLINIC["en"], clinic_phone=PHONE,
+                           place_max=PLACE_MAX)
     body = templates.render("pre_procedure", "en", context, "place")
-    assert body == ("Northside Pain Institute: Arrive Wed Sep 29 by 11:45 AM for your procedure at Riverside "
-                    "Surgery Center, 1200 N Main St, Suite 300. Bring a driver. Follow your food and drink "
-                    "instructions. Call (555) 555-0123")
-    assert segments(body).segments == 2
+    assert body == ("Northside Pain Institute: Arrive Wed Sep 29 by 11:45 AM at Riverside Surgery Center, "
+                    "1200 N Main St. Bring a driver. Eat/drink only as told. Call (555) 555-0123")
+    assert segments(body).segments == 1
     assert segments(templates.render("pre_procedure", "en", context)).segments == 1
+    # A suite number does not fit beside this name: the text gives the address line alone.
+    longer = text_context(facts | {"facility_address": "1200 N Main St, Suite 300"}, lang="en", tz=NY,
+                          clinic_name=CLINIC["en"], clinic_phone=PHONE, place_max=PLACE_MAX)
+    assert longer["facility_place"] == "1200 N Main St, Suite 300"
 
 
 def test_every_notice_has_a_variant_naming_medicines_in_every_language(templates: TemplateSet) -> None:
@@ -450,8 +475,15 @@ def test_the_day_before_text_always_gives_the_arrival_and_its_place_variant_the_
     assert templates.variants("pre_procedure", lang) == ("", "place")
     for variant in ("", "place"):
         names = set(templates.variables("pre_procedure", lang, variant))
-        assert {"arrival_when", "procedure", "clinic_phone"} <= names
+        assert {"arrival_when", "clinic_phone"} <= names
         assert ("facility_place" in names) == (variant == "place")
+        # The English text with a place says "Arrive <when> at <place>": the room "for your
+        # procedure" took goes to the place, so the text stays one segment.
+        assert ("procedure" in names) == (lang == "es" or variant == "")
+    source = templates.source("pre_procedure", lang, "place")
+    for words in {"en": ("Bring a driver", "Eat/drink only as told", "Call"),
+                  "es": ("Venga con quien le lleve a casa", "indicaciones de ayuno", "Dudas")}[lang]:
+        assert words in source, words
 
 
 def test_spanish_agreement_cancelado_holds_for_every_way_a_text_names_the_procedure() -> None:

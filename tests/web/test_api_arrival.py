@@ -21,25 +21,25 @@ def _day_before(episode: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_without_an_arrival_time_the_text_says_the_default_hour_before_in_the_patients_zone(api: Harness) -> None:
-    e = api.episode(procedure_at=MONDAY, facility_address="1200 N Main St, Suite 300")
+    e = api.episode(procedure_at=MONDAY, facility_address="1200 N Main St")
     # 08:00 EDT is 12:00 UTC: the default lead (60 minutes, mild_pathway.toml) is 07:00 EDT.
     assert e["arrival_default"] is True
     assert (e["arrival_at"], e["arrival_at_local"]) == ("2027-03-15T11:00:00+00:00", "2027-03-15T07:00:00-04:00")
-    assert e["facility_address"] == "1200 N Main St, Suite 300"
-    assert e["place_in_text"] == "Riverside Surgery Center, 1200 N Main St, Suite 300"
+    assert e["facility_address"] == "1200 N Main St"
+    assert e["place_in_text"] == "Riverside Surgery Center, 1200 N Main St"
     text = _day_before(e)
     # Sent the day before at 10:00 local, which is already EDT on Sunday the 14th.
     assert text["send_at"] == "2027-03-14T14:00:00+00:00"
-    assert text["body"].startswith("Riverside Spine & Pain: Arrive Mon Mar 15 by 7:00 AM for your procedure at "
-                                   "Riverside Surgery Center, 1200 N Main St, Suite 300. Bring a driver.")
-    assert text["segments"] == 2
+    assert text["body"] == ("Riverside Spine & Pain: Arrive Mon Mar 15 by 7:00 AM at Riverside Surgery Center, "
+                            "1200 N Main St. Bring a driver. Eat/drink only as told. Call +15555550100")
+    assert text["segments"] == 1
 
 
 def test_an_arrival_time_is_kept_its_lead_when_the_procedure_moves_across_the_clock_change(api: Harness) -> None:
     e = api.episode(procedure_at=FRIDAY, arrival_at="2027-03-12T06:45")
     assert e["arrival_default"] is False
     assert (e["arrival_at"], e["arrival_at_local"]) == ("2027-03-12T11:45:00+00:00", "2027-03-12T06:45:00-05:00")
-    assert "Arrive Fri Mar 12 by 6:45 AM for your procedure at Riverside Surgery Center." in _day_before(e)["body"]
+    assert "Arrive Fri Mar 12 by 6:45 AM at Riverside Surgery Center." in _day_before(e)["body"]
     moved = api.patch(f"/episodes/{e['id']}", {"procedure_at": MONDAY})
     assert moved.status == 200, moved
     got = moved.json
@@ -101,21 +101,22 @@ def test_an_address_line_that_tells_what_the_visit_is_for_is_refused_unless_deta
     assert two_lines.status == 422 and set(two_lines.errors) == {"facility_address"}
     assert api.snapshot(exclude=NOT_PLAN) == before
     # Whole words only: a street that merely contains the letters is fine.
-    e = api.episode(patient["id"], procedure_at=MONDAY, facility_address="40 Painter St, Backbay")
-    assert e["place_in_text"] == "Riverside Surgery Center, 40 Painter St, Backbay"
+    e = api.episode(patient["id"], procedure_at=MONDAY, facility_address="40 Painter St")
+    assert e["place_in_text"] == "Riverside Surgery Center, 40 Painter St"
     refused = api.patch(f"/episodes/{e['id']}", {"facility_address": "Lumbar wing, 40 Painter St"})
     assert refused.status == 422 and set(refused.errors) == {"facility_address"}
     # A patient who chose detailed texts may be told.
     detailed = api.patient(detailed_texts=True)
-    d = api.episode(detailed["id"], procedure_at=MONDAY, facility_address="Spine wing, 40 Painter St")
-    assert "at Riverside Surgery Center, Spine wing, 40 Painter St." in _day_before(d)["body"]
+    d = api.episode(detailed["id"], procedure_at=MONDAY, facility="Riverside",
+                    facility_address="Spine wing, 40 Painter St")
+    assert "at Riverside, Spine wing, 40 Painter St." in _day_before(d)["body"]
 
 
 def test_a_facility_name_that_reveals_stays_for_staff_and_the_text_gives_only_the_address(api: Harness) -> None:
     e = api.episode(procedure_at=MONDAY, facility="Northside Spine Center", facility_address="9 Elm St")
     assert e["facility"] == "Northside Spine Center" and e["place_in_text"] == "9 Elm St"
     body = _day_before(e)["body"]
-    assert "Spine Center" not in body and "for your procedure at 9 Elm St." in body
+    assert "Spine Center" not in body and "AM at 9 Elm St. Bring a driver." in body
     # No place a text may carry: the text says when, without where, in one segment.
     bare = api.episode(procedure_at=MONDAY, facility="Northside Spine Center")
     assert bare["place_in_text"] == ""
@@ -124,11 +125,11 @@ def test_a_facility_name_that_reveals_stays_for_staff_and_the_text_gives_only_th
     assert text["segments"] == 1
     # Turning detailed texts off later drops an address line that was fine for detailed texts.
     detailed = api.patient(detailed_texts=True)
-    d = api.episode(detailed["id"], procedure_at=MONDAY, facility_address="Spine wing, 9 Elm St")
+    d = api.episode(detailed["id"], procedure_at=MONDAY, facility="Riverside", facility_address="Spine wing, 9 Elm St")
     off = api.patch(f"/patients/{detailed['id']}", {"detailed_texts": False})
     assert off.status == 200, off
     again = api.get(f"/episodes/{d['id']}").json
-    assert again["place_in_text"] == "Riverside Surgery Center"
+    assert again["place_in_text"] == "Riverside"
     assert "Spine wing" not in _day_before(again)["body"]
 
 
@@ -140,3 +141,46 @@ def test_the_spanish_day_before_text_gives_the_arrival_and_the_place(api: Harnes
     assert body == ("Riverside Spine & Pain: llegue el lunes 15 de marzo antes de las 6:00 para su procedimiento "
                     "en Riverside Surgery Center, 1200 N Main St. Venga con quien le lleve a casa y siga las "
                     "indicaciones de ayuno. Dudas: +15555550100")
+
+
+def test_an_address_line_that_cannot_fit_beside_the_name_is_refused_and_a_long_name_is_left_out(
+        api: Harness) -> None:
+    """The default English day-before text is one segment: the facility's name and address line
+    may take `[procedure_day] place_max_chars` (40) characters together in it."""
+    patient = api.patient()
+    before = api.snapshot(exclude=NOT_PLAN)
+    data = {"procedure_at": MONDAY, "facility": "Riverside Surgery Center",
+            "facility_address": "1200 N Main St, Suite 300"}
+    bad = api.post(f"/patients/{patient['id']}/episodes", data)
+    assert bad.status == 422 and set(bad.errors) == {"facility_address"}, bad
+    assert "40 characters together" in bad.errors["facility_address"]
+    assert "shorten the address line or the facility's name" in bad.errors["facility_address"]
+    assert api.snapshot(exclude=NOT_PLAN) == before
+    e = api.episode(patient["id"], procedure_at=MONDAY, facility="Riverside Surgery Center",
+                    facility_address="1200 N Main St")
+    assert e["place_in_text"] == "Riverside Surgery Center, 1200 N Main St"
+    assert _day_before(e)["segments"] == 1
+    # The same through the PATCH, nothing changed.
+    kept = api.snapshot(exclude=NOT_PLAN)
+    refused = api.patch(f"/episodes/{e['id']}", {"facility_address": "1200 N Main St, Suite 300"})
+    assert refused.status == 422 and set(refused.errors) == {"facility_address"}
+    assert api.snapshot(exclude=NOT_PLAN) == kept
+    # Alone, an address line has the whole room; a longer one is refused with it.
+    alone = api.patch(f"/episodes/{e['id']}", {"facility": "", "facility_address": "x" * 41})
+    assert alone.status == 422 and "room for 40" in alone.errors["facility_address"]
+    # A longer facility name is kept for staff; the text gives the address line alone, one segment.
+    renamed = api.patch(f"/episodes/{e['id']}", {"facility": "Riverside Ambulatory Surgery Center"})
+    assert renamed.status == 200, renamed
+    got = renamed.json
+    assert got["facility"] == "Riverside Ambulatory Surgery Center" and got["place_in_text"] == "1200 N Main St"
+    text = _day_before(got)
+    assert "AM at 1200 N Main St. Bring a driver." in text["body"] and text["segments"] == 1
+    # That name could fit beside a shorter address line, so a longer one is still refused ...
+    suite = api.patch(f"/episodes/{e['id']}", {"facility_address": "1200 N Main St, Suite 300"})
+    assert suite.status == 422 and set(suite.errors) == {"facility_address"}
+    # ... while a name longer than the room alone never counts: the address line has it all.
+    longest = api.patch(f"/episodes/{e['id']}", {"facility": "Riverside Regional Ambulatory Surgery Center"})
+    assert longest.status == 200 and longest.json["place_in_text"] == "1200 N Main St"
+    suite = api.patch(f"/episodes/{e['id']}", {"facility_address": "1200 N Main St, Suite 300"})
+    assert suite.status == 200 and suite.json["place_in_text"] == "1200 N Main St, Suite 300"
+    assert _day_before(suite.json)["segments"] == 1

@@ -244,11 +244,15 @@ def test_a_language_change_rewords_every_text_not_yet_sent_in_spanish(api: Harne
 
 
 def test_detailed_texts_name_the_procedure_in_texts_not_yet_sent(api: Harness) -> None:
-    episode = api.episode(procedure_at="2027-03-10T08:00")
+    # Without a place: the English day-before text with one says "Arrive <when> at <place>", and
+    # gives the room "for your procedure" would take to the place (one segment).
+    episode = api.episode(procedure_at="2027-03-10T08:00", facility="")
     pid = episode["patient_id"]
     assert "MILD" not in _pending(api, pid, "pre_procedure")["body"]
+    assert "MILD" not in _pending(api, pid, "enrolment")["body"]
     api.patch(f"/patients/{pid}", {"detailed_texts": True})
     assert "MILD" in _pending(api, pid, "pre_procedure")["body"]
+    assert "MILD" in _pending(api, pid, "enrolment")["body"]
 
 
 def test_a_sent_text_is_history_and_is_not_changed_by_an_edit(api: Harness) -> None:

@@ -155,7 +155,7 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.get_by_label("Procedure date and time").fill("2027-03-10T08:00")
             page.get_by_label("Levels").fill("L4-L5")
             page.get_by_label("Facility", exact=True).fill("Riverside Surgery Center")
-            page.get_by_label("Facility address line").fill("1200 N Main St, Suite 300")
+            page.get_by_label("Facility address line").fill("1200 N Main St")
             page.get_by_label("Arrival time").fill("2027-03-10T06:45")
             page.get_by_label("Proceduralist").fill("Dr. Morgan Lee")
             page.get_by_label("Physical therapy").check()
@@ -167,8 +167,9 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
             page.get_by_role("button", name="Schedule episode").click()
             page.get_by_role("heading", name="Timeline").wait_for()
             assert page.get_by_text("clopidogrel: 7 days before").first.is_visible()
-            assert "Riverside Surgery Center, 1200 N Main St, Suite 300" in page.locator("#arrival").inner_text()
-            assert page.get_by_text("Arrive Wed Mar 10 by 6:45 AM for your procedure at Riverside").is_visible()
+            assert "Riverside Surgery Center, 1200 N Main St" in page.locator("#arrival").inner_text()
+            assert page.get_by_text("Arrive Wed Mar 10 by 6:45 AM at Riverside Surgery Center, 1200 N Main St. "
+                                    "Bring a driver.").is_visible()
             episode_url = page.url
             shot("06-episode-scheduled")
 
@@ -762,17 +763,25 @@ def test_a_coordinator_sets_the_arrival_time_and_address_line_and_sees_the_day_b
             error.wait_for()
             assert "tells whoever reads the patient's phone" in error.inner_text()
             shot("02-revealing-address-refused")
+            # Beside the facility's name the address line has the rest of 40 characters (one segment).
             page.get_by_label("Facility address line").fill("1200 N Main St, Suite 300")
+            page.get_by_label("Arrival time").fill("2027-03-15T06:30")
+            page.get_by_role("button", name="Save details").click()
+            error = page.locator("#details-facility_address-error")
+            error.wait_for()
+            assert "may take 40 characters together" in error.inner_text()
+            shot("02b-address-too-long-beside-the-name")
+            page.get_by_label("Facility address line").fill("1200 N Main St")
             page.get_by_label("Arrival time").fill("2027-03-15T06:30")
             page.get_by_role("button", name="Save details").click()
             page.get_by_role("button", name="Confirm and re-plan").wait_for()
             preview = page.content()
-            assert "Arrive Mon Mar 15 by 6:30 AM for your procedure at Riverside Surgery Center, 1200 N Main St" \
+            assert "Arrive Mon Mar 15 by 6:30 AM at Riverside Surgery Center, 1200 N Main St. Bring a driver." \
                 in preview
             shot("03-new-words-before-saving")
             page.get_by_role("button", name="Confirm and re-plan").click()
             page.get_by_text("Details saved").wait_for()
-            assert "Riverside Surgery Center, 1200 N Main St, Suite 300" in page.locator("#arrival").inner_text()
+            assert "Riverside Surgery Center, 1200 N Main St" in page.locator("#arrival").inner_text()
             assert "(usual time" not in page.locator("#arrival").inner_text()
             shot("04-saved")
         finally:

@@ -45,7 +45,7 @@ def test_saving_details_applies_at_once_and_moves_the_go_no_go(
     assert saved.tried_pt and saved.escort_arranged and not saved.tried_medication
     page = coordinator.text(f"/episodes/{e.id}")
     assert "decision-go" in page and "Details saved" in page
-    assert "The facility's name is left out of the patient's texts" in page
+    assert "The facility's name is left out of the patient's texts: it tells what the visit is for." in page
     edits = session.scalars(select(AuditEvent).where(AuditEvent.action == "episode.edit")).all()
     assert [a.detail for a in edits] == [{"fields": ["escort_arranged", "facility", "levels", "mri_reviewed_on",
                                                      "proceduralist", "tried_pt"]}]
@@ -264,3 +264,21 @@ def test_the_arrival_time_and_address_line_are_set_from_the_page_and_checked_lik
     assert saved.arrival_at == datetime(2027, 3, 10, 11, 30, tzinfo=UTC)
     page = coordinator.text(f"/episodes/{e.id}")
     assert "Riverside Surgery Center, 9 Elm St" in page and 'value="2027-03-10T06:30"' in page
+
+
+def test_a_facility_name_too_long_beside_the_address_line_is_kept_and_the_page_says_why_it_is_left_out(
+        as_role: Any, make_episode: Any, session: Any) -> None:
+    e = make_episode(facility_address="1200 N Main St")
+    coordinator = as_role("coordinator")
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert "Riverside Surgery Center, 1200 N Main St" in page and "name-left-out" not in page
+    longer = {**DETAILS, "facility": "Riverside Ambulatory Surgery Center", "facility_address": "1200 N Main St",
+              "confirm": "yes"}
+    assert coordinator.post(f"/episodes/{e.id}/details", longer).status_code == 302
+    session.expire_all()
+    assert session.get(Episode, e.id).facility == "Riverside Ambulatory Surgery Center"
+    page = coordinator.text(f"/episodes/{e.id}")
+    assert "day-before text names <span class=\"fw-semibold\">1200 N Main St</span>" in page
+    assert ("The facility's name is left out of the patient's texts: with the address line it is longer than the "
+            "40 characters the day-before text has for the place, so the text gives the address line only. "
+            "Shorten the name or the address line to have both.") in page
