@@ -134,9 +134,9 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         )
         for m in episode.milestones
     ]
+    messages = episode_messages(session, episode)
     stored_msgs = [
-        StoredMessage(plan_key=m.plan_key, kind=m.kind, status=m.status, send_at=m.send_at)
-        for m in episode_messages(session, episode)
+        StoredMessage(plan_key=m.plan_key, kind=m.kind, status=m.status, send_at=m.send_at) for m in messages
     ]
     tz = ZoneInfo(episode.patient.timezone)
     diff = diff_plan(
@@ -149,10 +149,11 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         tz=tz,
         now=env.now,
     )
-    return replace(diff, reworded=_reworded(session, env, episode, plan, diff))
+    return replace(diff, reworded=_reworded(env, episode, plan, diff, messages))
 
 
-def _reworded(session: Session, env: Env, episode: Episode, plan: Plan, diff: PlanDiff) -> tuple[RewordedMessage, ...]:
+def _reworded(env: Env, episode: Episode, plan: Plan, diff: PlanDiff,
+              messages: Sequence[Message]) -> tuple[RewordedMessage, ...]:
     """The texts not yet sent that stay at their time but whose words change.
 
     A text's body is rendered when it is planned and is what the dispatcher sends; names
@@ -164,7 +165,7 @@ def _reworded(session: Session, env: Env, episode: Episode, plan: Plan, diff: Pl
     leaving = {sm.plan_key for sm in diff.messages_cancelled}
     patient = episode.patient
     found = []
-    for msg in episode_messages(session, episode):
+    for msg in messages:  # the episode's texts, as compute_diff read them (nothing changed since)
         pm = planned.get(msg.plan_key)
         if msg.status != "scheduled" or pm is None or msg.plan_key in leaving:
             continue
