@@ -107,9 +107,12 @@ def refresh_hold_dates(env: Env, episode: Episode) -> None:
             ended_at=episode.ended_at,
             tz=tz,
         )
-        hold.last_dose_on = dates.last_dose_on
-        hold.last_dose_at = dates.last_dose_at
-        hold.restart_at = dates.restart_at
+        # Only a changed date is set: setting an equal one would still mark the hold dirty, and
+        # the next query would flush it for nothing (a new episode's holds already carry them).
+        for key, value in (("last_dose_on", dates.last_dose_on), ("last_dose_at", dates.last_dose_at),
+                           ("restart_at", dates.restart_at)):
+            if getattr(hold, key) != value:
+                setattr(hold, key, value)
 
 
 def current_plan(env: Env, episode: Episode) -> Plan:
