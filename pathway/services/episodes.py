@@ -45,7 +45,7 @@ from pathway.services.base import (
     get_or_404,
     read_input,
 )
-from pathway.services.planning import compute_diff, episode_messages, hold_words, refresh_hold_dates, replan
+from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
 from pathway.timeline.arrival import arrival_problem, revealing_word
@@ -135,9 +135,6 @@ def schedule_episode(
         milestones=[],
         appointments=[],
     )
-    # The holds' dates go in with their INSERT rather than as an UPDATE straight after it
-    # (``replan`` computes the same dates again and finds nothing to change).
-    refresh_hold_dates(env, episode)
     session.add(episode)
     session.flush()
     replan(session, env, actor, episode, reason="episode scheduled")
