@@ -91,12 +91,15 @@ def calendar_url(public_url: str, token: str | None) -> str | None:
     return f"{public_url.rstrip('/')}/ical/{token}.ics"
 
 
-def issue_patient_link(session: Session, env: Env, actor: Actor, patient: Patient) -> CalendarLink:
-    """A new link for the patient (at enrolment, or in place of a revoked one)."""
+def issue_patient_link(session: Session, env: Env, actor: Actor, patient: Patient, *,
+                       flush: bool = True) -> CalendarLink:
+    """A new link for the patient (at enrolment, or in place of a revoked one). ``flush=False``:
+    the link goes in with the session's next flush (enrolment needs no id for it)."""
     link = CalendarLink(token=new_token(), kind=CalendarKind.PATIENT, patient_id=patient.id, name="",
                         created_at=env.now, created_by_id=actor.user_id)
     session.add(link)
-    session.flush()
+    if flush:
+        session.flush()
     session.expire(patient, ["calendar_links"])
     return link
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
@@ -44,6 +44,9 @@ from pathway.timeline.texts import (
     segments,
 )
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
+
+# The milestones table, for apply_diff's one INSERT of many rows.
+_MILESTONES = cast(Table, Milestone.__table__)
 
 
 def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
@@ -107,9 +110,12 @@ def refresh_hold_dates(env: Env, episode: Episode) -> None:
             ended_at=episode.ended_at,
             tz=tz,
         )
-        hold.last_dose_on = dates.last_dose_on
-        hold.last_dose_at = dates.last_dose_at
-        hold.restart_at = dates.restart_at
+        # Only a changed date is set: setting an equal one would still mark the hold dirty, and
+        # the next query would flush it for nothing (a new episode's holds already carry them).
+        for key, value in (("last_dose_on", dates.last_dose_on), ("last_dose_at", dates.last_dose_at),
+                           ("restart_at", dates.restart_at)):
+            if getattr(hold, key) != value:
+                setattr(hold, key, value)
 
 
 def current_plan(env: Env, episode: Episode) -> Plan:
@@ -134,9 +140,9 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         )
         for m in episode.milestones
     ]
+    messages = episode_messages(session, episode)
     stored_msgs = [
-        StoredMessage(plan_key=m.plan_key, kind=m.kind, status=m.status, send_at=m.send_at)
-        for m in episode_messages(session, episode)
+        StoredMessage(plan_key=m.plan_key, kind=m.kind, status=m.status, send_at=m.send_at) for m in messages
     ]
     tz = ZoneInfo(episode.patient.timezone)
     diff = diff_plan(
@@ -149,10 +155,11 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         tz=tz,
         now=env.now,
     )
-    return replace(diff, reworded=_reworded(session, env, episode, plan, diff))
+    return replace(diff, reworded=_reworded(env, episode, plan, diff, messages))
 
 
-def _reworded(session: Session, env: Env, episode: Episode, plan: Plan, diff: PlanDiff) -> tuple[RewordedMessage, ...]:
+def _reworded(env: Env, episode: Episode, plan: Plan, diff: PlanDiff,
+              messages: Sequence[Message]) -> tuple[RewordedMessage, ...]:
     """The texts not yet sent that stay at their time but whose words change.
 
     A text's body is rendered when it is planned and is what the dispatcher sends; names
@@ -164,7 +171,7 @@ def _reworded(session: Session, env: Env, episode: Episode, plan: Plan, diff: Pl
     leaving = {sm.plan_key for sm in diff.messages_cancelled}
     patient = episode.patient
     found = []
-    for msg in episode_messages(session, episode):
+    for msg in messages:  # the episode's texts, as compute_diff read them (nothing changed since)
         pm = planned.get(msg.plan_key)
         if msg.status != "scheduled" or pm is None or msg.plan_key in leaving:
             continue
@@ -398,17 +405,16 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
     episode.plan_revision += 1
     holds_by_ref = {h.ref: h for h in episode.holds}
     by_key = {m.key: m for m in episode.milestones}
+    new_rows: list[dict[str, Any]] = []
     for pm in diff.milestones_added:
         existing = by_key.get(pm.key)
         if existing is None:
-            existing = Milestone(
-                kind=pm.kind,
-                ref=pm.ref,
-                hold_id=holds_by_ref[pm.ref].id if pm.ref in holds_by_ref else None,
-                status="planned",
-            )
-            episode.milestones.append(existing)
-            by_key[pm.key] = existing
+            new_rows.append({
+                "episode_id": episode.id, "kind": pm.kind, "ref": pm.ref,
+                "hold_id": holds_by_ref[pm.ref].id if pm.ref in holds_by_ref else None, "status": "planned",
+                "due_at": pm.due_at, "window_start": pm.window_start, "window_end": pm.window_end, "rule": pm.rule,
+            })
+            continue
         existing.status = "planned" if existing.status == "cancelled" else existing.status
         existing.due_at, existing.window_start, existing.window_end = pm.due_at, pm.window_start, pm.window_end
         existing.rule = pm.rule
@@ -419,7 +425,16 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
             m.status = "planned"
     for stored in diff.milestones_cancelled:
         by_key[stored.key].status = "cancelled"
-    session.flush()
+    session.flush()  # the episode's plan_revision (and version), the milestones moved or cancelled
+    if new_rows:
+        # New milestones as ONE executemany, in the plan's order (the ORM inserts them one by one
+        # on SQLite, which cannot batch INSERT ... RETURNING without a sentinel column: about 8
+        # statements an episode, the largest part of `pathway import schedule`). The episode's
+        # version went up in the flush above, as it did when they were flushed with it. Then the
+        # episode's milestones are read again, with their ids, for the texts below.
+        session.connection().execute(insert(_MILESTONES), new_rows)  # Core: one statement, every row
+        session.expire(episode, ["milestones"])
+        by_key = {m.key: m for m in episode.milestones}
     stored_msgs = {m.plan_key: m for m in episode_messages(session, episode) if m.status == "scheduled"}
     cancel_messages(session, env, [sm_ for sm in diff.messages_cancelled if (sm_ := stored_msgs.get(sm.plan_key))],
                     f"re-planned: {reason}", actor)
