@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -31,6 +32,7 @@ __all__ = [
     "format_date",
     "format_time",
     "format_when",
+    "gsm_plain",
     "join_words",
     "medicine_words",
     "segments",
@@ -46,6 +48,34 @@ GSM7_BASIC = frozenset(
 )
 # The extension table (6.2.1.1): each costs two septets, escape + code.
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+# What typed words (a medicine's label, a facility's name or address) become in a text whose
+# template is written in GSM-7: one character outside the alphabet would send the whole text as
+# UCS-2, 70 characters a segment, so a one-segment text would take three. Letters lose the accents
+# the alphabet lacks ("Clínica" -> "Clinica"); quotes, dashes and the extension table's characters
+# (two septets each) become their plain look-alikes; anything else is left out.
+_GSM_PLAIN = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+              "\u2026": "...", "\u00a0": " ", "[": "(", "]": ")", "{": "(", "}": ")", "~": "-", "|": "/",
+              "\\": "/", "^": "", "\f": " ", "\u20ac": "EUR"}
+
+
+# The languages whose texts are budgeted as GSM-7 (`[segments]` in mild_pathway.toml): English.
+# Spanish needs accents GSM-7 lacks ("sábado"), is budgeted as UCS-2, and keeps every accent.
+GSM7_LANGUAGES = frozenset({Language.EN.value})
+
+
+def gsm_plain(text: str) -> str:
+    """`text` in the GSM-7 default alphabet only, as close to the original as the alphabet allows."""
+    out = []
+    for ch in text:
+        if ch in _GSM_PLAIN:
+            out.append(_GSM_PLAIN[ch])
+        elif ch in GSM7_BASIC:
+            out.append(ch)
+        else:
+            out.extend(c for c in unicodedata.normalize("NFKD", ch) if c in GSM7_BASIC)
+    return "".join(out)
+
 
 _SINGLE = {"GSM-7": 160, "UCS-2": 70}
 _PART = {"GSM-7": 153, "UCS-2": 67}
@@ -366,8 +396,12 @@ class TemplateSet:
     def render(self, kind: str, lang: str, context: Mapping[str, str], variant: str = "") -> str:
         """The text body; every variable the template uses must be in `context`."""
         name = f"{kind}.{variant}" if variant else kind
+        template = self._template(kind, lang, variant)
+        if lang in GSM7_LANGUAGES and all(ch in GSM7_BASIC for ch in template.template):
+            # Keep an English text in GSM-7, whatever staff typed into its values.
+            context = {key: gsm_plain(value) for key, value in context.items()}
         try:
-            body = self._template(kind, lang, variant).substitute(context)
+            body = template.substitute(context)
         except KeyError as exc:
             raise TemplateError(f"{name}.{lang}: no value for ${exc.args[0]}") from None
         return body.strip()

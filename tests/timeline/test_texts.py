@@ -193,6 +193,28 @@ def test_the_day_before_text_with_a_typical_place_fits_one_english_segment(templ
     assert longer["facility_place"] == "1200 N Main St, Suite 300"
 
 
+def test_typed_words_keep_an_english_text_in_gsm7_and_a_spanish_one_keeps_its_accents(
+    templates: TemplateSet,
+) -> None:
+    # A place and a label as staff type them: accents GSM-7 lacks, curly quotes, a bracket. Any one
+    # of them would send the English text as UCS-2 (70 characters a segment): three, not one.
+    facts = {"procedure_at": "2027-09-29T16:45:00+00:00", "arrival_at": "2027-09-29T15:45:00+00:00",
+             "facility": "Clínica Peñón",
+             "facility_address": "12 Calle Ñúñez [B]"}
+    en = templates.render("pre_procedure", "en", text_context(facts, lang="en", tz=NY, clinic_name=CLINIC["en"],
+                                                              clinic_phone=PHONE, place_max=PLACE_MAX), "place")
+    assert "at Clinica Peñon, 12 Calle Ñuñez (B)." in en
+    assert segments(en) == SegmentInfo("GSM-7", len(en), 1)
+    label = {"drug_label": "Ana\u2019s \u201cblue\u201d pill \u2013 am"}
+    body = templates.render("last_dose", "en", text_context(
+        {"last_dose_date": "2027-09-27"} | label, lang="en", tz=NY, clinic_name=CLINIC["en"], clinic_phone=PHONE,
+        detailed=True))
+    assert "Ana's \"blue\" pill - am" in body and segments(body).encoding == "GSM-7"
+    es = templates.render("pre_procedure", "es", text_context(facts, lang="es", tz=NY, clinic_name=CLINIC["es"],
+                                                              clinic_phone=PHONE, place_max=PLACE_MAX), "place")
+    assert "Clínica Peñón, 12 Calle Ñúñez [B]" in es
+
+
 def test_every_notice_has_a_variant_naming_medicines_in_every_language(templates: TemplateSet) -> None:
     for kind in NOTICE_KINDS:
         for lang in LANGS:
