@@ -18,7 +18,7 @@ from pathway.services.base import SYSTEM
 from pathway.services.patients import enrol_patient
 from pathway.services.replies import receive_reply
 from tests.conftest import T0
-from tests.web.test_browser import ARGS, CHROMIUM, _playwright, _sign_in, live
+from tests.web.test_browser import _sign_in, chromium, live
 
 pytestmark = pytest.mark.browser
 __all__ = ["live"]  # the shared live app (a fixture)
@@ -42,10 +42,8 @@ def test_a_coordinator_reads_the_thread_texts_the_patient_and_resolves_the_red_f
     with rt.unit_of_work() as (session, env):
         receive_reply(session, env, from_number="+13125550148", body="got it. also my back wound is red and hot",
                       provider_id="SMbrowser-thread1")
-    sync_playwright = _playwright()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
 
         def shot(step: str) -> None:
@@ -136,5 +134,4 @@ def test_a_coordinator_reads_the_thread_texts_the_patient_and_resolves_the_red_f
             assert page.get_by_role("button", name="Send this text now (urgent)").is_visible()
             shot("06-review-urgent")
         finally:
-            browser.close()
             worker.dispatcher.close()

@@ -11,14 +11,13 @@ from sqlalchemy import func, select
 
 from pathway.models import Patient
 from tests.services.test_schedule_import import ANA, BOB, HEADER
-from tests.web.test_browser import ARGS, CHROMIUM, SHOTS, _playwright, _sign_in, live  # noqa: F401
+from tests.web.test_browser import SHOTS, _sign_in, chromium, live  # noqa: F401 (live: the shared app, a fixture)
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_coordinator_uploads_a_schedule_and_reads_the_report(live: Any, tmp_path: Path) -> None:  # noqa: F811
     server, _clock = live
-    sync_playwright = _playwright()
     SHOTS.mkdir(parents=True, exist_ok=True)
     bad = tmp_path / "schedule-bad.csv"
     bad.write_text("\n".join([HEADER, ANA, BOB.replace("1948-07-01", "07/01/1948").replace("(212) 555-0102", "12")])
@@ -26,54 +25,50 @@ def test_a_coordinator_uploads_a_schedule_and_reads_the_report(live: Any, tmp_pa
     good = tmp_path / "schedule.csv"
     good.write_text("\n".join([HEADER, ANA, BOB]) + "\n", encoding="utf-8")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
 
         def shot(step: str) -> None:
             page.screenshot(path=str(SHOTS / f"{step}.png"), full_page=True)
 
-        try:
-            _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
-            page.wait_for_url(server.url + "/")
-            page.get_by_role("link", name="Patients").first.click()
-            page.get_by_role("link", name="Import a schedule").click()
-            page.get_by_role("heading", name="Import a schedule").wait_for()
-            shot("import-01-form")
+        _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
+        page.wait_for_url(server.url + "/")
+        page.get_by_role("link", name="Patients").first.click()
+        page.get_by_role("link", name="Import a schedule").click()
+        page.get_by_role("heading", name="Import a schedule").wait_for()
+        shot("import-01-form")
 
-            # A file with one bad line: nothing is imported, the line and its columns are named.
-            page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(bad))
-            page.get_by_role("button", name="Check and import").click()
-            page.get_by_text("Nothing was imported.").wait_for()
-            row = page.locator("#line-3")
-            assert "birth_date" in row.inner_text() and "phone" in row.inner_text()
-            assert "new patient" in page.locator("#line-2").inner_text()
-            shot("import-02-refused")
+        # A file with one bad line: nothing is imported, the line and its columns are named.
+        page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(bad))
+        page.get_by_role("button", name="Check and import").click()
+        page.get_by_text("Nothing was imported.").wait_for()
+        row = page.locator("#line-3")
+        assert "birth_date" in row.inner_text() and "phone" in row.inner_text()
+        assert "new patient" in page.locator("#line-2").inner_text()
+        shot("import-02-refused")
 
-            # Checked only: what would happen, nothing stored.
-            page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(good))
-            page.get_by_label("Check only").check()
-            page.get_by_role("button", name="Check and import").click()
-            page.get_by_text("Checked only, nothing stored.").wait_for()
-            shot("import-03-dry-run")
+        # Checked only: what would happen, nothing stored.
+        page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(good))
+        page.get_by_label("Check only").check()
+        page.get_by_role("button", name="Check and import").click()
+        page.get_by_text("Checked only, nothing stored.").wait_for()
+        shot("import-03-dry-run")
 
-            # Imported: each line links to the new patient and episode.
-            page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(good))
-            page.get_by_label("Check only").uncheck()
-            page.get_by_role("button", name="Check and import").click()
-            page.get_by_text("Imported 2 rows.").wait_for()
-            shot("import-04-imported")
-            page.locator("#line-2").get_by_role("link", name="A100").click()
-            page.get_by_role("heading", name="Ruiz, Ana").wait_for()
+        # Imported: each line links to the new patient and episode.
+        page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(good))
+        page.get_by_label("Check only").uncheck()
+        page.get_by_role("button", name="Check and import").click()
+        page.get_by_text("Imported 2 rows.").wait_for()
+        shot("import-04-imported")
+        page.locator("#line-2").get_by_role("link", name="A100").click()
+        page.get_by_role("heading", name="Ruiz, Ana").wait_for()
 
-            # The same file again: every line unchanged.
-            page.goto(server.url + "/patients/import")
-            page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(good))
-            page.get_by_role("button", name="Check and import").click()
-            page.get_by_text("Imported 2 rows.").wait_for()
-            assert page.locator("#line-2").get_by_text("unchanged", exact=True).is_visible()
-            shot("import-05-again")
-        finally:
-            browser.close()
+        # The same file again: every line unchanged.
+        page.goto(server.url + "/patients/import")
+        page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(good))
+        page.get_by_role("button", name="Check and import").click()
+        page.get_by_text("Imported 2 rows.").wait_for()
+        assert page.locator("#line-2").get_by_text("unchanged", exact=True).is_visible()
+        shot("import-05-again")
     with server.runtime.sessions() as s:
         assert s.scalar(select(func.count(Patient.id))) == 2
