@@ -19,15 +19,12 @@ import pstats
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pathway import migrate
+from bench._db import scratch_database
 from pathway.config import load_config
 from pathway.runtime import Runtime
 from pathway.services import schedule_import as si
@@ -37,35 +34,6 @@ from pathway.services.users import create_user
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles"]
 DRUGS = ["", "Plavix", "warfarin", "Eliquis;ibuprofen", "", "naproxen", "clopidogrel;Advil"]
-
-
-@contextmanager
-def scratch_database(base: str | None, tmp: Path, name: str) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file in ``tmp`` or a throwaway PostgreSQL database
-    (as in bench/dispatch.py)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from pathway.db import normalise_url
-
-    if base and not base.startswith("sqlite"):
-        url = make_url(normalise_url(base))
-        db = f"pathway_bench_{name}_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{db}"'))
-        target = url.set(database=db).render_as_string(hide_password=False)
-        try:
-            migrate.upgrade(target)
-            yield target
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-            admin.dispose()
-    else:
-        target = f"sqlite:///{tmp / f'{name}.db'}"
-        migrate.upgrade(target)
-        yield target
 
 
 def schedule_csv(rows: int) -> bytes:
