@@ -7,10 +7,8 @@ PostgreSQL under PATHWAY_TEST_DATABASE_URL); every feed is parsed with ``icalend
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -23,6 +21,7 @@ from pathway.models import AuditEvent
 from pathway.services.calendar import words
 from pathway.timeline import load_catalogue, load_definition
 from tests.web.conftest_api import Harness
+from tests.web.loopback import LoopbackServer
 
 NY, CHICAGO = ZoneInfo("America/New_York"), ZoneInfo("America/Chicago")
 URL = re.compile(r"^https?://[^/]+/ical/[A-Za-z0-9_-]{43}\.ics$")
@@ -285,20 +284,11 @@ def test_staff_feeds_are_made_and_revoked_by_an_admin_or_coordinator_audited(api
 
 @pytest.fixture
 def served(api: Harness) -> Iterator[str]:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-    httpd = make_server("127.0.0.1", 0, api.app, threaded=True, request_handler=Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    server = LoopbackServer(api.app)
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
+        yield server.url
     finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
+        server.stop()
 
 
 def test_a_calendar_app_subscribes_over_http_without_signing_in(api: Harness, served: str) -> None:

@@ -9,7 +9,6 @@ half a minute); PostgreSQL runs every other API test."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import test_database_url
 from tests.web.conftest_api import Harness
+from tests.web.loopback import LoopbackServer
 
 pytestmark = pytest.mark.skipif(
     test_database_url() is not None,
@@ -39,24 +39,6 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
           response_headers_conformance]
 
 
-class _Server:
-    def __init__(self, app: Any) -> None:
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        class Quiet(WSGIRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
-
-        self.httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def live_api(api_module: Harness) -> Iterator[tuple[str, Harness]]:
     """The module's app on a loopback port, with a few records for the generated ids to meet."""
@@ -64,7 +46,7 @@ def live_api(api_module: Harness) -> Iterator[tuple[str, Harness]]:
     for _ in range(3):
         e = api.episode(holds=[{"drug": "clopidogrel", "prescriber_name": "Dr. Ortiz"}, {"drug": "apixaban"}])
         api.post(f"/holds/{e['holds'][0]['id']}/clearance", {"status": "requested"})
-    server = _Server(api.app)
+    server = LoopbackServer(api.app)
     try:
         yield server.url, api
     finally:

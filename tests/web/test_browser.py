@@ -8,7 +8,6 @@ Each page visited is saved as a full-page screenshot under ``test-output/screens
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from pathway.runtime import Runtime
 from pathway.services.base import SYSTEM
 from pathway.services.users import create_user
 from tests.conftest import T0
+from tests.web.loopback import LoopbackServer
 
 pytestmark = pytest.mark.browser
 
@@ -57,22 +57,8 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-class Server:
-    def __init__(self, app: Any) -> None:
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        class Quiet(WSGIRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
-
-        self.httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.thread.join(timeout=10)
+# The live app's server (kept under its old name for the browser test modules).
+Server = LoopbackServer
 
 
 def _sign_in(page: Any, email: str, *, at: str | None = None) -> None:

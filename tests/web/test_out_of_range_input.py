@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,6 @@ import pytest
 import requests
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from pathway import migrate
 from pathway.app import create_app
@@ -41,6 +39,7 @@ from pathway.services.base import MAX_ID, SYSTEM
 from pathway.services.users import create_token, create_user
 from tests.conftest import ScratchDatabase, test_database_url
 from tests.web.conftest_api import CONTRACT
+from tests.web.loopback import LoopbackServer
 
 T0 = datetime(2027, 2, 1, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
 PASSWORD = "correct horse battery"
@@ -50,11 +49,6 @@ BEYOND = (MAX_ID + 1, 2**63)  # just past INTEGER, and past BIGINT
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 class Live:
     """The app on 127.0.0.1, a token per role, and a signed-in coordinator's browser session."""
 
@@ -62,8 +56,8 @@ class Live:
         self.clock = FixedClock(T0)
         # The server first, so the app's public address is the one it is called at (plain http: the
         # session cookie is then not Secure, and Twilio's signatures are made for this address).
-        self.httpd = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.server = LoopbackServer(self._wsgi)
+        self.url = self.server.url
         self.public_url = self.url
         config = load_config(
             env={"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
@@ -79,16 +73,13 @@ class Live:
                 session.flush()
                 self.tokens[role] = create_token(session, env, SYSTEM, user.email, "tests")
         self.app = create_app(runtime=self.runtime, SECRET_KEY="live-test-secret")
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
         self.pages = self.sign_in("coordinator")
 
     def _wsgi(self, environ: Any, start_response: Any) -> Any:
         return self.app(environ, start_response)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.thread.join(timeout=10)
+        self.server.stop()
         self.runtime.engine.dispose()
 
     # -- the API ------------------------------------------------------------------------------
