@@ -25,6 +25,8 @@ class Observation(Base):
         check_in("time_point", TIME_POINTS),
         # The episode's observations in time order (the API, the page, the baseline lookup).
         Index("ix_observations_episode_id_code_received_at", "episode_id", "code", "received_at"),
+        # The outcomes report: the current value of each measure at each time point.
+        Index("ix_observations_code_time_point_episode_id", "code", "time_point", "episode_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,3 +44,7 @@ class Observation(Base):
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("medication_holds.id"))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    # An outcome recorded again for the same episode, time point and code replaces this one: it
+    # stays for the history with when and by which row it was replaced. Current rows have NULL.
+    superseded_at: Mapped[datetime | None]
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))

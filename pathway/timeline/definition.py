@@ -17,7 +17,7 @@ from typing import Any
 from pathway.resources import DATA_DIR
 from pathway.timeline import _fields as f
 from pathway.timeline.quiet import QuietHours
-from pathway.timeline.vocabulary import NOTICE_KINDS, MessageKind, MilestoneKind, ReplyText
+from pathway.timeline.vocabulary import NOTICE_KINDS, TIME_POINTS, MessageKind, MilestoneKind, ReplyText
 
 __all__ = [
     "DATE_ANCHORS",
@@ -33,6 +33,7 @@ __all__ = [
     "MilestoneStep",
     "PathwayDefinition",
     "SendRule",
+    "TimePoint",
     "load_definition",
 ]
 
@@ -102,6 +103,24 @@ class SendRule:
 
 
 @dataclass(frozen=True)
+class TimePoint:
+    """When an outcome is measured, in days from the procedure's local date (`[[time_point]]`).
+
+    The window is `window_start_day` to `window_end_day` inclusive (patient-local dates); the
+    baseline's window ends at the procedure's start. `asked_by_text`: the patient is asked by text
+    (the baseline at enrolment, the others on `day`); otherwise staff enter it (at the visit).
+    """
+
+    code: str
+    label: str
+    day: int
+    window_start_day: int
+    window_end_day: int
+    asked_by_text: bool
+    source: str
+
+
+@dataclass(frozen=True)
 class PathwayDefinition:
     """The whole pathway as data; see `data/mild_pathway.toml` for the meaning of each part."""
 
@@ -152,6 +171,15 @@ class PathwayDefinition:
     staff_text_max_segments: int = 3
     # Words a one-off text is warned about for a patient without detailed texts (`[staff_text]`).
     staff_text_identifying_words: tuple[str, ...] = ()
+    # The outcome time points and their windows (`[[time_point]]`), in TIME_POINTS order.
+    time_points: tuple[TimePoint, ...] = ()
+
+    def time_point(self, code: str) -> TimePoint:
+        """The time point named `code` (KeyError if the pathway has none)."""
+        for item in self.time_points:
+            if item.code == code:
+                return item
+        raise KeyError(code)
 
     def milestone(self, kind: str) -> MilestoneStep:
         """The milestone kind named `kind` (KeyError if the pathway has none)."""
@@ -418,7 +446,7 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         doc,
         "file",
         frozenset({"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget"}),
-        frozenset({"answers", "staff_text"}),
+        frozenset({"answers", "staff_text", "time_point"}),
     )
     meta = f.table(doc, "file", "pathway")
     f.check_fields(
@@ -476,7 +504,34 @@ def parse_definition(doc: Mapping[str, Any]) -> PathwayDefinition:
         place_max_chars=place_max_chars,
         staff_text_max_segments=_staff_text(doc),
         staff_text_identifying_words=_identifying_words(doc),
+        time_points=_time_points(doc),
     )
+
+
+def _time_points(doc: Mapping[str, Any]) -> tuple[TimePoint, ...]:
+    """The `[[time_point]]` rows: exactly the codes of TIME_POINTS, in order, each window around its day."""
+    if "time_point" not in doc:
+        return ()
+    items: list[TimePoint] = []
+    fields = frozenset({"code", "label", "day", "window_start_day", "window_end_day", "asked_by_text", "source"})
+    for index, row in enumerate(f.rows(doc, "file", "time_point")):
+        where = f"time_point #{index + 1}"
+        f.check_fields(row, where, fields, frozenset())
+        code = f.text(row, where, "code")
+        where = f"time_point '{code}'"
+        day, start, end = (f.signed_int(row, where, name) for name in ("day", "window_start_day", "window_end_day"))
+        if day is None or start is None or end is None:
+            missing = next(n for n, v in (("day", day), ("window_start_day", start), ("window_end_day", end))
+                           if v is None)
+            raise f.FieldError(where, missing, "is required")
+        if not start <= day <= end:
+            raise f.FieldError(where, "day", "must lie inside its window (window_start_day <= day <= window_end_day)")
+        items.append(TimePoint(code=code, label=f.text(row, where, "label"), day=day, window_start_day=start,
+                               window_end_day=end, asked_by_text=f.flag(row, where, "asked_by_text"),
+                               source=f.text(row, where, "source")))
+    if tuple(t.code for t in items) != TIME_POINTS:
+        raise f.FieldError("[[time_point]]", "code", f"must list exactly {', '.join(TIME_POINTS)} in order")
+    return tuple(items)
 
 
 def _answers(doc: Mapping[str, Any]) -> dict[str, Any]:

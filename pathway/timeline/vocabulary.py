@@ -226,7 +226,11 @@ class ObservationCode(StrEnum):
 
     NPRS = "nprs"  # pain, numeric rating scale 0-10
     STOPPED_MEDICINE = "stopped_medicine"  # 1 = the patient says they stopped a held medicine, 0 = not
-    WALK_MINUTES = "walk_minutes"  # how long the patient can walk
+    WALK_MINUTES = "walk_minutes"  # how long the patient can walk before having to stop
+    STAND_MINUTES = "stand_minutes"  # how long the patient can stand before having to sit
+    ODI = "odi"  # Oswestry Disability Index total 0-100, entered by staff from the clinic's licensed form
+    ZCQ_SYMPTOM = "zcq_symptom"  # Zurich Claudication Questionnaire symptom severity 1-5, staff-entered
+    GLOBAL_CHANGE = "global_change"  # patient's global impression of change 1-7
 
 
 # When in the pathway an observation was taken (the outcome time points of MiDAS ENCORE and
@@ -238,3 +242,5 @@ BASELINE, AT_72H = TIME_POINTS[0], TIME_POINTS[1]
 class ObservationSource(StrEnum):
     SMS = "sms"  # the patient's answer to a question text
     STAFF = "staff"  # recorded by a person
+    VISIT = "visit"  # measured or asked at a clinic visit, entered by staff
+    PHONE = "phone"  # asked on a telephone call, entered by staff

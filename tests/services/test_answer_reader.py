@@ -127,6 +127,10 @@ def test_every_code_carries_a_unit_bounds_and_a_source() -> None:
     with ANSWERS_PATH.open("rb") as fh:
         doc = tomllib.load(fh)
     codes = AnswerWords.from_document(doc).codes
-    assert set(codes) == {"nprs", "stopped_medicine", "walk_minutes"}
+    assert set(codes) == {"nprs", "stopped_medicine", "walk_minutes", "stand_minutes", "odi", "zcq_symptom",
+                          "global_change"}
     assert all(c.source.startswith("[") and c.unit and c.min < c.max for c in codes.values())
     assert (codes["nprs"].min, codes["nprs"].max) == (0, 10)
+    assert (codes["odi"].min, codes["odi"].max, codes["odi"].whole) == (0, 100, True)
+    assert (codes["zcq_symptom"].min, codes["zcq_symptom"].max, codes["zcq_symptom"].whole) == (1, 5, False)
+    assert (codes["global_change"].min, codes["global_change"].max) == (1, 7)

@@ -17,6 +17,7 @@ from pathway.timeline import (
     PathwayDefinition,
     load_definition,
 )
+from pathway.timeline.vocabulary import TIME_POINTS
 
 
 def test_milestones_are_the_eight_kinds_in_pathway_order(definition: PathwayDefinition) -> None:
@@ -93,15 +94,15 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
         if name in doc:
             lines.append(f"[{name}]")
             lines += [f"{k} = {value(v)}" for k, v in doc[name].items()]
-    for name in ("milestone", "message"):
-        for row in doc[name]:
+    for name in ("milestone", "message", "time_point"):
+        for row in doc.get(name, ()):
             lines.append(f"[[{name}]]")
             lines += [f"{k} = {value(v)}" for k, v in row.items()]
     for lang, row in doc["segment_budget"].items():
         lines.append(f"[segment_budget.{lang}]")
         lines += [f"{k} = {value(v)}" for k, v in row.items()]
     for key in set(doc) - {"pathway", "timing", "procedure_day", "milestone", "message", "segment_budget",
-                           "staff_text", "answers"}:
+                           "staff_text", "answers", "time_point"}:
         lines.append(f"[{key}]")
     path = tmp_path / "mild_pathway.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -110,6 +111,33 @@ def dump(doc: dict[str, Any], tmp_path: Path) -> Path:
 
 def test_round_tripped_shipped_file_loads(tmp_path: Path, definition: PathwayDefinition) -> None:
     assert load_definition(dump(shipped(), tmp_path)) == definition
+
+
+def test_outcome_time_points_are_read_in_order_with_their_windows(definition: PathwayDefinition) -> None:
+    assert tuple(t.code for t in definition.time_points) == TIME_POINTS
+    six_weeks = definition.time_point("6w")
+    assert (six_weeks.day, six_weeks.window_start_day, six_weeks.window_end_day) == (42, 35, 49)
+    assert definition.time_point("baseline").window_start_day == -30
+    assert not definition.time_point("visit").asked_by_text
+    assert all(t.source for t in definition.time_points)
+
+
+def test_time_points_must_be_the_known_codes_in_order(tmp_path: Path) -> None:
+    doc = shipped()
+    doc["time_point"][3], doc["time_point"][4] = doc["time_point"][4], doc["time_point"][3]
+    with pytest.raises(DefinitionError, match=r"\[\[time_point\]\]: field 'code' must list exactly baseline, 72h"):
+        load_definition(dump(doc, tmp_path))
+
+
+def test_a_time_point_day_outside_its_window_is_refused(tmp_path: Path) -> None:
+    doc = shipped()
+    doc["time_point"][3]["day"] = 60
+    with pytest.raises(DefinitionError, match=r"time_point '6w': field 'day' must lie inside its window"):
+        load_definition(dump(doc, tmp_path))
+    doc = shipped()
+    del doc["time_point"][4]["window_end_day"]
+    with pytest.raises(DefinitionError, match=r"time_point #5: field 'window_end_day' is required"):
+        load_definition(dump(doc, tmp_path))
 
 
 def test_the_longest_one_off_text_is_read_from_the_file_and_checked(tmp_path: Path) -> None:
