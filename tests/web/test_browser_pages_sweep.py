@@ -265,3 +265,18 @@ def test_an_empty_list_says_what_to_do_next(site: Site) -> None:
         assert page.locator(".board-table tbody tr").count() == 2
     finally:
         page.close()
+
+
+def test_the_axe_check_names_each_serious_violation(site: Site) -> None:
+    """The helper is not a rubber stamp: an image without words and pale grey text fail, named."""
+    page = site.browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.set_content('<html lang="en"><head><title>t</title></head><body><main><h1>t</h1>'
+                         '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" id="no-alt">'
+                         '<p id="faint" style="color:#bbb;background:#fff">faint</p></main></body></html>')
+        found = violations(page)
+        assert {v["id"] for v in found} >= {"image-alt", "color-contrast"}
+        text = describe(found)
+        assert "image-alt (critical) at #no-alt" in text and "color-contrast (serious) at #faint" in text
+    finally:
+        page.close()
