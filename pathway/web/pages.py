@@ -979,9 +979,10 @@ def board() -> Any:
     except ValidationError:
         abort(404)
     db().commit()
+    status = board_service.FILTER_ALIASES.get(status or "", status)  # the same filter, named as the tiles name it
     return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
                            page=page, page_size=PAGE_SIZE,
-                           filters=board_service.STATUS_FILTERS)
+                           filters=board_service.FILTER_CHOICES)
 
 
 def _page() -> int:

@@ -384,6 +384,27 @@ def test_the_board_shows_counts_filters_and_states(
     assert "No episodes here" in clinician.text("/board?status=missed")
 
 
+def test_the_board_offers_each_filter_once(clinician: Any, make_episode: Any, web_clock: Any, as_role: Any) -> None:
+    """Each status and each proceduralist is one choice in the filter's lists, however spelt."""
+    import re
+
+    make_episode(procedure_at="2027-02-03T08:00", proceduralist="Dr. Lee")
+    make_episode(procedure_at="2027-02-04T08:00", proceduralist="dr. lee")
+    make_episode(procedure_at="2027-02-05T08:00", proceduralist="Dr. Shah")
+    web_clock.set(T0 + timedelta(days=6))
+    clinician = as_role("clinician")
+    for url in ("/board", "/board?status=booked_in_window&proceduralist=DR.+LEE"):
+        page = clinician.text(url)
+        for name in ("status", "proceduralist"):
+            select = page.split(f'<select class="form-select" id="{name}"', 1)[1].split("</select>", 1)[0]
+            options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+            values, labels = [v for v, _ in options], [t.strip().lower() for _, t in options]
+            assert len(values) == len(set(values)) and len(labels) == len(set(labels)), (url, name, options)
+    page = clinician.text("/board?status=booked_in_window&proceduralist=DR.+LEE")
+    assert '<option value="in_window" selected>' in page and '<option value="Dr. Lee" selected>' in page
+    assert 'id="proceduralist"' in page and page.count('<option value="Dr. Lee"') == 1
+
+
 def test_the_messages_page_filters_by_status_and_pages(
     coordinator: Any, make_patient: Any, session: Any
 ) -> None:
