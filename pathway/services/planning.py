@@ -41,6 +41,7 @@ from pathway.timeline.texts import (
     format_when,
     join_words,
     medicine_words,
+    plural,
     segments,
 )
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
@@ -71,7 +72,7 @@ def hold_rule(env: Env, hold: MedicationHold) -> str:
 
             return rule_text(drug)
     if hold.stop_days is not None:
-        stop = f"{hold.stop_days} {'day' if hold.stop_days == 1 else 'days'} before"
+        stop = f"{plural(hold.stop_days, 'day', 'days')} before"
     elif hold.stop_hours is not None:
         stop = f"{hold.stop_hours} h before"
     else:
