@@ -350,6 +350,7 @@ def reschedule(
         changed = [h for h in episode.holds if h.clearance not in NO_STOP and h.has_plan
                    and before.get(h.id) != (h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()))]
         _add_to_notice(session, env, episode, "date_changed", changed)
+    _call_if_too_late(session, env, episode, diff)
     for hold in stopped:
         tasks.open_task(session, env, "restart_after_postpone", f"hold:{hold.id}",
                         "Postponed after the last dose: call the patient about restarting (as the prescriber "
@@ -362,6 +363,23 @@ def reschedule(
         audit(session, env, actor, "episode.edit", "episode", episode.id, patient_id=episode.patient_id,
               detail={"fields": fields})
     return RescheduleResult(episode, diff, True, old_at, new_at, listed)
+
+
+NOTICE_TOO_LATE_WORDS = {
+    "date_changed": "The procedure was moved, but the text telling the patient could not reach them before the "
+                    "procedure ends (quiet hours). Call the patient with the new date and time, and record the call.",
+    "cancelled": "The procedure was cancelled, but the text telling the patient could not reach them before it "
+                 "would have ended (quiet hours). Call the patient, and record the call.",
+}
+
+
+def _call_if_too_late(session: Session, env: Env, episode: Episode, diff: PlanDiff) -> None:
+    """No notice goes after the procedure it concerns has ended: when none could be planned in
+    time, a person calls instead (a ``notice_too_late`` task)."""
+    if diff.notice_too_late is not None:
+        tasks.open_task(session, env, "notice_too_late", f"episode:{episode.id}",
+                        NOTICE_TOO_LATE_WORDS[diff.notice_too_late], patient_id=episode.patient_id,
+                        episode_id=episode.id)
 
 
 def _stopped_risk(episode: Episode, hold: MedicationHold) -> HoldAtRisk:
@@ -591,7 +609,9 @@ def cancel_episode(
     episode.status = "cancelled"
     episode.cancelled_at = env.now
     episode.cancel_reason = reason
-    replan(session, env, actor, episode, reason="episode cancelled", notice_kind="cancelled" if notify else None)
+    diff = replan(session, env, actor, episode, reason="episode cancelled",
+                  notice_kind="cancelled" if notify else None)
+    _call_if_too_late(session, env, episode, diff)
     if notify:
         _add_to_notice(session, env, episode, "cancelled", stopped)
     tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{h.id}" for h in episode.holds],

@@ -31,6 +31,7 @@ from pathway.timeline import (
     compute_hold,
     diff_plan,
     plan_episode,
+    procedure_end,
     text_context,
 )
 from pathway.timeline.localtime import to_local
@@ -155,6 +156,7 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         quiet=env.rules.quiet,
         tz=tz,
         now=env.now,
+        notice_until=procedure_end(episode.procedure_at, episode.duration_minutes, episode.ended_at),
     )
     return replace(diff, reworded=_reworded(env, episode, plan, diff, messages))
 

@@ -19,7 +19,8 @@ from pathway.web.context import db, env, runtime
 
 def _not_found(_exc: Any) -> Any:
     return render_template("errors/error.html", code=404, title="Not found",
-                           message="There is nothing here: the record may have been removed, or the address is wrong."), 404
+                           message="There is nothing here: the record may have been removed, "
+                                   "or the address is wrong."), 404
 
 
 def _forbidden(exc: Any) -> Any:
