@@ -186,6 +186,16 @@ def zone_time(dt: datetime | None, tz_name: str) -> str:
     return _fmt(dt, ZoneInfo(tz_name)) if dt is not None else ""
 
 
+def input_zone(patient_tz: str) -> str:
+    """What a date-time input on a patient's pages takes: the patient's zone, named, and the
+    clinic's when it differs, so nobody types clinic time into a patient-time field."""
+    clinic = _clinic_tz().key
+    said = f"In the patient's time zone ({patient_tz.replace('_', ' ')})"
+    if patient_tz != clinic:
+        said += f", not the clinic's ({clinic.replace('_', ' ')})"
+    return said
+
+
 def mrn(value: str | None) -> str:
     """'MRN 100206' for a record number, however the hospital writes it: a number stored with its
     own 'MRN' prefix ('MRN100206') is not shown as 'MRN MRN100206'."""
@@ -264,6 +274,6 @@ def init_app(app: Flask) -> None:
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
         message_label=message_label, zone_time=zone_time, patient_time=patient_time,
         plural=plural, mrn=mrn, field_label=field_label, error_text=error_text, task_label=task_label,
-        phone_type=phone_type, phone_kind=lambda v: phone_kind(v or ""),
+        phone_type=phone_type, input_zone=input_zone, phone_kind=lambda v: phone_kind(v or ""),
     )
     app.jinja_env.globals.update(badge=badge)
