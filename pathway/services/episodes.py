@@ -540,7 +540,7 @@ def _not_before_due(m: Milestone, episode: Episode, now: datetime) -> None:
     else:
         lead = "this step is due"
     fix = "; if it took place earlier, move the booking first" if m.kind in what and m.due_at is not None else ""
-    raise ValidationError({"due_at": f"{lead} {local:%a} {local.day} {local:%b %Y %H:%M} "
+    raise ValidationError({"due_at": f"{lead} {local:%a} {local.day} {local:%b %Y %H:%M %Z} "
                                      f"(patient's time); it cannot be marked done before then{fix}"})
 
 
