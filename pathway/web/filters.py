@@ -240,10 +240,21 @@ def field_label(name: str | None) -> str:
     return sentence(key.replace("-", " "))
 
 
+# Messages written for the API's callers ("send it with sms_consent: true"), as a form says them.
+_FORM_WORDS = {
+    "send it with sms_consent: true": "tick \u201cThe patient agrees to receive texts\u201d first: this says how "
+                                      "that consent was given",
+}
+
+
 def error_text(message: str | None) -> str:
     """An error message with any field name in it written as its label ('give stop_days or
     stop_hours' -> 'give “Stop days” or “Stop hours”')."""
-    return _NAMES.sub(lambda m: f"\u201c{FIELD_LABELS[m.group(1)]}\u201d", message or "")
+    text = message or ""
+    for api_words, form_words in _FORM_WORDS.items():
+        if text.startswith(api_words):
+            return form_words
+    return _NAMES.sub(lambda m: f"\u201c{FIELD_LABELS[m.group(1)]}\u201d", text)
 
 
 # What staff call each kind of task (the worklist's and the episode page's words).

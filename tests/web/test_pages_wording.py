@@ -119,6 +119,8 @@ def test_a_field_name_inside_an_error_message_is_written_as_its_label() -> None:
     assert filters.error_text("give stop_days or stop_hours, not both") == \
         "give \u201cStop days\u201d or \u201cStop hours\u201d, not both"
     assert filters.field_label("hold-0-prescriber_phone") == "Drug 1: Prescriber's phone"
+    said = filters.error_text("send it with sms_consent: true (it is how the consent being recorded was given)")
+    assert "sms_consent" not in said and "The patient agrees to receive texts" in said
 
 
 def test_tasks_are_named_in_words_not_their_kind(as_role: Any, make_episode: Any, session: Any, env: Any,
