@@ -490,8 +490,9 @@ class PatientUpdateIn(InputModel):
 
     given_name: PersonName = ""
     family_name: PersonName = ""
-    phone: MobilePhone = Field("", description="a US mobile number; a new number clears the refused-number flag "
-                                               "and, when the patient may be texted, gets the enrolment text "
+    phone: MobilePhone = Field("", description="a mobile number (US, or another country's with + and its code); "
+                                               "a new number clears the refused-number flag and, when the patient may "
+                                               "be texted, gets the enrolment text "
                                                "(clinic name, STOP/HELP) before any other")
     timezone: Zone = Field("", description="IANA zone: texts not yet sent move to the same local time in it")
     language: Language = Field("en", description="texts not yet sent are re-worded in it")

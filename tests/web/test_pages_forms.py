@@ -347,7 +347,7 @@ def test_rescheduling_previews_the_diff_and_changes_nothing_until_confirmed(
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert "Confirm the new procedure date" in page
-    assert "Procedure Wed Mar 10 8:00 AM \u2192 Wed Mar 17 9:30 AM" in page
+    assert "Procedure Wed Mar 10 8:00 AM EST \u2192 Wed Mar 17 9:30 AM EDT" in page
     assert "date-change notice" in page
     assert 'name="confirm" value="yes"' in page and 'value="2027-03-17T09:30"' in page
     session.expire_all()
