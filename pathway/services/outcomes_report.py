@@ -447,3 +447,73 @@ def outcomes_report(session: Session, env: Env, actor: Actor, data: Mapping[str,
 
 def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def audit_refused(session: Session, env: Env, actor: Actor, data: Mapping[str, Any]) -> None:
+    """A view of the report page whose filters were refused (a 422): audited with what was asked."""
+    audit(session, env, actor, "outcomes.view", "report", None,
+          detail={"refused": True, **{k: str(v)[:40] for k, v in data.items()}})
+
+
+# What the page says, in plain words (the API description says the same).
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    ("Procedures", "Episodes not cancelled whose procedure date, in the clinic's time zone, is in the date range, "
+                   "for the proceduralist and facility chosen."),
+    ("Time point passed", "A time point counts once its window has closed: at least one whole day after the last day "
+                          "of its window (e.g. 6 weeks: 50 days after the procedure). \"Episodes\" counts these "
+                          "procedures; \"answered\" those with a current pain, walking or ODI value at that time "
+                          "point."),
+    ("Current values", "Only the value in force counts; a value recorded again replaces the old one, which is kept "
+                       "as history and not counted."),
+    ("Change", "Measured against the episode's own baseline, only for episodes with both values; n counts those "
+               "episodes. Median change is the median of 100 x (value - baseline) / baseline, leaving out a baseline "
+               "of 0 (that episode stays in n and cannot be a responder). With an even n the median is the mean of "
+               "the two middle values."),
+    ("Pain responder", "NPRS down by at least 30% and at least 2 points from baseline."),
+    ("Walking responder", "Walking minutes at least doubled from baseline, or 30 minutes or more."),
+    ("Disability responder", "ODI down by at least 10 points from baseline (the MiDAS ENCORE responder)."),
+    ("Share and interval", "The share is 100 x responders / n, rounded to one decimal; its 95% Wilson interval is "
+                           "the range of shares consistent with these patients, wide when n is small."),
+)
+
+CSV_COLUMNS = {
+    "time_points": ("time_point", "label", "episodes", "answered", "measure", "n", "median", "median_change_pct",
+                    "mean_change", "responders", "responders_pct", "ci95_low", "ci95_high"),
+    "process": ("key", "label", "numerator", "denominator", "pct", "definition"),
+}
+
+
+def _text_cell(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection), as the audit export."""
+    from pathway.services.audit_export import FORMULA_STARTS
+
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _number(value: float | int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def csv_text(report: OutcomesReport, part: str) -> str:
+    """One part of the report as CSV: the time points (a row per measure) or the process figures."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS[part])
+    if part == "process":
+        for p in report.process:
+            writer.writerow([_text_cell(p.key), _text_cell(p.label), p.numerator, p.denominator, _number(p.pct),
+                             _text_cell(p.definition)])
+        return buffer.getvalue()
+    for t in report.time_points:
+        for code in MEASURES:
+            m = t.measures[code]
+            low, high = m.responders.ci95 if m.responders.ci95 is not None else (None, None)
+            writer.writerow([_text_cell(t.time_point), _text_cell(t.label), t.episodes, t.answered, code, m.n,
+                             _number(m.median if code != "odi" else None),
+                             _number(m.median_change_pct if code != "odi" else None),
+                             _number(m.mean_change if code == "odi" else None), m.responders.n,
+                             _number(m.responders.pct), _number(low), _number(high)])
+    return buffer.getvalue()
