@@ -36,9 +36,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     and_,
     case,
+    cast,
     distinct,
     exists,
     extract,
@@ -222,46 +224,60 @@ def _passed(env: Env, time_point: Any) -> ColumnElement[bool]:
 
 def _grouped(session: Session, env: Env, q: OutcomesQuery) -> dict[tuple[str, str, str], tuple[Any, ...]]:
     """One statement: per (measure, time point) the count, responders and mean change; the median
-    value; the median change in percent. Keyed by (part, code, time point)."""
+    value; the median change in percent. Keyed by (part, code, time point).
+
+    The one pass over the rows pairs each current time-point value with the episode's current
+    baseline and counts the pairs per (measure, time point, baseline, value): a histogram no longer
+    than the distinct values (an NPRS pair has at most 11 x 11). Everything else is computed from
+    it in the database: sums for n, responders and the mean change; for a median, the running count
+    over the values in order, where the middle rank(s) (n + 1) // 2 and (n + 2) // 2 fall (the mean
+    of the two middle values when n is even)."""
     d = report_data()
     v, b = aliased(Observation), aliased(Observation)
-    base, val = b.value, v.value
-    drop = base - val
-    responder = case(
-        (base <= 0, 0),
-        (and_(v.code == "nprs", drop >= d.nprs_min_drop_points, drop * 100 >= base * d.nprs_min_drop_pct), 1),
-        (and_(v.code == "walk_minutes", or_(val >= base * d.walk_min_ratio, val >= d.walk_min_minutes)), 1),
-        (and_(v.code == "odi", drop >= d.odi_min_drop_points), 1),
-        else_=0,
-    )
-    change_pct = case((base != 0, literal(100.0) * (val - base) / base), else_=null())
     pairs = (
-        select(v.code.label("code"), v.time_point.label("tp"), val.label("val"), (val - base).label("diff"),
-               change_pct.label("pct"), responder.label("resp"))
+        select(v.code.label("code"), v.time_point.label("tp"), b.value.label("base"), v.value.label("val"),
+               func.count().label("c"))
         .select_from(v)
         .join(b, and_(b.episode_id == v.episode_id, b.code == v.code, b.time_point == BASELINE,
                       b.superseded_at.is_(None)))
         .join(Episode, Episode.id == v.episode_id)
         .where(v.code.in_(MEASURES), v.time_point.in_(tuple(_cutoffs(env))), v.superseded_at.is_(None),
                _passed(env, v.time_point), *_scope(env, q))
+        .group_by(v.code, v.time_point, b.value, v.value)
         .cte("pairs")
     )
-    stats = select(literal("n").label("part"), pairs.c.code, pairs.c.tp, func.count().label("a"),
-                   func.sum(pairs.c.resp).label("b"), func.avg(pairs.c.diff).label("c")
-                   ).group_by(pairs.c.code, pairs.c.tp)
+    base, val, c = pairs.c.base, pairs.c.val, pairs.c.c
+    drop = base - val
+    responder = case(
+        (base <= 0, 0),
+        (and_(pairs.c.code == "nprs", drop >= d.nprs_min_drop_points, drop * 100 >= base * d.nprs_min_drop_pct), 1),
+        (and_(pairs.c.code == "walk_minutes", or_(val >= base * d.walk_min_ratio, val >= d.walk_min_minutes)), 1),
+        (and_(pairs.c.code == "odi", drop >= d.odi_min_drop_points), 1),
+        else_=0,
+    )
+    group = (pairs.c.code, pairs.c.tp)
+    stats = select(literal("n").label("part"), pairs.c.code, pairs.c.tp, func.sum(c).label("a"),
+                   func.sum(c * responder).label("b"), (func.sum(c * (val - base)) * 1.0 / func.sum(c)).label("c")
+                   ).group_by(*group)
 
     def median(column: Any, part: str, *where: Any) -> Any:
-        group = (pairs.c.code, pairs.c.tp)
-        ranked = (select(pairs.c.code, pairs.c.tp, column.label("x"),
-                         func.row_number().over(partition_by=group, order_by=column).label("rn"),
-                         func.count().over(partition_by=group).label("cnt"))
-                  .where(*where).subquery())
-        middle = or_(ranked.c.rn == (ranked.c.cnt + 1) // 2, ranked.c.rn == (ranked.c.cnt + 2) // 2)
-        return (select(literal(part).label("part"), ranked.c.code, ranked.c.tp, func.avg(ranked.c.x).label("a"),
+        hist = (select(pairs.c.code, pairs.c.tp, column.label("x"), func.sum(c).label("c"))
+                .where(*where).group_by(pairs.c.code, pairs.c.tp, column).subquery())
+        part_by = (hist.c.code, hist.c.tp)
+        # Counts as integers: PostgreSQL sums a bigint as numeric, and (n + 1) // 2 must divide as integers.
+        running = (select(hist.c.code, hist.c.tp, hist.c.x,
+                          cast(func.sum(hist.c.c).over(partition_by=part_by, order_by=hist.c.x, rows=(None, 0)),
+                               BigInteger).label("upto"),
+                          cast(func.sum(hist.c.c).over(partition_by=part_by), BigInteger).label("total"))
+                   .subquery())
+        low = func.min(case((running.c.upto >= (running.c.total + 1) // 2, running.c.x)))
+        high = func.min(case((running.c.upto >= (running.c.total + 2) // 2, running.c.x)))
+        return (select(literal(part).label("part"), running.c.code, running.c.tp, ((low + high) / 2.0).label("a"),
                        literal_column("NULL").label("b"), literal_column("NULL").label("c"))
-                .where(middle).group_by(ranked.c.code, ranked.c.tp))
+                .group_by(running.c.code, running.c.tp))
 
-    stmt = union_all(stats, median(pairs.c.val, "median"), median(pairs.c.pct, "pct", pairs.c.pct.is_not(None)))
+    change_pct = case((base != 0, literal(100.0) * (val - base) / base), else_=null())
+    stmt = union_all(stats, median(val, "median"), median(change_pct, "pct", base != 0))
     return {(r.part, r.code, r.tp): (r.a, r.b, r.c) for r in session.execute(stmt)}
 
 
