@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pathway.db import Base, check_in
 from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode, ObservationSource
 
-
 CURRENT_WHERE = text("superseded_at IS NULL")
 
 
