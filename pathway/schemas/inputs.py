@@ -468,6 +468,24 @@ class BoardQuery(InputModel):
     offset: Offset = Field(None, description="rows to skip (default 0)")
 
 
+class OutcomesQuery(InputModel):
+    """The filters of the outcomes report (``GET /reports/outcomes``, the Outcomes page and its CSV):
+    procedures whose date (in the clinic's time zone) lies from ``from`` to ``to``, both included."""
+
+    from_: OptionalDay = Field(None, alias="from", description="first procedure date to include (YYYY-MM-DD)")
+    to: OptionalDay = Field(None, description="last procedure date to include (YYYY-MM-DD)")
+    proceduralist: Text = Field("", description="only this proceduralist's procedures")
+    facility: Text = Field("", description="only procedures at this facility")
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, value: date | None, info: ValidationInfo) -> date | None:
+        first = info.data.get("from_")
+        if value is not None and first is not None and value < first:
+            raise fail(f"is before from ({first.isoformat()}); give the last procedure date to include")
+        return value
+
+
 class PreviewQuery(InputModel):
     preview: Flag = Field(False, description="1: answer what would change, change nothing")
 
