@@ -33,7 +33,7 @@ from pathway.schemas.inputs import (
     RescheduleIn,
 )
 from pathway.schemas.vocab import APPOINTMENT_KINDS
-from pathway.services import tasks
+from pathway.services import outcomes, tasks
 from pathway.services.base import (
     Actor,
     Conflict,
@@ -139,6 +139,7 @@ def schedule_episode(
     session.add(episode)
     session.flush()
     replan(session, env, actor, episode, reason="episode scheduled")
+    outcomes.ask_next(session, env, episode)  # the baseline is asked at enrolment
     audit(session, env, actor, "episode.schedule", "episode", episode.id, patient_id=patient.id,
           detail={"holds": [h.drug_key or "free-text" for h in holds]})
     return episode
