@@ -211,7 +211,7 @@ def _step(session: Session, env: Env, episode: Episode, period: _Period) -> Mess
         key = questions.outcome_key(episode.id, tp.code, code)
         first = _sent(session, episode.patient_id, key)
         if first is None:
-            return _queue(session, env, episode, tp, code, key, "outcome question due")
+            return _queue(session, env, episode, period, code, key, "outcome question due")
         if first.status in PENDING:
             return None
         if first.status not in ASKED or first.sent_at is None:
@@ -220,23 +220,27 @@ def _step(session: Session, env: Env, episode: Episode, period: _Period) -> Mess
         reminder = _sent(session, episode.patient_id, reminder_key)
         if reminder is None:
             if env.now >= first.sent_at + env.rules.definition.answer_window:
-                return _queue(session, env, episode, tp, code, reminder_key, "no answer: one reminder")
+                return _queue(session, env, episode, period, code, reminder_key, "no answer: one reminder")
             return None
         return None  # reminded once: waiting for the answer, or nothing more at this time point
     return None
 
 
-def _queue(session: Session, env: Env, episode: Episode, tp: TimePoint, code: str, key: str,
-           reason: str) -> Message:
+def _queue(session: Session, env: Env, episode: Episode, period: _Period, code: str, key: str,
+           reason: str) -> Message | None:
     patient = episode.patient
     tz = ZoneInfo(patient.timezone)
     context = text_context({}, lang=patient.language, tz=tz, detailed=patient.detailed_texts,
                            clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
     variant = "" if code == ObservationCode.NPRS else code
+    send_at = env.rules.quiet.next_allowed(env.now, tz)
+    if send_at >= period.end:
+        return None  # quiet hours last until the window closes (a baseline: until the procedure)
     msg = Message(patient_id=patient.id, episode_id=episode.id, kind=MessageKind.OUTCOME, language=patient.language,
                   body=env.rules.templates.render(MessageKind.OUTCOME, patient.language, context, variant),
-                  plan_key=key, send_at=env.rules.quiet.next_allowed(env.now, tz), attempts=0, created_at=env.now)
-    outbox.record(session, msg, outbox.Scheduled(f"{reason} ({tp.code}, {code})"), now=env.now, source="plan")
+                  plan_key=key, send_at=send_at, attempts=0, created_at=env.now)
+    outbox.record(session, msg, outbox.Scheduled(f"{reason} ({period.tp.code}, {code})"), now=env.now,
+                  source="plan")
     return msg
 
 
