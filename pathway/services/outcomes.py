@@ -142,6 +142,12 @@ def list_outcomes(session: Session, env: Env, actor: Actor, episode_id: Any) -> 
     return outcome_rows(session, episode.id)
 
 
+def measure_choices() -> list[tuple[str, str]]:
+    """(code, label) of every outcome measure, for a form."""
+    codes = load_answers().codes
+    return [(str(code), codes[code].label) for code in OUTCOME_MEASURES]
+
+
 def outcome_row(session: Session, obs: Observation) -> OutcomeRow:
     """The row of one just-recorded value."""
     return next(r for r in outcome_rows(session, obs.episode_id) if r.current.id == obs.id)
@@ -261,5 +267,5 @@ def ask_due(session: Session, env: Env) -> int:
     return queued
 
 
-__all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "outcome_row", "outcome_rows", "record_outcome",
+__all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "outcome_row", "outcome_rows", "record_outcome",
            "text_measures"]
