@@ -267,5 +267,5 @@ def ask_due(session: Session, env: Env) -> int:
     return queued
 
 
-__all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "outcome_row", "outcome_rows", "record_outcome",
-           "text_measures"]
+__all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "outcome_row", "outcome_rows",
+           "record_outcome", "text_measures"]
