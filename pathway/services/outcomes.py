@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from pathway.models import Episode, Message, Observation, Patient
 from pathway.schemas.fields import Context
@@ -193,9 +193,13 @@ def ask_next(session: Session, env: Env, episode: Episode) -> Message | None:
     now = env.now
     for period in _periods(env, episode, tz):
         if period.start <= now < period.end:
+            due = _step(session, env, episode, period)
+            if due is None:
+                return None
             if questions.open_question(session, env, episode) is not None:
                 return None  # one question at a time: a reply must answer one question
-            return _step(session, env, episode, period)
+            code, key, reason = due
+            return _queue(session, env, episode, period, code, key, reason)
     return None
 
 
@@ -204,8 +208,9 @@ def _sent(session: Session, patient_id: int, key: str) -> Message | None:
                           .order_by(Message.id.desc()).limit(1))
 
 
-def _step(session: Session, env: Env, episode: Episode, period: _Period) -> Message | None:
-    """The time point's next text: the first measure without a value is asked, or reminded once."""
+def _step(session: Session, env: Env, episode: Episode, period: _Period) -> tuple[str, str, str] | None:
+    """The time point's next text, as (measure, plan key, why): the first measure without a value
+    is asked, or reminded once; None while waiting, or when the time point has nothing more to ask."""
     tp = period.tp
     for code in text_measures(tp):
         if session.scalar(select(Observation.id).where(
@@ -217,16 +222,15 @@ def _step(session: Session, env: Env, episode: Episode, period: _Period) -> Mess
         key = questions.outcome_key(episode.id, tp.code, code)
         first = _sent(session, episode.patient_id, key)
         if first is None:
-            return _queue(session, env, episode, period, code, key, "outcome question due")
+            return code, key, "outcome question due"
         if first.status in PENDING:
             return None
         if first.status not in ASKED or first.sent_at is None:
             return None  # it never reached the patient (suppressed, failed): a person follows up
         reminder_key = questions.outcome_key(episode.id, tp.code, code, reminder=True)
-        reminder = _sent(session, episode.patient_id, reminder_key)
-        if reminder is None:
+        if _sent(session, episode.patient_id, reminder_key) is None:
             if env.now >= first.sent_at + env.rules.definition.answer_window:
-                return _queue(session, env, episode, period, code, reminder_key, "no answer: one reminder")
+                return code, reminder_key, "no answer: one reminder"
             return None
         return None  # reminded once: waiting for the answer, or nothing more at this time point
     return None
@@ -255,7 +259,8 @@ def ask_due(session: Session, env: Env) -> int:
     definition = env.rules.definition
     first = min((t.window_start_day for t in definition.time_points), default=0)
     last = max((t.window_end_day for t in definition.time_points), default=0)
-    near = select(Episode).join(Patient, Patient.id == Episode.patient_id).where(
+    near = select(Episode).join(Patient, Patient.id == Episode.patient_id).options(
+        contains_eager(Episode.patient)).where(
         Episode.status != EpisodeStatus.CANCELLED, Patient.sms_consent_at.is_not(None),
         Patient.opted_out_at.is_(None), Patient.phone_flagged_at.is_(None),
         Episode.procedure_at >= env.now - timedelta(days=last + 2),

@@ -305,3 +305,21 @@ def test_a_baseline_question_not_sent_before_the_procedure_is_dropped(sessions, 
     worker.dispatcher.dispatch_due()
     (baseline,) = outcome_texts(sessions, eid)
     assert baseline.status == "cancelled" and "procedure has started" in (baseline.status_reason or "")
+
+
+def test_no_outcome_question_while_another_question_is_open(sessions, episode, worker, clock, seed) -> None:
+    pid, eid = episode()
+
+    def open_question(session: Any, env: Any) -> None:  # a question text that went out an hour before
+        at = SIX_WEEKS - timedelta(hours=1)
+        session.add(Message(patient_id=pid, episode_id=eid, kind="check_72h", language="en", body="Pain 0-10?",
+                            plan_key="check_72h::test", send_at=at, status="sent", sent_at=at, attempts=1,
+                            created_at=at, updated_at=at))
+
+    seed(open_question)
+    clock.set(SIX_WEEKS)
+    assert tick(worker) == 0  # a reply now must answer that question, not a new one
+    clock.set(SIX_WEEKS + timedelta(hours=46, minutes=59))
+    assert tick(worker) == 0
+    clock.set(SIX_WEEKS + timedelta(hours=47))  # 48 hours after it went: its answer window has closed
+    assert tick(worker) == 1 and outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:nprs")
