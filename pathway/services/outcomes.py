@@ -65,7 +65,7 @@ ASKED = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
 def text_measures(tp: TimePoint) -> tuple[str, ...]:
-    """The measures a time point asks by text, in order ("" when it is not asked by text)."""
+    """The measures a time point asks by text, in order (none when staff enter it)."""
     if not tp.asked_by_text:
         return ()
     later = TIME_POINTS.index(tp.code) >= TIME_POINTS.index(GLOBAL_CHANGE_FROM)
