@@ -323,3 +323,38 @@ def test_no_outcome_question_while_another_question_is_open(sessions, episode, w
     assert tick(worker) == 0
     clock.set(SIX_WEEKS + timedelta(hours=47))  # 48 hours after it went: its answer window has closed
     assert tick(worker) == 1 and outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:nprs")
+
+
+def test_two_people_recording_the_same_outcome_at_once_leave_one_current_value(sessions, episode, rules, clock,
+                                                                               people) -> None:
+    import threading
+
+    from pathway.services.base import Env
+    from pathway.services.outcomes import record_outcome
+
+    _, eid = episode()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def record(value: int, who: str) -> None:
+        try:
+            start.wait(timeout=10)
+            with sessions.begin() as s:
+                record_outcome(s, Env(rules=rules, now=clock()), people[who], eid,
+                               {"time_point": "visit", "measure": "odi", "value": value, "source": "visit"})
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(v, who)) for v, who in ((30, "coordinator"), (32, "clinician"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with sessions() as s:
+        rows = list(s.scalars(select(Observation).where(Observation.episode_id == eid, Observation.code == "odi")
+                              .order_by(Observation.id)))
+    assert len(rows) == 2
+    current = [o for o in rows if o.superseded_at is None]
+    assert len(current) == 1 and current[0].id == rows[1].id
+    assert rows[0].superseded_by_id == rows[1].id
