@@ -47,6 +47,11 @@ def test_staff_record_outcomes_from_the_episode_page_and_see_the_change_and_hist
     assert "Follow-up visit (7-10 days)" in row and "Oswestry Disability Index (0-100)" in row
     assert "<td>30</td>" in row and "-16" in row and "Phone call" in row and "replaced 1 earlier value: 34" in row
     assert f'id="outcome-{rows[1].id}"' not in page  # the replaced one is history, not a row
+    # The observations list keeps every row, a replaced one marked so.
+    replaced = page[page.index(f'id="observation-{rows[1].id}"'):]
+    replaced = replaced[:replaced.index("</tr>")]
+    assert "Oswestry Disability Index (0-100)" in replaced and "replaced" in replaced and "34 points" in replaced
+    assert "Phone call" in replaced
 
 
 def test_a_bad_outcome_shows_the_form_again_with_the_field_named_and_nothing_stored(
