@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from pathway.models import Episode, Message, Observation, Patient
@@ -240,18 +240,35 @@ def _queue(session: Session, env: Env, episode: Episode, period: _Period, code: 
            reason: str) -> Message | None:
     patient = episode.patient
     tz = ZoneInfo(patient.timezone)
-    context = text_context({}, lang=patient.language, tz=tz, detailed=patient.detailed_texts,
-                           clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
-    variant = "" if code == ObservationCode.NPRS else code
     send_at = env.rules.quiet.next_allowed(env.now, tz)
     if send_at >= period.end:
         return None  # quiet hours last until the window closes (a baseline: until the procedure)
     msg = Message(patient_id=patient.id, episode_id=episode.id, kind=MessageKind.OUTCOME, language=patient.language,
-                  body=env.rules.templates.render(MessageKind.OUTCOME, patient.language, context, variant),
-                  plan_key=key, send_at=send_at, attempts=0, created_at=env.now)
+                  body=_words(env, patient, code), plan_key=key, send_at=send_at, attempts=0, created_at=env.now)
     outbox.record(session, msg, outbox.Scheduled(f"{reason} ({period.tp.code}, {code})"), now=env.now,
                   source="plan")
     return msg
+
+
+def _words(env: Env, patient: Patient, code: str) -> str:
+    """The question's text in the patient's language (the pain question is the plain template)."""
+    context = text_context({}, lang=patient.language, tz=ZoneInfo(patient.timezone), detailed=patient.detailed_texts,
+                           clinic_name=env.rules.clinic.name, clinic_phone=env.rules.clinic.phone)
+    variant = "" if code == ObservationCode.NPRS else code
+    return env.rules.templates.render(MessageKind.OUTCOME, patient.language, context, variant)
+
+
+def reword_waiting(session: Session, env: Env, patient: Patient) -> None:
+    """An outcome question still waiting (quiet hours) is re-worded in the patient's language
+    after a change (it is in no plan, so a re-plan does not see it)."""
+    for msg in session.scalars(select(Message).where(Message.patient_id == patient.id,
+                                                     Message.kind == MessageKind.OUTCOME,
+                                                     Message.status == MessageStatus.SCHEDULED)):
+        question = questions.question_of(msg)
+        if question is not None:
+            session.execute(update(Message).where(Message.id == msg.id, Message.status == MessageStatus.SCHEDULED)
+                            .values(body=_words(env, patient, question.code), language=patient.language)
+                            .execution_options(synchronize_session="fetch"))
 
 
 def ask_due(session: Session, env: Env) -> int:
@@ -273,4 +290,4 @@ def ask_due(session: Session, env: Env) -> int:
 
 
 __all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "outcome_row", "outcome_rows",
-           "record_outcome", "text_measures"]
+           "record_outcome", "reword_waiting", "text_measures"]

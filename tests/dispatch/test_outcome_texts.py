@@ -358,3 +358,17 @@ def test_two_people_recording_the_same_outcome_at_once_leave_one_current_value(s
     current = [o for o in rows if o.superseded_at is None]
     assert len(current) == 1 and current[0].id == rows[1].id
     assert rows[0].superseded_by_id == rows[1].id
+
+
+def test_a_waiting_question_is_reworded_when_the_patient_s_language_changes(app, sessions, fake_twilio, episode,
+                                                                           worker, clock, seed, people) -> None:
+    pid, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 0, tzinfo=NY))
+    text_in(app, fake_twilio, "5")  # the walking question waits for the morning, in English
+    assert "How many minutes can you walk" in outcome_texts(sessions, eid)[-1].body
+    seed(patient_service.update_patient, people["coordinator"], pid, {"language": "es"})
+    walk = outcome_texts(sessions, eid)[-1]
+    assert (walk.status, walk.language) == ("scheduled", "es")
+    assert "¿Cuántos minutos puede caminar antes de tener que parar a descansar?" in walk.body
