@@ -5,7 +5,7 @@ current baseline. A partial index of the current rows (``superseded_at IS NULL``
 the value answers both sides of that pairing from the index alone, without reading the table.
 
 Revision ID: 0017_report_indexes
-Revises: 0015_outcomes
+Revises: 0016_outcome_texts
 Create Date: 2026-12-06 23:10:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0017_report_indexes'
-down_revision: str | Sequence[str] | None = '0015_outcomes'
+down_revision: str | Sequence[str] | None = '0016_outcome_texts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -21,6 +21,7 @@ class HousekeepingReport:
     recovered: int = 0
     due: int = 0
     missed: int = 0
+    outcome_texts: int = 0  # outcome questions queued (the worker's tick; services/outcomes.py)
 
 
 def recover_expired_leases(session: Session, now: datetime, worker_id: str) -> int:

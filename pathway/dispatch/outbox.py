@@ -175,9 +175,16 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
     stale = _stale_after(msg, episode, milestone)
     if stale is not None and now >= stale:
         return Verdict("cancelled", "too late to be useful: its milestone has passed")
+    # A baseline outcome question (the only one meant for before the procedure) is no baseline after it.
+    starts = episode.procedure_at if episode is not None else None
+    before = msg.kind == "outcome" and starts is not None and msg.send_at < starts
+    if before and starts is not None and now >= starts:
+        return Verdict("cancelled", "too late to be useful: the procedure has started (a baseline question)")
     if msg.kind != "reply" and not msg.urgent:  # a person marked a one-off text urgent: it goes now
         tz = ZoneInfo(patient.timezone)
         if not quiet.allowed(now, tz):
+            if before and starts is not None and quiet.next_allowed(now, tz) >= starts:
+                return Verdict("cancelled", "quiet hours last until the procedure (a baseline question)")
             return Verdict("defer", "quiet hours in the patient's time zone", quiet.next_allowed(now, tz))
     return Verdict("send")
 

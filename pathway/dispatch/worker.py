@@ -27,7 +27,8 @@ from pathway.dispatch.housekeeping import HousekeepingReport, housekeeping
 from pathway.dispatch.reconcile import ReconcileReport, reconcile_unknown
 from pathway.dispatch.run import Dispatcher, DispatchReport
 from pathway.dispatch.settings import DispatchSettings
-from pathway.services.base import Rules
+from pathway.services import outcomes
+from pathway.services.base import Env, Rules
 from pathway.sms import ConsoleTransport, Transport
 
 log = logging.getLogger("pathway.worker")
@@ -84,7 +85,12 @@ class Worker:
     def housekeeping_tick(self) -> HousekeepingReport:
         d = self.dispatcher
         with d.sessions.begin() as session:
-            return housekeeping(session, d.clock(), d.worker_id)
+            report = housekeeping(session, d.clock(), d.worker_id)
+        # The outcome questions due now (issue 12), in their own transaction: a failure there
+        # leaves the housekeeping done.
+        with d.sessions.begin() as session:
+            report.outcome_texts = outcomes.ask_due(session, Env(rules=d.rules, now=d.clock()))
+        return report
 
     def _safe(self, fn: Any) -> Any:
         def run() -> None:

@@ -29,7 +29,10 @@ from pathway.schemas.vocab import (
     MESSAGE_STATUSES,
     MILESTONE_KINDS,
     MILESTONE_STATUSES,
+    OBSERVATION_SOURCES,
+    OUTCOME_MEASURES,
     PT_STATES,
+    TIME_POINTS,
 )
 
 Id = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1})]
@@ -584,6 +587,48 @@ class Observation(AnswerModel):
     message_id: Id | None = Field(description="for an answer by text: the question text it answers")
     reply_id: Id | None = Field(None, description="for an answer by text: the patient's reply")
     hold_id: Id | None = Field(None, description="for stopped_medicine: the hold it is about")
+    superseded_at: Instant | None = Field(None, description="when a later value for the same time point and code "
+                                                            "replaced this one (null: it is the current value)")
+    superseded_by_id: Id | None = Field(None, description="the observation that replaced this one")
+
+
+# --- outcomes (issue 12) -------------------------------------------------------------------------
+
+OutcomeMeasure = Annotated[str, choice_schema(OUTCOME_MEASURES)]
+OutcomeSource = Annotated[str, choice_schema(OBSERVATION_SOURCES)]
+
+
+class ReplacedOutcome(AnswerModel):
+    """A value that a later one for the same time point and measure replaced, kept for the history."""
+
+    id: Id
+    value: float
+    source: OutcomeSource
+    recorded_at: Instant = Field(description="when it was measured or said")
+    recorded_by_id: Id | None = Field(description="the user who entered it (null: the patient's text)")
+    replaced_at: Instant = Field(description="when the later value replaced it")
+    replaced_by_id: Id = Field(description="the value that replaced it")
+
+
+class Outcome(AnswerModel):
+    """The current value of one measure at one time point, its change from the baseline, and the
+    values it replaced (newest first)."""
+
+    id: Id
+    episode_id: Id
+    time_point: Annotated[str, choice_schema(TIME_POINTS)]
+    measure: OutcomeMeasure
+    label: str = Field(description="the measure's name for people, e.g. \"Oswestry Disability Index (0-100)\"")
+    value: float
+    unit: str
+    source: OutcomeSource = Field(description="sms (the patient's text), visit, phone, or staff (recorded through "
+                                              "the observations API)")
+    recorded_at: Instant = Field(description="when it was measured or said")
+    recorded_by_id: Id | None = Field(description="the user who entered it (null: the patient's text)")
+    message_id: Id | None = Field(description="for an answer by text: the question text it answers")
+    change_from_baseline: float | None = Field(description="value minus the current baseline value of the same "
+                                                           "measure; null at the baseline or without one")
+    history: list[ReplacedOutcome] = Field(description="the values this one replaced, newest first")
 # --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
 
 
@@ -725,7 +770,7 @@ ANSWERS: tuple[type[AnswerModel], ...] = (
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
-    Thread, Observation, CalendarFeed, CalendarFeeds,
+    Thread, Observation, CalendarFeed, CalendarFeeds, ReplacedOutcome, Outcome,
     Responders, MeasureOutcome, OdiOutcome, OutcomeTimePoint, PublishedFigure, ProcessFigure, OutcomesReport,
 )
 

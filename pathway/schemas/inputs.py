@@ -54,7 +54,7 @@ from pathway.schemas.fields import (
 )
 from pathway.schemas.vocab import BOARD_FILTERS, CLEARANCE_ANSWERS, CONSENT_METHODS, LANGUAGES, ROLES
 from pathway.timeline import AmbiguousDrug
-from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode
+from pathway.timeline.vocabulary import OUTCOME_MEASURES, TIME_POINTS, ObservationCode, ObservationSource
 
 # Plausibility bounds on dates people type (not clinical rules): no patient was born before 1900,
 # and no procedure is booked more than two years ahead.
@@ -634,15 +634,31 @@ def _read_time_point(raw: Any) -> str | None:
     return str(raw)
 
 
+# A measured value; its bounds per code are in pathway/data/answers.toml (checked by the service).
+ObservationValue = Annotated[Decimal, BeforeValidator(_read_value),
+                             WithJsonSchema({"type": ["number", "string"], "description": "a number within the "
+                                             "code's bounds: nprs 0-10, stopped_medicine 1 (yes) or 0 (no), "
+                                             "walk_minutes and stand_minutes 0-600, odi 0-100, zcq_symptom 1-5, "
+                                             "global_change 1-7"})]
+
+
+def _not_in_the_future(at: datetime | None, info: ValidationInfo) -> datetime | None:
+    """Left out: now; a moment still to come is refused."""
+    now = context(info).now
+    if at is None:
+        return now
+    if now is not None and at > now:
+        raise fail("is in the future")
+    return at
+
+
 class ObservationIn(InputModel):
     """The body of ``POST /episodes/<id>/observations`` and the episode page's form: one
     observation a person records (a pain score, a stopped medicine, walking minutes). Its bounds
     and unit come from ``pathway/data/answers.toml``."""
 
     code: Annotated[str, BeforeValidator(choice_reader(OBSERVATION_CODES)), choice_schema(OBSERVATION_CODES)]
-    value: Annotated[Decimal, BeforeValidator(_read_value),
-                     WithJsonSchema({"type": ["number", "string"], "description": "a number within the code's "
-                                     "bounds: nprs 0-10, stopped_medicine 1 (yes) or 0 (no), walk_minutes 0-600"})]
+    value: ObservationValue
     unit: Text = Field("", description="the code's unit (points, yes/no, min); left out, the code's own")
     time_point: Annotated[str | None, BeforeValidator(_read_time_point),
                           WithJsonSchema({"type": ["string", "null"], "enum": [*TIME_POINTS, None]})] = None
@@ -653,12 +669,31 @@ class ObservationIn(InputModel):
     @field_validator("received_at")
     @classmethod
     def _received(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
-        now = context(info).now
-        if at is None:
-            return now
-        if now is not None and at > now:
-            raise fail("is in the future")
-        return at
+        return _not_in_the_future(at, info)
+
+
+# --- outcomes (issue 12) -----------------------------------------------------------------------
+
+OUTCOME_SOURCES: tuple[str, ...] = (ObservationSource.SMS, ObservationSource.VISIT, ObservationSource.PHONE)
+
+
+class OutcomeIn(InputModel):
+    """The body of ``POST /episodes/<id>/outcomes`` and the episode page's outcome form: one
+    outcome measured at a time point. A later value for the same time point and measure replaces
+    the current one (which stays in the history)."""
+
+    time_point: Annotated[str, BeforeValidator(choice_reader(TIME_POINTS)), choice_schema(TIME_POINTS)]
+    measure: Annotated[str, BeforeValidator(choice_reader(OUTCOME_MEASURES)), choice_schema(OUTCOME_MEASURES)]
+    value: ObservationValue
+    source: Annotated[str, BeforeValidator(choice_reader(OUTCOME_SOURCES)), choice_schema(OUTCOME_SOURCES)] = Field(
+        description="sms (the patient said it by text), visit (at a clinic visit) or phone (on a call)")
+    recorded_at: OptionalLocalInstant = Field(None, description="when it was measured or said (the patient's "
+                                                                "local time without an offset); now if left out")
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _recorded(cls, at: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _not_in_the_future(at, info)
 
 
 class StopDecisionIn(InputModel):

@@ -7,6 +7,8 @@ The follow-up board's states are computed answers, not stored values: they are n
 
 from __future__ import annotations
 
+from pathway.timeline.vocabulary import OUTCOME_MEASURES as _MEASURES
+from pathway.timeline.vocabulary import TIME_POINTS as _TIME_POINTS
 from pathway.timeline.vocabulary import (
     AppointmentKind,
     AppointmentStatus,
@@ -18,10 +20,14 @@ from pathway.timeline.vocabulary import (
     MessageStatus,
     MilestoneKind,
     MilestoneStatus,
+    ObservationSource,
     Role,
 )
 
 LANGUAGES = tuple(Language)
+TIME_POINTS: tuple[str, ...] = _TIME_POINTS
+OUTCOME_MEASURES: tuple[str, ...] = tuple(_MEASURES)
+OBSERVATION_SOURCES: tuple[str, ...] = tuple(ObservationSource)
 ROLES = tuple(Role)
 CONSENT_METHODS = tuple(ConsentMethod)
 EPISODE_STATUSES = tuple(EpisodeStatus)

@@ -1,4 +1,5 @@
-"""Reading a patient's answer to a question text: a pain score 0-10, yes or no, or minutes.
+"""Reading a patient's answer to a question text: a pain score 0-10, yes or no, minutes, or a
+global impression of change 1-7.
 Pure: no database. Every word lives in ``pathway/data/answers.toml`` (clinician-editable, cited).
 
 The reply is folded as the red-flag reader folds it (``reply_reader.fold``: case, accents and
@@ -15,7 +16,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,8 @@ ANSWERS_PATH = DATA_DIR / "answers.toml"
 PAIN = "pain_0_10"
 YES_NO = "yes_no"
 MINUTES = "minutes"
-ANSWER_KINDS = (PAIN, YES_NO, MINUTES)
+CHANGE = "change_1_7"
+ANSWER_KINDS = (PAIN, YES_NO, MINUTES, CHANGE)
 
 _EMOJI_NUMBERS = {"\U0001f51f": "10"}  # the keycap ten; keycap 0-9 fold to their digit
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|[^\sa-z\d]")
@@ -95,10 +97,13 @@ class AnswerWords:
     hour_words: frozenset[str]
     minute_phrases: list[tuple[tuple[str, ...], int]]
     filler: frozenset[str]
+    change_phrases: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+    change_unsure: list[tuple[str, ...]] = field(default_factory=list)
+    change_fuzzy: tuple[int, int] = (80, 4)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any], name: str = "answers.toml") -> AnswerWords:
-        _only(doc, {"version", "reviewed_by", "codes", "pain", "yes_no", "minutes", "filler"}, name)
+        _only(doc, {"version", "reviewed_by", "codes", "pain", "yes_no", "minutes", "change", "filler"}, name)
         codes = {}
         for code, row in doc["codes"].items():
             _only(row, {"label", "unit", "min", "max", "whole", "source", "loinc"}, f"{name} [codes.{code}]")
@@ -125,6 +130,14 @@ class AnswerWords:
         _only(yn, {"fuzzy_min_score", "fuzzy_min_length", "yes", "no", "unsure"}, f"{name} [yes_no]")
         mins = doc["minutes"]
         _only(mins, {"minute_words", "hour_words", "phrases"}, f"{name} [minutes]")
+        change = doc.get("change", {})
+        _only(change, {"fuzzy_min_score", "fuzzy_min_length", "unsure", "en", "es"}, f"{name} [change]")
+        change_phrases: dict[tuple[str, ...], int] = {}
+        for lang in ("en", "es"):
+            for phrase, value in change.get(lang, {}).items():
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 7:
+                    raise ValueError(f"{name} [change.{lang}] {phrase!r}: must be a whole number from 1 to 7")
+                change_phrases[tuple(words(phrase))] = value
         return cls(
             codes=codes,
             numbers=numbers,
@@ -142,6 +155,9 @@ class AnswerWords:
             minute_phrases=sorted(((tuple(words(p)), int(v)) for p, v in mins["phrases"].items()),
                                   key=lambda pv: -len(pv[0])),
             filler=frozenset(w for ws in doc["filler"].values() for p in ws for w in words(p)),
+            change_phrases=sorted(change_phrases.items(), key=lambda pv: (-len(pv[0]), pv[0])),
+            change_unsure=_phrases(change.get("unsure", [])),
+            change_fuzzy=(int(change.get("fuzzy_min_score", 80)), int(change.get("fuzzy_min_length", 4))),
         )
 
 
@@ -343,9 +359,63 @@ def read_minutes(body: str, aw: AnswerWords | None = None) -> Answer:
     return Answer(Decimal(round(distinct[0])), _rest(ws, used, aw))
 
 
-READERS = {PAIN: read_pain, YES_NO: read_yes_no, MINUTES: read_minutes}
+# ------------------------------------------------------------------------------ change 1-7
+
+
+def _change_words(ws: Sequence[str], aw: AnswerWords) -> list[str]:
+    """Each word as the scale spells it: a near typo of one of its words ("beter", "wors", "mejr")."""
+    known = sorted({w for p, _ in aw.change_phrases for w in p if w.isalpha() and len(w) > 2})
+    score, length = aw.change_fuzzy
+    out = []
+    for w in ws:
+        if w in known or not w.isalpha() or len(w) < length or w in aw.numbers or w in aw.filler:
+            out.append(w)
+            continue
+        best = process.extractOne(w, known, scorer=fuzz.ratio, score_cutoff=score)
+        out.append(best[0] if best is not None and best[0][0] == w[0] else w)
+    return out
+
+
+def read_change(body: str, aw: AnswerWords | None = None) -> Answer:
+    """A global impression of change from 1 (much better) to 7 (much worse): "3", "tres",
+    "a little better", "mucho peor", "2 better"; a number and words that disagree are not guessed."""
+    aw = aw or load_answers()
+    ws = _change_words(words(body), aw)
+    used: set[int] = set()
+    unsure = _spans(aw.change_unsure, ws)
+    for s, e in unsure:
+        used.update(range(s, e))
+    found: list[float] = []
+    phrases = [p for p, _ in aw.change_phrases]
+    values = dict(aw.change_phrases)
+    for s, e in _spans(phrases, ws):
+        if used.intersection(range(s, e)):
+            continue
+        used.update(range(s, e))
+        found.append(values[tuple(ws[s:e])])
+    for i, w in enumerate(ws):
+        if i in used or not (w[0].isdigit() or w in aw.numbers):
+            continue
+        n = _number(w, aw)
+        if n is not None:
+            used.add(i)
+            found.append(n)
+    if unsure:
+        return Answer(None, _rest(ws, used, aw), "unsure")
+    distinct = sorted(set(found))
+    if not distinct:
+        return Answer(None, _rest(ws, used, aw), "no number from 1 to 7")
+    if len(distinct) > 1:
+        return Answer(None, _rest(ws, used, aw), "more than one answer")
+    value = distinct[0]
+    if value != int(value) or not 1 <= value <= 7:
+        return Answer(None, _rest(ws, used, aw), "not a number from 1 to 7")
+    return Answer(Decimal(int(value)), _rest(ws, used, aw))
+
+
+READERS = {PAIN: read_pain, YES_NO: read_yes_no, MINUTES: read_minutes, CHANGE: read_change}
 
 
 def read_answer(kind: str, body: str, aw: AnswerWords | None = None) -> Answer:
-    """Read ``body`` as an answer of ``kind`` (pain_0_10 | yes_no | minutes)."""
+    """Read ``body`` as an answer of ``kind`` (pain_0_10 | yes_no | minutes | change_1_7)."""
     return READERS[kind](body, aw)

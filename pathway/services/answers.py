@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from pathway.services.catalogue import assumes_normal_renal_function
 from pathway.services.conversation import StaffText, Thread, ThreadEntry
 from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
 from pathway.services.holds import UnsignedHold
+from pathway.services.outcomes import OutcomeRow
 from pathway.services.patients import PatientUpdate
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
@@ -355,7 +357,34 @@ def observation(o: models.Observation) -> out.Observation:
     value = float(o.value)
     return out.Observation(id=o.id, code=o.code, value=int(value) if value.is_integer() else value, unit=o.unit,
                            time_point=o.time_point, received_at=_utc(o.received_at), source=o.source,
-                           message_id=o.message_id, reply_id=o.reply_id, hold_id=o.hold_id)
+                           message_id=o.message_id, reply_id=o.reply_id, hold_id=o.hold_id,
+                           superseded_at=_utc(o.superseded_at) if o.superseded_at else None,
+                           superseded_by_id=o.superseded_by_id)
+
+
+def outcome(row: OutcomeRow) -> out.Outcome:
+    o = row.current
+    return out.Outcome(
+        id=o.id, episode_id=o.episode_id, time_point=o.time_point or "", measure=o.code, label=row.label,
+        value=_number(o.value), unit=o.unit, source=o.source, recorded_at=_utc(o.received_at),
+        recorded_by_id=o.recorded_by_id, message_id=o.message_id,
+        change_from_baseline=_number(row.change_from_baseline) if row.change_from_baseline is not None else None,
+        history=[_replaced(h) for h in row.history])
+
+
+def _replaced(h: models.Observation) -> out.ReplacedOutcome:
+    assert h.superseded_at is not None and h.superseded_by_id is not None, "a replaced value"
+    return out.ReplacedOutcome(id=h.id, value=_number(h.value), source=h.source, recorded_at=_utc(h.received_at),
+                               recorded_by_id=h.recorded_by_id, replaced_at=_utc(h.superseded_at),
+                               replaced_by_id=h.superseded_by_id)
+
+
+def _number(value: Decimal) -> float:
+    """A stored value as JSON shows it: 7, not 7.0 (a whole number), 2.35 otherwise."""
+    f = float(value)
+    return int(f) if f.is_integer() else f
+
+
 # --- the conversation with the patient (issue 11, "Acting on replies") ------------------------
 
 

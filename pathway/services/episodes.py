@@ -33,7 +33,7 @@ from pathway.schemas.inputs import (
     RescheduleIn,
 )
 from pathway.schemas.vocab import APPOINTMENT_KINDS
-from pathway.services import tasks
+from pathway.services import outcomes, tasks
 from pathway.services.base import (
     Actor,
     Conflict,
@@ -45,7 +45,7 @@ from pathway.services.base import (
     get_or_404,
     read_input,
 )
-from pathway.services.planning import compute_diff, episode_messages, hold_words, replan
+from pathway.services.planning import cancel_messages, compute_diff, episode_messages, hold_words, replan
 from pathway.timeline import HoldPlanInput, PlanDiff
 from pathway.timeline import gonogo as rules
 from pathway.timeline.arrival import address_problem, arrival_problem
@@ -54,7 +54,7 @@ from pathway.timeline.holds import HoldAtRisk, hold_at_risk
 from pathway.timeline.localtime import local_date
 from pathway.timeline.plan import plan_key_refs
 from pathway.timeline.texts import join_words, text_context
-from pathway.timeline.vocabulary import CARE_TEAM, Role
+from pathway.timeline.vocabulary import CARE_TEAM, MessageKind, MessageStatus, Role
 
 # Admins manage accounts; only care staff see or change patients (minimum necessary).
 # Clearance answers a coordinator may not record, and the plan fields only a clinician changes.
@@ -139,6 +139,7 @@ def schedule_episode(
     session.add(episode)
     session.flush()
     replan(session, env, actor, episode, reason="episode scheduled")
+    outcomes.ask_next(session, env, episode)  # the baseline is asked at enrolment
     audit(session, env, actor, "episode.schedule", "episode", episode.id, patient_id=patient.id,
           detail={"holds": [h.drug_key or "free-text" for h in holds]})
     return episode
@@ -630,6 +631,10 @@ def cancel_episode(
     diff = replan(session, env, actor, episode, reason="episode cancelled",
                   notice_kind="cancelled" if notify else None)
     _call_if_too_late(session, env, episode, diff)
+    # Outcome questions are in no plan: the ones still waiting go now.
+    cancel_messages(session, env, [m for m in episode_messages(session, episode)
+                                   if m.kind == MessageKind.OUTCOME and m.status == MessageStatus.SCHEDULED],
+                    "episode cancelled", actor)
     if notify:
         _add_to_notice(session, env, episode, "cancelled", stopped)
     tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{h.id}" for h in episode.holds],

@@ -16,9 +16,11 @@ What is exported:
   (`data/anticoagulants.toml`), `on-hold` from the last dose to the restart.
 - `CommunicationRequest` per text still to be sent, `Communication` per text sent. The body
   only for patients who chose detailed texts (the same rule as the texts themselves).
-- `Observation` per observation (pain 0-10, stopped medicine, walking minutes), coded with LOINC
-  where `data/answers.toml` gives a code (pain: 72514-3); an answer by text is `derivedFrom` the
+- `Observation` per observation (pain 0-10, stopped medicine, walking and standing minutes, ODI,
+  ZCQ symptom severity, global impression of change), coded with LOINC where `data/answers.toml`
+  gives a code (pain: 72514-3), else named by its label; an answer by text is `derivedFrom` the
   question's Communication, and a stopped medicine has the hold's MedicationStatement as `focus`.
+  A value a later one replaced (same episode, time point and measure) is left out.
 Nothing here reads the clock or writes except the audit rows.
 """
 
@@ -252,6 +254,10 @@ def message_resource(msg: Message, patient: Patient, definition: PathwayDefiniti
     return None
 
 
+METHODS = {"sms": "patient's answer by text", "staff": "recorded by staff",
+           "visit": "measured or asked at a clinic visit", "phone": "asked on a telephone call"}
+
+
 def observation_resource(obs: Observation, code: Code | None, ref: Ref, patient_id: str,
                          messages: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
     """One observation; `messages` maps a text's id to its exported resource (for `derivedFrom`)."""
@@ -274,7 +280,7 @@ def observation_resource(obs: Observation, code: Code | None, ref: Ref, patient_
         "valueQuantity": {"value": value, "unit": obs.unit},
         "note": [{"text": f"time point: {obs.time_point}"}] if obs.time_point else None,
         "derivedFrom": [ref(question["resourceType"], question["id"])] if question else None,
-        "method": {"text": "patient's answer by text" if obs.source == "sms" else "recorded by staff"},
+        "method": {"text": METHODS.get(obs.source, "recorded by staff")},
     })
 
 
@@ -326,6 +332,8 @@ def episode_resources(episode: Episode, messages: list[Message], definition: Pat
             yield resource
     codes = load_answers().codes
     for obs in observations or ():
+        if obs.superseded_at is not None:
+            continue  # a value a later one replaced: the record exports what stands (the API keeps the history)
         yield observation_resource(obs, codes.get(obs.code), ref, pid, exported)
 
 

@@ -82,13 +82,34 @@ def add_observation(session: Session, env: Env, episode: Episode, code: str, val
                     time_point: str | None, received_at: Any, source: str, message_id: int | None = None,
                     reply_id: int | None = None, hold_id: int | None = None,
                     recorded_by_id: int | None = None) -> Observation:
-    """Store one observation (checked by the caller)."""
+    """Store one observation (checked by the caller): the one writer of observations, for the
+    observations and outcomes APIs, the episode page and the patient's answers alike.
+
+    At a time point, the value recorded last replaces the current one for the same episode, time
+    point and code (whatever its measured time: the latest entry is the correction); the replaced
+    row stays for the history with ``superseded_at`` and ``superseded_by_id``. The episode row is
+    locked first, so two writers at once leave exactly one current value."""
+    if time_point is not None:
+        session.execute(select(Episode.id).where(Episode.id == episode.id).with_for_update())
     obs = Observation(episode_id=episode.id, code=code, value=value, unit=load_answers().codes[code].unit,
                       time_point=time_point, received_at=received_at, source=source, message_id=message_id,
                       reply_id=reply_id, hold_id=hold_id, recorded_by_id=recorded_by_id, created_at=env.now)
     session.add(obs)
     session.flush()
+    if time_point is not None:
+        for old in session.scalars(select(Observation).where(
+                Observation.episode_id == episode.id, Observation.code == code, Observation.time_point == time_point,
+                Observation.superseded_at.is_(None), Observation.id != obs.id)):
+            old.superseded_at, old.superseded_by_id = env.now, obs.id
+        session.flush()
     return obs
+
+
+def current_value(session: Session, episode_id: int, code: str, time_point: str) -> Observation | None:
+    """The current (not replaced) value of ``code`` at ``time_point``, if any."""
+    return session.scalar(select(Observation).where(
+        Observation.episode_id == episode_id, Observation.code == code, Observation.time_point == time_point,
+        Observation.superseded_at.is_(None)).order_by(Observation.id.desc()).limit(1))
 
 
 @dataclass(frozen=True)
@@ -99,16 +120,14 @@ class PainCheck:
 
 def pain_check(session: Session, env: Env, episode: Episode, obs: Observation) -> PainCheck:
     """Whether a 72-hour pain score needs a same-day call: at or over the threshold, or far
-    enough above the patient's own baseline (their latest baseline score before it)."""
+    enough above the patient's own baseline (its current value)."""
     d = env.rules.definition
     if obs.code != ObservationCode.NPRS or obs.time_point != AT_72H:
         return PainCheck(False, "")
     if obs.value >= d.pain_high_nprs:
         return PainCheck(True, f"pain {obs.value:.0f}/10 at the 72-hour check (at or over {d.pain_high_nprs})")
-    baseline = session.scalar(select(Observation.value).where(
-        Observation.episode_id == episode.id, Observation.code == ObservationCode.NPRS,
-        Observation.time_point == BASELINE).order_by(Observation.received_at.desc(),
-                                                               Observation.id.desc()).limit(1))
+    current = current_value(session, episode.id, ObservationCode.NPRS, BASELINE)
+    baseline = current.value if current is not None else None
     if baseline is not None and obs.value - baseline >= d.pain_rise_over_baseline:
         return PainCheck(True, f"pain {obs.value:.0f}/10 at the 72-hour check, {obs.value - baseline:.0f} points "
                                f"over the baseline {baseline:.0f}")

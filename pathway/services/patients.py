@@ -16,7 +16,7 @@ from pathway.schemas.fields import Context
 from pathway.schemas.inputs import ConsentIn, PatientIn, PatientUpdateIn
 from pathway.schemas.vocab import CONSENT_METHODS
 from pathway.services import episodes as ep
-from pathway.services import outbox, tasks
+from pathway.services import outbox, outcomes, tasks
 from pathway.services.base import Actor, Env, audit, check_version, get_or_404, read_input
 from pathway.services.calendar import issue_patient_link
 from pathway.services.planning import add_message, apply_diff, compute_diff, current_plan, episode_messages, render
@@ -334,6 +334,7 @@ def _apply(
             if "timezone" in changes:
                 _requiet(session, env, episode)
         _reword_enrolment(session, env, patient, requiet="timezone" in changes)
+        outcomes.reword_waiting(session, env, patient)
         if "timezone" in changes:
             _requiet_notices(session, env, patient)
     suppressed, enrolment = 0, False

@@ -24,6 +24,7 @@ from pathway.models import Episode, Message, MessageEvent, Milestone, Observatio
 from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, get_or_404
 from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
+from pathway.services.outcomes import OutcomeRow, outcome_rows
 from pathway.services.patients import search_patients
 from pathway.services.worklist import PERSON_OWNED_GRACE, milestone_overdue
 from pathway.timeline.arrival import effective_arrival, name_left_out, place_words
@@ -71,6 +72,7 @@ class EpisodeRecord:
     may_sign_holds: bool = False  # the viewer may record a prescriber's answer and sign the plan
     decision: Decision | None = None  # go / no go (episodes.decide), the same as the API's
     observations: list[Observation] = field(default_factory=list)  # pain scores, stopped medicines...
+    outcomes: list[OutcomeRow] = field(default_factory=list)  # current outcome values (issue 12)
     # The day-before text's arrival (the episode's own or the default lead) and the place it names.
     arrival_at: datetime | None = None
     place_in_text: str = ""
@@ -215,7 +217,7 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                          place_max_chars=env.rules.definition.place_max_chars,
                          thread=entries(session, episode, messages), text_refusal=cannot_text(patient, episode),
                          text_limit=limit_words(env.rules.definition.staff_text_max_segments),
-                         observations=observations)
+                         observations=observations, outcomes=outcome_rows(session, episode.id))
 
 
 # What a step whose time has passed shows when it is not closed: never "due" (a past step is

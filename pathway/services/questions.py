@@ -1,6 +1,7 @@
 """Questions texts ask, and the answers patients send back.
 
-A text of a question kind (the 72-hour check asks for pain 0-10) opens an expected answer on the
+A text of a question kind (the 72-hour check asks for pain 0-10; an outcome question asks for
+pain, walking minutes or the global impression of change) opens an expected answer on the
 episode once it has gone out. While it is open, a reply from that patient is read as its answer
 first (``answer_reader``): a readable answer is stored as an observation (source ``sms``, with the
 question text's id and the reply's), an unreadable one is asked again once, politely, and put on
@@ -17,7 +18,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, Message, Observation
-from pathway.services.answer_reader import PAIN, YES_NO, Answer, read_answer
+from pathway.services.answer_reader import CHANGE, MINUTES, PAIN, YES_NO, Answer, read_answer
 from pathway.services.base import Env
 from pathway.timeline.vocabulary import AT_72H, EpisodeStatus, MessageKind, MessageStatus, ObservationCode
 
@@ -40,6 +41,33 @@ QUESTIONS: dict[str, Question] = {
                                        until_procedure=True),
 }
 
+# The outcome questions (kind ``outcome``, issue 12): one code a text, named in the text's plan key
+# ("outcome:<episode>:<time point>:<code>", a reminder with ":reminder" after it).
+OUTCOME_QUESTIONS: dict[str, tuple[str, str]] = {
+    ObservationCode.NPRS: (PAIN, "reask_pain"),
+    ObservationCode.WALK_MINUTES: (MINUTES, "reask_minutes"),
+    ObservationCode.GLOBAL_CHANGE: (CHANGE, "reask_change"),
+}
+REMINDER = "reminder"
+
+
+def outcome_key(episode_id: int, time_point: str, code: str, *, reminder: bool = False) -> str:
+    """The plan key of an outcome question (or of its one reminder)."""
+    key = f"{MessageKind.OUTCOME}:{episode_id}:{time_point}:{code}"
+    return f"{key}:{REMINDER}" if reminder else key
+
+
+def question_of(msg: Message) -> Question | None:
+    """What a question text asks: by its kind, or for an outcome question by its plan key."""
+    if msg.kind != MessageKind.OUTCOME:
+        return QUESTIONS.get(msg.kind)
+    parts = msg.plan_key.split(":")
+    if len(parts) < 4 or parts[3] not in OUTCOME_QUESTIONS:
+        return None
+    answer, reask = OUTCOME_QUESTIONS[parts[3]]
+    return Question(answer, parts[3], parts[2], reask)
+
+
 # A question has been asked once its text left (a report of delivery or failure comes later).
 ASKED = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
@@ -59,12 +87,15 @@ def open_question(session: Session, env: Env, episode: Episode) -> OpenQuestion 
     window = env.rules.definition.answer_window
     answered = exists().where(Observation.message_id == Message.id)
     asked = session.scalars(
-        select(Message).where(Message.episode_id == episode.id, Message.kind.in_(list(QUESTIONS)),
+        select(Message).where(Message.episode_id == episode.id,
+                              Message.kind.in_([*QUESTIONS, MessageKind.OUTCOME]),
                               Message.status.in_(ASKED), Message.sent_at.is_not(None),
                               Message.sent_at <= env.now, ~answered)
         .order_by(Message.sent_at.desc(), Message.id.desc()).limit(5))
     for msg in asked:
-        question = QUESTIONS[msg.kind]
+        question = question_of(msg)
+        if question is None:
+            continue
         assert msg.sent_at is not None
         still_open = (env.now < episode.procedure_at if question.until_procedure
                       else env.now < msg.sent_at + window)
@@ -91,4 +122,5 @@ def is_yes_no(question: OpenQuestion | None) -> bool:
     return question is not None and question.question.answer == YES_NO
 
 
-__all__ = ["QUESTIONS", "OpenQuestion", "Question", "is_yes_no", "open_question", "read", "reask_key", "reasked"]
+__all__ = ["OUTCOME_QUESTIONS", "QUESTIONS", "OpenQuestion", "Question", "is_yes_no", "open_question", "outcome_key",
+           "question_of", "read", "reask_key", "reasked"]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Patient, Reply, Task
 from pathway.schemas.inputs import ReplyDismissIn, ReplyLinkIn
-from pathway.services import outbox, questions
+from pathway.services import outbox, outcomes, questions
 from pathway.services.answer_reader import PAIN, Answer
 from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.observations import add_observation, after_observation
@@ -154,6 +154,8 @@ def _receive_answer(session: Session, env: Env, patient: Patient, episode: Episo
                                   received_at=env.now, source="sms", message_id=question.message.id,
                                   reply_id=reply.id, hold_id=hold.id if hold else None)
             after_observation(session, env, episode, obs)
+        if q.time_point is not None and not red:
+            outcomes.ask_next(session, env, episode)  # the time point's next question, not a tick later
         if not red and answer.rest:  # more than the answer: a person reads the rest
             _act(session, env, reply, patient, episode, "text", ())
     elif not red:

@@ -53,8 +53,13 @@ REPLY_KINDS: tuple[ReplyText, ...] = tuple(ReplyText)
 # Every kind of text that has a template (and a segment budget).
 TEXT_KINDS: tuple[str, ...] = (*MESSAGE_KINDS, *REPLY_KINDS)
 # Texts the planner schedules ahead (each tied to a milestone); the rest are sent on an event.
-PLANNED_MESSAGE_KINDS = tuple(k for k in MESSAGE_KINDS if k not in {MessageKind.ENROLMENT, *NOTICE_KINDS})
+# Outcome questions are asked on the day of each time point, one after another as answers come
+# (services/outcomes.py), so they are not planned ahead either.
+PLANNED_MESSAGE_KINDS = tuple(k for k in MESSAGE_KINDS
+                              if k not in {MessageKind.ENROLMENT, MessageKind.OUTCOME, *NOTICE_KINDS})
 IMMEDIATELY = "immediately"
+# An outcome question goes at `local_time` on the day of its time point ([[time_point]] `day`).
+TIME_POINT_ANCHOR = "time_point"
 DATE_ANCHORS = frozenset({"last_dose_date", "procedure_date", "follow_up_date", "pt_start_date"})
 INSTANT_ANCHORS = frozenset({"procedure_start", "restart_at"})
 HOLD_ANCHORS = frozenset({"last_dose_date", "restart_at"})
@@ -291,6 +296,13 @@ def _rule_links(rule: SendRule, where: str, per_hold: dict[str, bool]) -> None:
             if getattr(rule, name) is not None:
                 raise f.FieldError(where, name, "is not used with anchor 'immediately'")
         return
+    if rule.anchor == TIME_POINT_ANCHOR:
+        if rule.local_time is None:
+            raise f.FieldError(where, "local_time", f"is required with anchor '{TIME_POINT_ANCHOR}'")
+        for name in ("milestone", "day_offset", "offset_hours", "catch_up_until"):
+            if getattr(rule, name) is not None:
+                raise f.FieldError(where, name, f"is not used with anchor '{TIME_POINT_ANCHOR}'")
+        return
     if rule.milestone is None or rule.milestone not in per_hold:
         raise f.FieldError(where, "milestone", "must name a milestone kind for a planned text")
     if rule.catch_up_until not in CATCH_UP_UNTIL:
@@ -305,8 +317,8 @@ def _rule(row: Mapping[str, Any], index: int, per_hold: dict[str, bool]) -> Send
     kind = f.text(row, where, "kind")
     where = f"message '{kind}'"
     anchor = f.text(row, where, "anchor")
-    if anchor != IMMEDIATELY and anchor not in DATE_ANCHORS | INSTANT_ANCHORS:
-        choices = ", ".join(sorted(DATE_ANCHORS | INSTANT_ANCHORS | {IMMEDIATELY}))
+    if anchor not in {IMMEDIATELY, TIME_POINT_ANCHOR} and anchor not in DATE_ANCHORS | INSTANT_ANCHORS:
+        choices = ", ".join(sorted(DATE_ANCHORS | INSTANT_ANCHORS | {IMMEDIATELY, TIME_POINT_ANCHOR}))
         raise f.FieldError(where, "anchor", f"must be one of: {choices}")
     rule = SendRule(
         kind=kind,
@@ -334,6 +346,9 @@ def _messages(
             "[[message]]", "kind", f"must list each of {', '.join(MESSAGE_KINDS)} exactly once"
         )
     for rule in rules:
+        if (rule.anchor == TIME_POINT_ANCHOR) != (rule.kind == MessageKind.OUTCOME):
+            raise f.FieldError(f"message '{rule.kind}'", "anchor",
+                               f"'{TIME_POINT_ANCHOR}' is for the outcome questions, and theirs")
         if (rule.milestone is not None) != (rule.kind in PLANNED_MESSAGE_KINDS):
             need = "needs" if rule.kind in PLANNED_MESSAGE_KINDS else "must not have"
             raise f.FieldError(f"message '{rule.kind}'", "milestone", f"{need} a milestone")

@@ -19,6 +19,7 @@ __all__ = [
     "BASELINE",
     "CARE_TEAM",
     "NOTICE_KINDS",
+    "OUTCOME_MEASURES",
     "TIME_POINTS",
     "AppointmentKind",
     "AppointmentStatus",
@@ -104,6 +105,9 @@ class MessageKind(StrEnum):
     STOP_CONFIRM = "stop_confirm"
     DATE_CHANGED = "date_changed"
     CANCELLED = "cancelled"
+    # An outcome question at a time point (pain, walking minutes, global change), one per text,
+    # the next once the previous is answered (services/outcomes.py); not planned ahead.
+    OUTCOME = "outcome"
     # An answer sent straight back to a patient's text (its words are a ReplyText template).
     REPLY = "reply"
     # A one-off text a person typed on the episode page or sent through the API (no template:
@@ -123,6 +127,8 @@ class ReplyText(StrEnum):
     # An answer to a question text that could not be read: asked again, once.
     REASK_PAIN = "reask_pain"
     REASK_YES_NO = "reask_yes_no"
+    REASK_MINUTES = "reask_minutes"
+    REASK_CHANGE = "reask_change"
 
 
 class MessageStatus(StrEnum):
@@ -238,6 +244,10 @@ class ObservationCode(StrEnum):
 # MOTION, around the pathway's own steps). Not a StrEnum: "72h" cannot be a member's name.
 TIME_POINTS: tuple[str, ...] = ("baseline", "72h", "visit", "6w", "3m", "6m", "12m", "24m")
 BASELINE, AT_72H = TIME_POINTS[0], TIME_POINTS[1]
+# The outcome measures (issue 12): what `POST /episodes/<id>/outcomes` records at a time point.
+OUTCOME_MEASURES: tuple[ObservationCode, ...] = (
+    ObservationCode.NPRS, ObservationCode.WALK_MINUTES, ObservationCode.STAND_MINUTES, ObservationCode.ODI,
+    ObservationCode.ZCQ_SYMPTOM, ObservationCode.GLOBAL_CHANGE)
 
 
 class ObservationSource(StrEnum):

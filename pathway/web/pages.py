@@ -29,6 +29,7 @@ from pathway.services import conversation, outcomes_report, queries, replies, sc
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
+from pathway.services import outcomes as outcomes_service
 from pathway.services import patients as pt
 from pathway.services.base import Forbidden, NotFound, ServiceError, StaleVersion, ValidationError, given_version
 from pathway.services.patients import CONSENT_METHODS
@@ -492,6 +493,8 @@ def _episode_page(episode_id: int, *, errors: Mapping[str, Mapping[str, str]] | 
                            catalogue=env().rules.catalogue.all(), note_required=NOTE_REQUIRED,
                            red_flag_outcomes=RED_FLAG_OUTCOMES, **_quiet_words(),
                            calendar_url=_calendar_url(record.patient),
+                           time_points=env().rules.definition.time_points,
+                           measures=outcomes_service.measure_choices(),
                            conflict=_conflict(record.episode, dict(values or {}).get("details"), DETAIL_FIELDS_BY_LABEL)
                            if conflict else None), (409 if conflict else status)
 
@@ -637,6 +640,16 @@ def observe(episode_id: int) -> Any:
         return observations_service.record_observation(db(), env(), actor(), episode_id, data)
 
     return _episode_action(episode_id, "observe", call, "Observation recorded.")
+
+
+@bp.post("/episodes/<int:episode_id>/outcomes")
+@roles(*CARE_TEAM)
+def record_outcome(episode_id: int) -> Any:
+    def call(v: dict[str, Any]) -> Any:
+        data = {k: v.get(k) or None for k in ("time_point", "measure", "value", "source", "recorded_at")}
+        return outcomes_service.record_outcome(db(), env(), actor(), episode_id, data)
+
+    return _episode_action(episode_id, "outcome", call, "Outcome recorded.")
 
 
 @bp.post("/episodes/<int:episode_id>/appointments/<any(follow_up, pt_start):kind>")

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from pathway.services.answer_reader import ANSWERS_PATH, AnswerWords, read_minutes, read_pain, read_yes_no
+from pathway.services.answer_reader import (
+    ANSWERS_PATH,
+    AnswerWords,
+    read_change,
+    read_minutes,
+    read_pain,
+    read_yes_no,
+)
 
 PAIN = [
     # plain and scaled
@@ -97,6 +104,47 @@ MINUTES = [("20 min", 20), ("20 minutes", 20), ("20", 20), ("half an hour", 30),
 def test_walking_minutes_are_read(body: str, expected: int | None) -> None:
     answer = read_minutes(body)
     assert answer.value == (None if expected is None else Decimal(expected)), answer
+
+
+# The global impression of change (issue 12): the question gives "1 much better, 2 better,
+# 3 a little better, 4 the same, 5 a little worse, 6 worse, 7 much worse" (and in Spanish).
+CHANGE = [
+    # the number, as digits or a word, alone or with the scale's words
+    ("3", 3), ("  7 ", 7), ("tres", 3), ("six", 6), ("2 better", 2), ("4 the same", 4), ("5, a little worse", 5),
+    ("1️⃣", 1), ("Number 2", 2),
+    # the scale's words without the number, longest phrase first
+    ("better", 2), ("much better", 1), ("a little better", 3), ("Much better thank you!!", 1), ("about the same", 4),
+    ("same", 4), ("no change", 4), ("worse", 6), ("a bit worse", 5), ("way worse since last week", 7),
+    ("lots better, walking to church again", 1),
+    # typos and no accents
+    ("beter", 2), ("much beter", 1), ("a littel better", 3), ("wors", 6), ("the samee", 4),
+    # Spanish, regional, caregivers
+    ("mejor", 2), ("mucho mejor", 1), ("un poco mejor", 3), ("un poquito mejor gracias", 3), ("igual", 4),
+    ("igual que antes", 4), ("peor", 6), ("mucho peor", 7), ("mi mamá dice que mejor", 2), ("mejr", 2),
+    ("cinco", 5), ("bastante mejor", 1),
+    # not guessed: a number and words that disagree, two numbers, out of the scale, doubt, nothing
+    ("2 worse", None), ("1 or 2", None), ("3-4", None), ("8", None), ("0", None), ("7/10", None),
+    ("not sure", None), ("no se", None), ("not better", None), ("ok", None), ("🙂", None), ("", None),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), CHANGE)
+def test_global_change_answers_are_read_as_a_person_would(body: str, expected: int | None) -> None:
+    answer = read_change(body)
+    assert answer.value == (None if expected is None else Decimal(expected)), answer
+
+
+def test_what_is_left_of_a_change_answer_is_kept_for_a_person_to_read() -> None:
+    assert read_change("better, walking to church again").rest == ("walking", "church", "again")
+    assert read_change("mucho mejor").rest == ()
+
+
+def test_a_change_phrase_outside_the_scale_is_refused() -> None:
+    with ANSWERS_PATH.open("rb") as fh:
+        doc = tomllib.load(fh)
+    doc["change"]["en"]["terrible"] = 9
+    with pytest.raises(ValueError, match="from 1 to 7"):
+        AnswerWords.from_document(doc)
 
 
 def test_a_clinicians_added_phrase_takes_effect(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathway.timeline import (
     PathwayDefinition,
     load_definition,
 )
+from pathway.timeline.definition import PLANNED_MESSAGE_KINDS
 from pathway.timeline.vocabulary import TIME_POINTS
 
 
@@ -215,3 +216,27 @@ def test_the_pain_thresholds_of_the_72_hour_check_are_read_from_the_file_with_th
     doc = shipped()
     doc["answers"]["pain_high_nprs"] = 7
     assert load_definition(dump(doc, tmp_path)).pain_high_nprs == 7
+
+
+def test_outcome_questions_go_at_a_local_time_on_their_time_point_s_day(definition: PathwayDefinition) -> None:
+    rule = definition.rule("outcome")
+    assert (rule.anchor, rule.local_time, rule.milestone) == ("time_point", time(10, 0), None)
+    assert "outcome" not in PLANNED_MESSAGE_KINDS  # asked one after another as answers come, not planned ahead
+
+
+def test_the_time_point_anchor_needs_a_local_time_and_is_the_outcome_question_s_alone(tmp_path: Path) -> None:
+    doc = shipped()
+    rule = next(r for r in doc["message"] if r["kind"] == "outcome")
+    del rule["local_time"]
+    with pytest.raises(DefinitionError, match=r"message 'outcome': field 'local_time' is required with anchor"):
+        load_definition(dump(doc, tmp_path))
+    doc = shipped()
+    rule = next(r for r in doc["message"] if r["kind"] == "outcome")
+    rule["day_offset"] = 1
+    with pytest.raises(DefinitionError, match=r"field 'day_offset' is not used with anchor 'time_point'"):
+        load_definition(dump(doc, tmp_path))
+    doc = shipped()
+    enrolment = next(r for r in doc["message"] if r["kind"] == "enrolment")
+    enrolment.update(anchor="time_point", local_time="10:00")
+    with pytest.raises(DefinitionError, match=r"message 'enrolment': field 'anchor'"):
+        load_definition(dump(doc, tmp_path))

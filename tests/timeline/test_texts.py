@@ -47,8 +47,8 @@ FACILITY = "Saint Christopher's Ambulatory Surgery & Endoscopy Center"[: PLACE_M
 # The longest patient label a hold takes (PatientLabel, 40 characters), three different ones.
 LABELS = tuple(f"the small round white pill number {n}".ljust(40, ".") for n in (1, 2, 3))
 # Kinds whose English text may take two segments in the worst case, and why (mild_pathway.toml):
-# the 72-hour check names every red flag.
-TWO_SEGMENTS_EN = {("check_72h", "")}
+# the 72-hour check names every red flag; the global-change question spells out its 1-7 scale.
+TWO_SEGMENTS_EN = {("check_72h", ""), ("outcome", "global_change")}
 
 
 def test_the_worst_case_clinic_names_are_24_characters_and_only_spanish_needs_ucs2() -> None:

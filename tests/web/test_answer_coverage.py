@@ -115,6 +115,10 @@ def _scenario(api: Harness) -> Recorded:
     call("POST", f"/episodes/{eid}/observations", {"code": "nprs", "value": 4, "time_point": "baseline"})
     call("POST", f"/episodes/{eid}/observations", {"code": "nprs", "value": 11})  # 422
     call("GET", f"/episodes/{eid}/observations")
+    call("POST", f"/episodes/{eid}/outcomes", {"time_point": "6w", "measure": "odi", "value": 30, "source": "visit"})
+    call("POST", f"/episodes/{eid}/outcomes", {"time_point": "6w", "measure": "odi", "value": 28, "source": "phone"})
+    call("POST", f"/episodes/{eid}/outcomes", {"time_point": "9w", "measure": "odi", "value": 28, "source": "x"})  # 422
+    call("GET", f"/episodes/{eid}/outcomes")
     call("GET", f"/patients/{patient['id']}")
     other = call("POST", f"/patients/{patient['id']}/episodes", {"procedure_at": "2027-02-09T08:00",
                                                                    "holds": [{"drug": "rivaroxaban"}]}).json

@@ -207,3 +207,23 @@ def test_a_pain_score_answered_by_text_is_derived_from_the_question_text(api: Ha
     sent = {f"urn:uuid:{c['id']}": c for c in by_type["Communication"]}
     (source,) = pain["derivedFrom"]
     assert sent[source["reference"]]["category"][0]["text"] == "72-hour check"
+
+
+def test_outcomes_export_by_label_with_their_method_and_a_replaced_value_is_left_out(api: Harness) -> None:
+    _, e = _episode_with_everything(api)
+    for body in ({"time_point": "visit", "measure": "odi", "value": 42, "source": "visit"},
+                 {"time_point": "visit", "measure": "zcq_symptom", "value": 3.25, "source": "visit"},
+                 {"time_point": "6w", "measure": "stand_minutes", "value": 20, "source": "phone"},
+                 {"time_point": "6w", "measure": "stand_minutes", "value": 25, "source": "phone"},
+                 {"time_point": "6w", "measure": "global_change", "value": 2, "source": "sms"}):
+        assert api.post(f"/episodes/{e['id']}/outcomes", body).status == 201
+    by_type = check_bundle(_bundle(api, e["id"]))
+    found = [(o["identifier"][0]["value"], o) for o in by_type["Observation"]]
+    assert sorted(code for code, _ in found) == ["global_change", "odi", "stand_minutes", "zcq_symptom"]
+    odi = dict(found)["odi"]
+    assert odi["code"] == {"text": "Oswestry Disability Index (0-100)"}  # no LOINC confirmed: the label
+    assert odi["method"]["text"] == "measured or asked at a clinic visit"
+    assert dict(found)["zcq_symptom"]["valueQuantity"] == {"value": 3.25, "unit": "points"}
+    standing = dict(found)["stand_minutes"]
+    assert standing["valueQuantity"]["value"] == 25 and standing["method"]["text"] == "asked on a telephone call"
+    assert standing["note"] == [{"text": "time point: 6w"}]

@@ -165,6 +165,10 @@ ROUTES = [
     Route("list observations", "GET", "/episodes/{id}/observations", 200, setup=_episode),
     Route("record observation", "POST", "/episodes/{id}/observations", 201, setup=_episode,
           body=lambda api: {"code": "nprs", "value": 6, "time_point": "baseline"}),
+    # Outcomes (issue 12): coordinators (the follow-up calls) and clinicians (the visit) record them.
+    Route("list outcomes", "GET", "/episodes/{id}/outcomes", 200, setup=_episode),
+    Route("record outcome", "POST", "/episodes/{id}/outcomes", 201, setup=_episode,
+          body=lambda api: {"time_point": "visit", "measure": "odi", "value": 38, "source": "visit"}),
     Route("stop decision", "POST", "/holds/{id}/stop-decision", 200, setup=_hold_not_stopped, allowed=("clinician",),
           body=lambda api: {"note": "spoke to the prescriber: postpone"}),
     # Acting on replies (issue 11): the conversation and a one-off text.

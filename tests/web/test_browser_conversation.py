@@ -57,13 +57,16 @@ def test_a_coordinator_reads_the_thread_texts_the_patient_and_resolves_the_red_f
             page.wait_for_url(f"**/episodes/{eid}#reply-*")
             thread = page.locator("#conversation .thread")
             items = thread.locator("> li")
-            assert items.count() == 3  # enrolment text, the reply, the answer sent straight back
+            # The enrolment text, the baseline pain question (issue 12: asked at enrolment), the
+            # reply, the answer sent straight back.
+            assert items.count() == 4
             assert "Enrolment confirmation" in items.nth(0).inner_text()
-            reply = items.nth(1)
+            assert "How bad is your pain when you stand or walk?" in items.nth(1).inner_text()
+            reply = items.nth(2)
             assert "got it. also my back wound is red and hot" in reply.inner_text()
             assert reply.get_by_text("Red flag: wound").is_visible()
             assert reply.get_by_role("link", name="Not resolved yet: record what was done").is_visible()
-            assert "911" in items.nth(2).inner_text()
+            assert "911" in items.nth(3).inner_text()
             # The patient's clock first (Chicago), then the clinic's (New York).
             assert "Mon 1 Feb 2027, 09:35 CST (clinic: 10:35 EST)" in reply.inner_text()
             items.nth(0).get_by_text("Delivery history (3)").click()

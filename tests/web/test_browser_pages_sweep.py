@@ -78,6 +78,7 @@ PAGES = [
     Visit("admin-tokens", "admin", "/admin/tokens"),
     Visit("login", None, "/login"),
     Visit("edit-patient", "coordinator", "/patients/{patient}/edit"),
+    Visit("outcomes", "clinician", "/outcomes"),
 ]
 
 

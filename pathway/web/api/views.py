@@ -17,6 +17,7 @@ from pathway.services import board as board_service
 from pathway.services import calendar as calendar_service
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
+from pathway.services import outcomes as outcomes_service
 from pathway.services import replies as replies_service
 from pathway.services import tasks as tasks_service
 from pathway.services import worklist as worklist_service
@@ -218,6 +219,30 @@ def record_observation(episode_id: int) -> Response:
     obs = observations_service.record_observation(db(), env(), staff(), episode_id, json_body())
     return answer(answers.observation(obs), 201,
                   location=url_for("api.list_observations", episode_id=obs.episode_id))
+
+
+@operation("/episodes/<int:episode_id>/outcomes", "GET",
+           summary="The episode's outcomes: the current value of each measure at each time point, with its "
+                   "change from the baseline and the values it replaced (audited).", tag="episodes",
+           answers=(out.Outcome,), many=True, answer_text="A list of outcomes, in time-point then measure order.",
+           errors=READ)
+def list_outcomes(episode_id: int) -> Response:
+    rows = outcomes_service.list_outcomes(db(), env(), staff(), episode_id)
+    return answer([answers.outcome(r).dump() for r in rows])
+
+
+@operation("/episodes/<int:episode_id>/outcomes", "POST",
+           summary="Record an outcome at a time point (audited).", tag="episodes", body=inputs.OutcomeIn,
+           answers=(out.Outcome,), answer_text="The outcome as it now stands.", status=201,
+           description="`measure` is nprs (0-10), walk_minutes or stand_minutes (0-600), odi (0-100), zcq_symptom "
+                       "(1-5) or global_change (1-7); `time_point` is baseline, 72h, visit, 6w, 3m, 6m, 12m or 24m; "
+                       "`source` is sms, visit or phone; `recorded_at` (the patient's local time without an offset) "
+                       "defaults to now. A later value for the same time point and measure replaces the current one, "
+                       "which stays in `history`. 422 names the bad field.")
+def record_outcome(episode_id: int) -> Response:
+    obs = outcomes_service.record_outcome(db(), env(), staff(), episode_id, json_body())
+    return answer(answers.outcome(outcomes_service.outcome_row(db(), obs)), 201,
+                  location=url_for("api.list_outcomes", episode_id=obs.episode_id))
 
 
 # --- holds and milestones ------------------------------------------------------------------

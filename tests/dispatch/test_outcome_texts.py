@@ -1,0 +1,374 @@
+"""Outcome questions by text (issue 12), end to end: the worker's housekeeping tick queues the
+question due at a time point, the dispatcher sends it through the real twilio SDK to the fake
+Twilio, the patient answers through the signed inbound webhook; the answer is an observation at
+that time point and the next question follows; one reminder after 48 hours; quiet hours in the
+patient's zone, across a change of clocks; nothing after opt-out, cancellation or without consent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from pathway.app import create_app
+from pathway.dispatch.worker import Worker
+from pathway.models import Message, Observation
+from pathway.runtime import Runtime
+from pathway.services import episodes as ep
+from pathway.services import patients as patient_service
+from pathway.services.base import Actor
+from tests.dispatch.conftest import PUBLIC_URL
+
+NY = ZoneInfo("America/New_York")
+PHONE = "+12125550001"
+PROCEDURE = "2027-02-02T08:00"  # New York, EST
+# Six weeks on (day 42) is 2027-03-16, after the clocks went forward on 2027-03-14: the question
+# goes at 10:00 EDT, 14:00 UTC (at 15:00 UTC if the zone's January offset were kept).
+SIX_WEEKS = datetime(2027, 3, 16, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(config: Any, sessions: Any, clock: Any) -> Any:
+    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
+    return create_app(runtime=rt, TESTING=True)
+
+
+_sids = iter(range(1, 1_000_000))
+
+
+def text_in(app: Any, fake: Any, body: str, from_: str = PHONE) -> str:
+    """A patient's text through the signed inbound webhook; the TwiML answer's words."""
+    params = {"From": from_, "To": "+15005550006", "Body": body, "MessageSid": f"SMo{next(_sids):08d}",
+              "AccountSid": fake.account_sid}
+    path = "/webhooks/twilio/inbound"
+    sig = RequestValidator(fake.auth_token).compute_signature(PUBLIC_URL + path, params)
+    r = app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return str(r.get_data(as_text=True))
+
+
+@pytest.fixture
+def worker(make_dispatcher: Any) -> Worker:
+    return Worker(make_dispatcher())
+
+
+def tick(worker: Worker) -> int:
+    """The worker's housekeeping tick (which queues the outcome questions due), then a dispatch pass."""
+    queued = worker.housekeeping_tick().outcome_texts
+    worker.dispatcher.dispatch_due()
+    return queued
+
+
+def outcome_texts(sessions: Any, eid: int) -> list[Message]:
+    with sessions() as s:
+        return list(s.scalars(select(Message).where(Message.episode_id == eid, Message.kind == "outcome")
+                              .order_by(Message.id)))
+
+
+def observations(sessions: Any, eid: int) -> list[tuple[str, str | None, Decimal, str]]:
+    with sessions() as s:
+        return [(o.code, o.time_point, o.value, o.source) for o in s.scalars(
+            select(Observation).where(Observation.episode_id == eid, Observation.superseded_at.is_(None))
+            .order_by(Observation.id))]
+
+
+@pytest.fixture
+def episode(seed: Any, people: Any, enrol: Any) -> Any:
+    def make(language: str = "en", procedure_at: str = PROCEDURE, **patient: Any) -> tuple[int, int]:
+        pid = enrol(language=language, phone=PHONE, **patient)
+        eid = seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": procedure_at})
+        return pid, eid
+
+    return make
+
+
+def test_the_baseline_is_asked_at_enrolment_one_question_a_text(app, sessions, fake_twilio, episode, worker,
+                                                                 clock) -> None:
+    _, eid = episode()
+    tick(worker)
+    (pain,) = outcome_texts(sessions, eid)
+    assert pain.status == "sent" and pain.sent_at == clock()
+    assert pain.body.endswith(": How bad is your pain when you stand or walk? Please reply with one number from 0 "
+                              "(no pain) to 10 (worst pain).")
+    clock.advance(timedelta(minutes=20))
+    assert "<Message>" not in text_in(app, fake_twilio, "about a 6")
+    assert observations(sessions, eid) == [("nprs", "baseline", Decimal(6), "sms")]
+    # The next question is queued with the answer, and goes at the next pass.
+    worker.dispatcher.dispatch_due()
+    texts = outcome_texts(sessions, eid)
+    assert [t.status for t in texts] == ["sent", "sent"]
+    assert "How many minutes can you walk before you have to stop and rest?" in texts[1].body
+    text_in(app, fake_twilio, "maybe 15 min")
+    assert observations(sessions, eid)[-1] == ("walk_minutes", "baseline", Decimal(15), "sms")
+    with sessions() as s:
+        answer = s.scalars(select(Observation).where(Observation.code == "walk_minutes")).one()
+        assert answer.message_id == texts[1].id
+    # The baseline asks no global change: nothing more.
+    assert tick(worker) == 0 and len(outcome_texts(sessions, eid)) == 2
+
+
+def test_at_six_weeks_after_a_change_of_clocks_the_question_goes_at_ten_local(app, sessions, fake_twilio, episode,
+                                                                               worker, clock) -> None:
+    _, eid = episode(language="es")
+    tick(worker)  # the baseline question goes; nobody answers it
+    clock.set(SIX_WEEKS - timedelta(minutes=1))
+    assert tick(worker) == 0
+    clock.set(SIX_WEEKS)
+    assert tick(worker) == 1
+    pain = outcome_texts(sessions, eid)[-1]
+    assert pain.plan_key.endswith(":6w:nprs") and pain.status == "sent" and pain.sent_at == SIX_WEEKS
+    assert pain.sent_at.astimezone(NY).hour == 10
+    assert "¿Cuánto le duele al estar de pie o al caminar?" in pain.body
+    text_in(app, fake_twilio, "cinco")
+    worker.dispatcher.dispatch_due()
+    text_in(app, fake_twilio, "media hora")
+    worker.dispatcher.dispatch_due()
+    change = outcome_texts(sessions, eid)[-1]
+    assert change.plan_key.endswith(":6w:global_change") and "1 mucho mejor" in change.body
+    text_in(app, fake_twilio, "un poquito mejor gracias")
+    assert observations(sessions, eid)[-3:] == [("nprs", "6w", Decimal(5), "sms"),
+                                                ("walk_minutes", "6w", Decimal(30), "sms"),
+                                                ("global_change", "6w", Decimal(3), "sms")]
+
+
+def test_after_the_clocks_go_back_the_question_waits_for_ten_standard_time(sessions, episode, worker,
+                                                                           clock) -> None:
+    clock.set(datetime(2027, 8, 20, 14, 0, tzinfo=UTC))
+    _, eid = episode(procedure_at="2027-09-01T08:00")  # EDT; three months on is 2027-12-01, EST
+    tick(worker)
+    clock.set(datetime(2027, 12, 1, 14, 0, tzinfo=UTC))  # 09:00 EST (10:00 in the summer's offset)
+    assert tick(worker) == 0
+    clock.set(datetime(2027, 12, 1, 15, 0, tzinfo=UTC))
+    assert tick(worker) == 1
+    pain = outcome_texts(sessions, eid)[-1]
+    assert pain.plan_key.endswith(":3m:nprs") and pain.sent_at.astimezone(NY).hour == 10
+
+
+def test_one_reminder_after_48_hours_then_nothing_more_at_that_time_point(app, sessions, fake_twilio, episode,
+                                                                          worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    first = outcome_texts(sessions, eid)[-1]
+    clock.set(SIX_WEEKS + timedelta(hours=47, minutes=59))
+    assert tick(worker) == 0
+    clock.set(SIX_WEEKS + timedelta(hours=48))
+    assert tick(worker) == 1
+    reminder = outcome_texts(sessions, eid)[-1]
+    assert reminder.plan_key == first.plan_key + ":reminder" and reminder.body == first.body
+    assert reminder.status == "sent"
+    # Unanswered again: the time point ends there (no third text, no walking question).
+    for hours in (96, 120, 200):
+        clock.set(SIX_WEEKS + timedelta(hours=hours))
+        assert tick(worker) == 0
+    assert [t.plan_key.rsplit(":", 2)[-2:] for t in outcome_texts(sessions, eid)
+            if ":6w:" in t.plan_key] == [["6w", "nprs"], ["nprs", "reminder"]]
+
+
+def test_an_answer_to_the_reminder_counts_and_the_next_question_follows(app, sessions, fake_twilio, episode,
+                                                                        worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(SIX_WEEKS + timedelta(hours=48))
+    tick(worker)
+    reminder = outcome_texts(sessions, eid)[-1]
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "4")
+    with sessions() as s:
+        answer = s.scalars(select(Observation).where(Observation.time_point == "6w")).one()
+        assert (answer.value, answer.message_id) == (Decimal(4), reminder.id)
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:walk_minutes")
+
+
+def test_an_answer_late_in_the_evening_sends_the_next_question_after_quiet_hours(app, sessions, fake_twilio,
+                                                                                 episode, worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    late = datetime(2027, 3, 16, 21, 30, tzinfo=NY)  # 21:30 in New York: quiet hours
+    clock.set(late)
+    text_in(app, fake_twilio, "3")
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.plan_key.endswith(":6w:walk_minutes") and walk.status == "scheduled"
+    assert walk.send_at == datetime(2027, 3, 17, 8, 0, tzinfo=NY)
+    assert worker.dispatcher.dispatch_due().sent == 0
+    clock.set(walk.send_at)
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+
+
+def test_an_unreadable_answer_is_asked_again_once_with_the_question_s_own_words(app, sessions, fake_twilio,
+                                                                                 episode, worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    text_in(app, fake_twilio, "2")
+    worker.dispatcher.dispatch_due()
+    twiml = text_in(app, fake_twilio, "depends on the day")
+    assert "reply with a number of minutes" in twiml
+    text_in(app, fake_twilio, "an hour")
+    assert observations(sessions, eid)[-1] == ("walk_minutes", "6w", Decimal(60), "sms")
+    worker.dispatcher.dispatch_due()
+    twiml = text_in(app, fake_twilio, "hard to say")
+    assert "from 1 (much better) to 7 (much worse)" in twiml
+    text_in(app, fake_twilio, "much beter")
+    assert observations(sessions, eid)[-1] == ("global_change", "6w", Decimal(1), "sms")
+
+
+def test_at_72_hours_walking_is_asked_once_the_72_hour_check_is_answered(app, sessions, fake_twilio, episode,
+                                                                        worker, clock) -> None:
+    _, eid = episode()
+    check_at = datetime(2027, 2, 5, 13, 0, tzinfo=UTC)
+    clock.set(check_at - timedelta(hours=2))  # 06:00 in New York, the 72h day: still quiet, nothing
+    assert tick(worker) == 0
+    clock.set(check_at)
+    tick(worker)  # the 72-hour check goes (it asks the pain); no outcome text of its own
+    assert not [t for t in outcome_texts(sessions, eid) if ":72h:" in t.plan_key]
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "3")
+    # The time point's own questions start at the outcome rule's 10:00 local (15:00 UTC in February).
+    clock.set(datetime(2027, 2, 5, 14, 59, tzinfo=UTC))
+    assert tick(worker) == 0
+    clock.set(datetime(2027, 2, 5, 15, 0, tzinfo=UTC))
+    assert tick(worker) == 1
+    (walk,) = [t for t in outcome_texts(sessions, eid) if ":72h:" in t.plan_key]
+    assert walk.plan_key.endswith(":72h:walk_minutes") and walk.status == "sent"
+    text_in(app, fake_twilio, "10 minutes")
+    assert observations(sessions, eid)[-2:] == [("nprs", "72h", Decimal(3), "sms"),
+                                                ("walk_minutes", "72h", Decimal(10), "sms")]
+
+
+def test_nothing_after_the_patient_opts_out(app, sessions, fake_twilio, episode, worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    assert "<Message>" not in text_in(app, fake_twilio, "STOP")
+    for hours in (48, 49, 100):
+        clock.set(SIX_WEEKS + timedelta(hours=hours))
+        assert tick(worker) == 0
+    clock.set(datetime(2027, 5, 3, 14, 0, tzinfo=UTC))  # three months on
+    assert tick(worker) == 0
+    assert [t for t in outcome_texts(sessions, eid) if t.status == "sent"][-1].plan_key.endswith(":6w:nprs")
+
+
+def test_a_question_queued_before_an_opt_out_is_never_sent(app, sessions, fake_twilio, episode, worker, clock,
+                                                           seed) -> None:
+    pid, eid = episode()
+    late = datetime(2027, 3, 16, 19, 59, tzinfo=NY)
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(late)
+    text_in(app, fake_twilio, "5")  # the walking question waits (it would go now, but the patient opts out)
+
+    def out(session: Any, env: Any) -> int:
+        from pathway.models import Patient
+        return patient_service.opt_out(session, env, Actor(role="system", label="test"), session.get(Patient, pid),
+                                       "phone call")
+
+    seed(out)
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "suppressed"
+
+
+def test_nothing_for_a_cancelled_episode_and_a_waiting_question_is_cancelled(app, sessions, fake_twilio, episode,
+                                                                             worker, clock, seed, people) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 0, tzinfo=NY))
+    text_in(app, fake_twilio, "5")  # the walking question waits for the morning
+    seed(ep.cancel_episode, people["coordinator"], eid, {"reason": "patient moved away"})
+    assert outcome_texts(sessions, eid)[-1].status == "cancelled"
+    for at in (datetime(2027, 3, 17, 12, 0, tzinfo=UTC), datetime(2027, 5, 3, 14, 0, tzinfo=UTC)):
+        clock.set(at)
+        assert tick(worker) == 0
+
+
+def test_nothing_for_a_patient_without_consent(sessions, episode, worker, clock) -> None:
+    _, eid = episode(sms_consent=False)
+    tick(worker)
+    clock.set(SIX_WEEKS)
+    assert tick(worker) == 0
+    assert outcome_texts(sessions, eid) == []
+
+
+def test_a_baseline_question_not_sent_before_the_procedure_is_dropped(sessions, episode, worker, clock) -> None:
+    _, eid = episode()
+    clock.set(datetime(2027, 2, 2, 14, 0, tzinfo=UTC))  # the procedure started an hour ago
+    worker.dispatcher.dispatch_due()
+    (baseline,) = outcome_texts(sessions, eid)
+    assert baseline.status == "cancelled" and "procedure has started" in (baseline.status_reason or "")
+
+
+def test_no_outcome_question_while_another_question_is_open(sessions, episode, worker, clock, seed) -> None:
+    pid, eid = episode()
+
+    def open_question(session: Any, env: Any) -> None:  # a question text that went out an hour before
+        at = SIX_WEEKS - timedelta(hours=1)
+        session.add(Message(patient_id=pid, episode_id=eid, kind="check_72h", language="en", body="Pain 0-10?",
+                            plan_key="check_72h::test", send_at=at, status="sent", sent_at=at, attempts=1,
+                            created_at=at, updated_at=at))
+
+    seed(open_question)
+    clock.set(SIX_WEEKS)
+    assert tick(worker) == 0  # a reply now must answer that question, not a new one
+    clock.set(SIX_WEEKS + timedelta(hours=46, minutes=59))
+    assert tick(worker) == 0
+    clock.set(SIX_WEEKS + timedelta(hours=47))  # 48 hours after it went: its answer window has closed
+    assert tick(worker) == 1 and outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:nprs")
+
+
+def test_two_people_recording_the_same_outcome_at_once_leave_one_current_value(sessions, episode, rules, clock,
+                                                                               people) -> None:
+    import threading
+
+    from pathway.services.base import Env
+    from pathway.services.outcomes import record_outcome
+
+    _, eid = episode()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def record(value: int, who: str) -> None:
+        try:
+            start.wait(timeout=10)
+            with sessions.begin() as s:
+                record_outcome(s, Env(rules=rules, now=clock()), people[who], eid,
+                               {"time_point": "visit", "measure": "odi", "value": value, "source": "visit"})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(v, who)) for v, who in ((30, "coordinator"), (32, "clinician"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with sessions() as s:
+        rows = list(s.scalars(select(Observation).where(Observation.episode_id == eid, Observation.code == "odi")
+                              .order_by(Observation.id)))
+    assert len(rows) == 2
+    current = [o for o in rows if o.superseded_at is None]
+    assert len(current) == 1 and current[0].id == rows[1].id
+    assert rows[0].superseded_by_id == rows[1].id
+
+
+def test_a_waiting_question_is_reworded_when_the_patient_s_language_changes(app, sessions, fake_twilio, episode,
+                                                                           worker, clock, seed, people) -> None:
+    pid, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 0, tzinfo=NY))
+    text_in(app, fake_twilio, "5")  # the walking question waits for the morning, in English
+    assert "How many minutes can you walk" in outcome_texts(sessions, eid)[-1].body
+    seed(patient_service.update_patient, people["coordinator"], pid, {"language": "es"})
+    walk = outcome_texts(sessions, eid)[-1]
+    assert (walk.status, walk.language) == ("scheduled", "es")
+    assert "¿Cuántos minutos puede caminar antes de tener que parar a descansar?" in walk.body
