@@ -92,8 +92,10 @@ def test_an_empty_range_says_what_to_do(as_role: Any) -> None:
 
 def test_coordinators_may_not_open_it_and_the_refusal_is_audited(as_role: Any, session: Any) -> None:
     coordinator = as_role("coordinator")
-    assert coordinator.get("/outcomes").status_code == 404  # pages answer a refusal like a missing record
-    assert coordinator.get("/outcomes.csv").status_code == 404
+    refused = coordinator.get("/outcomes")
+    assert refused.status_code == 403  # a page that says the role may not open it, not "Not found"
+    assert "clinician" in refused.get_data(as_text=True).lower()
+    assert coordinator.get("/outcomes.csv").status_code == 403
     denied = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")))
     assert [d.detail["route"] for d in denied] == ["/outcomes", "/outcomes.csv"]
     assert 'href="/outcomes"' not in coordinator.get("/").get_data(as_text=True)
