@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
@@ -45,8 +45,10 @@ from pathway.timeline.texts import (
 )
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
 
-# The milestones table, for apply_diff's one INSERT of many rows.
+# The milestones table, for apply_diff's one INSERT of many rows, and the ids and keys read back.
 _MILESTONES = cast(Table, Milestone.__table__)
+_MILESTONE_KEYS = (select(_MILESTONES.c.id, _MILESTONES.c.kind, _MILESTONES.c.ref)
+                   .where(_MILESTONES.c.episode_id == bindparam("episode_id")))
 
 
 def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
@@ -451,9 +453,8 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
         conn = session.connection()
         conn.execute(insert(_MILESTONES), new_rows)  # Core: one statement, every row
         session.expire(episode, ["milestones"])
-        ms = _MILESTONES.c
         milestone_ids = {f"{kind}:{ref}": mid for mid, kind, ref in
-                         conn.execute(select(ms.id, ms.kind, ms.ref).where(ms.episode_id == episode.id))}
+                         conn.execute(_MILESTONE_KEYS, {"episode_id": episode.id})}
     if diff.messages_cancelled:  # (nothing to read otherwise: a new episode has no texts yet)
         stored_msgs = {m.plan_key: m for m in episode_messages(session, episode) if m.status == "scheduled"}
         cancel_messages(session, env,
