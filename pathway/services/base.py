@@ -6,7 +6,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -173,10 +172,9 @@ _AUDIT = cast(Table, AuditEvent.__table__)
 @contextmanager
 def audit_batch(session: Session) -> Iterator[None]:
     """Within: ``audit`` keeps its rows back, and they are stored, in order, when the block ends
-    without an error, by one executemany per run of rows of one shape, instead of one INSERT each
-    in the unit of work (`pathway import schedule` audits 20,000 changes). An error drops them
-    with the rest of the block's work (the caller's transaction is rolled back). Nothing in the
-    block may read the audit trail; blocks do not nest."""
+    without an error, by one executemany instead of one INSERT each in the unit of work (`pathway
+    import schedule` audits 20,000 changes). An error drops them, and the caller rolls back the
+    rest of the block's work. Nothing in the block may read the audit trail; blocks do not nest."""
     if _AUDIT_BATCH in session.info:
         raise RuntimeError("audit_batch blocks do not nest")
     rows: list[dict[str, Any]] = []
@@ -185,12 +183,8 @@ def audit_batch(session: Session) -> Iterator[None]:
         yield
     finally:
         del session.info[_AUDIT_BATCH]
-    conn = session.connection()
-    # A row without detail leaves the column out (SQL NULL, as the ORM stores None), so rows of
-    # the two shapes go in separate statements; consecutive runs keep the order of the ids.
-    for _, run in groupby(rows, key=lambda r: r["detail"] is None):
-        shaped = [{k: v for k, v in r.items() if not (k == "detail" and v is None)} for r in run]
-        conn.execute(insert(_AUDIT), shaped)
+    if rows:  # a detail of None is stored as the ORM stores it: JSON 'null'
+        session.connection().execute(insert(_AUDIT), rows)
 
 
 # Ids are the database's INTEGER (4 bytes on PostgreSQL): a larger number names no record, and
