@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String
+from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pathway.db import Base, check_in
 from pathway.timeline.vocabulary import TIME_POINTS, ObservationCode, ObservationSource
+
+CURRENT_WHERE = text("superseded_at IS NULL")
 
 
 class Observation(Base):
@@ -27,6 +29,9 @@ class Observation(Base):
         Index("ix_observations_episode_id_code_received_at", "episode_id", "code", "received_at"),
         # The outcomes report: the current value of each measure at each time point.
         Index("ix_observations_code_time_point_episode_id", "code", "time_point", "episode_id"),
+        # ... and its pairing of current values with baselines, read from the index alone.
+        Index("ix_observations_code_time_point_episode_id_value", "code", "time_point", "episode_id", "value",
+              sqlite_where=CURRENT_WHERE, postgresql_where=CURRENT_WHERE),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

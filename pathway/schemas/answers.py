@@ -643,11 +643,89 @@ class Thread(AnswerModel):
     items: list[ThreadItem]
 
 
+# --- the outcomes report (issue 12, "Outcomes") ------------------------------------------------
+
+Ci95 = Annotated[list[float] | None, Field(description="the 95% Wilson interval of `pct`, in percent: [low, high]; "
+                                                       "null when `n` is 0", min_length=2, max_length=2)]
+
+
+class Responders(AnswerModel):
+    """The episodes of `n` that are responders (see the report's definitions)."""
+
+    n: int = Field(description="responders")
+    pct: float | None = Field(description="100 x responders / n, one decimal; null when n is 0")
+    ci95: Ci95
+
+
+class MeasureOutcome(AnswerModel):
+    """Pain (NPRS 0-10) or walking minutes at a time point, against each episode's own baseline."""
+
+    n: int = Field(description="episodes with both a baseline and a value at this time point")
+    median: float | None = Field(description="median of the values at this time point over those n episodes "
+                                             "(even n: the mean of the two middle values); null when n is 0")
+    median_change_pct: float | None = Field(
+        description="median of 100 x (value - baseline) / baseline over those episodes, leaving out a baseline of "
+                    "0; one decimal; null when none is left")
+    responders: Responders
+
+
+class OdiOutcome(AnswerModel):
+    """The Oswestry Disability Index (0-100, lower is better) at a time point."""
+
+    n: int = Field(description="episodes with both a baseline and a value at this time point")
+    mean_change: float | None = Field(description="mean of (value - baseline) over those n episodes, two decimals "
+                                                  "(negative: less disability); null when n is 0")
+    responders: Responders
+
+
+class OutcomeTimePoint(AnswerModel):
+    """One time point of the outcomes report."""
+
+    time_point: str = Field(description="72h | visit | 6w | 3m | 6m | 12m | 24m")
+    label: str
+    episodes: int = Field(description="procedures in range whose time point has passed (its window has closed)")
+    answered: int = Field(description="of those, episodes with a current value of NPRS, walking minutes or ODI at "
+                                      "this time point")
+    nprs: MeasureOutcome
+    walk_minutes: MeasureOutcome
+    odi: OdiOutcome
+
+
+class PublishedFigure(AnswerModel):
+    """A figure clinics quote, with where it comes from (pathway/data/outcomes.toml)."""
+
+    source: str
+    measure: str
+    figure: str
+    citation: str
+
+
+class ProcessFigure(AnswerModel):
+    """A process figure for the same procedures: how many of `denominator` met it."""
+
+    key: str
+    label: str
+    numerator: int
+    denominator: int
+    pct: float | None = Field(description="100 x numerator / denominator, one decimal; null when denominator is 0")
+    definition: str
+
+
+class OutcomesReport(AnswerModel):
+    """The outcomes report for procedures in range (not cancelled)."""
+
+    as_of: Instant = Field(description="the instant the report was computed at (time points passed by then)")
+    time_points: list[OutcomeTimePoint]
+    published: list[PublishedFigure]
+    process: list[ProcessFigure]
+
+
 ANSWERS: tuple[type[AnswerModel], ...] = (
     Error, Conflict, Stale, ValidationError, EpisodeSummary, Patient, Milestone, Hold, Appointment, Message, CheckItem,
     Episode, Span, DiffMessage, DiffMilestone, DroppedMilestone, MovedMilestone, HoldAtRisk, PlanDiff, EpisodeChanged,
     WorklistItem, Worklist, BoardRow, FollowupBoard, Blocker, HoldToSign, HoldsToSign,
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
     Thread, Observation, CalendarFeed, CalendarFeeds,
+    Responders, MeasureOutcome, OdiOutcome, OutcomeTimePoint, PublishedFigure, ProcessFigure, OutcomesReport,
 )
 

@@ -455,7 +455,7 @@ class WorklistQuery(InputModel):
 
 class BoardQuery(InputModel):
     status: BoardFilter = Field(None, description="only rows in this state, e.g. overdue")
-    proceduralist: Text = Field("", description="only this proceduralist's episodes")
+    proceduralist: Text = Field("", description="only this proceduralist's episodes (capitals ignored: 'dr. lee' is 'Dr. Lee')")
 
     @property
     def rows(self) -> int:
@@ -466,6 +466,24 @@ class BoardQuery(InputModel):
         return 0 if self.offset is None else self.offset
     limit: Limit = Field(None, description="rows to return (default 200)")
     offset: Offset = Field(None, description="rows to skip (default 0)")
+
+
+class OutcomesQuery(InputModel):
+    """The filters of the outcomes report (``GET /reports/outcomes``, the Outcomes page and its CSV):
+    procedures whose date (in the clinic's time zone) lies from ``from`` to ``to``, both included."""
+
+    from_: OptionalDay = Field(None, alias="from", description="first procedure date to include (YYYY-MM-DD)")
+    to: OptionalDay = Field(None, description="last procedure date to include (YYYY-MM-DD)")
+    proceduralist: Text = Field("", description="only this proceduralist's procedures")
+    facility: Text = Field("", description="only procedures at this facility")
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, value: date | None, info: ValidationInfo) -> date | None:
+        first = info.data.get("from_")
+        if value is not None and first is not None and value < first:
+            raise fail(f"is before from ({first.isoformat()}); give the last procedure date to include")
+        return value
 
 
 class PreviewQuery(InputModel):
@@ -490,8 +508,9 @@ class PatientUpdateIn(InputModel):
 
     given_name: PersonName = ""
     family_name: PersonName = ""
-    phone: MobilePhone = Field("", description="a US mobile number; a new number clears the refused-number flag "
-                                               "and, when the patient may be texted, gets the enrolment text "
+    phone: MobilePhone = Field("", description="a mobile number (US, or another country's with + and its code); "
+                                               "a new number clears the refused-number flag and, when the patient may "
+                                               "be texted, gets the enrolment text "
                                                "(clinic name, STOP/HELP) before any other")
     timezone: Zone = Field("", description="IANA zone: texts not yet sent move to the same local time in it")
     language: Language = Field("en", description="texts not yet sent are re-worded in it")

@@ -18,6 +18,7 @@ from pathway import models
 from pathway.schemas import answers as out
 from pathway.schemas.inputs import BoardQuery
 from pathway.services import board as board_service
+from pathway.services import outcomes_report
 from pathway.services.base import Env
 from pathway.services.calendar import calendar_url
 from pathway.services.catalogue import assumes_normal_renal_function
@@ -397,3 +398,29 @@ def thread(t: Thread, definition: PathwayDefinition | None) -> out.Thread:
     tz = ZoneInfo(t.patient.timezone)
     return out.Thread(episode_id=t.episode.id, patient_id=t.patient.id, timezone=t.patient.timezone,
                       items=[_thread_item(e, tz, definition) for e in t.entries])
+
+
+# --- the outcomes report (issue 12, "Outcomes") ------------------------------------------------
+
+
+def _responders(s: outcomes_report.Share) -> out.Responders:
+    return out.Responders(n=s.n, pct=s.pct, ci95=list(s.ci95) if s.ci95 is not None else None)
+
+
+def outcomes(report: outcomes_report.OutcomesReport) -> out.OutcomesReport:
+    rows = []
+    for t in report.time_points:
+        nprs, walk, odi = (t.measures[c] for c in ("nprs", "walk_minutes", "odi"))
+        rows.append(out.OutcomeTimePoint(
+            time_point=t.time_point, label=t.label, episodes=t.episodes, answered=t.answered,
+            nprs=out.MeasureOutcome(n=nprs.n, median=nprs.median, median_change_pct=nprs.median_change_pct,
+                                    responders=_responders(nprs.responders)),
+            walk_minutes=out.MeasureOutcome(n=walk.n, median=walk.median, median_change_pct=walk.median_change_pct,
+                                            responders=_responders(walk.responders)),
+            odi=out.OdiOutcome(n=odi.n, mean_change=odi.mean_change, responders=_responders(odi.responders))))
+    return out.OutcomesReport(
+        as_of=_utc(report.as_of), time_points=rows,
+        published=[out.PublishedFigure(source=p.source, measure=p.measure, figure=p.figure, citation=p.citation)
+                   for p in report.published],
+        process=[out.ProcessFigure(key=p.key, label=p.label, numerator=p.numerator, denominator=p.denominator,
+                                   pct=p.pct, definition=p.definition) for p in report.process])

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,7 +26,7 @@ from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
 from pathway.services import board as board_service
 from pathway.services import calendar as calendar_service
-from pathway.services import conversation, queries, replies, schedule_import, users
+from pathway.services import conversation, outcomes_report, queries, replies, schedule_import, users
 from pathway.services import episodes as ep
 from pathway.services import holds as holds_service
 from pathway.services import observations as observations_service
@@ -39,7 +39,7 @@ from pathway.services.tasks import resolve_task as resolve
 from pathway.services.worklist import WorklistItem
 from pathway.services.worklist import worklist as build_worklist
 from pathway.timeline.vocabulary import CARE_TEAM, Role
-from pathway.web import filters
+from pathway.web import charts, filters
 from pathway.web.auth import actor, home_for, roles
 from pathway.web.context import audit_denied, db, env, runtime
 from pathway.web.security import too_large
@@ -746,8 +746,7 @@ def reschedule(episode_id: int) -> Any:
             result = ep.reschedule(db(), env(), actor(), episode_id, {"procedure_at": new_at}, preview=True)
             db().commit()
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at,
-                                   lines=result.diff.summary(ZoneInfo(p.timezone), env().rules.definition,
-                                                             _hold_names(e)),
+                                   lines=_move_lines(result, e),
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk,
                                    risk_error="Tick the box to confirm that these holds must be signed again."), 409
@@ -759,8 +758,8 @@ def reschedule(episode_id: int) -> Any:
             if confirm:
                 flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
                 return redirect(url_for("pages.episode", episode_id=episode_id))
-            lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition, _hold_names(e))
-            return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
+            return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at,
+                                   lines=_move_lines(result, e),
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk, risk_error="")
     queries.form_viewed(db(), env(), actor(), e, "reschedule")
@@ -778,6 +777,16 @@ DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
 def _hold_names(e: Any) -> dict[str, str]:
     """Each hold's medicine by its ref, so preview lines about different holds can be told apart."""
     return {h.ref: h.drug_name for h in e.holds}
+
+
+def _move_lines(result: Any, e: Any) -> list[str]:
+    """The preview's lines, the notice's naming each medicine whose dates move (as the text will)."""
+    lines: list[str] = result.diff.summary(ZoneInfo(e.patient.timezone), env().rules.definition, _hold_names(e))
+    names = list(result.notice_medicines)
+    if not names:
+        return lines
+    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return [f"{line}, naming {said}" if line.startswith("Send: ") else line for line in lines]
 
 
 def _texts_change(diff: Any) -> bool:
@@ -994,9 +1003,10 @@ def board() -> Any:
     except ValidationError:
         abort(404)
     db().commit()
+    status = board_service.FILTER_ALIASES.get(status or "", status)  # the same filter, named as the tiles name it
     return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
                            page=page, page_size=PAGE_SIZE,
-                           filters=board_service.STATUS_FILTERS)
+                           filters=board_service.FILTER_CHOICES)
 
 
 def _page() -> int:
@@ -1210,3 +1220,87 @@ def _edited_message(result: pt.PatientUpdate) -> str:
     if result.enrolment_text:
         said += " The enrolment text (clinic name, STOP/HELP) is queued."
     return said
+
+
+# --- outcomes (issue 12) ---------------------------------------------------------------------
+
+OUTCOME_FILTERS = ("from", "to", "proceduralist", "facility")
+CSV_PARTS = ("time_points", "process")
+
+
+def _outcome_args() -> dict[str, str]:
+    return {name: request.args.get(name, "") for name in OUTCOME_FILTERS if request.args.get(name)}
+
+
+def _outcome_charts(report: outcomes_report.OutcomesReport) -> list[charts.Chart]:
+    rows = report.time_points
+    names = [t.time_point for t in rows]
+    improved = next((p for p in report.published if p.compare == "responders_pct"), None)
+    pain_drop = next((p for p in report.published if p.compare == "nprs_median_change_pct"), None)
+    mobility = next((p for p in report.published if p.compare == "walk_median_change_pct"), None)
+
+    def responders(code: str) -> charts.Series:
+        label = {"nprs": "Pain (NPRS)", "walk_minutes": "Walking", "odi": "Disability (ODI)"}[code]
+        return charts.Series(label, [t.measures[code].responders.pct for t in rows],
+                             [t.measures[code].responders.ci95 for t in rows])
+
+    def change(code: str, label: str) -> charts.Series:
+        return charts.Series(label, [t.measures[code].median_change_pct for t in rows])
+
+    changes = [v for t in rows for v in (t.measures["nprs"].median_change_pct,
+                                         t.measures["walk_minutes"].median_change_pct) if v is not None]
+    top = max([100.0, *changes])
+    top = float(-(-top // 50) * 50)
+    return [
+        charts.Chart(
+            "chart-responders", "Responders at each time point, with 95% intervals",
+            "The share of episodes that responded, for pain, walking and disability, with the 95% Wilson interval "
+            "of each share, against the share of patients who improved on clinic pages.",
+            names, [responders("nprs"), responders("walk_minutes"), responders("odi")], 0, 100, 20, "%",
+            [charts.Reference(improved.value, f"{improved.source}: {improved.figure} improved")] if improved else []),
+        charts.Chart(
+            "chart-change", "Median change from baseline: pain and walking",
+            "The median change from each episode's own baseline, in percent, for pain (lower is better) and "
+            "walking minutes (higher is better), against the figures clinic pages quote.",
+            names, [change("nprs", "Pain (NPRS)"), change("walk_minutes", "Walking")], -100, top, 50, "%",
+            [charts.Reference(p.value, f"{p.source}: {p.figure} {p.measure.lower()}")
+             for p in (pain_drop, mobility) if p is not None]),
+    ]
+
+
+@bp.route("/outcomes")
+@roles(Role.CLINICIAN, Role.ADMIN)
+def outcomes() -> Any:
+    args = _outcome_args()
+    try:
+        report = outcomes_report.outcomes_report(db(), env(), actor(), args, with_choices=True)
+    except ValidationError as exc:
+        db().rollback()
+        report, errors = None, exc.errors
+        # The refused filters are still a view of the report page: audited with what was asked.
+        outcomes_report.audit_refused(db(), env(), actor(), args)
+        db().commit()
+    else:
+        errors = {}
+        db().commit()
+    figures = [(c, charts.render(c)) for c in _outcome_charts(report)] if report is not None else []
+    return render_template("pages/outcomes.html", report=report, errors=errors, values=args, figures=figures,
+                           definitions=outcomes_report.DEFINITIONS, data=outcomes_report.report_data(),
+                           csv_args={k: v for k, v in args.items() if k in OUTCOME_FILTERS}), (422 if errors else 200)
+
+
+@bp.route("/outcomes.csv")
+@roles(Role.CLINICIAN, Role.ADMIN)
+def outcomes_csv() -> Any:
+    args = _outcome_args()
+    part = request.args.get("part") or "time_points"
+    if part not in CSV_PARTS:
+        abort(404)
+    try:
+        report = outcomes_report.outcomes_report(db(), env(), actor(), args, export=True)
+    except ValidationError:
+        abort(404)
+    db().commit()
+    body = outcomes_report.csv_text(report, part)
+    name = f"outcomes-{part.replace('_', '-')}-{report.as_of.date().isoformat()}.csv"
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

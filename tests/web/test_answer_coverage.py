@@ -159,6 +159,8 @@ def _scenario(api: Harness) -> Recorded:
     feed = call("POST", "/calendar-feeds", {"kind": "proceduralist", "name": f"Dr. Coverage {api.tag}"}).json
     call("DELETE", f"/calendar-feeds/{feed['id']}")
     call("GET", "/calendar-feeds")
+    # The outcomes report (issue 12): for clinicians and admins.
+    call("GET", f"/reports/outcomes?proceduralist=Dr. Coverage {api.tag}&from=2027-01-01", role="clinician")
     call("GET", "/worklist", role=None)  # 401
     call("GET", "/episodes/987654321")  # 404
     return answers

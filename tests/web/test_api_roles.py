@@ -180,6 +180,9 @@ ROUTES = [
     Route("create calendar feed", "POST", "/calendar-feeds", 201, allowed=FEEDS,
           body=lambda api: {"kind": "proceduralist", "name": "Dr. Lee"}),
     Route("revoke calendar feed", "DELETE", "/calendar-feeds/{id}", 200, setup=_feed, allowed=FEEDS),
+    # The outcomes report (issue 12): clinicians and admins.
+    Route("outcomes report", "GET", "/reports/outcomes", 200, allowed=("clinician", "admin"),
+          query="?from=2026-01-01&to=2027-12-31"),
 ]
 
 

@@ -240,7 +240,8 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "calendars", "meta")],
+        "tags": [{"name": n} for n in ("patients", "episodes", "holds", "milestones", "lists", "calendars", "reports",
+                                       "meta")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

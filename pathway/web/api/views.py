@@ -12,7 +12,7 @@ from flask import Response, jsonify, url_for
 
 from pathway.schemas import answers as out
 from pathway.schemas import inputs
-from pathway.services import answers, conversation, episodes, fhir, patients, queries
+from pathway.services import answers, conversation, episodes, fhir, outcomes_report, patients, queries
 from pathway.services import board as board_service
 from pathway.services import calendar as calendar_service
 from pathway.services import holds as holds_service
@@ -446,3 +446,31 @@ def send_staff_text(episode_id: int) -> Response:
     assert result.message is not None
     return answer(answers.staff_text(result, env().rules.definition), 201,
                   location=url_for("api.episode_thread", episode_id=episode_id))
+
+
+# --- reports (issue 12, "Outcomes") ------------------------------------------------------------
+
+
+@operation("/reports/outcomes", "GET",
+           summary="Outcomes at each time point against each episode's own baseline, the published figures and "
+                   "process figures (clinicians and admins; audited).", tag="reports", query=inputs.OutcomesQuery,
+           answers=(out.OutcomesReport,), answer_text="The report.", errors=LISTS,
+           description="Procedures: episodes not cancelled whose procedure date, in the clinic's time zone, lies "
+                       "from `from` to `to` (both included), of `proceduralist` and `facility` when given. A time "
+                       "point has passed when its window has closed: at least window_end_day + 1 whole days since "
+                       "the procedure's start, by the clock's now (`as_of`); `episodes` counts the procedures that "
+                       "passed it and only they are counted further. Only current values count (a replaced value is "
+                       "history). Change is measured against the episode's own baseline and only for episodes with "
+                       "both values; `n` counts those episodes. `median` is the median value at the time point over "
+                       "them and `median_change_pct` the median of 100 x (value - baseline) / baseline, leaving out "
+                       "episodes whose baseline is 0 (they stay in `n` and are never responders); an even count "
+                       "takes the mean of the two middle values. Responders: NPRS down by at least 30% and at least "
+                       "2 points; walking at least doubled or 30 minutes or more; ODI down by at least 10 points "
+                       "(pathway/data/outcomes.toml). `pct` is 100 x responders / `n` with its 95% Wilson interval, "
+                       "in percent; percentages have one decimal. `process` has the process figures of the "
+                       "procedures in range that have taken place, each with its definition. 403 for a "
+                       "coordinator.")
+def outcomes() -> Response:
+    a = actor()
+    report = outcomes_report.outcomes_report(db(), env(), a, query(inputs.OutcomesQuery))  # audits the view
+    return answer(answers.outcomes(report))
