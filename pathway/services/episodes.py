@@ -108,7 +108,7 @@ def schedule_episode(
     # with the episode's INSERT below, one flush instead of two; the patient row is in the database
     # already (a patient is flushed when enrolled), and a pending one is not a patient to schedule.
     with session.no_autoflush:
-        patient: Patient = get_or_404(session, Patient, patient_id, "patient")
+        patient: Patient = get_or_404(session, Patient, patient_id, "patient", cached=True)
     given = read_input(EpisodeIn, data, Context(now=env.now, tz=ZoneInfo(patient.timezone),
                                                 catalogue=env.rules.catalogue))
     _check_arrival_and_place(env, patient, given.procedure_at, given.arrival_at, given.facility_address,
@@ -138,7 +138,7 @@ def schedule_episode(
     )
     session.add(episode)
     session.flush()
-    replan(session, env, actor, episode, reason="episode scheduled")
+    replan(session, env, actor, episode, reason="episode scheduled", first=True)
     outcomes.ask_next(session, env, episode)  # the baseline is asked at enrolment
     audit(session, env, actor, "episode.schedule", "episode", episode.id, patient_id=patient.id,
           detail={"holds": [h.drug_key or "free-text" for h in holds]})

@@ -62,8 +62,9 @@ def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, A
 
 
 def queue_enrolment_text(session: Session, env: Env, patient: Patient, *, reason: str = "consent recorded",
-                         nominal: datetime | None = None) -> Message:
-    """``nominal``: the moment the text is for (default: the consent; a new number: the edit)."""
+                         nominal: datetime | None = None) -> int:
+    """Queue the enrolment text; returns its id. ``nominal``: the moment the text is for
+    (default: the consent; a new number: the edit)."""
     assert patient.sms_consent_at is not None
     nominal = nominal or patient.sms_consent_at
     planned = PlannedMessage(

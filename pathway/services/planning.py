@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
@@ -47,8 +47,10 @@ from pathway.timeline.texts import (
 )
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
 
-# The milestones table, for apply_diff's one INSERT of many rows.
+# The milestones table, for apply_diff's one INSERT of many rows, and the ids and keys read back.
 _MILESTONES = cast(Table, Milestone.__table__)
+_MILESTONE_KEYS = (select(_MILESTONES.c.id, _MILESTONES.c.kind, _MILESTONES.c.ref)
+                   .where(_MILESTONES.c.episode_id == bindparam("episode_id")))
 
 
 def hold_facts(hold: MedicationHold, rules_text: str) -> HoldFacts:
@@ -132,8 +134,10 @@ def episode_messages(session: Session, episode: Episode) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.episode_id == episode.id).order_by(Message.id)))
 
 
-def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: str | None = None) -> PlanDiff:
-    """What a re-plan would change, without changing anything."""
+def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: str | None = None,
+                 first: bool = False) -> PlanDiff:
+    """What a re-plan would change, without changing anything. ``first``: the episode was just
+    scheduled and has never been planned, so it has no texts to read."""
     refresh_hold_dates(env, episode)
     plan = current_plan(env, episode)
     stored_ms = [
@@ -142,7 +146,13 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         )
         for m in episode.milestones
     ]
-    messages = episode_messages(session, episode)
+    if first:
+        # Nothing to read; but the read's autoflush stored the holds' dates as a change of their
+        # own (one bump of the episode's version), and the same rows are stored without it.
+        session.flush()
+        messages: list[Message] = []
+    else:
+        messages = episode_messages(session, episode)
     stored_msgs = [
         StoredMessage(plan_key=m.plan_key, kind=m.kind, status=m.status, send_at=m.send_at) for m in messages
     ]
@@ -263,21 +273,27 @@ def add_message(
     episode: Episode | None,
     milestone: Milestone | None,
     reason: str,
-) -> Message:
-    msg = Message(
-        patient_id=patient.id,
-        episode_id=episode.id if episode else None,
-        milestone_id=milestone.id if milestone else None,
-        kind=planned.kind,
-        language=patient.language,
-        body=render(env, patient, planned, episode.holds if episode else ()),
-        plan_key=planned.plan_key,
-        send_at=planned.send_at,
-        attempts=0,
-        created_at=env.now,
-    )
-    outbox.record(session, msg, outbox.Scheduled(reason), now=env.now, source="plan")
-    return msg
+) -> int:
+    """Queue one planned text (through the outbox's writer); returns its id."""
+    row = message_row(env, patient, planned, episode=episode, milestone_id=milestone.id if milestone else None)
+    return outbox.create(session, [row], outbox.Scheduled(reason), now=env.now, source="plan")[0]
+
+
+def message_row(env: Env, patient: Patient, planned: PlannedMessage, *, episode: Episode | None,
+                milestone_id: int | None) -> dict[str, Any]:
+    """A planned text's columns, its body rendered, for :func:`outbox.create`."""
+    return {
+        "patient_id": patient.id,
+        "episode_id": episode.id if episode else None,
+        "milestone_id": milestone_id,
+        "kind": planned.kind,
+        "language": patient.language,
+        "body": render(env, patient, planned, episode.holds if episode else ()),
+        "plan_key": planned.plan_key,
+        "send_at": planned.send_at,
+        "attempts": 0,
+        "created_at": env.now,
+    }
 
 
 def reword(session: Session, env: Env, episode: Episode, reworded: Sequence[RewordedMessage]) -> int:
@@ -429,26 +445,33 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
     for stored in diff.milestones_cancelled:
         by_key[stored.key].status = "cancelled"
     session.flush()  # the episode's plan_revision (and version), the milestones moved or cancelled
+    milestone_ids = {key: m.id for key, m in by_key.items()}
     if new_rows:
         # New milestones as ONE executemany, in the plan's order (the ORM inserts them one by one
         # on SQLite, which cannot batch INSERT ... RETURNING without a sentinel column: about 8
         # statements an episode, the largest part of `pathway import schedule`). The episode's
         # version went up in the flush above, as it did when they were flushed with it. Then the
-        # episode's milestones are read again, with their ids, for the texts below.
-        session.connection().execute(insert(_MILESTONES), new_rows)  # Core: one statement, every row
+        # ids of the episode's milestones are read (Core, no ORM objects) for the texts below, and
+        # the episode's milestones are loaded again when next asked for.
+        conn = session.connection()
+        conn.execute(insert(_MILESTONES), new_rows)  # Core: one statement, every row
         session.expire(episode, ["milestones"])
-        by_key = {m.key: m for m in episode.milestones}
-    stored_msgs = {m.plan_key: m for m in episode_messages(session, episode) if m.status == "scheduled"}
-    cancel_messages(session, env, [sm_ for sm in diff.messages_cancelled if (sm_ := stored_msgs.get(sm.plan_key))],
-                    f"re-planned: {reason}", actor)
+        milestone_ids = {f"{kind}:{ref}": mid for mid, kind, ref in
+                         conn.execute(_MILESTONE_KEYS, {"episode_id": episode.id})}
+    if diff.messages_cancelled:  # (nothing to read otherwise: a new episode has no texts yet)
+        stored_msgs = {m.plan_key: m for m in episode_messages(session, episode) if m.status == "scheduled"}
+        cancel_messages(session, env,
+                        [sm_ for sm in diff.messages_cancelled if (sm_ := stored_msgs.get(sm.plan_key))],
+                        f"re-planned: {reason}", actor)
     session.flush()
     patient = episode.patient
+    # The new texts in one write each (the plan's, then the notice: ids in that order), through the
+    # outbox's writer, as Core rows: `pathway import schedule` plans 10,000 episodes at a time.
+    planned_rows = []
     for planned in diff.messages_added:
-        add_message(
-            session, env, patient, planned, episode=episode,
-            milestone=by_key.get(planned.milestone_key) if planned.milestone_key else None,
-            reason=f"planned: {reason}",
-        )
+        planned_rows.append(message_row(env, patient, planned, episode=episode,
+                                        milestone_id=milestone_ids.get(planned.milestone_key or "")))
+    outbox.create(session, planned_rows, outbox.Scheduled(f"planned: {reason}"), now=env.now, source="plan")
     if diff.notice is not None:
         add_message(session, env, patient, diff.notice, episode=episode, milestone=None, reason=f"notice: {reason}")
     reword(session, env, episode, diff.reworded)
@@ -463,7 +486,8 @@ def replan(
     *,
     reason: str,
     notice_kind: str | None = None,
+    first: bool = False,
 ) -> PlanDiff:
-    diff = compute_diff(session, env, episode, notice_kind=notice_kind)
+    diff = compute_diff(session, env, episode, notice_kind=notice_kind, first=first)
     apply_diff(session, env, actor, episode, diff, reason)
     return diff

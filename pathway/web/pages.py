@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from pathway.schemas.inputs import EPISODE_DETAILS, MAX_TOKEN_DAYS, MIN_PASSWORD
 from pathway.schemas.vocab import ROLES
@@ -42,6 +43,7 @@ from pathway.timeline.vocabulary import CARE_TEAM, Role
 from pathway.web import charts, filters
 from pathway.web.auth import actor, home_for, roles
 from pathway.web.context import audit_denied, db, env, runtime
+from pathway.web.security import too_large
 
 log = logging.getLogger(__name__)
 
@@ -330,10 +332,23 @@ def import_schedule() -> Any:
         db().commit()
         if report.applied:
             log.info("schedule imported rows=%s", len(report.rows))
-    return render_template("patients/import.html", report=report, columns=schedule_import.COLUMNS,
-                           row_words=schedule_import.row_words, dry_run=dry_run, confirm=confirm,
-                           separator=schedule_import.DRUG_SEPARATOR,
-                           max_bytes=runtime().config.web.max_request_bytes), (422 if report and not report.ok else 200)
+    return _import_page(report=report, dry_run=dry_run, confirm=confirm), (422 if report and not report.ok else 200)
+
+
+def _import_page(**values: Any) -> str:
+    return render_template("patients/import.html", columns=schedule_import.COLUMNS,
+                           row_words=schedule_import.row_words, separator=schedule_import.DRUG_SEPARATOR,
+                           max_bytes=runtime().config.web.max_request_bytes, **values)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    """A file over ``[web] max_request_bytes`` on the upload page is refused with the page again,
+    saying to import it with the command (which has no limit and shows its progress); any other
+    page's too large body gets the common 413 page. Nothing was read, so nothing is stored."""
+    if request.endpoint != "pages.import_schedule":
+        return too_large(exc)
+    return _import_page(report=None, dry_run=False, confirm=False, too_large=True), 413
 
 
 @bp.route("/patients/<int:patient_id>")

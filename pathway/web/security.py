@@ -103,7 +103,7 @@ def _unexpected(exc: Exception) -> Any:
                            request_id=rid), 500
 
 
-def _too_large(exc: HTTPException) -> Any:
+def too_large(exc: HTTPException) -> Any:
     limit = request.max_content_length or 0
     return render_template("errors/error.html", code=413, title="Too large",
                            message=f"What was sent is larger than this app accepts ({limit // 1024} KB). "
@@ -176,5 +176,5 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.before_request(_refuse_unreadable_input)
     app.after_request(_headers)
-    app.register_error_handler(413, _too_large)
+    app.register_error_handler(413, too_large)
     app.register_error_handler(Exception, _unexpected)

@@ -103,3 +103,40 @@ def test_a_note_keeps_an_event_without_changing_the_status(session, env, make_pa
     outbox.note(session, msg.id, "could not ask the provider", now=env.now, source="reconcile", actor="w")
     assert msg.status == "scheduled"
     assert _history(session, msg)[-1] == (None, None, "could not ask the provider")
+
+
+def _columns(row: Any, table: Any, skip: tuple[str, ...] = ("id",)) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in table.columns if c.key not in skip}
+
+
+def test_create_stores_the_same_rows_as_recording_a_new_text(session, env, make_patient) -> None:
+    """Core rows (a plan's texts, the import's path) and the ORM's one text at a time are one writer."""
+    patient = make_patient(sms_consent=False)
+    session.flush()
+    base = {"patient_id": patient.id, "episode_id": None, "milestone_id": None, "kind": "enrolment",
+            "language": "en", "body": "b", "send_at": env.now + timedelta(hours=1), "attempts": 0,
+            "created_at": env.now}
+    one = Message(**base, plan_key="orm")
+    assert outbox.record(session, one, outbox.Scheduled("planned: x"), now=env.now, source="plan", actor="a")
+    ids = outbox.create(session, [{**base, "plan_key": "core1"}, {**base, "plan_key": "core2"}],
+                        outbox.Scheduled("planned: x"), now=env.now, source="plan", actor="a")
+    session.expire_all()
+    msgs = {m.id: m for m in session.scalars(select(Message).where(Message.patient_id == patient.id))}
+    assert ids == sorted(ids) and set(ids) | {one.id} == set(msgs) and one.id < ids[0]  # in the order given
+    assert [msgs[i].plan_key for i in ids] == ["core1", "core2"]
+    orm = _columns(msgs[one.id], Message.__table__, ("id", "plan_key"))
+    for i in ids:
+        assert _columns(msgs[i], Message.__table__, ("id", "plan_key")) == orm
+    events = {e.message_id: e for e in session.scalars(select(MessageEvent).where(MessageEvent.message_id.in_(msgs)))}
+    assert len(events) == 3
+    orm_event = _columns(events[one.id], MessageEvent.__table__, ("id", "message_id"))
+    assert orm_event["data"] is None and orm_event["to_status"] == "scheduled"
+    for i in ids:
+        assert _columns(events[i], MessageEvent.__table__, ("id", "message_id")) == orm_event
+    assert events[ids[0]].id < events[ids[1]].id
+
+
+def test_create_writes_nothing_for_no_rows_and_only_new_texts(session, env, make_patient) -> None:
+    assert outbox.create(session, [], outbox.Scheduled("x"), now=env.now, source="plan") == []
+    with pytest.raises(ValueError, match="may not move"):
+        outbox.create(session, [{}], outbox.Cancelled("x"), now=env.now, source="plan")  # type: ignore[arg-type]

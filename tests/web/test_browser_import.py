@@ -72,3 +72,33 @@ def test_a_coordinator_uploads_a_schedule_and_reads_the_report(live: Any, tmp_pa
         shot("import-05-again")
     with server.runtime.sessions() as s:
         assert s.scalar(select(func.count(Patient.id))) == 2
+
+
+def test_a_file_over_the_page_limit_is_refused_in_the_browser_with_the_command_to_use(
+        live: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Over real HTTP (the server refuses the body unread): the page again, saying what to do."""
+    server, _clock = live
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    big = tmp_path / "schedule-big.csv"
+    lines = [HEADER] + [ANA.replace("A100", f"Z{i:06d}") for i in range(12_000)]
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    limit = server.runtime.config.web.max_request_bytes
+    assert big.stat().st_size > limit
+    with server.runtime.sessions() as s:
+        before = s.scalar(select(func.count(Patient.id)))
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _sign_in(page, "coordinator@browser.test", at=server.url + "/login")
+        page.wait_for_url(server.url + "/")
+        page.goto(server.url + "/patients/import")
+        page.get_by_label("Schedule file (CSV, UTF-8)").set_input_files(str(big))
+        page.get_by_role("button", name="Check and import").click()
+        alert = page.locator("#too-large")
+        alert.wait_for()
+        assert "Nothing was imported: the file is too large for this page." in alert.inner_text()
+        assert "pathway import schedule FILE.csv --by YOUR-EMAIL" in alert.inner_text()
+        assert page.get_by_label("Schedule file (CSV, UTF-8)").is_visible()  # the form again
+        page.screenshot(path=str(SHOTS / "import-06-too-large.png"), full_page=True)
+    with server.runtime.sessions() as s:
+        assert s.scalar(select(func.count(Patient.id))) == before

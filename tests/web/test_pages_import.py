@@ -114,3 +114,24 @@ def test_a_move_that_breaks_a_signed_hold_waits_for_the_confirm_box(coordinator:
         confirmed.get_data(as_text=True)
     session.refresh(episode)
     assert all(h.signed_at is None for h in episode.holds)
+
+
+def test_a_file_over_the_page_limit_is_refused_saying_to_use_the_command(web_app_with: Any, staff: Any,
+                                                                        session: Any) -> None:
+    from tests.web.conftest import Browser
+
+    nurse = Browser(web_app_with(web={"max_request_bytes": 4096})).login_as("coordinator")
+    rows = [ANA.replace("A100", f"A{i:04d}") for i in range(100)]  # about 10 KB
+    response = _upload(nurse, *rows)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413 and response.content_type.startswith("text/html")
+    assert "Nothing was imported: the file is too large for this page." in page
+    assert "The page takes files up to 4.1 kB." in page
+    assert "<code>pathway import schedule FILE.csv --by YOUR-EMAIL</code>" in page
+    assert 'name="file"' in page and 'name="csrf_token"' in page  # the form again, to send a smaller one
+    assert _count(session, Patient) == 0 and _count(session, Episode) == 0
+    # Under the limit the same page imports as usual; elsewhere a too large body gets the common page.
+    assert _upload(nurse, ANA).status_code == 200 and _count(session, Patient) == 1
+    other = nurse.post("/patients/new", {"mrn": "x" * 8192})
+    assert other.status_code == 413 and "Too large" in other.get_data(as_text=True)
+    assert "pathway import schedule" not in other.get_data(as_text=True)
