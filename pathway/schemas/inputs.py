@@ -455,7 +455,8 @@ class WorklistQuery(InputModel):
 
 class BoardQuery(InputModel):
     status: BoardFilter = Field(None, description="only rows in this state, e.g. overdue")
-    proceduralist: Text = Field("", description="only this proceduralist's episodes (capitals ignored: 'dr. lee' is 'Dr. Lee')")
+    proceduralist: Text = Field(
+        "", description="only this proceduralist's episodes (capitals ignored: 'dr. lee' is 'Dr. Lee')")
 
     @property
     def rows(self) -> int:
