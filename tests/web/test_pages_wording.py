@@ -100,7 +100,7 @@ def test_an_mrn_stored_with_its_prefix_is_shown_once(as_role: Any, make_patient:
     p = make_patient(data={"mrn": "MRN100206"})
     e = make_episode(patient=p)
     c = as_role("coordinator")
-    for url in (f"/patients/{p.id}", f"/episodes/{e.id}", f"/patients/{p.id}/edit"):
+    for url in (f"/patients/{p.id}", f"/episodes/{e.id}", f"/patients/{p.id}/edit", "/messages"):
         page = c.text(url)
         assert "MRN 100206" in page and "MRN MRN" not in page, url
     assert filters.mrn("T00001") == "MRN T00001"
