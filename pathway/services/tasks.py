@@ -78,6 +78,7 @@ NOTE_REQUIRED = {
     "restart_after_cancel": "record the call: whom you reached and what they were told",
     "restart_after_removal": "record the call: whom you reached and what they were told",
     "restart_after_postpone": "record the call: whom you reached and what they were told",
+    "notice_too_late": "record the call: whom you reached and what they were told",
     "red_flag": "record what was done: called the patient, sent them to the emergency department, advised...",
     "unmatched_reply": "say why the reply concerns no patient and what was done (or link it to a patient)",
     "hold_not_stopped": "record the clinician's decision: go ahead, postpone, or the plan agreed with the prescriber",

@@ -27,7 +27,8 @@ A patient's free-text reply (a ``reply`` task) from the procedure day to
 ``[timing] read_replies_days_after`` days after it comes right after the hold items; outside
 that window it stays at its routine priority.
 
-Cancelled episodes are left out (a patient's reply is always shown: it is about the patient).
+Cancelled episodes are left out (a patient's reply is always shown: it is about the patient; so is
+the call telling a patient of a change, a cancellation among them, that no text could bring in time).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ TASK_KINDS = {
     "pain_high": "pain_high",
     "answer_unread": "answer_unread",
     "hold_not_stopped": "hold_not_stopped",
+    "notice_too_late": "notice_too_late",
 }
 TASK_ACTIONS = {
     "hold_not_stopped": "Clinician decides",
@@ -126,7 +128,15 @@ TASK_ACTIONS = {
     "text_failed": "Call patient",
     "text_unknown": "Check text",
     "opted_out": "Review opt-out",
+    "notice_too_late": "Call patient today",
     "task": "Open",
+}
+# Tasks still shown once their episode is cancelled: a patient's words, and the call telling a
+# patient of the cancellation itself when its text could not reach them in time.
+KEPT_WHEN_CANCELLED = ("red_flag", "reply", "notice_too_late")
+NOTICE_TOO_LATE_TITLES = {
+    False: "Call: the patient was not told the procedure moved before it ended",
+    True: "Call: the patient was not told the procedure was cancelled before it ended",
 }
 MILESTONE_TITLES = {
     "hold_clearance": ("Hold clearance overdue", "Request clearance"),
@@ -202,17 +212,18 @@ def _reads_soon(env: Env, received_at: datetime, procedure_at: datetime | None) 
 
 def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
     stmt = (
-        select(Task, Patient, Episode.procedure_at, Reply.body, Reply.received_at)
+        select(Task, Patient, Episode.procedure_at, Reply.body, Reply.received_at, Episode.status, Message.kind)
         .join(Patient, Patient.id == Task.patient_id)
         .outerjoin(Episode, Episode.id == Task.episode_id)
         .outerjoin(Reply, Reply.id == Task.reply_id)
+        .outerjoin(Message, Message.id == Task.message_id)
         .where(Task.resolved_at.is_(None), Task.kind.not_in(OWN_SOURCE_TASKS))
-        .where(or_(Task.kind.in_(("red_flag", "reply")), Task.episode_id.is_(None), Episode.status != "cancelled"))
+        .where(or_(Task.kind.in_(KEPT_WHEN_CANCELLED), Task.episode_id.is_(None), Episode.status != "cancelled"))
         .order_by(Task.priority, Task.created_at, Task.id)
         .limit(limit)
     )
     out = []
-    for task, patient, procedure_at, body, received_at in session.execute(stmt):
+    for task, patient, procedure_at, body, received_at, episode_status, message_kind in session.execute(stmt):
         kind = TASK_KINDS.get(task.kind, "task")
         priority = 0 if kind == "red_flag" else task.priority
         if task.kind == "reply":
@@ -233,6 +244,11 @@ def _from_tasks(session: Session, env: Env, limit: int) -> list[WorklistItem]:
             subject, title = task.id, "High pain after the procedure: call today"
         elif kind == "answer_unread":
             subject, title = task.id, "Answer to a question not understood: read it"
+        elif kind == "notice_too_late":
+            # The notice that did not go says which change it was; a notice never planned (quiet
+            # hours would have held it past the end) leaves the episode's state to say it.
+            cancelled = (message_kind or ("cancelled" if episode_status == "cancelled" else "")) == "cancelled"
+            subject, title = task.id, NOTICE_TOO_LATE_TITLES[cancelled]
         else:
             subject, title = task.id, task.kind.replace("_", " ").capitalize()
         out.append(WorklistItem(

@@ -63,6 +63,7 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "hold_not_stopped": ("danger", "capsule-pill", "Not stopped"),
     "stop_unconfirmed": ("warning", "telephone-outbound", "Stop unconfirmed"),
     "pain_high": ("danger", "activity", "High pain"),
+    "notice_too_late": ("danger", "telephone", "Call about the change"),
     "answer_unread": ("info", "chat-square-text", "Answer to read"),
     # roles
     "coordinator": ("primary", "person-badge", "Coordinator"),
@@ -196,6 +197,22 @@ def input_zone(patient_tz: str) -> str:
     return said
 
 
+def zone_label(tz_name: str | None) -> str:
+    """'New York (EST/EDT)' for 'America/New_York': a time zone as people say it, the city and the
+    abbreviations of its winter and summer time (one when it keeps the same all year)."""
+    if not tz_name:
+        return ""
+    year = runtime().clock().year
+    tz = ZoneInfo(tz_name)
+    names = []
+    for month in (1, 7):
+        name = datetime(year, month, 15, 12, tzinfo=tz).tzname() or ""
+        if name and name not in names:
+            names.append(name)
+    city = tz_name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} ({'/'.join(names)})" if names else city
+
+
 def mrn(value: str | None) -> str:
     """'MRN 100206' for a record number, however the hospital writes it: a number stored with its
     own 'MRN' prefix ('MRN100206') is not shown as 'MRN MRN100206'."""
@@ -285,6 +302,6 @@ def init_app(app: Flask) -> None:
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
         message_label=message_label, zone_time=zone_time, patient_time=patient_time,
         plural=plural, mrn=mrn, field_label=field_label, error_text=error_text, task_label=task_label,
-        phone_type=phone_type, input_zone=input_zone, phone_kind=lambda v: phone_kind(v or ""),
+        phone_type=phone_type, input_zone=input_zone, zone_label=zone_label, phone_kind=lambda v: phone_kind(v or ""),
     )
     app.jinja_env.globals.update(badge=badge)

@@ -158,6 +158,7 @@ def _worklist_link(item: WorklistItem) -> str:
         "pain_high": "observations",
         "answer_unread": f"reply-{item.reply_id}" if item.reply_id else "conversation",
         "hold_not_stopped": "decision",
+        "notice_too_late": f"task-{item.task_id}" if item.task_id else "",
         "stop_unconfirmed": f"hold-{item.subject_id}",
         "text_failed": f"message-{item.subject_id}",
         "text_unknown": f"message-{item.subject_id}",

@@ -9,7 +9,7 @@ import pytest
 
 from pathway.models import Message, Reply, Task
 from pathway.services import episodes as ep
-from pathway.services.base import Forbidden
+from pathway.services.base import Forbidden, ValidationError
 from pathway.services.patients import opt_out
 from pathway.services.tasks import open_task
 from pathway.services.worklist import PRIORITY, worklist
@@ -218,3 +218,32 @@ def test_an_unresolved_holds_priority_rises_as_its_last_dose_nears(session: Any,
     assert PRIORITY["hold_unresolved_normal"] > max(v for k, v in PRIORITY.items() if k != "hold_unresolved_normal")
     ep.record_clearance(session, env, staff["clinician"], e.holds[0].id, {"status": "approved", "by": "Dr. O"})
     assert not [i for i in worklist(session, env, staff["coordinator"]) if i.kind == "hold_unresolved"]
+
+
+def test_a_change_the_patient_could_not_be_told_in_time_is_its_own_call_even_once_cancelled(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    """Mon 1 Feb 21:30 in New York (quiet hours until 08:00): one procedure moved to 07:00, another
+    at 07:00 cancelled; neither text could reach the patient before the procedure ends, so each is
+    a call, named for what happened, right under the red flags, with the call to record."""
+    from pathway.services.tasks import PRIORITY as TASK_PRIORITY
+    from pathway.services.tasks import resolve_task
+
+    moved = make_episode()
+    dropped = make_episode(procedure_at="2027-02-02T07:00")
+    evening = at(env, datetime(2027, 2, 2, 2, 30, tzinfo=UTC))
+    ep.reschedule(session, evening, staff["coordinator"], moved.id, {"procedure_at": "2027-02-02T07:00"})
+    ep.cancel_episode(session, evening, staff["coordinator"], dropped.id, {"reason": "patient unwell"})
+    session.flush()
+    items = {i.episode_id: i for i in worklist(session, evening, staff["coordinator"]) if i.kind == "notice_too_late"}
+    assert set(items) == {moved.id, dropped.id}, _kinds(worklist(session, evening, staff["coordinator"]))
+    assert items[moved.id].title == "Call: the patient was not told the procedure moved before it ended"
+    assert items[dropped.id].title == "Call: the patient was not told the procedure was cancelled before it ended"
+    for item in items.values():
+        assert item.action == "Call patient today" and item.priority == TASK_PRIORITY["notice_too_late"] < 12
+        assert "Call the patient" in item.detail and item.task_id is not None
+    with pytest.raises(ValidationError, match="record the call"):
+        resolve_task(session, evening, staff["coordinator"], items[moved.id].task_id, "  ")
+    resolve_task(session, evening, staff["coordinator"], items[moved.id].task_id, "reached her, told her 07:00")
+    assert [i.episode_id for i in worklist(session, evening, staff["coordinator"])
+            if i.kind == "notice_too_late"] == [dropped.id]

@@ -230,10 +230,65 @@ def test_lists_fit_from_768_to_1440_px_without_cutting_a_column(site: Site, path
         page.close()
 
 
+# Where the header's links and "Sign out" are, and whether the menu is folded behind its button.
+MENU = """() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return {top: r.top, right: r.right, height: r.height}; };
+  const toggler = document.querySelector('.app-header .navbar-toggler');
+  return {
+    vw: document.documentElement.clientWidth,
+    folded: !!toggler && getComputedStyle(toggler).display !== 'none',
+    open: !!document.querySelector('#nav.show'),
+    links: [...document.querySelectorAll('.app-header .nav-link')].map(box),
+    signOut: box(document.querySelector('.app-header form button')),
+  };
+}"""
+
+
+# The widths where each menu is tightest: the start of each of Bootstrap's container widths.
+@pytest.mark.parametrize("px", [768, 992, 1024, 1200, 1280, 1400, 1440])
+@pytest.mark.parametrize("role", ["coordinator", "clinician", "admin"])
+def test_every_roles_menu_fits_from_768_to_1440_px(site: Site, role: str, px: int) -> None:
+    """Each role's menu either sits on one line with the name and "Sign out" inside the page, or
+    is folded behind the menu button and, opened, shows every link inside the page."""
+    page = _context(site, role).new_page()
+    try:
+        page.set_viewport_size({"width": px, "height": 900})
+        page.goto(site.server.url + ("/admin/users" if role == "admin" else "/"))
+        assert page.evaluate(OVERFLOW) == [], f"{role} at {px} px"
+        menu = page.evaluate(MENU)
+        links = {"coordinator": 4, "clinician": 6, "admin": 3}[role]
+        assert len(menu["links"]) == links
+        if menu["folded"]:
+            assert px < 1200 and not menu["open"]
+            page.locator(".app-header .navbar-toggler").click()
+            page.locator("#nav.show").wait_for()
+            menu = page.evaluate(MENU)
+            page.screenshot(path=str(SHOTS / f"menu-{role}-{px}-open.png"))
+        else:
+            assert px >= 992, "below 992 px every menu folds"
+            tops = [link["top"] for link in menu["links"]]
+            assert max(tops) - min(tops) < 2, f"{role}'s links wrap onto a second line at {px} px"
+            page.screenshot(path=str(SHOTS / f"menu-{role}-{px}.png"))
+        for item in [*menu["links"], menu["signOut"]]:
+            assert item["height"] > 0 and item["right"] <= menu["vw"], f"{role} at {px} px: {item}"
+        assert page.evaluate(OVERFLOW) == [], f"{role} at {px} px, menu open"
+    finally:
+        page.close()
+
+
+# Where each of the given elements comes in the document (-1: not there).
+DOCUMENT_ORDER = """(selectors) => {
+  const all = [...document.querySelectorAll('*')];
+  return selectors.map(s => all.indexOf(document.querySelector(s)));
+}"""
+
+
 @pytest.mark.parametrize("px", [820, 1024, 1280])
 def test_the_episode_page_puts_the_next_action_at_the_top_on_a_tablet(site: Site, px: int) -> None:
-    """Below 992 px the page is one column and go / no-go, the hold's clearance and the booking
-    come before the timeline; from 992 px they are the right-hand column, level with it."""
+    """Go / no-go, the hold's clearance and the booking come before the timeline in the page's own
+    order, which the keyboard and a screen reader follow (WCAG 2.4.3, 1.3.2); below 992 px the page
+    is one column in that order; from 992 px they are the right-hand column, level with the
+    timeline, with the rarer edits under them."""
     page = _context(site, "coordinator").new_page()
     try:
         page.set_viewport_size({"width": px, "height": 1180 if px < 1200 else 900})
@@ -245,11 +300,17 @@ def test_the_episode_page_puts_the_next_action_at_the_top_on_a_tablet(site: Site
         y = {name: box["y"] for name, box in top.items() if box}
         x = {name: box["x"] for name, box in top.items() if box}
         assert y["gonogo"] < y["hold"] < y["booking"]
+        in_source = page.evaluate(DOCUMENT_ORDER, ["#gonogo", ".hold-card", "#appointments",
+                                                   "section[aria-labelledby=timeline-h]", "#texts", "#edit-details"])
+        assert -1 not in in_source and in_source == sorted(in_source), in_source
+        own_order = page.locator("[tabindex]:not([tabindex='0']):not([tabindex='-1'])")
+        assert own_order.count() == 0, "no tab order of its own"
         if px < 992:
             assert y["booking"] < y["timeline"] < y["texts"] < y["edit"]
             assert y["hold"] < 1180, "go / no-go and the hold's clearance start on the first screen"
         else:
             assert x["gonogo"] > x["timeline"] and abs(y["gonogo"] - y["timeline"]) < 2
+            assert x["edit"] == x["gonogo"] and y["booking"] < y["edit"], "the edits sit under the next action"
         page.screenshot(path=str(SHOTS / f"episode-order-{px}.png"))
     finally:
         page.close()

@@ -27,7 +27,7 @@ def test_staff_record_outcomes_from_the_episode_page_and_see_the_change_and_hist
     page = coordinator.text(f"/episodes/{e.id}")
     assert 'id="outcomes-h"' in page and "No outcomes yet" in page
     for label in ('for="outcome-measure">Measure', 'for="outcome-tp">Time point', 'for="outcome-value">Value',
-                  'for="outcome-source">How it was taken', "When, patient's time (America/New_York; empty: now)"):
+                  'for="outcome-source">How it was taken', "When (patient's time zone, America/New York; empty: now)"):
         assert label in page, label
     assert 'name="csrf_token"' in page or "csrf" in page
     r = coordinator.post(f"/episodes/{e.id}/outcomes", {"measure": "odi", "value": "46", "time_point": "baseline",

@@ -100,7 +100,7 @@ def test_an_mrn_stored_with_its_prefix_is_shown_once(as_role: Any, make_patient:
     p = make_patient(data={"mrn": "MRN100206"})
     e = make_episode(patient=p)
     c = as_role("coordinator")
-    for url in (f"/patients/{p.id}", f"/episodes/{e.id}", f"/patients/{p.id}/edit"):
+    for url in (f"/patients/{p.id}", f"/episodes/{e.id}", f"/patients/{p.id}/edit", "/messages"):
         page = c.text(url)
         assert "MRN 100206" in page and "MRN MRN" not in page, url
     assert filters.mrn("T00001") == "MRN T00001"
@@ -260,3 +260,37 @@ def test_the_reschedule_preview_names_each_medicine_the_date_change_text_will_na
     assert "the pink pill (apixaban)" in send.group(1)
     session.expire_all()
     assert session.get(type(e), e.id).procedure_at.astimezone(NY).day == 10  # a preview changes nothing
+
+
+def test_a_time_zone_is_named_as_people_say_it_in_the_footer_and_the_patient_form(as_role: Any) -> None:
+    """'New York (EST/EDT)', not 'America/New_York': the footer that says which zone times are in,
+    and the choice of a patient's zone (whose value stays the IANA name the API takes)."""
+    c = as_role("coordinator")
+    with c.app.test_request_context():
+        assert filters.zone_label("America/New_York") == "New York (EST/EDT)"
+        assert filters.zone_label("America/Phoenix") == "Phoenix (MST)"  # no summer time
+        assert filters.zone_label("America/Puerto_Rico") == "Puerto Rico (AST)"
+        assert filters.zone_label("Europe/London") == "London (GMT/BST)"
+    page = html.unescape(c.text("/patients/new"))
+    footer = page.split("<footer", 1)[1]
+    assert "clinic's time zone, New York (EST/EDT)" in footer and "America/New_York" not in footer
+    assert '<option value="America/Los_Angeles" >Los Angeles (PST/PDT)</option>' in page
+    assert "The clinic's is New York (EST/EDT)." in page
+    assert "_" not in re.sub(r"<[^>]+>", "", page.split('id="f-timezone"', 1)[1].split("</select>", 1)[0])
+
+
+def test_a_change_the_patient_was_not_told_in_time_reads_as_a_call_on_the_worklist(
+    as_role: Any, make_episode: Any, session: Any, env: Any, staff: Any
+) -> None:
+    e = make_episode()
+    evening = at(env, datetime(2027, 2, 2, 2, 30, tzinfo=ZoneInfo("UTC")))  # Mon 21:30 in New York
+    ep.reschedule(session, evening, staff["coordinator"], e.id, {"procedure_at": "2027-02-02T07:00"})
+    session.flush()
+    page = as_role("coordinator").text("/")
+    item = page.split("kind-notice_too_late", 1)[1].split("</li>", 1)[0]
+    words = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", item)))
+    assert "Call about the change" in words  # the badge, not a generic "Task"
+    assert "Call: the patient was not told the procedure moved before it ended" in words
+    assert "Call patient today" in words and re.search(rf'href="/episodes/{e.id}#task-\d+"', item)
+    assert 'name="resolution"' in item and "whom you reached and what they were told" in item
+    assert "notice_too_late" not in words and " Open " not in words
