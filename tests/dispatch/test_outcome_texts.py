@@ -372,3 +372,62 @@ def test_a_waiting_question_is_reworded_when_the_patient_s_language_changes(app,
     walk = outcome_texts(sessions, eid)[-1]
     assert (walk.status, walk.language) == ("scheduled", "es")
     assert "¿Cuántos minutos puede caminar antes de tener que parar a descansar?" in walk.body
+
+
+def tasks_of(sessions: Any, eid: int) -> list[tuple[str, str]]:
+    from pathway.models import Task
+    with sessions() as s:
+        return [(t.kind, t.subject) for t in s.scalars(select(Task).where(Task.episode_id == eid).order_by(Task.id))]
+
+
+def replies_of(sessions: Any, eid: int) -> list[str]:
+    from pathway.models import Reply
+    with sessions() as s:
+        return [r.classification for r in s.scalars(select(Reply).where(Reply.episode_id == eid).order_by(Reply.id))]
+
+
+@pytest.mark.parametrize("body", ["ok", "got it", "Thanks!", "👍", "gracias", "ok gracias", "Okkk thank you 🙏🏽"])
+def test_an_acknowledgement_of_the_enrolment_text_is_neither_re_asked_nor_a_worklist_item(
+        app, sessions, fake_twilio, episode, worker, clock, body) -> None:
+    _, eid = episode()
+    tick(worker)
+    (pain,) = outcome_texts(sessions, eid)
+    clock.advance(timedelta(minutes=3))
+    assert "<Message>" not in text_in(app, fake_twilio, body)
+    assert tasks_of(sessions, eid) == [] and replies_of(sessions, eid) == ["acknowledgement"]
+    assert observations(sessions, eid) == []
+    # The question stays open: the real answer later counts, and the walking question follows.
+    clock.advance(timedelta(hours=2))
+    assert "<Message>" not in text_in(app, fake_twilio, "6")
+    assert observations(sessions, eid) == [("nprs", "baseline", Decimal(6), "sms")]
+    with sessions() as s:
+        assert s.scalars(select(Observation)).one().message_id == pain.id
+
+
+def test_an_acknowledged_question_is_still_reminded_once_at_48_hours(app, sessions, fake_twilio, episode, worker,
+                                                                     clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "ok thanks")
+    clock.set(SIX_WEEKS + timedelta(hours=48))
+    assert tick(worker) == 1
+    assert outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:nprs:reminder")
+    assert tasks_of(sessions, eid) == []
+
+
+@pytest.mark.parametrize(("body", "task"), [
+    ("ok thank you, this is her daughter", "answer_unread"),  # who writes is for a person to know
+    ("ok but my leg is numb", "red_flag"),  # the red-flag reader reads every reply
+    ("gracias pero tengo calentura", "red_flag"),
+    ("ok?", "answer_unread"),
+])
+def test_a_reply_with_more_than_an_acknowledgement_still_goes_to_a_person(app, sessions, fake_twilio, episode,
+                                                                          worker, clock, body, task) -> None:
+    _, eid = episode()
+    tick(worker)
+    clock.advance(timedelta(minutes=3))
+    twiml = text_in(app, fake_twilio, body)
+    assert "<Message>" in twiml  # re-asked, or told to call at once
+    assert [k for k, _ in tasks_of(sessions, eid)] == [task]
