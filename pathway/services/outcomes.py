@@ -32,15 +32,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from pathway.models import Episode, Message, Observation, Patient
+from pathway.models import Episode, Message, Observation, Patient, Task
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import OutcomeIn
 from pathway.services import outbox, questions
 from pathway.services.answer_reader import load_answers
 from pathway.services.base import Actor, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.observations import add_observation
+from pathway.services.tasks import open_task
 from pathway.timeline import text_context
-from pathway.timeline.definition import TimePoint
+from pathway.timeline.definition import PathwayDefinition, TimePoint
 from pathway.timeline.localtime import at_local, local_date
 from pathway.timeline.vocabulary import (
     AT_72H,
@@ -165,6 +166,28 @@ class _Period:
     end: datetime
 
 
+def window_end(tp: TimePoint, procedure_at: datetime, tz: ZoneInfo) -> datetime:
+    """When a time point's window closes: the start of the patient-local day after its
+    ``window_end_day`` (days from the procedure's local date); the baseline's at the procedure."""
+    if tp.code == BASELINE:
+        return procedure_at
+    return at_local(local_date(procedure_at, tz) + timedelta(days=tp.window_end_day + 1), time(0, 0), tz)
+
+
+def question_window_end(definition: PathwayDefinition, msg: Any, procedure_at: datetime,
+                        tz: ZoneInfo) -> datetime | None:
+    """When an outcome question text (a message or a claimed row: its kind and plan key) is too
+    late to go: its time point's window closed. None for any other text."""
+    question = questions.question_of(msg) if msg.kind == MessageKind.OUTCOME else None
+    if question is None or question.time_point is None:
+        return None
+    try:
+        tp = definition.time_point(question.time_point)
+    except KeyError:
+        return None
+    return window_end(tp, procedure_at, tz)
+
+
 def _periods(env: Env, episode: Episode, tz: ZoneInfo) -> list[_Period]:
     definition = env.rules.definition
     ask_at: time | None = definition.rule(MessageKind.OUTCOME).local_time
@@ -180,7 +203,7 @@ def _periods(env: Env, episode: Episode, tz: ZoneInfo) -> list[_Period]:
             end = episode.procedure_at
         else:
             start = at_local(day + timedelta(days=tp.day), ask_at, tz)
-            end = at_local(day + timedelta(days=tp.window_end_day + 1), time(0, 0), tz)
+            end = window_end(tp, episode.procedure_at, tz)
         out.append(_Period(tp, start, end))
     return out
 
@@ -258,6 +281,37 @@ def _words(env: Env, patient: Patient, code: str) -> str:
     return env.rules.templates.render(MessageKind.OUTCOME, patient.language, context, variant)
 
 
+NOT_ASKED = "outcome_not_asked"
+
+
+def not_asked(session: Session, env: Env, msg: Any) -> Task | None:
+    """A time point's question never reached the patient (failed, suppressed, undelivered, or too
+    late for its window): its texting ends there, so a person asks at a call or the next visit.
+    One worklist item per episode and time point, however many of its texts did not go (and not
+    again once a person resolved it); none for a reminder (the question itself went), a baseline
+    (it cannot be asked after the procedure) or a cancelled episode. ``msg``: a message or a
+    claimed row (its id, kind, plan key, patient and episode)."""
+    if msg.kind != MessageKind.OUTCOME or msg.episode_id is None or msg.plan_key.endswith(f":{questions.REMINDER}"):
+        return None
+    question = questions.question_of(msg)
+    if question is None or question.time_point in (None, BASELINE):
+        return None
+    episode = session.get(Episode, msg.episode_id)
+    if episode is None or episode.status == EpisodeStatus.CANCELLED:
+        return None
+    subject = f"{MessageKind.OUTCOME}:{episode.id}:{question.time_point}"
+    if session.scalar(select(Task.id).where(Task.kind == NOT_ASKED, Task.subject == subject).limit(1)) is not None:
+        return None
+    try:
+        label = env.rules.definition.time_point(question.time_point).label
+    except KeyError:
+        label = question.time_point
+    return open_task(session, env, NOT_ASKED, subject,
+                     f"The patient could not be asked their {label} outcome by text: ask it when you call, or "
+                     "record it at the next visit", patient_id=msg.patient_id, episode_id=episode.id,
+                     message_id=msg.id)
+
+
 def reword_waiting(session: Session, env: Env, patient: Patient) -> None:
     """An outcome question still waiting (quiet hours) is re-worded in the patient's language
     after a change (it is in no plan, so a re-plan does not see it)."""
@@ -289,5 +343,6 @@ def ask_due(session: Session, env: Env) -> int:
     return queued
 
 
-__all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "outcome_row", "outcome_rows",
-           "record_outcome", "reword_waiting", "text_measures"]
+__all__ = ["NOT_ASKED", "OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "not_asked",
+           "outcome_row", "outcome_rows", "question_window_end", "record_outcome", "reword_waiting", "text_measures",
+           "window_end"]

@@ -431,3 +431,158 @@ def test_a_reply_with_more_than_an_acknowledgement_still_goes_to_a_person(app, s
     twiml = text_in(app, fake_twilio, body)
     assert "<Message>" in twiml  # re-asked, or told to call at once
     assert [k for k, _ in tasks_of(sessions, eid)] == [task]
+
+
+# The six-week window is days 35-49 from the procedure's local date (2027-02-02): it closes when
+# 2027-03-24 begins in New York.
+SIX_WEEKS_CLOSES = datetime(2027, 3, 24, 0, 0, tzinfo=NY)
+
+
+def status_in(app: Any, fake: Any, msg: Message, status: str, error_code: int | None = None) -> None:
+    """Twilio's signed status callback for a text."""
+    params = fake.callback_params(msg.provider_id, status, error_code=error_code)
+    path = f"/webhooks/twilio/status?m={msg.id}"
+    sig = RequestValidator(fake.auth_token).compute_signature(PUBLIC_URL + path, params)
+    assert app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig}).status_code == 204
+
+
+def not_asked_items(sessions: Any, eid: int) -> list[tuple[str, str, int]]:
+    from pathway.models import Task
+    with sessions() as s:
+        return [(t.subject, t.summary, t.priority) for t in s.scalars(
+            select(Task).where(Task.episode_id == eid, Task.kind == "outcome_not_asked").order_by(Task.id))]
+
+
+def test_a_question_that_waited_past_its_window_is_cancelled_at_send_time(app, sessions, fake_twilio, episode,
+                                                                         worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")  # the walking question waits for the morning...
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.status == "scheduled" and walk.plan_key.endswith(":6w:walk_minutes")
+    sent_before = fake_twilio.count()
+    # ...and the worker is stopped until the window has closed.
+    clock.set(SIX_WEEKS_CLOSES)
+    assert tick(worker) == 0  # nothing new queued either
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.status == "cancelled" and "window has closed" in (walk.status_reason or "")
+    assert fake_twilio.count() == sent_before
+    (item,) = not_asked_items(sessions, eid)
+    assert item[0] == f"outcome:{eid}:6w" and "6 weeks outcome" in item[1] and "next visit" in item[1]
+
+
+def test_a_question_is_still_sent_on_the_window_s_last_day(app, sessions, fake_twilio, episode, worker,
+                                                          clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")
+    clock.set(SIX_WEEKS_CLOSES - timedelta(hours=5))  # 19:00 on day 49: still open, not quiet
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+    assert not_asked_items(sessions, eid) == []
+
+
+def test_a_waiting_question_whose_quiet_hours_outlast_the_window_is_cancelled(app, sessions, fake_twilio, episode,
+                                                                              worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")
+    clock.set(SIX_WEEKS_CLOSES - timedelta(hours=2))  # 22:00 on day 49: quiet until after the window
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "cancelled"
+
+
+def test_no_question_or_reminder_is_queued_once_the_window_has_closed(app, sessions, fake_twilio, episode, worker,
+                                                                      clock) -> None:
+    _, eid = episode()
+    clock.set(datetime(2027, 3, 22, 10, 0, tzinfo=NY))  # day 48: the worker was stopped since day 42
+    assert tick(worker) == 1
+    clock.set(datetime(2027, 3, 24, 10, 0, tzinfo=NY))  # its reminder would be due, the window closed
+    assert tick(worker) == 0
+    assert [t.plan_key.rsplit(":", 1)[-1] for t in outcome_texts(sessions, eid) if ":6w:" in t.plan_key] == ["nprs"]
+
+
+def test_an_undelivered_question_puts_one_item_per_time_point_on_the_worklist(app, sessions, fake_twilio, episode,
+                                                                             worker, clock, seed, people) -> None:
+    from pathway.services.outcomes import record_outcome
+    from pathway.services.tasks import PRIORITY
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.advance(timedelta(minutes=30))
+    text_in(app, fake_twilio, "4")
+    worker.dispatcher.dispatch_due()
+    walk = outcome_texts(sessions, eid)[-1]
+    status_in(app, fake_twilio, walk, "undelivered", error_code=30008)  # the carrier's unknown error
+    (item,) = not_asked_items(sessions, eid)
+    assert item == (f"outcome:{eid}:6w", "The patient could not be asked their 6 weeks outcome by text: ask it when "
+                    "you call, or record it at the next visit", PRIORITY["outcome_not_asked"])
+    assert item[2] > PRIORITY["answer_unread"]  # low priority: below every item about a reply
+    clock.advance(timedelta(hours=49))
+    assert tick(worker) == 0  # no reminder of a question that never arrived
+    # The coordinator records the walking on the phone; the next question goes, and does not
+    # arrive either: still one item for the time point.
+    seed(record_outcome, people["coordinator"], eid, {"time_point": "6w", "measure": "walk_minutes", "value": 20,
+                                                      "source": "phone"})
+    assert tick(worker) == 1
+    change = outcome_texts(sessions, eid)[-1]
+    assert change.plan_key.endswith(":6w:global_change") and change.status == "sent"
+    status_in(app, fake_twilio, change, "failed", error_code=30008)
+    assert len(not_asked_items(sessions, eid)) == 1
+
+
+def test_a_question_suppressed_at_send_time_puts_an_item_on_the_worklist(app, sessions, fake_twilio, episode,
+                                                                         worker, clock, seed) -> None:
+    pid, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")  # the walking question waits for the morning
+
+    def flag(session: Any, env: Any) -> None:  # meanwhile another text's carrier refused the number
+        from pathway.models import Patient
+        patient = session.get(Patient, pid)
+        patient.phone_flagged_at, patient.phone_flag_reason = env.now, "carrier error 30006: landline"
+
+    seed(flag)
+    clock.set(datetime(2027, 3, 17, 8, 0, tzinfo=NY))
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "suppressed"
+    assert [s for s, _, _ in not_asked_items(sessions, eid)] == [f"outcome:{eid}:6w"]
+
+
+def test_a_question_the_provider_refuses_puts_an_item_on_the_worklist(app, sessions, fake_twilio, episode, worker,
+                                                                      clock) -> None:
+    from tests.fakes.fake_twilio import Fault
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS - timedelta(minutes=1))
+    tick(worker)  # every other text due goes
+    clock.set(SIX_WEEKS)
+    assert worker.housekeeping_tick().outcome_texts == 1
+    fake_twilio.inject(Fault.error(21211))  # an invalid number: refused for good
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "failed"
+    assert [s for s, _, _ in not_asked_items(sessions, eid)] == [f"outcome:{eid}:6w"]
+
+
+def test_no_item_for_a_baseline_or_a_reminder_that_did_not_go(app, sessions, fake_twilio, episode, worker,
+                                                             clock) -> None:
+    _, eid = episode()
+    tick(worker)
+    status_in(app, fake_twilio, outcome_texts(sessions, eid)[-1], "undelivered", error_code=30008)
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(SIX_WEEKS + timedelta(hours=48))
+    tick(worker)
+    reminder = outcome_texts(sessions, eid)[-1]
+    assert reminder.plan_key.endswith(":reminder")
+    status_in(app, fake_twilio, reminder, "undelivered", error_code=30008)
+    assert not_asked_items(sessions, eid) == []  # the question itself reached the patient
