@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
-from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
-from pathway.services import outbox, outcomes
+from pathway.models import Episode, MedicationHold, Message, Milestone, Observation, Patient
+from pathway.services import outbox, outcomes, questions
 from pathway.services.base import Actor, Env, Rules
 from pathway.services.patients import opt_out
 from pathway.services.tasks import open_task
@@ -264,12 +264,15 @@ def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime,
     milestones = _by_id(session, "milestones", {m.milestone_id for m in claimed if m.milestone_id})
     holds = {r.id: HoldRow(r.id, r.clearance, r.signed_at, r.removed_at)
              for r in _by_id(session, "holds", {m.hold_id for m in milestones.values() if m.hold_id}).values()}
+    recorded = _recorded_already(session, claimed)
     ready = []
     for msg in claimed:
         milestone = milestones.get(msg.milestone_id) if msg.milestone_id else None
         hold = holds.get(milestone.hold_id) if milestone is not None and milestone.hold_id else None
         verdict = check_before_send(msg, patients[msg.patient_id], episodes.get(msg.episode_id or 0), milestone,
                                     hold, quiet, now, rules.definition if rules is not None else None)
+        if verdict.action == "send" and msg.id in recorded:
+            verdict = Verdict("cancelled", outcomes.RECORDED)
         if verdict.action == "send":
             ready.append((msg, patients[msg.patient_id].phone))
             continue
@@ -293,6 +296,23 @@ def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime,
         if rules is not None and (verdict.action == "suppressed" or verdict.reason == OUTCOME_TOO_LATE):
             outcomes.not_asked(session, Env(rules=rules, now=now), msg)  # the patient was not asked: a person asks
     return ready
+
+
+def _recorded_already(session: Session, claimed: list[Row[Any]]) -> set[int]:
+    """The claimed outcome questions whose value someone has recorded meanwhile (a person by
+    another way than the outcome form, which cancels the question itself): not sent."""
+    asks = {}
+    for msg in claimed:
+        question = questions.question_of(msg) if msg.kind == "outcome" and msg.episode_id else None
+        if question is not None and question.time_point is not None:
+            asks[msg.id] = (msg.episode_id, question.time_point, question.code)
+    if not asks:
+        return set()
+    have = {(r.episode_id, r.time_point, r.code) for r in session.execute(
+        select(Observation.episode_id, Observation.time_point, Observation.code).where(
+            Observation.episode_id.in_({e for e, _, _ in asks.values()}), Observation.superseded_at.is_(None),
+            Observation.time_point.is_not(None)))}
+    return {mid for mid, ask in asks.items() if ask in have}
 
 
 def _locked(session: Session, message_id: int) -> Message:

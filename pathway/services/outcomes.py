@@ -16,6 +16,23 @@ answer one question), never outside the time point's window, never to a patient 
 or who opted out, never for a cancelled episode; quiet hours move a text to their end. At 72 hours
 the 72-hour check asks the pain: walking is asked once it is answered.
 
+At send time a question (or its reminder) that waited past its time point's window (a worker
+stopped for days; patient-local dates from the procedure's local date) is cancelled, as one whose
+quiet hours last until the window closes. A question that never reached the patient (failed,
+suppressed, undelivered, or too late for its window) ends the time point's texting and puts one
+low-priority ``outcome_not_asked`` item per episode and time point on the worklist (:func:`not_asked`):
+a person asks it at a call or records it at the next visit.
+
+A reply that only acknowledges ("ok", "thanks", "👍", "gracias": answers.toml [acknowledgement]) is
+no answer: the question stays open, is not asked again, and opens no item (``replies``).
+
+Staff and patients recording the same measure: a value a person records (visit, phone) cancels
+that measure's question at that time point while it is still waiting to be sent, and the time
+point's next question follows (:func:`cancel_waiting`; a value recorded through the observations
+API is caught at send time). A question already sent stays open: if the patient answers it after
+the person recorded the value, the patient's answer is the last entry and becomes the current
+value (the person's stays in the history), as with any two entries.
+
 :func:`ask_due` runs in the worker's housekeeping tick; :func:`ask_next` also runs at once when an
 episode is scheduled and when a patient's answer is stored, so the next question does not wait.
 """
@@ -93,6 +110,9 @@ def record_outcome(session: Session, env: Env, actor: Actor, episode_id: Any,
     assert form.recorded_at is not None
     obs = add_observation(session, env, episode, form.measure, form.value, time_point=form.time_point,
                           received_at=form.recorded_at, source=form.source, recorded_by_id=actor.user_id)
+    if form.time_point is not None and cancel_waiting(session, env, episode, form.time_point, form.measure,
+                                                      actor.label):
+        ask_next(session, env, episode)  # the time point's next question, if any, goes instead
     replaced = session.scalar(select(Observation.id).where(Observation.superseded_by_id == obs.id))
     audit(session, env, actor, "outcome.record", "observation", obs.id, patient_id=episode.patient_id,
           detail={"episode_id": episode.id, "measure": obs.code, "time_point": obs.time_point,
@@ -281,6 +301,19 @@ def _words(env: Env, patient: Patient, code: str) -> str:
     return env.rules.templates.render(MessageKind.OUTCOME, patient.language, context, variant)
 
 
+RECORDED = "not sent: a person recorded this value"
+
+
+def cancel_waiting(session: Session, env: Env, episode: Episode, time_point: str, code: str, actor: str) -> int:
+    """A person recorded ``code`` at ``time_point``: its question (or reminder) still waiting to be
+    sent is not sent. One already sent stays open: the patient's later answer is the last entry,
+    and wins. Returns how many were cancelled."""
+    keys = [questions.outcome_key(episode.id, time_point, code, reminder=r) for r in (False, True)]
+    return len(outbox.record_where(session, outbox.Cancelled(RECORDED), expect=MessageStatus.SCHEDULED,
+                                   where=(Message.patient_id == episode.patient_id) & Message.plan_key.in_(keys),
+                                   now=env.now, source="plan", actor=actor))
+
+
 NOT_ASKED = "outcome_not_asked"
 
 
@@ -343,6 +376,6 @@ def ask_due(session: Session, env: Env) -> int:
     return queued
 
 
-__all__ = ["NOT_ASKED", "OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "not_asked",
+__all__ = ["NOT_ASKED", "RECORDED", "OutcomeRow", "ask_due", "ask_next", "cancel_waiting", "list_outcomes", "measure_choices", "not_asked",
            "outcome_row", "outcome_rows", "question_window_end", "record_outcome", "reword_waiting", "text_measures",
            "window_end"]

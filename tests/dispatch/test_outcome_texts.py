@@ -586,3 +586,69 @@ def test_no_item_for_a_baseline_or_a_reminder_that_did_not_go(app, sessions, fak
     assert reminder.plan_key.endswith(":reminder")
     status_in(app, fake_twilio, reminder, "undelivered", error_code=30008)
     assert not_asked_items(sessions, eid) == []  # the question itself reached the patient
+
+
+def test_a_value_staff_record_cancels_its_waiting_question_and_the_next_one_follows(app, sessions, fake_twilio,
+                                                                                   episode, worker, clock, seed,
+                                                                                   people) -> None:
+    from pathway.services.outcomes import RECORDED, record_outcome
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")  # the walking question waits for the morning
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.plan_key.endswith(":6w:walk_minutes") and walk.status == "scheduled"
+    # The coordinator calls the patient that evening and records the walking.
+    seed(record_outcome, people["coordinator"], eid, {"time_point": "6w", "measure": "walk_minutes", "value": 25,
+                                                      "source": "phone"})
+    texts = outcome_texts(sessions, eid)
+    assert (texts[-2].id, texts[-2].status, texts[-2].status_reason) == (walk.id, "cancelled", RECORDED)
+    change = texts[-1]
+    assert change.plan_key.endswith(":6w:global_change") and change.status == "scheduled"
+    clock.set(datetime(2027, 3, 17, 8, 0, tzinfo=NY))
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+    assert not [b for b in fake_twilio.bodies() if "How many minutes can you walk" in b]  # never sent
+    assert observations(sessions, eid)[-1] == ("walk_minutes", "6w", Decimal(25), "phone")
+
+
+def test_a_value_recorded_as_an_observation_stops_its_waiting_question_at_send_time(app, sessions, fake_twilio,
+                                                                                   episode, worker, clock, seed,
+                                                                                   people) -> None:
+    from pathway.services.observations import record_observation
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")
+    seed(record_observation, people["coordinator"], eid, {"code": "walk_minutes", "value": 25, "time_point": "6w"})
+    clock.set(datetime(2027, 3, 17, 8, 0, tzinfo=NY))
+    worker.dispatcher.dispatch_due()
+    walk = [t for t in outcome_texts(sessions, eid) if t.plan_key.endswith(":6w:walk_minutes")]
+    assert [t.status for t in walk] == ["cancelled"]
+    assert not_asked_items(sessions, eid) == []  # recorded: nobody needs to ask it
+    assert tick(worker) == 1 and outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:global_change")
+
+
+def test_an_answer_to_an_open_question_after_staff_recorded_the_value_is_the_last_entry_and_wins(
+        app, sessions, fake_twilio, episode, worker, clock, seed, people) -> None:
+    from pathway.services.outcomes import record_outcome
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)  # the pain question is sent: open
+    clock.advance(timedelta(hours=1))
+    seed(record_outcome, people["coordinator"], eid, {"time_point": "6w", "measure": "nprs", "value": 5,
+                                                      "source": "phone"})
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "6")
+    assert observations(sessions, eid)[-1] == ("nprs", "6w", Decimal(6), "sms")
+    with sessions() as s:
+        rows = [(o.value, o.source, o.superseded_at is None) for o in s.scalars(
+            select(Observation).where(Observation.episode_id == eid, Observation.code == "nprs",
+                                      Observation.time_point == "6w").order_by(Observation.id))]
+    assert rows == [(Decimal(5), "phone", False), (Decimal(6), "sms", True)]
