@@ -376,6 +376,6 @@ def ask_due(session: Session, env: Env) -> int:
     return queued
 
 
-__all__ = ["NOT_ASKED", "RECORDED", "OutcomeRow", "ask_due", "ask_next", "cancel_waiting", "list_outcomes", "measure_choices", "not_asked",
-           "outcome_row", "outcome_rows", "question_window_end", "record_outcome", "reword_waiting", "text_measures",
-           "window_end"]
+__all__ = ["NOT_ASKED", "RECORDED", "OutcomeRow", "ask_due", "ask_next", "cancel_waiting", "list_outcomes",
+           "measure_choices", "not_asked", "outcome_row", "outcome_rows", "question_window_end", "record_outcome",
+           "reword_waiting", "text_measures", "window_end"]
