@@ -24,7 +24,9 @@ low-priority ``outcome_not_asked`` item per episode and time point on the workli
 a person asks it at a call or records it at the next visit.
 
 A reply that only acknowledges ("ok", "thanks", "👍", "gracias": answers.toml [acknowledgement]) is
-no answer: the question stays open, is not asked again, and opens no item (``replies``).
+no answer: the question stays open, is not asked again, and opens no item (``replies``); except
+from the procedure day to ``[timing] read_replies_days_after`` days after it, when every reply is
+read by a person (the 72-hour and follow-up questions), and for a yes/no question.
 
 Staff and patients recording the same measure: a value a person records (visit, phone) cancels
 that measure's question at that time point while it is still waiting to be sent, and the time

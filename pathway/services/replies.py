@@ -27,6 +27,7 @@ from pathway.services.patients import WITHDRAWN_VIA, opt_in, opt_out
 from pathway.services.reply_reader import UNCLEAR, FlagHit, Lexicon, Reading, read_reply
 from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
+from pathway.services.worklist import _reads_soon as reads_soon
 from pathway.timeline import text_context
 from pathway.timeline.plan import plan_key_refs
 from pathway.timeline.vocabulary import CARE_TEAM, ObservationCode, ReplyClassification
@@ -130,9 +131,11 @@ def _receive_answer(session: Session, env: Env, patient: Patient, episode: Episo
     red = bool(hits)
     groups = tuple(dict.fromkeys(h.group for h in hits))
     # Only "ok", "thanks", "👍"...: most often about the text before (the baseline question goes
-    # with the enrolment text). Kept, and the question stays open: no re-ask, nothing to read.
+    # with the enrolment text). Kept, and the question stays open: no re-ask, nothing to read;
+    # but from the procedure day to [timing] read_replies_days_after days after it every reply is
+    # read by a person (the worklist's own rule), and a yes/no "ok" may mean yes.
     acknowledged = (not red and not answer.read and question.question.answer != YES_NO
-                    and is_acknowledgement(body))
+                    and not reads_soon(env, env.now, episode.procedure_at) and is_acknowledgement(body))
     if red:
         kind = "red_flag"
     elif answer.read:

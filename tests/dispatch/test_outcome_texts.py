@@ -652,3 +652,32 @@ def test_an_answer_to_an_open_question_after_staff_recorded_the_value_is_the_las
             select(Observation).where(Observation.episode_id == eid, Observation.code == "nprs",
                                       Observation.time_point == "6w").order_by(Observation.id))]
     assert rows == [(Decimal(5), "phone", False), (Decimal(6), "sms", True)]
+
+
+def test_an_acknowledgement_in_the_first_two_weeks_after_the_procedure_is_still_read_by_a_person(
+        app, sessions, fake_twilio, episode, worker, clock) -> None:
+    _, eid = episode()
+    clock.set(datetime(2027, 2, 5, 13, 0, tzinfo=UTC))
+    tick(worker)  # the 72-hour check
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "3")
+    clock.set(datetime(2027, 2, 5, 15, 0, tzinfo=UTC))
+    tick(worker)  # the 72-hour walking question
+    clock.advance(timedelta(minutes=5))
+    assert "reply with a number of minutes" in text_in(app, fake_twilio, "ok thanks")
+    assert [k for k, _ in tasks_of(sessions, eid)] == ["answer_unread"]
+
+
+def test_an_ok_to_the_stop_question_is_read_by_a_person(app, sessions, fake_twilio, episode, worker, clock,
+                                                        seed) -> None:
+    pid, eid = episode()
+
+    def stop_question(session: Any, env: Any) -> None:  # a stop question that went out a minute ago
+        at = clock() - timedelta(minutes=1)
+        session.add(Message(patient_id=pid, episode_id=eid, kind="stop_confirm", language="en",
+                            body="Have you stopped? Reply YES or NO", plan_key="stop_confirm::test", send_at=at,
+                            status="sent", sent_at=at, attempts=1, created_at=at, updated_at=at))
+
+    seed(stop_question)
+    assert "<Message>" in text_in(app, fake_twilio, "ok")  # "ok" may mean yes: asked again
+    assert [k for k, _ in tasks_of(sessions, eid)] == ["answer_unread"]
