@@ -31,12 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
-from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
-from pathway.services import outbox
+from pathway.models import Episode, MedicationHold, Message, Milestone, Observation, Patient
+from pathway.services import outbox, outcomes, questions
 from pathway.services.base import Actor, Env, Rules
 from pathway.services.patients import opt_out
 from pathway.services.tasks import open_task
 from pathway.timeline import NOTICE_KINDS, QuietHours, procedure_end
+from pathway.timeline.definition import PathwayDefinition
 from pathway.timeline.plan import LATE_REMINDER_GRACE
 
 WORKER = Actor(role="system", label="worker")
@@ -98,7 +99,8 @@ def _due_ids(dialect: str, now: datetime, limit: int) -> Select[Any] | TextualSe
 
 # What the claim returns and the send-time checks read: plain rows, no ORM objects.
 _CLAIM_COLUMNS = tuple(_MESSAGES.c[name] for name in ("attempts", "body", "patient_id", "episode_id",
-                                                       "milestone_id", "kind", "send_at", "lease_until", "urgent"))
+                                                       "milestone_id", "kind", "send_at", "lease_until", "urgent",
+                                                       "plan_key"))
 
 
 def claim_due_rows(session: Session, *, now: datetime, worker_id: str, limit: int, lease: timedelta) -> list[Row[Any]]:
@@ -138,16 +140,18 @@ def _stale_after(msg: Message, episode: Episode | None, milestone: Milestone | N
 
 _NOTICE_WORDS = {"date_changed": "date-change", "cancelled": "cancellation"}
 NOTICE_TOO_LATE = "too late: the procedure this notice is about has ended (a person calls instead)"
+OUTCOME_TOO_LATE = "too late: its time point's window has closed (a person asks at a call or the next visit)"
 
 
 def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: Any | None, hold: Any | None,
-                      quiet: QuietHours, now: datetime) -> Verdict:
+                      quiet: QuietHours, now: datetime, definition: PathwayDefinition | None = None) -> Verdict:
     """Re-check at send time what planning assumed.
 
     Takes plain rows (the claim's hot path loads no ORM objects) or models alike; it reads
     msg.kind, the patient's consent, opt-out, phone flag and time zone, the episode's status and
     procedure time and recorded end, the milestone's status and due time, and whether the hold is
-    approved and signed.
+    approved and signed; with the pathway ``definition``, an outcome question's plan key (its
+    time point, whose window must still be open).
     """
     if msg.kind != "reply":
         if patient.sms_consent_at is None:
@@ -180,6 +184,13 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
     before = msg.kind == "outcome" and starts is not None and msg.send_at < starts
     if before and starts is not None and now >= starts:
         return Verdict("cancelled", "too late to be useful: the procedure has started (a baseline question)")
+    # Any other outcome question (or its reminder) goes only while its time point's window is open:
+    # it may have waited (a worker stopped for days) past it.
+    closes = (outcomes.question_window_end(definition, msg, episode.procedure_at, ZoneInfo(patient.timezone))
+              if msg.kind == "outcome" and definition is not None and episode is not None and not before else None)
+    if closes is not None and (now >= closes or (not msg.urgent and quiet.next_allowed(
+            now, ZoneInfo(patient.timezone)) >= closes)):
+        return Verdict("cancelled", OUTCOME_TOO_LATE)
     if msg.kind != "reply" and not msg.urgent:  # a person marked a one-off text urgent: it goes now
         tz = ZoneInfo(patient.timezone)
         if not quiet.allowed(now, tz):
@@ -253,12 +264,15 @@ def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime,
     milestones = _by_id(session, "milestones", {m.milestone_id for m in claimed if m.milestone_id})
     holds = {r.id: HoldRow(r.id, r.clearance, r.signed_at, r.removed_at)
              for r in _by_id(session, "holds", {m.hold_id for m in milestones.values() if m.hold_id}).values()}
+    recorded = _recorded_already(session, claimed)
     ready = []
     for msg in claimed:
         milestone = milestones.get(msg.milestone_id) if msg.milestone_id else None
         hold = holds.get(milestone.hold_id) if milestone is not None and milestone.hold_id else None
         verdict = check_before_send(msg, patients[msg.patient_id], episodes.get(msg.episode_id or 0), milestone,
-                                    hold, quiet, now)
+                                    hold, quiet, now, rules.definition if rules is not None else None)
+        if verdict.action == "send" and msg.id in recorded:
+            verdict = Verdict("cancelled", outcomes.RECORDED)
         if verdict.action == "send":
             ready.append((msg, patients[msg.patient_id].phone))
             continue
@@ -279,7 +293,26 @@ def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime,
                           patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=msg.id)
         outbox.record_where(session, change, expect="sending", where=_MESSAGES.c.id == msg.id, now=now,
                             source="dispatch", actor=worker_id)
+        if rules is not None and (verdict.action == "suppressed" or verdict.reason == OUTCOME_TOO_LATE):
+            outcomes.not_asked(session, Env(rules=rules, now=now), msg)  # the patient was not asked: a person asks
     return ready
+
+
+def _recorded_already(session: Session, claimed: list[Row[Any]]) -> set[int]:
+    """The claimed outcome questions whose value someone has recorded meanwhile (a person by
+    another way than the outcome form, which cancels the question itself): not sent."""
+    asks = {}
+    for msg in claimed:
+        question = questions.question_of(msg) if msg.kind == "outcome" and msg.episode_id else None
+        if question is not None and question.time_point is not None:
+            asks[msg.id] = (msg.episode_id, question.time_point, question.code)
+    if not asks:
+        return set()
+    have = {(r.episode_id, r.time_point, r.code) for r in session.execute(
+        select(Observation.episode_id, Observation.time_point, Observation.code).where(
+            Observation.episode_id.in_({e for e, _, _ in asks.values()}), Observation.superseded_at.is_(None),
+            Observation.time_point.is_not(None)))}
+    return {mid for mid, ask in asks.items() if ask in have}
 
 
 def _locked(session: Session, message_id: int) -> Message:
@@ -348,6 +381,8 @@ def record_failure(session: Session, env: Env, message_id: int, *, outcome: str,
     else:  # ambiguous: the provider may have it. Never resend blindly; reconcile.
         change = outbox.Unknown(f"outcome unknown ({label}); will reconcile", error_code=code)
     outbox.record(session, msg, change, now=now, source="dispatch", actor=worker_id)
+    if msg.status == "failed":
+        outcomes.not_asked(session, env, msg)
     if outcome == "opted_out":
         opt_out(session, env, WORKER, patient, f"carrier {code}" if code else "carrier opt-out")
         open_task(session, env, "opted_out", f"patient:{patient.id}",

@@ -18,7 +18,7 @@ from pathway.clock import Clock
 from pathway.dispatch.outbox import picked
 from pathway.dispatch.settings import DispatchSettings
 from pathway.models import Message, Patient
-from pathway.services import outbox
+from pathway.services import outbox, outcomes
 from pathway.services.base import Env, Rules
 from pathway.services.tasks import open_task
 from pathway.sms import SmsError, Transport
@@ -86,6 +86,8 @@ def reconcile_unknown(sessions: sessionmaker[Session], transport: Transport, set
                                                             sid=match.provider_id, provider_status=match.status,
                                                             sent_at=match.created_at),
                               now=now, source="reconcile", actor=worker_id)
+                if status in ("undelivered", "failed"):
+                    outcomes.not_asked(session, Env(rules=rules, now=now), msg)
                 report.found += 1
             elif now - started >= settings.reconcile_grace:
                 if msg.attempts >= settings.max_attempts:
@@ -94,6 +96,7 @@ def reconcile_unknown(sessions: sessionmaker[Session], transport: Transport, set
                     open_task(session, Env(rules=rules, now=now), "send_failed", f"message:{mid}",
                               f"A {msg.kind.replace('_', ' ')} text could not be sent: call the patient",
                               patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=mid)
+                    outcomes.not_asked(session, Env(rules=rules, now=now), msg)
                 else:
                     outbox.record(session, msg, outbox.Scheduled("not found at the provider: resend", send_at=now),
                                   now=now, source="reconcile", actor=worker_id)

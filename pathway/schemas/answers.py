@@ -556,7 +556,8 @@ class Reply(AnswerModel):
     body: str
     received_at: Instant
     classification: str = Field(description="stop | start | help | red_flag | stop_request | text | answer (read as "
-                                            "the answer to an open question)")
+                                            "the answer to an open question) | acknowledgement (only \"ok\", "
+                                            "\"thanks\"... while a question is open: it stays open)")
     handled_at: Instant | None = Field(description="when a person dismissed it, if they did")
 
 

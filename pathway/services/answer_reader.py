@@ -100,10 +100,14 @@ class AnswerWords:
     change_phrases: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     change_unsure: list[tuple[str, ...]] = field(default_factory=list)
     change_fuzzy: tuple[int, int] = (80, 4)
+    acknowledgements: list[tuple[str, ...]] = field(default_factory=list)
+    acknowledgement_words: tuple[str, ...] = ()  # the one-word acknowledgements a typo may stand for
+    acknowledgement_fuzzy: tuple[int, int] = (85, 5)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any], name: str = "answers.toml") -> AnswerWords:
-        _only(doc, {"version", "reviewed_by", "codes", "pain", "yes_no", "minutes", "change", "filler"}, name)
+        _only(doc, {"version", "reviewed_by", "codes", "pain", "yes_no", "minutes", "change", "filler",
+                    "acknowledgement"}, name)
         codes = {}
         for code, row in doc["codes"].items():
             _only(row, {"label", "unit", "min", "max", "whole", "source", "loinc"}, f"{name} [codes.{code}]")
@@ -132,6 +136,9 @@ class AnswerWords:
         _only(mins, {"minute_words", "hour_words", "phrases"}, f"{name} [minutes]")
         change = doc.get("change", {})
         _only(change, {"fuzzy_min_score", "fuzzy_min_length", "unsure", "en", "es"}, f"{name} [change]")
+        ack = doc.get("acknowledgement", {})
+        _only(ack, {"fuzzy_min_score", "fuzzy_min_length", "en", "es", "emoji"}, f"{name} [acknowledgement]")
+        acknowledgements = _phrases([p for key in ("en", "es", "emoji") for p in ack.get(key, [])])
         change_phrases: dict[tuple[str, ...], int] = {}
         for lang in ("en", "es"):
             for phrase, value in change.get(lang, {}).items():
@@ -158,6 +165,9 @@ class AnswerWords:
             change_phrases=sorted(change_phrases.items(), key=lambda pv: (-len(pv[0]), pv[0])),
             change_unsure=_phrases(change.get("unsure", [])),
             change_fuzzy=(int(change.get("fuzzy_min_score", 80)), int(change.get("fuzzy_min_length", 4))),
+            acknowledgements=acknowledgements,
+            acknowledgement_words=tuple(sorted({w for p in acknowledgements for w in p if w.isalpha()})),
+            acknowledgement_fuzzy=(int(ack.get("fuzzy_min_score", 85)), int(ack.get("fuzzy_min_length", 5))),
         )
 
 
@@ -411,6 +421,56 @@ def read_change(body: str, aw: AnswerWords | None = None) -> Answer:
     if value != int(value) or not 1 <= value <= 7:
         return Answer(None, _rest(ws, used, aw), "not a number from 1 to 7")
     return Answer(Decimal(int(value)), _rest(ws, used, aw))
+
+
+# ---------------------------------------------------------------------- only an acknowledgement
+
+# What an emoji carries beyond itself: skin tones, the emoji variation selector, the zero-width joiner.
+_EMOJI_MARKS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F\uFE0E\u200D]")
+
+
+def _acknowledgement_words(ws: Sequence[str], aw: AnswerWords) -> list[str]:
+    """Each word as the list spells it: a repeated letter forgiven ("okkk", "thanksss"), a near
+    typo of a long enough word ("thnaks", "gracais")."""
+    known = set(aw.acknowledgement_words)
+    score, length = aw.acknowledgement_fuzzy
+    out = []
+    for w in ws:
+        if w in known or not w.isalpha():
+            out.append(w)
+            continue
+        collapsed = _collapse(w)
+        if collapsed in known:
+            out.append(collapsed)
+            continue
+        if len(w) >= length:
+            best = process.extractOne(w, [k for k in aw.acknowledgement_words if len(k) >= length],
+                                      scorer=fuzz.ratio, score_cutoff=score)
+            if best is not None and best[0][0] == w[0]:
+                out.append(best[0])
+                continue
+        out.append(w)
+    return out
+
+
+def is_acknowledgement(body: str, aw: AnswerWords | None = None) -> bool:
+    """Whether a reply only acknowledges a text ("ok", "thanks!", "👍", "ok gracias"): every word
+    and emoji in it is one of answers.toml's [acknowledgement], the rest punctuation. One other
+    word ("ok but my leg is numb", "thanks, this is her daughter") and it is not."""
+    aw = aw or load_answers()
+    ws = _acknowledgement_words(words(_EMOJI_MARKS.sub("", body)), aw)
+    if not ws:
+        return False
+    covered: set[int] = set()
+    for s, e in _spans(aw.acknowledgements, ws):
+        covered.update(range(s, e))
+    found = False
+    for i, w in enumerate(ws):
+        if i in covered:
+            found = True
+        elif w.isalnum() or w in "?¿" or unicodedata.category(w[0]).startswith("S"):
+            return False  # a word, a number, a question or another emoji: more than an acknowledgement
+    return found
 
 
 READERS = {PAIN: read_pain, YES_NO: read_yes_no, MINUTES: read_minutes, CHANGE: read_change}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathway.models import Message, Patient
-from pathway.services import outbox
+from pathway.services import outbox, outcomes
 from pathway.services.base import MAX_ID, Env
 from pathway.services.tasks import open_task
 
@@ -64,4 +64,5 @@ def apply_status_callback(session: Session, env: Env, message_ref: str | None, *
         open_task(session, env, "text_undelivered", f"message:{msg.id}",
                   f"A {msg.kind.replace('_', ' ')} text was not delivered (error {error_code or 'none given'}): "
                   "call the patient", patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=msg.id)
+        outcomes.not_asked(session, env, msg)
     return CallbackResult(msg.id, changed, msg.status)

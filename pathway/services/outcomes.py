@@ -16,6 +16,25 @@ answer one question), never outside the time point's window, never to a patient 
 or who opted out, never for a cancelled episode; quiet hours move a text to their end. At 72 hours
 the 72-hour check asks the pain: walking is asked once it is answered.
 
+At send time a question (or its reminder) that waited past its time point's window (a worker
+stopped for days; patient-local dates from the procedure's local date) is cancelled, as one whose
+quiet hours last until the window closes. A question that never reached the patient (failed,
+suppressed, undelivered, or too late for its window) ends the time point's texting and puts one
+low-priority ``outcome_not_asked`` item per episode and time point on the worklist (:func:`not_asked`):
+a person asks it at a call or records it at the next visit.
+
+A reply that only acknowledges ("ok", "thanks", "👍", "gracias": answers.toml [acknowledgement]) is
+no answer: the question stays open, is not asked again, and opens no item (``replies``); except
+from the procedure day to ``[timing] read_replies_days_after`` days after it, when every reply is
+read by a person (the 72-hour and follow-up questions), and for a yes/no question.
+
+Staff and patients recording the same measure: a value a person records (visit, phone) cancels
+that measure's question at that time point while it is still waiting to be sent, and the time
+point's next question follows (:func:`cancel_waiting`; a value recorded through the observations
+API is caught at send time). A question already sent stays open: if the patient answers it after
+the person recorded the value, the patient's answer is the last entry and becomes the current
+value (the person's stays in the history), as with any two entries.
+
 :func:`ask_due` runs in the worker's housekeeping tick; :func:`ask_next` also runs at once when an
 episode is scheduled and when a patient's answer is stored, so the next question does not wait.
 """
@@ -32,15 +51,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from pathway.models import Episode, Message, Observation, Patient
+from pathway.models import Episode, Message, Observation, Patient, Task
 from pathway.schemas.fields import Context
 from pathway.schemas.inputs import OutcomeIn
 from pathway.services import outbox, questions
 from pathway.services.answer_reader import load_answers
 from pathway.services.base import Actor, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.observations import add_observation
+from pathway.services.tasks import open_task
 from pathway.timeline import text_context
-from pathway.timeline.definition import TimePoint
+from pathway.timeline.definition import PathwayDefinition, TimePoint
 from pathway.timeline.localtime import at_local, local_date
 from pathway.timeline.vocabulary import (
     AT_72H,
@@ -92,6 +112,9 @@ def record_outcome(session: Session, env: Env, actor: Actor, episode_id: Any,
     assert form.recorded_at is not None
     obs = add_observation(session, env, episode, form.measure, form.value, time_point=form.time_point,
                           received_at=form.recorded_at, source=form.source, recorded_by_id=actor.user_id)
+    if form.time_point is not None and cancel_waiting(session, env, episode, form.time_point, form.measure,
+                                                      actor.label):
+        ask_next(session, env, episode)  # the time point's next question, if any, goes instead
     replaced = session.scalar(select(Observation.id).where(Observation.superseded_by_id == obs.id))
     audit(session, env, actor, "outcome.record", "observation", obs.id, patient_id=episode.patient_id,
           detail={"episode_id": episode.id, "measure": obs.code, "time_point": obs.time_point,
@@ -165,6 +188,28 @@ class _Period:
     end: datetime
 
 
+def window_end(tp: TimePoint, procedure_at: datetime, tz: ZoneInfo) -> datetime:
+    """When a time point's window closes: the start of the patient-local day after its
+    ``window_end_day`` (days from the procedure's local date); the baseline's at the procedure."""
+    if tp.code == BASELINE:
+        return procedure_at
+    return at_local(local_date(procedure_at, tz) + timedelta(days=tp.window_end_day + 1), time(0, 0), tz)
+
+
+def question_window_end(definition: PathwayDefinition, msg: Any, procedure_at: datetime,
+                        tz: ZoneInfo) -> datetime | None:
+    """When an outcome question text (a message or a claimed row: its kind and plan key) is too
+    late to go: its time point's window closed. None for any other text."""
+    question = questions.question_of(msg) if msg.kind == MessageKind.OUTCOME else None
+    if question is None or question.time_point is None:
+        return None
+    try:
+        tp = definition.time_point(question.time_point)
+    except KeyError:
+        return None
+    return window_end(tp, procedure_at, tz)
+
+
 def _periods(env: Env, episode: Episode, tz: ZoneInfo) -> list[_Period]:
     definition = env.rules.definition
     ask_at: time | None = definition.rule(MessageKind.OUTCOME).local_time
@@ -180,7 +225,7 @@ def _periods(env: Env, episode: Episode, tz: ZoneInfo) -> list[_Period]:
             end = episode.procedure_at
         else:
             start = at_local(day + timedelta(days=tp.day), ask_at, tz)
-            end = at_local(day + timedelta(days=tp.window_end_day + 1), time(0, 0), tz)
+            end = window_end(tp, episode.procedure_at, tz)
         out.append(_Period(tp, start, end))
     return out
 
@@ -258,6 +303,50 @@ def _words(env: Env, patient: Patient, code: str) -> str:
     return env.rules.templates.render(MessageKind.OUTCOME, patient.language, context, variant)
 
 
+RECORDED = "not sent: a person recorded this value"
+
+
+def cancel_waiting(session: Session, env: Env, episode: Episode, time_point: str, code: str, actor: str) -> int:
+    """A person recorded ``code`` at ``time_point``: its question (or reminder) still waiting to be
+    sent is not sent. One already sent stays open: the patient's later answer is the last entry,
+    and wins. Returns how many were cancelled."""
+    keys = [questions.outcome_key(episode.id, time_point, code, reminder=r) for r in (False, True)]
+    return len(outbox.record_where(session, outbox.Cancelled(RECORDED), expect=MessageStatus.SCHEDULED,
+                                   where=(Message.patient_id == episode.patient_id) & Message.plan_key.in_(keys),
+                                   now=env.now, source="plan", actor=actor))
+
+
+NOT_ASKED = "outcome_not_asked"
+
+
+def not_asked(session: Session, env: Env, msg: Any) -> Task | None:
+    """A time point's question never reached the patient (failed, suppressed, undelivered, or too
+    late for its window): its texting ends there, so a person asks at a call or the next visit.
+    One worklist item per episode and time point, however many of its texts did not go (and not
+    again once a person resolved it); none for a reminder (the question itself went), a baseline
+    (it cannot be asked after the procedure) or a cancelled episode. ``msg``: a message or a
+    claimed row (its id, kind, plan key, patient and episode)."""
+    if msg.kind != MessageKind.OUTCOME or msg.episode_id is None or msg.plan_key.endswith(f":{questions.REMINDER}"):
+        return None
+    question = questions.question_of(msg)
+    if question is None or question.time_point in (None, BASELINE):
+        return None
+    episode = session.get(Episode, msg.episode_id)
+    if episode is None or episode.status == EpisodeStatus.CANCELLED:
+        return None
+    subject = f"{MessageKind.OUTCOME}:{episode.id}:{question.time_point}"
+    if session.scalar(select(Task.id).where(Task.kind == NOT_ASKED, Task.subject == subject).limit(1)) is not None:
+        return None
+    try:
+        label = env.rules.definition.time_point(question.time_point).label
+    except KeyError:
+        label = question.time_point
+    return open_task(session, env, NOT_ASKED, subject,
+                     f"The patient could not be asked their {label} outcome by text: ask it when you call, or "
+                     "record it at the next visit", patient_id=msg.patient_id, episode_id=episode.id,
+                     message_id=msg.id)
+
+
 def reword_waiting(session: Session, env: Env, patient: Patient) -> None:
     """An outcome question still waiting (quiet hours) is re-worded in the patient's language
     after a change (it is in no plan, so a re-plan does not see it)."""
@@ -289,5 +378,6 @@ def ask_due(session: Session, env: Env) -> int:
     return queued
 
 
-__all__ = ["OutcomeRow", "ask_due", "ask_next", "list_outcomes", "measure_choices", "outcome_row", "outcome_rows",
-           "record_outcome", "reword_waiting", "text_measures"]
+__all__ = ["NOT_ASKED", "RECORDED", "OutcomeRow", "ask_due", "ask_next", "cancel_waiting", "list_outcomes",
+           "measure_choices", "not_asked", "outcome_row", "outcome_rows", "question_window_end", "record_outcome",
+           "reword_waiting", "text_measures", "window_end"]

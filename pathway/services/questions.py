@@ -13,6 +13,7 @@ over the YES opt-in keyword for a patient who has not opted out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -57,8 +58,9 @@ def outcome_key(episode_id: int, time_point: str, code: str, *, reminder: bool =
     return f"{key}:{REMINDER}" if reminder else key
 
 
-def question_of(msg: Message) -> Question | None:
-    """What a question text asks: by its kind, or for an outcome question by its plan key."""
+def question_of(msg: Message | Any) -> Question | None:
+    """What a question text asks: by its kind, or for an outcome question by its plan key (``msg``:
+    a message, or a row with its kind and plan key)."""
     if msg.kind != MessageKind.OUTCOME:
         return QUESTIONS.get(msg.kind)
     parts = msg.plan_key.split(":")

@@ -20,16 +20,17 @@ from sqlalchemy.orm import Session
 from pathway.models import Episode, MedicationHold, Message, Patient, Reply, Task
 from pathway.schemas.inputs import ReplyDismissIn, ReplyLinkIn
 from pathway.services import outbox, outcomes, questions
-from pathway.services.answer_reader import PAIN, Answer
+from pathway.services.answer_reader import PAIN, YES_NO, Answer, is_acknowledgement
 from pathway.services.base import Actor, Conflict, Env, ValidationError, audit, get_or_404, read_input
 from pathway.services.observations import add_observation, after_observation
 from pathway.services.patients import WITHDRAWN_VIA, opt_in, opt_out
 from pathway.services.reply_reader import UNCLEAR, FlagHit, Lexicon, Reading, read_reply
 from pathway.services.reply_reader import load_lexicon as load_lexicon  # kept importable from here
 from pathway.services.tasks import open_task
+from pathway.services.worklist import _reads_soon as reads_soon
 from pathway.timeline import text_context
 from pathway.timeline.plan import plan_key_refs
-from pathway.timeline.vocabulary import CARE_TEAM, ObservationCode
+from pathway.timeline.vocabulary import CARE_TEAM, ObservationCode, ReplyClassification
 
 PATIENT = Actor(role="system", label="patient")
 
@@ -129,10 +130,18 @@ def _receive_answer(session: Session, env: Env, patient: Patient, episode: Episo
     hits = tuple(h for h in reading.hits if not _part_of_the_answer(h, answer, question))
     red = bool(hits)
     groups = tuple(dict.fromkeys(h.group for h in hits))
+    # Only "ok", "thanks", "👍"...: most often about the text before (the baseline question goes
+    # with the enrolment text). Kept, and the question stays open: no re-ask, nothing to read;
+    # but from the procedure day to [timing] read_replies_days_after days after it every reply is
+    # read by a person (the worklist's own rule), and a yes/no "ok" may mean yes.
+    acknowledged = (not red and not answer.read and question.question.answer != YES_NO
+                    and not reads_soon(env, env.now, episode.procedure_at) and is_acknowledgement(body))
     if red:
         kind = "red_flag"
     elif answer.read:
         kind = "answer"
+    elif acknowledged:
+        kind = ReplyClassification.ACKNOWLEDGEMENT
     else:
         kind = "text"
     reply = Reply(patient_id=patient.id, episode_id=episode.id, from_number=from_number, body=body[:1600],
@@ -158,7 +167,7 @@ def _receive_answer(session: Session, env: Env, patient: Patient, episode: Episo
             outcomes.ask_next(session, env, episode)  # the time point's next question, not a tick later
         if not red and answer.rest:  # more than the answer: a person reads the rest
             _act(session, env, reply, patient, episode, "text", ())
-    elif not red:
+    elif not red and not acknowledged:
         open_task(session, env, "answer_unread", f"reply:{reply.id}",
                   f"The patient's answer to the {env.rules.definition.message_label(question.message.kind)} "
                   f"could not be read ({answer.why}): read it and call if needed",

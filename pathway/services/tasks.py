@@ -38,6 +38,8 @@ PRIORITY = {
     "reconcile_unknown": 35,
     "reply": 40,
     "answer_unread": 40,  # an answer that could not be read, even re-asked: a person reads it
+    # An outcome question that never reached the patient: ask at a call or the next visit.
+    "outcome_not_asked": 45,
 }
 
 

@@ -202,6 +202,8 @@ class ReplyClassification(StrEnum):
     STOP_REQUEST = "stop_request"
     TEXT = "text"
     ANSWER = "answer"  # read as the answer to an open question (a red flag in it is RED_FLAG)
+    # Only "ok", "thanks", "👍"... while a question is open: kept, the question stays open.
+    ACKNOWLEDGEMENT = "acknowledgement"
 
 
 class TaskKind(StrEnum):

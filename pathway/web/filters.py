@@ -276,6 +276,7 @@ def error_text(message: str | None) -> str:
 
 # What staff call each kind of task (the worklist's and the episode page's words).
 TASK_LABELS: dict[str, str] = {
+    "outcome_not_asked": "Outcome not asked by text",
     "red_flag": "Red flag", "reply": "Reply to read", "stop_request": "Asked to stop texts",
     "opted_out": "Opted out", "send_failed": "Text failed", "text_undelivered": "Text not delivered",
     "phone_invalid": "Number refused", "reconcile_unknown": "Text outcome unknown",

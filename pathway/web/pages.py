@@ -174,7 +174,8 @@ def task_needs_note(kind: str) -> bool:
 
 # What a reply was read as, and the title of a note that closed a reply's task, for a person.
 REPLY_WORDS = {"stop": "STOP: opted out", "start": "START: opted back in", "help": "HELP: answered",
-               "stop_request": "Asked to stop texts", "text": "Reply to read"}
+               "stop_request": "Asked to stop texts", "text": "Reply to read",
+               "acknowledgement": "Acknowledged (not an answer: the question stays open)"}
 NOTE_TITLES = {"red_flag": "Red flag resolved", "reply": "Reply handled", "stop_request": "Request to stop handled",
                "unmatched_reply": "Reply matched to this patient", "opted_out": "Opt-out followed up"}
 

@@ -372,3 +372,312 @@ def test_a_waiting_question_is_reworded_when_the_patient_s_language_changes(app,
     walk = outcome_texts(sessions, eid)[-1]
     assert (walk.status, walk.language) == ("scheduled", "es")
     assert "¿Cuántos minutos puede caminar antes de tener que parar a descansar?" in walk.body
+
+
+def tasks_of(sessions: Any, eid: int) -> list[tuple[str, str]]:
+    from pathway.models import Task
+    with sessions() as s:
+        return [(t.kind, t.subject) for t in s.scalars(select(Task).where(Task.episode_id == eid).order_by(Task.id))]
+
+
+def replies_of(sessions: Any, eid: int) -> list[str]:
+    from pathway.models import Reply
+    with sessions() as s:
+        return [r.classification for r in s.scalars(select(Reply).where(Reply.episode_id == eid).order_by(Reply.id))]
+
+
+@pytest.mark.parametrize("body", ["ok", "got it", "Thanks!", "👍", "gracias", "ok gracias", "Okkk thank you 🙏🏽"])
+def test_an_acknowledgement_of_the_enrolment_text_is_neither_re_asked_nor_a_worklist_item(
+        app, sessions, fake_twilio, episode, worker, clock, body) -> None:
+    _, eid = episode()
+    tick(worker)
+    (pain,) = outcome_texts(sessions, eid)
+    clock.advance(timedelta(minutes=3))
+    assert "<Message>" not in text_in(app, fake_twilio, body)
+    assert tasks_of(sessions, eid) == [] and replies_of(sessions, eid) == ["acknowledgement"]
+    assert observations(sessions, eid) == []
+    # The question stays open: the real answer later counts, and the walking question follows.
+    clock.advance(timedelta(hours=2))
+    assert "<Message>" not in text_in(app, fake_twilio, "6")
+    assert observations(sessions, eid) == [("nprs", "baseline", Decimal(6), "sms")]
+    with sessions() as s:
+        assert s.scalars(select(Observation)).one().message_id == pain.id
+
+
+def test_an_acknowledged_question_is_still_reminded_once_at_48_hours(app, sessions, fake_twilio, episode, worker,
+                                                                     clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "ok thanks")
+    clock.set(SIX_WEEKS + timedelta(hours=48))
+    assert tick(worker) == 1
+    assert outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:nprs:reminder")
+    assert tasks_of(sessions, eid) == []
+
+
+@pytest.mark.parametrize(("body", "task"), [
+    ("ok thank you, this is her daughter", "answer_unread"),  # who writes is for a person to know
+    ("ok but my leg is numb", "red_flag"),  # the red-flag reader reads every reply
+    ("gracias pero tengo calentura", "red_flag"),
+    ("ok?", "answer_unread"),
+])
+def test_a_reply_with_more_than_an_acknowledgement_still_goes_to_a_person(app, sessions, fake_twilio, episode,
+                                                                          worker, clock, body, task) -> None:
+    _, eid = episode()
+    tick(worker)
+    clock.advance(timedelta(minutes=3))
+    twiml = text_in(app, fake_twilio, body)
+    assert "<Message>" in twiml  # re-asked, or told to call at once
+    assert [k for k, _ in tasks_of(sessions, eid)] == [task]
+
+
+# The six-week window is days 35-49 from the procedure's local date (2027-02-02): it closes when
+# 2027-03-24 begins in New York.
+SIX_WEEKS_CLOSES = datetime(2027, 3, 24, 0, 0, tzinfo=NY)
+
+
+def status_in(app: Any, fake: Any, msg: Message, status: str, error_code: int | None = None) -> None:
+    """Twilio's signed status callback for a text."""
+    params = fake.callback_params(msg.provider_id, status, error_code=error_code)
+    path = f"/webhooks/twilio/status?m={msg.id}"
+    sig = RequestValidator(fake.auth_token).compute_signature(PUBLIC_URL + path, params)
+    assert app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig}).status_code == 204
+
+
+def not_asked_items(sessions: Any, eid: int) -> list[tuple[str, str, int]]:
+    from pathway.models import Task
+    with sessions() as s:
+        return [(t.subject, t.summary, t.priority) for t in s.scalars(
+            select(Task).where(Task.episode_id == eid, Task.kind == "outcome_not_asked").order_by(Task.id))]
+
+
+def test_a_question_that_waited_past_its_window_is_cancelled_at_send_time(app, sessions, fake_twilio, episode,
+                                                                         worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")  # the walking question waits for the morning...
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.status == "scheduled" and walk.plan_key.endswith(":6w:walk_minutes")
+    sent_before = fake_twilio.count()
+    # ...and the worker is stopped until the window has closed.
+    clock.set(SIX_WEEKS_CLOSES)
+    assert tick(worker) == 0  # nothing new queued either
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.status == "cancelled" and "window has closed" in (walk.status_reason or "")
+    assert fake_twilio.count() == sent_before
+    (item,) = not_asked_items(sessions, eid)
+    assert item[0] == f"outcome:{eid}:6w" and "6 weeks outcome" in item[1] and "next visit" in item[1]
+
+
+def test_a_question_is_still_sent_on_the_window_s_last_day(app, sessions, fake_twilio, episode, worker,
+                                                          clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")
+    clock.set(SIX_WEEKS_CLOSES - timedelta(hours=5))  # 19:00 on day 49: still open, not quiet
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+    assert not_asked_items(sessions, eid) == []
+
+
+def test_a_waiting_question_whose_quiet_hours_outlast_the_window_is_cancelled(app, sessions, fake_twilio, episode,
+                                                                              worker, clock) -> None:
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")
+    clock.set(SIX_WEEKS_CLOSES - timedelta(hours=2))  # 22:00 on day 49: quiet until after the window
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "cancelled"
+
+
+def test_no_question_or_reminder_is_queued_once_the_window_has_closed(app, sessions, fake_twilio, episode, worker,
+                                                                      clock) -> None:
+    _, eid = episode()
+    clock.set(datetime(2027, 3, 22, 10, 0, tzinfo=NY))  # day 48: the worker was stopped since day 42
+    assert tick(worker) == 1
+    clock.set(datetime(2027, 3, 24, 10, 0, tzinfo=NY))  # its reminder would be due, the window closed
+    assert tick(worker) == 0
+    assert [t.plan_key.rsplit(":", 1)[-1] for t in outcome_texts(sessions, eid) if ":6w:" in t.plan_key] == ["nprs"]
+
+
+def test_an_undelivered_question_puts_one_item_per_time_point_on_the_worklist(app, sessions, fake_twilio, episode,
+                                                                             worker, clock, seed, people) -> None:
+    from pathway.services.outcomes import record_outcome
+    from pathway.services.tasks import PRIORITY
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.advance(timedelta(minutes=30))
+    text_in(app, fake_twilio, "4")
+    worker.dispatcher.dispatch_due()
+    walk = outcome_texts(sessions, eid)[-1]
+    status_in(app, fake_twilio, walk, "undelivered", error_code=30008)  # the carrier's unknown error
+    (item,) = not_asked_items(sessions, eid)
+    assert item == (f"outcome:{eid}:6w", "The patient could not be asked their 6 weeks outcome by text: ask it when "
+                    "you call, or record it at the next visit", PRIORITY["outcome_not_asked"])
+    assert item[2] > PRIORITY["answer_unread"]  # low priority: below every item about a reply
+    clock.advance(timedelta(hours=49))
+    assert tick(worker) == 0  # no reminder of a question that never arrived
+    # The coordinator records the walking on the phone; the next question goes, and does not
+    # arrive either: still one item for the time point.
+    seed(record_outcome, people["coordinator"], eid, {"time_point": "6w", "measure": "walk_minutes", "value": 20,
+                                                      "source": "phone"})
+    assert tick(worker) == 1
+    change = outcome_texts(sessions, eid)[-1]
+    assert change.plan_key.endswith(":6w:global_change") and change.status == "sent"
+    status_in(app, fake_twilio, change, "failed", error_code=30008)
+    assert len(not_asked_items(sessions, eid)) == 1
+
+
+def test_a_question_suppressed_at_send_time_puts_an_item_on_the_worklist(app, sessions, fake_twilio, episode,
+                                                                         worker, clock, seed) -> None:
+    pid, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")  # the walking question waits for the morning
+
+    def flag(session: Any, env: Any) -> None:  # meanwhile another text's carrier refused the number
+        from pathway.models import Patient
+        patient = session.get(Patient, pid)
+        patient.phone_flagged_at, patient.phone_flag_reason = env.now, "carrier error 30006: landline"
+
+    seed(flag)
+    clock.set(datetime(2027, 3, 17, 8, 0, tzinfo=NY))
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "suppressed"
+    assert [s for s, _, _ in not_asked_items(sessions, eid)] == [f"outcome:{eid}:6w"]
+
+
+def test_a_question_the_provider_refuses_puts_an_item_on_the_worklist(app, sessions, fake_twilio, episode, worker,
+                                                                      clock) -> None:
+    from tests.fakes.fake_twilio import Fault
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS - timedelta(minutes=1))
+    tick(worker)  # every other text due goes
+    clock.set(SIX_WEEKS)
+    assert worker.housekeeping_tick().outcome_texts == 1
+    fake_twilio.inject(Fault.error(21211))  # an invalid number: refused for good
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "failed"
+    assert [s for s, _, _ in not_asked_items(sessions, eid)] == [f"outcome:{eid}:6w"]
+
+
+def test_no_item_for_a_baseline_or_a_reminder_that_did_not_go(app, sessions, fake_twilio, episode, worker,
+                                                             clock) -> None:
+    _, eid = episode()
+    tick(worker)
+    status_in(app, fake_twilio, outcome_texts(sessions, eid)[-1], "undelivered", error_code=30008)
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(SIX_WEEKS + timedelta(hours=48))
+    tick(worker)
+    reminder = outcome_texts(sessions, eid)[-1]
+    assert reminder.plan_key.endswith(":reminder")
+    status_in(app, fake_twilio, reminder, "undelivered", error_code=30008)
+    assert not_asked_items(sessions, eid) == []  # the question itself reached the patient
+
+
+def test_a_value_staff_record_cancels_its_waiting_question_and_the_next_one_follows(app, sessions, fake_twilio,
+                                                                                   episode, worker, clock, seed,
+                                                                                   people) -> None:
+    from pathway.services.outcomes import RECORDED, record_outcome
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")  # the walking question waits for the morning
+    walk = outcome_texts(sessions, eid)[-1]
+    assert walk.plan_key.endswith(":6w:walk_minutes") and walk.status == "scheduled"
+    # The coordinator calls the patient that evening and records the walking.
+    seed(record_outcome, people["coordinator"], eid, {"time_point": "6w", "measure": "walk_minutes", "value": 25,
+                                                      "source": "phone"})
+    texts = outcome_texts(sessions, eid)
+    assert (texts[-2].id, texts[-2].status, texts[-2].status_reason) == (walk.id, "cancelled", RECORDED)
+    change = texts[-1]
+    assert change.plan_key.endswith(":6w:global_change") and change.status == "scheduled"
+    clock.set(datetime(2027, 3, 17, 8, 0, tzinfo=NY))
+    worker.dispatcher.dispatch_due()
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+    assert not [b for b in fake_twilio.bodies() if "How many minutes can you walk" in b]  # never sent
+    assert observations(sessions, eid)[-1] == ("walk_minutes", "6w", Decimal(25), "phone")
+
+
+def test_a_value_recorded_as_an_observation_stops_its_waiting_question_at_send_time(app, sessions, fake_twilio,
+                                                                                   episode, worker, clock, seed,
+                                                                                   people) -> None:
+    from pathway.services.observations import record_observation
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)
+    clock.set(datetime(2027, 3, 16, 21, 30, tzinfo=NY))
+    text_in(app, fake_twilio, "3")
+    seed(record_observation, people["coordinator"], eid, {"code": "walk_minutes", "value": 25, "time_point": "6w"})
+    clock.set(datetime(2027, 3, 17, 8, 0, tzinfo=NY))
+    worker.dispatcher.dispatch_due()
+    walk = [t for t in outcome_texts(sessions, eid) if t.plan_key.endswith(":6w:walk_minutes")]
+    assert [t.status for t in walk] == ["cancelled"]
+    assert not_asked_items(sessions, eid) == []  # recorded: nobody needs to ask it
+    assert tick(worker) == 1 and outcome_texts(sessions, eid)[-1].plan_key.endswith(":6w:global_change")
+
+
+def test_an_answer_to_an_open_question_after_staff_recorded_the_value_is_the_last_entry_and_wins(
+        app, sessions, fake_twilio, episode, worker, clock, seed, people) -> None:
+    from pathway.services.outcomes import record_outcome
+
+    _, eid = episode()
+    clock.set(SIX_WEEKS)
+    tick(worker)  # the pain question is sent: open
+    clock.advance(timedelta(hours=1))
+    seed(record_outcome, people["coordinator"], eid, {"time_point": "6w", "measure": "nprs", "value": 5,
+                                                      "source": "phone"})
+    assert outcome_texts(sessions, eid)[-1].status == "sent"
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "6")
+    assert observations(sessions, eid)[-1] == ("nprs", "6w", Decimal(6), "sms")
+    with sessions() as s:
+        rows = [(o.value, o.source, o.superseded_at is None) for o in s.scalars(
+            select(Observation).where(Observation.episode_id == eid, Observation.code == "nprs",
+                                      Observation.time_point == "6w").order_by(Observation.id))]
+    assert rows == [(Decimal(5), "phone", False), (Decimal(6), "sms", True)]
+
+
+def test_an_acknowledgement_in_the_first_two_weeks_after_the_procedure_is_still_read_by_a_person(
+        app, sessions, fake_twilio, episode, worker, clock) -> None:
+    _, eid = episode()
+    clock.set(datetime(2027, 2, 5, 13, 0, tzinfo=UTC))
+    tick(worker)  # the 72-hour check
+    clock.advance(timedelta(hours=1))
+    text_in(app, fake_twilio, "3")
+    clock.set(datetime(2027, 2, 5, 15, 0, tzinfo=UTC))
+    tick(worker)  # the 72-hour walking question
+    clock.advance(timedelta(minutes=5))
+    assert "reply with a number of minutes" in text_in(app, fake_twilio, "ok thanks")
+    assert [k for k, _ in tasks_of(sessions, eid)] == ["answer_unread"]
+
+
+def test_an_ok_to_the_stop_question_is_read_by_a_person(app, sessions, fake_twilio, episode, worker, clock,
+                                                        seed) -> None:
+    pid, eid = episode()
+
+    def stop_question(session: Any, env: Any) -> None:  # a stop question that went out a minute ago
+        at = clock() - timedelta(minutes=1)
+        session.add(Message(patient_id=pid, episode_id=eid, kind="stop_confirm", language="en",
+                            body="Have you stopped? Reply YES or NO", plan_key="stop_confirm::test", send_at=at,
+                            status="sent", sent_at=at, attempts=1, created_at=at, updated_at=at))
+
+    seed(stop_question)
+    assert "<Message>" in text_in(app, fake_twilio, "ok")  # "ok" may mean yes: asked again
+    assert [k for k, _ in tasks_of(sessions, eid)] == ["answer_unread"]
