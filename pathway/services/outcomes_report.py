@@ -41,7 +41,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    distinct,
     exists,
     extract,
     func,
@@ -55,7 +54,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from pathway.db import UTCDateTime
-from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Observation, Patient
+from pathway.models import (
+    Appointment,
+    Episode,
+    MedicationHold,
+    Message,
+    Milestone,
+    Observation,
+    OutcomeSummary,
+    Patient,
+)
+from pathway.models.observation import SUMMARY_CODES, summary_column
 from pathway.resources import DATA_DIR
 from pathway.schemas.inputs import OutcomesQuery
 from pathway.services.base import Actor, Env, audit, read_input
@@ -63,7 +72,7 @@ from pathway.timeline.vocabulary import BASELINE, Role
 
 __all__ = ["MEASURES", "OutcomesReport", "outcomes_report", "report_data", "wilson"]
 
-MEASURES = ("nprs", "walk_minutes", "odi")
+MEASURES = SUMMARY_CODES  # nprs, walk_minutes, odi: the summary holds exactly these
 REPORT_ROLES = (Role.CLINICIAN, Role.ADMIN)
 Z95 = 1.959963984540054  # the normal quantile of 97.5%
 
@@ -233,19 +242,22 @@ def _grouped(session: Session, env: Env, q: OutcomesQuery) -> dict[tuple[str, st
     over the values in order, where the middle rank(s) (n + 1) // 2 and (n + 2) // 2 fall (the mean
     of the two middle values when n is even)."""
     d = report_data()
-    v, b = aliased(Observation), aliased(Observation)
-    pairs = (
-        select(v.code.label("code"), v.time_point.label("tp"), b.value.label("base"), v.value.label("val"),
-               func.count().label("c"))
-        .select_from(v)
-        .join(b, and_(b.episode_id == v.episode_id, b.code == v.code, b.time_point == BASELINE,
-                      b.superseded_at.is_(None)))
-        .join(Episode, Episode.id == v.episode_id)
-        .where(v.code.in_(MEASURES), v.time_point.in_(tuple(_cutoffs(env))), v.superseded_at.is_(None),
-               _passed(env, v.time_point), *_scope(env, q))
-        .group_by(v.code, v.time_point, b.value, v.value)
-        .cte("pairs")
-    )
+    cutoffs = _cutoffs(env)
+    S = OutcomeSummary
+    # The episodes in scope with a baseline, once; then per time point the ones that passed it with
+    # a value there: (measure, time point, baseline, value), counted.
+    scoped = (select(S.code, S.at_baseline.label("base"), Episode.procedure_at,
+                     *(getattr(S, summary_column(tp)).label(summary_column(tp)) for tp in cutoffs))
+              .join(Episode, Episode.id == S.episode_id)
+              .where(S.code.in_(MEASURES), S.at_baseline.is_not(None), *_scope(env, q))
+              .cte("scoped"))
+    each = union_all(*(select(scoped.c.code, literal(tp).label("tp"), scoped.c.base,
+                              scoped.c[summary_column(tp)].label("val"))
+                       .where(scoped.c[summary_column(tp)].is_not(None), scoped.c.procedure_at <= _instant(at))
+                       for tp, at in cutoffs.items())).subquery("each_point")
+    pairs = (select(each.c.code, each.c.tp, each.c.base, each.c.val, func.count().label("c"))
+             .group_by(each.c.code, each.c.tp, each.c.base, each.c.val)
+             .cte("pairs"))
     base, val, c = pairs.c.base, pairs.c.val, pairs.c.c
     drop = base - val
     responder = case(
@@ -288,14 +300,18 @@ def _episode_counts(session: Session, env: Env, q: OutcomesQuery) -> tuple[dict[
             for i, at in enumerate(cutoffs.values())]
     row = session.execute(select(*sums).where(*_scope(env, q))).one()
     episodes = {code: int(row[i]) for i, code in enumerate(cutoffs)}
-    o = aliased(Observation)
-    answered_rows = session.execute(
-        select(o.time_point, func.count(distinct(o.episode_id)))
-        .join(Episode, Episode.id == o.episode_id)
-        .where(o.code.in_(MEASURES), o.time_point.in_(tuple(cutoffs)), o.superseded_at.is_(None),
-               _passed(env, o.time_point), *_scope(env, q))
-        .group_by(o.time_point))
-    answered = {tp: int(n) for tp, n in answered_rows}
+    # Answered: per episode in scope, whether any measure has a value at each time point.
+    S = OutcomeSummary
+    per_episode = (select(Episode.procedure_at,
+                          *(func.max(case((getattr(S, summary_column(tp)).is_not(None), 1), else_=0)).label(tp)
+                            for tp in cutoffs))
+                   .select_from(S).join(Episode, Episode.id == S.episode_id)
+                   .where(S.code.in_(MEASURES), *_scope(env, q))
+                   .group_by(S.episode_id, Episode.procedure_at).subquery("per_episode"))
+    counted = session.execute(select(*(
+        func.coalesce(func.sum(case((and_(per_episode.c[tp] == 1, per_episode.c.procedure_at <= _instant(at)), 1),
+                                    else_=0)), 0) for tp, at in cutoffs.items()))).one()
+    answered = {tp: int(counted[i]) for i, tp in enumerate(cutoffs)}
     return episodes, {code: answered.get(code, 0) for code in cutoffs}
 
 
