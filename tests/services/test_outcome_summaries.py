@@ -96,6 +96,6 @@ def test_the_migration_backfills_the_same_statement_the_models_run() -> None:
     spec.loader.exec_module(module)
     from pathway.models.observation import _summary_sql
 
-    assert module.BACKFILL == _summary_sql(False)
+    assert _summary_sql(False) == module.BACKFILL
     assert module.TIME_POINTS == TIME_POINTS and module.CODES == SUMMARY_CODES
     assert "INSERT INTO outcome_summaries" in str(text(module.BACKFILL))
