@@ -49,6 +49,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
@@ -384,35 +385,44 @@ def _process(session: Session, env: Env, q: OutcomesQuery) -> list[ProcessRow]:
         return int(row[1]), int(row[0])
 
     figures: dict[str, tuple[int, int]] = {}
+    # Each "has a matching row" is an uncorrelated IN over the ids that have one, so the database
+    # builds the set once (a hash) instead of probing per row: the correlated EXISTS took about
+    # 0.3 s per 10,000 episodes.
+    e2 = aliased(Episode)
     # Holds confirmed stopped on time.
-    h = MedicationHold
-    stopped = exists().where(Observation.episode_id == h.episode_id, Observation.code == "stopped_medicine",
-                             or_(Observation.hold_id == h.id, Observation.hold_id.is_(None)),
-                             Observation.value == 1, Observation.superseded_at.is_(None),
-                             Observation.received_at <= Episode.procedure_at)
+    h, h2 = MedicationHold, aliased(MedicationHold)
+    stopped = h.id.in_(
+        select(h2.id).join(e2, e2.id == h2.episode_id)
+        .join(Observation, and_(Observation.episode_id == h2.episode_id,
+                                or_(Observation.hold_id == h2.id, Observation.hold_id.is_(None))))
+        .where(Observation.code == "stopped_medicine", Observation.value == 1, Observation.superseded_at.is_(None),
+               Observation.received_at <= e2.procedure_at))
     signed = and_(h.removed_at.is_(None), h.signed_at.is_not(None), h.clearance == "approved")
     figures["holds_stopped_on_time"] = pair(
         select(h.id).join(Episode, Episode.id == h.episode_id).where(signed, *done), stopped)
     # Procedures postponed for a hold.
     has_signed = exists().where(h.episode_id == Episode.id, signed)
-    not_stopped_then_moved = exists().where(
-        Observation.episode_id == Episode.id, Observation.code == "stopped_medicine", Observation.value == 0,
-        Episode.moved_at.is_not(None), Observation.received_at < Episode.moved_at)
+    not_stopped_then_moved = Episode.id.in_(
+        select(Observation.episode_id).join(e2, e2.id == Observation.episode_id)
+        .where(Observation.code == "stopped_medicine", Observation.value == 0, e2.moved_at.is_not(None),
+               Observation.received_at < e2.moved_at))
     figures["postponed_for_hold"] = pair(select(Episode.id).where(has_signed, *done), not_stopped_then_moved)
     # 72-hour checks answered within a day.
-    answered = exists().where(
-        Observation.episode_id == Message.episode_id, Observation.code == "nprs", Observation.time_point == "72h",
-        Observation.received_at >= Message.sent_at,
-        _days_between(session, Observation.received_at, Message.sent_at) <= d.check_72h_answer_hours / 24)
+    m2 = aliased(Message)
+    answered = Message.id.in_(
+        select(m2.id).join(Observation, Observation.episode_id == m2.episode_id)
+        .where(m2.kind == "check_72h", m2.sent_at.is_not(None), Observation.code == "nprs",
+               Observation.time_point == "72h", Observation.received_at >= m2.sent_at,
+               _days_between(session, Observation.received_at, m2.sent_at) <= d.check_72h_answer_hours / 24))
     figures["check_72h_answered"] = pair(
         select(Message.id).join(Episode, Episode.id == Message.episode_id)
         .where(Message.kind == "check_72h", Message.sent_at.is_not(None), *done), answered)
     # Follow-up visits in the window.
-    m = aliased(Milestone)
+    m, ms2 = aliased(Milestone), aliased(Milestone)
     visit_in_window = or_(
-        exists().where(Appointment.episode_id == m.episode_id, Appointment.kind == "follow_up",
-                       Appointment.status == "done", Appointment.appointment_at >= m.window_start,
-                       Appointment.appointment_at < m.window_end),
+        m.id.in_(select(ms2.id).join(Appointment, Appointment.episode_id == ms2.episode_id)
+                 .where(ms2.kind == "follow_up", Appointment.kind == "follow_up", Appointment.status == "done",
+                        Appointment.appointment_at >= ms2.window_start, Appointment.appointment_at < ms2.window_end)),
         and_(m.status == "done", m.completed_at >= m.window_start, m.completed_at < m.window_end))
     figures["follow_up_in_window"] = pair(
         select(m.id).join(Episode, Episode.id == m.episode_id)
@@ -421,11 +431,12 @@ def _process(session: Session, env: Env, q: OutcomesQuery) -> list[ProcessRow]:
     # PT started within N days.
     days = d.pt_start_within_days
     pt_on_time = or_(
-        exists().where(Appointment.episode_id == Episode.id, Appointment.kind == "pt_start",
-                       Appointment.status == "done",
-                       _days_between(session, Appointment.appointment_at, Episode.procedure_at) <= days),
-        exists().where(Milestone.episode_id == Episode.id, Milestone.kind == "pt_start", Milestone.status == "done",
-                       _days_between(session, Milestone.completed_at, Episode.procedure_at) <= days))
+        Episode.id.in_(select(Appointment.episode_id).join(e2, e2.id == Appointment.episode_id)
+                       .where(Appointment.kind == "pt_start", Appointment.status == "done",
+                              _days_between(session, Appointment.appointment_at, e2.procedure_at) <= days)),
+        Episode.id.in_(select(Milestone.episode_id).join(e2, e2.id == Milestone.episode_id)
+                       .where(Milestone.kind == "pt_start", Milestone.status == "done",
+                              _days_between(session, Milestone.completed_at, e2.procedure_at) <= days)))
     figures["pt_within_days"] = pair(
         select(Episode.id).where(*done, Episode.procedure_at <= _instant(env.now - timedelta(days=days))),
         pt_on_time)
@@ -461,6 +472,11 @@ def outcomes_report(session: Session, env: Env, actor: Actor, data: Mapping[str,
     """The report for clinicians and admins (a coordinator: Forbidden). Audited with its filters."""
     actor.require(*REPORT_ROLES)
     q = read_input(OutcomesQuery, data)
+    if session.get_bind().dialect.name == "postgresql":
+        # At 100,000 episodes the planner's costs pass jit_above_cost and PostgreSQL compiles each
+        # statement first: about 0.9 s a statement, more than the statement itself takes. For this
+        # transaction only.
+        session.execute(text("SET LOCAL jit = off"))
     grouped = _grouped(session, env, q)
     episodes, answered = _episode_counts(session, env, q)
     rows = [TimePointRow(time_point=t.code, label=t.label, episodes=episodes[t.code], answered=answered[t.code],
