@@ -252,13 +252,12 @@ def _grouped(session: Session, env: Env, q: OutcomesQuery) -> dict[tuple[str, st
               .join(Episode, Episode.id == S.episode_id)
               .where(S.code.in_(MEASURES), S.at_baseline.is_not(None), *_scope(env, q))
               .cte("scoped"))
-    each = union_all(*(select(scoped.c.code, literal(tp).label("tp"), scoped.c.base,
-                              scoped.c[summary_column(tp)].label("val"))
-                       .where(scoped.c[summary_column(tp)].is_not(None), scoped.c.procedure_at <= _instant(at))
-                       for tp, at in cutoffs.items())).subquery("each_point")
-    pairs = (select(each.c.code, each.c.tp, each.c.base, each.c.val, func.count().label("c"))
-             .group_by(each.c.code, each.c.tp, each.c.base, each.c.val)
-             .cte("pairs"))
+    # Grouped per time point (seven small hash tables rather than one over every unpivoted pair).
+    pairs = union_all(*(select(scoped.c.code, literal(tp).label("tp"), scoped.c.base,
+                               scoped.c[summary_column(tp)].label("val"), func.count().label("c"))
+                        .where(scoped.c[summary_column(tp)].is_not(None), scoped.c.procedure_at <= _instant(at))
+                        .group_by(scoped.c.code, scoped.c.base, scoped.c[summary_column(tp)])
+                        for tp, at in cutoffs.items())).cte("pairs")
     base, val, c = pairs.c.base, pairs.c.val, pairs.c.c
     drop = base - val
     responder = case(
