@@ -184,10 +184,15 @@ def zone_time(dt: datetime | None, tz_name: str) -> str:
     return _fmt(dt, ZoneInfo(tz_name)) if dt is not None else ""
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """'1 patient', '2 patients', '1,204 patients': the count with the word that agrees with it."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
-        message_label=message_label, zone_time=zone_time, patient_time=patient_time,
+        message_label=message_label, zone_time=zone_time, patient_time=patient_time, plural=plural,
     )
     app.jinja_env.globals.update(badge=badge)
