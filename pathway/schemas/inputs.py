@@ -468,6 +468,23 @@ class BoardQuery(InputModel):
     offset: Offset = Field(None, description="rows to skip (default 0)")
 
 
+class PatientsQuery(InputModel):
+    q: Text = Field("", description="a name in any case, with or without accents (\"Ana Ruiz\", \"Ruiz Ana\", "
+                                    "\"Ruiz, Ana\", the start of each), an MRN in any case, or a mobile number as "
+                                    "people write it; empty: the active patients (a procedure, not cancelled, in "
+                                    "the last 30 days or ahead)")
+    limit: Limit = Field(None, description="rows to return (default 50)")
+    offset: Offset = Field(None, description="rows to skip (default 0)")
+
+    @property
+    def rows(self) -> int:
+        return 50 if self.limit is None else self.limit
+
+    @property
+    def skip(self) -> int:
+        return 0 if self.offset is None else self.offset
+
+
 class PreviewQuery(InputModel):
     preview: Flag = Field(False, description="1: answer what would change, change nothing")
 

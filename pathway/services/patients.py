@@ -142,7 +142,7 @@ _JOINERS = "'\u2019`"
 _TOP = chr(0x10FFFF)
 _PHONE_CHARS = frozenset("0123456789+()-. /")
 
-# Why a patient is in the list, in words a coordinator reads ("matched" in the API).
+# Why a patient is in the list (schemas.vocab.PATIENT_MATCHES), in words a coordinator reads.
 MATCH_WORDS = {
     "active": "procedure in the last 30 days or ahead",
     "mrn": "MRN",

@@ -1009,6 +1009,8 @@ def messages() -> Any:
     try:
         result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
                                 **filters)
+    except NotFound:
+        abort(404)
     except ValidationError as exc:
         if "status" in exc.errors:
             abort(404)
