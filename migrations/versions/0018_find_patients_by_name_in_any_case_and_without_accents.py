@@ -37,11 +37,11 @@ def _fold(text: str) -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('search_family', KEY, server_default='', nullable=False))
-        batch_op.add_column(sa.Column('search_given', KEY, server_default='', nullable=False))
-        batch_op.create_index('ix_patients_search_family_given', ['search_family', 'search_given'], unique=False)
-        batch_op.create_index('ix_patients_search_given', ['search_given'], unique=False)
+    # Plain ALTER TABLE (no batch copy of the table on SQLite, which other tables' rows refer to).
+    op.add_column('patients', sa.Column('search_family', KEY, server_default='', nullable=False))
+    op.add_column('patients', sa.Column('search_given', KEY, server_default='', nullable=False))
+    op.create_index('ix_patients_search_family_given', 'patients', ['search_family', 'search_given'], unique=False)
+    op.create_index('ix_patients_search_given', 'patients', ['search_given'], unique=False)
     bind = op.get_bind()
     patients = sa.table('patients', sa.column('id', sa.Integer()), sa.column('search_family', sa.String()),
                         sa.column('search_given', sa.String()))
@@ -53,8 +53,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.drop_index('ix_patients_search_given')
-        batch_op.drop_index('ix_patients_search_family_given')
-        batch_op.drop_column('search_given')
-        batch_op.drop_column('search_family')
+    op.drop_index('ix_patients_search_given', table_name='patients')
+    op.drop_index('ix_patients_search_family_given', table_name='patients')
+    op.drop_column('patients', 'search_given')  # SQLite 3.35+ drops a column in place
+    op.drop_column('patients', 'search_family')
