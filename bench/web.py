@@ -119,6 +119,7 @@ def _time(client: Any, paths: list[str], headers: dict[str, str], samples: int, 
           log: StatementLog | None = None) -> tuple[list[float], list[float]]:
     """Request times, and the part of each spent in SQL statements (less sensitive to a busy CPU)."""
     out, in_db = [], []
+    warmup = max(warmup, len(paths))  # each path once first: a process's first use of a library is not the route's cost
     for i in range(warmup + samples):
         path = paths[i % len(paths)]
         if log is not None:

@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.add_column('patients', sa.Column('search_family', KEY, server_default='', nullable=False))
     op.add_column('patients', sa.Column('search_given', KEY, server_default='', nullable=False))
     op.create_index('ix_patients_search_family_given', 'patients', ['search_family', 'search_given'], unique=False)
-    op.create_index('ix_patients_search_given', 'patients', ['search_given'], unique=False)
+    op.create_index('ix_patients_search_given_family', 'patients', ['search_given', 'search_family'], unique=False)
     bind = op.get_bind()
     patients = sa.table('patients', sa.column('id', sa.Integer()), sa.column('search_family', sa.String()),
                         sa.column('search_given', sa.String()))
@@ -53,7 +53,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index('ix_patients_search_given', table_name='patients')
+    op.drop_index('ix_patients_search_given_family', table_name='patients')
     op.drop_index('ix_patients_search_family_given', table_name='patients')
     op.drop_column('patients', 'search_given')  # SQLite 3.35+ drops a column in place
     op.drop_column('patients', 'search_family')

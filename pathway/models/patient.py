@@ -25,9 +25,10 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_opted_out_at", "opted_out_at", sqlite_where=OPTED_OUT_WHERE,
               postgresql_where=OPTED_OUT_WHERE),
-        # The patient search (services/patients.py): a name's prefix, family then given or given alone.
+        # The patient search (services/patients.py): a prefix of either name, each index holding both
+        # names so a search reads no table row until the page it shows.
         Index("ix_patients_search_family_given", "search_family", "search_given"),
-        Index("ix_patients_search_given", "search_given"),
+        Index("ix_patients_search_given_family", "search_given", "search_family"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -166,5 +166,5 @@ def test_the_search_uses_the_indexes(session: Any, people: dict[str, Any]) -> No
     else:
         compiled = stmt.compile(bind, compile_kwargs={"literal_binds": True})
         plan = "\n".join(str(r[-1]) for r in bind.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
-    assert "ix_patients_search_family_given" in plan and "ix_patients_search_given" in plan, plan
+    assert "ix_patients_search_family_given" in plan and "ix_patients_search_given_family" in plan, plan
     assert "SCAN patients" not in plan and "Seq Scan" not in plan, plan
