@@ -214,3 +214,21 @@ def test_a_text_given_up_on_links_to_its_call_task(browser: Any, session: Any, e
     task = session.scalar(select(Task).where(Task.subject == f"message:{msg.id}"))
     page = browser.login_as("coordinator").text("/messages?status=failed")
     assert "Call the patient" in page and f'href="/episodes/{ana.id}#task-{task.id}"' in page
+
+
+def test_no_text_yet_says_what_to_do(browser: Any) -> None:
+    page = browser.login_as("coordinator").text("/messages")
+    assert "No texts yet" in page and "once a patient who agreed to texts is enrolled" in page
+
+
+def test_plural_says_the_count_with_the_word_that_agrees() -> None:
+    from pathway.web.filters import plural
+
+    assert [plural(n, "day", "days") for n in (0, 1, 2, 1204)] == ["0 days", "1 day", "2 days", "1,204 days"]
+
+
+def test_the_messages_page_shows_no_internal_names(browser: Any, texts: dict[str, Any]) -> None:
+    page = browser.login_as("coordinator").text("/messages")
+    shown = re.sub(r"<[^>]+>", " ", page)  # the words a person reads, not the markup
+    for internal in ("check_72h", "pre_procedure", "patient_id", "date_from", "dispatch:", "plan:"):
+        assert internal not in shown, internal
