@@ -33,10 +33,10 @@ from sqlalchemy.orm import Session
 from pathway.db import UTCDateTime
 from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
 from pathway.services import outbox
-from pathway.services.base import Actor, Env
+from pathway.services.base import Actor, Env, Rules
 from pathway.services.patients import opt_out
 from pathway.services.tasks import open_task
-from pathway.timeline import QuietHours
+from pathway.timeline import NOTICE_KINDS, QuietHours, procedure_end
 from pathway.timeline.plan import LATE_REMINDER_GRACE
 
 WORKER = Actor(role="system", label="worker")
@@ -136,6 +136,10 @@ def _stale_after(msg: Message, episode: Episode | None, milestone: Milestone | N
     return None
 
 
+_NOTICE_WORDS = {"date_changed": "date-change", "cancelled": "cancellation"}
+NOTICE_TOO_LATE = "too late: the procedure this notice is about has ended (a person calls instead)"
+
+
 def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: Any | None, hold: Any | None,
                       quiet: QuietHours, now: datetime) -> Verdict:
     """Re-check at send time what planning assumed.
@@ -154,6 +158,12 @@ def check_before_send(msg: Any, patient: Any, episode: Any | None, milestone: An
         return Verdict("suppressed", f"phone flagged: {patient.phone_flag_reason or 'refused by carrier'}")
     if episode is not None and episode.status == "cancelled" and msg.kind != "cancelled":
         return Verdict("cancelled", "episode cancelled")
+    if msg.kind in NOTICE_KINDS and episode is not None:
+        # No notice about a change goes after the procedure it concerns has ended: a notice may
+        # have waited in the outbox (quiet hours, a stopped worker) past that moment.
+        end = procedure_end(episode.procedure_at, episode.duration_minutes, episode.ended_at)
+        if now >= end or (not msg.urgent and quiet.next_allowed(now, ZoneInfo(patient.timezone)) >= end):
+            return Verdict("cancelled", NOTICE_TOO_LATE)
     if msg.kind in ("last_dose", "restart", "stop_confirm") and (hold is None or not hold.approved_and_signed):
         return Verdict("suppressed", "hold is no longer approved and signed")
     if msg.kind == "restart" and (episode is None or episode.ended_at is None):
@@ -199,7 +209,7 @@ class HoldRow:
 _CHECK_READS: dict[str, tuple[Any, ...]] = {
     "patients": (Patient.id, Patient.phone, Patient.sms_consent_at, Patient.opted_out_at, Patient.opted_out_via,
                  Patient.phone_flagged_at, Patient.phone_flag_reason, Patient.timezone),
-    "episodes": (Episode.id, Episode.status, Episode.procedure_at, Episode.ended_at),
+    "episodes": (Episode.id, Episode.status, Episode.procedure_at, Episode.ended_at, Episode.duration_minutes),
     "milestones": (Milestone.id, Milestone.status, Milestone.due_at, Milestone.hold_id),
     "holds": (MedicationHold.id, MedicationHold.clearance, MedicationHold.signed_at, MedicationHold.removed_at),
 }
@@ -223,7 +233,7 @@ def _by_id(session: Session, what: str, ids: set[int]) -> dict[int, Any]:
 
 
 def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime, worker_id: str,
-                    quiet: QuietHours) -> list[tuple[Row[Any], str]]:
+                    quiet: QuietHours, rules: Rules | None = None) -> list[tuple[Row[Any], str]]:
     """Apply the send-time checks to claimed rows; return ``(row, phone)`` for those that may go now.
 
     Texts that may not go now are given back (deferred) or closed (suppressed/cancelled); the
@@ -254,6 +264,12 @@ def prepare_claimed(session: Session, claimed: list[Row[Any]], *, now: datetime,
             change = outbox.Suppressed(verdict.reason, give_back=True)
         else:
             change = outbox.Cancelled(verdict.reason, give_back=True)
+            if verdict.reason == NOTICE_TOO_LATE and rules is not None and msg.episode_id is not None:
+                open_task(session, Env(rules=rules, now=now), "notice_too_late", f"episode:{msg.episode_id}",
+                          f"The {_NOTICE_WORDS.get(msg.kind, 'change')} text did not go: the procedure it is about has "
+                          "ended. "
+                          "Call the patient about the change, and record the call.",
+                          patient_id=msg.patient_id, episode_id=msg.episode_id, message_id=msg.id)
         outbox.record_where(session, change, expect="sending", where=_MESSAGES.c.id == msg.id, now=now,
                             source="dispatch", actor=worker_id)
     return ready

@@ -126,7 +126,8 @@ class Dispatcher:
         with self.sessions.begin() as session:
             now = self.clock()
             rows = claim_due_rows(session, now=now, worker_id=self.worker_id, limit=limit, lease=s.lease)
-            ready = prepare_claimed(session, rows, now=now, worker_id=self.worker_id, quiet=self.rules.quiet)
+            ready = prepare_claimed(session, rows, now=now, worker_id=self.worker_id, quiet=self.rules.quiet,
+                                    rules=self.rules)
             slots = reserve_slots(session, s.sender_key, len(ready), now, s.rate_per_second)
             out = []
             longer = []

@@ -360,10 +360,59 @@ _NOT_TEXTABLE = {
     PhoneNumberType.VOIP: None,  # many patients text from VoIP numbers; allowed
     PhoneNumberType.PAGER: "a pager",
 }
+# The number's type in words, from its own country's numbering plan (phonenumbers' metadata for the
+# region the number belongs to: a +44 7... number is a UK mobile whatever the clinic's country).
+# North American numbers do not say which they are (FIXED_LINE_OR_MOBILE): they are not refused.
+_KIND_WORDS = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "landline",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "mobile or landline",
+    PhoneNumberType.VOIP: "VoIP",
+    PhoneNumberType.TOLL_FREE: "toll-free",
+    PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    PhoneNumberType.SHARED_COST: "shared-cost",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.PERSONAL_NUMBER: "personal number",
+    PhoneNumberType.UAN: "company number",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+}
+HOME_REGION = "US"  # numbers written without a country code are read as this country's
 
 
-def read_phone(raw: Any, *, required: bool, region: str = "US") -> str:
-    """The number in E.164, or why it is not a number we can text."""
+@dataclass(frozen=True)
+class PhoneKind:
+    """What a stored number is: its type in words, whether a text can be delivered to it (None
+    when unknown), and the country it belongs to."""
+
+    label: str
+    textable: bool
+    region: str | None
+    why_not: str | None = None  # "a landline": said only when a text cannot be delivered
+
+
+def phone_kind(e164: str) -> PhoneKind:
+    """The type of a stored number, read with the metadata of the number's own region."""
+    try:
+        number = phonenumbers.parse(e164, HOME_REGION)
+    except NumberParseException:
+        return PhoneKind("not a phone number", False, None, "not a phone number")
+    kind = phonenumbers.number_type(number)
+    why = _NOT_TEXTABLE.get(kind)
+    return PhoneKind(_KIND_WORDS.get(kind, "unknown type"), why is None, phonenumbers.region_code_for_number(number),
+                     why)
+
+
+def _invalid(raw: str, what: str) -> Exception:
+    plain = raw.strip().replace(" ", "")
+    if plain.startswith("+") and not plain.startswith("+1"):
+        return fail(f"not a valid {what}: {raw}; check the country code and the number of digits")
+    return fail(f"not a valid US {what}: {raw}")
+
+
+def read_phone(raw: Any, *, required: bool, region: str = HOME_REGION, textable: bool = True) -> str:
+    """The number in E.164, or why it is not a number we can use. ``textable`` numbers must be
+    able to receive a text (a patient's); others (a prescriber's, called not texted) may be landlines."""
+    what = "mobile number" if textable else "phone number"
     if raw in (None, ""):
         if required:
             raise fail("required: a mobile number like (555) 201-3344 or +1 555 201 3344")
@@ -373,28 +422,33 @@ def read_phone(raw: Any, *, required: bool, region: str = "US") -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException:
-        raise fail(f"not a valid US mobile number: {raw}") from None
+        raise _invalid(raw, what) from None
     if not phonenumbers.is_valid_number(number):
-        raise fail(f"not a valid US mobile number: {raw}")
+        raise _invalid(raw, what)
     why = _NOT_TEXTABLE.get(phonenumbers.number_type(number))
-    if why:
+    if textable and why:
         raise fail(f"{raw} is {why}; enter a mobile number that can receive texts")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-_PHONE_SCHEMA = {"type": "string", "description": "a US mobile number; stored in E.164"}
+_PHONE_SCHEMA = {"type": "string", "description": "a mobile number (US, or any country with + and its code); "
+                                                  "stored in E.164"}
 MobilePhone = Annotated[str, BeforeValidator(lambda raw: read_phone(raw, required=True)), WithJsonSchema(_PHONE_SCHEMA)]
-OptionalPhone = Annotated[str, BeforeValidator(lambda raw: read_phone(raw, required=False)),
-                          WithJsonSchema(_PHONE_SCHEMA)]
+OptionalPhone = Annotated[str, BeforeValidator(lambda raw: read_phone(raw, required=False, textable=False)),
+                          WithJsonSchema({"type": "string", "description": "a phone number (a landline is fine); "
+                                                                           "stored in E.164"})]
 
 
 def format_phone(e164: str) -> str:
-    """A stored E.164 number as people write it in the US: (555) 201-3344."""
+    """A stored E.164 number as people write it: a US one (555) 201-3344, another country's with
+    its code (+44 7911 123456), so it is dialled from here."""
     try:
         n = phonenumbers.parse(e164, None)
     except NumberParseException:
         return e164
-    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)
+    if phonenumbers.region_code_for_number(n) == HOME_REGION:
+        return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 # --- other ----------------------------------------------------------------------------------

@@ -455,7 +455,7 @@ class WorklistQuery(InputModel):
 
 class BoardQuery(InputModel):
     status: BoardFilter = Field(None, description="only rows in this state, e.g. overdue")
-    proceduralist: Text = Field("", description="only this proceduralist's episodes")
+    proceduralist: Text = Field("", description="only this proceduralist's episodes (capitals ignored: 'dr. lee' is 'Dr. Lee')")
 
     @property
     def rows(self) -> int:
@@ -507,8 +507,9 @@ class PatientUpdateIn(InputModel):
 
     given_name: PersonName = ""
     family_name: PersonName = ""
-    phone: MobilePhone = Field("", description="a US mobile number; a new number clears the refused-number flag "
-                                               "and, when the patient may be texted, gets the enrolment text "
+    phone: MobilePhone = Field("", description="a mobile number (US, or another country's with + and its code); "
+                                               "a new number clears the refused-number flag and, when the patient may "
+                                               "be texted, gets the enrolment text "
                                                "(clinic name, STOP/HELP) before any other")
     timezone: Zone = Field("", description="IANA zone: texts not yet sent move to the same local time in it")
     language: Language = Field("en", description="texts not yet sent are re-worded in it")

@@ -22,7 +22,8 @@ from pathway.schemas.vocab import FOLLOW_UP_STATES
 from pathway.services.base import Actor, Env, audit, read_input
 from pathway.timeline.vocabulary import CARE_TEAM
 
-__all__ = ["FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow", "followup_board"]
+__all__ = ["FILTER_ALIASES", "FILTER_CHOICES", "FOLLOW_UP_STATES", "STATUS_FILTERS", "Board", "BoardRow",
+           "followup_board"]
 
 # Which episodes are on the board: procedures from this many days ago (day 10 follow-up window
 # plus the 14-day PT window plus three weeks to close loose ends) ...
@@ -36,6 +37,10 @@ FOLLOW_UP_BOOK_BY_DAY = 5
 
 # 'overdue' = any part overdue; 'in_window' = follow-up booked in its window; the rest match
 # the follow-up state; 'red_flag' = an open red-flag task for the patient.
+# 'booked_in_window' (the follow-up state's own name) filters exactly as 'in_window' does: both are
+# accepted, but a list of choices offers each filter once, under the tiles' name.
+FILTER_ALIASES = {"booked_in_window": "in_window"}
+FILTER_CHOICES = tuple(dict.fromkeys(FILTER_ALIASES.get(f, f) for f in STATUS_FILTERS))
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,8 @@ def followup_board(
     offset = max(0, int(offset))
     base, parts = _states(env)
     proceduralist = (proceduralist or "").strip() or None
-    if proceduralist:
-        base = base.where(Episode.proceduralist == proceduralist)
+    if proceduralist:  # one proceduralist however each episode capitalised the name
+        base = base.where(func.lower(Episode.proceduralist) == func.lower(literal(proceduralist)))
 
     counted = base.add_columns(
         parts["check_72h"].label("c72"), parts["follow_up"].label("fu"), parts["pt"].label("pt"),
@@ -202,15 +207,17 @@ def followup_board(
 
 
 def proceduralists(session: Session, env: Env, actor: Actor, *, limit: int = 100) -> list[str]:
-    """The proceduralists of the board's episodes, for the filter's choices."""
+    """The proceduralists of the board's episodes, for the filter's choices: each name once, even
+    when episodes spell it in different capitals ("Dr. Lee", "dr. lee"), as the filter matches both."""
     actor.require(*CARE_TEAM)
+    key = func.lower(Episode.proceduralist)
     stmt = (
-        select(Episode.proceduralist)
+        select(func.min(Episode.proceduralist))
         .where(Episode.status.in_(("scheduled", "completed")), Episode.proceduralist != "",
                Episode.procedure_at >= env.now - timedelta(days=BOARD_LOOKBACK_DAYS),
                Episode.procedure_at < env.now + timedelta(days=BOARD_LOOKAHEAD_DAYS))
-        .group_by(Episode.proceduralist)
-        .order_by(Episode.proceduralist)
+        .group_by(key)
+        .order_by(key)
         .limit(limit)
     )
     return list(session.scalars(stmt))

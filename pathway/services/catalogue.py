@@ -14,6 +14,7 @@ from pathway.models import CatalogueReview, MedicationHold
 from pathway.services.base import Actor, Env, ValidationError, audit
 from pathway.timeline import Catalogue
 from pathway.timeline.catalogue import default_catalogue
+from pathway.timeline.texts import plural
 from pathway.timeline.vocabulary import Role
 
 UNREVIEWED_BANNER = "Medicine catalogue not yet reviewed by a clinician"
@@ -63,6 +64,7 @@ def renal_note(hold: MedicationHold, catalogue: Catalogue | None = None) -> str 
     if not assumes_normal_renal_function(hold, catalogue):
         return None
     drug = (catalogue or default_catalogue()).drugs[hold.drug_key or ""]
-    bands = "; ".join(f"{b.stop_days} days if CrCl is below {b.crcl_below} mL/min" for b in drug.renal_bands)
+    bands = "; ".join(f"{plural(b.stop_days, 'day', 'days')} if CrCl is below {b.crcl_below} mL/min"
+                      for b in drug.renal_bands)
     return (f"This interval assumes normal renal function: no creatinine clearance is recorded. "
             f"Check renal function before signing ({bands}).")

@@ -191,6 +191,9 @@ class RescheduleResult:
     procedure_at_before: datetime
     procedure_at_after: datetime
     holds_at_risk: tuple[tuple[int, HoldAtRisk], ...] = ()
+    # The medicines the notice to the patient names (its words, then the drug: "your blood
+    # thinner (apixaban)"): each medicine whose dates move, or that the patient may have stopped.
+    notice_medicines: tuple[str, ...] = ()
     # A hold added or removed (the change's subject), and whether the patient may already have
     # stopped it (a removal after its last dose).
     hold: MedicationHold | None = None
@@ -309,6 +312,7 @@ def reschedule(
     risk_detail = [{"hold_id": hid, "drug": keys[hid], "last_dose_on": r.last_dose_on.isoformat(),
                     "problem": r.problem} for hid, r in listed]
     moved_detail: dict[str, Any] = {"to": new_at.isoformat(), "holds_at_risk": risk_detail} if moving else {}
+    before = {h.id: h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()) for h in episode.holds}
     if preview:
         with session.begin_nested() as sp:
             by_id = {h.id: h for h in episode.holds}
@@ -318,17 +322,17 @@ def reschedule(
                 setattr(episode, name, value)
             episode.procedure_at = new_at
             diff = compute_diff(session, env, episode, notice_kind="date_changed" if new_at != old_at else None)
+            named = _notice_names(env, episode, stopped or _changed_holds(episode, before)) if diff.notice else ()
             sp.rollback()
         session.expire(episode)
         # Showing what a change would do shows the patient's plan: audited like a view.
         audit(session, env, actor, "episode.reschedule_preview" if moving else "episode.edit_preview", "episode",
               episode.id, patient_id=episode.patient_id, detail={**moved_detail, "fields": fields})
-        return RescheduleResult(episode, diff, False, old_at, new_at, listed)
+        return RescheduleResult(episode, diff, False, old_at, new_at, listed, notice_medicines=named)
     if listed and not given.confirm_holds_at_risk:
         audit(session, env, actor, "episode.reschedule_refused", "episode", episode.id,
               patient_id=episode.patient_id, detail={**moved_detail, "fields": fields})
         raise HoldsAtRisk(listed)
-    before = {h.id: h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()) for h in episode.holds}
     by_id = {h.id: h for h in episode.holds}
     for hold_id, risk in risks:
         _unsign(env, episode, by_id[hold_id], risk)
@@ -347,9 +351,8 @@ def reschedule(
         # Never "we will text when to stop": the patient may have stopped already.
         _add_to_notice(session, env, episode, "date_changed", stopped, variant=NOTICE_STOPPED_VARIANT)
     elif diff.notice is not None:
-        changed = [h for h in episode.holds if h.clearance not in NO_STOP and h.has_plan
-                   and before.get(h.id) != (h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()))]
-        _add_to_notice(session, env, episode, "date_changed", changed)
+        _add_to_notice(session, env, episode, "date_changed", _changed_holds(episode, before))
+    _call_if_too_late(session, env, episode, diff)
     for hold in stopped:
         tasks.open_task(session, env, "restart_after_postpone", f"hold:{hold.id}",
                         "Postponed after the last dose: call the patient about restarting (as the prescriber "
@@ -361,7 +364,40 @@ def reschedule(
     else:
         audit(session, env, actor, "episode.edit", "episode", episode.id, patient_id=episode.patient_id,
               detail={"fields": fields})
-    return RescheduleResult(episode, diff, True, old_at, new_at, listed)
+    named = _notice_names(env, episode, stopped or _changed_holds(episode, before)) if diff.notice else ()
+    return RescheduleResult(episode, diff, True, old_at, new_at, listed, notice_medicines=named)
+
+
+def _changed_holds(episode: Episode, before: Mapping[int, Any]) -> list[MedicationHold]:
+    """The holds with a stop plan whose last dose moved: the date-change text names each."""
+    return [h for h in episode.holds if h.clearance not in NO_STOP and h.has_plan
+            and before.get(h.id) != (h.last_dose_on or (h.last_dose_at and h.last_dose_at.isoformat()))]
+
+
+def _notice_names(env: Env, episode: Episode, holds: list[MedicationHold]) -> tuple[str, ...]:
+    """For staff: how the notice names each medicine, with the drug ("your blood thinner (apixaban)")."""
+    out: list[str] = []
+    for hold in holds:
+        words = hold_words(env, hold, episode.patient)
+        out.append(words if words.lower() == hold.drug_name.lower() else f"{words} ({hold.drug_name})")
+    return tuple(out)
+
+
+NOTICE_TOO_LATE_WORDS = {
+    "date_changed": "The procedure was moved, but the text telling the patient could not reach them before the "
+                    "procedure ends (quiet hours). Call the patient with the new date and time, and record the call.",
+    "cancelled": "The procedure was cancelled, but the text telling the patient could not reach them before it "
+                 "would have ended (quiet hours). Call the patient, and record the call.",
+}
+
+
+def _call_if_too_late(session: Session, env: Env, episode: Episode, diff: PlanDiff) -> None:
+    """No notice goes after the procedure it concerns has ended: when none could be planned in
+    time, a person calls instead (a ``notice_too_late`` task)."""
+    if diff.notice_too_late is not None:
+        tasks.open_task(session, env, "notice_too_late", f"episode:{episode.id}",
+                        NOTICE_TOO_LATE_WORDS[diff.notice_too_late], patient_id=episode.patient_id,
+                        episode_id=episode.id)
 
 
 def _stopped_risk(episode: Episode, hold: MedicationHold) -> HoldAtRisk:
@@ -504,7 +540,7 @@ def _not_before_due(m: Milestone, episode: Episode, now: datetime) -> None:
     else:
         lead = "this step is due"
     fix = "; if it took place earlier, move the booking first" if m.kind in what and m.due_at is not None else ""
-    raise ValidationError({"due_at": f"{lead} {local:%a} {local.day} {local:%b %Y %H:%M} "
+    raise ValidationError({"due_at": f"{lead} {local:%a} {local.day} {local:%b %Y %H:%M %Z} "
                                      f"(patient's time); it cannot be marked done before then{fix}"})
 
 
@@ -591,7 +627,9 @@ def cancel_episode(
     episode.status = "cancelled"
     episode.cancelled_at = env.now
     episode.cancel_reason = reason
-    replan(session, env, actor, episode, reason="episode cancelled", notice_kind="cancelled" if notify else None)
+    diff = replan(session, env, actor, episode, reason="episode cancelled",
+                  notice_kind="cancelled" if notify else None)
+    _call_if_too_late(session, env, episode, diff)
     if notify:
         _add_to_notice(session, env, episode, "cancelled", stopped)
     tasks.close_open(session, env, actor, "hold_at_risk", [f"hold:{h.id}" for h in episode.holds],

@@ -31,6 +31,7 @@ from pathway.timeline import (
     compute_hold,
     diff_plan,
     plan_episode,
+    procedure_end,
     text_context,
 )
 from pathway.timeline.localtime import to_local
@@ -41,6 +42,7 @@ from pathway.timeline.texts import (
     format_when,
     join_words,
     medicine_words,
+    plural,
     segments,
 )
 from pathway.timeline.vocabulary import CARE_TEAM, ClearanceStatus, Language
@@ -71,7 +73,7 @@ def hold_rule(env: Env, hold: MedicationHold) -> str:
 
             return rule_text(drug)
     if hold.stop_days is not None:
-        stop = f"{hold.stop_days} {'day' if hold.stop_days == 1 else 'days'} before"
+        stop = f"{plural(hold.stop_days, 'day', 'days')} before"
     elif hold.stop_hours is not None:
         stop = f"{hold.stop_hours} h before"
     else:
@@ -154,6 +156,7 @@ def compute_diff(session: Session, env: Env, episode: Episode, *, notice_kind: s
         quiet=env.rules.quiet,
         tz=tz,
         now=env.now,
+        notice_until=procedure_end(episode.procedure_at, episode.duration_minutes, episode.ended_at),
     )
     return replace(diff, reworded=_reworded(env, episode, plan, diff, messages))
 

@@ -11,6 +11,7 @@ page shown again with a form's errors shows the record again, so it is audited a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, 
 from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.patients import PatientList, find
-from pathway.services.worklist import milestone_overdue
+from pathway.services.worklist import PERSON_OWNED_GRACE, milestone_overdue
 from pathway.timeline.arrival import effective_arrival, name_left_out, place_words
 from pathway.timeline.gonogo import Blocker
 from pathway.timeline.vocabulary import CARE_TEAM, MessageKind, Role
@@ -237,7 +238,7 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
     observations = list(session.scalars(select(Observation).where(Observation.episode_id == episode.id)
                                         .order_by(Observation.received_at, Observation.id)))
     return EpisodeRecord(episode, patient, messages, replies, _open_tasks(session, patient.id),
-                         decision.checklist, timeline(env, episode),
+                         decision.checklist, timeline(env, episode, messages),
                          may_sign_holds=actor.role == Role.CLINICIAN, decision=decision,
                          arrival_at=effective_arrival(episode.procedure_at, episode.arrival_at,
                                                       env.rules.definition.arrival_before),
@@ -248,9 +249,39 @@ def episode_record(session: Session, env: Env, actor: Actor, episode_id: Any) ->
                          observations=observations)
 
 
-def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
-    """The episode's milestones in time order, each marked past / today / upcoming and overdue."""
+# What a step whose time has passed shows when it is not closed: never "due" (a past step is
+# done, missed or overdue). Steps a person completes are overdue after their grace (the
+# worklist's rule); a reminder step is done when its text went, missed when none will go.
+_WENT = frozenset({"sent", "delivered"})
+_WILL_NOT_GO = frozenset({"cancelled", "suppressed", "failed", "undelivered"})
+
+
+def shown_status(milestone: Milestone, now: datetime, texts: Sequence[Message] = ()) -> str:
+    """The status a person reads for a step: its stored status, unless its time has passed
+    while it is still planned or due."""
+    if milestone_overdue(milestone, now):
+        return "overdue"
+    status = milestone.status
+    deadline = milestone.deadline
+    if status not in ("planned", "due") or deadline is None or deadline > now:
+        return status
+    if milestone.kind in PERSON_OWNED_GRACE:
+        return "due"  # within the grace a person has to close it (the worklist's rule): current, not past
+    if any(t.status in _WENT for t in texts):
+        return "done"
+    if texts and all(t.status in _WILL_NOT_GO for t in texts):
+        return "missed"
+    return "overdue" if texts else "missed"
+
+
+def timeline(env: Env, episode: Episode, messages: Sequence[Message] = ()) -> list[TimelineStep]:
+    """The episode's milestones in time order, each marked past / today / upcoming, and with
+    the status a person reads (``shown_status``)."""
     now = env.now
+    texts: dict[int, list[Message]] = {}
+    for msg in messages:
+        if msg.milestone_id is not None:
+            texts.setdefault(msg.milestone_id, []).append(msg)
     tz = env.rules.clinic.tz
     today = now.astimezone(tz).date()
     definition = env.rules.definition
@@ -277,7 +308,7 @@ def timeline(env: Env, episode: Episode) -> list[TimelineStep]:
         early = opens is not None and now < opens
         steps.append(TimelineStep(
             milestone=m, when=when, phase=phase,
-            status="overdue" if milestone_overdue(m, now) else m.status,
+            status=shown_status(m, now, texts.get(m.id, ())),
             label=(f"{label}: {hold.drug_name}" + (" (hold removed)" if hold.removed_at is not None else "")
                    if hold else label),
             completable=markable and not early,

@@ -27,6 +27,9 @@ PRIORITY = {
     "restart_after_postpone": 3,  # postponed after a stop: the same call, and when to stop again
     # A 72-hour pain score at or over the threshold, or far over the baseline: a same-day call.
     "pain_high": 4,
+    # A change to the procedure (moved, cancelled) whose text could not reach the patient before
+    # the procedure ends (quiet hours, or a notice still waiting when it ended): call them.
+    "notice_too_late": 4,
     "stop_request": 10,
     "phone_invalid": 20,
     "opted_out": 25,

@@ -36,6 +36,7 @@ from pathway.timeline.diff import (
     StoredMessage,
     StoredMilestone,
     diff_plan,
+    procedure_end,
 )
 from pathway.timeline.holds import HoldDates, HoldPlanInput, compute_hold
 from pathway.timeline.localtime import (
@@ -156,6 +157,7 @@ __all__ = [
     "normalise_key",
     "parse_local_strict",
     "plan_episode",
+    "procedure_end",
     "rule_text",
     "segments",
     "text_context",

@@ -28,6 +28,7 @@ __all__ = [
     "StoredMessage",
     "StoredMilestone",
     "diff_plan",
+    "procedure_end",
 ]
 
 MILESTONE_STATUSES = frozenset(MilestoneStatus)
@@ -81,7 +82,7 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
     local = to_local(value, tz)
     if local.time() == MIDNIGHT:
         return format_date(local.date(), Language.EN)
-    return f"{format_date(local.date(), 'en')} {format_time(local.time(), 'en')}"
+    return f"{format_date(local.date(), 'en')} {format_time(local.time(), 'en')} {local.tzname()}"
 
 
 def _span(due: datetime | None, start: datetime | None, end: datetime | None, tz: ZoneInfo) -> str:
@@ -156,6 +157,9 @@ class PlanDiff:
     messages_added: tuple[PlannedMessage, ...]
     notice: PlannedMessage | None
     reworded: tuple[RewordedMessage, ...] = ()
+    # A notice was asked for but could not reach the patient before the procedure it is about
+    # ends (its first allowed moment is after that end): none is planned; a person must call.
+    notice_too_late: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -204,6 +208,9 @@ class PlanDiff:
         if self.notice is not None:
             notice = self.notice
             lines.append(f"Send: {labels.message(notice.kind)} {_when(notice.send_at, tz)}")
+        if self.notice_too_late is not None:
+            lines.append(f"No text: the {labels.message(self.notice_too_late)} could not reach the patient before "
+                         "the procedure ends; a call goes on the worklist instead")
         return lines
 
 
@@ -256,6 +263,14 @@ def _diff_messages(
     return cancelled, added
 
 
+def procedure_end(procedure_at: datetime, duration_minutes: int | None, ended_at: datetime | None) -> datetime:
+    """When the procedure ends: its recorded end, else its start plus its expected length. A
+    notice about a change to it (date changed, cancelled) is of no use to the patient after this."""
+    if ended_at is not None:
+        return ended_at
+    return procedure_at + timedelta(minutes=duration_minutes or 0)
+
+
 def diff_plan(
     stored_milestones: Iterable[StoredMilestone],
     stored_messages: Iterable[StoredMessage],
@@ -266,11 +281,14 @@ def diff_plan(
     quiet: QuietHours,
     tz: ZoneInfo,
     now: datetime,
+    notice_until: datetime | None = None,
 ) -> PlanDiff:
     """The changes from stored state to `plan`, plus at most one notice to the patient.
 
     `notice_kind` is "date_changed" when the procedure moved, "cancelled" when the episode
     was cancelled, else None; the notice goes out at the next allowed moment from `now`.
+    No notice about a change goes after the procedure it concerns has ended: when that moment
+    (`notice_until`) comes before the next allowed one, none is planned and the diff says so.
     """
     now = require_aware(now, "now").astimezone(UTC)
     if notice_kind is not None and notice_kind not in NOTICE_KINDS:
@@ -280,12 +298,15 @@ def diff_plan(
         stored_messages, plan, new_notice=notice_kind is not None
     )
     notice = None
+    send_at = quiet.next_allowed(now, tz)
+    if notice_kind is not None and notice_until is not None and send_at >= notice_until:
+        return PlanDiff(added_m, moved_m, cancelled_m, cancelled_t, added_t, None, notice_too_late=notice_kind)
     if notice_kind is not None:
         notice = PlannedMessage(
             kind=notice_kind,
             milestone_key=None,
             nominal_at=now,
-            send_at=quiet.next_allowed(now, tz),
+            send_at=send_at,
             context=MappingProxyType(dict(notice_context)),
         )
     return PlanDiff(added_m, moved_m, cancelled_m, cancelled_t, added_t, notice)

@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from pathway.timeline.texts import plural
+
 __all__ = ["RULES", "Blocker", "EpisodeFacts", "GoLimits", "HoldFacts", "blockers", "day_words", "decide", "inr_fresh"]
 
 ACTIVE = "scheduled"
@@ -120,7 +122,8 @@ def hold_too_short(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
                 left = max((procedure_day - signed_day).days - 1, 0)
                 yield Blocker("hold_too_short", h.id,
                               f"{_name(h)}: the signed last dose ({day_words(signed_day)}) leaves only "
-                              f"{left} of {h.stop_days} days before the procedure; the last safe dose "
+                              f"{left} of {plural(h.stop_days, 'day', 'days')} before the procedure; "
+                              "the last safe dose "
                               f"is {day_words(latest)}.")
         elif h.stop_hours is not None:
             signed_ats = [t for t in (h.last_dose_at,) if t is not None]
@@ -133,8 +136,8 @@ def hold_too_short(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:
             if signed_at > latest_at:
                 left = max(int((e.procedure_at - signed_at).total_seconds() // 3600), 0)
                 yield Blocker("hold_too_short", h.id,
-                              f"{_name(h)}: the signed last dose leaves only {left} of {h.stop_hours} hours "
-                              f"before the procedure.")
+                              f"{_name(h)}: the signed last dose leaves only {left} of "
+                              f"{plural(h.stop_hours, 'hour', 'hours')} before the procedure.")
 
 
 def hold_started_late(e: EpisodeFacts, _: GoLimits) -> Iterable[Blocker]:

@@ -29,6 +29,7 @@ from pathway.timeline.localtime import (
     require_aware,
 )
 from pathway.timeline.quiet import QuietHours
+from pathway.timeline.texts import plural
 from pathway.timeline.vocabulary import ClearanceStatus, EpisodeStatus, MessageKind, MilestoneKind
 
 __all__ = [
@@ -279,7 +280,7 @@ def _describe(rule: SendRule) -> str:
     if rule.local_time is not None and rule.day_offset is not None:
         days = abs(rule.day_offset)
         side = "before" if rule.day_offset < 0 else "after"
-        shift = "on" if days == 0 else f"{days} day{'s' if days != 1 else ''} {side}"
+        shift = "on" if days == 0 else f"{plural(days, 'day', 'days')} {side}"
         return f"{rule.local_time:%H:%M} local, {shift} the {where}"
     hours = rule.offset_hours or 0
     return f"{hours} h after the {where}"
@@ -378,7 +379,7 @@ def _pt_start(c: _Context) -> Iterable[PlannedMilestone]:
     opens = c.facts.follow_up_at.astimezone(UTC) if c.facts.follow_up_at is not None else _follow_up_window(c)[0]
     closes = add_local_days(opens, days, c.tz)
     due = None if c.facts.pt_start_at is None else c.facts.pt_start_at.astimezone(UTC)
-    span = f"within {days} days of the follow-up visit"
+    span = f"within {plural(days, 'day', 'days')} of the follow-up visit"
     yield PlannedMilestone(MilestoneKind.PT_START, "", due, opens, closes, c.rule_line(MilestoneKind.PT_START, span))
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "gsm_plain",
     "join_words",
     "medicine_words",
+    "plural",
     "segments",
     "text_context",
 ]
@@ -231,6 +232,13 @@ def medicine_words(
             drug = name.name_in(lang)
             return drug if not name.patient_label else f"{name.patient_label} ({drug})"
     return words
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """A count with its word in the right number: plural(1, "day", "days") -> "1 day",
+    plural(2, "día", "días") -> "2 días". English and Spanish both take the singular for
+    exactly one (and only one), so the caller passes the two words of its own language."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def join_words(items: Sequence[str], lang: str) -> str:

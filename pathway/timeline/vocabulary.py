@@ -219,6 +219,7 @@ class TaskKind(StrEnum):
     STOP_UNCONFIRMED = "stop_unconfirmed"  # no answer to the stop question by the day before: call
     PAIN_HIGH = "pain_high"  # a pain score at or over the threshold, or well above the patient's baseline
     ANSWER_UNREAD = "answer_unread"  # an answer to a question that could not be read, even once re-asked
+    NOTICE_TOO_LATE = "notice_too_late"  # a change's text could not reach the patient before the procedure ended
 
 
 class ObservationCode(StrEnum):

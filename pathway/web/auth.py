@@ -83,8 +83,11 @@ def roles(*allowed: str) -> Callable[[F], F]:
     def wrap(view: F) -> F:
         def checked(*args: Any, **kwargs: Any) -> Any:
             if current_user.role not in allowed:
-                audit_denied(actor(), f"needs the {' or '.join(allowed)} role")
-                abort(404)  # the same answer as a missing record: nothing is revealed
+                needs = f"needs the {' or '.join(allowed)} role"
+                audit_denied(actor(), needs)
+                # 403 that says so. Checked before anything is looked up, so a record that
+                # exists and one that does not get the same page: nothing is revealed.
+                abort(403, description=needs)
             return view(*args, **kwargs)
 
         # flask_login is untyped: its decorator is applied as a call so the view keeps its type.

@@ -5,13 +5,15 @@ Every status badge carries an icon and a word, so nothing is told by colour alon
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from markupsafe import Markup, escape
 
-from pathway.schemas.fields import format_phone
+from pathway.schemas.fields import format_phone, phone_kind
+from pathway.timeline.texts import plural
 from pathway.web.context import runtime
 
 # status -> (bootstrap colour, icon, label)
@@ -184,15 +186,105 @@ def zone_time(dt: datetime | None, tz_name: str) -> str:
     return _fmt(dt, ZoneInfo(tz_name)) if dt is not None else ""
 
 
-def plural(n: int, one: str, many: str) -> str:
-    """'1 patient', '2 patients', '1,204 patients': the count with the word that agrees with it."""
-    return f"{n:,} {one if n == 1 else many}"
+def input_zone(patient_tz: str) -> str:
+    """What a date-time input on a patient's pages takes: the patient's zone, named, and the
+    clinic's when it differs, so nobody types clinic time into a patient-time field."""
+    clinic = _clinic_tz().key
+    said = f"In the patient's time zone ({patient_tz.replace('_', ' ')})"
+    if patient_tz != clinic:
+        said += f", not the clinic's ({clinic.replace('_', ' ')})"
+    return said
+
+
+def mrn(value: str | None) -> str:
+    """'MRN 100206' for a record number, however the hospital writes it: a number stored with its
+    own 'MRN' prefix ('MRN100206') is not shown as 'MRN MRN100206'."""
+    text = (value or "").strip()
+    if text[:3].upper() == "MRN":
+        text = text[3:].lstrip(" :#-")
+    return f"MRN {text}"
+
+
+# What a form calls each field (its label), so an error never shows an internal name.
+FIELD_LABELS: dict[str, str] = {
+    "mrn": "MRN", "given_name": "Given name", "family_name": "Family name", "birth_date": "Date of birth",
+    "phone": "Mobile phone", "timezone": "Patient's time zone", "language": "Language of texts",
+    "sms_consent": "Consent to texts", "consent_method": "How consent was given",
+    "detailed_texts": "Detailed texts", "procedure_at": "Procedure date and time",
+    "duration_minutes": "Expected length (minutes)", "levels": "Levels", "facility": "Facility",
+    "facility_address": "Facility address line", "proceduralist": "Proceduralist", "arrival_at": "Arrival time",
+    "mri_reviewed_on": "Lumbar MRI reviewed on", "tried_pt": "Physical therapy", "tried_medication": "Medication",
+    "tried_injections": "Epidural steroid injections", "escort_arranged": "Escort / driver arranged",
+    "holds": "Blood thinners to hold", "drug": "Drug", "drug_other": "Other drug", "prescriber_name": "Prescriber",
+    "prescriber_phone": "Prescriber's phone", "patient_label": "What the patient calls it",
+    "crcl": "CrCl (mL/min)", "status": "Prescriber's answer", "by": "Answered by", "note": "Note",
+    "stop_days": "Stop days", "stop_hours": "Stop hours", "restart_hours": "Restart hours",
+    "value": "INR", "ended_at": "Procedure end", "appointment_at": "Appointment date and time",
+    "reason": "Reason", "resolution": "What was done", "body": "Text", "email": "Email", "name": "Name",
+    "password": "Password", "role": "Role", "expires_in_days": "Expires in (days)", "active": "Active",
+    "confirm_holds_at_risk": "Confirm the holds", "confirm_outside_window": "Confirm outside the window",
+    "arranged": "Escort arranged", "version": "Record version", "file": "File", "row": "Row",
+}
+_INDEXED = re.compile(r"^holds?[-.\[](\d+)\]?[-.](\w+)$")
+_NAMES = re.compile(r"\b(" + "|".join(sorted((k for k in FIELD_LABELS if "_" in k), key=len, reverse=True)) + r")\b")
+
+
+def field_label(name: str | None) -> str:
+    """The label of a field by its name ('birth_date' -> 'Date of birth', 'hold-0-drug' -> 'Drug 1: Drug')."""
+    key = name or ""
+    if key in FIELD_LABELS:
+        return FIELD_LABELS[key]
+    indexed = _INDEXED.match(key)
+    if indexed:
+        return f"Drug {int(indexed.group(1)) + 1}: {field_label(indexed.group(2))}"
+    return sentence(key.replace("-", " "))
+
+
+# Messages written for the API's callers ("send it with sms_consent: true"), as a form says them.
+_FORM_WORDS = {
+    "send it with sms_consent: true": "tick \u201cThe patient agrees to receive texts\u201d first: this says how "
+                                      "that consent was given",
+}
+
+
+def error_text(message: str | None) -> str:
+    """An error message with any field name in it written as its label ('give stop_days or
+    stop_hours' -> 'give “Stop days” or “Stop hours”')."""
+    text = message or ""
+    for api_words, form_words in _FORM_WORDS.items():
+        if text.startswith(api_words):
+            return form_words
+    return _NAMES.sub(lambda m: f"\u201c{FIELD_LABELS[m.group(1)]}\u201d", text)
+
+
+# What staff call each kind of task (the worklist's and the episode page's words).
+TASK_LABELS: dict[str, str] = {
+    "red_flag": "Red flag", "reply": "Reply to read", "stop_request": "Asked to stop texts",
+    "opted_out": "Opted out", "send_failed": "Text failed", "text_undelivered": "Text not delivered",
+    "phone_invalid": "Number refused", "reconcile_unknown": "Text outcome unknown",
+    "sms_config": "Texting set-up", "hold_at_risk": "Hold to sign again",
+    "restart_after_cancel": "Restart call (cancelled)", "restart_after_removal": "Restart call (hold removed)",
+    "restart_after_postpone": "Restart call (postponed)", "unmatched_reply": "Reply from an unknown number",
+    "hold_not_stopped": "Medicine not stopped", "stop_unconfirmed": "Stop not confirmed",
+    "pain_high": "High pain", "answer_unread": "Answer to read", "notice_too_late": "Call about the change",
+}
+
+
+def task_label(kind: str | None) -> str:
+    return TASK_LABELS.get(kind or "", sentence(kind))
+
+
+def phone_type(value: str | None) -> str:
+    """'mobile', 'landline', 'VoIP'...: the number's type in its own country's plan."""
+    return phone_kind(value).label if value else ""
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         badge=badge, clinic_time=clinic_time, when=when, window=window, clinic_date=clinic_date,
         local_input=local_input, humanise=humanise, sentence=sentence, phone=phone,
-        message_label=message_label, zone_time=zone_time, patient_time=patient_time, plural=plural,
+        message_label=message_label, zone_time=zone_time, patient_time=patient_time,
+        plural=plural, mrn=mrn, field_label=field_label, error_text=error_text, task_label=task_label,
+        phone_type=phone_type, input_zone=input_zone, phone_kind=lambda v: phone_kind(v or ""),
     )
     app.jinja_env.globals.update(badge=badge)

@@ -735,8 +735,7 @@ def reschedule(episode_id: int) -> Any:
             result = ep.reschedule(db(), env(), actor(), episode_id, {"procedure_at": new_at}, preview=True)
             db().commit()
             return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at,
-                                   lines=result.diff.summary(ZoneInfo(p.timezone), env().rules.definition,
-                                                             _hold_names(e)),
+                                   lines=_move_lines(result, e),
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk,
                                    risk_error="Tick the box to confirm that these holds must be signed again."), 409
@@ -748,8 +747,8 @@ def reschedule(episode_id: int) -> Any:
             if confirm:
                 flash("Procedure moved. The timeline and the patient's texts are re-planned.", "success")
                 return redirect(url_for("pages.episode", episode_id=episode_id))
-            lines = result.diff.summary(ZoneInfo(p.timezone), env().rules.definition, _hold_names(e))
-            return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at, lines=lines,
+            return render_template("episodes/reschedule_preview.html", e=e, p=p, new_at=new_at,
+                                   lines=_move_lines(result, e),
                                    old_at=e.procedure_at, new_instant=result.procedure_at_after,
                                    risks=result.holds_at_risk, risk_error="")
     queries.form_viewed(db(), env(), actor(), e, "reschedule")
@@ -767,6 +766,16 @@ DETAIL_FLAGS = tuple(f for f in EPISODE_DETAILS if f not in DETAIL_TEXTS)
 def _hold_names(e: Any) -> dict[str, str]:
     """Each hold's medicine by its ref, so preview lines about different holds can be told apart."""
     return {h.ref: h.drug_name for h in e.holds}
+
+
+def _move_lines(result: Any, e: Any) -> list[str]:
+    """The preview's lines, the notice's naming each medicine whose dates move (as the text will)."""
+    lines: list[str] = result.diff.summary(ZoneInfo(e.patient.timezone), env().rules.definition, _hold_names(e))
+    names = list(result.notice_medicines)
+    if not names:
+        return lines
+    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return [f"{line}, naming {said}" if line.startswith("Send: ") else line for line in lines]
 
 
 def _texts_change(diff: Any) -> bool:
@@ -983,9 +992,10 @@ def board() -> Any:
     except ValidationError:
         abort(404)
     db().commit()
+    status = board_service.FILTER_ALIASES.get(status or "", status)  # the same filter, named as the tiles name it
     return render_template("pages/board.html", board=result, status=status or "", proceduralist=proceduralist or "",
                            page=page, page_size=PAGE_SIZE,
-                           filters=board_service.STATUS_FILTERS)
+                           filters=board_service.FILTER_CHOICES)
 
 
 def _page() -> int:

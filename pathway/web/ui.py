@@ -18,9 +18,21 @@ from pathway.web.context import db, env, runtime
 
 
 def _not_found(_exc: Any) -> Any:
-    # One answer for "missing" and "not yours": the same status and the same words.
     return render_template("errors/error.html", code=404, title="Not found",
-                           message="There is nothing here, or you do not have access to it."), 404
+                           message="There is nothing here: the record may have been removed, "
+                                   "or the address is wrong."), 404
+
+
+def _forbidden(exc: Any) -> Any:
+    # A role refusal (web.auth.roles) says which role the page needs; the same words whether the
+    # record asked for exists or not.
+    needs = getattr(exc, "description", "") or ""
+    needs = needs if needs.startswith("needs the ") else ""
+    role = getattr(current_user, "role", None)
+    said = f"Your account ({role}) cannot open this page" if role else "You cannot open this page"
+    message = f"{said}: it {needs}." if needs else f"{said}."
+    return render_template("errors/error.html", code=403, title="Not allowed for your role",
+                           message=message + " Ask an administrator if you need it."), 403
 
 
 def _generic_error(exc: Any) -> Any:
@@ -46,7 +58,7 @@ def init_app(app: Flask) -> None:
     if app.static_url_path is None:
         app.static_url_path = "/static"  # Bootstrap-Flask builds /bootstrap/static from it
     Bootstrap5(app)
-    for code in (403, 404):
-        app.register_error_handler(code, _not_found)
+    app.register_error_handler(403, _forbidden)
+    app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _generic_error)
     app.context_processor(_chrome)

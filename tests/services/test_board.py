@@ -156,3 +156,35 @@ def test_the_board_carries_every_proceduralist_as_the_filters_choices_whatever_t
 def test_an_unknown_status_filter_is_refused(session: Any, env: Any, staff: Any) -> None:
     with pytest.raises(ValidationError):
         followup_board(session, env, staff["clinician"], status="nonsense")
+
+
+def test_a_proceduralist_spelt_in_other_capitals_is_one_choice_and_one_filter(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    lee = make_episode(procedure_at="2027-02-03T08:00", proceduralist="Dr. Lee")
+    lower = make_episode(procedure_at="2027-02-04T08:00", proceduralist="dr. lee")
+    make_episode(procedure_at="2027-02-05T08:00", proceduralist="Dr. Shah")
+    assert proceduralists(session, env, staff["clinician"]) == ["Dr. Lee", "Dr. Shah"]
+    by_lee = followup_board(session, env, staff["clinician"], proceduralist="Dr. Lee")
+    assert {r.episode_id for r in by_lee.rows} == {lee.id, lower.id} and by_lee.counts["all"] == 2
+
+
+def test_each_status_filter_is_offered_once_and_its_other_name_filters_the_same() -> None:
+    from pathway.services.board import FILTER_ALIASES, FILTER_CHOICES, STATUS_FILTERS
+
+    assert len(FILTER_CHOICES) == len(set(FILTER_CHOICES))
+    assert "booked_in_window" not in FILTER_CHOICES and "in_window" in FILTER_CHOICES
+    assert set(FILTER_CHOICES) | set(FILTER_ALIASES) == set(STATUS_FILTERS)
+
+
+def test_booked_in_window_and_in_window_filter_the_same_episodes(
+    session: Any, env: Any, staff: Any, make_episode: Any
+) -> None:
+    now = at(env, _when(9))
+    booked = make_episode(procedure_at="2027-02-01T11:00")
+    ep.book_appointment(session, env, staff["coordinator"], booked.id, "follow_up",
+                        {"appointment_at": "2027-02-09T14:00"})
+    make_episode(procedure_at="2027-02-02T08:00")
+    one = followup_board(session, now, staff["clinician"], status="in_window")
+    other = followup_board(session, now, staff["clinician"], status="booked_in_window")
+    assert [r.episode_id for r in one.rows] == [r.episode_id for r in other.rows] == [booked.id]

@@ -149,7 +149,7 @@ def test_the_72_hour_check_is_not_done_before_it_is_due(session: Any, env: Any, 
     e = make_episode()
     check = _step(e, "check_72h")  # 13 March 08:00 New York (72 h after the start, across no change)
     words = _refused(session, at(env, _utc("2027-03-13T12:59")), staff, check)
-    assert "Sat 13 Mar 2027 08:00 (patient's time)" in words and "cannot be marked done before then" in words
+    assert "Sat 13 Mar 2027 08:00 EST (patient's time)" in words and "cannot be marked done before then" in words
     ep.complete_milestone(session, at(env, _utc("2027-03-13T13:00")), staff["coordinator"], check.id, {})
     assert check.status == "done"
 
@@ -162,7 +162,7 @@ def test_a_follow_up_visit_is_done_after_its_booked_time_on_the_visit_day(
     visit = _step(e, "follow_up")
     # The morning of the visit day, before the 14:00 visit: not yet.
     words = _refused(session, at(env, _utc("2027-03-18T13:00")), staff, visit)
-    assert "the visit is booked for Thu 18 Mar 2027 14:00 (patient's time)" in words
+    assert "the visit is booked for Thu 18 Mar 2027 14:00 EDT (patient's time)" in words
     assert "move the booking first" in words
     # That afternoon, once the patient has been seen.
     ep.complete_milestone(session, at(env, _utc("2027-03-18T19:30")), staff["coordinator"], visit.id,

@@ -343,10 +343,10 @@ def test_summary_names_the_medicine_of_each_per_hold_line_when_given_the_names(
     moved = make_facts(holds=(make_hold(),), procedure_at=ny(3, 12, 8))
     diff = rediff(definition, quiet, before, moved, notice_kind="date_changed")
     lines = diff.summary(NY, definition, {"h1": "warfarin"})
-    assert "Cancel: last-dose reminder (warfarin) Mon Mar 1 5:00 PM" in lines
-    assert "Add: last-dose reminder (warfarin) Wed Mar 3 5:00 PM" in lines
+    assert "Cancel: last-dose reminder (warfarin) Mon Mar 1 5:00 PM EST" in lines
+    assert "Add: last-dose reminder (warfarin) Wed Mar 3 5:00 PM EST" in lines
     assert any(line.startswith("Move: Last dose before the hold (warfarin) Tue Mar 2") for line in lines)
-    assert "Move: Procedure Wed Mar 10 8:00 AM \u2192 Fri Mar 12 8:00 AM" in lines  # not a hold's step
+    assert "Move: Procedure Wed Mar 10 8:00 AM EST \u2192 Fri Mar 12 8:00 AM EST" in lines  # not a hold's step
 
 
 def test_summary_reads_as_a_preview_in_local_time(
@@ -357,10 +357,14 @@ def test_summary_reads_as_a_preview_in_local_time(
     moved = make_facts(holds=(make_hold(),), procedure_at=ny(3, 12, 8))
     diff = rediff(definition, quiet, before, moved, notice_kind="date_changed")
     lines = diff.summary(NY, definition)
-    assert "Cancel: last-dose reminder Mon Mar 1 5:00 PM" in lines
-    assert "Add: last-dose reminder Wed Mar 3 5:00 PM" in lines
-    assert "Move: Procedure Wed Mar 10 8:00 AM \u2192 Fri Mar 12 8:00 AM" in lines
+    assert "Cancel: last-dose reminder Mon Mar 1 5:00 PM EST" in lines
+    assert "Add: last-dose reminder Wed Mar 3 5:00 PM EST" in lines
+    assert "Move: Procedure Wed Mar 10 8:00 AM EST \u2192 Fri Mar 12 8:00 AM EST" in lines
     assert any(line.startswith("Move: Last dose before the hold Tue Mar 2 \u2192 Thu Mar 4") for line in lines)
-    assert "Send: date-change notice Mon Feb 1 10:00 AM" in lines
+    assert "Send: date-change notice Mon Feb 1 10:00 AM EST" in lines
     plain = diff.summary(NY)
-    assert "Cancel: last dose text Mon Mar 1 5:00 PM" in plain
+    # Each time says its zone, and a move across the daylight-saving change says both.
+    across = rediff(definition, quiet, before, make_facts(holds=(make_hold(),), procedure_at=ny(3, 17, 8)),
+                    notice_kind="date_changed").summary(NY, definition)
+    assert "Move: Procedure Wed Mar 10 8:00 AM EST \u2192 Wed Mar 17 8:00 AM EDT" in across
+    assert "Cancel: last dose text Mon Mar 1 5:00 PM EST" in plain

@@ -59,7 +59,7 @@ def test_a_step_is_not_completed_before_it_is_due(api: Harness) -> None:
     before = api.snapshot()
     early = api.post(f"/milestones/{ms['check_72h']['id']}/complete", {"result": {"pain": 2}})
     assert early.status == 422 and set(early.errors) == {"due_at"}
-    assert early.errors["due_at"] == ("this step is due Sat 13 Mar 2027 08:00 (patient's time); it cannot be "
+    assert early.errors["due_at"] == ("this step is due Sat 13 Mar 2027 08:00 EST (patient's time); it cannot be "
                                       "marked done before then")
     assert api.snapshot() == before
     api.clock.set(datetime(2027, 3, 13, 13, 0, tzinfo=UTC))  # 72 h after the start

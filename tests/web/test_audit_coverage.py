@@ -110,7 +110,7 @@ def test_a_page_a_role_may_not_open_is_audited_as_denied_naming_the_patient(
     admin = as_role("admin")
     since = _last_id(session)
     r = admin.get(f"/patients/{record['patient_id']}", environ_base={"REMOTE_ADDR": ADDR})
-    assert r.status_code == 404  # the same answer as a missing record
+    assert r.status_code == 403  # says the role is wrong; the same answer for a missing record
     (row,) = _denied(session, since)
     assert row.user_id == staff["admin"].user_id and row.remote_addr == ADDR
     assert row.patient_id == record["patient_id"]
@@ -118,7 +118,7 @@ def test_a_page_a_role_may_not_open_is_audited_as_denied_naming_the_patient(
                           "ids": {"patient_id": record["patient_id"]},
                           "reason": "needs the coordinator or clinician role"}
     since = _last_id(session)
-    assert as_role("coordinator").get("/admin/users").status_code == 404
+    assert as_role("coordinator").get("/admin/users").status_code == 403
     (row,) = _denied(session, since)
     assert row.detail["route"] == "/admin/users" and row.patient_id is None
     assert row.detail["reason"] == "needs the admin role"
@@ -126,7 +126,7 @@ def test_a_page_a_role_may_not_open_is_audited_as_denied_naming_the_patient(
 
 def test_a_missing_patient_is_denied_without_naming_anyone(as_role: Any, session: Any) -> None:
     since = _last_id(session)
-    assert as_role("admin").get("/patients/999999").status_code == 404
+    assert as_role("admin").get("/patients/999999").status_code == 403
     (row,) = _denied(session, since)
     assert row.patient_id is None and row.detail["ids"] == {"patient_id": 999999}
 

@@ -245,7 +245,7 @@ def test_coordinator_and_clinician_take_a_patient_through_scheduling_approval_an
         page.wait_for_url("**/admin/users")
         shot("18-admin-users")
         page.goto(episode_url)
-        assert page.get_by_role("heading", name="Not found").is_visible()
+        assert page.get_by_role("heading", name="Not allowed for your role").is_visible()
 
 
 # Screenshots of the go / no go banner and the holds to sign, for people to look at.

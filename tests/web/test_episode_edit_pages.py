@@ -151,7 +151,7 @@ def test_removing_a_stopped_hold_warns_and_needs_the_box_ticked(
     assert session.get(Task, task.id).resolution == "Reached Rosa; restart as Dr. Ortiz advises"
 
 
-def test_edit_pages_answer_404_to_other_roles_and_to_a_hold_of_another_episode(
+def test_edit_pages_answer_403_to_other_roles_and_404_to_a_hold_of_another_episode(
         as_role: Any, make_episode: Any, session: Any) -> None:
     e = make_episode(holds=[{"drug": "clopidogrel"}])
     hold_id = e.holds[0].id
@@ -160,7 +160,7 @@ def test_edit_pages_answer_404_to_other_roles_and_to_a_hold_of_another_episode(
     for url, form in ((f"/episodes/{e.id}/details", DETAILS),
                       (f"/episodes/{e.id}/holds", {"hold-0-drug": "apixaban", "confirm": "yes"}),
                       (f"/episodes/{e.id}/holds/{hold_id}/remove", {"confirm": "yes"})):
-        assert admin.post(url, form).status_code == 404  # the pages' answer to a wrong role
+        assert admin.post(url, form).status_code == 403  # the pages' answer to a wrong role: says so
     coordinator = as_role("coordinator")
     assert coordinator.get(f"/episodes/{other.id}/holds/{hold_id}/remove").status_code == 404
     assert coordinator.post(f"/episodes/{other.id}/holds/{hold_id}/remove", {"confirm": "yes"}).status_code == 404

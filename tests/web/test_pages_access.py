@@ -150,29 +150,43 @@ def test_every_page_route_answers_each_role_without_leaking(web_app: Any, ids: d
             if caller == "anonymous":
                 ok = r.status_code == 302 and "/login" in r.headers.get("Location", "")
             elif caller not in allowed:
-                ok = r.status_code == 404 and "Example" not in body and "MRN" not in body
+                # A 403 that names the role the page needs, and nothing of the record.
+                ok = (r.status_code == 403 and "Example" not in body and "MRN" not in body
+                      and "Not allowed for your role" in body and "role" in body)
             elif target != url:
-                ok = r.status_code == 404  # a missing record: the same answer as a forbidden one
+                ok = r.status_code == 404  # a missing record, for a role that may see it
             else:
                 ok = r.status_code in (200, 302, 422)
             if not ok:
                 problems.append(f"{caller} {method} {target} -> {r.status_code}")
-        # Forbidden and missing look the same: same status, same body.
+        # The role is checked before the record is looked up: forbidden on a record that exists and
+        # on one that does not are the same page, so a refusal reveals nothing.
         if caller not in allowed and caller != "anonymous" and len(answers) == 2 and answers[0] != answers[1]:
-            problems.append(f"{caller} {method} {url}: forbidden and missing differ")
+            problems.append(f"{caller} {method} {url}: forbidden on an existing and a missing record differ")
     assert problems == []
 
 
-def test_forbidden_and_missing_patient_pages_are_identical_for_care_staff_and_admins(
+def test_a_role_refusal_is_a_403_that_says_so_and_the_same_for_a_missing_record(
     web_app: Any, ids: dict[str, int]
 ) -> None:
     admin = _client(web_app, "admin")
     coordinator = _client(web_app, "coordinator")
     forbidden = admin.get(f"/patients/{ids['patient']}")
+    forbidden_missing = admin.get(f"/patients/{MISSING}")
     missing = coordinator.get(f"/patients/{MISSING}")
-    assert forbidden.status_code == missing.status_code == 404
+    assert forbidden.status_code == forbidden_missing.status_code == 403 and missing.status_code == 404
     strip = lambda r: _TOKEN.sub("", r.get_data(as_text=True).split('<main', 1)[1].split("</main>", 1)[0])  # noqa: E731
-    assert strip(forbidden) == strip(missing)
+    assert strip(forbidden) == strip(forbidden_missing)
+    page = strip(forbidden)
+    assert "Not allowed for your role" in page and "needs the coordinator or clinician role" in page
+    assert "Not found" not in page and "Example" not in page
+    # A coordinator opening an admin page is told it is an admin page, not that it does not exist.
+    admin_page = coordinator.get("/admin/users")
+    assert admin_page.status_code == 403
+    text = admin_page.get_data(as_text=True)
+    assert "Your account (coordinator) cannot open this page: it needs the admin role." in text
+    assert "Not found" not in text
+    assert "Not found" in missing.get_data(as_text=True)
 
 
 def test_admin_home_shows_user_admin_only(web_app: Any, ids: dict[str, int]) -> None:

@@ -55,6 +55,6 @@ def test_the_calendar_actions_need_the_csrf_token_and_a_care_team_role(as_role: 
     e = make_episode()
     coordinator = as_role("coordinator")
     assert coordinator.post(f"/patients/{e.patient_id}/calendar/revoke", csrf=False).status_code == 400
-    admin = as_role("admin")  # not the care team: the same 404 as a missing patient
-    assert admin.post(f"/patients/{e.patient_id}/calendar/revoke").status_code == 404
+    admin = as_role("admin")  # not the care team: a 403 naming the role, whether the patient exists or not
+    assert admin.post(f"/patients/{e.patient_id}/calendar/revoke").status_code == 403
     assert coordinator.client.get(f"/ical/{e.patient.calendar_token}.ics").status_code == 200

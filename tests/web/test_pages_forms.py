@@ -347,7 +347,7 @@ def test_rescheduling_previews_the_diff_and_changes_nothing_until_confirmed(
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert "Confirm the new procedure date" in page
-    assert "Procedure Wed Mar 10 8:00 AM \u2192 Wed Mar 17 9:30 AM" in page
+    assert "Procedure Wed Mar 10 8:00 AM EST \u2192 Wed Mar 17 9:30 AM EDT" in page
     assert "date-change notice" in page
     assert 'name="confirm" value="yes"' in page and 'value="2027-03-17T09:30"' in page
     session.expire_all()
@@ -382,6 +382,27 @@ def test_the_board_shows_counts_filters_and_states(
     assert "Dr. Shah" not in clinician.text("/board?proceduralist=Dr.+Lee").split("<table", 1)[1]
     assert clinician.get("/board?status=nonsense").status_code == 404
     assert "No episodes here" in clinician.text("/board?status=missed")
+
+
+def test_the_board_offers_each_filter_once(clinician: Any, make_episode: Any, web_clock: Any, as_role: Any) -> None:
+    """Each status and each proceduralist is one choice in the filter's lists, however spelt."""
+    import re
+
+    make_episode(procedure_at="2027-02-03T08:00", proceduralist="Dr. Lee")
+    make_episode(procedure_at="2027-02-04T08:00", proceduralist="dr. lee")
+    make_episode(procedure_at="2027-02-05T08:00", proceduralist="Dr. Shah")
+    web_clock.set(T0 + timedelta(days=6))
+    clinician = as_role("clinician")
+    for url in ("/board", "/board?status=booked_in_window&proceduralist=DR.+LEE"):
+        page = clinician.text(url)
+        for name in ("status", "proceduralist"):
+            select = page.split(f'<select class="form-select" id="{name}"', 1)[1].split("</select>", 1)[0]
+            options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+            values, labels = [v for v, _ in options], [t.strip().lower() for _, t in options]
+            assert len(values) == len(set(values)) and len(labels) == len(set(labels)), (url, name, options)
+    page = clinician.text("/board?status=booked_in_window&proceduralist=DR.+LEE")
+    assert '<option value="in_window" selected>' in page and '<option value="Dr. Lee" selected>' in page
+    assert 'id="proceduralist"' in page and page.count('<option value="Dr. Lee"') == 1
 
 
 def test_the_messages_page_filters_by_status_and_pages(

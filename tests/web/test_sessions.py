@@ -71,7 +71,7 @@ def test_an_admins_sign_out_everywhere_ends_every_session_of_that_account_at_onc
 def test_only_an_admin_may_sign_someone_out_everywhere(as_role: Any, staff: Any) -> None:
     nurse = as_role("coordinator")
     victim = as_role("clinician")
-    assert nurse.post(f"/admin/users/{staff['clinician'].user_id}/sessions/end").status_code == 404
+    assert nurse.post(f"/admin/users/{staff['clinician'].user_id}/sessions/end").status_code == 403
     assert victim.get("/board").status_code == 200
     assert as_role("admin").post("/admin/users/987654/sessions/end").status_code == 404
 
