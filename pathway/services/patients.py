@@ -286,9 +286,9 @@ def find(session: Session, query: str, *, limit: int = 50, offset: int = 0,
 
 
 def _active(session: Session, now: datetime | None, *, limit: int, offset: int) -> PatientList:
-    """The active patients, in two steps: their earliest procedure in the active days (the episodes'
-    procedure index: a clinic's few hundred), then the page of them by name. One join ordered by
-    name would read the patients' name index in full (100,000 rows) to find those few."""
+    """The active patients, in steps: their earliest procedure in the active days (the episodes'
+    procedure index: a clinic's few hundred), their names by id, sorted here, then the page's
+    patients. One join ordered by name read the patients' name index in full to find those few."""
     if now is None:
         return PatientList([], "", 0, limit, offset)
     cutoff = now - timedelta(days=ACTIVE_DAYS)
@@ -300,10 +300,11 @@ def _active(session: Session, now: datetime | None, *, limit: int, offset: int) 
             procedures[pid] = at
     if not procedures:
         return PatientList([], "", 0, limit, offset)
-    page = session.scalars(select(Patient).where(Patient.id.in_(list(procedures)))
-                           .order_by(Patient.search_family, Patient.search_given, Patient.id)
-                           .limit(limit).offset(offset))
-    return PatientList([Found(p, "active", procedures[p.id]) for p in page], "", len(procedures), limit, offset)
+    # Sorted here too: ordered by name with LIMIT, PostgreSQL walked the name index filtering ids.
+    keyed = select(Patient.id, Patient.search_family, Patient.search_given).where(Patient.id.in_(list(procedures)))
+    ids = [pid for _, _, pid in sorted((f, g, pid) for pid, f, g in session.execute(keyed))[offset:offset + limit]]
+    by_id = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+    return PatientList([Found(by_id[i], "active", procedures[i]) for i in ids], "", len(procedures), limit, offset)
 
 
 # --- editing a patient (issue 10, "Editing after saving": the patient half) -------------------
