@@ -38,7 +38,7 @@ from pathway.models import (
 from pathway.runtime import Runtime
 from pathway.services import episodes as ep
 from pathway.services.base import SYSTEM, Actor
-from pathway.services.patients import enrol_patient
+from pathway.services.patients import enrol_patient, fold
 from pathway.services.users import create_token, create_user
 
 UTC = UTC
@@ -112,7 +112,11 @@ def create_staff(rt: Runtime) -> Staff:
             user = create_user(session, env, SYSTEM, email, role, PASSWORD, role.title())
             session.flush()
             ids[role], emails[role] = user.id, email
-            tokens[role] = create_token(session, env, SYSTEM, email)
+    # Tokens expire ([web] api_token_days): made the day before "now", so they work at T0.
+    rt.clock.set(T0 - DAY)  # type: ignore[attr-defined]
+    with rt.unit_of_work() as (session, env):
+        for role in ids:
+            tokens[role] = create_token(session, env, SYSTEM, emails[role])
     return Staff(ids, emails, tokens)
 
 
@@ -358,8 +362,9 @@ class Replicator:
         p = made["patients"][0]
         pc = cols["patients"]
         p[pc.index("mrn")] = f"B{n:08d}"
-        p[pc.index("family_name")] = self.rng.choice(FAMILY)
-        p[pc.index("given_name")] = self.rng.choice(GIVEN)
+        family, given = self.rng.choice(FAMILY), self.rng.choice(GIVEN)
+        p[pc.index("family_name")], p[pc.index("given_name")] = family, given
+        p[pc.index("search_family")], p[pc.index("search_given")] = fold(family), fold(given)
         p[pc.index("phone")] = f"+1646{2000000 + n % 7_000_000:07d}"
         p[pc.index("birth_date")] = date(1935 + n % 40, 1 + n % 12, 1 + n % 28).isoformat()
         e = made["episodes"][0]

@@ -1,6 +1,8 @@
-"""How the worklist, the follow-up board and an episode page scale with the number of patients.
+"""How the worklist, the follow-up board, an episode page, the patients page (the active patients
+and the search) and the messages page scale with the number of patients.
 
     python bench/web.py [--sizes 1000,100000] [--database URL] [--samples 60] [--active 800] [--explain]
+                        [--only patients,messages]
                         [--try-index "CREATE INDEX ..."]...
 
 Builds a migrated database (a SQLite file in a temporary directory by default; with
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,7 +43,7 @@ from pathway.app import create_app  # noqa: E402
 from pathway.clock import FixedClock  # noqa: E402
 from pathway.config import load_config  # noqa: E402
 from pathway.db import normalise_url  # noqa: E402
-from pathway.models import Episode  # noqa: E402
+from pathway.models import Episode, Patient  # noqa: E402
 from pathway.runtime import Runtime  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -116,6 +119,7 @@ def _time(client: Any, paths: list[str], headers: dict[str, str], samples: int, 
           log: StatementLog | None = None) -> tuple[list[float], list[float]]:
     """Request times, and the part of each spent in SQL statements (less sensitive to a busy CPU)."""
     out, in_db = [], []
+    warmup = max(warmup, len(paths))  # each path once first: a process's first use of a library is not the route's cost
     for i in range(warmup + samples):
         path = paths[i % len(paths)]
         if log is not None:
@@ -147,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default=None, help="PostgreSQL server URL (a scratch database is made on it)")
     parser.add_argument("--samples", type=int, default=60, help="timed requests per route and size")
     parser.add_argument("--active", type=int, default=800, help="episodes in the active cohort (default 800)")
+    parser.add_argument("--only", default="", help="time only the routes whose name holds one of these words "
+                                                     "(comma-separated, e.g. patients,messages)")
     parser.add_argument("--explain", action="store_true", help="print the slowest statements of each route with plans")
     parser.add_argument("--try-index", action="append", default=[], metavar="SQL",
                         help="DDL to run after seeding (repeatable), to measure a proposed index before its migration")
@@ -195,18 +201,37 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             sample_ids = active_ids[:: max(1, len(active_ids) // 50)][:50]
+            with rt.engine.connect() as conn:
+                people = conn.execute(select(Patient.id, Patient.mrn, Patient.phone, Patient.family_name,
+                                             Patient.given_name).order_by(Patient.id.desc()).limit(20)).all()
+            # The search as people type it: "given family", "family, given", a lower-case MRN, a
+            # phone number with punctuation, a start of a family name.
+            searches = [q for p in people for q in (
+                f"{p.given_name} {p.family_name}", f"{p.family_name.upper()}, {p.given_name.lower()}",
+                p.mrn.lower(), f"({p.phone[2:5]}) {p.phone[5:8]}-{p.phone[8:]}", p.family_name[:4].lower())]
+            search_paths = ["/patients?" + urlencode({"q": q}) for q in searches]
+            patient_filters = [f"/messages?patient_id={p.id}" for p in people]
             routes: list[tuple[str, Any, list[str], dict[str, str]]] = [
                 ("api worklist", client, ["/api/v1/worklist"], api_headers),
                 ("api followups", client, ["/api/v1/followups"], api_headers),
                 ("api followups overdue", client, ["/api/v1/followups?status=overdue"], api_headers),
                 ("api episode", client, [f"/api/v1/episodes/{i}" for i in sample_ids], api_headers),
+                ("api patients search", client, ["/api/v1" + p for p in search_paths], api_headers),
             ]
             if html:
                 routes += [
                     ("html worklist /", html_client, ["/"], {}),
                     ("html board /board", html_client, ["/board"], {}),
                     ("html episode page", html_client, [f"/episodes/{i}" for i in sample_ids], {}),
+                    ("html patients (active)", html_client, ["/patients", "/patients?page=2"], {}),
+                    ("html patients search", html_client, search_paths, {}),
+                    ("html messages", html_client, ["/messages", "/messages?page=2"], {}),
+                    ("html messages filtered", html_client,
+                     [*patient_filters, "/messages?status=failed", "/messages?kind=check_72h",
+                      f"/messages?from={(_seed.T0 - 7 * _seed.DAY).date()}&to={_seed.T0.date()}"], {}),
                 ]
+            only = [w for w in args.only.split(",") if w]
+            routes = [r for r in routes if not only or any(w in r[0] for w in only)]
             for name, who, paths, headers in routes:
                 times, in_db = _time(who, paths, headers, args.samples, log=log)
                 results.setdefault(name, {})[size] = (pct(times, 50), pct(times, 95))

@@ -8,7 +8,7 @@ on; this revision fills them from the current observations: for each episode, me
 point the latest current row (the highest id, as ``current_value`` reads it).
 
 Revision ID: 0019_outcome_summaries
-Revises: 0017_report_indexes
+Revises: 0018_patient_search
 Create Date: 2026-12-06 23:50:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0019_outcome_summaries'
-down_revision: str | Sequence[str] | None = '0017_report_indexes'
+down_revision: str | Sequence[str] | None = '0018_patient_search'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from pathway.models.episode import Episode
 
 OPTED_OUT_WHERE = text("opted_out_at IS NOT NULL")
+# A search key: a name folded (lower case, no accents, words split by single spaces) and compared
+# byte by byte, so a prefix is one range on an index whatever the database's own collation.
+SearchKey = String(120).with_variant(String(120, collation="C"), "postgresql")
 
 
 class Patient(Base):
@@ -22,12 +25,19 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_opted_out_at", "opted_out_at", sqlite_where=OPTED_OUT_WHERE,
               postgresql_where=OPTED_OUT_WHERE),
+        # The patient search (services/patients.py): a prefix of either name, each index holding both
+        # names so a search reads no table row until the page it shows.
+        Index("ix_patients_search_family_given", "search_family", "search_given"),
+        Index("ix_patients_search_given_family", "search_given", "search_family"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str] = mapped_column(String(64), unique=True)
     given_name: Mapped[str] = mapped_column(String(120))
     family_name: Mapped[str] = mapped_column(String(120), index=True)
+    # The names as the search reads them (``patients.fold``), written with the names (``set_names``).
+    search_family: Mapped[str] = mapped_column(SearchKey, default="", server_default="")
+    search_given: Mapped[str] = mapped_column(SearchKey, default="", server_default="")
     birth_date: Mapped[date] = mapped_column(Date)
     phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
     timezone: Mapped[str] = mapped_column(String(64))

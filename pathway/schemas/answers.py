@@ -31,6 +31,7 @@ from pathway.schemas.vocab import (
     MILESTONE_STATUSES,
     OBSERVATION_SOURCES,
     OUTCOME_MEASURES,
+    PATIENT_MATCHES,
     PT_STATES,
     TIME_POINTS,
 )
@@ -98,6 +99,38 @@ class Patient(AnswerModel):
                                                  "null once staff revoked it")
     episodes: list[EpisodeSummary] = Field(
         description="the patient's episodes, latest procedure first (at most 50)")
+
+
+class PatientFound(AnswerModel):
+    """A patient in a list: who, how to reach them, and why they are in the list."""
+
+    id: Id
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: Day
+    phone: str = Field(description="E.164")
+    timezone: str
+    language: Annotated[str, choice_schema(LANGUAGES)]
+    can_text: bool
+    opted_out: bool
+    phone_flagged: bool
+    matched: Annotated[str, choice_schema(PATIENT_MATCHES)] = Field(
+        description="why the patient is in the list: " + ", ".join(PATIENT_MATCHES))
+    matched_label: str = Field(description="the same in words")
+    procedure_at: Instant | None = Field(description="with no query: the earliest procedure in the active days")
+    procedure_at_local: LocalTwin | None
+
+
+class PatientList(AnswerModel):
+    """A page of patients: those the query found, or with no query the active patients
+    (a procedure, not cancelled, in the last 30 days or ahead), by family then given name."""
+
+    items: list[PatientFound]
+    query: str
+    total: int = Field(description="patients the query finds, on every page")
+    limit: int
+    offset: int
 
 
 # --- the episode aggregate -----------------------------------------------------------------
@@ -773,5 +806,6 @@ ANSWERS: tuple[type[AnswerModel], ...] = (
     TextChange, PatientChange, PatientChanged, WorklistCandidate, Reply, Task, StaffText, DeliveryEvent, ThreadItem,
     Thread, Observation, CalendarFeed, CalendarFeeds, ReplacedOutcome, Outcome,
     Responders, MeasureOutcome, OdiOutcome, OutcomeTimePoint, PublishedFigure, ProcessFigure, OutcomesReport,
+    PatientFound, PatientList,
 )
 

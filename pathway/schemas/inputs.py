@@ -485,6 +485,21 @@ class OutcomesQuery(InputModel):
         if value is not None and first is not None and value < first:
             raise fail(f"is before from ({first.isoformat()}); give the last procedure date to include")
         return value
+class PatientsQuery(InputModel):
+    q: Text = Field("", description="a name in any case, with or without accents (\"Ana Ruiz\", \"Ruiz Ana\", "
+                                    "\"Ruiz, Ana\", the start of each), an MRN in any case, or a mobile number as "
+                                    "people write it; empty: the active patients (a procedure, not cancelled, in "
+                                    "the last 30 days or ahead)")
+    limit: Limit = Field(None, description="rows to return (default 50)")
+    offset: Offset = Field(None, description="rows to skip (default 0)")
+
+    @property
+    def rows(self) -> int:
+        return 50 if self.limit is None else self.limit
+
+    @property
+    def skip(self) -> int:
+        return 0 if self.offset is None else self.offset
 
 
 class PreviewQuery(InputModel):

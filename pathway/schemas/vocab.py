@@ -40,6 +40,8 @@ MILESTONE_KINDS = tuple(MilestoneKind)
 MILESTONE_STATUSES = tuple(sorted(MilestoneStatus))
 MESSAGE_KINDS = tuple(MessageKind)
 MESSAGE_STATUSES = tuple(sorted(MessageStatus))
+# Why a patient is in a list of patients (computed in pathway.services.patients.find).
+PATIENT_MATCHES = ("active", "mrn", "phone", "family_given", "family", "given")
 # The follow-up board's states (computed in pathway.services.board).
 CHECK_72H_STATES = ("pending", "due", "done", "overdue", "n/a")
 FOLLOW_UP_STATES = ("unbooked", "booked_in_window", "booked_out_of_window", "done", "overdue", "missed")

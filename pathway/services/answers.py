@@ -27,7 +27,7 @@ from pathway.services.conversation import StaffText, Thread, ThreadEntry
 from pathway.services.episodes import Decision, RescheduleResult, decide, outside_window
 from pathway.services.holds import UnsignedHold
 from pathway.services.outcomes import OutcomeRow
-from pathway.services.patients import PatientUpdate
+from pathway.services.patients import PatientList, PatientUpdate
 from pathway.services.planning import episode_messages
 from pathway.services.worklist import WorklistItem
 from pathway.timeline import PathwayDefinition, PlanDiff, PlannedMessage, PlannedMilestone, StoredMilestone
@@ -87,6 +87,21 @@ def patient(p: models.Patient, episodes: Iterable[models.Episode] = (), *, publi
         calendar_url=calendar_url(public_url, p.calendar_token),
         episodes=[out.EpisodeSummary(id=e.id, status=e.status, proceduralist=e.proceduralist, facility=e.facility,
                                      **_times(tz, procedure_at=e.procedure_at)) for e in episodes],
+    )
+
+
+def patient_list(found: PatientList) -> out.PatientList:
+    """A page of patients (``patients.find``): each with why they are in it."""
+    return out.PatientList(
+        items=[out.PatientFound(id=f.patient.id, mrn=f.patient.mrn, given_name=f.patient.given_name,
+                                family_name=f.patient.family_name, birth_date=f.patient.birth_date,
+                                phone=f.patient.phone, timezone=f.patient.timezone, language=f.patient.language,
+                                can_text=f.patient.can_text, opted_out=f.patient.opted_out_at is not None,
+                                phone_flagged=f.patient.phone_flagged_at is not None, matched=f.matched,
+                                matched_label=f.matched_words,
+                                **_times(ZoneInfo(f.patient.timezone), procedure_at=f.procedure_at))
+               for f in found.rows],
+        query=found.query, total=found.total, limit=found.limit, offset=found.offset,
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+import phonenumbers
+from phonenumbers import NumberParseException
+from sqlalchemy import and_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, Message, Patient
@@ -24,8 +27,9 @@ from pathway.timeline import HoldPlanInput, PlanDiff, PlannedMessage
 from pathway.timeline.holds import HoldAtRisk, compute_hold, hold_at_risk
 from pathway.timeline.vocabulary import CARE_TEAM, NOTICE_KINDS, ConsentMethod, EpisodeStatus
 
-__all__ = ["CONSENT_METHODS", "PatientUpdate", "TextChange", "enrol_patient", "opt_in", "opt_out",
-           "queue_enrolment_text", "record_consent", "search_patients", "suppress_pending", "update_patient"]
+__all__ = ["CONSENT_METHODS", "Found", "PatientList", "PatientUpdate", "TextChange", "enrol_patient", "find", "fold",
+           "opt_in", "opt_out", "queue_enrolment_text", "record_consent", "search_patients", "set_names",
+           "suppress_pending", "update_patient"]
 
 
 def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, Any] | PatientIn) -> Patient:
@@ -37,8 +41,6 @@ def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, A
     consent = given.sms_consent
     patient = Patient(
         mrn=given.mrn,
-        given_name=given.given_name,
-        family_name=given.family_name,
         birth_date=given.birth_date,
         phone=given.phone,
         timezone=given.timezone,
@@ -49,6 +51,7 @@ def enrol_patient(session: Session, env: Env, actor: Actor, data: Mapping[str, A
         sms_consent_by_id=actor.user_id if consent else None,
         created_at=env.now,
     )
+    set_names(patient, given.given_name, given.family_name)
     session.add(patient)
     session.flush()
     # The private calendar, from enrolment; its row goes in with the next flush (one flush fewer
@@ -128,20 +131,181 @@ def suppress_pending(session: Session, env: Env, patient: Patient, reason: str, 
                                    actor=actor.label))
 
 
+# --- names and the patient search (issue 15) ------------------------------------------------
+
+# A search reads at most this many words (a name of more is read by its first ones).
+MAX_QUERY_WORDS = 6
+# The patients the search page opens on: a procedure within this many days ago, or ahead.
+ACTIVE_DAYS = 30
+# Characters dropped from a name rather than read as a space: "O'Brien" is "obrien".
+_JOINERS = "'\u2019`"
+# The top of Unicode: a key that starts with a prefix sorts at or after it and before this after it.
+_TOP = chr(0x10FFFF)
+_PHONE_CHARS = frozenset("0123456789+()-. /")
+
+# Why a patient is in the list (schemas.vocab.PATIENT_MATCHES), in words a coordinator reads.
+MATCH_WORDS = {
+    "active": "procedure in the last 30 days or ahead",
+    "mrn": "MRN",
+    "phone": "mobile phone",
+    "family_given": "family name and given name",
+    "family": "family name",
+    "given": "given name",
+}
+
+
+def fold(text: str | None) -> str:
+    """A name as the search compares it: no accents, lower case, words split by one space
+    ("José  García-López" -> "jose garcia lopez", "O'Brien" -> "obrien")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    kept = "".join(c if c.isalnum() else ("" if c in _JOINERS else " ") for c in bare)
+    return " ".join(kept.split())[:120]
+
+
+def set_names(patient: Patient, given_name: str, family_name: str) -> None:
+    """The one writer of a patient's names: it writes the search keys with them."""
+    patient.given_name, patient.family_name = given_name, family_name
+    patient.search_given, patient.search_family = fold(given_name), fold(family_name)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A patient in a list, why they are in it, and their procedure within the active days."""
+
+    patient: Patient
+    matched: str  # a key of MATCH_WORDS
+    procedure_at: datetime | None = None
+
+    @property
+    def matched_words(self) -> str:
+        return MATCH_WORDS[self.matched]
+
+
+@dataclass(frozen=True)
+class PatientList:
+    """A page of patients: the active ones (no query) or those a query found."""
+
+    rows: list[Found]
+    query: str
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.rows) < self.total
+
+
+def _phone_of(query: str) -> str | None:
+    """The query as an E.164 number, if it is written as a phone number is (digits, +, (), -, .)."""
+    digits = sum(c.isdigit() for c in query)
+    if digits < 7 or not set(query) <= _PHONE_CHARS:
+        return None
+    try:
+        number = phonenumbers.parse(query, "US")
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _starts(column: Any, prefix: str) -> Any:
+    """``column`` starts with ``prefix``, as one range an index answers (the keys compare bytewise)."""
+    return and_(column >= prefix, column < prefix + _TOP)
+
+
+def _name_forms(query: str) -> list[tuple[str, str]]:
+    """(family prefix, given prefix) pairs the query may mean; "" means any.
+
+    "Ruiz, Ana" is family then given. Without a comma the words may be family then given, given
+    then family, or one name alone, split anywhere ("de la Cruz Ana" is family "de la cruz")."""
+    if "," in query:
+        family, _, given = query.partition(",")
+        return [(fold(family), fold(given))] if fold(family) else ([("", fold(given))] if fold(given) else [])
+    words = fold(query).split()[:MAX_QUERY_WORDS]
+    forms: list[tuple[str, str]] = []
+    for i in range(1, len(words) + 1):
+        forms.append((" ".join(words[:i]), " ".join(words[i:])))  # family first (all: family alone)
+        forms.append((" ".join(words[i:]), " ".join(words[:i])))  # given first (all: given alone)
+    return list(dict.fromkeys(forms))
+
+
+def _form_matches(patient: Patient, family: str, given: str) -> bool:
+    return patient.search_family.startswith(family) and patient.search_given.startswith(given)
+
+
+def _why(patient: Patient, query: str, phone: str | None, forms: list[tuple[str, str]]) -> str:
+    if patient.mrn.casefold() == query.casefold():
+        return "mrn"
+    if phone is not None and patient.phone == phone:
+        return "phone"
+    hits = [(f, g) for f, g in forms if _form_matches(patient, f, g)]
+    if any(f and g for f, g in hits):
+        return "family_given"
+    return "family" if any(f for f, _ in hits) else "given"
+
+
 def search_patients(session: Session, query: str, *, limit: int = 50) -> list[Patient]:
+    """The patients a query finds (``find``), first page."""
+    return [f.patient for f in find(session, query, limit=limit).rows]
+
+
+def find(session: Session, query: str, *, limit: int = 50, offset: int = 0,
+         now: datetime | None = None) -> PatientList:
+    """Patients by name, MRN or mobile phone, one page, by family then given name.
+
+    - a name in any case, with or without accents: "Ana Ruiz", "Ruiz Ana", "Ruiz, Ana", "ruiz",
+      a start of each ("ru an"); hyphens and spaces alike, apostrophes dropped;
+    - an MRN in any case (as stored, or all upper or all lower case);
+    - a mobile number as people write it: "(646) 555-0100", "646.555.0100", "+1 646 555 0100".
+    Without a query (and with ``now``): the active patients, whose procedure (not cancelled) is
+    within the last ``ACTIVE_DAYS`` days or ahead, with that procedure (the earliest such).
+    """
     q = (query or "").strip()
-    stmt = select(Patient)
-    if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(
-            or_(
-                Patient.mrn == q,
-                func.lower(Patient.family_name).like(like),
-                func.lower(Patient.given_name).like(like),
-                func.lower(Patient.family_name + ", " + Patient.given_name).like(like),
-            )
-        )
-    return list(session.scalars(stmt.order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit)))
+    if not q:
+        return _active(session, now, limit=limit, offset=offset)
+    phone = _phone_of(q)
+    forms = _name_forms(q)
+    conditions: list[Any] = [Patient.mrn.in_({q, q.upper(), q.lower()})]
+    if phone is not None:
+        conditions.append(Patient.phone == phone)
+    for family, given in forms:
+        parts = [_starts(Patient.search_family, family) if family else None,
+                 _starts(Patient.search_given, given) if given else None]
+        conditions.append(and_(*(p for p in parts if p is not None)))
+    # Each way of matching is one range on an index that holds both names (no table read); their
+    # union is sorted here. One statement ORed and ordered by name lets a planner walk the whole
+    # name index in order instead (SQLite did, at 100,000 patients).
+    keyed = select(Patient.id, Patient.search_family, Patient.search_given)
+    matches = sorted({(f, g, pid) for pid, f, g in session.execute(union_all(*(keyed.where(c) for c in conditions)))})
+    ids = [pid for _, _, pid in matches[offset:offset + limit]]
+    by_id = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+    return PatientList([Found(by_id[i], _why(by_id[i], q, phone, forms)) for i in ids], q, len(matches), limit,
+                       offset)
+
+
+def _active(session: Session, now: datetime | None, *, limit: int, offset: int) -> PatientList:
+    """The active patients, in steps: their earliest procedure in the active days (the episodes'
+    procedure index: a clinic's few hundred), their names by id, sorted here, then the page's
+    patients. One join ordered by name read the patients' name index in full to find those few."""
+    if now is None:
+        return PatientList([], "", 0, limit, offset)
+    cutoff = now - timedelta(days=ACTIVE_DAYS)
+    procedures: dict[int, datetime] = {}
+    # Not GROUP BY in SQL: SQLite then walks the episodes' patient index in full for the grouping.
+    for pid, at in session.execute(select(Episode.patient_id, Episode.procedure_at)
+                                   .where(Episode.procedure_at >= cutoff, Episode.status != EpisodeStatus.CANCELLED)):
+        if pid not in procedures or at < procedures[pid]:
+            procedures[pid] = at
+    if not procedures:
+        return PatientList([], "", 0, limit, offset)
+    # Sorted here too: ordered by name with LIMIT, PostgreSQL walked the name index filtering ids.
+    keyed = select(Patient.id, Patient.search_family, Patient.search_given).where(Patient.id.in_(list(procedures)))
+    ids = [pid for _, _, pid in sorted((f, g, pid) for pid, f, g in session.execute(keyed))[offset:offset + limit]]
+    by_id = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+    return PatientList([Found(by_id[i], "active", procedures[i]) for i in ids], "", len(procedures), limit, offset)
 
 
 # --- editing a patient (issue 10, "Editing after saving": the patient half) -------------------
@@ -306,7 +470,10 @@ def _apply(
 ) -> PatientUpdate:
     zone_before = patient.timezone
     before = {i: (m.episode_id, m.kind, m.plan_key, m.send_at, m.body) for i, m in _pending(session, patient).items()}
-    for name in ("given_name", "family_name", "phone", "timezone", "language", "detailed_texts"):
+    if "given_name" in changes or "family_name" in changes:
+        set_names(patient, changes.get("given_name", patient.given_name),
+                  changes.get("family_name", patient.family_name))
+    for name in ("phone", "timezone", "language", "detailed_texts"):
         if name in changes:
             setattr(patient, name, changes[name])
     if "phone" in changes:  # a new number has not been refused (yet)

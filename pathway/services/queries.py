@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,15 +25,16 @@ from pathway.services.base import Actor, Env, NotFound, ValidationError, audit, 
 from pathway.services.conversation import ThreadEntry, cannot_text, entries, limit_words
 from pathway.services.episodes import CheckItem, Decision, decide, done_from, outside_window
 from pathway.services.outcomes import OutcomeRow, outcome_rows
-from pathway.services.patients import search_patients
+from pathway.services.patients import PatientList, find
 from pathway.services.worklist import PERSON_OWNED_GRACE, milestone_overdue
 from pathway.timeline.arrival import effective_arrival, name_left_out, place_words
 from pathway.timeline.gonogo import Blocker
-from pathway.timeline.vocabulary import CARE_TEAM, Role
+from pathway.timeline.vocabulary import CARE_TEAM, MessageKind, Role
 
 # Statuses the outbox page filters on; "attention" = failed or unknown.
 OUTBOX_FILTERS = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "unknown",
                   "suppressed", "cancelled", "attention")
+MESSAGE_KINDS = tuple(k.value for k in MessageKind)
 # Milestones a person marks done on the episode page (the procedure is closed by its end time,
 # a hold's clearance by recording the prescriber's answer), and the statuses they may be in.
 COMPLETABLE = ("check_72h", "follow_up", "pt_start", "pre_procedure")
@@ -113,6 +114,17 @@ class EpisodeRecord:
         return [m for m in self.messages if m.episode_id == self.episode.id]
 
 
+@dataclass(frozen=True)
+class Fix:
+    """What fixes a text that did not reach the patient, and where it is done."""
+
+    words: str
+    target: str  # edit_patient | episode | patient | none
+    patient_id: int
+    episode_id: int | None = None
+    task_id: int | None = None
+
+
 @dataclass
 class OutboxPage:
     rows: list[tuple[Message, Patient]]
@@ -121,14 +133,33 @@ class OutboxPage:
     offset: int
     limit: int
     has_next: bool
+    fixes: dict[int, Fix] = field(default_factory=dict)  # each shown text that did not reach the patient
+    patient: Patient | None = None  # the patient filtered on
+    kind: str | None = None
+    date_from: date | None = None  # days in the clinic's zone, both included
+    date_to: date | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return any(v is not None for v in (self.status, self.patient, self.kind, self.date_from, self.date_to))
 
 
 def find_patients(session: Session, env: Env, actor: Actor, query: str, *, limit: int = 50) -> list[Patient]:
+    """The first page of patients a query finds (audited), e.g. whom a reply concerns."""
+    return [f.patient for f in patient_list(session, env, actor, query, limit=limit).rows]
+
+
+def patient_list(session: Session, env: Env, actor: Actor, query: str, *, limit: int = 50,
+                 offset: int = 0) -> PatientList:
+    """A page of patients: those the query finds, or without one the active patients
+    (``patients.find``). Pages and the API alike; the audit names the query and whom it showed."""
     actor.require(*CARE_TEAM)
-    found = search_patients(session, query, limit=limit)
+    limit = max(1, min(int(limit), 500))
+    offset = max(0, int(offset))
+    found = find(session, query, limit=limit, offset=offset, now=env.now)
     # Like every list of patients, the audit names whom the list showed.
     audit(session, env, actor, "patient.search", "patient", None,
-          detail={"query": query, "results": len(found), "patient_ids": sorted(p.id for p in found)})
+          detail={"query": query, "results": len(found.rows), "patient_ids": sorted(f.patient.id for f in found.rows)})
     return found
 
 
@@ -289,14 +320,39 @@ def timeline(env: Env, episode: Episode, messages: Sequence[Message] = ()) -> li
     return steps
 
 
+def _day(raw: Any, name: str) -> date | None:
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError({name: "must be a date, e.g. 2027-03-10"}) from None
+
+
 def outbox(
-    session: Session, env: Env, actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0
+    session: Session, env: Env, actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0,
+    patient_id: Any = None, kind: str | None = None, date_from: Any = None, date_to: Any = None,
 ) -> OutboxPage:
-    """Texts across patients, newest first (scheduled ones soonest first), one page at a time."""
+    """Texts across patients, newest first (scheduled ones soonest first), one page at a time.
+
+    Filters: ``status`` (one of ``OUTBOX_FILTERS``), ``patient_id``, ``kind`` (a MessageKind),
+    ``date_from``/``date_to``: days of the send time in the clinic's zone, both included. A bad
+    filter is a ValidationError naming it. Each shown text that did not reach the patient carries
+    what fixes it (``Fix``)."""
     actor.require(*CARE_TEAM)
     status = (status or "").strip() or None
     if status is not None and status not in OUTBOX_FILTERS:
         raise ValidationError({"status": f"must be one of {', '.join(OUTBOX_FILTERS)}"})
+    kind = (kind or "").strip() or None
+    if kind is not None and kind not in MESSAGE_KINDS:
+        raise ValidationError({"kind": f"must be one of {', '.join(MESSAGE_KINDS)}"})
+    first, last = _day(date_from, "from"), _day(date_to, "to")
+    if first is not None and last is not None and last < first:
+        raise ValidationError({"to": "must be on or after the first day"})
+    patient = None
+    if patient_id not in (None, ""):
+        patient = get_or_404(session, Patient, patient_id, "patient")
     limit = max(1, min(int(limit), 200))
     offset = max(0, int(offset))
     stmt = select(Message, Patient).join(Patient, Patient.id == Message.patient_id)
@@ -304,6 +360,15 @@ def outbox(
         stmt = stmt.where(Message.status.in_(("failed", "unknown")))
     elif status is not None:
         stmt = stmt.where(Message.status == status)
+    if patient is not None:
+        stmt = stmt.where(Message.patient_id == patient.id)
+    if kind is not None:
+        stmt = stmt.where(Message.kind == kind)
+    tz = env.rules.clinic.tz
+    if first is not None:
+        stmt = stmt.where(Message.send_at >= datetime.combine(first, time(0), tz).astimezone(UTC))
+    if last is not None:
+        stmt = stmt.where(Message.send_at < datetime.combine(last + timedelta(days=1), time(0), tz).astimezone(UTC))
     if status == "scheduled":
         stmt = stmt.order_by(Message.send_at, Message.id)
     else:
@@ -318,7 +383,44 @@ def outbox(
     audit(session, env, actor, "outbox.view", "outbox", None,
           detail={"patient_ids": sorted({p.id for _, p in shown})})
     return OutboxPage(rows=shown, history=history, status=status, offset=offset, limit=limit,
-                      has_next=len(rows) > limit)
+                      has_next=len(rows) > limit, fixes=_fixes(session, shown), patient=patient, kind=kind,
+                      date_from=first, date_to=last)
+
+
+# Texts that did not reach the patient (a text "unknown" is being checked with the provider).
+NOT_DELIVERED = ("failed", "undelivered")
+
+
+def _fixes(session: Session, shown: list[tuple[Message, Patient]]) -> dict[int, Fix]:
+    """What fixes each failed or undelivered text (the dispatcher and the status callbacks open
+    the tasks, pathway/dispatch/outbox.py and services/delivery.py):
+
+    - the patient opted out (STOP, carrier 21610): texts cannot reach them; the "opted out" task
+      says to reach them by phone for the rest of the pathway;
+    - the number cannot take texts (a permanent refusal, a landline, an unknown or unreachable
+      handset): the phone was flagged; correcting the mobile number clears the flag, and the new
+      number gets the enrolment text;
+    - anything else (given up after retries, filtered by the carrier): the text's task says to
+      call the patient."""
+    failed = [(m, p) for m, p in shown if m.status in NOT_DELIVERED]
+    if not failed:
+        return {}
+    subjects = {f"message:{m.id}" for m, _ in failed} | {f"patient:{p.id}" for _, p in failed}
+    tasks = {t.subject: t for t in session.scalars(
+        select(Task).where(Task.subject.in_(subjects), Task.resolved_at.is_(None)))}
+    fixes: dict[int, Fix] = {}
+    for m, p in failed:
+        if p.opted_out_at is not None:
+            task = tasks.get(f"patient:{p.id}")
+            fixes[m.id] = Fix("The patient opted out of texts: call them instead", "episode" if m.episode_id
+                              else "patient", p.id, m.episode_id, task.id if task else None)
+        elif p.phone_flagged_at is not None:
+            fixes[m.id] = Fix("The number cannot take texts: correct the mobile number", "edit_patient", p.id)
+        else:
+            task = tasks.get(f"message:{m.id}")
+            fixes[m.id] = Fix("Call the patient", "episode" if m.episode_id else "patient", p.id, m.episode_id,
+                              task.id if task else None)
+    return fixes
 
 
 # --- what changed since a page was loaded (optimistic concurrency) -------------------------

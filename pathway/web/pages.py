@@ -278,10 +278,14 @@ def _back(default: str) -> str:
 @bp.route("/patients")
 @roles(*CARE_TEAM)
 def patients() -> Any:
+    """Without a query the active patients (procedure in the last 30 days or ahead); with one,
+    whom it finds by name, MRN or mobile phone, with why each matched. Paged; audited."""
     q = (request.args.get("q") or "").strip()
-    found = queries.find_patients(db(), env(), actor(), q) if q else []
+    page = _page()
+    found = queries.patient_list(db(), env(), actor(), q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     db().commit()
-    return render_template("patients/search.html", q=q, patients=found)
+    return render_template("patients/search.html", q=q, found=found, patients=[f.patient for f in found.rows],
+                           page=page, active_days=pt.ACTIVE_DAYS)
 
 
 PATIENT_FIELDS = ("mrn", "given_name", "family_name", "birth_date", "phone", "timezone", "language",
@@ -1033,16 +1037,46 @@ def _page() -> int:
 @bp.route("/messages")
 @roles(*CARE_TEAM)
 def messages() -> Any:
-    status = request.args.get("status") or None
+    """Texts to every patient, newest first, with their words, status and history; filtered by
+    patient, status, kind and days. A bad status or patient is a 404 (a link's), a bad day a 422
+    naming the field on the form."""
+    args = request.args
+    status = args.get("status") or None
+    filters = {"patient_id": args.get("patient_id") or None, "kind": args.get("kind") or None,
+               "date_from": args.get("from") or None, "date_to": args.get("to") or None}
     page = _page()
+    errors: dict[str, str] = {}
     try:
-        result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    except ValidationError:
+        result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                **filters)
+    except NotFound:
         abort(404)
+    except ValidationError as exc:
+        if "status" in exc.errors:
+            abort(404)
+        errors = dict(exc.errors)
+        result = queries.outbox(db(), env(), actor(), status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                patient_id=filters["patient_id"],
+                                kind=None if "kind" in errors else filters["kind"])
     db().commit()
+    link_args = {"status": status, "patient_id": filters["patient_id"], "kind": filters["kind"],
+                 "from": filters["date_from"], "to": filters["date_to"]}
     return render_template("pages/messages.html", result=result, status=status or "", page=page,
-                           statuses=("scheduled", "failed", "unknown", "suppressed", "delivered", "sent",
-                                     "cancelled"))
+                           statuses=("scheduled", "failed", "undelivered", "unknown", "suppressed", "delivered",
+                                     "sent", "cancelled"),
+                           kinds=queries.MESSAGE_KINDS, errors=errors, values={**link_args},
+                           link_args={k: v for k, v in link_args.items() if v},
+                           every_patient={k: v for k, v in link_args.items() if v and k != "patient_id"},
+                           clinic_zone=env().rules.clinic.timezone, fix_url=_fix_url), 422 if errors else 200
+
+
+def _fix_url(fix: queries.Fix) -> str:
+    if fix.target == "edit_patient":
+        return url_for("pages.edit_patient", patient_id=fix.patient_id)
+    if fix.target == "episode" and fix.episode_id is not None:
+        return url_for("pages.episode", episode_id=fix.episode_id,
+                       _anchor=f"task-{fix.task_id}" if fix.task_id else "etasks-h")
+    return url_for("pages.patient", patient_id=fix.patient_id, _anchor="tasks-h")
 
 
 # --- user admin ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import copy
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import text
@@ -120,6 +121,9 @@ def _scenario(api: Harness) -> Recorded:
     call("POST", f"/episodes/{eid}/outcomes", {"time_point": "9w", "measure": "odi", "value": 28, "source": "x"})  # 422
     call("GET", f"/episodes/{eid}/outcomes")
     call("GET", f"/patients/{patient['id']}")
+    # The patient search (issue 15): by name (why each matched), and with no query the active patients.
+    call("GET", "/patients?" + urlencode({"q": f"{patient['family_name']}, {patient['given_name']}"}))
+    call("GET", "/patients?limit=5")
     other = call("POST", f"/patients/{patient['id']}/episodes", {"procedure_at": "2027-02-09T08:00",
                                                                    "holds": [{"drug": "rivaroxaban"}]}).json
     call("POST", f"/holds/{other['holds'][0]['id']}/clearance", {"status": "requested"})

@@ -112,6 +112,7 @@ class Route:
 
 ROUTES = [
     Route("enrol patient", "POST", "/patients", 201, body=lambda api: api.patient_data()),
+    Route("find patients", "GET", "/patients", 200, query="?q=ruiz%20ana"),
     Route("get patient", "GET", "/patients/{id}", 200, setup=_patient),
     Route("edit patient", "PATCH", "/patients/{id}", 200, setup=_patient, body=lambda api: {"language": "es"}),
     Route("preview patient edit", "PATCH", "/patients/{id}", 200, setup=_patient,

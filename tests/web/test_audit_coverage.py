@@ -92,7 +92,8 @@ def test_every_page_that_shows_a_patient_audits_the_view_naming_them(
 
 def test_every_api_read_of_patients_audits_the_view(both: Both, record: dict[str, int]) -> None:
     p, e = record["patient_id"], record["episode_id"]
-    for url in (f"/api/v1/patients/{p}", f"/api/v1/episodes/{e}", "/api/v1/worklist", "/api/v1/followups"):
+    for url in (f"/api/v1/patients/{p}", f"/api/v1/episodes/{e}", "/api/v1/worklist", "/api/v1/followups",
+                "/api/v1/patients?q=Example", "/api/v1/patients"):
         rows = both.api_rows("GET", url)
         assert rows and _names_patient(rows, p), (url, rows)
     rows = both.api_rows("GET", "/api/v1/holds?status=unsigned")

@@ -46,6 +46,22 @@ def create_patient() -> Response:
                   location=url_for("api.get_patient", patient_id=patient.id))
 
 
+@operation("/patients", "GET",
+           summary="Find patients by name, MRN or mobile phone; with no query, the active patients (audited).",
+           tag="patients", query=inputs.PatientsQuery, answers=(out.PatientList,),
+           answer_text="A page of patients, each with why they are in it.", errors=LISTS,
+           description="A name in any case, with or without accents, given or family name first or "
+                       "\"family, given\", the start of each; an MRN in any case; a mobile number as people "
+                       "write it. With no `q`: patients with a procedure (not cancelled) in the last 30 days or "
+                       "ahead. By family then given name; `limit`/`offset` page it, `total` counts every page. "
+                       "The audit records the query and the patients shown.")
+def list_patients() -> Response:
+    a = staff()
+    q = query(inputs.PatientsQuery)
+    found = queries.patient_list(db(), env(), a, q.q, limit=q.rows, offset=q.skip)  # audits the view
+    return answer(answers.patient_list(found))
+
+
 @operation("/patients/<int:patient_id>", "GET", summary="A patient and their episodes (audited).",
            tag="patients", answers=(out.Patient,), answer_text="The patient.", errors=READ)
 def get_patient(patient_id: int) -> Response:
