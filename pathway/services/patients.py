@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import NumberParseException
-from sqlalchemy import and_, select, union_all, update
+from sqlalchemy import and_, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from pathway.models import Episode, Message, Patient
@@ -258,7 +258,7 @@ def find(session: Session, query: str, *, limit: int = 50, offset: int = 0,
 
     - a name in any case, with or without accents: "Ana Ruiz", "Ruiz Ana", "Ruiz, Ana", "ruiz",
       a start of each ("ru an"); hyphens and spaces alike, apostrophes dropped;
-    - an MRN in any case (as stored, or all upper or all lower case);
+    - an MRN in any case;
     - a mobile number as people write it: "(646) 555-0100", "646.555.0100", "+1 646 555 0100".
     Without a query (and with ``now``): the active patients, whose procedure (not cancelled) is
     within the last ``ACTIVE_DAYS`` days or ahead, with that procedure (the earliest such).
@@ -269,6 +269,11 @@ def find(session: Session, query: str, *, limit: int = 50, offset: int = 0,
     phone = _phone_of(q)
     forms = _name_forms(q)
     conditions: list[Any] = [Patient.mrn.in_({q, q.upper(), q.lower()})]
+    if any(c.isdigit() for c in q) and not any(c.isspace() for c in q) and session.scalar(
+            select(Patient.id).where(conditions[0]).limit(1)) is None:
+        # An MRN stored in mixed case ("Ab12") typed in another mix: compared folded, which reads
+        # the whole table, so only for a one-word query with a digit that the index did not find.
+        conditions.append(func.lower(Patient.mrn) == q.lower())
     if phone is not None:
         conditions.append(Patient.phone == phone)
     for family, given in forms:

@@ -78,6 +78,14 @@ def test_an_mrn_in_any_case(session: Any, people: dict[str, Any]) -> None:
     assert _found(session, " MRN100200 ") == [("MRN100200", "mrn")]
     assert _found(session, "MRN-77AB") == [("mrn-77ab", "mrn")]
     assert _found(session, "MRN1002") == []  # an MRN is matched whole
+    # Stored in mixed case and typed in another mix.
+    assert _found(session, "Mrn-77Ab") == [("mrn-77ab", "mrn")]
+
+
+def test_an_mrn_stored_in_mixed_case_is_found_in_any_case(session: Any, make_patient: Any) -> None:
+    make_patient(given_name="Li", family_name="Wong", mrn="Ab12cD")
+    for q in ("ab12cd", "AB12CD", "Ab12cD", "aB12Cd"):
+        assert _found(session, q) == [("Ab12cD", "mrn")], q
 
 
 @pytest.mark.parametrize("q", ["(646) 555-0123", "646-555-0123", "646.555.0123", "6465550123", "+1 646 555 0123",
