@@ -15,7 +15,7 @@ import math
 import re
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -290,26 +290,33 @@ def read_pain(body: str, aw: AnswerWords | None = None) -> Answer:
 # ------------------------------------------------------------------------------------- yes / no
 
 
-def _yes_no_words(ws: Sequence[str], aw: AnswerWords) -> list[str]:
-    """Each word as the lists spell it: a repeated letter forgiven, a near typo of a one-word answer."""
-    singles = sorted({p[0] for p in (*aw.yes, *aw.no) if len(p) == 1 and p[0].isalpha()})
-    score, length = aw.yes_no_fuzzy
+def _as_listed(ws: Sequence[str], known: Collection[str], fuzzy: tuple[int, int],
+               candidates: Sequence[str]) -> list[str]:
+    """Each word as a list spells it: a repeated letter forgiven ("yesss", "okkk"), a near typo of
+    a long enough word (`fuzzy` = (min score, min length)) among `candidates`, same first letter."""
+    score, length = fuzzy
     out = []
     for w in ws:
-        if w in singles or not w.isalpha():
+        if w in known or not w.isalpha():
             out.append(w)
             continue
         collapsed = _collapse(w)
-        if collapsed in singles:
+        if collapsed in known:
             out.append(collapsed)
             continue
         if len(w) >= length:
-            best = process.extractOne(w, singles, scorer=fuzz.ratio, score_cutoff=score)
+            best = process.extractOne(w, candidates, scorer=fuzz.ratio, score_cutoff=score)
             if best is not None and best[0][0] == w[0]:
                 out.append(best[0])
                 continue
         out.append(w)
     return out
+
+
+def _yes_no_words(ws: Sequence[str], aw: AnswerWords) -> list[str]:
+    """Each word as the lists spell it: a repeated letter forgiven, a near typo of a one-word answer."""
+    singles = sorted({p[0] for p in (*aw.yes, *aw.no) if len(p) == 1 and p[0].isalpha()})
+    return _as_listed(ws, singles, aw.yes_no_fuzzy, singles)
 
 
 _UNSURE = 2
@@ -432,25 +439,9 @@ _EMOJI_MARKS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F\uFE0E\u200D]")
 def _acknowledgement_words(ws: Sequence[str], aw: AnswerWords) -> list[str]:
     """Each word as the list spells it: a repeated letter forgiven ("okkk", "thanksss"), a near
     typo of a long enough word ("thnaks", "gracais")."""
-    known = set(aw.acknowledgement_words)
-    score, length = aw.acknowledgement_fuzzy
-    out = []
-    for w in ws:
-        if w in known or not w.isalpha():
-            out.append(w)
-            continue
-        collapsed = _collapse(w)
-        if collapsed in known:
-            out.append(collapsed)
-            continue
-        if len(w) >= length:
-            best = process.extractOne(w, [k for k in aw.acknowledgement_words if len(k) >= length],
-                                      scorer=fuzz.ratio, score_cutoff=score)
-            if best is not None and best[0][0] == w[0]:
-                out.append(best[0])
-                continue
-        out.append(w)
-    return out
+    length = aw.acknowledgement_fuzzy[1]
+    return _as_listed(ws, frozenset(aw.acknowledgement_words), aw.acknowledgement_fuzzy,
+                      [k for k in aw.acknowledgement_words if len(k) >= length])
 
 
 def is_acknowledgement(body: str, aw: AnswerWords | None = None) -> bool:

@@ -12,13 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
+from twilio.request_validator import RequestValidator
 
 from pathway import migrate
+from pathway.app import create_app
 from pathway.clock import FixedClock
 from pathway.config import load_config
 from pathway.db import Base, make_engine, make_session_factory
 from pathway.dispatch.run import Dispatcher
 from pathway.dispatch.settings import DispatchSettings
+from pathway.runtime import Runtime
 from pathway.services.base import Actor, Env, Rules
 from tests.conftest import T0, ScratchDatabase, test_database_url
 from tests.fakes.fixtures import FROM_NUMBER, fake_twilio, twilio_transport_factory  # noqa: F401
@@ -132,3 +135,24 @@ def make_dispatcher(sessions: sessionmaker[Session], rules: Rules, clock: FixedC
     yield make
     for d in made:  # their recorder threads hand back their connections before the tables are emptied
         d.close()
+
+
+@pytest.fixture
+def app(config: Any, sessions: sessionmaker[Session], clock: FixedClock) -> Any:
+    """The web app on the dispatch tests' database and clock (the signed webhooks)."""
+    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
+    return create_app(runtime=rt, TESTING=True)
+
+
+_sids = iter(range(1, 1_000_000))
+
+
+def text_in(app: Any, fake: Any, body: str, from_: str = "+12125550001") -> str:
+    """A patient's text through the signed inbound webhook; the TwiML answer's words."""
+    params = {"From": from_, "To": "+15005550006", "Body": body, "MessageSid": f"SMi{next(_sids):08d}",
+              "AccountSid": fake.account_sid}
+    path = "/webhooks/twilio/inbound"
+    sig = RequestValidator(fake.auth_token).compute_signature(PUBLIC_URL + path, params)
+    r = app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return str(r.get_data(as_text=True))

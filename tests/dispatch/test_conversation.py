@@ -13,9 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from pathway.app import create_app
 from pathway.models import AuditEvent, Message, Reply
-from pathway.runtime import Runtime
 from pathway.services import episodes as ep
 from pathway.services.base import SYSTEM
 from pathway.services.users import create_token
@@ -23,12 +21,6 @@ from tests.conftest import T0
 from tests.dispatch.conftest import PUBLIC_URL
 
 PHONE = "+13125550187"  # the patient's, in Chicago (the clinic is in New York)
-
-
-@pytest.fixture
-def app(config: Any, sessions: Any, clock: Any) -> Any:
-    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
-    return create_app(runtime=rt, TESTING=True)
 
 
 @pytest.fixture

@@ -15,14 +15,12 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from pathway.app import create_app
 from pathway.dispatch.worker import Worker
 from pathway.models import Message, Observation
-from pathway.runtime import Runtime
 from pathway.services import episodes as ep
 from pathway.services import patients as patient_service
 from pathway.services.base import Actor
-from tests.dispatch.conftest import PUBLIC_URL
+from tests.dispatch.conftest import PUBLIC_URL, text_in
 
 NY = ZoneInfo("America/New_York")
 PHONE = "+12125550001"
@@ -30,26 +28,6 @@ PROCEDURE = "2027-02-02T08:00"  # New York, EST
 # Six weeks on (day 42) is 2027-03-16, after the clocks went forward on 2027-03-14: the question
 # goes at 10:00 EDT, 14:00 UTC (at 15:00 UTC if the zone's January offset were kept).
 SIX_WEEKS = datetime(2027, 3, 16, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(config: Any, sessions: Any, clock: Any) -> Any:
-    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
-    return create_app(runtime=rt, TESTING=True)
-
-
-_sids = iter(range(1, 1_000_000))
-
-
-def text_in(app: Any, fake: Any, body: str, from_: str = PHONE) -> str:
-    """A patient's text through the signed inbound webhook; the TwiML answer's words."""
-    params = {"From": from_, "To": "+15005550006", "Body": body, "MessageSid": f"SMo{next(_sids):08d}",
-              "AccountSid": fake.account_sid}
-    path = "/webhooks/twilio/inbound"
-    sig = RequestValidator(fake.auth_token).compute_signature(PUBLIC_URL + path, params)
-    r = app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig})
-    assert r.status_code == 200, r.get_data(as_text=True)
-    return str(r.get_data(as_text=True))
 
 
 @pytest.fixture

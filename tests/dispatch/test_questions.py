@@ -10,38 +10,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
-from pathway.app import create_app
 from pathway.models import Message, Observation, Patient, Reply, Task
-from pathway.runtime import Runtime
 from pathway.services import episodes as ep
 from pathway.services import observations as obs_service
-from tests.dispatch.conftest import PUBLIC_URL
+from tests.dispatch.conftest import text_in
 
 PHONE = "+12125550001"
 PROCEDURE = "2027-02-02T08:00"  # New York, EST: 13:00 UTC
 CHECK_AT = datetime(2027, 2, 5, 13, 0, tzinfo=UTC)  # 72 hours later
-
-
-@pytest.fixture
-def app(config: Any, sessions: Any, clock: Any) -> Any:
-    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
-    return create_app(runtime=rt, TESTING=True)
-
-
-_sids = iter(range(1, 1_000_000))
-
-
-def text_in(app: Any, fake: Any, body: str, from_: str = PHONE) -> str:
-    """A patient's text through the signed inbound webhook; the TwiML answer's words."""
-    params = {"From": from_, "To": "+15005550006", "Body": body, "MessageSid": f"SMq{next(_sids):08d}",
-              "AccountSid": fake.account_sid}
-    path = "/webhooks/twilio/inbound"
-    sig = RequestValidator(fake.auth_token).compute_signature(PUBLIC_URL + path, params)
-    r = app.test_client().post(path, data=params, headers={"X-Twilio-Signature": sig})
-    assert r.status_code == 200, r.get_data(as_text=True)
-    return str(r.get_data(as_text=True))
 
 
 @pytest.fixture

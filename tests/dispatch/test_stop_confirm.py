@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from pathway.app import create_app
 from pathway.models import AuditEvent, Episode, MedicationHold, Message, Observation, Patient, Reply, Task
-from pathway.runtime import Runtime
 from pathway.services import episodes as ep
 from pathway.services import tasks as tasks_service
 from pathway.services.base import Env, Forbidden
@@ -25,12 +23,6 @@ PROCEDURE = "2027-03-10T08:00"  # Wed, New York (EST)
 # Clopidogrel: 7 days' hold, so the last dose is Tue 2 Mar; the question goes Wed 3 Mar 09:00 EST.
 ASK_AT = datetime(2027, 3, 3, 14, 0, tzinfo=UTC)
 READY = {"mri_reviewed_on": "2027-01-15", "tried_pt": True, "escort_arranged": True}
-
-
-@pytest.fixture
-def app(config: Any, sessions: Any, clock: Any) -> Any:
-    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
-    return create_app(runtime=rt, TESTING=True)
 
 
 @pytest.fixture

@@ -20,12 +20,6 @@ from tests.conftest import T0
 from tests.dispatch.conftest import PUBLIC_URL
 
 
-@pytest.fixture
-def app(config: Any, sessions: Any, clock: Any) -> Any:
-    rt = Runtime.build(config, clock=clock, engine=sessions.kw["bind"])
-    return create_app(runtime=rt, TESTING=True)
-
-
 def _sign(fake: Any, url: str, params: dict[str, str]) -> str:
     return RequestValidator(fake.auth_token).compute_signature(url, params)
 
