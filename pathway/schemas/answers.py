@@ -72,8 +72,8 @@ class EpisodeSummary(AnswerModel):
     procedure_at_local: LocalTwin
 
 
-class Patient(AnswerModel):
-    """A patient."""
+class _PatientWho(AnswerModel):
+    """Who a patient is and how to reach them: the fields a patient's answer and a list row share."""
 
     id: Id
     mrn: str
@@ -83,6 +83,11 @@ class Patient(AnswerModel):
     phone: str = Field(description="E.164")
     timezone: str
     language: Annotated[str, choice_schema(LANGUAGES)]
+
+
+class Patient(_PatientWho):
+    """A patient."""
+
     detailed_texts: bool
     sms_consent: bool
     sms_consent_at: Instant | None
@@ -101,17 +106,9 @@ class Patient(AnswerModel):
         description="the patient's episodes, latest procedure first (at most 50)")
 
 
-class PatientFound(AnswerModel):
+class PatientFound(_PatientWho):
     """A patient in a list: who, how to reach them, and why they are in the list."""
 
-    id: Id
-    mrn: str
-    given_name: str
-    family_name: str
-    birth_date: Day
-    phone: str = Field(description="E.164")
-    timezone: str
-    language: Annotated[str, choice_schema(LANGUAGES)]
     can_text: bool
     opted_out: bool
     phone_flagged: bool

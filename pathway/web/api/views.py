@@ -228,7 +228,8 @@ def list_observations(episode_id: int) -> Response:
            summary="Record an observation of the episode (audited).", tag="episodes", body=inputs.ObservationIn,
            answers=(out.Observation,), answer_text="The new observation.", status=201,
            description="`code` is nprs (0-10), stopped_medicine (1 yes, 0 no; with `hold_id` when the episode "
-                       "has more than one hold) or walk_minutes; `time_point` is baseline, 72h, visit, 6w, 3m, 6m, "
+                       "has more than one hold), walk_minutes or stand_minutes (0-600), odi (0-100), zcq_symptom "
+                       "(1-5) or global_change (1-7); `time_point` is baseline, 72h, visit, 6w, 3m, 6m, "
                        "12m, 24m or null. A 72h pain score at or over the threshold of mild_pathway.toml, or far "
                        "over the baseline, opens a same-day `pain_high` worklist item. 422 names the bad field.")
 def record_observation(episode_id: int) -> Response:
