@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -453,18 +453,26 @@ class WorklistQuery(InputModel):
         return 200 if self.limit is None else self.limit
 
 
-class BoardQuery(InputModel):
-    status: BoardFilter = Field(None, description="only rows in this state, e.g. overdue")
-    proceduralist: Text = Field(
-        "", description="only this proceduralist's episodes (capitals ignored: 'dr. lee' is 'Dr. Lee')")
+class _Paged(InputModel):
+    """A list query's page: `limit` rows (DEFAULT_ROWS when not given) after skipping `offset`."""
+
+    DEFAULT_ROWS: ClassVar[int] = 200
+    limit: Limit = None
+    offset: Offset = None
 
     @property
     def rows(self) -> int:
-        return 200 if self.limit is None else self.limit
+        return self.DEFAULT_ROWS if self.limit is None else self.limit
 
     @property
     def skip(self) -> int:
         return 0 if self.offset is None else self.offset
+
+
+class BoardQuery(_Paged):
+    status: BoardFilter = Field(None, description="only rows in this state, e.g. overdue")
+    proceduralist: Text = Field(
+        "", description="only this proceduralist's episodes (capitals ignored: 'dr. lee' is 'Dr. Lee')")
     limit: Limit = Field(None, description="rows to return (default 200)")
     offset: Offset = Field(None, description="rows to skip (default 0)")
 
@@ -485,7 +493,7 @@ class OutcomesQuery(InputModel):
         if value is not None and first is not None and value < first:
             raise fail(f"is before from ({first.isoformat()}); give the last procedure date to include")
         return value
-class PatientsQuery(InputModel):
+class PatientsQuery(_Paged):
     q: Text = Field("", description="a name in any case, with or without accents (\"Ana Ruiz\", \"Ruiz Ana\", "
                                     "\"Ruiz, Ana\", the start of each), an MRN in any case, or a mobile number as "
                                     "people write it; empty: the active patients (a procedure, not cancelled, in "
@@ -493,13 +501,7 @@ class PatientsQuery(InputModel):
     limit: Limit = Field(None, description="rows to return (default 50)")
     offset: Offset = Field(None, description="rows to skip (default 0)")
 
-    @property
-    def rows(self) -> int:
-        return 50 if self.limit is None else self.limit
-
-    @property
-    def skip(self) -> int:
-        return 0 if self.offset is None else self.offset
+    DEFAULT_ROWS: ClassVar[int] = 50
 
 
 class PreviewQuery(InputModel):
