@@ -60,13 +60,18 @@ def main() -> None:
         bench(url, args)
 
 
-def bench(url: str, args: argparse.Namespace) -> None:
+def importer(url: str) -> tuple[Runtime, Env, Actor]:
+    """The app on the scratch database at T0, and a coordinator to import as."""
     rt = Runtime.build(load_config(env={}, overrides={"database": {"url": url}}), clock=lambda: T0)
     env = Env(rules=rt.rules, now=T0)
     with rt.sessions.begin() as s:
         uid = create_user(s, env, Actor(role="admin", label="bench"), "bench@example.test", "coordinator",
                           "bench-password").id
-    coord = Actor(role="coordinator", user_id=uid, label=f"user:{uid}")
+    return rt, env, Actor(role="coordinator", user_id=uid, label=f"user:{uid}")
+
+
+def bench(url: str, args: argparse.Namespace) -> None:
+    rt, env, coord = importer(url)
     data = schedule_csv(args.rows)
     print(f"{args.rows} rows, {len(data) / 1e6:.1f} MB, {rt.engine.dialect.name}")
 

@@ -25,14 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import inspect, text
 
 from bench._db import scratch_database
-from pathway.config import load_config
-from pathway.runtime import Runtime
 from pathway.services import schedule_import as si
-from pathway.services.base import Actor, Env
-from pathway.services.users import create_user
+from pathway.services.base import Env
 
 _BENCH = importlib.import_module("bench.import")  # bench/import.py: its file and clock ("import" is a keyword)
-T0, schedule_csv = _BENCH.T0, _BENCH.schedule_csv
+T0, schedule_csv, importer = _BENCH.T0, _BENCH.schedule_csv, _BENCH.importer
 MASKED = {("calendar_links", "token"), ("calendar_links", "token_hash"), ("users", "password_hash")}
 
 
@@ -42,12 +39,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200)
     args = ap.parse_args()
     with scratch_database(args.database, Path(tempfile.mkdtemp(prefix="pathway-bench-")), "rows") as url:
-        rt = Runtime.build(load_config(env={}, overrides={"database": {"url": url}}), clock=lambda: T0)
-        env = Env(rules=rt.rules, now=T0)
-        with rt.sessions.begin() as s:
-            uid = create_user(s, env, Actor(role="admin", label="bench"), "bench@example.test", "coordinator",
-                              "bench-password").id
-        coord = Actor(role="coordinator", user_id=uid, label=f"user:{uid}")
+        rt, env, coord = importer(url)
         first = schedule_csv(args.rows)
         with rt.sessions.begin() as s:
             assert si.import_schedule(s, env, coord, si.parse_file(first)).applied
