@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from pathway.models import Episode, MedicationHold, Message, Milestone, Patient
+from pathway.models import Episode, MedicationHold, Message, Milestone, Patient, report
 from pathway.services import outbox
 from pathway.services.base import MAX_ID, Actor, Env, NotFound, audit
 from pathway.timeline import (
@@ -455,6 +455,7 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
         # the episode's milestones are loaded again when next asked for.
         conn = session.connection()
         conn.execute(insert(_MILESTONES), new_rows)  # Core: one statement, every row
+        report.milestones_inserted(conn, new_rows)  # which no flush sees: the report row follows here
         session.expire(episode, ["milestones"])
         milestone_ids = {f"{kind}:{ref}": mid for mid, kind, ref in
                          conn.execute(_MILESTONE_KEYS, {"episode_id": episode.id})}

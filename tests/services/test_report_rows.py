@@ -1,0 +1,195 @@
+"""The outcomes report's row per episode (``report_episodes``) always says what the source tables
+say. Each check recounts every row here in Python, from the ORM objects, independently of the SQL
+that keeps the rows: after each step of a realistic episode life through the real services (holds
+signed and removed, a stop answer, reschedules, an edit of the proceduralist and facility, outcome
+values recorded and replaced, visits booked and completed, a cancellation), after rows added
+directly, after the set-based refresh and after the migration's backfill."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+
+from pathway.models import (
+    Appointment,
+    Episode,
+    MedicationHold,
+    Milestone,
+    Observation,
+    ReportEpisode,
+)
+from pathway.models.report import REPORT_CODES, VALUE_COLUMNS, _refresh_sql, refresh_report_rows, value_column
+from pathway.resources import migrations_dir
+from pathway.services import episodes as ep
+from pathway.services.observations import add_observation
+from pathway.timeline.vocabulary import TIME_POINTS, ObservationSource
+
+FACTS = ("procedure_at", "proceduralist", "facility", "status", *VALUE_COLUMNS, "holds_signed", "holds_stopped",
+         "postponed_for_hold", "follow_up_window_end", "follow_up_in_window", "pt_started_at", "nprs_72h_first_at")
+
+
+def recount(session: Any, episode_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Each episode's row, computed here from the source rows."""
+    session.expire_all()
+    out: dict[int, dict[str, Any]] = {}
+    for e in session.scalars(select(Episode).where(Episode.id.in_(episode_ids))):
+        obs = list(session.scalars(select(Observation).where(Observation.episode_id == e.id)))
+        holds = list(session.scalars(select(MedicationHold).where(MedicationHold.episode_id == e.id)))
+        steps = list(session.scalars(select(Milestone).where(Milestone.episode_id == e.id)))
+        visits = list(session.scalars(select(Appointment).where(Appointment.episode_id == e.id)))
+        row: dict[str, Any] = {"procedure_at": e.procedure_at, "proceduralist": e.proceduralist,
+                               "facility": e.facility, "status": e.status}
+        for code in REPORT_CODES:
+            for tp in TIME_POINTS:
+                current = [o for o in obs if o.code == code and o.time_point == tp and o.superseded_at is None]
+                latest = max(current, key=lambda o: o.id, default=None)
+                row[value_column(code, tp)] = None if latest is None else int(latest.value * 100)
+        signed = [h for h in holds if h.removed_at is None and h.signed_at is not None and h.clearance == "approved"]
+        row["holds_signed"] = len(signed)
+        row["holds_stopped"] = sum(1 for h in signed if any(
+            o.code == "stopped_medicine" and o.value == 1 and o.superseded_at is None
+            and o.hold_id in (h.id, None) and o.received_at <= e.procedure_at for o in obs))
+        row["postponed_for_hold"] = int(e.moved_at is not None and any(
+            o.code == "stopped_medicine" and o.value == 0 and o.received_at < e.moved_at for o in obs))
+        follow_up = [m for m in steps if m.kind == "follow_up" and m.ref == "" and m.status != "cancelled"]
+        row["follow_up_window_end"] = min((m.window_end for m in follow_up if m.window_end), default=None)
+        row["follow_up_in_window"] = int(any(
+            any(a.kind == "follow_up" and a.status == "done" and m.window_start <= a.appointment_at < m.window_end
+                for a in visits)
+            or (m.status == "done" and m.completed_at is not None and m.window_start <= m.completed_at < m.window_end)
+            for m in follow_up))
+        starts = [a.appointment_at for a in visits if a.kind == "pt_start" and a.status == "done"]
+        starts += [m.completed_at for m in steps if m.kind == "pt_start" and m.status == "done" and m.completed_at]
+        row["pt_started_at"] = min(starts, default=None)
+        row["nprs_72h_first_at"] = min((o.received_at for o in obs if o.code == "nprs" and o.time_point == "72h"),
+                                       default=None)
+        out[e.id] = row
+    return out
+
+
+def kept(session: Any, episode_ids: set[int]) -> dict[int, dict[str, Any]]:
+    session.expire_all()
+    rows = session.scalars(select(ReportEpisode).where(ReportEpisode.episode_id.in_(episode_ids)))
+    return {r.episode_id: {f: getattr(r, f) for f in FACTS} for r in rows}
+
+
+def test_a_whole_episode_life_through_the_services_keeps_every_row_equal_to_a_recount(
+        session: Any, env: Any, staff: Any, make_episode: Any) -> None:
+    coordinator, clinician = staff["coordinator"], staff["clinician"]
+    a = make_episode(holds=[{"drug": "clopidogrel"}, {"drug": "apixaban"}])
+    b = make_episode(procedure_at="2027-03-11T09:00")
+    c = make_episode(holds=[{"drug": "clopidogrel"}])
+    ids = {a.id, b.id, c.id}
+
+    def check() -> None:
+        got, want = kept(session, ids), recount(session, ids)
+        assert {i: {k: v for k, v in r.items() if want[i][k] != v} for i, r in got.items()} == {i: {} for i in ids}
+        assert got == want
+
+    check()  # new episodes: a row each, no values
+    for hold in a.holds:
+        ep.record_clearance(session, env, clinician, hold.id, {"status": "approved", "by": "Dr. Ortiz"})
+    check()
+    assert kept(session, {a.id})[a.id]["holds_signed"] == 2
+    # A baseline and a "not stopped" answer, then the procedure moves (postponed for the hold).
+    add_observation(session, env, a, "nprs", Decimal(7), time_point="baseline", received_at=env.now,
+                    source=ObservationSource.SMS)
+    add_observation(session, env, a, "stopped_medicine", Decimal(0), time_point=None, received_at=env.now,
+                    source=ObservationSource.SMS, hold_id=a.holds[0].id)
+    check()
+    later = replace(env, now=env.now + timedelta(hours=2))
+    ep.reschedule(session, later, coordinator, a.id, {"procedure_at": "2027-03-24T08:00",
+                                                      "confirm_holds_at_risk": True})
+    check()
+    assert kept(session, {a.id})[a.id]["postponed_for_hold"] == 1
+    ep.reschedule(session, later, coordinator, b.id, {"proceduralist": "Dr. Park", "facility": "Eastside ASC"})
+    ep.remove_hold(session, later, coordinator, c.holds[0].id)
+    check()
+    assert kept(session, {b.id})[b.id]["proceduralist"] == "Dr. Park"
+    # Signed again; both stopped before the procedure (the general answer covers both holds).
+    for hold in a.holds:
+        if hold.signed_at is None:
+            ep.record_clearance(session, later, clinician, hold.id, {"status": "approved", "by": "Dr. Ortiz"})
+    add_observation(session, later, a, "stopped_medicine", Decimal(1), time_point=None, received_at=later.now,
+                    source=ObservationSource.STAFF)
+    check()
+    assert kept(session, {a.id})[a.id]["holds_stopped"] == 2
+    # After the procedure: values at time points, one replaced, the visit and PT booked and done.
+    after = replace(env, now=a.procedure_at + timedelta(days=3, hours=2))
+    for code, tp, value in (("nprs", "72h", 4), ("nprs", "72h", 3), ("walk_minutes", "baseline", 10),
+                            ("odi", "baseline", 46)):
+        add_observation(session, after, a, code, Decimal(value), time_point=tp, received_at=after.now,
+                        source=ObservationSource.SMS)
+    check()
+    assert kept(session, {a.id})[a.id]["nprs_72h"] == 300
+    ep.book_appointment(session, after, coordinator, a.id, "follow_up", {"appointment_at": "2027-04-01T10:00"})
+    ep.book_appointment(session, after, coordinator, a.id, "pt_start", {"appointment_at": "2027-04-08T10:00"})
+    check()
+    visit = replace(env, now=a.procedure_at + timedelta(days=9))
+    follow_up = next(m for m in a.milestones if m.kind == "follow_up")
+    ep.complete_milestone(session, visit, coordinator, follow_up.id, {})
+    pt_day = replace(env, now=a.procedure_at + timedelta(days=16))
+    pt = next(m for m in a.milestones if m.kind == "pt_start")
+    ep.complete_milestone(session, pt_day, coordinator, pt.id, {})
+    add_observation(session, pt_day, a, "walk_minutes", Decimal("12.5"), time_point="visit", received_at=pt_day.now,
+                    source=ObservationSource.STAFF)
+    check()
+    row = kept(session, {a.id})[a.id]
+    assert row["follow_up_in_window"] == 1 and row["pt_started_at"] is not None and row["walk_minutes_visit"] == 1250
+    ep.cancel_episode(session, later, coordinator, b.id, {"reason": "patient chose surgery"})
+    check()
+    assert kept(session, {b.id})[b.id]["status"] == "cancelled"
+    # The set-based refresh of every row (as the migration and the bench run it) writes the same.
+    before = kept(session, ids)
+    refresh_report_rows(session.connection())
+    assert kept(session, ids) == before
+
+
+def test_rows_added_directly_and_replaced_by_hand_are_kept_at_the_flush(session: Any, env: Any,
+                                                                        make_episode: Any) -> None:
+    e = make_episode()
+    when = env.now
+    for value, superseded in ((7, when), (5, None)):
+        session.add(Observation(episode_id=e.id, code="odi", value=Decimal(value), unit="%", time_point="6w",
+                                received_at=when, source="staff", created_at=when, superseded_at=superseded))
+    session.flush()
+    assert kept(session, {e.id})[e.id]["odi_6w"] == 500
+    assert kept(session, {e.id}) == recount(session, {e.id})
+    current = session.scalars(select(Observation).where(Observation.episode_id == e.id,
+                                                        Observation.superseded_at.is_(None))).one()
+    current.superseded_at = when
+    session.flush()
+    assert kept(session, {e.id})[e.id]["odi_6w"] is None
+    assert kept(session, {e.id}) == recount(session, {e.id})
+    # A value without a time point (an answer about a hold) is no outcome.
+    add_observation(session, env, e, "nprs", Decimal(3), time_point=None, received_at=env.now,
+                    source=ObservationSource.STAFF)
+    assert all(kept(session, {e.id})[e.id][c] is None for c in VALUE_COLUMNS)
+
+
+def test_rows_written_by_plain_sql_are_kept_by_the_set_based_refresh(session: Any, env: Any,
+                                                                     make_episode: Any) -> None:
+    e = make_episode()
+    session.execute(text("INSERT INTO observations (episode_id, code, value, unit, time_point, received_at, source, "
+                         "created_at) VALUES (:e, 'walk_minutes', 12.5, 'min', '3m', :at, 'staff', :at)"),
+                    {"e": e.id, "at": env.now.replace(tzinfo=None) if session.get_bind().dialect.name == "sqlite"
+                     else env.now})
+    assert kept(session, {e.id})[e.id]["walk_minutes_3m"] is None  # no flush saw it
+    refresh_report_rows(session.connection(), [e.id])
+    assert kept(session, {e.id})[e.id]["walk_minutes_3m"] == 1250
+    assert kept(session, {e.id}) == recount(session, {e.id})
+
+
+def test_the_migration_backfills_with_the_statement_the_models_run() -> None:
+    path = next((migrations_dir() / "versions").glob("0020_*.py"))
+    spec = importlib.util.spec_from_file_location("m0020", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert _refresh_sql(False) == module.BACKFILL
+    assert module.VALUE_COLUMNS == VALUE_COLUMNS
