@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -22,11 +24,20 @@ def _url() -> str:
 
 
 def _configure(connection: Connection) -> None:
+    dialect = connection.dialect.name
+
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        # An index the models create on some databases only (``info["dialects"]``, with ``ddl_if``)
+        # is not missing from the others.
+        dialects = getattr(obj, "info", {}).get("dialects") if type_ == "index" and not reflected else None
+        return dialects is None or dialect in dialects
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
         compare_type=True,
+        include_object=include_object,
     )
 
 

@@ -118,6 +118,12 @@ def upgrade() -> None:
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('episode_id', name=op.f('pk_report_episodes'))
     )
+    if op.get_bind().dialect.name == "sqlite":  # see pathway/models/report.py: _median_index
+        for code in ("nprs", "walk_minutes"):
+            for tp in TIME_POINTS[1:]:
+                op.create_index(f'ix_report_episodes_{code}_{tp}', 'report_episodes',
+                                [f'{code}_baseline', f'{code}_{tp}', 'procedure_at', 'status', 'proceduralist',
+                                 'facility'], unique=False)
     op.execute(BACKFILL)
     op.drop_table('outcome_summaries')
 

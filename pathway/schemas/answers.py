@@ -733,15 +733,23 @@ class Responders(AnswerModel):
     ci95: Ci95
 
 
+MedianCi95 = Annotated[list[float] | None, Field(
+    description="the distribution-free 95% interval of the median, [low, high]: the values at the order-statistic "
+                "ranks j and n + 1 - j of the binomial (Conover 1999); null below 6 values", min_length=2,
+    max_length=2)]
+
+
 class MeasureOutcome(AnswerModel):
     """Pain (NPRS 0-10) or walking minutes at a time point, against each episode's own baseline."""
 
     n: int = Field(description="episodes with both a baseline and a value at this time point")
     median: float | None = Field(description="median of the values at this time point over those n episodes "
                                              "(even n: the mean of the two middle values); null when n is 0")
+    median_ci95: MedianCi95
     median_change_pct: float | None = Field(
         description="median of 100 x (value - baseline) / baseline over those episodes, leaving out a baseline of "
                     "0; one decimal; null when none is left")
+    median_change_pct_ci95: MedianCi95
     responders: Responders
 
 

@@ -448,7 +448,18 @@ def thread(t: Thread, definition: PathwayDefinition | None) -> out.Thread:
 
 
 def _responders(s: outcomes_report.Share) -> out.Responders:
-    return out.Responders(n=s.n, pct=s.pct, ci95=list(s.ci95) if s.ci95 is not None else None)
+    return out.Responders(n=s.n, pct=s.pct, ci95=_interval(s.ci95))
+
+
+def _interval(ends: tuple[float, float] | None) -> list[float] | None:
+    return list(ends) if ends is not None else None
+
+
+def _measure_outcome(m: outcomes_report.Measure) -> out.MeasureOutcome:
+    return out.MeasureOutcome(n=m.n, median=m.median, median_ci95=_interval(m.median_ci95),
+                              median_change_pct=m.median_change_pct,
+                              median_change_pct_ci95=_interval(m.median_change_pct_ci95),
+                              responders=_responders(m.responders))
 
 
 def outcomes(report: outcomes_report.OutcomesReport) -> out.OutcomesReport:
@@ -457,10 +468,7 @@ def outcomes(report: outcomes_report.OutcomesReport) -> out.OutcomesReport:
         nprs, walk, odi = (t.measures[c] for c in ("nprs", "walk_minutes", "odi"))
         rows.append(out.OutcomeTimePoint(
             time_point=t.time_point, label=t.label, episodes=t.episodes, answered=t.answered,
-            nprs=out.MeasureOutcome(n=nprs.n, median=nprs.median, median_change_pct=nprs.median_change_pct,
-                                    responders=_responders(nprs.responders)),
-            walk_minutes=out.MeasureOutcome(n=walk.n, median=walk.median, median_change_pct=walk.median_change_pct,
-                                            responders=_responders(walk.responders)),
+            nprs=_measure_outcome(nprs), walk_minutes=_measure_outcome(walk),
             odi=out.OdiOutcome(n=odi.n, mean_change=odi.mean_change, responders=_responders(odi.responders))))
     return out.OutcomesReport(
         as_of=_utc(report.as_of), time_points=rows,

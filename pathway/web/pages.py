@@ -1294,10 +1294,12 @@ def _outcome_charts(report: outcomes_report.OutcomesReport) -> list[charts.Chart
                              [t.measures[code].responders.ci95 for t in rows])
 
     def change(code: str, label: str) -> charts.Series:
-        return charts.Series(label, [t.measures[code].median_change_pct for t in rows])
+        return charts.Series(label, [t.measures[code].median_change_pct for t in rows],
+                             [t.measures[code].median_change_pct_ci95 for t in rows])
 
-    changes = [v for t in rows for v in (t.measures["nprs"].median_change_pct,
-                                         t.measures["walk_minutes"].median_change_pct) if v is not None]
+    changes = [v for t in rows for code in ("nprs", "walk_minutes")
+               for v in (t.measures[code].median_change_pct, *(t.measures[code].median_change_pct_ci95 or ()))
+               if v is not None]
     top = max([100.0, *changes])
     top = float(-(-top // 50) * 50)
     return [
@@ -1308,9 +1310,10 @@ def _outcome_charts(report: outcomes_report.OutcomesReport) -> list[charts.Chart
             names, [responders("nprs"), responders("walk_minutes"), responders("odi")], 0, 100, 20, "%",
             [charts.Reference(improved.value, f"{improved.source}: {improved.figure} improved")] if improved else []),
         charts.Chart(
-            "chart-change", "Median change from baseline: pain and walking",
+            "chart-change", "Median change from baseline: pain and walking, with 95% intervals",
             "The median change from each episode's own baseline, in percent, for pain (lower is better) and "
-            "walking minutes (higher is better), against the figures clinic pages quote.",
+            "walking minutes (higher is better), with the 95% interval of each median (none below 6 episodes), "
+            "against the figures clinic pages quote.",
             names, [change("nprs", "Pain (NPRS)"), change("walk_minutes", "Walking")], -100, top, 50, "%",
             [charts.Reference(p.value, f"{p.source}: {p.figure} {p.measure.lower()}")
              for p in (pain_drop, mobility) if p is not None]),

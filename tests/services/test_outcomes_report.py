@@ -15,7 +15,7 @@ import pytest
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Observation
 from pathway.services.base import Forbidden, ValidationError
-from pathway.services.outcomes_report import outcomes_report, wilson
+from pathway.services.outcomes_report import median_ci_ranks, outcomes_report, wilson
 from tests.conftest import T0
 
 OLD = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 62 days before T0
@@ -100,6 +100,38 @@ def test_pain_at_six_weeks_against_each_episodes_own_baseline(session: Any, env:
     # Not: e2 (-1 point), e3 (baseline 0 is never a responder).
     assert (nprs.responders.n, nprs.responders.pct) == (4, 66.7)
     assert nprs.responders.ci95 == (30.0, 90.3)  # Wilson 4/6
+    # Six values: the 95% interval of the median runs from the 1st to the 6th ordered value; five
+    # changes are too few for one.
+    assert (nprs.median_ci95, nprs.median_change_pct_ci95) == ((1.0, 7.0), None)
+
+
+def test_intervals_of_the_medians_from_the_ordered_values(session: Any, env: Any, staff: Any, episode: Any,
+                                                          observe: Any) -> None:
+    # Ten episodes, baseline 10, values 0..9 (changes -100% .. -10%); two cancelled ones do not count.
+    for value in range(10):
+        e = episode(proceduralist="Dr. Ten")
+        observe(e, "nprs", "baseline", 10)
+        observe(e, "nprs", "6w", value)
+    for _ in range(2):
+        gone = episode(proceduralist="Dr. Ten", status="cancelled")
+        observe(gone, "nprs", "baseline", 10)
+        observe(gone, "nprs", "6w", 10)
+    nprs = _tp(_report(session, env, staff, proceduralist="Dr. Ten"), "6w").measures["nprs"]
+    # n = 10: ranks 2 and 9 (P(B <= 1) = 11/1024 <= 2.5% < P(B <= 2) = 56/1024).
+    assert (nprs.n, nprs.median, nprs.median_ci95) == (10, 4.5, (1.0, 8.0))
+    assert (nprs.median_change_pct, nprs.median_change_pct_ci95) == (-55.0, (-90.0, -20.0))
+
+
+def test_the_ranks_of_a_medians_interval() -> None:
+    # Conover (1999), table A3 / the binomial with p = 1/2: none below 6 values.
+    assert [median_ci_ranks(n) for n in (0, 1, 5)] == [None, None, None]
+    assert median_ci_ranks(6) == (1, 6)  # P(B <= 0) = 1/64
+    assert median_ci_ranks(10) == (2, 9)
+    assert median_ci_ranks(20) == (6, 15)  # P(B <= 5) = 0.0207, P(B <= 6) = 0.0577
+    assert median_ci_ranks(100) == (40, 61)  # P(B <= 39) = 0.0176, P(B <= 40) = 0.0284
+    # Exact to 1,000, the normal approximation above: the two agree where they meet.
+    assert median_ci_ranks(1000) == (469, 532)
+    assert median_ci_ranks(1001) == (469, 533)
 
 
 def test_walking_and_odi_at_six_weeks(session: Any, env: Any, staff: Any, cohort: Any) -> None:

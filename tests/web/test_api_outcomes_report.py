@@ -37,7 +37,8 @@ def test_a_clinician_gets_the_report_for_a_proceduralist(api: Harness) -> None:
     six = next(t for t in got.json["time_points"] if t["time_point"] == "6w")
     assert (six["episodes"], six["answered"]) == (3, 3)
     # 8->4 (-50%), 6->5 (-16.7%), 5->1 (-80%): median value 4, median change -50%; responders 8->4 and 5->1.
-    assert six["nprs"] == {"n": 3, "median": 4.0, "median_change_pct": -50.0,
+    assert six["nprs"] == {"n": 3, "median": 4.0, "median_ci95": None, "median_change_pct": -50.0,
+                           "median_change_pct_ci95": None,
                            "responders": {"n": 2, "pct": 66.7, "ci95": [20.8, 93.9]}}
     assert six["walk_minutes"]["n"] == 0 and six["walk_minutes"]["responders"]["ci95"] is None
     assert {p["figure"] for p in got.json["published"]} >= {"79%", "53%", "34%", "-22.7 points", "-3.6 points"}

@@ -77,6 +77,10 @@ def test_a_clinician_reads_filters_and_downloads_the_outcomes(live: Any) -> None
         charts = page.locator("svg.chart")
         assert charts.count() == 2 and charts.first.is_visible()
         assert page.get_by_role("img", name="Responders at each time point, with 95% intervals").is_visible()
+        change = page.get_by_role("img", name="Median change from baseline: pain and walking, with 95% intervals")
+        assert change.is_visible()
+        # Each median with 6 or more changes has its whisker; its marker's tooltip names the interval.
+        assert "95% interval" in change.inner_html()
         assert page.get_by_text("Read these figures with care.").is_visible()
         assert page.get_by_role("heading", name="How the figures are counted").is_visible()
         table = page.locator("section", has=page.get_by_role("heading", name="Responders at each time point, "
