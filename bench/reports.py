@@ -7,10 +7,10 @@ For each size, a migrated scratch database (a SQLite file in a temporary directo
 itself (``INSERT ... SELECT`` over a generated series, nothing built row by row in Python) with:
 that many completed episodes, their procedures 800 to 1,164 days before the clock, so every time
 point has passed; for each episode every outcome at every time point (NPRS, walking minutes, ODI
-at baseline, 72h, visit, 6w, 3m, 6m, 12m, 24m: 24 current values) plus a replaced 6-week pain score,
-and one report row per episode by migration 0020's backfill statement (``report_episodes``);
+at baseline, 72h, visit, 6w, 3m, 6m, 12m, 24m: 24 current values) plus a replaced 6-week pain score;
 a signed hold with a "stopped" answer, a sent 72-hour text and a delivered reminder, a follow-up
-step and visit and a PT start. 1,000 patients share the episodes.
+step and visit and a PT start; then one report row per episode by migration 0020's own backfill
+statement (``report_episodes``, timed). 1,000 patients share the episodes.
 
 Then it times ``GET /api/v1/reports/outcomes`` through the real app (Flask test client, a clinician's
 token, FixedClock at 2027-02-01 15:00 UTC): unfiltered and filtered by one proceduralist. It prints

@@ -114,6 +114,12 @@ def _hundredths(expr: str) -> str:
     return f"CAST(ROUND({expr} * {SCALE}) AS BIGINT)"
 
 
+_COLUMNS = ("episode_id", "procedure_at", "proceduralist", "facility", "status", *VALUE_COLUMNS, "holds_signed",
+            "holds_stopped", "postponed_for_hold", "follow_up_window_end", "follow_up_in_window", "pt_started_at",
+            "nprs_72h_first_at")
+_UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+
+
 def _refresh_sql(filtered: bool) -> str:
     """``INSERT ... SELECT`` of the rows of the episodes ``:ids`` (every episode when not filtered)."""
     codes = ", ".join(f"'{c}'" for c in REPORT_CODES)
@@ -123,9 +129,7 @@ def _refresh_sql(filtered: bool) -> str:
         f"AS {value_column(c, tp)}" for c in REPORT_CODES for tp in TIME_POINTS)
     signed = "h.episode_id = e.id AND h.removed_at IS NULL AND h.signed_at IS NOT NULL AND h.clearance = 'approved'"
     follow_up = "m.episode_id = e.id AND m.kind = 'follow_up' AND m.ref = '' AND m.status <> 'cancelled'"
-    columns = ", ".join(("episode_id", "procedure_at", "proceduralist", "facility", "status", *VALUE_COLUMNS,
-                         "holds_signed", "holds_stopped", "postponed_for_hold", "follow_up_window_end",
-                         "follow_up_in_window", "pt_started_at", "nprs_72h_first_at"))
+    columns = ", ".join(_COLUMNS)
     return (
         f"INSERT INTO report_episodes ({columns}) "
         "SELECT e.id, e.procedure_at, e.proceduralist, e.facility, e.status, "
@@ -152,12 +156,17 @@ def _refresh_sql(filtered: bool) -> str:
         "JOIN (SELECT MAX(id) AS id FROM observations WHERE superseded_at IS NULL AND time_point IS NOT NULL "
         f"AND code IN ({codes}){only} GROUP BY episode_id, code, time_point) latest ON latest.id = o.id "
         "GROUP BY o.episode_id) v ON v.episode_id = e.id"
-        + (" WHERE e.id IN :ids" if filtered else ""))
+        + (f" WHERE e.id IN :ids ON CONFLICT (episode_id) DO UPDATE SET {_UPSERT}" if filtered else ""))
 
 
 def refresh_report_rows(connection: Connection, episode_ids: Iterable[int] | None = None) -> None:
     """Rewrite the report rows of these episodes (every episode when None) from the source tables:
-    set-based, on SQLite and PostgreSQL."""
+    set-based, on SQLite and PostgreSQL.
+
+    Two transactions may rewrite one episode's row at once (a reply's answer while a coordinator
+    moves the procedure). The DELETE waits for the other's row; then, read committed, it cannot
+    see the row the other inserted, so the INSERT, whose own snapshot does, updates it on the key
+    conflict instead of failing: the row is computed from what both committed."""
     if episode_ids is None:
         connection.execute(text("DELETE FROM report_episodes"))
         connection.execute(text(_refresh_sql(False)))

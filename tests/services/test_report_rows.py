@@ -193,3 +193,61 @@ def test_the_migration_backfills_with_the_statement_the_models_run() -> None:
     spec.loader.exec_module(module)
     assert _refresh_sql(False) == module.BACKFILL
     assert module.VALUE_COLUMNS == VALUE_COLUMNS
+
+
+def test_two_transactions_rewriting_one_episodes_row_at_once_both_land(fresh_db: Any, rules: Any) -> None:
+    """A reply's answer is stored while a coordinator's change to the same episode is still open:
+    the second rewrite waits for the first and neither fails; the row has both changes."""
+    import threading
+
+    from pathway import migrate
+    from pathway.clock import FixedClock
+    from pathway.config import load_config
+    from pathway.models import Patient
+    from pathway.runtime import Runtime
+    from tests.conftest import T0
+
+    migrate.upgrade(fresh_db.url)
+    rt = Runtime.build(load_config(env={}, overrides={"database": {"url": fresh_db.url}}), clock=FixedClock(T0))
+    try:
+        with rt.unit_of_work() as (session, _):
+            p = Patient(mrn="R1", given_name="Pat", family_name="Race", birth_date=T0.date(), phone="+12125550101",
+                        timezone="America/New_York", language="en", created_at=T0)
+            session.add(p)
+            session.flush()
+            e = Episode(patient_id=p.id, procedure_at=T0 + timedelta(days=30), proceduralist="Dr. Lee",
+                        facility="Riverside", created_at=T0)
+            session.add(e)
+            session.flush()
+            episode_id = e.id
+        errors: list[BaseException] = []
+        first_flushed, second_started = threading.Event(), threading.Event()
+
+        def answer() -> None:
+            try:
+                first_flushed.wait(10)
+                with rt.unit_of_work() as (session, _):
+                    second_started.set()
+                    session.add(Observation(episode_id=episode_id, code="nprs", value=Decimal(6), unit="0-10",
+                                            time_point="baseline", received_at=T0, source="sms", created_at=T0))
+                    session.flush()  # rewrites the row: waits for the first transaction
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                errors.append(exc)
+
+        second = threading.Thread(target=answer)
+        second.start()
+        with rt.unit_of_work() as (session, _):
+            session.get(Episode, episode_id).proceduralist = "Dr. Park"  # type: ignore[union-attr]
+            session.flush()  # rewrites the row, and holds it until the commit
+            first_flushed.set()
+            second_started.wait(10)
+            second.join(0.5)  # the second is waiting for this transaction
+            assert second.is_alive()
+        second.join(20)
+        assert not second.is_alive() and errors == []
+        with rt.unit_of_work() as (session, _):
+            row = session.get(ReportEpisode, episode_id)
+            assert row is not None and (row.proceduralist, row.nprs_baseline) == ("Dr. Park", 600)
+            assert kept(session, {episode_id}) == recount(session, {episode_id})
+    finally:
+        rt.engine.dispose()
