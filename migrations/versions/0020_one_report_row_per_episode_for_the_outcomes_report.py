@@ -39,7 +39,7 @@ def value_column(code: str, time_point: str) -> str:
 
 
 def _hundredths(expr: str) -> str:
-    return f"CAST(ROUND({expr} * {SCALE}) AS BIGINT)"
+    return f"CAST(ROUND({expr} * {SCALE}) AS INTEGER)"
 
 
 def _refresh_sql(filtered: bool) -> str:
@@ -106,7 +106,7 @@ def upgrade() -> None:
     sa.Column('proceduralist', sa.String(length=200), nullable=False),
     sa.Column('facility', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    *(sa.Column(name, sa.BigInteger(), nullable=True) for name in VALUE_COLUMNS),
+    *(sa.Column(name, sa.Integer(), nullable=True) for name in VALUE_COLUMNS),
     sa.Column('holds_signed', sa.Integer(), nullable=False),
     sa.Column('holds_stopped', sa.Integer(), nullable=False),
     sa.Column('postponed_for_hold', sa.Integer(), nullable=False),

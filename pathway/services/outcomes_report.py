@@ -2,11 +2,12 @@
 episode's own baseline, the share of responders with its 95% interval, the figures clinics quote,
 and process figures for the same procedures.
 
-Everything is counted in the database: one statement pairs each current time-point value with the
-episode's current baseline and aggregates them per measure and time point (counts, responders, the
-mean change, and medians by ``row_number``/``count`` over each group: the middle value, or the mean
-of the two middle values when the count is even); Python only rounds and computes the Wilson
-interval from the two counts. No row of an episode is loaded.
+Everything is counted in the database, from one row per episode (``report_episodes``: the filters,
+the current value of each measure at each time point, and the facts behind the process figures,
+kept by their writers; ``pathway/models/report.py``), in four statements: one pass of plain sums
+(``_counted``), the medians with their intervals from a histogram of (baseline, value) pairs
+(``_medians``), the texts, and the opt-outs. Python only adds subtotals, rounds, and computes the
+Wilson interval and the ranks of a median's interval from counts. No row of an episode is loaded.
 
 Definitions (the page and the API say the same):
 - The procedures: episodes not cancelled whose procedure date, in the clinic's time zone, lies in
@@ -545,8 +546,7 @@ def outcomes_report(session: Session, env: Env, actor: Actor, data: Mapping[str,
     if session.get_bind().dialect.name == "postgresql":
         # At 100,000 episodes the planner's costs pass jit_above_cost and PostgreSQL compiles each
         # statement first: about 0.9 s a statement, more than the statement itself takes. For this
-        # transaction only. The episodes in scope (300,000 summary rows at 100,000 episodes, read
-        # once per time point) fit in 64 MB instead of spilling to a temporary file seven times.
+        # transaction only. And the groupings' hash tables and the texts' join stay in memory.
         session.execute(text("SET LOCAL jit = off"))
         session.execute(text("SET LOCAL work_mem = '64MB'"))
     counts = _counted(session, env, q)
