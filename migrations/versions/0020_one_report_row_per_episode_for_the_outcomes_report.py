@@ -124,6 +124,10 @@ def upgrade() -> None:
                 op.create_index(f'ix_report_episodes_{code}_{tp}', 'report_episodes',
                                 [f'{code}_baseline', f'{code}_{tp}', 'procedure_at', 'status', 'proceduralist',
                                  'facility'], unique=False)
+    # Statistics first: without them PostgreSQL plans the per-episode look-ups of a large database
+    # as scans (a 100,000-episode backfill took 247 s instead of 9 s).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE episodes, observations, medication_holds, milestones, appointments")
     op.execute(BACKFILL)
     op.drop_table('outcome_summaries')
 
