@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, ForeignKey, Index, Integer, String, bindparam, event, text, update
+from sqlalchemy import Connection, ForeignKey, Index, Integer, String, bindparam, event, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pathway.db import Base
@@ -182,20 +182,21 @@ def refresh_report_rows(connection: Connection, episode_ids: Iterable[int] | Non
         connection.execute(text(_refresh_sql(True)).bindparams(bindparam("ids", chunk, expanding=True)))
 
 
-def milestones_inserted(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    """Keep the rows of episodes whose steps were inserted as Core rows (the planner writes a plan's
-    new steps in one statement, which no flush sees). A new follow-up step sets its episode's
-    window end; a step inserted already done (none is today) rewrites the whole row."""
-    redo: set[int] = set()
-    for row in rows:
-        if row.get("status") == "done":
-            redo.add(row["episode_id"])
-        elif row["kind"] == "follow_up" and not row.get("ref") and row.get("status") != "cancelled":
-            connection.execute(update(ReportEpisode).where(ReportEpisode.episode_id == row["episode_id"])
-                               .values(follow_up_window_end=row["window_end"]))
-    refresh_report_rows(connection, redo)
+def episodes_written(session: Session, episode_ids: Iterable[int]) -> None:
+    """Note episodes whose source rows were written without a flush seeing them (the planner's
+    Core insert of a plan's new steps): their rows are rewritten with the others at the commit."""
+    session.info.setdefault(_PENDING, set()).update(episode_ids)
 
 
+def write_pending(session: Session) -> None:
+    """Rewrite the rows of the episodes written so far in this transaction (the commit does this;
+    a reader of the rows inside the same transaction, the report, calls it first)."""
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        refresh_report_rows(session.connection(), ids)
+
+
+_PENDING = "report_episodes_pending"
 _BY_EPISODE_ID = (Observation, MedicationHold, Milestone, Appointment)
 
 
@@ -208,7 +209,19 @@ def _episode_of(obj: Any) -> int | None:
 
 
 @event.listens_for(Session, "after_flush")
-def _refresh_flushed_episodes(session: Session, context: Any) -> None:
-    episodes = {i for o in (*session.new, *session.dirty, *session.deleted) if (i := _episode_of(o)) is not None}
-    if episodes:
-        refresh_report_rows(session.connection(), episodes)
+def _note_flushed_episodes(session: Session, context: Any) -> None:
+    episode_ids = {i for o in (*session.new, *session.dirty, *session.deleted) if (i := _episode_of(o)) is not None}
+    if episode_ids:
+        episodes_written(session, episode_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    # The commit flushes after this hook: flush first, so the last changes are noted too.
+    session.flush()
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_at_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from pathway.db import UTCDateTime
 from pathway.models import Episode, Message, Observation, Patient, ReportEpisode
-from pathway.models.report import MEDIAN_CODES, REPORT_CODES, SCALE, value_column
+from pathway.models.report import MEDIAN_CODES, REPORT_CODES, SCALE, value_column, write_pending
 from pathway.resources import DATA_DIR
 from pathway.schemas.inputs import OutcomesQuery
 from pathway.services.base import Actor, Env, audit, read_input
@@ -543,6 +543,7 @@ def outcomes_report(session: Session, env: Env, actor: Actor, data: Mapping[str,
     """The report for clinicians and admins (a coordinator: Forbidden). Audited with its filters."""
     actor.require(*REPORT_ROLES)
     q = read_input(OutcomesQuery, data)
+    write_pending(session)  # what this transaction wrote, as its commit would
     if session.get_bind().dialect.name == "postgresql":
         # At 100,000 episodes the planner's costs pass jit_above_cost and PostgreSQL compiles each
         # statement first: about 0.9 s a statement, more than the statement itself takes. For this

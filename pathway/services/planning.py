@@ -455,7 +455,7 @@ def apply_diff(session: Session, env: Env, actor: Actor, episode: Episode, diff:
         # the episode's milestones are loaded again when next asked for.
         conn = session.connection()
         conn.execute(insert(_MILESTONES), new_rows)  # Core: one statement, every row
-        report.milestones_inserted(conn, new_rows)  # which no flush sees: the report row follows here
+        report.episodes_written(session, {episode.id})  # no flush sees these rows: noted for the commit
         session.expire(episode, ["milestones"])
         milestone_ids = {f"{kind}:{ref}": mid for mid, kind, ref in
                          conn.execute(_MILESTONE_KEYS, {"episode_id": episode.id})}

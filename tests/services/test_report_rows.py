@@ -23,7 +23,14 @@ from pathway.models import (
     Observation,
     ReportEpisode,
 )
-from pathway.models.report import REPORT_CODES, VALUE_COLUMNS, _refresh_sql, refresh_report_rows, value_column
+from pathway.models.report import (
+    REPORT_CODES,
+    VALUE_COLUMNS,
+    _refresh_sql,
+    refresh_report_rows,
+    value_column,
+    write_pending,
+)
 from pathway.resources import migrations_dir
 from pathway.services import episodes as ep
 from pathway.services.observations import add_observation
@@ -73,6 +80,9 @@ def recount(session: Any, episode_ids: set[int]) -> dict[int, dict[str, Any]]:
 
 
 def kept(session: Any, episode_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The rows as the commit leaves them (the test's transaction is never committed)."""
+    session.flush()
+    write_pending(session)
     session.expire_all()
     rows = session.scalars(select(ReportEpisode).where(ReportEpisode.episode_id.in_(episode_ids)))
     return {r.episode_id: {f: getattr(r, f) for f in FACTS} for r in rows}
@@ -175,11 +185,12 @@ def test_rows_added_directly_and_replaced_by_hand_are_kept_at_the_flush(session:
 def test_rows_written_by_plain_sql_are_kept_by_the_set_based_refresh(session: Any, env: Any,
                                                                      make_episode: Any) -> None:
     e = make_episode()
+    kept(session, {e.id})  # as if committed
     session.execute(text("INSERT INTO observations (episode_id, code, value, unit, time_point, received_at, source, "
                          "created_at) VALUES (:e, 'walk_minutes', 12.5, 'min', '3m', :at, 'staff', :at)"),
                     {"e": e.id, "at": env.now.replace(tzinfo=None) if session.get_bind().dialect.name == "sqlite"
                      else env.now})
-    assert kept(session, {e.id})[e.id]["walk_minutes_3m"] is None  # no flush saw it
+    assert kept(session, {e.id})[e.id]["walk_minutes_3m"] is None  # no flush saw it: nothing noted
     refresh_report_rows(session.connection(), [e.id])
     assert kept(session, {e.id})[e.id]["walk_minutes_3m"] == 1250
     assert kept(session, {e.id}) == recount(session, {e.id})
@@ -230,15 +241,16 @@ def test_two_transactions_rewriting_one_episodes_row_at_once_both_land(fresh_db:
                     second_started.set()
                     session.add(Observation(episode_id=episode_id, code="nprs", value=Decimal(6), unit="0-10",
                                             time_point="baseline", received_at=T0, source="sms", created_at=T0))
-                    session.flush()  # rewrites the row: waits for the first transaction
-            except BaseException as exc:  # noqa: BLE001 (reported below)
+                # The commit rewrites the row: it waits for the first transaction.
+            except BaseException as exc:
                 errors.append(exc)
 
         second = threading.Thread(target=answer)
         second.start()
         with rt.unit_of_work() as (session, _):
             session.get(Episode, episode_id).proceduralist = "Dr. Park"  # type: ignore[union-attr]
-            session.flush()  # rewrites the row, and holds it until the commit
+            session.flush()
+            write_pending(session)  # rewrites the row now (the commit would), and holds it until the commit
             first_flushed.set()
             second_started.wait(10)
             second.join(0.5)  # the second is waiting for this transaction

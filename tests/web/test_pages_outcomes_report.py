@@ -33,7 +33,7 @@ def seeded(session: Any, make_patient: Any) -> None:
             at = OLD + timedelta(days=1)
             session.add(Observation(episode_id=e.id, code=code, value=Decimal(value), unit="x", time_point=tp,
                                     received_at=at, source="staff", created_at=at))
-    session.flush()
+    session.commit()  # as a writer's transaction ends: its report rows are written at the commit
 
 
 def test_a_clinician_sees_the_figures_charts_tables_and_definitions(as_role: Any, seeded: None) -> None:
