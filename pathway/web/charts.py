@@ -97,12 +97,15 @@ def render(chart: Chart) -> Markup:
     out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="12" '
                f'fill="#495057">Time after the procedure</text>')
     # Reference lines (published figures).
+    labels: list[str] = []
     for ref in chart.references:
         y = y_of(ref.value)
         out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#6f42c1" '
                    f'stroke-width="1.5" stroke-dasharray="6 4"/>')
-        out.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 6:.1f}" text-anchor="end" font-size="12" '
-                   f'fill="#6f42c1">{escape(ref.label)}</text>')
+        # Drawn after the series, with a halo in the background's colour: readable where a line crosses.
+        labels.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 6:.1f}" text-anchor="end" font-size="12" '
+                      f'fill="#6f42c1" stroke="#f8f9fa" stroke-width="4" paint-order="stroke">'
+                      f'{escape(ref.label)}</text>')
     # Series: whiskers, lines, markers; offset sideways so intervals do not hide each other.
     count = len(chart.series)
     for s_index, series in enumerate(chart.series):
@@ -146,6 +149,7 @@ def render(chart: Chart) -> Markup:
         lx = LEFT + s_index * 190
         out.append(_marker(marker, lx + 6, 18, colour, series.name))
         out.append(f'<text x="{lx + 16}" y="22" font-size="13" fill="#212529">{escape(series.name)}</text>')
+    out.extend(labels)
     if not any(v is not None for s in chart.series for v in s.values):
         out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
                    f'font-size="14" fill="#6c757d">No figures yet for these filters</text>')
