@@ -3,14 +3,15 @@ outcome values, and the facts behind its process figures, so one request reads 1
 instead of joining every observation, hold, step and visit of every procedure.
 
 Derived data, never written directly. Every flush that adds, changes or deletes an episode or one
-of its observations, holds, steps (milestones) or appointments rewrites that episode's row from the
-source tables, in the same transaction (``after_flush`` below; ``add_observation`` holds the
-episode's lock while it does). So a reschedule, an edit of the proceduralist or facility, a
-cancellation, a replaced value, a signed or removed hold and a visit marked done are in the row
-when their transaction commits. Two writers bypass the ORM: the planner inserts a plan's new steps
-as Core rows and then calls ``milestones_inserted``; the worker's step status changes (planned ->
-due -> missed) change no fact read here. Rows written by plain SQL (a
-migration, the bench's seeding) are rewritten by ``refresh_report_rows`` with no episode list.
+of its observations, holds, steps (milestones) or appointments notes the episode; at the commit of
+the outermost transaction one set-based statement rewrites the rows of every noted episode from
+the source tables, inside that transaction (``before_commit`` below: a 10,000-row import rewrites
+10,000 rows in 20 statements instead of two per flush). So a reschedule, an edit of the
+proceduralist or facility, a cancellation, a replaced value, a signed or removed hold and a visit
+marked done are in the row when their transaction commits. Two writers bypass the ORM: the planner
+inserts a plan's new steps as Core rows and notes the episode (``episodes_written``); the worker's
+step status changes (planned -> due -> missed) change no fact read here. Rows written by plain SQL
+(a migration, the bench's seeding) are rewritten by ``refresh_report_rows`` with no episode list.
 
 Values are stored as integer hundredths (``value * 100``; every measure has at most two decimals,
 and ``Numeric(8, 2)`` fits in 32 bits this way): exact comparisons against the responder thresholds,
@@ -24,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, ForeignKey, Index, Integer, String, bindparam, event, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from pathway.db import Base
 from pathway.models.episode import Appointment, Episode, MedicationHold, Milestone
@@ -217,11 +218,17 @@ def _note_flushed_episodes(session: Session, context: Any) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write_at_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outermost commit writes (an enclosing rollback may follow)
     # The commit flushes after this hook: flush first, so the last changes are noted too.
     session.flush()
     write_pending(session)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_at_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    # Only when the outermost transaction ends (committed: written above; rolled back: nothing to
+    # write). A savepoint rolled back keeps the notes: rewriting a row again is harmless, missing
+    # one is not.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)

@@ -88,9 +88,8 @@ def add_observation(session: Session, env: Env, episode: Episode, code: str, val
     At a time point, the value recorded last replaces the current one for the same episode, time
     point and code (whatever its measured time: the latest entry is the correction); the replaced
     row stays for the history with ``superseded_at`` and ``superseded_by_id``. The episode row is
-    locked first, so two writers at once leave exactly one current value. The flush
-    rewrites the episode's outcomes report row (``ReportEpisode``) from its current observations, in
-    the same transaction and under the same lock."""
+    locked first, so two writers at once leave exactly one current value. The flush notes the
+    episode; its outcomes report row (``ReportEpisode``) is rewritten at the commit."""
     if time_point is not None:
         session.execute(select(Episode.id).where(Episode.id == episode.id).with_for_update())
     obs = Observation(episode_id=episode.id, code=code, value=value, unit=load_answers().codes[code].unit,
@@ -103,7 +102,7 @@ def add_observation(session: Session, env: Env, episode: Episode, code: str, val
                 Observation.episode_id == episode.id, Observation.code == code, Observation.time_point == time_point,
                 Observation.superseded_at.is_(None), Observation.id != obs.id)):
             old.superseded_at, old.superseded_by_id = env.now, obs.id
-        # The flush rewrites the episode's ReportEpisode row (models.report), under this lock.
+        # The flush notes the episode: its ReportEpisode row is rewritten at the commit (models.report).
         session.flush()
     return obs
 

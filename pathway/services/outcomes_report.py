@@ -337,8 +337,9 @@ def median_ci_ranks(n: int) -> tuple[int, int] | None:
     """The ranks (1-based, in ascending order) of the order statistics that bound a distribution-free
     95% confidence interval for a median of ``n`` values: the largest ``j`` with P(B <= j - 1) <=
     0.025 for B ~ Binomial(n, 1/2), and ``n + 1 - j`` (Conover, Practical Nonparametric Statistics,
-    3rd ed., 1999, section 3.2). Exact up to 1,000 values, the normal approximation above; None
-    below 6 values, where even the smallest and largest value cover less than 95%."""
+    3rd ed., 1999, section 3.2). In whole numbers up to 1,000 values, in floating point above (the
+    same ranks: tested against the whole numbers); None below 6 values, where even the smallest
+    and largest value cover less than 95%."""
     return _median_ci_ranks(n)
 
 
@@ -346,16 +347,41 @@ def median_ci_ranks(n: int) -> tuple[int, int] | None:
 def _median_ci_ranks(n: int) -> tuple[int, int] | None:
     if n < 6:
         return None
-    if n > 1000:
-        j = max(1, math.floor((n - Z95 * math.sqrt(n)) / 2))
-        return j, n + 1 - j
+    j = _exact_rank(n) if n <= 1000 else _large_rank(n)
+    return j, n + 1 - j
+
+
+def _exact_rank(n: int) -> int:
+    """In whole numbers: sum C(n, i) for i < j + 1 until it passes 2.5% of 2^n."""
     total, below, j = 2 ** n, 0, 0
-    while True:  # below = sum of C(n, i) for i < j + 1; stop before it passes 2.5%
+    while True:
         below += math.comb(n, j)
         if below * 40 > total:
-            break
+            return j
         j += 1
-    return j, n + 1 - j
+
+
+def _lower_tail(n: int, k: int) -> float:
+    """P(B <= k) for B ~ Binomial(n, 1/2), k below n / 2: the term at k from log-gamma, then
+    downwards by the ratio of neighbours until the terms no longer count."""
+    term = math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2))
+    total, i = term, k
+    while i > 0 and term > total * 1e-17:
+        term *= i / (n - i + 1)
+        i -= 1
+        total += term
+    return total
+
+
+def _large_rank(n: int) -> int:
+    """The same rank for a large n: start from the normal approximation with continuity correction
+    and step to where P(B <= j - 1) <= 2.5% < P(B <= j), in floating point (a few thousand terms)."""
+    j = math.floor((n + 1 - Z95 * math.sqrt(n)) / 2)
+    while _lower_tail(n, j - 1) > 0.025:
+        j -= 1
+    while _lower_tail(n, j) <= 0.025:
+        j += 1
+    return j
 
 
 def _medians(session: Session, env: Env, q: OutcomesQuery, counts: _Counts
@@ -406,8 +432,14 @@ def _medians(session: Session, env: Env, q: OutcomesQuery, counts: _Counts
         if rank is None:
             return stmt.add_columns(null().label("lo"), null().label("hi")).group_by(running.c.code, running.c.tp)
         joined = and_(rank.c.part == part, rank.c.code == running.c.code, rank.c.tp == running.c.tp)
-        return (stmt.add_columns(func.min(case((running.c.upto >= rank.c.lo, running.c.x))).label("lo"),
-                                 func.min(case((running.c.upto >= rank.c.hi, running.c.x))).label("hi"))
+
+        def at_rank(r: Any) -> Any:
+            # The ranks came from the counts of an earlier statement: a value committed between the
+            # two may leave one past the histogram's total; the last value then stands for it.
+            r = case((r > running.c.total, running.c.total), else_=r)
+            return func.min(case((running.c.upto >= r, running.c.x)))
+
+        return (stmt.add_columns(at_rank(rank.c.lo).label("lo"), at_rank(rank.c.hi).label("hi"))
                 .select_from(running).outerjoin(rank, joined).group_by(running.c.code, running.c.tp))
 
     change_pct = case((base != 0, literal(100.0) * (val - base) / base), else_=null())
@@ -543,6 +575,7 @@ def outcomes_report(session: Session, env: Env, actor: Actor, data: Mapping[str,
     """The report for clinicians and admins (a coordinator: Forbidden). Audited with its filters."""
     actor.require(*REPORT_ROLES)
     q = read_input(OutcomesQuery, data)
+    session.flush()
     write_pending(session)  # what this transaction wrote, as its commit would
     if session.get_bind().dialect.name == "postgresql":
         # At 100,000 episodes the planner's costs pass jit_above_cost and PostgreSQL compiles each

@@ -15,7 +15,7 @@ import pytest
 
 from pathway.models import Appointment, Episode, MedicationHold, Message, Milestone, Observation
 from pathway.services.base import Forbidden, ValidationError
-from pathway.services.outcomes_report import median_ci_ranks, outcomes_report, wilson
+from pathway.services.outcomes_report import _exact_rank, median_ci_ranks, outcomes_report, wilson
 from tests.conftest import T0
 
 OLD = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 62 days before T0
@@ -129,9 +129,13 @@ def test_the_ranks_of_a_medians_interval() -> None:
     assert median_ci_ranks(10) == (2, 9)
     assert median_ci_ranks(20) == (6, 15)  # P(B <= 5) = 0.0207, P(B <= 6) = 0.0577
     assert median_ci_ranks(100) == (40, 61)  # P(B <= 39) = 0.0176, P(B <= 40) = 0.0284
-    # Exact to 1,000, the normal approximation above: the two agree where they meet.
     assert median_ci_ranks(1000) == (469, 532)
-    assert median_ci_ranks(1001) == (469, 533)
+    # Above 1,000 in floating point: the same ranks as in whole numbers.
+    for n in (1001, 1002, 1037, 1050, 1099, 2000, 4999):
+        j = _exact_rank(n)
+        assert median_ci_ranks(n) == (j, n + 1 - j), n
+    assert median_ci_ranks(1001) == (470, 532)
+    assert 49_684 < median_ci_ranks(100_000)[0] < 49_692  # 50,000 - 1.96 x 158.1 = 49,690
 
 
 def test_walking_and_odi_at_six_weeks(session: Any, env: Any, staff: Any, cohort: Any) -> None:

@@ -182,6 +182,26 @@ def test_rows_added_directly_and_replaced_by_hand_are_kept_at_the_flush(session:
     assert all(kept(session, {e.id})[e.id][c] is None for c in VALUE_COLUMNS)
 
 
+def test_a_savepoint_neither_writes_the_rows_nor_forgets_what_the_transaction_noted(
+        session: Any, env: Any, make_episode: Any) -> None:
+    e = make_episode()
+    kept(session, {e.id})  # as if committed
+    add_observation(session, env, e, "nprs", Decimal(7), time_point="baseline", received_at=env.now,
+                    source=ObservationSource.SMS)
+    with session.begin_nested():  # released: the outermost commit writes, not this one
+        session.add(Observation(episode_id=e.id, code="odi", value=Decimal(30), unit="%", time_point="baseline",
+                                received_at=env.now, source="staff", created_at=env.now))
+    assert session.scalar(select(ReportEpisode.nprs_baseline).where(ReportEpisode.episode_id == e.id)) is None
+    nested = session.begin_nested()
+    session.add(Observation(episode_id=e.id, code="odi", value=Decimal(40), unit="%", time_point="6w",
+                            received_at=env.now, source="staff", created_at=env.now))
+    session.flush()
+    nested.rollback()  # the 6-week value is gone; the baseline noted before it is still to be written
+    row = kept(session, {e.id})[e.id]
+    assert (row["nprs_baseline"], row["odi_baseline"], row["odi_6w"]) == (700, 3000, None)
+    assert kept(session, {e.id}) == recount(session, {e.id})
+
+
 def test_rows_written_by_plain_sql_are_kept_by_the_set_based_refresh(session: Any, env: Any,
                                                                      make_episode: Any) -> None:
     e = make_episode()

@@ -54,7 +54,8 @@ def test_a_clinician_sees_the_figures_charts_tables_and_definitions(as_role: Any
 def test_filters_narrow_the_figures_and_the_csv_follows_them(as_role: Any, seeded: None, session: Any) -> None:
     clinician = as_role("clinician")
     html = clinician.get("/outcomes?proceduralist=Dr.+Page&from=2026-11-01&to=2026-12-31").get_data(as_text=True)
-    assert "50.0%<br><span class=\"small text-body-secondary text-nowrap\">(1; 9.5\u201390.5%)</span>" in html  # pain 1 of 2
+    # Pain: 1 of 2.
+    assert "50.0%<br><span class=\"small text-body-secondary text-nowrap\">(1; 9.5\u201390.5%)</span>" in html
     assert "/outcomes.csv?part=time_points&amp;from=2026-11-01&amp;to=2026-12-31&amp;proceduralist=Dr.+Page" in html
     got = clinician.get("/outcomes.csv?part=time_points&from=2026-11-01&to=2026-12-31&proceduralist=Dr.+Page")
     assert got.status_code == 200 and got.mimetype == "text/csv"
