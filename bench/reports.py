@@ -73,16 +73,9 @@ def _constant(dialect: str, when: datetime) -> str:
 
 def _migration_backfill() -> str:
     """The statement with which migration 0020 fills ``report_episodes`` from the source tables."""
-    import importlib.util
+    from pathway.migrate import revision_module
 
-    from pathway.resources import migrations_dir
-
-    path = next((migrations_dir() / "versions").glob("0020_*.py"))
-    spec = importlib.util.spec_from_file_location("backfill_0020", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.BACKFILL)
+    return str(revision_module("0020").BACKFILL)
 
 
 def seed(url: str, episodes: int) -> None:

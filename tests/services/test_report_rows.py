@@ -7,7 +7,6 @@ directly, after the set-based refresh and after the migration's backfill."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from pathway.migrate import revision_module
 from pathway.models import (
     Appointment,
     Episode,
@@ -31,7 +31,6 @@ from pathway.models.report import (
     value_column,
     write_pending,
 )
-from pathway.resources import migrations_dir
 from pathway.services import episodes as ep
 from pathway.services.observations import add_observation
 from pathway.timeline.vocabulary import TIME_POINTS, ObservationSource
@@ -217,11 +216,7 @@ def test_rows_written_by_plain_sql_are_kept_by_the_set_based_refresh(session: An
 
 
 def test_the_migration_backfills_with_the_statement_the_models_run() -> None:
-    path = next((migrations_dir() / "versions").glob("0020_*.py"))
-    spec = importlib.util.spec_from_file_location("m0020", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = revision_module("0020")
     assert _refresh_sql(False) == module.BACKFILL
     assert module.VALUE_COLUMNS == VALUE_COLUMNS
 
