@@ -1341,17 +1341,28 @@ def outcomes() -> Any:
                            csv_args={k: v for k, v in args.items() if k in OUTCOME_FILTERS}), (422 if errors else 200)
 
 
+def _csv_refused(errors: dict[str, str]) -> Response:
+    """A download whose filters are refused: 422, in words, naming each filter and what to fix
+    (a browser shows it in place of the file)."""
+    lines = [f"{field}: {message}" for field, message in errors.items()]
+    return Response("The CSV was not made. Check the filters:\n" + "\n".join(lines) + "\n", 422,
+                    mimetype="text/plain")
+
+
 @bp.route("/outcomes.csv")
 @roles(Role.CLINICIAN, Role.ADMIN)
 def outcomes_csv() -> Any:
     args = _outcome_args()
     part = request.args.get("part") or "time_points"
     if part not in CSV_PARTS:
-        abort(404)
+        return _csv_refused({"part": f"must be one of {', '.join(CSV_PARTS)}"})
     try:
         report = outcomes_report.outcomes_report(db(), env(), actor(), args, export=True)
-    except ValidationError:
-        abort(404)
+    except ValidationError as exc:
+        db().rollback()
+        outcomes_report.audit_refused(db(), env(), actor(), args)
+        db().commit()
+        return _csv_refused(exc.errors)
     db().commit()
     body = outcomes_report.csv_text(report, part)
     name = f"outcomes-{part.replace('_', '-')}-{report.as_of.date().isoformat()}.csv"

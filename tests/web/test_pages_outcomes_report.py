@@ -86,6 +86,15 @@ def test_a_bad_date_is_named_on_the_page(as_role: Any) -> None:
     assert "is-invalid" in html and "not a date" in html and "Check the filters" in html
 
 
+def test_a_bad_filter_on_a_download_is_named_not_a_missing_page(as_role: Any) -> None:
+    clinician = as_role("clinician")
+    got = clinician.get("/outcomes.csv?part=time_points&from=2027-02-30")
+    assert got.status_code == 422 and got.mimetype == "text/plain"
+    assert "from: " in got.get_data(as_text=True) and "not a date" in got.get_data(as_text=True)
+    wrong = clinician.get("/outcomes.csv?part=everything")
+    assert wrong.status_code == 422 and "part: must be one of time_points, process" in wrong.get_data(as_text=True)
+
+
 def test_an_empty_range_says_what_to_do(as_role: Any) -> None:
     html = as_role("admin").get("/outcomes?from=2030-01-01").get_data(as_text=True)
     assert "No outcomes to show yet" in html and "Record each patient" in html
