@@ -6,8 +6,9 @@ through the one writer of observations (``observations.add_observation``): a lat
 same episode, time point and measure replaces the current one, which stays in the history.
 
 Asking by text: at each time point the pathway file marks ``asked_by_text`` the patient is asked,
-one question a text, for their pain (nprs), how long they can walk (walk_minutes) and, from six
-weeks on, how they are overall (global_change, 1-7). The first question goes at the ``outcome``
+one question a text, the measures its ``asks`` lists in order (as shipped: their pain (nprs), how
+long they can walk (walk_minutes) and, from six weeks on, how they are overall (global_change,
+1-7)). The first question goes at the ``outcome``
 send rule's local time on the time point's day (the baseline at enrolment, or when its window
 opens, while the procedure is ahead); the next once the previous is answered; one reminder
 ``[answers] answer_window_hours`` after a question nobody answered, and after an unanswered
@@ -74,10 +75,6 @@ from pathway.timeline.vocabulary import (
     ObservationCode,
 )
 
-# What a time point asks by text, in order. The global impression of change compares with
-# before the procedure, so it is asked from the first time point a change can be judged (6 weeks).
-TEXT_MEASURES: tuple[str, ...] = (ObservationCode.NPRS, ObservationCode.WALK_MINUTES)
-GLOBAL_CHANGE_FROM = "6w"
 # A question text still waiting or on its way: the sequence waits for it.
 PENDING = (MessageStatus.SCHEDULED, MessageStatus.SENDING, MessageStatus.UNKNOWN)
 # A question text that went out.
@@ -85,11 +82,9 @@ ASKED = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
 def text_measures(tp: TimePoint) -> tuple[str, ...]:
-    """The measures a time point asks by text, in order (none when staff enter it)."""
-    if not tp.asked_by_text:
-        return ()
-    later = TIME_POINTS.index(tp.code) >= TIME_POINTS.index(GLOBAL_CHANGE_FROM)
-    return (*TEXT_MEASURES, ObservationCode.GLOBAL_CHANGE) if later else TEXT_MEASURES
+    """The measures a time point asks by text, in order (`[[time_point]] asks`; none when staff
+    enter it)."""
+    return tp.asks if tp.asked_by_text else ()
 
 
 # --- recording ---------------------------------------------------------------------------------

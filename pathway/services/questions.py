@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from pathway.models import Episode, Message, Observation
 from pathway.services.answer_reader import CHANGE, MINUTES, PAIN, YES_NO, Answer, read_answer
 from pathway.services.base import Env
-from pathway.timeline.vocabulary import AT_72H, EpisodeStatus, MessageKind, MessageStatus, ObservationCode
+from pathway.timeline.vocabulary import (
+    ASKED_BY_TEXT,
+    AT_72H,
+    EpisodeStatus,
+    MessageKind,
+    MessageStatus,
+    ObservationCode,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ OUTCOME_QUESTIONS: dict[str, tuple[str, str]] = {
     ObservationCode.WALK_MINUTES: (MINUTES, "reask_minutes"),
     ObservationCode.GLOBAL_CHANGE: (CHANGE, "reask_change"),
 }
+assert tuple(OUTCOME_QUESTIONS) == ASKED_BY_TEXT, "a question for each measure a time point may ask by text"
 REMINDER = "reminder"
 
 

@@ -17,7 +17,14 @@ from typing import Any
 from pathway.resources import DATA_DIR
 from pathway.timeline import _fields as f
 from pathway.timeline.quiet import QuietHours
-from pathway.timeline.vocabulary import NOTICE_KINDS, TIME_POINTS, MessageKind, MilestoneKind, ReplyText
+from pathway.timeline.vocabulary import (
+    ASKED_BY_TEXT,
+    NOTICE_KINDS,
+    TIME_POINTS,
+    MessageKind,
+    MilestoneKind,
+    ReplyText,
+)
 
 __all__ = [
     "DATE_ANCHORS",
@@ -113,7 +120,8 @@ class TimePoint:
 
     The window is `window_start_day` to `window_end_day` inclusive (patient-local dates); the
     baseline's window ends at the procedure's start. `asked_by_text`: the patient is asked by text
-    (the baseline at enrolment, the others on `day`); otherwise staff enter it (at the visit).
+    (the baseline at enrolment, the others on `day`), one question a text in the order of `asks`;
+    otherwise staff enter it (at the visit).
     """
 
     code: str
@@ -123,6 +131,7 @@ class TimePoint:
     window_end_day: int
     asked_by_text: bool
     source: str
+    asks: tuple[str, ...] = ()  # the measures asked by text, in order (empty unless asked_by_text)
 
 
 @dataclass(frozen=True)
@@ -531,7 +540,7 @@ def _time_points(doc: Mapping[str, Any]) -> tuple[TimePoint, ...]:
     fields = frozenset({"code", "label", "day", "window_start_day", "window_end_day", "asked_by_text", "source"})
     for index, row in enumerate(f.rows(doc, "file", "time_point")):
         where = f"time_point #{index + 1}"
-        f.check_fields(row, where, fields, frozenset())
+        f.check_fields(row, where, fields, frozenset({"asks"}))
         code = f.text(row, where, "code")
         where = f"time_point '{code}'"
         day, start, end = (f.signed_int(row, where, name) for name in ("day", "window_start_day", "window_end_day"))
@@ -541,12 +550,32 @@ def _time_points(doc: Mapping[str, Any]) -> tuple[TimePoint, ...]:
             raise f.FieldError(where, missing, "is required")
         if not start <= day <= end:
             raise f.FieldError(where, "day", "must lie inside its window (window_start_day <= day <= window_end_day)")
+        by_text = f.flag(row, where, "asked_by_text")
         items.append(TimePoint(code=code, label=f.text(row, where, "label"), day=day, window_start_day=start,
-                               window_end_day=end, asked_by_text=f.flag(row, where, "asked_by_text"),
-                               source=f.text(row, where, "source")))
+                               window_end_day=end, asked_by_text=by_text, source=f.text(row, where, "source"),
+                               asks=_asks(row, where, by_text)))
     if tuple(t.code for t in items) != TIME_POINTS:
         raise f.FieldError("[[time_point]]", "code", f"must list exactly {', '.join(TIME_POINTS)} in order")
     return tuple(items)
+
+
+def _asks(row: Mapping[str, Any], where: str, by_text: bool) -> tuple[str, ...]:
+    """`asks`: the measures asked by text at a time point, in order: required with `asked_by_text`,
+    absent without it; each one of ASKED_BY_TEXT, once."""
+    if not by_text:
+        if "asks" in row:
+            raise f.FieldError(where, "asks", "is only for a time point asked by text (asked_by_text = true)")
+        return ()
+    asks = row.get("asks")
+    choices = ", ".join(ASKED_BY_TEXT)
+    if not isinstance(asks, list) or not asks or not all(isinstance(a, str) for a in asks):
+        raise f.FieldError(where, "asks", f"must list the measures asked by text, in order (from: {choices})")
+    for code in asks:
+        if code not in ASKED_BY_TEXT:
+            raise f.FieldError(where, "asks", f"names {code!r}, which is not asked by text (from: {choices})")
+    if len(set(asks)) != len(asks):
+        raise f.FieldError(where, "asks", "names a measure twice")
+    return tuple(asks)
 
 
 def _answers(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ASKED_BY_TEXT",
     "AT_72H",
     "BASELINE",
     "CARE_TEAM",
@@ -245,6 +246,9 @@ class ObservationCode(StrEnum):
 # When in the pathway an observation was taken (the outcome time points of MiDAS ENCORE and
 # MOTION, around the pathway's own steps). Not a StrEnum: "72h" cannot be a member's name.
 TIME_POINTS: tuple[str, ...] = ("baseline", "72h", "visit", "6w", "3m", "6m", "12m", "24m")
+# The measures a patient can be asked by text at a time point (`[[time_point]] asks`), each with its
+# question and its reading of the answer (services/questions.py).
+ASKED_BY_TEXT: tuple[str, ...] = (ObservationCode.NPRS, ObservationCode.WALK_MINUTES, ObservationCode.GLOBAL_CHANGE)
 BASELINE, AT_72H = TIME_POINTS[0], TIME_POINTS[1]
 # The outcome measures (issue 12): what `POST /episodes/<id>/outcomes` records at a time point.
 OUTCOME_MEASURES: tuple[ObservationCode, ...] = (

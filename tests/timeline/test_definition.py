@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import time, timedelta
 from pathlib import Path
@@ -138,6 +139,31 @@ def test_a_time_point_day_outside_its_window_is_refused(tmp_path: Path) -> None:
     doc = shipped()
     del doc["time_point"][4]["window_end_day"]
     with pytest.raises(DefinitionError, match=r"time_point #5: field 'window_end_day' is required"):
+        load_definition(dump(doc, tmp_path))
+
+
+def test_what_each_time_point_asks_by_text_is_data(definition: PathwayDefinition, tmp_path: Path) -> None:
+    asks = {t.code: t.asks for t in definition.time_points}
+    assert asks["baseline"] == asks["72h"] == ("nprs", "walk_minutes")
+    assert asks["visit"] == ()  # entered by staff at the visit
+    # The global impression of change from 6 weeks, the first time point a change can be judged.
+    assert all(asks[tp] == ("nprs", "walk_minutes", "global_change") for tp in ("6w", "3m", "6m", "12m", "24m"))
+    doc = shipped()
+    doc["time_point"][3]["asks"] = ["global_change", "nprs"]
+    assert load_definition(dump(doc, tmp_path)).time_point("6w").asks == ("global_change", "nprs")
+    for bad, says in ((["odi"], "names 'odi', which is not asked by text (from: nprs, walk_minutes, global_change)"),
+                      (["nprs", "nprs"], "names a measure twice"),
+                      ([], "must list the measures asked by text, in order")):
+        doc["time_point"][3]["asks"] = bad
+        with pytest.raises(DefinitionError, match=re.escape(f"time_point '6w': field 'asks' {says}")):
+            load_definition(dump(doc, tmp_path))
+    doc = shipped()
+    del doc["time_point"][1]["asks"]
+    with pytest.raises(DefinitionError, match=r"time_point '72h': field 'asks' must list the measures"):
+        load_definition(dump(doc, tmp_path))
+    doc = shipped()
+    doc["time_point"][2]["asks"] = ["nprs"]  # the visit is not asked by text
+    with pytest.raises(DefinitionError, match=r"time_point 'visit': field 'asks' is only for a time point asked by"):
         load_definition(dump(doc, tmp_path))
 
 
