@@ -198,6 +198,8 @@ def test_a_failed_text_links_to_what_fixes_it(browser: Any, session: Any, env: A
     page = browser.login_as("coordinator").text("/messages?status=failed")
     rows = dict(zip(re.findall(r'<tr id="message-(\d+)"', page), _rows(page), strict=True))
     assert "The number cannot take texts: correct the mobile number" in rows[str(refused.id)]
+    # The reason names the carrier's code: it is not repeated under it as "Twilio error 30006".
+    assert "(error 30006)" in rows[str(refused.id)] and "Twilio error 30006" not in rows[str(refused.id)]
     assert f'href="/patients/{ana.patient_id}/edit"' in page
     task = session.scalar(select(Task).where(Task.subject == f"patient:{bob.patient_id}", Task.kind == "opted_out"))
     assert "The patient opted out of texts: call them instead" in rows[str(stopped.id)]
