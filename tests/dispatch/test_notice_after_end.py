@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,12 +22,20 @@ def _notices(sessions: sessionmaker[Session], episode_id: int, kind: str) -> lis
         return list(s.scalars(select(Message).where(Message.episode_id == episode_id, Message.kind == kind)))
 
 
+@pytest.fixture
+def scheduled(seed: Callable[..., Any], enrol: Callable[..., int], people: dict[str, Actor]) -> Callable[[str], int]:
+    """A new patient's episode with its procedure at this local time (no holds): its id."""
+    def schedule(procedure_at: str) -> int:
+        return int(seed(ep.schedule_episode, people["coordinator"], enrol(), {"procedure_at": procedure_at,
+                                                                               "holds": []}))
+    return schedule
+
+
 def test_a_queued_date_change_notice_is_not_sent_after_the_procedure_has_ended(
-    seed: Callable[..., Any], enrol: Callable[..., int], people: dict[str, Actor], clock: FixedClock,
+    scheduled: Callable[[str], int], seed: Callable[..., Any], people: dict[str, Actor], clock: FixedClock,
     make_dispatcher: Callable[..., Any], fake_twilio: Any, sessions: sessionmaker[Session],
 ) -> None:
-    pid = enrol()
-    eid = seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00", "holds": []})
+    eid = scheduled("2027-03-10T08:00")
     d = make_dispatcher()
     d.dispatch_due()  # the enrolment text
     sent_before = fake_twilio.count()
@@ -48,11 +57,10 @@ def test_a_queued_date_change_notice_is_not_sent_after_the_procedure_has_ended(
 
 
 def test_a_notice_still_in_time_is_sent(
-    seed: Callable[..., Any], enrol: Callable[..., int], people: dict[str, Actor], clock: FixedClock,
+    scheduled: Callable[[str], int], seed: Callable[..., Any], people: dict[str, Actor], clock: FixedClock,
     make_dispatcher: Callable[..., Any], fake_twilio: Any, sessions: sessionmaker[Session],
 ) -> None:
-    pid = enrol()
-    eid = seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00", "holds": []})
+    eid = scheduled("2027-03-10T08:00")
     d = make_dispatcher()
     d.dispatch_due()
     seed(ep.reschedule, people["coordinator"], eid, {"procedure_at": "2027-02-02T09:00"})
@@ -63,11 +71,10 @@ def test_a_notice_still_in_time_is_sent(
 
 
 def test_a_notice_that_quiet_hours_would_hold_past_the_end_is_not_planned_and_a_call_is_asked_for(
-    seed: Callable[..., Any], enrol: Callable[..., int], people: dict[str, Actor], clock: FixedClock,
+    scheduled: Callable[[str], int], seed: Callable[..., Any], people: dict[str, Actor], clock: FixedClock,
     sessions: sessionmaker[Session],
 ) -> None:
-    pid = enrol()
-    eid = seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-03-10T08:00", "holds": []})
+    eid = scheduled("2027-03-10T08:00")
     # 21:30 in New York (quiet hours until 08:00), moved to 07:00 tomorrow: the first allowed
     # moment (08:00) is when the procedure ends.
     clock.set(clock().replace(hour=2, minute=30) + timedelta(days=1))  # Tue 2 Feb 02:30 UTC = Mon 21:30 EST
@@ -79,11 +86,10 @@ def test_a_notice_that_quiet_hours_would_hold_past_the_end_is_not_planned_and_a_
 
 
 def test_a_cancellation_notice_that_waited_past_the_procedure_is_not_sent(
-    seed: Callable[..., Any], enrol: Callable[..., int], people: dict[str, Actor], clock: FixedClock,
+    scheduled: Callable[[str], int], seed: Callable[..., Any], people: dict[str, Actor], clock: FixedClock,
     make_dispatcher: Callable[..., Any], fake_twilio: Any, sessions: sessionmaker[Session],
 ) -> None:
-    pid = enrol()
-    eid = seed(ep.schedule_episode, people["coordinator"], pid, {"procedure_at": "2027-02-02T09:00", "holds": []})
+    eid = scheduled("2027-02-02T09:00")
     d = make_dispatcher()
     d.dispatch_due()
     sent_before = fake_twilio.count()
