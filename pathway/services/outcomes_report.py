@@ -633,10 +633,11 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("Disability responder", "ODI down by at least 10 points from baseline (the MiDAS ENCORE responder)."),
     ("Share and interval", "The share is 100 x responders / n, rounded to one decimal; its 95% Wilson interval is "
                            "the range of shares consistent with these patients, wide when n is small."),
-    ("Interval of a median", "The 95% interval of a median (a value or a change) runs between two of the ordered "
-                             "values, the j-th and the (n + 1 - j)-th, with j from the binomial distribution "
-                             "(distribution-free: it assumes nothing about the shape of the values). Below 6 values "
-                             "there is none."),
+    ("Interval of a median", "The 95% interval of a median (a value or a change) is the range of medians consistent "
+                             "with these patients, wide when n is small. It runs between two of the patients' own "
+                             "values in order, the j-th and the (n + 1 - j)-th, with j from the binomial "
+                             "distribution, so it assumes nothing about how the values are spread. With fewer than "
+                             "6 values there is none."),
 )
 
 CSV_COLUMNS = {
